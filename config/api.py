@@ -1,0 +1,19 @@
+"""The public HTTP API at /api/v1: every module's router mounted on one NinjaAPI."""
+
+from ninja import NinjaAPI
+
+from freshloop.core.api import install_error_handlers
+from freshloop.identity.api import me_router
+from freshloop.identity.api import router as auth_router
+
+api = NinjaAPI(
+    title="FreshLoop API",
+    version="1",
+    description="鲜环 FreshLoop 私域运营系统开放接口。错误统一返回 {code, message, detail}。",
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+install_error_handlers(api)
+api.add_router("/auth", auth_router)
+api.add_router("/me", me_router)

@@ -1,0 +1,213 @@
+"""Typed reading of FreshLoop's environment (`FRESHLOOP_*`, `DATABASE_URL`, `REDIS_URL`).
+
+Every variable is documented in docs/configuration.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Environment = Literal["development", "test", "production"]
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(RuntimeError):
+    """The environment is missing or contradicts a required setting."""
+
+
+def _read_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _read_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _read_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _read_choice(name: str, default: str, choices: set[str]) -> str:
+    value = os.environ.get(name, "").strip() or default
+    if value not in choices:
+        raise ConfigurationError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def _local_secret(data_dir: Path, filename: str, make: bool) -> str | None:
+    """Return a per-checkout secret kept in the data directory, creating it when allowed.
+
+    Development machines get working keys without any set-up; production must be given
+    its keys explicitly, because a key generated on one host would not match the others.
+    """
+    path = data_dir / filename
+    if path.exists():
+        return path.read_text().strip()
+    if not make:
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _parse_key_ring(raw: str) -> dict[str, bytes]:
+    ring: dict[str, bytes] = {}
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        key_id, sep, encoded = entry.partition(":")
+        if not sep or not key_id:
+            raise ConfigurationError("FRESHLOOP_PII_KEYS entries must look like '<key id>:<base64 key>'")
+        try:
+            key = base64.urlsafe_b64decode(encoded)
+        except ValueError as exc:
+            raise ConfigurationError(f"PII key {key_id!r} is not valid base64") from exc
+        if len(key) != 32:
+            raise ConfigurationError(f"PII key {key_id!r} must be 32 bytes (AES-256), got {len(key)}")
+        ring[key_id] = key
+    return ring
+
+
+@dataclass(frozen=True)
+class FreshloopSettings:
+    environment: Environment
+    debug: bool
+    secret_key: str
+    allowed_hosts: list[str]
+    csrf_trusted_origins: list[str]
+    behind_tls: bool
+    database_url: str
+    redis_url: str
+    data_dir: Path
+    log_format: Literal["text", "json"]
+    log_level: str
+    max_body_bytes: int
+    pii_keys: dict[str, bytes]
+    pii_active_key_id: str
+    blind_index_key: bytes
+    sms_provider: Literal["sandbox"]
+    sms_sandbox_echo: bool
+    otp_ttl_seconds: int
+    otp_max_attempts: int
+    otp_per_phone_per_minute: int
+    otp_per_phone_per_day: int
+    otp_per_ip_per_hour: int
+    verify_per_ip_per_hour: int
+    consumer_token_days: int
+    wechat_oauth_provider: Literal["sandbox", "wechat"]
+    wechat_app_id: str
+    wechat_app_secret: str
+    huey_immediate: bool
+    trusted_proxy_hops: int
+    worker_heartbeat_stale_seconds: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+def load_settings() -> FreshloopSettings:
+    environment = _read_choice(
+        "FRESHLOOP_ENV", "development", {"development", "test", "production"}
+    )
+    production = environment == "production"
+    data_dir = Path(os.environ.get("FRESHLOOP_DATA_DIR", "") or BASE_DIR / "data").resolve()
+    may_generate = not production
+
+    secret_key = os.environ.get("FRESHLOOP_SECRET_KEY", "") or (
+        _local_secret(data_dir, "secret_key", may_generate) or ""
+    )
+    if not secret_key:
+        raise ConfigurationError("FRESHLOOP_SECRET_KEY is required when FRESHLOOP_ENV=production")
+
+    raw_ring = os.environ.get("FRESHLOOP_PII_KEYS", "")
+    if raw_ring:
+        pii_keys = _parse_key_ring(raw_ring)
+        active = os.environ.get("FRESHLOOP_PII_ACTIVE_KEY_ID", "") or next(iter(pii_keys))
+    elif production:
+        raise ConfigurationError("FRESHLOOP_PII_KEYS is required when FRESHLOOP_ENV=production")
+    else:
+        local = _local_secret(data_dir, "pii_key", True) or ""
+        pii_keys = {"local1": base64.urlsafe_b64decode(local)}
+        active = "local1"
+    if active not in pii_keys:
+        raise ConfigurationError(f"FRESHLOOP_PII_ACTIVE_KEY_ID {active!r} is not in FRESHLOOP_PII_KEYS")
+
+    raw_blind = os.environ.get("FRESHLOOP_BLIND_INDEX_KEY", "") or (
+        _local_secret(data_dir, "blind_index_key", may_generate) or ""
+    )
+    if not raw_blind:
+        raise ConfigurationError("FRESHLOOP_BLIND_INDEX_KEY is required when FRESHLOOP_ENV=production")
+
+    wechat_provider = _read_choice("FRESHLOOP_WECHAT_OAUTH", "sandbox", {"sandbox", "wechat"})
+    wechat_app_id = os.environ.get("FRESHLOOP_WECHAT_APP_ID", "")
+    wechat_app_secret = os.environ.get("FRESHLOOP_WECHAT_APP_SECRET", "")
+    if wechat_provider == "wechat" and not (wechat_app_id and wechat_app_secret):
+        raise ConfigurationError(
+            "FRESHLOOP_WECHAT_OAUTH=wechat needs FRESHLOOP_WECHAT_APP_ID and FRESHLOOP_WECHAT_APP_SECRET"
+        )
+
+    default_db = f"sqlite:///{data_dir / 'freshloop.sqlite3'}"
+    return FreshloopSettings(
+        environment=environment,  # type: ignore[arg-type]
+        debug=_read_bool("FRESHLOOP_DEBUG", False),
+        secret_key=secret_key,
+        allowed_hosts=_read_list("FRESHLOOP_ALLOWED_HOSTS", ["127.0.0.1", "localhost"]),
+        csrf_trusted_origins=_read_list("FRESHLOOP_CSRF_TRUSTED_ORIGINS", []),
+        behind_tls=_read_bool("FRESHLOOP_BEHIND_TLS", production),
+        database_url=os.environ.get("DATABASE_URL", "") or default_db,
+        redis_url=os.environ.get("REDIS_URL", ""),
+        data_dir=data_dir,
+        log_format=_read_choice("FRESHLOOP_LOG_FORMAT", "text", {"text", "json"}),  # type: ignore[arg-type]
+        log_level=_read_choice(
+            "FRESHLOOP_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}
+        ),
+        max_body_bytes=_read_int("FRESHLOOP_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+        pii_keys=pii_keys,
+        pii_active_key_id=active,
+        blind_index_key=raw_blind.encode(),
+        sms_provider="sandbox",
+        sms_sandbox_echo=_read_bool("FRESHLOOP_SMS_SANDBOX_ECHO", not production),
+        otp_ttl_seconds=_read_int("FRESHLOOP_OTP_TTL_SECONDS", 300, minimum=30),
+        otp_max_attempts=_read_int("FRESHLOOP_OTP_MAX_ATTEMPTS", 5, minimum=1),
+        otp_per_phone_per_minute=_read_int("FRESHLOOP_OTP_PER_PHONE_PER_MINUTE", 1, minimum=1),
+        otp_per_phone_per_day=_read_int("FRESHLOOP_OTP_PER_PHONE_PER_DAY", 10, minimum=1),
+        otp_per_ip_per_hour=_read_int("FRESHLOOP_OTP_PER_IP_PER_HOUR", 30, minimum=1),
+        verify_per_ip_per_hour=_read_int("FRESHLOOP_VERIFY_PER_IP_PER_HOUR", 60, minimum=1),
+        consumer_token_days=_read_int("FRESHLOOP_CONSUMER_TOKEN_DAYS", 30, minimum=1),
+        wechat_oauth_provider=wechat_provider,  # type: ignore[arg-type]
+        wechat_app_id=wechat_app_id or "wx_sandbox_app",
+        wechat_app_secret=wechat_app_secret,
+        huey_immediate=_read_bool("FRESHLOOP_HUEY_IMMEDIATE", environment == "test"),
+        trusted_proxy_hops=_read_int("FRESHLOOP_TRUSTED_PROXY_HOPS", 0),
+        worker_heartbeat_stale_seconds=_read_int("FRESHLOOP_WORKER_STALE_SECONDS", 120, minimum=10),
+    )

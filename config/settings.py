@@ -1,0 +1,218 @@
+"""Django settings for FreshLoop, built from the typed environment in config/env.py."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import dj_database_url
+from django.utils.module_loading import import_string
+
+from config.env import BASE_DIR, load_settings
+
+FRESHLOOP = load_settings()
+
+SRC_DIR = BASE_DIR / "src"
+if str(SRC_DIR) not in sys.path:
+    sys.path.insert(0, str(SRC_DIR))
+
+SECRET_KEY = FRESHLOOP.secret_key
+DEBUG = FRESHLOOP.debug
+ALLOWED_HOSTS = FRESHLOOP.allowed_hosts
+if FRESHLOOP.environment == "test":
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+CSRF_TRUSTED_ORIGINS = FRESHLOOP.csrf_trusted_origins
+
+INSTALLED_APPS = [
+    "unfold",
+    "unfold.contrib.filters",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "huey.contrib.djhuey",
+    "ninja",
+    "freshloop.core",
+    "freshloop.identity",
+    "freshloop.catalog",
+    "freshloop.inventory",
+    "freshloop.web",
+]
+
+MIDDLEWARE = [
+    "freshloop.core.middleware.RequestIdMiddleware",
+    "freshloop.core.middleware.ApiErrorShapeMiddleware",
+    "freshloop.core.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database: dict[str, Any] = dict(dj_database_url.parse(FRESHLOOP.database_url, conn_max_age=60))
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _db_name = str(_database["NAME"])
+    if _db_name not in {"", ":memory:"} and not _db_name.startswith("file:"):
+        FRESHLOOP.data_dir.mkdir(parents=True, exist_ok=True)
+    # WAL lets the web server and the worker read while one of them writes; IMMEDIATE
+    # transactions take the write lock up front so two writers queue instead of deadlocking.
+    _database["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    _database["CONN_MAX_AGE"] = 0
+    # One file per test process, so parallel runs (and xdist workers) never share a database.
+    _database["TEST"] = {"NAME": str(FRESHLOOP.data_dir / f"test_freshloop_{os.getpid()}.sqlite3")}
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if FRESHLOOP.redis_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": FRESHLOOP.redis_url,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if FRESHLOOP.environment == "test":
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = FRESHLOOP.data_dir / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or FRESHLOOP.environment == "test"
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
+}
+# In tests and development, serve straight from the app folders without collectstatic.
+WHITENOISE_USE_FINDERS = FRESHLOOP.environment != "production"
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
+
+# Request bodies above this get a JSON 413 from BodySizeLimitMiddleware before any view runs.
+DATA_UPLOAD_MAX_MEMORY_SIZE = FRESHLOOP.max_body_bytes
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if FRESHLOOP.behind_tls:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+
+if FRESHLOOP.redis_url:
+    HUEY: dict[str, Any] = {
+        "huey_class": "huey.RedisHuey",
+        "name": "freshloop",
+        "url": FRESHLOOP.redis_url,
+        "immediate": FRESHLOOP.huey_immediate,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "freshloop",
+        "filename": str(FRESHLOOP.data_dir / "huey.sqlite3"),
+        "immediate": FRESHLOOP.huey_immediate,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+if FRESHLOOP.huey_immediate:
+    # Immediate mode runs tasks inline and keeps results in memory, so tests need no worker.
+    HUEY = {"huey_class": "huey.MemoryHuey", "name": "freshloop", "immediate": True}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "freshloop.core.logging.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": FRESHLOOP.log_format,
+        }
+    },
+    "root": {"handlers": ["console"], "level": FRESHLOOP.log_level},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "huey": {"level": "INFO"},
+    },
+}
+
+UNFOLD = {
+    "SITE_TITLE": "FreshLoop 后台",
+    "SITE_HEADER": "FreshLoop 鲜环",
+    "SITE_SYMBOL": "storefront",
+    "SHOW_HISTORY": True,
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        # Imported lazily: settings load before the apps registry is ready.
+        "navigation": lambda request: import_string(
+            "freshloop.web.admin_navigation.sidebar_navigation"
+        )(request),
+    },
+}

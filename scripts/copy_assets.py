@@ -1,0 +1,39 @@
+"""Copy the browser assets npm installed into the web app's static folder.
+
+Run by `make assets` after `npm ci`; the copies are build output and not committed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+TARGET = ROOT / "src" / "freshloop" / "web" / "static" / "vendor"
+
+ASSETS = {
+    "htmx/htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "alpinejs/alpine.min.js": "alpinejs/dist/cdn.min.js",
+    "echarts/echarts.min.js": "echarts/dist/echarts.min.js",
+    "hls/hls.min.js": "hls.js/dist/hls.min.js",
+    "weui/weui.min.css": "weui/dist/style/weui.min.css",
+}
+
+
+def main() -> int:
+    missing = [source for source in ASSETS.values() if not (NODE_MODULES / source).exists()]
+    if missing:
+        print(f"missing npm assets (run `npm ci`): {', '.join(missing)}", file=sys.stderr)
+        return 1
+    for target, source in ASSETS.items():
+        destination = TARGET / target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(NODE_MODULES / source, destination)
+    print(f"copied {len(ASSETS)} assets into {TARGET.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

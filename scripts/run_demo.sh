@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Start the web server and the background worker for the demo; Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+HOST=${FRESHLOOP_DEMO_HOST:-127.0.0.1}
+PORT=${FRESHLOOP_DEMO_PORT:-8000}
+
+$PY manage.py run_huey --quiet &
+WORKER_PID=$!
+trap 'kill $WORKER_PID 2>/dev/null || true' EXIT INT TERM
+
+cat <<MSG
+
+  FreshLoop 鲜环 demo is starting on http://$HOST:$PORT
+    消费者 H5        http://$HOST:$PORT/m/        (手机号 + 验证码登录；沙箱验证码会显示在页面上)
+    运营控制台        http://$HOST:$PORT/console/
+    后台管理          http://$HOST:$PORT/admin/
+    API 文档          http://$HOST:$PORT/api/v1/docs
+    健康检查          http://$HOST:$PORT/healthz
+  Demo logins are listed above (printed by demo_seed). Ctrl-C stops the server and the worker.
+
+MSG
+$PY -m uvicorn config.asgi:application --host "$HOST" --port "$PORT" --workers 1 --no-access-log

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin
+
+from freshloop.core.models import AuditLog, OutboxMessage, WorkerHeartbeat
+
+
+class ReadOnlyAdmin(ModelAdmin):
+    """History is written by services only; the back office reads it."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor_label", "action", "target_type", "target_id", "ip_address")
+    list_filter = ("action", "actor_type", "target_type")
+    search_fields = ("actor_label", "target_id", "request_id")
+    date_hierarchy = "created_at"
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    # `destination` is PII and stays out of the list; the payload never holds clear PII.
+    list_display = ("id", "channel", "status", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = ("channel", "status")
+    exclude = ("destination",)
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("worker", "seen_at", "hostname")

@@ -1,0 +1,76 @@
+"""Typed domain errors: a machine code, a Chinese message for people, an HTTP status.
+
+The API renders every one of them as `{"code": ..., "message": ..., "detail": ...}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """Base for every error a user or client can cause. Subclasses set the class attributes."""
+
+    code: ClassVar[str] = "domain_error"
+    message: ClassVar[str] = "请求无法完成"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str | None = None, *, detail: Any = None) -> None:
+        self.text = message or self.message
+        self.detail = detail
+        super().__init__(self.text)
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.text, "detail": self.detail}
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    message = "请求参数不正确"
+    status = 422
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    message = "资源不存在"
+    status = 404
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+    message = "没有权限执行此操作"
+    status = 403
+
+
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+    message = "请先登录"
+    status = 401
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    message = "操作与当前状态冲突"
+    status = 409
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    message = "操作过于频繁，请稍后再试"
+    status = 429
+
+    def __init__(self, message: str | None = None, *, retry_after: int, detail: Any = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, detail={"retry_after": retry_after, **(detail or {})})
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    message = "请求内容过大"
+    status = 413
+
+
+class MalformedRequest(DomainError):
+    code = "malformed_request"
+    message = "请求格式不正确"
+    status = 400

@@ -1,0 +1,30 @@
+"""Model fields for PII: values are sealed with core.crypto before they reach the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from freshloop.core import crypto
+
+
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+    """A text column stored as AES-GCM ciphertext and read back as plain text.
+
+    Encrypted values cannot be filtered or ordered on; pair the field with a blind-index
+    column when rows must be found by the value.
+    """
+
+    description = "Text encrypted at rest (AES-256-GCM)"
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return crypto.decrypt(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return crypto.encrypt(str(value))

@@ -1,0 +1,149 @@
+"""Transactional outbox: anything leaving the system is first a row, then a delivery.
+
+`outbox_enqueue` writes inside the caller's transaction. `outbox_relay` (a periodic huey job)
+claims due rows with a lease, sends them through the channel's sender *outside* any
+transaction, and records the outcome. Delivery is at-least-once: a crash after the provider
+accepted a message but before the row was marked sent resends it after the lease, so senders
+pass `message.pk` to providers that deduplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.db import IntegrityError, transaction
+
+from freshloop.core import clock
+from freshloop.core.models import OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+CLAIM_LEASE = dt.timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+
+
+class DeliveryError(Exception):
+    """The channel could not deliver; the relay retries with backoff."""
+
+
+class ChannelSender(Protocol):
+    def send(self, message: OutboxMessage) -> str:
+        """Deliver the message; return the provider's message id or raise DeliveryError."""
+        ...
+
+
+_senders: dict[str, ChannelSender] = {}
+
+
+def register_sender(channel: str, sender: ChannelSender) -> None:
+    _senders[channel] = sender
+
+
+def sender_for(channel: str) -> ChannelSender | None:
+    return _senders.get(channel)
+
+
+def outbox_enqueue(
+    *,
+    channel: str,
+    payload: dict[str, Any],
+    destination: str = "",
+    dedupe_key: str | None = None,
+    urgent: bool = False,
+) -> OutboxMessage:
+    """Queue a message for delivery after commit. A repeated dedupe_key returns the first row.
+
+    `urgent` (login codes, payment notices) kicks the relay as soon as the transaction
+    commits instead of waiting for the next periodic tick.
+    """
+    now = clock.now()
+    if urgent:
+        transaction.on_commit(_kick_relay)
+    if dedupe_key is not None:
+        existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return OutboxMessage.objects.create(
+                channel=channel,
+                destination=destination,
+                payload=payload,
+                dedupe_key=dedupe_key,
+                next_attempt_at=now,
+                created_at=now,
+            )
+    except IntegrityError:
+        # A concurrent writer queued the same dedupe key first; theirs is the message.
+        return OutboxMessage.objects.get(dedupe_key=dedupe_key)
+
+
+def _kick_relay() -> None:
+    from freshloop.core.tasks import relay_outbox_now  # the task module imports this one
+
+    relay_outbox_now()
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    sent: int
+    retried: int
+    failed: int
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(10 * 2 ** (attempts - 1), 3600))
+
+
+def _claim(message_id: int, seen_next_attempt_at: dt.datetime) -> bool:
+    """Take a lease on a row with a conditional update, so two relays never both send it."""
+    claimed = OutboxMessage.objects.filter(
+        pk=message_id,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=seen_next_attempt_at,
+    ).update(next_attempt_at=clock.now() + CLAIM_LEASE)
+    return claimed == 1
+
+
+def outbox_relay(*, batch_size: int = 100) -> RelayResult:
+    """Send due pending messages; returns how many were sent, rescheduled and given up."""
+    now = clock.now()
+    due = list(
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "next_attempt_at")[:batch_size]
+    )
+    sent = retried = failed = 0
+    for message_id, next_attempt_at in due:
+        if not _claim(message_id, next_attempt_at):
+            continue
+        message = OutboxMessage.objects.get(pk=message_id)
+        message.attempts += 1
+        sender = sender_for(message.channel)
+        try:
+            if sender is None:
+                raise DeliveryError(f"no sender registered for channel {message.channel!r}")
+            provider_id = sender.send(message)
+        except DeliveryError as exc:
+            message.last_error = str(exc)[:2000]
+            if message.attempts >= MAX_ATTEMPTS:
+                message.status = OutboxStatus.FAILED
+                failed += 1
+            else:
+                message.next_attempt_at = clock.now() + _backoff(message.attempts)
+                retried += 1
+            logger.warning("outbox %s delivery failed (attempt %s): %s", message.pk, message.attempts, exc)
+            message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+            continue
+        message.status = OutboxStatus.SENT
+        message.sent_at = clock.now()
+        message.provider_message_id = provider_id[:128]
+        message.last_error = ""
+        message.save(
+            update_fields=["attempts", "status", "sent_at", "provider_message_id", "last_error"]
+        )
+        sent += 1
+    return RelayResult(sent=sent, retried=retried, failed=failed)

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class IdentityConfig(AppConfig):
+    name = "freshloop.identity"
+    label = "identity"
+    verbose_name = "用户身份(OneID)"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from freshloop.core.outbox import register_sender
+        from freshloop.identity.providers import SmsChannelSender
+
+        register_sender(SmsChannelSender.channel, SmsChannelSender())

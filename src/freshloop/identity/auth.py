@@ -1,0 +1,65 @@
+"""Consumer authentication for API routes and H5 pages: bearer token or H5 session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
+
+from freshloop.core.errors import NotAuthenticated, PermissionDenied
+from freshloop.identity.errors import TokenInvalid
+from freshloop.identity.models import ConsumerToken, Person
+from freshloop.identity.services import LoginResult, consumer_token_authenticate
+
+SESSION_TOKEN_KEY = "freshloop_consumer_token_id"
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def consumer_session_login(request: HttpRequest, result: LoginResult) -> None:
+    """Bind the H5 browser session to the login; a new session key stops session fixation."""
+    request.session.cycle_key()
+    request.session[SESSION_TOKEN_KEY] = result.token_id
+
+
+def consumer_from_request(request: HttpRequest) -> ConsumerToken | None:
+    """The logged-in consumer's token record, or None. Bearer header wins over the session."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return consumer_token_authenticate(token=header[7:].strip())
+    token_id = request.session.get(SESSION_TOKEN_KEY) if hasattr(request, "session") else None
+    if token_id is None:
+        return None
+    try:
+        return consumer_token_authenticate(token_id=int(token_id))
+    except (TokenInvalid, ValueError, TypeError):
+        request.session.pop(SESSION_TOKEN_KEY, None)
+        return None
+
+
+class ConsumerAuth(AuthBase):
+    """Ninja auth: sets `request.consumer` (the token record) and returns the Person."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __call__(self, request: HttpRequest) -> Any:
+        record = consumer_from_request(request)
+        if record is None:
+            raise NotAuthenticated()
+        header = request.headers.get("Authorization", "")
+        if not header and request.method in _UNSAFE:
+            # Cookie-authenticated writes need the CSRF token, like any Django form post.
+            failure = check_csrf(request)
+            if failure is not None:
+                raise PermissionDenied("CSRF 校验失败，请刷新页面后重试")
+        request.consumer = record  # type: ignore[attr-defined]
+        return record.person
+
+
+def request_person(request: HttpRequest) -> Person:
+    person = getattr(request, "auth", None)
+    if not isinstance(person, Person):
+        raise NotAuthenticated()
+    return person

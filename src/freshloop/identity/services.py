@@ -1,0 +1,328 @@
+"""Identity writes: people and identifiers, phone-code login, WeChat login, consumer tokens.
+
+Online identity resolution here is the minimal "find by identifier or create" that login needs;
+the full OneID resolver (merges, conflicts, splits) lands with issue #3 and replaces
+`person_resolve_identifier` behind the same call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from freshloop.core import clock, crypto
+from freshloop.core.audit import Actor, audit_record
+from freshloop.core.events import publish
+from freshloop.core.outbox import outbox_enqueue
+from freshloop.core.ratelimit import rate_limit_hit
+from freshloop.identity.errors import InvalidPhone, OtpInvalid, OtpLocked, TokenInvalid
+from freshloop.identity.events import ConsumerLoggedIn, PersonCreated
+from freshloop.identity.models import ConsumerToken, Identifier, IdentifierType, OtpChallenge, Person
+from freshloop.identity.providers import WechatProfile, sms_payload
+
+OTP_DIGITS = 6
+TOKEN_PREFIX = "flc_"
+
+
+def phone_normalise(raw: str, *, default_region: str = "CN") -> str:
+    """Return the E.164 form of a phone number, or raise InvalidPhone."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 32:
+        raise InvalidPhone(detail={"phone": "empty or too long"})
+    try:
+        parsed = phonenumbers.parse(raw.strip(), default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(detail={"phone": "unparseable"}) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhone(detail={"phone": "not a valid number"})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def identifier_index(identifier_type: str, value: str, scope: str = "") -> str:
+    return crypto.blind_index(f"{scope}\x00{value}", purpose=f"identifier:{identifier_type}")
+
+
+def _phone_index(phone_e164: str) -> str:
+    return identifier_index(IdentifierType.PHONE, phone_e164)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    person: Person
+    created: bool
+
+
+def person_resolve_identifier(
+    *,
+    identifier_type: IdentifierType,
+    value: str,
+    scope: str = "",
+    verified: bool,
+    source: str,
+    traits: dict[str, Any] | None = None,
+    display_name: str = "",
+) -> Resolution:
+    """Find the person holding this identifier, or create one who does.
+
+    Race-safe: the identifier's unique constraint decides between two concurrent first
+    logins; the loser's insert rolls back to its savepoint and it reads the winner's person.
+    """
+    index = identifier_index(identifier_type, value, scope)
+    existing = Identifier.objects.select_related("person").filter(
+        type=identifier_type, scope=scope, value_index=index
+    ).first()
+    if existing is not None:
+        if verified and not existing.verified:
+            Identifier.objects.filter(pk=existing.pk).update(verified=True)
+        return Resolution(person=existing.person, created=False)
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            person = Person.objects.create(
+                display_name=display_name[:64],
+                traits=traits or {},
+                source=source,
+                created_at=now,
+                updated_at=now,
+            )
+            Identifier.objects.create(
+                person=person,
+                type=identifier_type,
+                scope=scope,
+                value=value,
+                value_index=index,
+                verified=verified,
+                source=source,
+                created_at=now,
+            )
+            audit_record(
+                actor=Actor.system(f"identity.{source}"),
+                action="person.create",
+                target=person,
+                after={"one_id": person.one_id, "identifier_type": identifier_type, "source": source},
+            )
+    except IntegrityError:
+        winner = Identifier.objects.select_related("person").get(
+            type=identifier_type, scope=scope, value_index=index
+        )
+        return Resolution(person=winner.person, created=False)
+    publish(PersonCreated(one_id=person.one_id, source=source))
+    return Resolution(person=person, created=True)
+
+
+def person_identifier_link(
+    *, person: Person, identifier_type: IdentifierType, value: str, scope: str = "", verified: bool, source: str
+) -> Identifier:
+    """Attach another identifier to a person if nobody holds it yet (merging is issue #3's job)."""
+    index = identifier_index(identifier_type, value, scope)
+    identifier, _ = Identifier.objects.get_or_create(
+        type=identifier_type,
+        scope=scope,
+        value_index=index,
+        defaults={
+            "person": person,
+            "value": value,
+            "verified": verified,
+            "source": source,
+            "created_at": clock.now(),
+        },
+    )
+    return identifier
+
+
+# --- phone + one-time code -------------------------------------------------------------
+
+
+def _code_hash(phone_index: str, code: str) -> str:
+    # Keyed by the blind-index key and bound to the phone, so a leaked table row is useless
+    # for another phone and cannot be brute-forced offline without the key.
+    return crypto.blind_index(f"{phone_index}:{code}", purpose="otp")
+
+
+@dataclass(frozen=True)
+class OtpRequestResult:
+    expires_in: int
+    resend_after: int
+    sandbox_code: str | None
+
+
+def otp_request(*, phone: str, ip_address: str | None) -> OtpRequestResult:
+    """Send a login code by SMS (through the outbox). Rate limited per phone and per IP."""
+    config = settings.FRESHLOOP
+    phone_e164 = phone_normalise(phone)
+    phone_index = _phone_index(phone_e164)
+    rate_limit_hit(
+        f"otp:ip:{ip_address or 'unknown'}", limit=config.otp_per_ip_per_hour, window_seconds=3600
+    )
+    rate_limit_hit(
+        f"otp:phone-min:{phone_index}",
+        limit=config.otp_per_phone_per_minute,
+        window_seconds=60,
+        message="验证码发送过于频繁，请一分钟后再试",
+    )
+    rate_limit_hit(
+        f"otp:phone-day:{phone_index}",
+        limit=config.otp_per_phone_per_day,
+        window_seconds=86400,
+        message="今日验证码发送次数已达上限",
+    )
+    code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+    now = clock.now()
+    with transaction.atomic():
+        # A new code replaces any earlier one still open for this phone.
+        OtpChallenge.objects.filter(phone_index=phone_index, consumed_at__isnull=True).update(
+            consumed_at=now
+        )
+        challenge = OtpChallenge.objects.create(
+            phone_index=phone_index,
+            code_hash=_code_hash(phone_index, code),
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=config.otp_ttl_seconds),
+            ip_address=ip_address,
+        )
+        outbox_enqueue(
+            channel="sms",
+            destination=phone_e164,
+            payload=sms_payload("login_code", {"code": code, "minutes": str(config.otp_ttl_seconds // 60)}),
+            dedupe_key=f"otp:{challenge.pk}",
+            urgent=True,
+        )
+    echo = config.sms_sandbox_echo and config.sms_provider == "sandbox"
+    return OtpRequestResult(
+        expires_in=config.otp_ttl_seconds, resend_after=60, sandbox_code=code if echo else None
+    )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    person: Person
+    created: bool
+    token: str
+    token_id: int
+    expires_at: dt.datetime
+
+
+def otp_verify(*, phone: str, code: str, ip_address: str | None) -> LoginResult:
+    """Check a login code and log the phone's owner in (creating them on first login).
+
+    Single use is enforced by a conditional update on `consumed_at`; a wrong guess counts
+    against the code, and after `otp_max_attempts` guesses the code is dead.
+    """
+    config = settings.FRESHLOOP
+    phone_e164 = phone_normalise(phone)
+    phone_index = _phone_index(phone_e164)
+    rate_limit_hit(
+        f"otp-verify:ip:{ip_address or 'unknown'}",
+        limit=config.verify_per_ip_per_hour,
+        window_seconds=3600,
+    )
+    if not isinstance(code, str) or len(code) != OTP_DIGITS or not code.isdigit():
+        raise OtpInvalid(detail={"code": f"需要 {OTP_DIGITS} 位数字"})
+    now = clock.now()
+    challenge = (
+        OtpChallenge.objects.filter(phone_index=phone_index, consumed_at__isnull=True, expires_at__gt=now)
+        .order_by("-created_at")
+        .first()
+    )
+    if challenge is None:
+        raise OtpInvalid()
+    open_challenge = OtpChallenge.objects.filter(pk=challenge.pk, consumed_at__isnull=True)
+    # Count the guess before checking it, in one conditional update, so parallel guesses
+    # cannot slip past the attempt limit.
+    counted = open_challenge.filter(attempts__lt=config.otp_max_attempts).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        raise OtpLocked() if open_challenge.exists() else OtpInvalid()
+    if not hmac.compare_digest(challenge.code_hash, _code_hash(phone_index, code)):
+        remaining = max(0, config.otp_max_attempts - challenge.attempts - 1)
+        raise OtpInvalid(detail={"remaining_attempts": remaining})
+    with transaction.atomic():
+        if open_challenge.update(consumed_at=now) != 1:
+            raise OtpInvalid()  # used by a concurrent request a moment ago
+        resolution = person_resolve_identifier(
+            identifier_type=IdentifierType.PHONE, value=phone_e164, verified=True, source="h5_otp"
+        )
+        return _login(resolution, method="otp")
+
+
+def wechat_login(*, profile: WechatProfile) -> LoginResult:
+    """Log in (or sign up) the WeChat user; links their unionid when WeChat provides one."""
+    with transaction.atomic():
+        resolution = person_resolve_identifier(
+            identifier_type=IdentifierType.WECHAT_OPENID,
+            value=profile.openid,
+            scope=profile.app_id,
+            verified=True,
+            source="wechat_oauth",
+            display_name=profile.nickname,
+        )
+        if profile.unionid:
+            person_identifier_link(
+                person=resolution.person,
+                identifier_type=IdentifierType.WECHAT_UNIONID,
+                value=profile.unionid,
+                verified=True,
+                source="wechat_oauth",
+            )
+        return _login(resolution, method="wechat")
+
+
+def _login(resolution: Resolution, *, method: str) -> LoginResult:
+    token, record = consumer_token_issue(person=resolution.person, method=method)
+    publish(ConsumerLoggedIn(one_id=resolution.person.one_id, method=method))
+    return LoginResult(
+        person=resolution.person,
+        created=resolution.created,
+        token=token,
+        token_id=record.pk,
+        expires_at=record.expires_at,
+    )
+
+
+# --- consumer tokens -------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def consumer_token_issue(*, person: Person, method: str) -> tuple[str, ConsumerToken]:
+    """Create a bearer token; only its hash is stored, so the raw token is returned once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = clock.now()
+    record = ConsumerToken.objects.create(
+        person=person,
+        token_hash=_token_hash(token),
+        method=method,
+        created_at=now,
+        expires_at=now + dt.timedelta(days=settings.FRESHLOOP.consumer_token_days),
+    )
+    return token, record
+
+
+def consumer_token_revoke(*, token_id: int) -> None:
+    ConsumerToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=clock.now())
+
+
+def consumer_token_authenticate(*, token: str | None = None, token_id: int | None = None) -> ConsumerToken:
+    """Return the live token record for a raw token (API) or a token id (H5 session)."""
+    now = clock.now()
+    live = ConsumerToken.objects.select_related("person").filter(revoked_at__isnull=True, expires_at__gt=now)
+    if token is not None:
+        record = live.filter(token_hash=_token_hash(token)).first()
+    elif token_id is not None:
+        record = live.filter(pk=token_id).first()
+    else:
+        record = None
+    if record is None:
+        raise TokenInvalid()
+    return record

@@ -1,0 +1,65 @@
+"""The back-office sidebar, grouped by module (django-unfold SIDEBAR.navigation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse_lazy
+
+
+def _can_view(perm: str) -> Any:
+    return lambda request: request.user.has_perm(perm)
+
+
+def _item(title: str, icon: str, app: str, model: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "icon": icon,
+        "link": reverse_lazy(f"admin:{app}_{model}_changelist"),
+        "permission": _can_view(f"{app}.view_{model}"),
+    }
+
+
+def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": "运营控制台",
+            "items": [
+                {"title": "返回控制台", "icon": "dashboard", "link": "/console/"},
+                {"title": "后台首页", "icon": "home", "link": reverse_lazy("admin:index")},
+            ],
+        },
+        {
+            "title": "用户 OneID",
+            "collapsible": True,
+            "items": [_item("用户", "person", "identity", "person")],
+        },
+        {
+            "title": "商品与库存",
+            "collapsible": True,
+            "items": [
+                _item("类目", "category", "catalog", "category"),
+                _item("商品(SPU)", "inventory_2", "catalog", "product"),
+                _item("SKU", "sell", "catalog", "sku"),
+                _item("仓库", "warehouse", "inventory", "warehouse"),
+            ],
+        },
+        {
+            "title": "平台",
+            "collapsible": True,
+            "items": [
+                _item("审计日志", "history", "core", "auditlog"),
+                _item("外发消息(Outbox)", "outbox", "core", "outboxmessage"),
+                _item("后台任务心跳", "monitor_heart", "core", "workerheartbeat"),
+            ],
+        },
+        {
+            "title": "账号与权限",
+            "collapsible": True,
+            "items": [
+                _item("员工账号", "badge", "auth", "user"),
+                _item("角色", "groups", "auth", "group"),
+            ],
+        },
+    ]

@@ -1,0 +1,171 @@
+"""Page shells: the operator console (/console/) and the consumer H5 site (/m/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Callable
+
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from freshloop.core.errors import DomainError
+from freshloop.core.http import STATUS_ERRORS, error_response
+from freshloop.core.permissions import ROLE_LABELS, user_roles
+from freshloop.identity.auth import consumer_from_request
+from freshloop.identity.errors import TokenInvalid
+from freshloop.identity.providers import SandboxWechatOAuthProvider, wechat_oauth_provider
+from freshloop.identity.selectors import person_identifiers_masked
+from freshloop.identity.wechat_flow import wechat_oauth_finish
+
+
+@dataclass(frozen=True)
+class ConsoleArea:
+    key: str
+    title: str
+    icon: str
+    spec_ids: str
+    summary: str
+    link: str = ""
+    planned_in: str = ""
+
+
+CONSOLE_AREAS: list[ConsoleArea] = [
+    ConsoleArea("live", "直播间", "🎥", "LV-1…LV-5",
+                "排期直播与预约提醒、推拉流地址、主播控制台：置顶商品、秒杀、直播专享券、抽奖、禁言，实时在线与成交。",
+                planned_in="#5"),
+    ConsoleArea("people", "用户 OneID", "🧑", "ID-1…ID-6",
+                "直播间、商城、企业微信、抖音、门店的同一个人合并为一个 OneID：标识、合并历史、冲突审核、导出与删除。",
+                link="/admin/identity/person/"),
+    ConsoleArea("datahub", "数据看板", "📊", "DH-1…DH-8",
+                "转化漏斗、获客成本、复购率、留存同期群、渠道结构；标签、人群圈选与 360° 用户画像。",
+                planned_in="#6"),
+    ConsoleArea("catalog", "商品与库存", "🥛", "BM-1, BM-2",
+                "SPU/SKU、储存条件(常温/冷藏/冷冻)、保质期、批次、分仓库存与预占。",
+                link="/admin/catalog/product/"),
+    ConsoleArea("orders", "订单与支付", "🧾", "BM-3",
+                "订单状态机与时间线、微信支付/支付宝/沙箱支付、退款。", planned_in="#4"),
+    ConsoleArea("marketing", "营销", "🎟️", "BM-4, BM-5",
+                "优惠券、满减、限时价、叠加规则、逐行解释的价格；会员等级与积分。", planned_in="#4"),
+    ConsoleArea("scrm", "企微 SCRM 与社群", "💬", "SC-1…SC-3, LV-5",
+                "企业微信客户与标签、自动化 SOP、群发频控与静默时段、社群活动与健康度。"),
+    ConsoleArea("fulfillment", "履约与冷链", "🚚", "FF-1…FF-4",
+                "智能分仓、先到期先出、冷链温度曲线与超温告警、自动售后。"),
+    ConsoleArea("groupbuy", "社区团购与团长", "🏘️", "GB-1…GB-4",
+                "团长入驻与工作台、多级佣金与结算、拼团、预售。"),
+    ConsoleArea("food", "食品特色", "🌾", "FD-1…FD-6",
+                "周期购订阅、家庭食品柜与临期提醒、批次溯源、食谱推荐、区域商品池、二十四节气营销日历。"),
+]
+
+
+def operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged-in staff or holders of any role; consumers never reach the console."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not (request.user.is_staff or user_roles(request.user)):
+            return render(request, "web/console/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@operator_required
+def console_home(request: HttpRequest) -> HttpResponse:
+    roles = [ROLE_LABELS[role] for role in sorted(user_roles(request.user))]
+    return render(request, "web/console/home.html", {"areas": CONSOLE_AREAS, "roles": roles})
+
+
+class ConsoleLoginView(LoginView):
+    template_name = "web/console/login.html"
+    redirect_authenticated_user = True
+
+
+@require_POST
+def console_logout(request: HttpRequest) -> HttpResponse:
+    auth_logout(request)
+    return HttpResponseRedirect("/console/login/")
+
+
+def _current_consumer(request: HttpRequest) -> Any:
+    try:
+        return consumer_from_request(request)
+    except TokenInvalid:
+        return None
+
+
+def h5_home(request: HttpRequest) -> HttpResponse:
+    record = _current_consumer(request)
+    context: dict[str, Any] = {"person": None}
+    if record is not None:
+        context = {
+            "person": record.person,
+            "identifiers": person_identifiers_masked(person=record.person),
+            "method": record.method,
+        }
+    return render(request, "web/h5/home.html", context)
+
+
+def h5_login(request: HttpRequest) -> HttpResponse:
+    if _current_consumer(request) is not None:
+        return HttpResponseRedirect("/m/")
+    return render(request, "web/h5/login.html")
+
+
+@require_http_methods(["GET", "POST"])
+def h5_wechat_sandbox(request: HttpRequest) -> HttpResponse:
+    """Offline stand-in for WeChat's consent screen (sandbox provider only)."""
+    provider = wechat_oauth_provider()
+    if not isinstance(provider, SandboxWechatOAuthProvider):
+        return render(request, "web/h5/error.html", {"message": "当前未启用微信沙箱"}, status=404)
+    state = request.GET.get("state", "")
+    redirect_uri = request.GET.get("redirect_uri", "")
+    if request.method == "POST":
+        openid = (request.POST.get("openid") or "").strip()[:64] or "sandbox-openid-demo"
+        nickname = (request.POST.get("nickname") or "").strip()[:32] or "微信用户"
+        code = provider.mint_code(openid=openid, nickname=nickname, unionid=f"union-{openid}")
+        return HttpResponseRedirect(f"/m/auth/wechat/callback?code={code}&state={state}")
+    return render(request, "web/h5/wechat_sandbox.html", {"state": state, "redirect_uri": redirect_uri})
+
+
+def h5_wechat_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        _, next_url = wechat_oauth_finish(
+            request,
+            provider=wechat_oauth_provider(),
+            code=request.GET.get("code", ""),
+            state=request.GET.get("state", ""),
+        )
+    except DomainError as error:
+        return render(request, "web/h5/error.html", {"message": error.text}, status=error.status)
+    return HttpResponseRedirect(next_url)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        code, message = STATUS_ERRORS[404]
+        return error_response(404, code, message, {"path": request.path})
+    return render(request, "404.html", status=404)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        code, message = STATUS_ERRORS[500]
+        return error_response(500, code, message, {"request_id": getattr(request, "request_id", "")})
+    return render(request, "500.html", status=500)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse | JsonResponse:
+    code, message = STATUS_ERRORS[400]
+    if _wants_json(request):
+        return error_response(400, code, message, None)
+    return render(request, "web/h5/error.html", {"message": message}, status=400)

@@ -1,0 +1,61 @@
+"""Shared test set-up: test settings, no outbound network, fresh per-test caches."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("FRESHLOOP_ENV", "test")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+_real_connect = socket.socket.connect
+
+
+def _is_local(address: Any) -> bool:
+    if not isinstance(address, tuple):
+        return True  # unix sockets (PostgreSQL's local socket)
+    host = address[0]
+    if host in {"localhost", ""}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if not _is_local(address):
+        raise OSError(f"outbound network is blocked in tests (tried {address!r})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _block_outbound_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    from freshloop.core import crypto, ratelimit
+
+    crypto.key_ring.cache_clear()
+    ratelimit.default_backend.cache_clear()
+    yield
+    crypto.key_ring.cache_clear()
+    ratelimit.default_backend.cache_clear()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis the machine runs (database 15 is kept for tests and flushed)."""
+    import redis
+
+    url = os.environ.get("FRESHLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    return url
