@@ -86,13 +86,17 @@ def _parse_key_ring(raw: str) -> dict[str, bytes]:
             continue
         key_id, sep, encoded = entry.partition(":")
         if not sep or not key_id:
-            raise ConfigurationError("FRESHLOOP_PII_KEYS entries must look like '<key id>:<base64 key>'")
+            raise ConfigurationError(
+                "FRESHLOOP_PII_KEYS entries must look like '<key id>:<base64 key>'"
+            )
         try:
             key = base64.urlsafe_b64decode(encoded)
         except ValueError as exc:
             raise ConfigurationError(f"PII key {key_id!r} is not valid base64") from exc
         if len(key) != 32:
-            raise ConfigurationError(f"PII key {key_id!r} must be 32 bytes (AES-256), got {len(key)}")
+            raise ConfigurationError(
+                f"PII key {key_id!r} must be 32 bytes (AES-256), got {len(key)}"
+            )
         ring[key_id] = key
     return ring
 
@@ -160,13 +164,17 @@ def load_settings() -> FreshloopSettings:
         pii_keys = {"local1": base64.urlsafe_b64decode(local)}
         active = "local1"
     if active not in pii_keys:
-        raise ConfigurationError(f"FRESHLOOP_PII_ACTIVE_KEY_ID {active!r} is not in FRESHLOOP_PII_KEYS")
+        raise ConfigurationError(
+            f"FRESHLOOP_PII_ACTIVE_KEY_ID {active!r} is not in FRESHLOOP_PII_KEYS"
+        )
 
     raw_blind = os.environ.get("FRESHLOOP_BLIND_INDEX_KEY", "") or (
         _local_secret(data_dir, "blind_index_key", may_generate) or ""
     )
     if not raw_blind:
-        raise ConfigurationError("FRESHLOOP_BLIND_INDEX_KEY is required when FRESHLOOP_ENV=production")
+        raise ConfigurationError(
+            "FRESHLOOP_BLIND_INDEX_KEY is required when FRESHLOOP_ENV=production"
+        )
 
     wechat_provider = _read_choice("FRESHLOOP_WECHAT_OAUTH", "sandbox", {"sandbox", "wechat"})
     wechat_app_id = os.environ.get("FRESHLOOP_WECHAT_APP_ID", "")

@@ -16,7 +16,9 @@ class StorageCondition(models.TextChoices):
 class Category(models.Model):
     code = models.SlugField("编码", max_length=64, unique=True)
     name = models.CharField("名称", max_length=64)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     sort_order = models.PositiveIntegerField("排序", default=0)
 
     class Meta:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from freshloop.catalog.models import Category, Product, Sku, StorageCondition
 from freshloop.core import clock
 from freshloop.core.errors import InvalidInput
-from freshloop.catalog.models import Category, Product, Sku, StorageCondition
 
 
-def category_upsert(*, code: str, name: str, parent: Category | None = None, sort_order: int = 0) -> Category:
+def category_upsert(
+    *, code: str, name: str, parent: Category | None = None, sort_order: int = 0
+) -> Category:
     category, _ = Category.objects.update_or_create(
         code=code, defaults={"name": name, "parent": parent, "sort_order": sort_order}
     )

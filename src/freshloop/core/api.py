@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
     """Pydantic errors can carry exception objects in `ctx`; keep what a client can act on."""
-    cleaned = []
+    cleaned: list[dict[str, Any]] = []
     for error in errors:
         if not isinstance(error, dict):
             cleaned.append({"msg": str(error)})
@@ -60,11 +61,17 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled error in %s %s", request.method, request.path)
         code, message = STATUS_ERRORS[500]
-        return error_response(500, code, message, {"request_id": getattr(request, "request_id", "")})
+        return error_response(
+            500, code, message, {"request_id": getattr(request, "request_id", "")}
+        )
 
-    api.add_exception_handler(DomainError, on_domain_error)
-    api.add_exception_handler(ValidationError, on_validation_error)
-    api.add_exception_handler(HttpError, on_http_error)
-    api.add_exception_handler(Http404, on_not_found)
-    api.add_exception_handler(RequestDataTooBig, on_too_big)
-    api.add_exception_handler(Exception, on_unexpected)
+    handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
+        (DomainError, on_domain_error),
+        (ValidationError, on_validation_error),
+        (HttpError, on_http_error),
+        (Http404, on_not_found),
+        (RequestDataTooBig, on_too_big),
+        (Exception, on_unexpected),
+    ]
+    for exception_class, handler in handlers:
+        api.add_exception_handler(exception_class, handler)

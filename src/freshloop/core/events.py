@@ -42,7 +42,9 @@ Handler = Callable[[Any], None]
 _handlers: dict[type[DomainEvent], list[Handler]] = {}
 
 
-def subscribe(event_type: type[EventT]) -> Callable[[Callable[[EventT], None]], Callable[[EventT], None]]:
+def subscribe(
+    event_type: type[EventT],
+) -> Callable[[Callable[[EventT], None]], Callable[[EventT], None]]:
     """Register a handler for an event type; subscribing to DomainEvent receives every event."""
 
     def register(handler: Callable[[EventT], None]) -> Callable[[EventT], None]:
@@ -74,7 +76,7 @@ def dispatch(event: DomainEvent) -> None:
     is logged with its traceback; listeners that need retries enqueue a huey job instead.
     """
     for event_class in type(event).__mro__:
-        for handler in list(_handlers.get(event_class, [])):  # type: ignore[arg-type]
+        for handler in list(_handlers.get(event_class, [])):
             try:
                 handler(event)
             except Exception:

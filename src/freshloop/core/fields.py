@@ -9,7 +9,7 @@ from django.db import models
 from freshloop.core import crypto
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """A text column stored as AES-GCM ciphertext and read back as plain text.
 
     Encrypted values cannot be filtered or ordered on; pair the field with a blind-index

@@ -37,4 +37,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["worker"] = {"ok": False, "error": "database_unavailable"}
 
     healthy = all(bool(check["ok"]) for check in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unhealthy", "checks": checks},
+        status=200 if healthy else 503,
+    )

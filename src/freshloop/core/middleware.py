@@ -23,7 +23,11 @@ def client_ip(request: HttpRequest) -> str | None:
     """The caller's IP: REMOTE_ADDR, or X-Forwarded-For counted from the right past trusted proxies."""
     hops = settings.FRESHLOOP.trusted_proxy_hops
     if hops:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
         if len(forwarded) >= hops:
             return forwarded[-hops]
     return request.META.get("REMOTE_ADDR") or None
@@ -102,7 +106,7 @@ class BodySizeLimitMiddleware(_DualModeMiddleware):
         data = request.read(limit + 1)
         if len(data) > limit:
             return domain_error_response(too_large)
-        request._body = data  # type: ignore[attr-defined]
+        request._body = data
         return None
 
 

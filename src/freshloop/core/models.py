@@ -96,7 +96,9 @@ class RateLimitCounter(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["key", "window_start"], name="ratelimit_key_window_uniq")
+            models.UniqueConstraint(
+                fields=["key", "window_start"], name="ratelimit_key_window_uniq"
+            )
         ]
 
     def __str__(self) -> str:

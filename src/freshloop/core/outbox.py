@@ -135,7 +135,9 @@ def outbox_relay(*, batch_size: int = 100) -> RelayResult:
             else:
                 message.next_attempt_at = clock.now() + _backoff(message.attempts)
                 retried += 1
-            logger.warning("outbox %s delivery failed (attempt %s): %s", message.pk, message.attempts, exc)
+            logger.warning(
+                "outbox %s delivery failed (attempt %s): %s", message.pk, message.attempts, exc
+            )
             message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
             continue
         message.status = OutboxStatus.SENT

@@ -12,7 +12,7 @@ from enum import StrEnum
 from fnmatch import fnmatch
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.models import AbstractUser, AnonymousUser, Group, Permission
 from django.db import models, transaction
 
 from freshloop.core.audit import Actor, audit_record
@@ -51,7 +51,7 @@ ROLE_GRANTS: dict[Role, list[str]] = {
     Role.GROUP_LEADER: [],
 }
 
-UserLike = AbstractBaseUser | AnonymousUser
+UserLike = AbstractUser | AnonymousUser
 ObjectRule = Callable[[Any, Any], bool]
 
 _object_rules: dict[type[models.Model], ObjectRule] = {}
@@ -80,12 +80,15 @@ def roles_ensure() -> list[Group]:
 def user_roles(user: UserLike) -> set[Role]:
     if not user.is_authenticated:
         return set()
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    names = set(user.groups.values_list("name", flat=True))
     return {role for role in Role if role.value in names}
 
 
 def user_is_admin(user: UserLike) -> bool:
-    return bool(user.is_authenticated and (getattr(user, "is_superuser", False) or Role.ADMIN in user_roles(user)))
+    return bool(
+        user.is_authenticated
+        and (getattr(user, "is_superuser", False) or Role.ADMIN in user_roles(user))
+    )
 
 
 def user_has_role(user: UserLike, *roles: Role) -> bool:
@@ -124,22 +127,24 @@ def require_object_access(user: UserLike, obj: models.Model) -> None:
 
 
 @transaction.atomic
-def user_role_assign(*, actor: Actor, user: AbstractBaseUser, role: Role, granted: bool = True) -> None:
+def user_role_assign(
+    *, actor: Actor, user: AbstractUser, role: Role, granted: bool = True
+) -> None:
     """Grant or revoke a role; audited because it changes permissions."""
     if not isinstance(role, Role):
         raise InvalidInput("未知角色", detail={"role": str(role)})
     group = Group.objects.get_or_create(name=role.value)[0]
     before = sorted(r.value for r in user_roles(user))
     if granted:
-        user.groups.add(group)  # type: ignore[attr-defined]
+        user.groups.add(group)
     else:
-        user.groups.remove(group)  # type: ignore[attr-defined]
+        user.groups.remove(group)
     after = sorted(r.value for r in user_roles(user))
     if before != after:
         audit_record(
             actor=actor,
             action="role.grant" if granted else "role.revoke",
-            target=user,  # type: ignore[arg-type]
+            target=user,
             before={"roles": before},
             after={"roles": after},
         )

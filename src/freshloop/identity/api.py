@@ -22,7 +22,9 @@ me_router = Router(tags=["当前用户 me"], auth=ConsumerAuth())
 def request_code(request: HttpRequest, body: OtpRequestIn) -> tuple[int, OtpRequestOut]:
     result = otp_request(phone=body.phone, ip_address=client_ip(request))
     return 202, OtpRequestOut(
-        expires_in=result.expires_in, resend_after=result.resend_after, sandbox_code=result.sandbox_code
+        expires_in=result.expires_in,
+        resend_after=result.resend_after,
+        sandbox_code=result.sandbox_code,
     )
 
 
@@ -31,7 +33,10 @@ def verify_code(request: HttpRequest, body: OtpVerifyIn) -> LoginOut:
     result = otp_verify(phone=body.phone, code=body.code, ip_address=client_ip(request))
     consumer_session_login(request, result)
     return LoginOut(
-        one_id=result.person.one_id, created=result.created, token=result.token, expires_at=result.expires_at
+        one_id=result.person.one_id,
+        created=result.created,
+        token=result.token,
+        expires_at=result.expires_at,
     )
 
 
@@ -61,4 +66,3 @@ def logout(request: HttpRequest) -> tuple[int, None]:
     consumer_token_revoke(token_id=request.consumer.pk)  # type: ignore[attr-defined]
     request.session.flush()
     return 204, None
-

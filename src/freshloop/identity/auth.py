@@ -13,7 +13,7 @@ from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.models import ConsumerToken, Person
 from freshloop.identity.services import LoginResult, consumer_token_authenticate
 
-SESSION_TOKEN_KEY = "freshloop_consumer_token_id"
+SESSION_TOKEN_KEY = "freshloop_consumer_token_id"  # noqa: S105 (a session key name)
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 

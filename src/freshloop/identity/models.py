@@ -30,7 +30,9 @@ class IdentifierType(models.TextChoices):
 class Person(models.Model):
     """One customer, whatever door they came in by. `one_id` is the public identifier."""
 
-    one_id = models.CharField("OneID", max_length=40, unique=True, default=new_one_id, editable=False)
+    one_id = models.CharField(
+        "OneID", max_length=40, unique=True, default=new_one_id, editable=False
+    )
     display_name = models.CharField("昵称", max_length=64, blank=True)
     traits = models.JSONField("属性", default=dict, blank=True)
     source = models.CharField("首次来源", max_length=32, blank=True)
@@ -51,7 +53,9 @@ class Identifier(models.Model):
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identifiers")
     type = models.CharField("类型", max_length=32, choices=IdentifierType.choices)
-    scope = models.CharField("作用域", max_length=64, blank=True, help_text="如微信 app id、企业微信 corp id")
+    scope = models.CharField(
+        "作用域", max_length=64, blank=True, help_text="如微信 app id、企业微信 corp id"
+    )
     value = EncryptedTextField("值")
     value_index = models.CharField("盲索引", max_length=64)
     verified = models.BooleanField("已验证", default=False)

@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 class SmsProvider(Protocol):
     name: str
 
-    def send(self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str) -> str:
+    def send(
+        self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str
+    ) -> str:
         """Send one templated SMS; return the provider's message id or raise DeliveryError."""
         ...
 
@@ -41,7 +43,9 @@ class SandboxSmsProvider:
 
     name = "sandbox"
 
-    def send(self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str) -> str:
+    def send(
+        self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str
+    ) -> str:
         logger.info(
             "[sandbox sms] to %s template=%s params=%s",
             crypto.mask_phone(phone_e164),
@@ -80,7 +84,10 @@ class SmsChannelSender:
 
 def sms_payload(template: str, params: dict[str, str]) -> dict[str, str]:
     """Build an outbox payload whose parameters (codes, names) are sealed at rest."""
-    return {"template": template, "params_sealed": crypto.encrypt(json.dumps(params, ensure_ascii=False))}
+    return {
+        "template": template,
+        "params_sealed": crypto.encrypt(json.dumps(params, ensure_ascii=False)),
+    }
 
 
 # --- WeChat OAuth ------------------------------------------------------------------------
@@ -119,14 +126,16 @@ class WechatpyOAuthProvider:
     def _client(self, redirect_uri: str, state: str = "") -> object:
         from wechatpy.oauth import WeChatOAuth
 
-        return WeChatOAuth(self.app_id, self.app_secret, redirect_uri, scope="snsapi_userinfo", state=state)
+        return WeChatOAuth(
+            self.app_id, self.app_secret, redirect_uri, scope="snsapi_userinfo", state=state
+        )
 
     def authorize_url(self, *, redirect_uri: str, state: str) -> str:
         return str(self._client(redirect_uri, state).authorize_url)  # type: ignore[attr-defined]
 
     def exchange_code(self, *, code: str, redirect_uri: str) -> WechatProfile:
-        from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
         from requests import RequestException
+        from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
         client = self._client(redirect_uri)
         try:
@@ -160,7 +169,12 @@ class SandboxWechatOAuthProvider:
 
     def mint_code(self, *, openid: str, nickname: str, unionid: str | None = None) -> str:
         return signing.dumps(
-            {"openid": openid, "nickname": nickname, "unionid": unionid, "nonce": secrets.token_hex(4)},
+            {
+                "openid": openid,
+                "nickname": nickname,
+                "unionid": unionid,
+                "nonce": secrets.token_hex(4),
+            },
             salt=self._salt,
         )
 
@@ -180,5 +194,7 @@ class SandboxWechatOAuthProvider:
 def wechat_oauth_provider() -> WechatOAuthProvider:
     config = settings.FRESHLOOP
     if config.wechat_oauth_provider == "wechat":
-        return WechatpyOAuthProvider(app_id=config.wechat_app_id, app_secret=config.wechat_app_secret)
+        return WechatpyOAuthProvider(
+            app_id=config.wechat_app_id, app_secret=config.wechat_app_secret
+        )
     return SandboxWechatOAuthProvider(app_id=config.wechat_app_id)

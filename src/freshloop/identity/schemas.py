@@ -7,7 +7,9 @@ from pydantic import Field
 
 
 class OtpRequestIn(Schema):
-    phone: str = Field(..., min_length=3, max_length=32, description="手机号，中国大陆号码可不带 +86")
+    phone: str = Field(
+        ..., min_length=3, max_length=32, description="手机号，中国大陆号码可不带 +86"
+    )
 
 
 class OtpRequestOut(Schema):

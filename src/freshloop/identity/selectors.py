@@ -26,6 +26,8 @@ class MaskedIdentifier:
 
 def person_identifiers_masked(*, person: Person) -> list[MaskedIdentifier]:
     return [
-        MaskedIdentifier(type=ident.type, masked_value=identifier_mask(ident), verified=ident.verified)
+        MaskedIdentifier(
+            type=ident.type, masked_value=identifier_mask(ident), verified=ident.verified
+        )
         for ident in person.identifiers.order_by("type", "pk")
     ]

@@ -26,11 +26,17 @@ from freshloop.core.outbox import outbox_enqueue
 from freshloop.core.ratelimit import rate_limit_hit
 from freshloop.identity.errors import InvalidPhone, OtpInvalid, OtpLocked, TokenInvalid
 from freshloop.identity.events import ConsumerLoggedIn, PersonCreated
-from freshloop.identity.models import ConsumerToken, Identifier, IdentifierType, OtpChallenge, Person
+from freshloop.identity.models import (
+    ConsumerToken,
+    Identifier,
+    IdentifierType,
+    OtpChallenge,
+    Person,
+)
 from freshloop.identity.providers import WechatProfile, sms_payload
 
 OTP_DIGITS = 6
-TOKEN_PREFIX = "flc_"
+TOKEN_PREFIX = "flc_"  # noqa: S105 (a public prefix, not a secret)
 
 
 def phone_normalise(raw: str, *, default_region: str = "CN") -> str:
@@ -76,9 +82,11 @@ def person_resolve_identifier(
     logins; the loser's insert rolls back to its savepoint and it reads the winner's person.
     """
     index = identifier_index(identifier_type, value, scope)
-    existing = Identifier.objects.select_related("person").filter(
-        type=identifier_type, scope=scope, value_index=index
-    ).first()
+    existing = (
+        Identifier.objects.select_related("person")
+        .filter(type=identifier_type, scope=scope, value_index=index)
+        .first()
+    )
     if existing is not None:
         if verified and not existing.verified:
             Identifier.objects.filter(pk=existing.pk).update(verified=True)
@@ -107,7 +115,11 @@ def person_resolve_identifier(
                 actor=Actor.system(f"identity.{source}"),
                 action="person.create",
                 target=person,
-                after={"one_id": person.one_id, "identifier_type": identifier_type, "source": source},
+                after={
+                    "one_id": person.one_id,
+                    "identifier_type": identifier_type,
+                    "source": source,
+                },
             )
     except IntegrityError:
         winner = Identifier.objects.select_related("person").get(
@@ -119,7 +131,13 @@ def person_resolve_identifier(
 
 
 def person_identifier_link(
-    *, person: Person, identifier_type: IdentifierType, value: str, scope: str = "", verified: bool, source: str
+    *,
+    person: Person,
+    identifier_type: IdentifierType,
+    value: str,
+    scope: str = "",
+    verified: bool,
+    source: str,
 ) -> Identifier:
     """Attach another identifier to a person if nobody holds it yet (merging is issue #3's job)."""
     index = identifier_index(identifier_type, value, scope)
@@ -191,7 +209,9 @@ def otp_request(*, phone: str, ip_address: str | None) -> OtpRequestResult:
         outbox_enqueue(
             channel="sms",
             destination=phone_e164,
-            payload=sms_payload("login_code", {"code": code, "minutes": str(config.otp_ttl_seconds // 60)}),
+            payload=sms_payload(
+                "login_code", {"code": code, "minutes": str(config.otp_ttl_seconds // 60)}
+            ),
             dedupe_key=f"otp:{challenge.pk}",
             urgent=True,
         )
@@ -228,7 +248,9 @@ def otp_verify(*, phone: str, code: str, ip_address: str | None) -> LoginResult:
         raise OtpInvalid(detail={"code": f"需要 {OTP_DIGITS} 位数字"})
     now = clock.now()
     challenge = (
-        OtpChallenge.objects.filter(phone_index=phone_index, consumed_at__isnull=True, expires_at__gt=now)
+        OtpChallenge.objects.filter(
+            phone_index=phone_index, consumed_at__isnull=True, expires_at__gt=now
+        )
         .order_by("-created_at")
         .first()
     )
@@ -310,13 +332,19 @@ def consumer_token_issue(*, person: Person, method: str) -> tuple[str, ConsumerT
 
 
 def consumer_token_revoke(*, token_id: int) -> None:
-    ConsumerToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(revoked_at=clock.now())
+    ConsumerToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(
+        revoked_at=clock.now()
+    )
 
 
-def consumer_token_authenticate(*, token: str | None = None, token_id: int | None = None) -> ConsumerToken:
+def consumer_token_authenticate(
+    *, token: str | None = None, token_id: int | None = None
+) -> ConsumerToken:
     """Return the live token record for a raw token (API) or a token id (H5 session)."""
     now = clock.now()
-    live = ConsumerToken.objects.select_related("person").filter(revoked_at__isnull=True, expires_at__gt=now)
+    live = ConsumerToken.objects.select_related("person").filter(
+        revoked_at__isnull=True, expires_at__gt=now
+    )
     if token is not None:
         record = live.filter(token_hash=_token_hash(token)).first()
     elif token_id is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required
@@ -35,30 +36,82 @@ class ConsoleArea:
 
 
 CONSOLE_AREAS: list[ConsoleArea] = [
-    ConsoleArea("live", "直播间", "🎥", "LV-1…LV-5",
-                "排期直播与预约提醒、推拉流地址、主播控制台：置顶商品、秒杀、直播专享券、抽奖、禁言，实时在线与成交。",
-                planned_in="#5"),
-    ConsoleArea("people", "用户 OneID", "🧑", "ID-1…ID-6",
-                "直播间、商城、企业微信、抖音、门店的同一个人合并为一个 OneID：标识、合并历史、冲突审核、导出与删除。",
-                link="/admin/identity/person/"),
-    ConsoleArea("datahub", "数据看板", "📊", "DH-1…DH-8",
-                "转化漏斗、获客成本、复购率、留存同期群、渠道结构；标签、人群圈选与 360° 用户画像。",
-                planned_in="#6"),
-    ConsoleArea("catalog", "商品与库存", "🥛", "BM-1, BM-2",
-                "SPU/SKU、储存条件(常温/冷藏/冷冻)、保质期、批次、分仓库存与预占。",
-                link="/admin/catalog/product/"),
-    ConsoleArea("orders", "订单与支付", "🧾", "BM-3",
-                "订单状态机与时间线、微信支付/支付宝/沙箱支付、退款。", planned_in="#4"),
-    ConsoleArea("marketing", "营销", "🎟️", "BM-4, BM-5",
-                "优惠券、满减、限时价、叠加规则、逐行解释的价格；会员等级与积分。", planned_in="#4"),
-    ConsoleArea("scrm", "企微 SCRM 与社群", "💬", "SC-1…SC-3, LV-5",
-                "企业微信客户与标签、自动化 SOP、群发频控与静默时段、社群活动与健康度。"),
-    ConsoleArea("fulfillment", "履约与冷链", "🚚", "FF-1…FF-4",
-                "智能分仓、先到期先出、冷链温度曲线与超温告警、自动售后。"),
-    ConsoleArea("groupbuy", "社区团购与团长", "🏘️", "GB-1…GB-4",
-                "团长入驻与工作台、多级佣金与结算、拼团、预售。"),
-    ConsoleArea("food", "食品特色", "🌾", "FD-1…FD-6",
-                "周期购订阅、家庭食品柜与临期提醒、批次溯源、食谱推荐、区域商品池、二十四节气营销日历。"),
+    ConsoleArea(
+        "live",
+        "直播间",
+        "🎥",
+        "LV-1…LV-5",
+        "排期直播与预约提醒、推拉流地址、主播控制台：置顶商品、秒杀、直播专享券、抽奖、禁言，实时在线与成交。",
+        planned_in="#5",
+    ),
+    ConsoleArea(
+        "people",
+        "用户 OneID",
+        "🧑",
+        "ID-1…ID-6",
+        "直播间、商城、企业微信、抖音、门店的同一个人合并为一个 OneID：标识、合并历史、冲突审核、导出与删除。",
+        link="/admin/identity/person/",
+    ),
+    ConsoleArea(
+        "datahub",
+        "数据看板",
+        "📊",
+        "DH-1…DH-8",
+        "转化漏斗、获客成本、复购率、留存同期群、渠道结构；标签、人群圈选与 360° 用户画像。",
+        planned_in="#6",
+    ),
+    ConsoleArea(
+        "catalog",
+        "商品与库存",
+        "🥛",
+        "BM-1, BM-2",
+        "SPU/SKU、储存条件(常温/冷藏/冷冻)、保质期、批次、分仓库存与预占。",
+        link="/admin/catalog/product/",
+    ),
+    ConsoleArea(
+        "orders",
+        "订单与支付",
+        "🧾",
+        "BM-3",
+        "订单状态机与时间线、微信支付/支付宝/沙箱支付、退款。",
+        planned_in="#4",
+    ),
+    ConsoleArea(
+        "marketing",
+        "营销",
+        "🎟️",
+        "BM-4, BM-5",
+        "优惠券、满减、限时价、叠加规则、逐行解释的价格；会员等级与积分。",
+        planned_in="#4",
+    ),
+    ConsoleArea(
+        "scrm",
+        "企微 SCRM 与社群",
+        "💬",
+        "SC-1…SC-3, LV-5",
+        "企业微信客户与标签、自动化 SOP、群发频控与静默时段、社群活动与健康度。",
+    ),
+    ConsoleArea(
+        "fulfillment",
+        "履约与冷链",
+        "🚚",
+        "FF-1…FF-4",
+        "智能分仓、先到期先出、冷链温度曲线与超温告警、自动售后。",
+    ),
+    ConsoleArea(
+        "groupbuy",
+        "社区团购与团长",
+        "🏘️",
+        "GB-1…GB-4",
+        "团长入驻与工作台、多级佣金与结算、拼团、预售。",
+    ),
+    ConsoleArea(
+        "food",
+        "食品特色",
+        "🌾",
+        "FD-1…FD-6",
+        "周期购订阅、家庭食品柜与临期提醒、批次溯源、食谱推荐、区域商品池、二十四节气营销日历。",
+    ),
 ]
 
 
@@ -130,7 +183,9 @@ def h5_wechat_sandbox(request: HttpRequest) -> HttpResponse:
         nickname = (request.POST.get("nickname") or "").strip()[:32] or "微信用户"
         code = provider.mint_code(openid=openid, nickname=nickname, unionid=f"union-{openid}")
         return HttpResponseRedirect(f"/m/auth/wechat/callback?code={code}&state={state}")
-    return render(request, "web/h5/wechat_sandbox.html", {"state": state, "redirect_uri": redirect_uri})
+    return render(
+        request, "web/h5/wechat_sandbox.html", {"state": state, "redirect_uri": redirect_uri}
+    )
 
 
 def h5_wechat_callback(request: HttpRequest) -> HttpResponse:
@@ -160,11 +215,15 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 def handler500(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
         code, message = STATUS_ERRORS[500]
-        return error_response(500, code, message, {"request_id": getattr(request, "request_id", "")})
+        return error_response(
+            500, code, message, {"request_id": getattr(request, "request_id", "")}
+        )
     return render(request, "500.html", status=500)
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse | JsonResponse:
+def handler400(
+    request: HttpRequest, exception: Exception | None = None
+) -> HttpResponse | JsonResponse:
     code, message = STATUS_ERRORS[400]
     if _wants_json(request):
         return error_response(400, code, message, None)
