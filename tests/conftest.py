@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 
-os.environ.setdefault("FRESHLOOP_ENV", "test")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
 _real_connect = socket.socket.connect
 
 

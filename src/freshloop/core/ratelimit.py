@@ -32,8 +32,11 @@ class DatabaseBackend:
         expires_at = dt.datetime.fromtimestamp(window_start + window_seconds, dt.UTC)
         counters = RateLimitCounter.objects.filter(key=key, window_start=window_start)
         for _ in range(3):
-            if counters.update(count=F("count") + 1):
-                return counters.values_list("count", flat=True).get()
+            # The UPDATE's row lock is held until commit, so the count read back in the same
+            # transaction is exactly this hit's number, never a later writer's.
+            with transaction.atomic():
+                if counters.update(count=F("count") + 1):
+                    return counters.values_list("count", flat=True).get()
             try:
                 with transaction.atomic():
                     RateLimitCounter.objects.create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
-from ninja import Router
+from ninja import Router, Status
 
 from freshloop.core.middleware import client_ip
 from freshloop.identity.auth import ConsumerAuth, consumer_session_login, request_person
@@ -19,12 +19,15 @@ me_router = Router(tags=["当前用户 me"], auth=ConsumerAuth())
 
 
 @router.post("/otp", response={202: OtpRequestOut}, summary="发送登录验证码")
-def request_code(request: HttpRequest, body: OtpRequestIn) -> tuple[int, OtpRequestOut]:
+def request_code(request: HttpRequest, body: OtpRequestIn) -> Status[OtpRequestOut]:
     result = otp_request(phone=body.phone, ip_address=client_ip(request))
-    return 202, OtpRequestOut(
-        expires_in=result.expires_in,
-        resend_after=result.resend_after,
-        sandbox_code=result.sandbox_code,
+    return Status(
+        202,
+        OtpRequestOut(
+            expires_in=result.expires_in,
+            resend_after=result.resend_after,
+            sandbox_code=result.sandbox_code,
+        ),
     )
 
 
@@ -62,7 +65,7 @@ def me(request: HttpRequest) -> MeOut:
 
 
 @me_router.post("/logout", response={204: None}, summary="退出登录")
-def logout(request: HttpRequest) -> tuple[int, None]:
+def logout(request: HttpRequest) -> Status[None]:
     consumer_token_revoke(token_id=request.consumer.pk)  # type: ignore[attr-defined]
     request.session.flush()
-    return 204, None
+    return Status(204, None)
