@@ -126,6 +126,8 @@ class FreshloopSettings:
     otp_per_phone_per_day: int
     otp_per_ip_per_hour: int
     verify_per_ip_per_hour: int
+    operator_login_per_ip_per_hour: int
+    operator_login_per_user_per_hour: int
     consumer_token_days: int
     wechat_oauth_provider: Literal["sandbox", "wechat"]
     wechat_app_id: str
@@ -211,6 +213,12 @@ def load_settings() -> FreshloopSettings:
         otp_per_phone_per_day=_read_int("FRESHLOOP_OTP_PER_PHONE_PER_DAY", 10, minimum=1),
         otp_per_ip_per_hour=_read_int("FRESHLOOP_OTP_PER_IP_PER_HOUR", 30, minimum=1),
         verify_per_ip_per_hour=_read_int("FRESHLOOP_VERIFY_PER_IP_PER_HOUR", 60, minimum=1),
+        operator_login_per_ip_per_hour=_read_int(
+            "FRESHLOOP_OPERATOR_LOGIN_PER_IP_PER_HOUR", 30, minimum=1
+        ),
+        operator_login_per_user_per_hour=_read_int(
+            "FRESHLOOP_OPERATOR_LOGIN_PER_USER_PER_HOUR", 10, minimum=1
+        ),
         consumer_token_days=_read_int("FRESHLOOP_CONSUMER_TOKEN_DAYS", 30, minimum=1),
         wechat_oauth_provider=wechat_provider,  # type: ignore[arg-type]
         wechat_app_id=wechat_app_id or "wx_sandbox_app",

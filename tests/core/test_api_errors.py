@@ -23,11 +23,15 @@ def _assert_error_shape(response: object, status: int, code: str) -> dict[str, o
 @pytest.mark.django_db
 class TestApiErrorFormat:
     def test_malformed_json(self, client: Client) -> None:
-        response = client.post("/api/v1/auth/otp", data="{not json", content_type="application/json")
+        response = client.post(
+            "/api/v1/auth/otp", data="{not json", content_type="application/json"
+        )
         _assert_error_shape(response, 400, "malformed_request")
 
     def test_wrong_types_list_each_field(self, client: Client) -> None:
-        response = client.post("/api/v1/auth/otp", data={"phone": 13800138000}, content_type="application/json")
+        response = client.post(
+            "/api/v1/auth/otp", data={"phone": 13800138000}, content_type="application/json"
+        )
         body = _assert_error_shape(response, 422, "validation_error")
         assert body["detail"][0]["loc"][-1] == "phone"  # type: ignore[index]
 
@@ -75,7 +79,13 @@ class TestApiErrorFormat:
         assert seen["body"] == b'{"phone": "1"}'
 
     def test_invalid_content_length(self, client: Client) -> None:
-        response = client.generic("POST", "/api/v1/auth/otp", data=b"{}", content_type="application/json", CONTENT_LENGTH="-5")
+        response = client.generic(
+            "POST",
+            "/api/v1/auth/otp",
+            data=b"{}",
+            content_type="application/json",
+            CONTENT_LENGTH="-5",
+        )
         _assert_error_shape(response, 400, "malformed_request")
 
     def test_unknown_route(self, client: Client) -> None:
@@ -88,7 +98,9 @@ class TestApiErrorFormat:
         assert "POST" in response["Allow"]
 
     def test_gzip_garbage_is_a_client_error(self, client: Client) -> None:
-        response = client.post("/api/v1/auth/otp", data=gzip.compress(b"\xff\xfe"), content_type="application/json")
+        response = client.post(
+            "/api/v1/auth/otp", data=gzip.compress(b"\xff\xfe"), content_type="application/json"
+        )
         assert response.status_code == 400
 
     def test_unauthenticated(self, client: Client) -> None:
@@ -102,17 +114,23 @@ class TestApiErrorFormat:
 
 @pytest.mark.django_db
 class TestUnexpectedErrors:
-    def test_a_bug_is_a_json_500_without_internals(self, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_a_bug_is_a_json_500_without_internals(
+        self, client: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         def explode(**kwargs: object) -> None:
             raise KeyError("internal detail")
 
         monkeypatch.setattr("freshloop.identity.api.otp_request", explode)
-        response = client.post("/api/v1/auth/otp", data={"phone": "13800138000"}, content_type="application/json")
+        response = client.post(
+            "/api/v1/auth/otp", data={"phone": "13800138000"}, content_type="application/json"
+        )
         body = _assert_error_shape(response, 500, "internal_error")
         assert "internal detail" not in response.content.decode()
         assert "request_id" in body["detail"]  # type: ignore[operator]
 
-    def test_domain_errors_keep_their_code_and_status(self, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_domain_errors_keep_their_code_and_status(
+        self, client: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         class StockGone(DomainError):
             code = "stock_gone"
             message = "库存不足"
@@ -122,7 +140,9 @@ class TestUnexpectedErrors:
             raise StockGone(detail={"sku": "milk"})
 
         monkeypatch.setattr("freshloop.identity.api.otp_request", refuse)
-        response = client.post("/api/v1/auth/otp", data={"phone": "13800138000"}, content_type="application/json")
+        response = client.post(
+            "/api/v1/auth/otp", data={"phone": "13800138000"}, content_type="application/json"
+        )
         body = _assert_error_shape(response, 409, "stock_gone")
         assert body == {"code": "stock_gone", "message": "库存不足", "detail": {"sku": "milk"}}
 
@@ -133,4 +153,5 @@ class TestOpenApi:
         schema = client.get("/api/v1/openapi.json").json()
         assert "/api/v1/auth/otp" in schema["paths"]
         docs = client.get("/api/v1/docs").content.decode()
-        assert "cdn" not in docs.lower() and "/static/" in docs
+        assert "cdn" not in docs.lower()
+        assert "/static/" in docs

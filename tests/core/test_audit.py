@@ -30,7 +30,8 @@ class TestAuditRecord:
         # then everything needed to answer "who changed what, when" is stored
         stored = AuditLog.objects.get(pk=entry.pk)
         assert (stored.actor_type, stored.actor_label) == ("user", "ops")
-        assert stored.before == {"price_fen": 1290} and stored.after == {"price_fen": 1190}
+        assert stored.before == {"price_fen": 1290}
+        assert stored.after == {"price_fen": 1190}
         assert stored.request_id == "req-123"
         assert stored.created_at is not None
 

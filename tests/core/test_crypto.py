@@ -38,7 +38,9 @@ class TestKeyRing:
         old_key, new_key = _key(), _key()
         before = KeyRing(keys={"k1": old_key}, active_key_id="k1", blind_index_key=b"b")
         sealed_with_old = before.encrypt("hello")
-        after = KeyRing(keys={"k1": old_key, "k2": new_key}, active_key_id="k2", blind_index_key=b"b")
+        after = KeyRing(
+            keys={"k1": old_key, "k2": new_key}, active_key_id="k2", blind_index_key=b"b"
+        )
         assert after.decrypt(sealed_with_old) == "hello"
         assert after.needs_rotation(sealed_with_old)
         assert after.encrypt("hello").startswith("v1:k2:")
@@ -73,7 +75,8 @@ class TestEncryptedTextField:
         with connection.cursor() as cursor:
             cursor.execute("SELECT destination FROM core_outboxmessage WHERE id = %s", [message.pk])
             raw = cursor.fetchone()[0]
-        assert "13900001111" not in raw and raw.startswith("v1:")
+        assert "13900001111" not in raw
+        assert raw.startswith("v1:")
         assert OutboxMessage.objects.get(pk=message.pk).destination == "+8613900001111"
 
 

@@ -66,7 +66,7 @@ class TestAllocate:
             allocate(10, [0, 0])
 
     @given(
-        total=st.integers(min_value=-10**9, max_value=10**9),
+        total=st.integers(min_value=-(10**9), max_value=10**9),
         weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=20).filter(
             lambda ws: sum(ws) > 0
         ),

@@ -33,7 +33,7 @@ class RecordingSender:
 def sender() -> Iterator[RecordingSender]:
     recording = RecordingSender()
     register_sender("test-channel", recording)
-    yield recording
+    return recording
 
 
 @pytest.mark.django_db(transaction=True)
@@ -77,11 +77,15 @@ class TestOutboxRelay:
         assert stored.provider_message_id == f"provider-{message.pk}"
         assert outbox_relay().sent == 0
 
-    def test_crash_after_claim_is_retried_when_the_lease_expires(self, sender: RecordingSender) -> None:
+    def test_crash_after_claim_is_retried_when_the_lease_expires(
+        self, sender: RecordingSender
+    ) -> None:
         message = outbox_enqueue(channel="test-channel", payload={})
         start = clock.now()
         # given a relay that claimed the row (lease) and died before sending
-        OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=start + dt.timedelta(seconds=60))
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            next_attempt_at=start + dt.timedelta(seconds=60)
+        )
         with clock.frozen(start + dt.timedelta(seconds=30)):
             assert outbox_relay().sent == 0  # still leased to the dead relay
         with clock.frozen(start + dt.timedelta(seconds=61)):

@@ -28,7 +28,8 @@ class TestRolesEnsure:
         assert {role.value for role in Role} <= names
         supply = Group.objects.get(name="supply_chain")
         codenames = set(supply.permissions.values_list("codename", flat=True))
-        assert "change_warehouse" in codenames and "view_sku" in codenames
+        assert "change_warehouse" in codenames
+        assert "view_sku" in codenames
         assert not Group.objects.get(name="group_leader").permissions.exists()
 
     def test_idempotent(self) -> None:
@@ -46,7 +47,9 @@ class TestUserRoleAssign:
         assert user_has_role(user, Role.MARKETER)
         user_role_assign(actor=Actor.system("t"), user=user, role=Role.MARKETER, granted=False)
         assert not user_has_role(user, Role.MARKETER)
-        actions = list(AuditLog.objects.filter(target_id=str(user.pk)).values_list("action", flat=True))
+        actions = list(
+            AuditLog.objects.filter(target_id=str(user.pk)).values_list("action", flat=True)
+        )
         assert sorted(actions) == ["role.grant", "role.revoke"]
 
     def test_granting_twice_writes_one_audit_row(self) -> None:

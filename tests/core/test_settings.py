@@ -24,7 +24,9 @@ def _key() -> str:
 
 
 class TestLoadSettings:
-    def test_development_defaults_are_safe_and_self_contained(self, clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def test_development_defaults_are_safe_and_self_contained(
+        self, clean_env: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
         config = load_settings()
         assert config.debug is False
         assert config.allowed_hosts == ["127.0.0.1", "localhost"]
@@ -33,7 +35,9 @@ class TestLoadSettings:
         assert (tmp_path / "secret_key").exists()
         assert load_settings().secret_key == config.secret_key
 
-    def test_production_refuses_to_start_without_secrets(self, clean_env: pytest.MonkeyPatch) -> None:
+    def test_production_refuses_to_start_without_secrets(
+        self, clean_env: pytest.MonkeyPatch
+    ) -> None:
         clean_env.setenv("FRESHLOOP_ENV", "production")
         with pytest.raises(ConfigurationError, match="FRESHLOOP_SECRET_KEY"):
             load_settings()
@@ -62,7 +66,9 @@ class TestLoadSettings:
             ("FRESHLOOP_WECHAT_OAUTH", "wechat", "APP_ID"),
         ],
     )
-    def test_bad_values_are_named(self, clean_env: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+    def test_bad_values_are_named(
+        self, clean_env: pytest.MonkeyPatch, name: str, value: str, message: str
+    ) -> None:
         clean_env.setenv(name, value)
         with pytest.raises(ConfigurationError, match=message):
             load_settings()
@@ -71,7 +77,8 @@ class TestLoadSettings:
         clean_env.setenv("FRESHLOOP_PII_KEYS", f"old:{_key()},new:{_key()}")
         clean_env.setenv("FRESHLOOP_PII_ACTIVE_KEY_ID", "new")
         config = load_settings()
-        assert set(config.pii_keys) == {"old", "new"} and config.pii_active_key_id == "new"
+        assert set(config.pii_keys) == {"old", "new"}
+        assert config.pii_active_key_id == "new"
         clean_env.setenv("FRESHLOOP_PII_ACTIVE_KEY_ID", "missing")
         with pytest.raises(ConfigurationError, match="not in"):
             load_settings()

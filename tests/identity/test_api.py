@@ -11,8 +11,17 @@ from tests.identity.helpers import last_sms_code
 
 
 def _login(client: Client, phone: str = "13800138000") -> dict[str, object]:
-    assert client.post("/api/v1/auth/otp", {"phone": phone}, content_type="application/json").status_code == 202
-    response = client.post("/api/v1/auth/otp/verify", {"phone": phone, "code": last_sms_code()}, content_type="application/json")
+    assert (
+        client.post(
+            "/api/v1/auth/otp", {"phone": phone}, content_type="application/json"
+        ).status_code
+        == 202
+    )
+    response = client.post(
+        "/api/v1/auth/otp/verify",
+        {"phone": phone, "code": last_sms_code()},
+        content_type="application/json",
+    )
     assert response.status_code == 200, response.content
     return dict(response.json())
 
@@ -28,7 +37,9 @@ class TestOtpLoginApi:
         assert response.status_code == 200
         body = response.json()
         assert body["one_id"] == login["one_id"]
-        assert body["identifiers"] == [{"type": "phone", "masked_value": "138****8000", "verified": True}]
+        assert body["identifiers"] == [
+            {"type": "phone", "masked_value": "138****8000", "verified": True}
+        ]
         assert "13800138000" not in response.content.decode()
 
     def test_browser_session_reaches_me_and_logout_revokes(self) -> None:
@@ -46,7 +57,11 @@ class TestOtpLoginApi:
     def test_wrong_code_is_a_clear_400(self, client: Client) -> None:
         client.post("/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json")
         wrong = f"{(int(last_sms_code()) + 1) % 1_000_000:06d}"
-        response = client.post("/api/v1/auth/otp/verify", {"phone": "13800138000", "code": wrong}, content_type="application/json")
+        response = client.post(
+            "/api/v1/auth/otp/verify",
+            {"phone": "13800138000", "code": wrong},
+            content_type="application/json",
+        )
         assert response.status_code == 400
         assert response.json()["code"] == "otp_invalid"
         assert response.json()["message"] == "验证码错误或已过期"
@@ -55,7 +70,11 @@ class TestOtpLoginApi:
     def test_brute_force_over_http_is_stopped(self, client: Client, settings: object) -> None:
         client.post("/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json")
         statuses = [
-            client.post("/api/v1/auth/otp/verify", {"phone": "13800138000", "code": f"{guess:06d}"}, content_type="application/json").status_code
+            client.post(
+                "/api/v1/auth/otp/verify",
+                {"phone": "13800138000", "code": f"{guess:06d}"},
+                content_type="application/json",
+            ).status_code
             for guess in range(10)
             if f"{guess:06d}" != last_sms_code()
         ]
@@ -65,18 +84,24 @@ class TestOtpLoginApi:
 
     def test_otp_spam_gets_429_with_retry_after(self, client: Client) -> None:
         client.post("/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json")
-        response = client.post("/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json")
+        response = client.post(
+            "/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json"
+        )
         assert response.status_code == 429
         assert response.json()["code"] == "rate_limited"
         assert 0 < int(response["Retry-After"]) <= 60
 
     def test_invalid_phone(self, client: Client) -> None:
-        response = client.post("/api/v1/auth/otp", {"phone": "12345"}, content_type="application/json")
-        assert response.status_code == 422 and response.json()["code"] == "invalid_phone"
+        response = client.post(
+            "/api/v1/auth/otp", {"phone": "12345"}, content_type="application/json"
+        )
+        assert response.status_code == 422
+        assert response.json()["code"] == "invalid_phone"
 
     def test_forged_bearer_token(self, client: Client) -> None:
         response = client.get("/api/v1/me", HTTP_AUTHORIZATION="Bearer flc_forged")
-        assert response.status_code == 401 and response.json()["code"] == "token_invalid"
+        assert response.status_code == 401
+        assert response.json()["code"] == "token_invalid"
 
 
 @pytest.mark.django_db
@@ -92,7 +117,8 @@ class TestWechatSandboxFlow:
         back = client.post(consent_url, {"openid": "o-sandbox-1", "nickname": "小赵"})
         callback = client.get(back["Location"])
         # then they land on /m/ logged in with a WeChat identity
-        assert callback.status_code == 302 and callback["Location"] == "/m/"
+        assert callback.status_code == 302
+        assert callback["Location"] == "/m/"
         me = client.get("/api/v1/me").json()
         assert {ident["type"] for ident in me["identifiers"]} == {"wechat_openid", "wechat_unionid"}
         assert me["display_name"] == "小赵"
@@ -100,7 +126,9 @@ class TestWechatSandboxFlow:
 
     def test_callback_with_foreign_state_is_refused(self, client: Client) -> None:
         client.get("/api/v1/auth/wechat/authorize")
-        code = SandboxWechatOAuthProvider(app_id="wx_sandbox_app").mint_code(openid="o-x", nickname="x")
+        code = SandboxWechatOAuthProvider(app_id="wx_sandbox_app").mint_code(
+            openid="o-x", nickname="x"
+        )
         response = client.get(f"/m/auth/wechat/callback?code={code}&state=attacker-state")
         assert response.status_code == 400
         assert "授权请求已失效" in response.content.decode()

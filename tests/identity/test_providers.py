@@ -23,8 +23,12 @@ def provider() -> WechatpyOAuthProvider:
 
 
 class TestWechatpyOAuthProvider:
-    def test_authorize_url_asks_for_userinfo_with_our_state(self, provider: WechatpyOAuthProvider) -> None:
-        url = provider.authorize_url(redirect_uri="https://shop.example.com/m/auth/wechat/callback", state="s123")
+    def test_authorize_url_asks_for_userinfo_with_our_state(
+        self, provider: WechatpyOAuthProvider
+    ) -> None:
+        url = provider.authorize_url(
+            redirect_uri="https://shop.example.com/m/auth/wechat/callback", state="s123"
+        )
         parsed = urlparse(url)
         query = parse_qs(parsed.query)
         assert parsed.netloc == "open.weixin.qq.com"
@@ -71,7 +75,8 @@ class TestWechatpyOAuthProvider:
         assert profile.nickname == "爱喝牛奶的小王"
         assert profile.app_id == "wx520c15f417810387"
         sent = parse_qs(urlparse(responses.calls[0].request.url).query)
-        assert sent["code"] == ["061xYz"] and sent["grant_type"] == ["authorization_code"]
+        assert sent["code"] == ["061xYz"]
+        assert sent["grant_type"] == ["authorization_code"]
 
     @responses.activate
     def test_wechat_error_codes_become_oauth_failed(self, provider: WechatpyOAuthProvider) -> None:

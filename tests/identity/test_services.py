@@ -11,7 +11,13 @@ from freshloop.core import clock
 from freshloop.core.errors import RateLimited
 from freshloop.core.models import AuditLog, OutboxMessage, OutboxStatus
 from freshloop.identity.errors import InvalidPhone, OtpInvalid, OtpLocked, TokenInvalid
-from freshloop.identity.models import ConsumerToken, Identifier, IdentifierType, OtpChallenge, Person
+from freshloop.identity.models import (
+    ConsumerToken,
+    Identifier,
+    IdentifierType,
+    OtpChallenge,
+    Person,
+)
 from freshloop.identity.providers import WechatProfile
 from freshloop.identity.services import (
     consumer_token_authenticate,
@@ -28,7 +34,11 @@ from tests.identity.helpers import last_sms_code
 class TestPhoneNormalise:
     @pytest.mark.parametrize(
         ("raw", "e164"),
-        [("13800138000", "+8613800138000"), ("+86 138-0013-8000", "+8613800138000"), ("+1 415 555 2671", "+14155552671")],
+        [
+            ("13800138000", "+8613800138000"),
+            ("+86 138-0013-8000", "+8613800138000"),
+            ("+1 415 555 2671", "+14155552671"),
+        ],
     )
     def test_normalises_to_e164(self, raw: str, e164: str) -> None:
         assert phone_normalise(raw) == e164
@@ -41,7 +51,9 @@ class TestPhoneNormalise:
 
 @pytest.mark.django_db
 class TestOtpRequest:
-    def test_queues_an_sms_and_stores_only_a_hash(self, django_capture_on_commit_callbacks: Any) -> None:
+    def test_queues_an_sms_and_stores_only_a_hash(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
         # when a consumer asks for a login code
         with django_capture_on_commit_callbacks(execute=True):
             result = otp_request(phone="13800138000", ip_address="10.0.0.1")
@@ -50,11 +62,13 @@ class TestOtpRequest:
         assert message.status == OutboxStatus.SENT
         assert message.destination == "+8613800138000"
         code = last_sms_code()
-        assert len(code) == 6 and code.isdigit()
+        assert len(code) == 6
+        assert code.isdigit()
         assert result.sandbox_code == code  # development/test echo, off in production
         # and the database never holds the code or the phone in clear
         challenge = OtpChallenge.objects.get()
-        assert code not in challenge.code_hash and "13800138000" not in challenge.phone_index
+        assert code not in challenge.code_hash
+        assert "13800138000" not in challenge.phone_index
 
     def test_one_code_per_minute_per_phone(self) -> None:
         otp_request(phone="13800138000", ip_address="10.0.0.1")
@@ -69,7 +83,10 @@ class TestOtpRequest:
         for minute in range(cap):
             with clock.frozen(start + dt.timedelta(minutes=2 * minute)):
                 otp_request(phone="13800138000", ip_address=f"10.0.{minute}.1")
-        with clock.frozen(start + dt.timedelta(minutes=2 * cap)), pytest.raises(RateLimited, match="今日"):
+        with (
+            clock.frozen(start + dt.timedelta(minutes=2 * cap)),
+            pytest.raises(RateLimited, match="今日"),
+        ):
             otp_request(phone="13800138000", ip_address="10.9.9.9")
 
     def test_per_ip_cap_across_phones(self, settings: object) -> None:
@@ -82,7 +99,8 @@ class TestOtpRequest:
     def test_invalid_phone_sends_nothing(self) -> None:
         with pytest.raises(InvalidPhone):
             otp_request(phone="123", ip_address=None)
-        assert OutboxMessage.objects.count() == 0 and OtpChallenge.objects.count() == 0
+        assert OutboxMessage.objects.count() == 0
+        assert OtpChallenge.objects.count() == 0
 
 
 @pytest.mark.django_db
@@ -92,9 +110,15 @@ class TestOtpVerify:
         login = otp_verify(phone="13800138000", code=last_sms_code(), ip_address=None)
         assert login.created is True
         identifier = Identifier.objects.get(person=login.person)
-        assert (identifier.type, identifier.value, identifier.verified) == ("phone", "+8613800138000", True)
+        assert (identifier.type, identifier.value, identifier.verified) == (
+            "phone",
+            "+8613800138000",
+            True,
+        )
         assert consumer_token_authenticate(token=login.token).person == login.person
-        assert AuditLog.objects.filter(action="person.create", target_id=str(login.person.pk)).exists()
+        assert AuditLog.objects.filter(
+            action="person.create", target_id=str(login.person.pk)
+        ).exists()
 
     def test_second_login_finds_the_same_person(self) -> None:
         otp_request(phone="13800138000", ip_address=None)
@@ -102,7 +126,8 @@ class TestOtpVerify:
         with clock.frozen(clock.now() + dt.timedelta(minutes=2)):
             otp_request(phone="+8613800138000", ip_address=None)
             second = otp_verify(phone="138 0013 8000", code=last_sms_code(), ip_address=None)
-        assert second.created is False and second.person == first.person
+        assert second.created is False
+        assert second.person == first.person
         assert Person.objects.count() == 1
 
     def test_code_is_single_use(self) -> None:
@@ -196,7 +221,8 @@ class TestPersonResolveIdentifierConcurrency:
         with ThreadPoolExecutor(max_workers=6) as pool:
             person_ids = set(pool.map(resolve, range(12)))
         assert len(person_ids) == 1
-        assert Person.objects.count() == 1 and Identifier.objects.count() == 1
+        assert Person.objects.count() == 1
+        assert Identifier.objects.count() == 1
 
 
 @pytest.mark.django_db
@@ -208,10 +234,14 @@ class TestWechatLogin:
         assert kinds == {("wechat_openid", "wx1"), ("wechat_unionid", "")}
         assert login.person.display_name == "小王"
         # the same openid under another app is a different identifier
-        other = wechat_login(profile=WechatProfile(app_id="wx2", openid="o-abc", unionid=None, nickname=""))
-        assert other.created is True and other.person != login.person
+        other = wechat_login(
+            profile=WechatProfile(app_id="wx2", openid="o-abc", unionid=None, nickname="")
+        )
+        assert other.created is True
+        assert other.person != login.person
         again = wechat_login(profile=profile)
-        assert again.created is False and again.person == login.person
+        assert again.created is False
+        assert again.person == login.person
 
 
 @pytest.mark.django_db
@@ -221,7 +251,10 @@ class TestConsumerTokens:
         login = otp_verify(phone="13800138000", code=last_sms_code(), ip_address=None)
         assert ConsumerToken.objects.get().token_hash != login.token  # only the hash is stored
         days = settings.FRESHLOOP.consumer_token_days  # type: ignore[attr-defined]
-        with clock.frozen(clock.now() + dt.timedelta(days=days, seconds=1)), pytest.raises(TokenInvalid):
+        with (
+            clock.frozen(clock.now() + dt.timedelta(days=days, seconds=1)),
+            pytest.raises(TokenInvalid),
+        ):
             consumer_token_authenticate(token=login.token)
         consumer_token_revoke(token_id=login.token_id)
         with pytest.raises(TokenInvalid):

@@ -71,12 +71,25 @@ class RequestIdMiddleware(_DualModeMiddleware):
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        request_id_var.set(request_id)
-        client_ip_var.set(client_ip(request))
+        # Tokens let `after` restore the previous values: server threads are reused, and a
+        # stale id would tag the next, unrelated log line.
+        request._freshloop_context_tokens = (  # type: ignore[attr-defined]
+            request_id_var.set(request_id),
+            client_ip_var.set(client_ip(request)),
+        )
         return None
 
     def after(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         response["X-Request-ID"] = getattr(request, "request_id", "")
+        tokens = getattr(request, "_freshloop_context_tokens", None)
+        if tokens is not None:
+            request_token, ip_token = tokens
+            try:
+                request_id_var.reset(request_token)
+                client_ip_var.reset(ip_token)
+            except ValueError:
+                # The response finished in another context (async hand-off); nothing to undo here.
+                pass
         return response
 
 

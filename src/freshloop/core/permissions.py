@@ -127,9 +127,7 @@ def require_object_access(user: UserLike, obj: models.Model) -> None:
 
 
 @transaction.atomic
-def user_role_assign(
-    *, actor: Actor, user: AbstractUser, role: Role, granted: bool = True
-) -> None:
+def user_role_assign(*, actor: Actor, user: AbstractUser, role: Role, granted: bool = True) -> None:
     """Grant or revoke a role; audited because it changes permissions."""
     if not isinstance(role, Role):
         raise InvalidInput("未知角色", detail={"role": str(role)})

@@ -22,6 +22,7 @@ from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.providers import SandboxWechatOAuthProvider, wechat_oauth_provider
 from freshloop.identity.selectors import person_identifiers_masked
 from freshloop.identity.wechat_flow import wechat_oauth_finish
+from freshloop.web.forms import OperatorAuthenticationForm
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def console_home(request: HttpRequest) -> HttpResponse:
 
 class ConsoleLoginView(LoginView):
     template_name = "web/console/login.html"
+    authentication_form = OperatorAuthenticationForm
     redirect_authenticated_user = True
 
 

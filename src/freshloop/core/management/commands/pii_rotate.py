@@ -9,7 +9,9 @@ from freshloop.core.pii import pii_rotate
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt PII sealed with an old key using FRESHLOOP_PII_ACTIVE_KEY_ID (safe while live)."
+    help = (
+        "Re-encrypt PII sealed with an old key using FRESHLOOP_PII_ACTIVE_KEY_ID (safe while live)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--batch-size", type=int, default=500)
