@@ -35,3 +35,39 @@ class TokenInvalid(DomainError):
     code = "token_invalid"
     message = "登录已失效，请重新登录"
     status = 401
+
+
+class InvalidIdentifier(DomainError):
+    code = "invalid_identifier"
+    message = "身份标识不正确"
+    status = 422
+
+
+class TooManyIdentifiers(DomainError):
+    code = "too_many_identifiers"
+    message = "单次请求的身份标识过多"
+    status = 413
+
+
+class ConflictingIdentifiers(DomainError):
+    code = "conflicting_identifiers"
+    message = "同一请求中包含同类型的多个不同标识"
+    status = 422
+
+
+class PersonNotFound(DomainError):
+    code = "person_not_found"
+    message = "用户不存在"
+    status = 404
+
+
+class PersonErased(DomainError):
+    code = "person_erased"
+    message = "该用户的个人信息已按要求删除"
+    status = 410
+
+
+class SplitInvalid(DomainError):
+    code = "split_invalid"
+    message = "拆分方式不正确"
+    status = 422

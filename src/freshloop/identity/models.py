@@ -27,17 +27,41 @@ class IdentifierType(models.TextChoices):
     STORE_CARD = "store_card", "门店卡"
 
 
+class PersonStatus(models.TextChoices):
+    ACTIVE = "active", "有效"
+    MERGED = "merged", "已合并"
+    ERASED = "erased", "已删除(PIPL)"
+
+
 class Person(models.Model):
-    """One customer, whatever door they came in by. `one_id` is the public identifier."""
+    """One customer, whatever door they came in by. `one_id` is the public identifier.
+
+    A merged person keeps its row (so old references resolve) and points at the survivor
+    through `merged_into`; an erased person keeps its row and facts but no PII.
+    """
 
     one_id = models.CharField(
         "OneID", max_length=40, unique=True, default=new_one_id, editable=False
     )
+    status = models.CharField(
+        "状态", max_length=16, choices=PersonStatus.choices, default=PersonStatus.ACTIVE
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_people",
+        verbose_name="合并到",
+    )
     display_name = models.CharField("昵称", max_length=64, blank=True)
     traits = models.JSONField("属性", default=dict, blank=True)
+    # Per trait: when and from which source its current value came (last write wins).
+    trait_sources = models.JSONField("属性来源", default=dict, blank=True)
     source = models.CharField("首次来源", max_length=32, blank=True)
     created_at = models.DateTimeField("创建时间")
     updated_at = models.DateTimeField("更新时间")
+    erased_at = models.DateTimeField("删除时间", null=True, blank=True)
 
     class Meta:
         verbose_name = "用户"
@@ -61,6 +85,7 @@ class Identifier(models.Model):
     verified = models.BooleanField("已验证", default=False)
     source = models.CharField("来源", max_length=32, blank=True)
     created_at = models.DateTimeField("创建时间")
+    last_seen_at = models.DateTimeField("最近出现", null=True, blank=True)
 
     class Meta:
         verbose_name = "身份标识"
@@ -111,3 +136,132 @@ class ConsumerToken(models.Model):
 
     def __str__(self) -> str:
         return f"token#{self.pk} {self.method}"
+
+
+class IdentifierLink(models.Model):
+    """Evidence that two identifiers belong to one person: they arrived in one identify call,
+    or an operator accepted a match. Stored once per pair, smaller id on the left."""
+
+    left = models.ForeignKey(Identifier, on_delete=models.CASCADE, related_name="links_as_left")
+    right = models.ForeignKey(Identifier, on_delete=models.CASCADE, related_name="links_as_right")
+    source = models.CharField("来源", max_length=32)
+    first_seen_at = models.DateTimeField("首次出现")
+
+    class Meta:
+        verbose_name = "标识关联"
+        verbose_name_plural = "标识关联"
+        constraints = [
+            models.UniqueConstraint(fields=["left", "right"], name="identifier_link_pair_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(left__lt=models.F("right")), name="identifier_link_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.left_id}—{self.right_id}"
+
+
+class MergeRecord(models.Model):
+    """One person folded into another: who, why, and which identifier proved it."""
+
+    from_person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="merged_away_records"
+    )
+    into_person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="merge_records")
+    reason = models.CharField("原因", max_length=32)
+    evidence = models.ForeignKey(
+        Identifier,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="证据标识",
+    )
+    source = models.CharField("来源", max_length=32, blank=True)
+    actor_label = models.CharField("操作者", max_length=150, blank=True)
+    created_at = models.DateTimeField("时间")
+
+    class Meta:
+        verbose_name = "合并记录"
+        verbose_name_plural = "合并记录"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_person_id} → {self.into_person_id}"
+
+
+class ConflictStatus(models.TextChoices):
+    OPEN = "open", "待审核"
+    MERGED = "merged", "已合并"
+    DISMISSED = "dismissed", "确认不是同一人"
+
+
+class IdentityConflict(models.Model):
+    """A link the merge rules refused, kept for an operator to look at."""
+
+    left = models.ForeignKey(Identifier, on_delete=models.CASCADE, related_name="+")
+    right = models.ForeignKey(Identifier, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField("原因", max_length=32)
+    detail = models.CharField("说明", max_length=200, blank=True)
+    status = models.CharField(
+        "状态", max_length=16, choices=ConflictStatus.choices, default=ConflictStatus.OPEN
+    )
+    created_at = models.DateTimeField("发现时间")
+    resolved_at = models.DateTimeField("处理时间", null=True, blank=True)
+    resolved_by = models.CharField("处理人", max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = "身份冲突"
+        verbose_name_plural = "身份冲突"
+        constraints = [
+            models.UniqueConstraint(fields=["left", "right"], name="identity_conflict_pair_uniq")
+        ]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"conflict {self.left_id}/{self.right_id} {self.reason}"
+
+
+class IdentitySplit(models.Model):
+    """An operator's decision that two sets of identifiers are different people. Remembered so
+    the same evidence never merges them again (the partition refuses such links)."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="splits", verbose_name="原用户"
+    )
+    new_person = models.ForeignKey(
+        Person,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="split_origins",
+        verbose_name="拆出的用户",
+    )
+    reason = models.CharField("原因", max_length=200)
+    actor_label = models.CharField("操作者", max_length=150)
+    created_at = models.DateTimeField("时间")
+
+    class Meta:
+        verbose_name = "拆分记录"
+        verbose_name_plural = "拆分记录"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"split#{self.pk} of {self.person_id}"
+
+
+class IdentitySplitMember(models.Model):
+    SIDES = [("a", "拆出"), ("b", "保留")]
+
+    split = models.ForeignKey(IdentitySplit, on_delete=models.CASCADE, related_name="members")
+    identifier = models.ForeignKey(
+        Identifier, on_delete=models.CASCADE, related_name="split_memberships"
+    )
+    side = models.CharField(max_length=1, choices=SIDES)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["split", "identifier"], name="split_member_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.split_id}:{self.identifier_id}:{self.side}"

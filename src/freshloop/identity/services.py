@@ -1,8 +1,6 @@
-"""Identity writes: people and identifiers, phone-code login, WeChat login, consumer tokens.
+"""Identity writes: resolving people (OneID), phone-code login, WeChat login, consumer tokens.
 
-Online identity resolution here is the minimal "find by identifier or create" that login needs;
-the full OneID resolver (merges, conflicts, splits) lands with issue #3 and replaces
-`person_resolve_identifier` behind the same call.
+The resolver itself lives in identity.resolver; this module holds the login flows built on it.
 """
 
 from __future__ import annotations
@@ -14,56 +12,39 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 
 from freshloop.core import clock, crypto
-from freshloop.core.audit import Actor, audit_record
 from freshloop.core.events import publish
 from freshloop.core.outbox import outbox_enqueue
 from freshloop.core.ratelimit import rate_limit_hit
-from freshloop.identity.errors import InvalidPhone, OtpInvalid, OtpLocked, TokenInvalid
-from freshloop.identity.events import ConsumerLoggedIn, PersonCreated
+from freshloop.identity.errors import OtpInvalid, OtpLocked, TokenInvalid
+from freshloop.identity.events import ConsumerLoggedIn
 from freshloop.identity.models import (
     ConsumerToken,
-    Identifier,
     IdentifierType,
     OtpChallenge,
     Person,
 )
 from freshloop.identity.providers import WechatProfile, sms_payload
+from freshloop.identity.resolver import (
+    IdentifierInput,
+    IdentifyResult,
+    identifier_index,
+    identify,
+    phone_normalise,
+)
 
 OTP_DIGITS = 6
 TOKEN_PREFIX = "flc_"  # noqa: S105 (a public prefix, not a secret)
 
-
-def phone_normalise(raw: str, *, default_region: str = "CN") -> str:
-    """Return the E.164 form of a phone number, or raise InvalidPhone."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > 32:
-        raise InvalidPhone(detail={"phone": "empty or too long"})
-    try:
-        parsed = phonenumbers.parse(raw.strip(), default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(detail={"phone": "unparseable"}) from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhone(detail={"phone": "not a valid number"})
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def identifier_index(identifier_type: str, value: str, scope: str = "") -> str:
-    return crypto.blind_index(f"{scope}\x00{value}", purpose=f"identifier:{identifier_type}")
+__all__ = ["identifier_index", "identify", "phone_normalise"]
 
 
 def _phone_index(phone_e164: str) -> str:
     return identifier_index(IdentifierType.PHONE, phone_e164)
-
-
-@dataclass(frozen=True)
-class Resolution:
-    person: Person
-    created: bool
 
 
 def person_resolve_identifier(
@@ -75,85 +56,16 @@ def person_resolve_identifier(
     source: str,
     traits: dict[str, Any] | None = None,
     display_name: str = "",
-) -> Resolution:
-    """Find the person holding this identifier, or create one who does.
-
-    Race-safe: the identifier's unique constraint decides between two concurrent first
-    logins; the loser's insert rolls back to its savepoint and it reads the winner's person.
-    """
-    index = identifier_index(identifier_type, value, scope)
-    existing = (
-        Identifier.objects.select_related("person")
-        .filter(type=identifier_type, scope=scope, value_index=index)
-        .first()
+) -> IdentifyResult:
+    """Find or create the person holding one identifier (identify with a single identifier)."""
+    return identify(
+        identifiers=[
+            IdentifierInput(type=identifier_type, value=value, scope=scope, verified=verified)
+        ],
+        traits=traits,
+        source=source,
+        display_name=display_name,
     )
-    if existing is not None:
-        if verified and not existing.verified:
-            Identifier.objects.filter(pk=existing.pk).update(verified=True)
-        return Resolution(person=existing.person, created=False)
-    now = clock.now()
-    try:
-        with transaction.atomic():
-            person = Person.objects.create(
-                display_name=display_name[:64],
-                traits=traits or {},
-                source=source,
-                created_at=now,
-                updated_at=now,
-            )
-            Identifier.objects.create(
-                person=person,
-                type=identifier_type,
-                scope=scope,
-                value=value,
-                value_index=index,
-                verified=verified,
-                source=source,
-                created_at=now,
-            )
-            audit_record(
-                actor=Actor.system(f"identity.{source}"),
-                action="person.create",
-                target=person,
-                after={
-                    "one_id": person.one_id,
-                    "identifier_type": identifier_type,
-                    "source": source,
-                },
-            )
-    except IntegrityError:
-        winner = Identifier.objects.select_related("person").get(
-            type=identifier_type, scope=scope, value_index=index
-        )
-        return Resolution(person=winner.person, created=False)
-    publish(PersonCreated(one_id=person.one_id, source=source))
-    return Resolution(person=person, created=True)
-
-
-def person_identifier_link(
-    *,
-    person: Person,
-    identifier_type: IdentifierType,
-    value: str,
-    scope: str = "",
-    verified: bool,
-    source: str,
-) -> Identifier:
-    """Attach another identifier to a person if nobody holds it yet (merging is issue #3's job)."""
-    index = identifier_index(identifier_type, value, scope)
-    identifier, _ = Identifier.objects.get_or_create(
-        type=identifier_type,
-        scope=scope,
-        value_index=index,
-        defaults={
-            "person": person,
-            "value": value,
-            "verified": verified,
-            "source": source,
-            "created_at": clock.now(),
-        },
-    )
-    return identifier
 
 
 # --- phone + one-time code -------------------------------------------------------------
@@ -270,35 +182,39 @@ def otp_verify(*, phone: str, code: str, ip_address: str | None) -> LoginResult:
     with transaction.atomic():
         if open_challenge.update(consumed_at=now) != 1:
             raise OtpInvalid()  # used by a concurrent request a moment ago
-        resolution = person_resolve_identifier(
-            identifier_type=IdentifierType.PHONE, value=phone_e164, verified=True, source="h5_otp"
+        resolution = identify(
+            identifiers=[
+                IdentifierInput(type=IdentifierType.PHONE, value=phone_e164, verified=True)
+            ],
+            source="h5_otp",
         )
         return _login(resolution, method="otp")
 
 
 def wechat_login(*, profile: WechatProfile) -> LoginResult:
-    """Log in (or sign up) the WeChat user; links their unionid when WeChat provides one."""
-    with transaction.atomic():
-        resolution = person_resolve_identifier(
-            identifier_type=IdentifierType.WECHAT_OPENID,
+    """Log in (or sign up) the WeChat user: openid (scoped by app) and unionid as one person."""
+    identifiers = [
+        IdentifierInput(
+            type=IdentifierType.WECHAT_OPENID,
             value=profile.openid,
             scope=profile.app_id,
             verified=True,
-            source="wechat_oauth",
-            display_name=profile.nickname,
         )
-        if profile.unionid:
-            person_identifier_link(
-                person=resolution.person,
-                identifier_type=IdentifierType.WECHAT_UNIONID,
-                value=profile.unionid,
-                verified=True,
-                source="wechat_oauth",
+    ]
+    if profile.unionid:
+        identifiers.append(
+            IdentifierInput(
+                type=IdentifierType.WECHAT_UNIONID, value=profile.unionid, verified=True
             )
+        )
+    with transaction.atomic():
+        resolution = identify(
+            identifiers=identifiers, source="wechat_oauth", display_name=profile.nickname
+        )
         return _login(resolution, method="wechat")
 
 
-def _login(resolution: Resolution, *, method: str) -> LoginResult:
+def _login(resolution: IdentifyResult, *, method: str) -> LoginResult:
     token, record = consumer_token_issue(person=resolution.person, method=method)
     publish(ConsumerLoggedIn(one_id=resolution.person.one_id, method=method))
     return LoginResult(

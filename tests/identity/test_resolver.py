@@ -1,0 +1,373 @@
+"""identify(): online OneID resolution against the real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from freshloop.core.models import AuditLog
+from freshloop.identity.errors import ConflictingIdentifiers, InvalidIdentifier, TooManyIdentifiers
+from freshloop.identity.events import IdentityMerged
+from freshloop.identity.models import (
+    ConsumerToken,
+    Identifier,
+    IdentifierLink,
+    IdentityConflict,
+    MergeRecord,
+    Person,
+    PersonStatus,
+)
+from freshloop.identity.resolver import IdentifierInput, identify
+from freshloop.identity.services import consumer_token_issue
+
+T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def phone(number: str, verified: bool = True) -> IdentifierInput:
+    return IdentifierInput(type="phone", value=number, verified=verified)
+
+
+def device(value: str) -> IdentifierInput:
+    return IdentifierInput(type="device_id", value=value)
+
+
+def unionid(value: str) -> IdentifierInput:
+    return IdentifierInput(type="wechat_unionid", value=value, verified=True)
+
+
+def openid(value: str, app: str = "wx-app") -> IdentifierInput:
+    return IdentifierInput(type="wechat_openid", value=value, scope=app, verified=True)
+
+
+def active_people() -> int:
+    return Person.objects.filter(status=PersonStatus.ACTIVE).count()
+
+
+@pytest.mark.django_db
+class TestIdentifyLinking:
+    def test_first_sighting_creates_a_person(self) -> None:
+        result = identify(identifiers=[phone("13800138000")], source="shop")
+        assert result.created is True
+        assert result.person.one_id.startswith("P_")
+        assert Identifier.objects.get().value == "+8613800138000"
+
+    def test_same_identifier_returns_the_same_person(self) -> None:
+        first = identify(identifiers=[phone("13800138000")], source="shop")
+        again = identify(identifiers=[phone("+86 138 0013 8000")], source="live")
+        assert again.created is False
+        assert again.person.pk == first.person.pk
+
+    def test_new_identifier_in_a_known_call_is_linked(self) -> None:
+        first = identify(identifiers=[phone("13800138000")], source="shop")
+        linked = identify(identifiers=[phone("13800138000"), device("dev-1")], source="live")
+        assert linked.person.pk == first.person.pk
+        assert linked.created is False
+        assert Identifier.objects.filter(person=first.person).count() == 2
+        assert IdentifierLink.objects.count() == 1
+
+    def test_identifier_proving_two_people_are_one_merges_them(self) -> None:
+        # given a shop customer (phone) and a WeChat visitor (unionid + device)
+        shopper = identify(identifiers=[phone("13800138000")], source="shop").person
+        visitor = identify(
+            identifiers=[unionid("u-1"), device("dev-1")], source="wechat_oauth"
+        ).person
+        consumer_token_issue(person=visitor, method="wechat")
+        # when one call shows the phone together with the unionid
+        result = identify(identifiers=[phone("13800138000"), unionid("u-1")], source="h5_otp")
+        # then they are one person, the merge is recorded and audited, references re-pointed
+        assert result.person.pk == shopper.pk
+        assert result.merged_from == [visitor.one_id]
+        visitor.refresh_from_db()
+        assert visitor.status == PersonStatus.MERGED
+        assert visitor.merged_into_id == shopper.pk
+        assert MergeRecord.objects.get().into_person_id == shopper.pk
+        assert AuditLog.objects.filter(action="person.merge").count() == 1
+        assert ConsumerToken.objects.get().person_id == shopper.pk
+        assert active_people() == 1
+
+    def test_merge_event_is_published_after_commit(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        heard: list[IdentityMerged] = []
+        from freshloop.core.events import subscribe, unsubscribe
+
+        subscribe(IdentityMerged)(heard.append)
+        try:
+            identify(identifiers=[phone("13800138000")], source="shop")
+            identify(identifiers=[device("d")], source="live")
+            with django_capture_on_commit_callbacks(execute=True):
+                identify(identifiers=[phone("13800138000"), device("d")], source="live")
+        finally:
+            unsubscribe(IdentityMerged, heard.append)
+        assert len(heard) == 1
+        assert heard[0].reason == "identify"
+
+
+@pytest.mark.django_db
+class TestIdentifyMergeRules:
+    def test_shared_device_does_not_merge_two_verified_phones(self) -> None:
+        # given two people, each with their own verified phone, using one family tablet
+        identify(identifiers=[phone("13800138000"), device("family-tablet")], source="live")
+        second = identify(
+            identifiers=[phone("13900139000"), device("family-tablet")], source="live"
+        )
+        # then they remain two people and the collision waits for review
+        assert active_people() == 2
+        conflict = IdentityConflict.objects.get()
+        assert conflict.reason == "cardinality"
+        assert conflict.detail == "phone"
+        assert second.conflicts == 1
+
+    def test_two_phones_in_one_call_are_refused(self) -> None:
+        with pytest.raises(ConflictingIdentifiers):
+            identify(identifiers=[phone("13800138000"), phone("13900139000")], source="shop")
+        assert Person.objects.count() == 0
+
+    def test_openid_per_app_and_unionid_across_apps(self) -> None:
+        a = identify(
+            identifiers=[openid("o-a", "wx-mp"), unionid("u")], source="wechat_oauth"
+        ).person
+        b = identify(
+            identifiers=[openid("o-b", "wx-mini"), unionid("u")], source="wechat_oauth"
+        ).person
+        assert a.pk == b.pk
+        assert Identifier.objects.filter(person=a).count() == 3
+
+    def test_unverified_duplicate_is_upgraded_to_verified(self) -> None:
+        identify(identifiers=[phone("13800138000", verified=False)], source="shop")
+        identify(identifiers=[phone("13800138000", verified=True)], source="h5_otp")
+        assert Identifier.objects.get().verified is True
+
+
+@pytest.mark.django_db
+class TestIdentifyTraits:
+    def test_last_write_wins_by_occurred_at_not_arrival(self) -> None:
+        identify(
+            identifiers=[phone("13800138000")],
+            traits={"city": "杭州"},
+            source="shop",
+            occurred_at=T0,
+        )
+        late_but_old = identify(
+            identifiers=[phone("13800138000")],
+            traits={"city": "宁波"},
+            source="shop",
+            occurred_at=T0 - dt.timedelta(days=1),
+        )
+        assert late_but_old.person.traits["city"] == "杭州"
+        newer = identify(
+            identifiers=[phone("13800138000")],
+            traits={"city": "上海"},
+            source="shop",
+            occurred_at=T0 + dt.timedelta(days=1),
+        )
+        assert newer.person.traits["city"] == "上海"
+
+    def test_at_the_same_instant_the_higher_priority_source_wins(self) -> None:
+        identify(
+            identifiers=[phone("13800138000")],
+            traits={"gender": "f"},
+            source="operator",
+            occurred_at=T0,
+        )
+        result = identify(
+            identifiers=[phone("13800138000")],
+            traits={"gender": "m"},
+            source="live",
+            occurred_at=T0,
+        )
+        assert result.person.traits["gender"] == "f"
+
+    def test_merge_combines_traits_by_the_same_rule(self) -> None:
+        identify(
+            identifiers=[phone("13800138000")],
+            traits={"city": "北京"},
+            source="shop",
+            occurred_at=T0,
+        )
+        identify(
+            identifiers=[device("d")],
+            traits={"city": "天津", "likes": "酸奶"},
+            source="live",
+            occurred_at=T0 + dt.timedelta(hours=1),
+        )
+        merged = identify(identifiers=[phone("13800138000"), device("d")], source="live").person
+        assert merged.traits == {"city": "天津", "likes": "酸奶"}
+
+
+@pytest.mark.django_db
+class TestIdentifyBadInput:
+    @pytest.mark.parametrize(
+        ("identifiers", "error"),
+        [
+            ([], InvalidIdentifier),
+            ([IdentifierInput(type="passport", value="E123")], InvalidIdentifier),
+            ([IdentifierInput(type="phone", value="12345")], InvalidIdentifier),
+            ([IdentifierInput(type="wechat_openid", value="o-1")], InvalidIdentifier),
+            ([IdentifierInput(type="email", value="not-an-email")], InvalidIdentifier),
+            ([IdentifierInput(type="device_id", value="x" * 300)], InvalidIdentifier),
+            ([device(f"d-{n}") for n in range(10_000)], TooManyIdentifiers),
+        ],
+    )
+    def test_refused_with_a_clear_error_and_nothing_written(
+        self, identifiers: list[IdentifierInput], error: type
+    ) -> None:
+        with pytest.raises(error):
+            identify(identifiers=identifiers, source="shop")
+        assert Person.objects.count() == 0
+        assert Identifier.objects.count() == 0
+
+    def test_naive_occurred_at_is_refused(self) -> None:
+        with pytest.raises(InvalidIdentifier):
+            identify(identifiers=[device("d")], source="shop", occurred_at=dt.datetime(2026, 1, 1))
+
+
+# --- order independence -------------------------------------------------------------------
+
+POOL = [
+    phone("13800000001"),
+    phone("13800000002"),
+    phone("13800000003"),
+    unionid("u-1"),
+    unionid("u-2"),
+    openid("o-1"),
+    device("dev-1"),
+    device("dev-2"),
+    IdentifierInput(type="store_card", value="card-1"),
+    IdentifierInput(type="email", value="a@example.com"),
+]
+
+
+def _valid_call(indices: list[int]) -> list[IdentifierInput]:
+    call: list[IdentifierInput] = []
+    taken: set[str] = set()
+    for index in indices:
+        item = POOL[index]
+        single = item.type in {"phone", "wechat_unionid", "wechat_openid"}
+        if single and item.type in taken:
+            continue
+        taken.add(item.type)
+        call.append(item)
+    return call
+
+
+def _partition_now() -> set[frozenset[str]]:
+    groups: dict[int, set[str]] = {}
+    for identifier in Identifier.objects.all():
+        groups.setdefault(identifier.person_id, set()).add(f"{identifier.type}:{identifier.value}")
+    assert all(Person.objects.get(pk=pk).status == PersonStatus.ACTIVE for pk in groups), (
+        "identifiers only ever belong to active people"
+    )
+    return {frozenset(members) for members in groups.values()}
+
+
+def _reset_identity_tables() -> None:
+    IdentityConflict.objects.all().delete()
+    IdentifierLink.objects.all().delete()
+    Identifier.objects.all().delete()
+    MergeRecord.objects.all().delete()
+    Person.objects.update(merged_into=None)
+    Person.objects.all().delete()
+
+
+calls_strategy = st.lists(
+    st.lists(st.integers(0, len(POOL) - 1), min_size=1, max_size=4).map(_valid_call),
+    min_size=1,
+    max_size=7,
+)
+
+
+@pytest.mark.django_db
+class TestIdentifyOrderIndependence:
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(calls=calls_strategy, seed=st.integers(0, 10**6))
+    def test_final_people_do_not_depend_on_call_order(
+        self, calls: list[list[IdentifierInput]], seed: int
+    ) -> None:
+        # given a set of identify calls, when they arrive in one order and then in another
+        outcomes = []
+        orders = [list(calls), random.Random(seed).sample(calls, len(calls)), list(reversed(calls))]
+        for order in orders:
+            _reset_identity_tables()
+            for call in order:
+                identify(identifiers=call, source="shop")
+            outcomes.append(_partition_now())
+        # then the people (as sets of identifiers) are the same
+        assert outcomes[0] == outcomes[1] == outcomes[2]
+
+    def test_every_permutation_of_a_known_tricky_case(self) -> None:
+        # the device links both phones; the unionid sits with phone 2 — strong evidence first
+        calls = [
+            [phone("13800000001"), device("dev-1")],
+            [phone("13800000002"), device("dev-1")],
+            [device("dev-1"), unionid("u-1")],
+            [phone("13800000002"), unionid("u-1")],
+        ]
+        seen = set()
+        for order in itertools.permutations(calls):
+            _reset_identity_tables()
+            for call in order:
+                identify(identifiers=list(call), source="shop")
+            seen.add(frozenset(_partition_now()))
+        assert len(seen) == 1
+        (partition,) = seen
+        assert frozenset({"phone:+8613800000002", "wechat_unionid:u-1"}) <= next(
+            group for group in partition if "wechat_unionid:u-1" in group
+        )
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+
+def _run_concurrently(calls: list[list[IdentifierInput]]) -> list[BaseException]:
+    """Start every call at the same instant, each on its own connection; collect failures."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call: list[IdentifierInput]) -> None:
+        try:
+            barrier.wait()
+            identify(identifiers=call, source="live")
+        except Exception as error:  # noqa: BLE001 (reported by the test thread's assertion)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.django_db(transaction=True)
+class TestIdentifyConcurrency:
+    def test_concurrent_calls_proving_one_person_leave_one_oneid(self) -> None:
+        # given several calls that each hold part of the proof that they are one person
+        calls = [
+            [phone("13800000001"), device("dev-1")],
+            [device("dev-1"), unionid("u-1")],
+            [unionid("u-1"), openid("o-1")],
+            [openid("o-1"), IdentifierInput(type="email", value="x@example.com")],
+            [phone("13800000001")],
+            [IdentifierInput(type="email", value="x@example.com"), device("dev-2")],
+        ]
+        for _round in range(3):
+            _reset_identity_tables()
+            errors = _run_concurrently(calls)
+            assert errors == []
+            # then exactly one active person holds all six identifiers
+            assert active_people() == 1
+            assert Identifier.objects.values("person_id").distinct().count() == 1
+            assert Identifier.objects.count() == 6
