@@ -17,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from freshloop.identity.rules import rule_for
+from freshloop.identity.rules import IDENTIFIER_RULES
+
+_STRONG = frozenset(name for name, rule in IDENTIFIER_RULES.items() if rule.strong)
+_SINGLE_VALUED = frozenset(name for name, rule in IDENTIFIER_RULES.items() if rule.single_valued)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """One identifier as the partition sees it. `key` is stable and unique: type/scope/index."""
 
@@ -64,9 +67,10 @@ class PartitionResult:
 
 def link_order_key(nodes: dict[int, Node], link: tuple[int, int]) -> tuple[int, str, str]:
     left, right = nodes[link[0]], nodes[link[1]]
-    both_strong = rule_for(left.type).strong and rule_for(right.type).strong
-    low, high = sorted((left.key, right.key))
-    return (0 if both_strong else 1, low, high)
+    weak = 0 if left.type in _STRONG and right.type in _STRONG else 1
+    if left.key <= right.key:
+        return (weak, left.key, right.key)
+    return (weak, right.key, left.key)
 
 
 def partition(
@@ -78,7 +82,7 @@ def partition(
     groups: dict[int, _Group] = {}
     for node_id, node in nodes.items():
         group = _Group(members=[node_id])
-        if rule_for(node.type).single_valued:
+        if node.type in _SINGLE_VALUED:
             group.single_values[(node.type, node.scope)] = node.key
         for split in splits:
             if node_id in split.side_a:
@@ -95,8 +99,8 @@ def partition(
             parent[node_id], node_id = root, parent[node_id]
         return root
 
-    unique_links = {tuple(sorted(link)) for link in links if link[0] != link[1]}
-    ordered = sorted(unique_links, key=lambda link: link_order_key(nodes, link))  # type: ignore[arg-type]
+    unique_links = {(a, b) if a < b else (b, a) for a, b in links if a != b}
+    ordered = sorted(unique_links, key=lambda link: link_order_key(nodes, link))
     blocked: list[BlockedLink] = []
     for left, right in ordered:
         left_root, right_root = find(left), find(right)

@@ -476,17 +476,20 @@ def conflicts_record(*, result: PartitionResult, now: dt.datetime) -> int:
     opened = 0
     for blocked in result.blocked:
         left, right = sorted((blocked.left, blocked.right))
+        # A link refused because of an operator's split was already decided: keep it as
+        # history, not as work in the review queue.
+        decided = blocked.reason == "split"
         _, created = IdentityConflict.objects.get_or_create(
             left_id=left,
             right_id=right,
             defaults={
                 "reason": blocked.reason,
                 "detail": blocked.detail[:200],
-                "status": ConflictStatus.OPEN,
+                "status": ConflictStatus.DISMISSED if decided else ConflictStatus.OPEN,
                 "created_at": now,
             },
         )
-        opened += int(created)
+        opened += int(created and not decided)
     return opened
 
 
@@ -654,3 +657,76 @@ def _link_star(identifiers: list[Identifier], *, source: str) -> None:
         ],
         ignore_conflicts=True,
     )
+
+
+# --- split --------------------------------------------------------------------------------
+
+
+def person_split(
+    *, actor: Actor, person: Person, identifier_ids: Sequence[int], reason: str
+) -> Person:
+    """Split a wrong merge: the chosen identifiers become a new person, and the decision is
+    remembered so the same evidence never joins the two sides again."""
+    from freshloop.identity.errors import SplitInvalid
+    from freshloop.identity.events import IdentitySplit as IdentitySplitEvent
+    from freshloop.identity.models import IdentitySplit
+
+    chosen = set(identifier_ids)
+    if not reason.strip():
+        raise SplitInvalid("请填写拆分原因")
+    with transaction.atomic():
+        people_lock([person.pk])
+        person.refresh_from_db()
+        if person.status != PersonStatus.ACTIVE:
+            raise SplitInvalid("只能拆分有效用户", detail={"status": person.status})
+        held = set(person.identifiers.values_list("pk", flat=True))
+        if not chosen or not chosen <= held or chosen == held:
+            raise SplitInvalid(
+                "请选择该用户的部分（不是全部）身份标识",
+                detail={"held": len(held), "chosen": len(chosen)},
+            )
+        now = clock.now()
+        split = IdentitySplit.objects.create(
+            person=person, reason=reason.strip()[:200], actor_label=actor.label, created_at=now
+        )
+        IdentitySplitMember.objects.bulk_create(
+            [IdentitySplitMember(split=split, identifier_id=pk, side="a") for pk in sorted(chosen)]
+            + [
+                IdentitySplitMember(split=split, identifier_id=pk, side="b")
+                for pk in sorted(held - chosen)
+            ]
+        )
+        component, people = component_load_locked(held)
+        result = partition(component.nodes(), component.links, component.splits)
+        outcome = partition_apply(
+            component=component,
+            result=result,
+            people=people,
+            reason="split",
+            source="operator",
+            actor=actor,
+            prefer_new_for=chosen,
+        )
+        new_person = outcome.group_person[min(chosen)]
+        split.new_person = new_person
+        split.save(update_fields=["new_person"])
+        audit_record(
+            actor=actor,
+            action="person.split",
+            target=person,
+            before={"identifiers": sorted(held)},
+            after={
+                "new_one_id": new_person.one_id,
+                "moved": sorted(chosen),
+                "reason": split.reason,
+            },
+        )
+        publish(
+            IdentitySplitEvent(
+                person_id=person.pk,
+                new_person_id=new_person.pk,
+                one_id=person.one_id,
+                new_one_id=new_person.one_id,
+            )
+        )
+        return new_person

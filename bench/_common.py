@@ -1,0 +1,32 @@
+"""Shared helpers for benchmarks: each benchmark prints exactly one JSON line per measurement."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django(environment: str = "development") -> None:
+    """Make the project importable and configure Django (benchmarks run outside pytest)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("FRESHLOOP_ENV", environment)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def emit(figures: dict[str, Any]) -> None:
+    print(json.dumps(figures, ensure_ascii=False), flush=True)
