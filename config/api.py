@@ -3,7 +3,7 @@
 from ninja import NinjaAPI
 
 from freshloop.core.api import install_error_handlers
-from freshloop.identity.api import me_router
+from freshloop.identity.api import me_router, oneid_router
 from freshloop.identity.api import router as auth_router
 
 api = NinjaAPI(
@@ -17,3 +17,4 @@ api = NinjaAPI(
 install_error_handlers(api)
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
+api.add_router("/identity", oneid_router)

@@ -1,4 +1,4 @@
-"""API plumbing shared by every module's router: the error format and consumer/operator auth."""
+"""API plumbing shared by every module's router: the error format and caller authentication."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
+from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
 
-from freshloop.core.errors import DomainError
+from freshloop.core.apikeys import api_key_authenticate
+from freshloop.core.audit import Actor
+from freshloop.core.errors import DomainError, PermissionDenied
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
+from freshloop.core.models import ApiKey
+from freshloop.core.permissions import Role, require_role
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +81,61 @@ def install_error_handlers(api: NinjaAPI) -> None:
     ]
     for exception_class, handler in handlers:
         api.add_exception_handler(exception_class, handler)
+
+
+# --- authentication for server-side callers and operators ---------------------------------
+
+
+class ApiKeyAuth(AuthBase):
+    """`Authorization: Bearer flk_…` or `X-Api-Key: flk_…` holding `scope`.
+
+    Returns None when no key is presented so the next auth method (an operator session) can
+    try; a presented but wrong key is an error at once.
+    """
+
+    openapi_type = "apiKey"
+    openapi_in = "header"
+    openapi_name = "X-Api-Key"
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__()
+
+    def __call__(self, request: HttpRequest) -> Any:
+        raw = request.headers.get("X-Api-Key", "")
+        header = request.headers.get("Authorization", "")
+        if not raw and header.lower().startswith("bearer flk_"):
+            raw = header[7:].strip()
+        if not raw:
+            return None
+        return api_key_authenticate(raw, scope=self.scope)
+
+
+class OperatorAuth(AuthBase):
+    """A logged-in back-office user holding one of `roles` (admins always pass); CSRF-checked
+    for writes because it rides on the session cookie."""
+
+    openapi_type = "apiKey"
+    openapi_in = "cookie"
+    openapi_name = "sessionid"
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = roles
+        super().__init__()
+
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if request.method not in {"GET", "HEAD", "OPTIONS"} and check_csrf(request) is not None:
+            raise PermissionDenied("CSRF 校验失败，请刷新页面后重试")
+        require_role(user, *self.roles)
+        return user
+
+
+def request_actor(request: HttpRequest) -> Actor:
+    """Who is calling: an API key (by name) or an operator."""
+    principal = getattr(request, "auth", None)
+    if isinstance(principal, ApiKey):
+        return Actor(type="api_key", id=str(principal.pk), label=f"api:{principal.name}")
+    return Actor.for_user(request.user)

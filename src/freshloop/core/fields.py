@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import models
@@ -28,3 +29,27 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return crypto.encrypt(str(value))
+
+
+class EncryptedJSONField(EncryptedTextField):
+    """A JSON object sealed as one ciphertext; reads back as a dict. Not queryable."""
+
+    description = "JSON encrypted at rest (AES-256-GCM)"
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        text = super().from_db_value(value, expression, connection)
+        return json.loads(text) if text else {}
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return value
+        return json.loads(value) if value else {}
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None or value == {}:
+            return ""
+        if isinstance(value, str):
+            value = json.loads(value)
+        # Sealed here rather than through TextField.get_prep_value, whose to_python would
+        # turn the JSON text back into a dict.
+        return crypto.encrypt(json.dumps(value, ensure_ascii=False, sort_keys=True))

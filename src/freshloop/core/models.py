@@ -103,3 +103,28 @@ class RateLimitCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}@{self.window_start}={self.count}"
+
+
+class ApiKey(models.Model):
+    """A key a server-side source (live room backend, POS, ERP) uses to call the API.
+
+    The raw key is shown once at creation; only its SHA-256 is stored. `prefix` finds the row
+    without scanning, `scopes` limits what the key may do.
+    """
+
+    name = models.CharField("名称", max_length=100)
+    prefix = models.CharField("前缀", max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField("权限范围", default=list)
+    is_active = models.BooleanField("启用", default=True)
+    created_by = models.CharField("创建人", max_length=150, blank=True)
+    created_at = models.DateTimeField("创建时间")
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API 密钥"
+        verbose_name_plural = "API 密钥"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,21 +1,44 @@
-"""Consumer login API: phone + one-time code, WeChat authorisation, who am I, log out."""
+"""Identity API: consumer login (phone code, WeChat), who am I, and OneID for sources and operators."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
-from ninja import Router, Status
+from ninja import Query, Router, Schema, Status
 
+from freshloop.core.api import ApiKeyAuth, OperatorAuth, request_actor
 from freshloop.core.middleware import client_ip
+from freshloop.core.permissions import Role
 from freshloop.identity.auth import ConsumerAuth, consumer_session_login, request_person
+from freshloop.identity.errors import PersonNotFound
+from freshloop.identity.privacy import person_erase, person_export, person_get
 from freshloop.identity.providers import wechat_oauth_provider
-from freshloop.identity.schemas import LoginOut, MeOut, OtpRequestIn, OtpRequestOut, OtpVerifyIn
-from freshloop.identity.selectors import person_identifiers_masked
+from freshloop.identity.resolver import IdentifierInput, identify, person_split
+from freshloop.identity.schemas import (
+    EraseIn,
+    IdentifyIn,
+    IdentifyOut,
+    LoginOut,
+    MeOut,
+    OtpRequestIn,
+    OtpRequestOut,
+    OtpVerifyIn,
+    PersonOut,
+    SplitIn,
+)
+from freshloop.identity.selectors import (
+    person_by_identifier,
+    person_identifiers_masked,
+    person_summary,
+)
 from freshloop.identity.services import consumer_token_revoke, otp_request, otp_verify
 from freshloop.identity.wechat_flow import wechat_oauth_begin
 
 router = Router(tags=["认证 auth"])
 me_router = Router(tags=["当前用户 me"], auth=ConsumerAuth())
+oneid_router = Router(tags=["OneID 用户身份"])
 
 
 @router.post("/otp", response={202: OtpRequestOut}, summary="发送登录验证码")
@@ -69,3 +92,99 @@ def logout(request: HttpRequest) -> Status[None]:
     consumer_token_revoke(token_id=request.consumer.pk)  # type: ignore[attr-defined]
     request.session.flush()
     return Status(204, None)
+
+
+PRIVACY_ROLES = (Role.CUSTOMER_SERVICE,)
+READ_ROLES = (Role.CUSTOMER_SERVICE, Role.MARKETER, Role.COMMUNITY_MANAGER)
+
+
+class LookupQuery(Schema):
+    type: str
+    value: str
+    scope: str = ""
+
+
+@oneid_router.post(
+    "/identify",
+    response=IdentifyOut,
+    auth=[ApiKeyAuth("identity:write"), OperatorAuth(Role.CUSTOMER_SERVICE)],
+    summary="识别用户：返回 OneID，必要时关联或合并",
+)
+def identify_endpoint(request: HttpRequest, body: IdentifyIn) -> dict[str, Any]:
+    result = identify(
+        identifiers=[IdentifierInput(**item.dict()) for item in body.identifiers],
+        traits=body.traits,
+        source=body.source,
+        occurred_at=body.occurred_at,
+        display_name=body.display_name,
+        actor=request_actor(request),
+    )
+    return {
+        "one_id": result.person.one_id,
+        "created": result.created,
+        "merged_from": result.merged_from,
+        "conflicts": result.conflicts,
+    }
+
+
+@oneid_router.get(
+    "/people/lookup",
+    response=PersonOut,
+    auth=[ApiKeyAuth("identity:read"), OperatorAuth(*READ_ROLES)],
+    summary="按任意标识查询用户（脱敏）",
+)
+def lookup(request: HttpRequest, query: Query[LookupQuery]) -> dict[str, object]:
+    person = person_by_identifier(identifier_type=query.type, value=query.value, scope=query.scope)
+    if person is None:
+        raise PersonNotFound()
+    return person_summary(person=person)
+
+
+@oneid_router.get(
+    "/people/{one_id}",
+    response=PersonOut,
+    auth=[ApiKeyAuth("identity:read"), OperatorAuth(*READ_ROLES)],
+    summary="按 OneID 查询用户（已合并的 OneID 返回合并后的用户）",
+)
+def person_detail(request: HttpRequest, one_id: str) -> dict[str, object]:
+    person = person_get(one_id=one_id)
+    return person_summary(
+        person=person, requested_one_id=one_id if person.one_id != one_id else None
+    )
+
+
+@oneid_router.get(
+    "/people/{one_id}/export",
+    auth=[ApiKeyAuth("identity:export"), OperatorAuth(*PRIVACY_ROLES)],
+    summary="导出该用户的全部个人数据（PIPL），会记录审计",
+)
+def export(request: HttpRequest, one_id: str) -> dict[str, Any]:
+    return person_export(actor=request_actor(request), one_id=one_id)
+
+
+@oneid_router.post(
+    "/people/{one_id}/erase",
+    response=PersonOut,
+    auth=[ApiKeyAuth("identity:erase"), OperatorAuth(*PRIVACY_ROLES)],
+    summary="删除该用户的个人信息（PIPL），保留匿名事实，会记录审计",
+)
+def erase(request: HttpRequest, one_id: str, body: EraseIn) -> dict[str, object]:
+    person = person_erase(actor=request_actor(request), one_id=one_id, reason=body.reason)
+    return person_summary(person=person)
+
+
+@oneid_router.post(
+    "/people/{one_id}/split",
+    response=PersonOut,
+    auth=[OperatorAuth(Role.CUSTOMER_SERVICE)],
+    summary="拆分错误合并：所选标识成为新用户，且不会再被同样的证据合并",
+)
+def split(request: HttpRequest, one_id: str, body: SplitIn) -> dict[str, object]:
+    person = person_get(one_id=one_id)
+    new_person = person_split(
+        actor=request_actor(request),
+        person=person,
+        identifier_ids=body.identifier_ids,
+        reason=body.reason,
+    )
+    return person_summary(person=new_person)

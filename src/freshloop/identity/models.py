@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from freshloop.core.fields import EncryptedTextField
+from freshloop.core.fields import EncryptedJSONField, EncryptedTextField
 from freshloop.core.ids import new_id
 
 
@@ -56,6 +56,8 @@ class Person(models.Model):
     )
     display_name = models.CharField("昵称", max_length=64, blank=True)
     traits = models.JSONField("属性", default=dict, blank=True)
+    # Traits that identify a person (name, address, birthday) are sealed, not queryable.
+    private_traits = EncryptedJSONField("敏感属性", default=dict, blank=True)
     # Per trait: when and from which source its current value came (last write wins).
     trait_sources = models.JSONField("属性来源", default=dict, blank=True)
     source = models.CharField("首次来源", max_length=32, blank=True)

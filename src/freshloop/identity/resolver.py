@@ -177,6 +177,30 @@ def identifiers_normalise(items: Sequence[IdentifierInput]) -> list[NormalisedId
     return sorted(merged.values(), key=lambda n: n.key)
 
 
+_TRAIT_SCALARS = (str, int, float, bool, type(None))
+
+
+def traits_validate(traits: dict[str, Any]) -> dict[str, Any]:
+    """Traits are flat: short names, scalar values (or short lists of strings)."""
+    if not isinstance(traits, dict):
+        raise InvalidIdentifier("traits 必须是对象")
+    if len(traits) > MAX_TRAITS:
+        raise InvalidIdentifier("属性过多", detail={"max": MAX_TRAITS})
+    for name, value in traits.items():
+        if not isinstance(name, str) or not 0 < len(name) <= 64:
+            raise InvalidIdentifier("属性名需为 1-64 个字符", detail={"trait": str(name)[:64]})
+        is_list = (
+            isinstance(value, list) and len(value) <= 50 and all(isinstance(v, str) for v in value)
+        )
+        if not (isinstance(value, _TRAIT_SCALARS) or is_list):
+            raise InvalidIdentifier(
+                "属性值只能是文本、数字、布尔或文本列表", detail={"trait": name}
+            )
+        if isinstance(value, str) and len(value) > 500:
+            raise InvalidIdentifier("属性值过长", detail={"trait": name})
+    return dict(traits)
+
+
 # --- locking and loading ----------------------------------------------------------------
 
 
@@ -297,21 +321,35 @@ class ApplyOutcome:
     conflicts_opened: int
 
 
+# Traits that identify someone are kept in the sealed `private_traits`, the rest in `traits`.
+PRIVATE_TRAITS = frozenset({"name", "real_name", "address", "birthday", "id_card_last4"})
+
+
+def _trait_container(person: Person, name: str) -> dict[str, Any]:
+    if name in PRIVATE_TRAITS:
+        if not isinstance(person.private_traits, dict):
+            person.private_traits = {}
+        return person.private_traits
+    return person.traits
+
+
 def _merge_traits(into: Person, other: Person) -> None:
-    for name, value in other.traits.items():
-        meta = other.trait_sources.get(name, {})
-        _apply_trait(into, name, value, meta.get("at", ""), meta.get("source", ""))
+    for container in (other.traits, other.private_traits or {}):
+        for name, value in container.items():
+            meta = other.trait_sources.get(name, {})
+            _apply_trait(into, name, value, meta.get("at", ""), meta.get("source", ""))
 
 
 def _apply_trait(person: Person, name: str, value: Any, at: str, source: str) -> bool:
     """Last write wins by time; at the same instant the higher-priority source wins."""
+    container = _trait_container(person, name)
     current = person.trait_sources.get(name)
-    if current is not None and name in person.traits:
+    if current is not None and name in container:
         incoming = (at, SOURCE_PRIORITY.get(source, 0))
         existing = (current.get("at", ""), SOURCE_PRIORITY.get(current.get("source", ""), 0))
         if incoming <= existing:
             return False
-    person.traits[name] = value
+    container[name] = value
     person.trait_sources[name] = {"at": at, "source": source}
     return True
 
@@ -429,7 +467,9 @@ def person_merge_into(
     if not into.display_name and person.display_name:
         into.display_name = person.display_name
     into.updated_at = now
-    into.save(update_fields=["traits", "trait_sources", "display_name", "updated_at"])
+    into.save(
+        update_fields=["traits", "private_traits", "trait_sources", "display_name", "updated_at"]
+    )
     person.status = PersonStatus.MERGED
     person.merged_into = into
     person.updated_at = now
@@ -515,9 +555,7 @@ def identify(
 ) -> IdentifyResult:
     """Resolve a set of identifiers to one OneID, linking, merging and recording conflicts."""
     normalised = identifiers_normalise(identifiers)
-    traits = dict(traits or {})
-    if len(traits) > MAX_TRAITS:
-        raise InvalidIdentifier("属性过多", detail={"max": MAX_TRAITS})
+    traits = traits_validate(traits or {})
     occurred_at = occurred_at or clock.now()
     if occurred_at.tzinfo is None:
         raise InvalidIdentifier("occurred_at 需要带时区", detail={"occurred_at": str(occurred_at)})
@@ -583,7 +621,15 @@ def _identify_once(
             changed = True
         if changed:
             person.updated_at = clock.now()
-            person.save(update_fields=["traits", "trait_sources", "display_name", "updated_at"])
+            person.save(
+                update_fields=[
+                    "traits",
+                    "private_traits",
+                    "trait_sources",
+                    "display_name",
+                    "updated_at",
+                ]
+            )
         fresh_people = list(outcome.created)
         if provisional is not None and any(
             owner.pk == provisional.pk for owner in outcome.group_person.values()

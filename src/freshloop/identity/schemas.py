@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from ninja import Schema
 from pydantic import Field
@@ -40,3 +41,61 @@ class MeOut(Schema):
     one_id: str
     display_name: str
     identifiers: list[IdentifierOut]
+
+
+class IdentifierIn(Schema):
+    type: str = Field(
+        ...,
+        max_length=32,
+        description="phone / wechat_openid / wechat_unionid / wecom_external_userid / douyin_openid / device_id / email / member_no / store_card",
+    )
+    value: str = Field(..., max_length=256)
+    scope: str = Field(
+        "", max_length=64, description="微信 app id、企业微信 corp id 等（openid 类必填）"
+    )
+    verified: bool = False
+
+
+class IdentifyIn(Schema):
+    identifiers: list[IdentifierIn]
+    traits: dict[str, Any] = Field(default_factory=dict)
+    source: str = Field(..., min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    occurred_at: dt.datetime | None = None
+    display_name: str = Field("", max_length=64)
+
+
+class IdentifyOut(Schema):
+    one_id: str
+    created: bool
+    merged_from: list[str]
+    conflicts: int
+
+
+class PersonIdentifierOut(Schema):
+    id: int
+    type: str
+    scope: str
+    masked_value: str
+    verified: bool
+
+
+class PersonOut(Schema):
+    one_id: str
+    status: str
+    display_name: str
+    traits: dict[str, Any]
+    identifiers: list[PersonIdentifierOut]
+    merged_from: list[str]
+    requested_one_id: str | None = Field(
+        None, description="请求的 OneID 已合并时，这里是原来的 OneID"
+    )
+    created_at: dt.datetime
+
+
+class SplitIn(Schema):
+    identifier_ids: list[int] = Field(..., min_length=1, max_length=100)
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class EraseIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=200)

@@ -31,3 +31,46 @@ def person_identifiers_masked(*, person: Person) -> list[MaskedIdentifier]:
         )
         for ident in person.identifiers.order_by("type", "pk")
     ]
+
+
+def person_by_identifier(*, identifier_type: str, value: str, scope: str = "") -> Person | None:
+    """Look a person up by any identifier (normalised the same way identify() does)."""
+    from freshloop.identity.resolver import IdentifierInput, identifier_normalise
+
+    normalised = identifier_normalise(
+        IdentifierInput(type=identifier_type, value=value, scope=scope)
+    )
+    identifier = (
+        Identifier.objects.select_related("person")
+        .filter(type=normalised.type, scope=normalised.scope, value_index=normalised.index)
+        .first()
+    )
+    return identifier.person if identifier is not None else None
+
+
+def person_summary(*, person: Person, requested_one_id: str | None = None) -> dict[str, object]:
+    from freshloop.identity.models import MergeRecord
+
+    return {
+        "one_id": person.one_id,
+        "status": person.status,
+        "display_name": person.display_name,
+        "traits": person.traits,
+        "identifiers": [
+            {
+                "id": ident.pk,
+                "type": ident.type,
+                "scope": ident.scope,
+                "masked_value": identifier_mask(ident),
+                "verified": ident.verified,
+            }
+            for ident in person.identifiers.order_by("type", "pk")
+        ],
+        "merged_from": list(
+            MergeRecord.objects.filter(into_person=person).values_list(
+                "from_person__one_id", flat=True
+            )
+        ),
+        "requested_one_id": requested_one_id,
+        "created_at": person.created_at,
+    }
