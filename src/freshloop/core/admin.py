@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
-from freshloop.core.models import AuditLog, OutboxMessage, WorkerHeartbeat
+from freshloop.core.models import ApiKey, AuditLog, OutboxMessage, WorkerHeartbeat
 
 
 class ReadOnlyAdmin(ModelAdmin):
@@ -39,3 +39,28 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("worker", "seen_at", "hostname")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ModelAdmin):
+    """Keys are created with `manage.py api_key_create` (the raw key is shown once there);
+    here they are listed and can be switched off."""
+
+    list_display = (
+        "name",
+        "prefix",
+        "scopes",
+        "is_active",
+        "created_by",
+        "created_at",
+        "last_used_at",
+    )
+    list_filter = ("is_active",)
+    fields = ("name", "prefix", "scopes", "is_active", "created_by", "created_at", "last_used_at")
+    readonly_fields = ("name", "prefix", "scopes", "created_by", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

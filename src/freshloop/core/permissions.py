@@ -46,7 +46,7 @@ ROLE_GRANTS: dict[Role, list[str]] = {
     Role.MARKETER: ["catalog.view_*", "identity.view_person"],
     Role.LIVE_HOST: ["catalog.view_*"],
     Role.COMMUNITY_MANAGER: ["identity.view_person"],
-    Role.CUSTOMER_SERVICE: ["identity.view_person", "core.view_outboxmessage"],
+    Role.CUSTOMER_SERVICE: ["identity.view_*", "core.view_outboxmessage"],
     Role.SUPPLY_CHAIN: ["catalog.*", "inventory.*"],
     Role.GROUP_LEADER: [],
 }

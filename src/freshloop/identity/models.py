@@ -267,3 +267,50 @@ class IdentitySplitMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.split_id}:{self.identifier_id}:{self.side}"
+
+
+class MatchStatus(models.TextChoices):
+    PENDING = "pending", "待审核"
+    ACCEPTED = "accepted", "已合并"
+    REJECTED = "rejected", "不是同一人"
+
+
+class MatchCandidate(models.Model):
+    """Two people who probably are one (probabilistic matching), waiting for an operator.
+
+    Accepting merges them (as operator evidence); rejecting is remembered so the pair is
+    never proposed again.
+    """
+
+    person_a = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="+", verbose_name="用户 A"
+    )
+    person_b = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="+", verbose_name="用户 B"
+    )
+    score = models.FloatField("匹配概率")
+    match_weight = models.FloatField("匹配权重", default=0)
+    evidence = models.JSONField("依据", default=dict)
+    status = models.CharField(
+        "状态", max_length=16, choices=MatchStatus.choices, default=MatchStatus.PENDING
+    )
+    created_at = models.DateTimeField("发现时间")
+    decided_at = models.DateTimeField("处理时间", null=True, blank=True)
+    decided_by = models.CharField("处理人", max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = "疑似同一人"
+        verbose_name_plural = "疑似同一人(审核队列)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person_a", "person_b"], name="match_candidate_pair_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(person_a__lt=models.F("person_b")),
+                name="match_candidate_ordered",
+            ),
+        ]
+        ordering = ["-score", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.person_a_id}≈{self.person_b_id} ({self.score:.2f})"

@@ -33,7 +33,12 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
         {
             "title": "用户 OneID",
             "collapsible": True,
-            "items": [_item("用户", "person", "identity", "person")],
+            "items": [
+                _item("用户", "person", "identity", "person"),
+                _item("疑似同一人(审核)", "fact_check", "identity", "matchcandidate"),
+                _item("身份冲突", "report", "identity", "identityconflict"),
+                _item("合并记录", "merge", "identity", "mergerecord"),
+            ],
         },
         {
             "title": "商品与库存",
@@ -52,6 +57,7 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
                 _item("审计日志", "history", "core", "auditlog"),
                 _item("外发消息(Outbox)", "outbox", "core", "outboxmessage"),
                 _item("后台任务心跳", "monitor_heart", "core", "workerheartbeat"),
+                _item("API 密钥", "key", "core", "apikey"),
             ],
         },
         {

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from freshloop.core.permissions import Role
+from freshloop.identity.models import Identifier, MatchCandidate, MatchStatus, Person, PersonStatus
+from freshloop.identity.resolver import IdentifierInput, identify
+from tests.factories import make_staff_user
+
+
+@pytest.fixture
+def service_desk(client: Client) -> Client:
+    make_staff_user("cs", Role.CUSTOMER_SERVICE)
+    client.login(username="cs", password="pass-1234")
+    return client
+
+
+def _customer() -> Person:
+    return identify(
+        identifiers=[
+            IdentifierInput(type="phone", value="13800138000", verified=True),
+            IdentifierInput(type="device_id", value="shop-ipad"),
+        ],
+        traits={"province": "浙江", "name": "王小明"},
+        source="shop",
+    ).person
+
+
+@pytest.mark.django_db
+class TestPersonAdmin:
+    def test_search_by_phone_finds_the_person_without_showing_it(
+        self, service_desk: Client
+    ) -> None:
+        person = _customer()
+        identify(identifiers=[IdentifierInput(type="phone", value="13900139000")], source="shop")
+        page = service_desk.get("/admin/identity/person/", {"q": "138 0013 8000"}).content.decode()
+        assert person.one_id in page
+        assert page.count("P_") >= 1
+        other = Person.objects.exclude(pk=person.pk).get()
+        assert other.one_id not in page
+
+    def test_person_page_masks_and_offers_tools(self, service_desk: Client) -> None:
+        person = _customer()
+        page = service_desk.get(f"/admin/identity/person/{person.pk}/change/").content.decode()
+        assert "138****8000" in page
+        assert "13800138000" not in page
+        assert "王小明" not in page  # private traits are not shown on the page
+        for label in ["拆分错误合并", "导出全部个人数据", "删除个人信息", "身份冲突"]:
+            assert label in page
+
+    def test_export_downloads_json(self, service_desk: Client) -> None:
+        person = _customer()
+        response = service_desk.get(f"/admin/identity/person/{person.pk}/export/")
+        assert response["Content-Disposition"] == f'attachment; filename="{person.one_id}.json"'
+        assert json.loads(response.content)["one_id"] == person.one_id
+
+    def test_split_and_erase_through_the_page(self, service_desk: Client) -> None:
+        person = _customer()
+        device = Identifier.objects.get(type="device_id")
+        response = service_desk.post(
+            f"/admin/identity/person/{person.pk}/split/",
+            {"identifier_ids": [device.pk], "reason": "门店公用平板"},
+        )
+        assert response.status_code == 302
+        assert Identifier.objects.get(pk=device.pk).person_id != person.pk
+        service_desk.post(f"/admin/identity/person/{person.pk}/erase/", {"reason": "用户注销"})
+        person.refresh_from_db()
+        assert person.status == PersonStatus.ERASED
+
+    def test_other_roles_cannot_erase(self, client: Client) -> None:
+        make_staff_user("mk", Role.MARKETER)
+        client.login(username="mk", password="pass-1234")
+        person = _customer()
+        client.post(f"/admin/identity/person/{person.pk}/erase/", {"reason": "x"})
+        person.refresh_from_db()
+        assert person.status == PersonStatus.ACTIVE
+
+
+@pytest.mark.django_db
+class TestReviewQueue:
+    def test_reject_from_the_queue(self, service_desk: Client) -> None:
+        a = identify(
+            identifiers=[IdentifierInput(type="member_no", value="A")], source="shop"
+        ).person
+        b = identify(
+            identifiers=[IdentifierInput(type="member_no", value="B")], source="shop"
+        ).person
+        candidate = MatchCandidate.objects.create(
+            person_a=a, person_b=b, score=0.93, created_at=a.created_at
+        )
+        listing = service_desk.get("/admin/identity/matchcandidate/").content.decode()
+        assert "93.0%" in listing
+        service_desk.post(
+            "/admin/identity/matchcandidate/",
+            {"action": "reject", "_selected_action": [candidate.pk]},
+        )
+        candidate.refresh_from_db()
+        assert candidate.status == MatchStatus.REJECTED
