@@ -83,7 +83,7 @@ class Identifier(models.Model):
         "作用域", max_length=64, blank=True, help_text="如微信 app id、企业微信 corp id"
     )
     value = EncryptedTextField("值")
-    value_index = models.CharField("盲索引", max_length=64)
+    value_index = models.CharField("盲索引", max_length=64, db_index=True)
     verified = models.BooleanField("已验证", default=False)
     source = models.CharField("来源", max_length=32, blank=True)
     created_at = models.DateTimeField("创建时间")

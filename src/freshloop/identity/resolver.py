@@ -55,6 +55,7 @@ MAX_IDENTIFIERS_PER_CALL = 20
 MAX_VALUE_LENGTH = 256
 MAX_TRAITS = 50
 DEADLOCK_RETRIES = 5
+LAST_SEEN_RESOLUTION = dt.timedelta(minutes=10)
 
 # Higher wins when two sources write a trait at the same instant.
 SOURCE_PRIORITY: dict[str, int] = {
@@ -296,11 +297,12 @@ def component_load(seed_identifier_ids: Iterable[int]) -> Component:
 
 
 def component_load_locked(
-    seed_identifier_ids: Iterable[int],
+    seed_identifier_ids: Iterable[int], *, person_ids: Iterable[int] = ()
 ) -> tuple[Component, dict[int, Person]]:
-    """Load the component and lock its people; reload until no new person appeared meanwhile."""
+    """Lock the people we already know are involved, load the component, and lock whoever
+    else it turned out to hold; reload until nobody new appears."""
     seeds = set(seed_identifier_ids)
-    locked: dict[int, Person] = {}
+    locked: dict[int, Person] = people_lock(person_ids) if person_ids else {}
     for _ in range(5):
         component = component_load(seeds)
         missing = component.person_ids - set(locked)
@@ -379,7 +381,8 @@ def partition_apply(
 
     Each group keeps the oldest person among those holding its identifiers, so the OneID a
     customer has had longest survives; a person whose identifiers are split across groups
-    stays with the group holding most of them. People left with nothing are merged into
+    stays with the group holding most of them (strong identifiers count ten times a weak
+    one). People left with nothing are merged into
     whoever received their identifiers. `prefer_new_for` marks identifiers whose group must get a fresh person
     (a split's new side). `provisional` is the person a call created for its new identifiers:
     existing people always win ownership over it, and if it ends up empty it is deleted —
@@ -393,7 +396,11 @@ def partition_apply(
         if prefer_new_for and set(group) <= prefer_new_for:
             continue
         for identifier_id in group:
-            counts[(group_index, component.identifiers[identifier_id].person_id)] += 1
+            identifier = component.identifiers[identifier_id]
+            # A person follows their strong identifiers (phone, unionid…) rather than a
+            # shared device, so a split-off weak identifier never takes the OneID with it.
+            weight = 10 if rule_for(identifier.type).strong else 1
+            counts[(group_index, identifier.person_id)] += weight
     ranked = sorted(
         counts.items(),
         key=lambda item: (item[0][1] == provisional_pk, item[0][1], -item[1], item[0][0]),
@@ -595,13 +602,32 @@ def _identify_once(
     display_name: str,
     actor: Actor,
 ) -> IdentifyResult:
+    started = clock.now()
     with transaction.atomic():
         _advisory_lock(n.key for n in normalised)
         call_identifiers, provisional = _store_call_identifiers(
             normalised, source=source, display_name=display_name
         )
-        _link_star(call_identifiers, source=source)
-        component, people = component_load_locked(i.pk for i in call_identifiers)
+        new_links = _link_star(call_identifiers, source=source)
+        answer = min(call_identifiers, key=lambda i: (rule_for(i.type).priority, i.pk))
+        holders = {identifier.person_id for identifier in call_identifiers}
+        if (
+            provisional is None
+            and new_links == 0
+            and len(holders) == 1
+            and all(identifier.created_at < started for identifier in call_identifiers)
+        ):
+            # Nothing new was learnt: the evidence, hence the partition, is unchanged, so the
+            # call only refreshes traits (the common case: a known customer comes back).
+            person = people_lock(holders)[answer.person_id]
+            _traits_save(
+                person, traits, source=source, occurred_at=occurred_at, display_name=display_name
+            )
+            return IdentifyResult(person=person, created=False, merged_from=[], conflicts=0)
+
+        component, people = component_load_locked(
+            (i.pk for i in call_identifiers), person_ids=holders
+        )
         result = partition(component.nodes(), component.links, component.splits)
         outcome = partition_apply(
             component=component,
@@ -612,24 +638,11 @@ def _identify_once(
             actor=actor,
             provisional=provisional,
         )
-        answer = min(call_identifiers, key=lambda i: (rule_for(i.type).priority, i.pk))
         person = outcome.group_person[answer.pk]
         person.refresh_from_db()
-        changed = traits_apply(person, traits, source=source, occurred_at=occurred_at)
-        if display_name and not person.display_name:
-            person.display_name = display_name[:64]
-            changed = True
-        if changed:
-            person.updated_at = clock.now()
-            person.save(
-                update_fields=[
-                    "traits",
-                    "private_traits",
-                    "trait_sources",
-                    "display_name",
-                    "updated_at",
-                ]
-            )
+        _traits_save(
+            person, traits, source=source, occurred_at=occurred_at, display_name=display_name
+        )
         fresh_people = list(outcome.created)
         if provisional is not None and any(
             owner.pk == provisional.pk for owner in outcome.group_person.values()
@@ -652,6 +665,31 @@ def _identify_once(
         )
 
 
+def _traits_save(
+    person: Person,
+    traits: dict[str, Any],
+    *,
+    source: str,
+    occurred_at: dt.datetime,
+    display_name: str,
+) -> None:
+    changed = traits_apply(person, traits, source=source, occurred_at=occurred_at)
+    if display_name and not person.display_name:
+        person.display_name = display_name[:64]
+        changed = True
+    if changed:
+        person.updated_at = clock.now()
+        person.save(
+            update_fields=[
+                "traits",
+                "private_traits",
+                "trait_sources",
+                "display_name",
+                "updated_at",
+            ]
+        )
+
+
 def _store_call_identifiers(
     normalised: list[NormalisedIdentifier], *, source: str, display_name: str
 ) -> tuple[list[Identifier], Person | None]:
@@ -662,15 +700,20 @@ def _store_call_identifiers(
     }
     result: list[Identifier] = []
     provisional: Person | None = None
+    holders = {identifier.person_id for identifier in existing.values()}
+    # With exactly one known holder, new identifiers start with that person (the usual
+    # outcome); the partition still checks the rules and moves them out if it must. Only a
+    # call with no known identifier, or several holders, needs a provisional person.
+    home_id = next(iter(holders)) if len(holders) == 1 else None
     for item in normalised:
         identifier = existing.get(item.key)
         if identifier is None:
-            if provisional is None:
+            if home_id is None and provisional is None:
                 provisional = Person.objects.create(
                     source=source, display_name=display_name[:64], created_at=now, updated_at=now
                 )
             identifier = Identifier.objects.create(
-                person=provisional,
+                person_id=home_id if home_id is not None else provisional.pk,  # type: ignore[union-attr]
                 type=item.type,
                 scope=item.scope,
                 value=item.value,
@@ -681,28 +724,44 @@ def _store_call_identifiers(
                 last_seen_at=now,
             )
         else:
-            updates: dict[str, Any] = {"last_seen_at": now}
+            updates: dict[str, Any] = {}
+            # last_seen_at is for people reading the page, not for resolution: refreshing it
+            # at most every few minutes keeps returning customers from writing on every call.
+            if (
+                identifier.last_seen_at is None
+                or now - identifier.last_seen_at > LAST_SEEN_RESOLUTION
+            ):
+                updates["last_seen_at"] = now
             if item.verified and not identifier.verified:
                 updates["verified"] = True
-            Identifier.objects.filter(pk=identifier.pk).update(**updates)
+            if updates:
+                Identifier.objects.filter(pk=identifier.pk).update(**updates)
         result.append(identifier)
     return result, provisional
 
 
-def _link_star(identifiers: list[Identifier], *, source: str) -> None:
-    """One call's evidence: every identifier linked to the call's first (smallest key)."""
+def _link_star(identifiers: list[Identifier], *, source: str) -> int:
+    """One call's evidence: every identifier linked to the call's first (smallest key).
+    Returns how many links are new."""
     if len(identifiers) < 2:
-        return
+        return 0
     now = clock.now()
     hub = identifiers[0]
     pairs = {tuple(sorted((hub.pk, other.pk))) for other in identifiers[1:] if other.pk != hub.pk}
+    known = set(
+        IdentifierLink.objects.filter(
+            left_id__in=[a for a, _ in pairs], right_id__in=[b for _, b in pairs]
+        ).values_list("left_id", "right_id")
+    )
+    missing = sorted(pairs - known)
     IdentifierLink.objects.bulk_create(
         [
             IdentifierLink(left_id=a, right_id=b, source=source, first_seen_at=now)
-            for a, b in sorted(pairs)
+            for a, b in missing
         ],
         ignore_conflicts=True,
     )
+    return len(missing)
 
 
 # --- split --------------------------------------------------------------------------------
