@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 PYTHON ?= python3
 
-.PHONY: install assets migrate seed demo lint test test-fast bench screenshots clean
+.PHONY: install assets migrate seed demo lint test test-fast bench bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,10 @@ test-fast: install
 	$(VENV)/bin/pytest -m "not e2e" -q
 
 bench: install
-	@for script in bench/*.py; do $(PY) $$script || exit 1; done
+	@for script in bench/[a-z]*.py; do $(PY) $$script || exit 1; done
+
+bench-quick: install
+	@for script in bench/[a-z]*.py; do $(PY) $$script --quick || exit 1; done
 
 clean:
 	rm -rf $(STAMPS) $(VENV) node_modules src/freshloop/web/static/vendor
