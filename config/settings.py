@@ -207,6 +207,22 @@ UNFOLD = {
     "SITE_HEADER": "FreshLoop 鲜环",
     "SITE_SYMBOL": "storefront",
     "SHOW_HISTORY": True,
+    # The brand green of the console and the H5 site (Tailwind's green scale).
+    "COLORS": {
+        "primary": {
+            "50": "oklch(98.2% .018 155.826)",
+            "100": "oklch(96.2% .044 156.743)",
+            "200": "oklch(92.5% .084 155.995)",
+            "300": "oklch(87.1% .15 154.449)",
+            "400": "oklch(79.2% .209 151.711)",
+            "500": "oklch(72.3% .219 149.579)",
+            "600": "oklch(62.7% .194 149.214)",
+            "700": "oklch(52.7% .154 150.069)",
+            "800": "oklch(44.8% .119 151.328)",
+            "900": "oklch(39.3% .095 152.535)",
+            "950": "oklch(26.6% .065 152.934)",
+        }
+    },
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,

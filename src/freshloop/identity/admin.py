@@ -119,6 +119,10 @@ class PersonAdmin(ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # erasure (PIPL) is the audited way to remove a person's data
 
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Nothing on a person is edited by hand: identify, split, merge and erase change it.
+        return False
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Person], search_term: str
     ) -> tuple[QuerySet[Person], bool]:

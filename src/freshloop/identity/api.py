@@ -18,6 +18,7 @@ from freshloop.identity.providers import wechat_oauth_provider
 from freshloop.identity.resolver import IdentifierInput, identify, person_split
 from freshloop.identity.schemas import (
     EraseIn,
+    IdentifierOut,
     IdentifyIn,
     IdentifyOut,
     LoginOut,
@@ -83,7 +84,10 @@ def me(request: HttpRequest) -> MeOut:
     return MeOut(
         one_id=person.one_id,
         display_name=person.display_name,
-        identifiers=[ident.__dict__ for ident in person_identifiers_masked(person=person)],  # type: ignore[misc]
+        identifiers=[
+            IdentifierOut(type=i.type, masked_value=i.masked_value, verified=i.verified)
+            for i in person_identifiers_masked(person=person)
+        ],
     )
 
 

@@ -22,6 +22,7 @@ class MaskedIdentifier:
     type: str
     masked_value: str
     verified: bool
+    label: str = ""
 
 
 def person_identifiers_masked(*, person: Person) -> list[MaskedIdentifier]:

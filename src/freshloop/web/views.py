@@ -40,7 +40,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
     ConsoleArea(
         "live",
         "直播间",
-        "🎥",
+        "播",
         "LV-1…LV-5",
         "排期直播与预约提醒、推拉流地址、主播控制台：置顶商品、秒杀、直播专享券、抽奖、禁言，实时在线与成交。",
         planned_in="#5",
@@ -48,7 +48,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
     ConsoleArea(
         "people",
         "用户 OneID",
-        "🧑",
+        "人",
         "ID-1…ID-6",
         "直播间、商城、企业微信、抖音、门店的同一个人合并为一个 OneID：标识、合并历史、冲突审核、导出与删除。",
         link="/admin/identity/person/",
@@ -56,7 +56,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
     ConsoleArea(
         "datahub",
         "数据看板",
-        "📊",
+        "数",
         "DH-1…DH-8",
         "转化漏斗、获客成本、复购率、留存同期群、渠道结构；标签、人群圈选与 360° 用户画像。",
         planned_in="#6",
@@ -64,7 +64,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
     ConsoleArea(
         "catalog",
         "商品与库存",
-        "🥛",
+        "货",
         "BM-1, BM-2",
         "SPU/SKU、储存条件(常温/冷藏/冷冻)、保质期、批次、分仓库存与预占。",
         link="/admin/catalog/product/",
@@ -72,7 +72,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
     ConsoleArea(
         "orders",
         "订单与支付",
-        "🧾",
+        "单",
         "BM-3",
         "订单状态机与时间线、微信支付/支付宝/沙箱支付、退款。",
         planned_in="#4",
@@ -80,7 +80,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
     ConsoleArea(
         "marketing",
         "营销",
-        "🎟️",
+        "券",
         "BM-4, BM-5",
         "优惠券、满减、限时价、叠加规则、逐行解释的价格；会员等级与积分。",
         planned_in="#4",
@@ -88,28 +88,28 @@ CONSOLE_AREAS: list[ConsoleArea] = [
     ConsoleArea(
         "scrm",
         "企微 SCRM 与社群",
-        "💬",
+        "群",
         "SC-1…SC-3, LV-5",
         "企业微信客户与标签、自动化 SOP、群发频控与静默时段、社群活动与健康度。",
     ),
     ConsoleArea(
         "fulfillment",
         "履约与冷链",
-        "🚚",
+        "运",
         "FF-1…FF-4",
         "智能分仓、先到期先出、冷链温度曲线与超温告警、自动售后。",
     ),
     ConsoleArea(
         "groupbuy",
         "社区团购与团长",
-        "🏘️",
+        "团",
         "GB-1…GB-4",
         "团长入驻与工作台、多级佣金与结算、拼团、预售。",
     ),
     ConsoleArea(
         "food",
         "食品特色",
-        "🌾",
+        "食",
         "FD-1…FD-6",
         "周期购订阅、家庭食品柜与临期提醒、批次溯源、食谱推荐、区域商品池、二十四节气营销日历。",
     ),

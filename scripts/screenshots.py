@@ -1,0 +1,80 @@
+"""Take the README's screenshots from a running FreshLoop (e.g. `make demo`).
+
+Usage: .venv/bin/python scripts/screenshots.py [--base-url http://127.0.0.1:8000]
+Writes PNGs into docs/screenshots/. Needs Debian's chromium at /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+    parser.add_argument("--username", default="admin")
+    parser.add_argument("--password", default="freshloop-demo")
+    parser.add_argument("--phone", default="13900001234")
+    args = parser.parse_args()
+    base = args.base_url.rstrip("/")
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        desktop = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        page = desktop.new_page()
+        page.goto(f"{base}/console/login/")
+        page.screenshot(path=OUT / "console-login.png")
+        page.fill("input[name=username]", args.username)
+        page.fill("input[name=password]", args.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/console/")
+        page.screenshot(path=OUT / "console-home.png", full_page=True)
+        page.goto(f"{base}/admin/")
+        page.screenshot(path=OUT / "admin-index.png")
+        page.goto(f"{base}/admin/identity/person/")
+        page.screenshot(path=OUT / "admin-people.png")
+        page.fill("input[name=q]", "13700001004")  # the demo's merged customer
+        page.keyboard.press("Enter")
+        page.locator("#result_list tbody a").first.click()
+        page.screenshot(path=OUT / "admin-person.png", full_page=True)
+        page.goto(f"{base}/admin/identity/matchcandidate/")
+        page.screenshot(path=OUT / "admin-review-queue.png")
+
+        mobile = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="zh-CN", is_mobile=True)
+        phone_page = mobile.new_page()
+        phone_page.goto(f"{base}/m/login")
+        phone_page.fill("input[name=phone]", args.phone)
+        phone_page.click("[data-testid=send-code]")
+        phone_page.wait_for_selector("[data-testid=hint]:visible")
+        phone_page.screenshot(path=OUT / "h5-login.png")
+        code = phone_page.inner_text("[data-testid=hint]").split("：")[-1].strip("）) ")
+        phone_page.fill("input[name=code]", code)
+        phone_page.click("[data-testid=login]")
+        phone_page.wait_for_url(f"{base}/m/")
+        phone_page.screenshot(path=OUT / "h5-home.png")
+        browser.close()
+
+    health = httpx.get(f"{base}/healthz", timeout=5).json()
+    print(f"screenshots written to {OUT.relative_to(ROOT)}; health: {health['status']}")
+
+
+if __name__ == "__main__":
+    main()
