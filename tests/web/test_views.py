@@ -75,3 +75,22 @@ class TestH5Pages:
         response = client.get("/m/no-such-page")
         assert response.status_code == 404
         assert "页面不存在" in response.content.decode()
+
+
+@pytest.mark.django_db
+class TestH5Home:
+    def test_logged_in_consumer_sees_oneid_and_masked_phone_in_chinese(
+        self, client: Client
+    ) -> None:
+        from tests.identity.helpers import last_sms_code
+
+        client.post("/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json")
+        client.post(
+            "/api/v1/auth/otp/verify",
+            {"phone": "13800138000", "code": last_sms_code()},
+            content_type="application/json",
+        )
+        page = client.get("/m/").content.decode()
+        assert "手机号" in page
+        assert "138****8000" in page
+        assert "13800138000" not in page

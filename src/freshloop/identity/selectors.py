@@ -28,7 +28,10 @@ class MaskedIdentifier:
 def person_identifiers_masked(*, person: Person) -> list[MaskedIdentifier]:
     return [
         MaskedIdentifier(
-            type=ident.type, masked_value=identifier_mask(ident), verified=ident.verified
+            type=ident.type,
+            masked_value=identifier_mask(ident),
+            verified=ident.verified,
+            label=str(IdentifierType(ident.type).label),
         )
         for ident in person.identifiers.order_by("type", "pk")
     ]
