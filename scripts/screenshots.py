@@ -37,7 +37,9 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         desktop = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
         page = desktop.new_page()
         page.goto(f"{base}/console/login/")
@@ -58,7 +60,12 @@ def main() -> None:
         page.goto(f"{base}/admin/identity/matchcandidate/")
         page.screenshot(path=OUT / "admin-review-queue.png")
 
-        mobile = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="zh-CN", is_mobile=True)
+        mobile = browser.new_context(
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            locale="zh-CN",
+            is_mobile=True,
+        )
         phone_page = mobile.new_page()
         phone_page.goto(f"{base}/m/login")
         phone_page.fill("input[name=phone]", args.phone)

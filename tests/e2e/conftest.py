@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -46,7 +45,7 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 
 @pytest.fixture
-def console_errors(page: Any) -> Iterator[list[str]]:
+def console_errors(page: Any) -> list[str]:
     """JavaScript errors and failed page/asset loads; a test asserts it stays empty.
 
     API calls answered with a 4xx are the app speaking (a wrong code is a 400 by design), so
@@ -57,14 +56,18 @@ def console_errors(page: Any) -> Iterator[list[str]]:
     page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
     page.on(
         "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and not message.text.startswith("Failed to load resource")
-        else None,
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     page.on(
         "response",
-        lambda response: errors.append(f"{response.status} {response.url}")
-        if response.status >= 400 and "/api/" not in response.url
-        else None,
+        lambda response: (
+            errors.append(f"{response.status} {response.url}")
+            if response.status >= 400 and "/api/" not in response.url
+            else None
+        ),
     )
-    yield errors
+    return errors

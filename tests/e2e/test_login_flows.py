@@ -26,7 +26,9 @@ def _sms_code_from_outbox() -> str:
 
 
 class TestAdminLogin:
-    def test_operator_logs_in_to_the_back_office(self, page: Page, live_server: Any, console_errors: list[str]) -> None:
+    def test_operator_logs_in_to_the_back_office(
+        self, page: Page, live_server: Any, console_errors: list[str]
+    ) -> None:
         make_staff_user("boss", superuser=True)
         page.goto(f"{live_server.url}/admin/")
         page.fill("input[name=username]", "boss")
@@ -43,7 +45,9 @@ class TestAdminLogin:
 
 
 class TestConsoleLogin:
-    def test_operator_reaches_the_console_and_logs_out(self, page: Page, live_server: Any, console_errors: list[str]) -> None:
+    def test_operator_reaches_the_console_and_logs_out(
+        self, page: Page, live_server: Any, console_errors: list[str]
+    ) -> None:
         make_staff_user("host", Role.LIVE_HOST)
         page.goto(f"{live_server.url}/console/")
         expect(page).to_have_url(f"{live_server.url}/console/login/?next=/console/")
@@ -69,7 +73,9 @@ class TestConsoleLogin:
 
 
 class TestConsumerPhoneLogin:
-    def test_phone_code_login_end_to_end(self, page: Page, live_server: Any, console_errors: list[str]) -> None:
+    def test_phone_code_login_end_to_end(
+        self, page: Page, live_server: Any, console_errors: list[str]
+    ) -> None:
         page.set_viewport_size(MOBILE)
         page.goto(f"{live_server.url}/m/login")
         viewport = page.locator("meta[name=viewport]").get_attribute("content") or ""
@@ -94,7 +100,9 @@ class TestConsumerPhoneLogin:
 
 
 class TestConsumerWechatLogin:
-    def test_wechat_sandbox_login(self, page: Page, live_server: Any, console_errors: list[str]) -> None:
+    def test_wechat_sandbox_login(
+        self, page: Page, live_server: Any, console_errors: list[str]
+    ) -> None:
         page.set_viewport_size(MOBILE)
         page.goto(f"{live_server.url}/m/login")
         page.click("text=微信一键登录")
