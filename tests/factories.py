@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 
@@ -10,6 +11,10 @@ from freshloop.core.audit import Actor
 from freshloop.core.permissions import Role, roles_ensure, user_role_assign
 from freshloop.identity.models import IdentifierType, Person
 from freshloop.identity.services import person_resolve_identifier, phone_normalise
+
+if TYPE_CHECKING:
+    from freshloop.catalog.models import Sku
+    from freshloop.inventory.models import Warehouse
 
 _phone_numbers = itertools.count(13800000001)
 
@@ -40,3 +45,59 @@ def make_staff_user(
     for role in roles:
         user_role_assign(actor=Actor.system("tests"), user=user, role=role)
     return user
+
+
+# --- commerce ---------------------------------------------------------------------------------
+
+_codes = itertools.count(1)
+
+
+def make_warehouse(
+    code: str = "sh", *, province: str = "上海", chilled: bool = True, frozen: bool = True
+) -> Warehouse:
+    from freshloop.inventory.services import warehouse_upsert
+
+    return warehouse_upsert(
+        code=code,
+        name=f"{province}仓",
+        province=province,
+        city=province,
+        chilled=chilled,
+        frozen=frozen,
+    )
+
+
+def make_sku(
+    *,
+    price_fen: int = 1000,
+    storage: str = "chilled",
+    stock: int = 0,
+    warehouse: Warehouse | None = None,
+    name: str = "鲜牛奶",
+    category_code: str = "dairy",
+    channels: tuple[str, ...] = ("live", "shop", "groupbuy"),
+) -> Sku:
+    """A product with one SKU, optionally with `stock` units received into `warehouse`."""
+    from freshloop.catalog.models import StorageCondition
+    from freshloop.catalog.services import category_upsert, product_upsert, sku_upsert
+    from freshloop.inventory.services import stock_receive
+
+    number = next(_codes)
+    category = category_upsert(code=category_code, name=category_code)
+    product = product_upsert(
+        code=f"p{number}",
+        name=name,
+        category=category,
+        storage=StorageCondition(storage),
+        shelf_life_days=7,
+        channels=channels,
+    )
+    sku = sku_upsert(product=product, code=f"s{number}", spec="950ml", price_fen=price_fen)
+    if stock:
+        stock_receive(
+            sku=sku,
+            warehouse=warehouse or make_warehouse(),
+            quantity=stock,
+            actor=Actor.system("tests"),
+        )
+    return sku

@@ -1,6 +1,6 @@
-"""Catalog foundation: categories, products (SPU) and SKUs with the food attributes that
-decide how they are stored and shipped. Issue #4 (commerce core) extends this with batches,
-media and channel availability."""
+"""Catalog (SPEC BM-1): categories, products (SPU), SKUs with prices in fen, the food attributes
+that decide how they are stored and shipped, batches with production and expiry dates, images,
+and the channels each product is sold in."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ class StorageCondition(models.TextChoices):
     AMBIENT = "ambient", "常温"
     CHILLED = "chilled", "冷藏(0-4℃)"
     FROZEN = "frozen", "冷冻(-18℃)"
+
+
+class SalesChannel(models.TextChoices):
+    LIVE = "live", "直播间"
+    SHOP = "shop", "商城"
+    GROUPBUY = "groupbuy", "社区团购"
+    PARTNER = "partner", "合作方"
 
 
 class Category(models.Model):
@@ -39,7 +46,15 @@ class Product(models.Model):
     storage = models.CharField("储存条件", max_length=16, choices=StorageCondition.choices)
     shelf_life_days = models.PositiveIntegerField("保质期(天)")
     origin = models.CharField("产地", max_length=64, blank=True)
+    certifications = models.JSONField(
+        "认证", default=list, blank=True, help_text="如 有机认证、绿色食品"
+    )
+    allergens = models.JSONField("过敏原", default=list, blank=True, help_text="如 乳、蛋、麸质")
     description = models.TextField("描述", blank=True)
+    image_url = models.CharField("主图", max_length=300, blank=True)
+    sold_in_live = models.BooleanField("直播间可售", default=True)
+    sold_in_shop = models.BooleanField("商城可售", default=True)
+    sold_in_groupbuy = models.BooleanField("团购可售", default=True)
     is_active = models.BooleanField("上架", default=True)
     created_at = models.DateTimeField("创建时间")
 
@@ -50,6 +65,27 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def sold_in(self, channel: str) -> bool:
+        """Partners sell what the shop sells; each other channel has its own switch."""
+        return {
+            SalesChannel.LIVE: self.sold_in_live,
+            SalesChannel.SHOP: self.sold_in_shop,
+            SalesChannel.GROUPBUY: self.sold_in_groupbuy,
+            SalesChannel.PARTNER: self.sold_in_shop,
+        }.get(SalesChannel(channel), False)
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    url = models.CharField("图片地址", max_length=300)
+    caption = models.CharField("说明", max_length=64, blank=True)
+    sort_order = models.PositiveIntegerField("排序", default=0)
+
+    class Meta:
+        verbose_name = "商品图片"
+        verbose_name_plural = "商品图片"
+        ordering = ["sort_order", "id"]
 
 
 class Sku(models.Model):
@@ -68,3 +104,31 @@ class Sku(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.name} {self.spec}"
+
+
+class Batch(models.Model):
+    """One production lot of a SKU: what the consumer sees as 生产日期 / 保质期至, and what
+    fulfillment picks first-expiry-first-out. Quantities live in inventory, per warehouse."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="batches")
+    batch_no = models.CharField("批次号", max_length=64)
+    produced_on = models.DateField("生产日期")
+    expires_on = models.DateField("到期日期")
+    origin_detail = models.CharField("产地/牧场", max_length=128, blank=True)
+    inspection_note = models.CharField("检验结果", max_length=200, blank=True)
+    created_at = models.DateTimeField("创建时间")
+
+    class Meta:
+        verbose_name = "批次"
+        verbose_name_plural = "批次"
+        ordering = ["expires_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "batch_no"], name="catalog_batch_unique_no"),
+            models.CheckConstraint(
+                condition=models.Q(expires_on__gte=models.F("produced_on")),
+                name="catalog_batch_expires_after_production",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku.code} {self.batch_no}"

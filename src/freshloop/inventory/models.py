@@ -32,3 +32,123 @@ class Warehouse(models.Model):
             StorageCondition.CHILLED: self.supports_chilled,
             StorageCondition.FROZEN: self.supports_frozen,
         }.get(StorageCondition(storage), False)
+
+
+class StockLevel(models.Model):
+    """How many units of one SKU one warehouse holds (on hand) and has promised (reserved).
+
+    available = on_hand - reserved. The check constraint is the last line of defence against
+    overselling; services never reach it because they reserve with a conditional UPDATE.
+    """
+
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT, related_name="stock_levels")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = models.IntegerField("在库", default=0)
+    reserved = models.IntegerField("已预占", default=0)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "库存"
+        verbose_name_plural = "库存"
+        ordering = ["sku_id", "warehouse_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "warehouse"], name="inventory_stock_unique"),
+            models.CheckConstraint(
+                condition=models.Q(reserved__gte=0), name="inventory_stock_reserved_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(on_hand__gte=models.F("reserved")),
+                name="inventory_stock_never_oversold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}@{self.warehouse_id}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class BatchStock(models.Model):
+    """Units of one production lot in one warehouse; shipping takes the earliest expiry first."""
+
+    batch = models.ForeignKey("catalog.Batch", on_delete=models.PROTECT, related_name="stock")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="batch_stock")
+    quantity = models.IntegerField("数量", default=0)
+
+    class Meta:
+        verbose_name = "批次库存"
+        verbose_name_plural = "批次库存"
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "warehouse"], name="inventory_batch_unique"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=0), name="inventory_batch_nonneg"
+            ),
+        ]
+
+
+class ReservationStatus(models.TextChoices):
+    ACTIVE = "active", "预占中"
+    SHIPPED = "shipped", "已出库"
+    RELEASED = "released", "已释放"
+
+
+class Reservation(models.Model):
+    """Units promised to one order. Unpaid orders hold them until `expires_at`; paid ones until
+    they ship."""
+
+    order_ref = models.CharField("订单号", max_length=40, db_index=True)
+    stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations")
+    quantity = models.PositiveIntegerField("数量")
+    status = models.CharField(
+        "状态", max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.ACTIVE
+    )
+    expires_at = models.DateTimeField("支付截止", null=True, blank=True)
+    created_at = models.DateTimeField("创建时间")
+    closed_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "库存预占"
+        verbose_name_plural = "库存预占"
+        ordering = ["-id"]
+
+
+class MovementKind(models.TextChoices):
+    RECEIVE = "receive", "入库"
+    ADJUST = "adjust", "调整"
+    STOCKTAKE = "stocktake", "盘点"
+    RESERVE = "reserve", "预占"
+    RELEASE = "release", "释放"
+    SHIP = "ship", "出库"
+
+
+class StockMovement(models.Model):
+    """Append-only history of every change to a stock level: why on hand or reserved moved."""
+
+    stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField("类型", max_length=16, choices=MovementKind.choices)
+    on_hand_delta = models.IntegerField("在库变化", default=0)
+    reserved_delta = models.IntegerField("预占变化", default=0)
+    ref = models.CharField("关联单号", max_length=64, blank=True)
+    note = models.CharField("备注", max_length=200, blank=True)
+    actor = models.CharField("操作人", max_length=64, blank=True)
+    created_at = models.DateTimeField("时间", db_index=True)
+
+    class Meta:
+        verbose_name = "库存流水"
+        verbose_name_plural = "库存流水"
+        ordering = ["-id"]
+
+
+class StockTake(models.Model):
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_takes")
+    note = models.CharField("备注", max_length=200, blank=True)
+    actor = models.CharField("盘点人", max_length=64)
+    lines = models.JSONField("差异", default=list)
+    created_at = models.DateTimeField("时间")
+
+    class Meta:
+        verbose_name = "盘点"
+        verbose_name_plural = "盘点"
+        ordering = ["-id"]

@@ -1,0 +1,259 @@
+"""Stock: receive, adjust, stock-take, reserve, release, ship — and never oversell."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from freshloop.catalog.services import batch_register
+from freshloop.core import clock
+from freshloop.core.audit import Actor
+from freshloop.core.errors import Conflict, InvalidInput
+from freshloop.core.models import AuditLog
+from freshloop.inventory.errors import OutOfStock
+from freshloop.inventory.models import (
+    BatchStock,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+    StockMovement,
+)
+from freshloop.inventory.selectors import batch_next_to_ship, stock_available_by_sku
+from freshloop.inventory.services import (
+    ReservationRequest,
+    reservation_reduce,
+    reservations_overdue,
+    reservations_release,
+    reservations_ship,
+    stock_adjust,
+    stock_receive,
+    stock_reserve,
+    stock_take,
+)
+from tests.factories import make_sku, make_warehouse
+
+pytestmark = pytest.mark.django_db
+OPERATOR = Actor(type="user", id="1", label="仓管小李")
+
+
+def level(sku_id: int) -> StockLevel:
+    return StockLevel.objects.get(sku_id=sku_id)
+
+
+def reserve(order_ref: str, sku, quantity: int, province: str = "") -> list[Reservation]:  # type: ignore[no-untyped-def]
+    with transaction.atomic():
+        return stock_reserve(
+            order_ref=order_ref,
+            requests=[ReservationRequest(sku=sku, quantity=quantity)],
+            expires_at=clock.now() + dt.timedelta(minutes=15),
+            province=province,
+        )
+
+
+class TestStockReceive:
+    def test_receive_adds_on_hand_records_movement_lot_and_audit(self) -> None:
+        sku = make_sku()
+        warehouse = make_warehouse()
+        lot = batch_register(sku=sku, batch_no="B1", produced_on=dt.date(2026, 11, 20))
+        stock_receive(sku=sku, warehouse=warehouse, quantity=30, actor=OPERATOR, batch=lot)
+        assert level(sku.pk).on_hand == 30
+        assert BatchStock.objects.get(batch=lot).quantity == 30
+        assert StockMovement.objects.get().on_hand_delta == 30
+        assert AuditLog.objects.filter(action="inventory.stock_receive").count() == 1
+
+    def test_frozen_goods_refused_by_a_warehouse_without_freezers(self) -> None:
+        sku = make_sku(storage="frozen")
+        ambient_only = make_warehouse("gz", province="广东", chilled=False, frozen=False)
+        with pytest.raises(InvalidInput, match="冷冻"):
+            stock_receive(sku=sku, warehouse=ambient_only, quantity=5, actor=OPERATOR)
+        assert not StockLevel.objects.filter(on_hand__gt=0).exists()
+
+    @pytest.mark.parametrize("quantity", [0, -3, 2_000_000, True])
+    def test_bad_quantities_refused(self, quantity: int) -> None:
+        with pytest.raises(InvalidInput):
+            stock_receive(
+                sku=make_sku(), warehouse=make_warehouse(), quantity=quantity, actor=OPERATOR
+            )
+
+
+class TestStockAdjust:
+    def test_adjust_down_is_audited_with_before_and_after(self) -> None:
+        sku = make_sku(stock=10)
+        stock_adjust(sku=sku, warehouse=make_warehouse(), delta=-2, reason="破损", actor=OPERATOR)
+        assert level(sku.pk).on_hand == 8
+        audit = AuditLog.objects.get(action="inventory.stock_adjust")
+        assert audit.before == {"on_hand": 10}
+        assert audit.after == {"on_hand": 8, "reason": "破损"}
+
+    def test_cannot_adjust_below_what_is_promised_to_orders(self) -> None:
+        sku = make_sku(stock=5)
+        reserve("O-1", sku, 4)
+        with pytest.raises(Conflict):
+            stock_adjust(
+                sku=sku, warehouse=make_warehouse(), delta=-2, reason="破损", actor=OPERATOR
+            )
+        assert level(sku.pk).on_hand == 5
+
+    def test_reason_is_required(self) -> None:
+        with pytest.raises(InvalidInput):
+            stock_adjust(
+                sku=make_sku(stock=1),
+                warehouse=make_warehouse(),
+                delta=1,
+                reason=" ",
+                actor=OPERATOR,
+            )
+
+
+class TestStockTake:
+    def test_counts_replace_on_hand_and_differences_are_kept(self) -> None:
+        milk, eggs = make_sku(stock=10), make_sku(stock=20, name="鸡蛋")
+        take = stock_take(
+            warehouse=make_warehouse(),
+            counts={milk.pk: 9, eggs.pk: 20},
+            actor=OPERATOR,
+            note="月末盘点",
+        )
+        assert level(milk.pk).on_hand == 9
+        assert level(eggs.pk).on_hand == 20
+        assert {line["sku_id"]: line["diff"] for line in take.lines} == {milk.pk: -1, eggs.pk: 0}
+        assert StockMovement.objects.filter(kind="stocktake").count() == 1
+
+    def test_count_below_reserved_refuses_the_whole_take(self) -> None:
+        milk, eggs = make_sku(stock=10), make_sku(stock=20, name="鸡蛋")
+        reserve("O-1", milk, 6)
+        with pytest.raises(Conflict):
+            stock_take(warehouse=make_warehouse(), counts={milk.pk: 5, eggs.pk: 1}, actor=OPERATOR)
+        assert level(eggs.pk).on_hand == 20
+
+    def test_unknown_sku_refused(self) -> None:
+        with pytest.raises(InvalidInput):
+            stock_take(warehouse=make_warehouse(), counts={999_999: 1}, actor=OPERATOR)
+
+
+class TestStockReserve:
+    def test_reserve_moves_reserved_not_on_hand(self) -> None:
+        sku = make_sku(stock=10)
+        reserve("O-1", sku, 3)
+        assert (level(sku.pk).on_hand, level(sku.pk).reserved) == (10, 3)
+        assert stock_available_by_sku(sku_ids=[sku.pk]) == {sku.pk: 7}
+
+    def test_not_enough_stock_raises_and_reserves_nothing(self) -> None:
+        milk, eggs = make_sku(stock=10), make_sku(stock=1, name="鸡蛋")
+        with pytest.raises(OutOfStock) as raised, transaction.atomic():
+            stock_reserve(
+                order_ref="O-1",
+                requests=[
+                    ReservationRequest(sku=milk, quantity=2),
+                    ReservationRequest(sku=eggs, quantity=2),
+                ],
+                expires_at=None,
+            )
+        assert raised.value.detail["skus"][0]["sku_id"] == eggs.pk
+        assert level(milk.pk).reserved == 0
+        assert not Reservation.objects.exists()
+
+    def test_same_province_warehouse_is_preferred(self) -> None:
+        sku = make_sku()
+        shanghai, beijing = (
+            make_warehouse("sh", province="上海"),
+            make_warehouse("bj", province="北京"),
+        )
+        stock_receive(sku=sku, warehouse=shanghai, quantity=50, actor=OPERATOR)
+        stock_receive(sku=sku, warehouse=beijing, quantity=5, actor=OPERATOR)
+        (reservation,) = reserve("O-1", sku, 2, province="北京")
+        assert reservation.stock.warehouse == beijing
+
+    def test_chilled_goods_never_reserved_in_an_ambient_warehouse(self) -> None:
+        sku = make_sku(storage="chilled")
+        ambient = make_warehouse("gz", province="广东", chilled=False, frozen=False)
+        StockLevel.objects.create(sku=sku, warehouse=ambient, on_hand=100)
+        with pytest.raises(OutOfStock):
+            reserve("O-1", sku, 1, province="广东")
+
+    @pytest.mark.django_db(transaction=True)
+    def test_must_run_inside_the_order_transaction(self) -> None:
+        # (a plain django_db test already runs inside a transaction, hence transaction=True)
+        with pytest.raises(RuntimeError):
+            stock_reserve(order_ref="O", requests=[], expires_at=None)
+
+
+class TestReservationsRelease:
+    def test_release_gives_units_back_once(self) -> None:
+        sku = make_sku(stock=5)
+        reserve("O-1", sku, 5)
+        assert reservations_release(order_ref="O-1") == 5
+        assert reservations_release(order_ref="O-1") == 0
+        assert level(sku.pk).reserved == 0
+        assert Reservation.objects.get().status == ReservationStatus.RELEASED
+
+    def test_reduce_gives_back_part_of_an_order(self) -> None:
+        sku = make_sku(stock=5)
+        reserve("O-1", sku, 4)
+        assert reservation_reduce(order_ref="O-1", sku_id=sku.pk, quantity=1) == 1
+        assert level(sku.pk).reserved == 3
+
+    def test_overdue_lists_unpaid_reservations_past_deadline(self) -> None:
+        sku = make_sku(stock=5)
+        reserve("O-1", sku, 1)
+        assert reservations_overdue(now=clock.now()) == []
+        assert reservations_overdue(now=clock.now() + dt.timedelta(minutes=16)) == ["O-1"]
+
+
+class TestReservationsShip:
+    def test_shipping_takes_units_out_earliest_expiry_first(self) -> None:
+        sku = make_sku()
+        warehouse = make_warehouse()
+        later = batch_register(sku=sku, batch_no="L", produced_on=dt.date(2026, 11, 22))
+        sooner = batch_register(sku=sku, batch_no="S", produced_on=dt.date(2026, 11, 18))
+        stock_receive(sku=sku, warehouse=warehouse, quantity=3, actor=OPERATOR, batch=later)
+        stock_receive(sku=sku, warehouse=warehouse, quantity=2, actor=OPERATOR, batch=sooner)
+        assert batch_next_to_ship(sku_id=sku.pk) == sooner
+        reserve("O-1", sku, 3)
+        reservations_ship(order_ref="O-1")
+        assert (level(sku.pk).on_hand, level(sku.pk).reserved) == (2, 0)
+        assert BatchStock.objects.get(batch=sooner).quantity == 0
+        assert BatchStock.objects.get(batch=later).quantity == 2
+        assert batch_next_to_ship(sku_id=sku.pk) == later
+        # shipping twice ships nothing more
+        assert reservations_ship(order_ref="O-1") == []
+
+
+@pytest.mark.django_db(transaction=True)
+class TestNeverOversold:
+    def test_many_threads_buying_the_last_units(self) -> None:
+        # given 5 units and 16 buyers who each want 1, all at the same instant
+        sku = make_sku(stock=5)
+        buyers = 16
+        barrier = threading.Barrier(buyers)
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def buy(number: int) -> None:
+            try:
+                barrier.wait()
+                reserve(f"O-{number}", sku, 1)
+                result = "ok"
+            except OutOfStock:
+                result = "sold_out"
+            except Exception as error:  # noqa: BLE001 (reported by the assertion below)
+                result = f"error: {error!r}"
+            finally:
+                connection.close()
+            with lock:
+                outcomes.append(result)
+
+        threads = [threading.Thread(target=buy, args=(n,)) for n in range(buyers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # then exactly 5 got one, the rest were told it is sold out, and nothing else happened
+        assert sorted(outcomes).count("ok") == 5, outcomes
+        assert outcomes.count("sold_out") == buyers - 5, outcomes
+        stock = level(sku.pk)
+        assert (stock.on_hand, stock.reserved) == (5, 5)
+        assert Reservation.objects.filter(status=ReservationStatus.ACTIVE).count() == 5
