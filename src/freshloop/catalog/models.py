@@ -87,6 +87,9 @@ class ProductImage(models.Model):
         verbose_name_plural = "商品图片"
         ordering = ["sort_order", "id"]
 
+    def __str__(self) -> str:
+        return self.caption or self.url
+
 
 class Sku(models.Model):
     """A sellable variant with its own price, e.g. 鲜牛奶 950ml×2."""

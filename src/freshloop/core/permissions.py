@@ -43,11 +43,24 @@ ROLE_LABELS: dict[Role, str] = {
 # scoping (a group leader sees only their group) is on top of this, via register_object_rule.
 ROLE_GRANTS: dict[Role, list[str]] = {
     Role.ADMIN: ["*"],
-    Role.MARKETER: ["catalog.view_*", "identity.view_person"],
-    Role.LIVE_HOST: ["catalog.view_*"],
+    Role.MARKETER: [
+        "catalog.view_*",
+        "identity.view_person",
+        "promotions.*",
+        "membership.*",
+        "orders.view_order",
+    ],
+    Role.LIVE_HOST: ["catalog.view_*", "inventory.view_stocklevel"],
     Role.COMMUNITY_MANAGER: ["identity.view_person"],
-    Role.CUSTOMER_SERVICE: ["identity.view_*", "core.view_outboxmessage"],
-    Role.SUPPLY_CHAIN: ["catalog.*", "inventory.*"],
+    Role.CUSTOMER_SERVICE: [
+        "identity.view_*",
+        "core.view_outboxmessage",
+        "orders.*",
+        "payments.view_*",
+        "membership.view_*",
+        "promotions.view_*",
+    ],
+    Role.SUPPLY_CHAIN: ["catalog.*", "inventory.*", "orders.view_*", "orders.change_order"],
     Role.GROUP_LEADER: [],
 }
 

@@ -87,6 +87,9 @@ class BatchStock(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.batch_id}@{self.warehouse_id}: {self.quantity}"
+
 
 class ReservationStatus(models.TextChoices):
     ACTIVE = "active", "预占中"
@@ -112,6 +115,9 @@ class Reservation(models.Model):
         verbose_name = "库存预占"
         verbose_name_plural = "库存预占"
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_ref} × {self.quantity}"
 
 
 class MovementKind(models.TextChoices):
@@ -140,6 +146,9 @@ class StockMovement(models.Model):
         verbose_name_plural = "库存流水"
         ordering = ["-id"]
 
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.on_hand_delta:+d}/{self.reserved_delta:+d}"
+
 
 class StockTake(models.Model):
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="stock_takes")
@@ -152,3 +161,6 @@ class StockTake(models.Model):
         verbose_name = "盘点"
         verbose_name_plural = "盘点"
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"盘点 #{self.pk} {self.warehouse_id}"

@@ -14,9 +14,9 @@ def stock_available_by_sku(*, sku_ids: Iterable[int]) -> dict[int, int]:
     rows = (
         StockLevel.objects.filter(sku_id__in=list(sku_ids), warehouse__is_active=True)
         .values("sku_id")
-        .annotate(available=Sum(F("on_hand") - F("reserved")))
+        .annotate(units=Sum(F("on_hand") - F("reserved")))
     )
-    return {row["sku_id"]: int(row["available"] or 0) for row in rows}
+    return {row["sku_id"]: int(row["units"] or 0) for row in rows}
 
 
 def batch_next_to_ship(*, sku_id: int) -> Batch | None:

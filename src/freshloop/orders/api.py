@@ -1,0 +1,205 @@
+"""Cart, checkout and orders for buyers (H5, live room, partner apps acting for a buyer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Header, Router, Status
+
+from freshloop.core.audit import Actor
+from freshloop.identity.auth import ConsumerAuth, request_person
+from freshloop.orders.models import Order
+from freshloop.orders.pricing import CheckoutQuote
+from freshloop.orders.schemas import (
+    CartItemIn,
+    CartLineOut,
+    CartOut,
+    CheckoutIn,
+    OrderCreateIn,
+    OrderDetailOut,
+    OrderOut,
+    PriceRowOut,
+    QuoteLineOut,
+    QuoteOut,
+    RefundIn,
+    RefundOut,
+    RejectedCouponOut,
+)
+from freshloop.orders.selectors import (
+    cart_items_for_person,
+    order_get_for_person,
+    order_list_for_person,
+)
+from freshloop.orders.services import (
+    CheckoutItem,
+    CheckoutRequest,
+    cart_item_set,
+    checkout_preview,
+    order_cancel,
+    order_create,
+    order_refund_request,
+)
+
+router = Router(tags=["购物车与订单 orders"], auth=ConsumerAuth())
+
+
+def _cart_out(request: HttpRequest) -> CartOut:
+    items = cart_items_for_person(person=request_person(request))
+    return CartOut(
+        items=[
+            CartLineOut(
+                sku_id=item.sku_id,
+                name=item.sku.product.name,
+                spec=item.sku.spec,
+                unit_price_fen=item.sku.price_fen,
+                quantity=item.quantity,
+            )
+            for item in items
+        ]
+    )
+
+
+@router.get("/cart", response=CartOut, summary="我的购物车")
+def cart_get(request: HttpRequest) -> CartOut:
+    return _cart_out(request)
+
+
+@router.put("/cart/items", response=CartOut, summary="设置购物车中某商品的数量（0 为删除）")
+def cart_put(request: HttpRequest, body: CartItemIn) -> CartOut:
+    cart_item_set(person=request_person(request), sku_id=body.sku_id, quantity=body.quantity)
+    return _cart_out(request)
+
+
+def _checkout_request(request: HttpRequest, body: CheckoutIn, **extra: Any) -> CheckoutRequest:
+    return CheckoutRequest(
+        person=request_person(request),
+        channel=body.channel,
+        source_ref=body.source_ref,
+        items=None
+        if body.items is None
+        else [CheckoutItem(sku_id=i.sku_id, quantity=i.quantity) for i in body.items],
+        coupon_ids=body.coupon_ids,
+        points=body.points,
+        **extra,
+    )
+
+
+def quote_out(quote: CheckoutQuote) -> QuoteOut:
+    return QuoteOut(
+        lines=[
+            QuoteLineOut(
+                sku_id=line.sku.pk,
+                name=f"{line.sku.product.name} {line.sku.spec}",
+                quantity=line.quantity,
+                unit_price_fen=line.unit_price_fen,
+                discount_fen=line.discount_fen,
+                total_fen=line.total_fen,
+            )
+            for line in quote.lines
+        ],
+        explanation=[PriceRowOut(**row) for row in quote.explanation()],
+        subtotal_fen=quote.subtotal_fen,
+        discount_fen=quote.discount_fen,
+        shipping_fen=quote.shipping_fen,
+        total_fen=quote.total_fen,
+        points_used=quote.points_used,
+        points_balance=quote.points_balance,
+        applied_coupon_ids=quote.applied_coupon_ids,
+        rejected_coupons=[
+            RejectedCouponOut(coupon_id=r.coupon_id, reason=r.reason)
+            for r in quote.quote.rejected_coupons
+        ],
+    )
+
+
+@router.post("/checkout/preview", response=QuoteOut, summary="结算预览：逐项说明价格")
+def preview(request: HttpRequest, body: CheckoutIn) -> QuoteOut:
+    return quote_out(checkout_preview(request=_checkout_request(request, body)))
+
+
+def order_out(order: Order, *, detail: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "order_no": order.order_no,
+        "status": order.status,
+        "status_label": order.get_status_display(),
+        "channel": order.channel,
+        "source_ref": order.source_ref,
+        "subtotal_fen": order.subtotal_fen,
+        "discount_fen": order.discount_fen,
+        "shipping_fen": order.shipping_fen,
+        "total_fen": order.total_fen,
+        "paid_fen": order.paid_fen,
+        "refunded_fen": order.refunded_fen,
+        "points_used": order.points_used,
+        "price_explanation": order.price_explanation,
+        "created_at": order.created_at,
+        "expires_at": order.expires_at,
+        "paid_at": order.paid_at,
+        "lines": list(order.lines.all()),
+    }
+    if detail:
+        data["timeline"] = list(order.timeline.all())
+    return data
+
+
+@router.post(
+    "/orders",
+    response={201: OrderDetailOut, 200: OrderDetailOut},
+    summary="下单：计价、预占库存、锁定优惠券和积分，一个事务完成；Idempotency-Key 重试返回同一订单",
+)
+def orders_create(
+    request: HttpRequest,
+    body: OrderCreateIn,
+    idempotency_key: str = Header("", alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    person = request_person(request)
+    replay = (
+        bool(idempotency_key)
+        and Order.objects.filter(person=person, idempotency_key=idempotency_key).exists()
+    )
+    order = order_create(
+        request=_checkout_request(
+            request,
+            body,
+            address=body.address.model_dump(),
+            idempotency_key=idempotency_key,
+        )
+    )
+    return Status(200 if replay else 201, order_out(order, detail=True))
+
+
+@router.get("/orders", response=list[OrderOut], summary="我的订单")
+def orders_list(request: HttpRequest, status: str | None = None) -> list[dict[str, Any]]:
+    orders = order_list_for_person(person=request_person(request), status=status)[:100]
+    return [order_out(order) for order in orders]
+
+
+@router.get("/orders/{order_no}", response=OrderDetailOut, summary="订单详情与时间线")
+def orders_get(request: HttpRequest, order_no: str) -> dict[str, Any]:
+    order = order_get_for_person(person=request_person(request), order_no=order_no)
+    return order_out(order, detail=True)
+
+
+@router.post("/orders/{order_no}/cancel", response=OrderDetailOut, summary="取消未支付订单")
+def orders_cancel(request: HttpRequest, order_no: str) -> dict[str, Any]:
+    person = request_person(request)
+    order_get_for_person(person=person, order_no=order_no)
+    order = order_cancel(order_no=order_no, reason="顾客取消", actor=Actor.consumer(person.one_id))
+    return order_out(order_get_for_person(person=person, order_no=order.order_no), detail=True)
+
+
+@router.post("/orders/{order_no}/refunds", response={201: RefundOut}, summary="申请退款")
+def orders_refund(request: HttpRequest, order_no: str, body: RefundIn) -> Status[RefundOut]:
+    person = request_person(request)
+    order_get_for_person(person=person, order_no=order_no)
+    refund = order_refund_request(
+        order_no=order_no,
+        reason=body.reason,
+        actor=Actor.consumer(person.one_id),
+        lines=[line.model_dump() for line in body.lines],
+    )
+    return Status(
+        201,
+        RefundOut(refund_no=refund.refund_no, amount_fen=refund.amount_fen, status=refund.status),
+    )

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from freshloop.core.errors import Conflict, DomainError, InvalidInput, NotFound
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    message = "订单不存在"
+
+
+class OrderStateInvalid(Conflict):
+    code = "order_state_invalid"
+    message = "订单当前状态不允许此操作"
+
+
+class PaymentAmountMismatch(DomainError):
+    code = "payment_amount_mismatch"
+    message = "支付金额与订单金额不一致"
+    status = 409
+
+
+class CartEmpty(InvalidInput):
+    code = "cart_empty"
+    message = "购物车是空的"
+
+
+class CartLimitExceeded(InvalidInput):
+    code = "cart_limit_exceeded"
+    message = "购物车商品数量超出上限"
+
+
+class AddressInvalid(InvalidInput):
+    code = "address_invalid"
+    message = "收货地址不完整"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "该幂等键已用于另一笔不同的订单"
+
+
+class RefundInvalid(InvalidInput):
+    code = "refund_invalid"
+    message = "退款申请不正确"
+
+
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+    message = "退款申请不存在"

@@ -1,0 +1,180 @@
+"""Carts, orders, their lines and timeline, and refund requests (SPEC BM-3, BM-7).
+
+One order model for every channel: the live room, the H5 shop, group buying and partner apps
+all create orders through `orders.services.checkout`, and the channel and its reference (live
+session id, group leader, partner) are recorded on the order.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from freshloop.catalog.models import SalesChannel
+from freshloop.core.fields import EncryptedJSONField
+from freshloop.identity.models import Person
+
+
+class Cart(models.Model):
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="cart")
+    updated_at = models.DateTimeField("更新时间")
+
+    class Meta:
+        verbose_name = "购物车"
+        verbose_name_plural = "购物车"
+
+    def __str__(self) -> str:
+        return f"购物车 {self.person_id}"
+
+
+class CartItem(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField("数量")
+    added_at = models.DateTimeField("加入时间")
+
+    class Meta:
+        verbose_name = "购物车商品"
+        verbose_name_plural = "购物车商品"
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "sku"], name="orders_cart_item_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} × {self.quantity}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "待支付"
+    PAID = "paid", "已支付"
+    ALLOCATED = "allocated", "已分仓"
+    SHIPPED = "shipped", "已发货"
+    DELIVERED = "delivered", "已送达"
+    COMPLETED = "completed", "已完成"
+    CANCELLED = "cancelled", "已取消"
+    REFUND_REQUESTED = "refund_requested", "退款中"
+    REFUNDED = "refunded", "已退款"
+    PARTIALLY_REFUNDED = "partially_refunded", "部分退款"
+
+
+class Order(models.Model):
+    order_no = models.CharField("订单号", max_length=40, unique=True)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="orders")
+    channel = models.CharField("渠道", max_length=16, choices=SalesChannel.choices)
+    source_ref = models.CharField(
+        "来源", max_length=64, blank=True, help_text="直播场次 / 团长 / 合作方标识"
+    )
+    status = models.CharField(
+        "状态", max_length=24, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
+    )
+    # Status before a refund request, so a rejected request returns the order where it was.
+    status_before_refund = models.CharField(max_length=24, blank=True)
+    idempotency_key = models.CharField("幂等键", max_length=64, blank=True)
+    request_fingerprint = models.CharField(max_length=32, blank=True)
+    subtotal_fen = models.PositiveIntegerField("商品金额(分)")
+    discount_fen = models.PositiveIntegerField("优惠(分)", default=0)
+    shipping_fen = models.PositiveIntegerField("运费(分)", default=0)
+    total_fen = models.PositiveIntegerField("应付(分)")
+    paid_fen = models.PositiveIntegerField("实付(分)", default=0)
+    refunded_fen = models.PositiveIntegerField("已退(分)", default=0)
+    points_used = models.PositiveIntegerField("使用积分", default=0)
+    coupon_ids = models.JSONField("使用优惠券", default=list, blank=True)
+    price_explanation = models.JSONField("价格明细", default=list, blank=True)
+    address = EncryptedJSONField("收货地址", default=dict, blank=True)
+    province = models.CharField("省份", max_length=32, blank=True)
+    payment_provider = models.CharField("支付方式", max_length=16, blank=True)
+    transaction_id = models.CharField("支付流水号", max_length=64, blank=True)
+    created_at = models.DateTimeField("下单时间", db_index=True)
+    expires_at = models.DateTimeField("支付截止", null=True, blank=True)
+    paid_at = models.DateTimeField("支付时间", null=True, blank=True)
+    updated_at = models.DateTimeField("更新时间")
+
+    class Meta:
+        verbose_name = "订单"
+        verbose_name_plural = "订单"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="orders_order_idempotency",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded_fen__lte=models.F("paid_fen")),
+                name="orders_refund_not_above_paid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return self.order_no
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    sku = models.ForeignKey("catalog.Sku", on_delete=models.PROTECT, related_name="+")
+    product_name = models.CharField("商品", max_length=128)
+    spec = models.CharField("规格", max_length=64)
+    unit_price_fen = models.PositiveIntegerField("单价(分)")
+    quantity = models.PositiveIntegerField("数量")
+    discount_fen = models.PositiveIntegerField("分摊优惠(分)", default=0)
+    total_fen = models.PositiveIntegerField("小计(分)")
+    refunded_quantity = models.PositiveIntegerField("已退数量", default=0)
+
+    class Meta:
+        verbose_name = "订单商品"
+        verbose_name_plural = "订单商品"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.product_name} {self.spec} × {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """The order's timeline as the consumer and customer service see it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="timeline")
+    from_status = models.CharField("原状态", max_length=24, blank=True)
+    to_status = models.CharField("新状态", max_length=24)
+    note = models.CharField("说明", max_length=200, blank=True)
+    actor = models.CharField("操作人", max_length=64, blank=True)
+    created_at = models.DateTimeField("时间")
+
+    class Meta:
+        verbose_name = "订单动态"
+        verbose_name_plural = "订单动态"
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.to_status} {self.note}"
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested", "待审核"
+    APPROVED = "approved", "已同意，退款中"
+    REJECTED = "rejected", "已拒绝"
+    REFUNDED = "refunded", "已退款"
+
+
+class RefundRequest(models.Model):
+    refund_no = models.CharField("退款单号", max_length=40, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refund_requests")
+    amount_fen = models.PositiveIntegerField("退款金额(分)")
+    lines = models.JSONField("退款商品", default=list, help_text="[{line_id, quantity}]")
+    reason = models.CharField("原因", max_length=200)
+    status = models.CharField(
+        "状态", max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED
+    )
+    decided_by = models.CharField("审核人", max_length=64, blank=True)
+    decision_note = models.CharField("审核意见", max_length=200, blank=True)
+    created_at = models.DateTimeField("申请时间")
+    decided_at = models.DateTimeField("审核时间", null=True, blank=True)
+    refunded_at = models.DateTimeField("退款时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "退款申请"
+        verbose_name_plural = "退款申请"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.refund_no

@@ -1,0 +1,189 @@
+"""What a checkout costs: the order module's view of the promotions pricing engine.
+
+Gathers what pricing needs from the other modules — list prices (catalog), the buyer's member
+benefits and points (membership), whether they have ever paid (orders) and the shipping rule —
+and turns the explained quote into order lines.
+
+Shipping rule (the brand's, documented in docs/commerce.md): ¥8 for an ambient-only parcel,
+¥15 when anything chilled or frozen travels (cold chain), free from ¥99 of goods after
+promotions; member levels and free-shipping coupons can waive it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from freshloop.catalog.models import Sku, StorageCondition
+from freshloop.identity.models import Person
+from freshloop.membership import services as membership
+from freshloop.membership.models import Membership
+from freshloop.orders.models import Order, OrderStatus
+from freshloop.promotions import pricing as engine
+from freshloop.promotions.errors import CouponUnavailable
+from freshloop.promotions.selectors import price_quote_for_cart
+
+AMBIENT_SHIPPING_FEN = 800
+COLD_CHAIN_SHIPPING_FEN = 1500
+FREE_SHIPPING_FROM_FEN = 9900
+PAID_STATUSES = [
+    OrderStatus.PAID,
+    OrderStatus.ALLOCATED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED,
+    OrderStatus.PARTIALLY_REFUNDED,
+    OrderStatus.REFUND_REQUESTED,
+]
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    sku: Sku
+    quantity: int
+    unit_price_fen: int  # list price
+    discount_fen: int  # this line's share of every discount, flash price included
+    total_fen: int
+
+
+@dataclass(frozen=True)
+class CheckoutQuote:
+    lines: list[CheckoutLine]
+    quote: engine.PriceQuote
+    points_used: int
+    points_balance: int
+
+    @property
+    def subtotal_fen(self) -> int:
+        return self.quote.subtotal_fen
+
+    @property
+    def shipping_fen(self) -> int:
+        return self.quote.shipping_fen
+
+    @property
+    def total_fen(self) -> int:
+        return self.quote.total_fen
+
+    @property
+    def discount_fen(self) -> int:
+        """Everything taken off the goods: promotions, member discount and points."""
+        return self.quote.subtotal_fen + self.quote.shipping_fen - self.quote.total_fen
+
+    @property
+    def applied_coupon_ids(self) -> list[int]:
+        return list(self.quote.applied_coupon_ids)
+
+    @property
+    def discount_by_coupon(self) -> dict[int, int]:
+        return dict(self.quote.discount_by_coupon)
+
+    @property
+    def campaign_charges(self) -> dict[int, int]:
+        return dict(self.quote.discount_by_campaign)
+
+    def explanation(self) -> list[dict[str, Any]]:
+        """The price line by line, as stored on the order and shown at checkout."""
+        rows: list[dict[str, Any]] = [
+            {"code": "subtotal", "label": "商品金额", "amount_fen": self.quote.subtotal_fen},
+            {"code": "shipping", "label": "运费", "amount_fen": self.quote.shipping_base_fen},
+        ]
+        rows += [
+            {
+                "code": adjustment.code,
+                "label": adjustment.label,
+                "amount_fen": adjustment.amount_fen,
+                "target": adjustment.target,
+            }
+            for adjustment in self.quote.adjustments
+        ]
+        rows.append({"code": "total", "label": "应付", "amount_fen": self.quote.total_fen})
+        return rows
+
+    def raise_for_rejections(self) -> None:
+        """At order time a coupon the buyer chose but cannot use is an error, not a silent skip."""
+        if self.quote.rejected_coupons:
+            first = self.quote.rejected_coupons[0]
+            raise CouponUnavailable(
+                first.reason,
+                detail={
+                    "coupons": [
+                        {"coupon_id": r.coupon_id, "reason": r.reason}
+                        for r in self.quote.rejected_coupons
+                    ]
+                },
+            )
+
+
+def shipping_fee_for(items: list[tuple[Sku, int]]) -> int:
+    cold = any(sku.product.storage != StorageCondition.AMBIENT for sku, _ in items)
+    return COLD_CHAIN_SHIPPING_FEN if cold else AMBIENT_SHIPPING_FEN
+
+
+def person_is_new_customer(person: Person) -> bool:
+    return not Order.objects.filter(person=person, status__in=PAID_STATUSES).exists()
+
+
+def checkout_quote(
+    *,
+    person: Person,
+    items: list[tuple[Sku, int]],
+    channel: str,
+    source_ref: str,
+    coupon_ids: list[int],
+    points: int,
+    now: dt.datetime,
+) -> CheckoutQuote:
+    benefits = membership.member_benefits(person_id=person.pk)
+    balance = (
+        Membership.objects.filter(person_id=person.pk)
+        .values_list("points_balance", flat=True)
+        .first()
+        or 0
+    )
+    wanted_points = max(0, min(int(points or 0), balance))
+    quote = price_quote_for_cart(
+        person_id=person.pk,
+        lines=[
+            engine.QuoteLine(
+                sku_id=sku.pk,
+                product_id=sku.product_id,
+                category_id=sku.product.category_id,
+                name=f"{sku.product.name} {sku.spec}",
+                unit_price_fen=sku.price_fen,
+                quantity=quantity,
+            )
+            for sku, quantity in items
+        ],
+        channel=channel,
+        live_session_id=source_ref if channel == "live" else None,
+        coupon_ids=coupon_ids,
+        member=engine.MemberBenefits(
+            level_name=benefits.level_name,
+            discount_percent=benefits.discount_percent,
+            free_shipping=benefits.free_shipping,
+        ),
+        is_new_customer=person_is_new_customer(person),
+        shipping_fee_fen=shipping_fee_for(items),
+        free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
+        points_redeem_fen=membership.points_to_fen(wanted_points),
+        now=now,
+    )
+    skus = {sku.pk: sku for sku, _ in items}
+    lines = [
+        CheckoutLine(
+            sku=skus[line.sku_id],
+            quantity=line.quantity,
+            unit_price_fen=line.unit_price_fen,
+            discount_fen=line.discount_fen,
+            total_fen=line.final_fen,
+        )
+        for line in quote.lines
+    ]
+    return CheckoutQuote(
+        lines=lines,
+        quote=quote,
+        points_used=membership.fen_to_points(quote.points_applied_fen),
+        points_balance=balance,
+    )

@@ -1,0 +1,157 @@
+"""The shop API: cart, explained checkout, idempotent order creation, my orders, refunds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from freshloop.identity.models import Person
+from freshloop.identity.services import consumer_token_issue
+from freshloop.orders.models import Order
+from tests.factories import make_person, make_sku
+from tests.orders.helpers import ADDRESS, coupon_template, give_coupon, pay
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(person: Person) -> Client:
+    token, _ = consumer_token_issue(person=person, method="test")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def post(client: Client, url: str, body: Any, **headers: str) -> Any:
+    return client.post(url, json.dumps(body), content_type="application/json", headers=headers)
+
+
+class TestCartApi:
+    def test_put_and_get_cart(self) -> None:
+        person, milk = make_person(), make_sku(stock=5)
+        client = client_for(person)
+        response = client.put(
+            "/api/v1/shop/cart/items",
+            json.dumps({"sku_id": milk.pk, "quantity": 2}),
+            content_type="application/json",
+        )
+        assert response.status_code == 200
+        assert response.json()["items"][0]["quantity"] == 2
+        assert client.get("/api/v1/shop/cart").json()["items"][0]["sku_id"] == milk.pk
+
+    def test_anonymous_gets_401(self) -> None:
+        response = Client().get("/api/v1/shop/cart")
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_authenticated"
+
+    def test_unknown_sku_is_404_with_code(self) -> None:
+        response = client_for(make_person()).put(
+            "/api/v1/shop/cart/items",
+            json.dumps({"sku_id": 99999, "quantity": 1}),
+            content_type="application/json",
+        )
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+class TestCheckoutApi:
+    def test_preview_explains_the_price(self) -> None:
+        person = make_person()
+        milk = make_sku(price_fen=6000, stock=5)
+        coupon = give_coupon(person, coupon_template())
+        response = post(
+            client_for(person),
+            "/api/v1/shop/checkout/preview",
+            {"items": [{"sku_id": milk.pk, "quantity": 2}], "coupon_ids": [coupon.pk]},
+        )
+        assert response.status_code == 200
+        body = response.json()
+        labels = [row["label"] for row in body["explanation"]]
+        assert labels[0] == "商品金额"
+        assert any("满99减20" in label for label in labels)
+        assert body["total_fen"] == 10000
+
+    def test_order_create_is_idempotent_by_header(self) -> None:
+        person, milk = make_person(), make_sku(stock=5)
+        client = client_for(person)
+        body = {"items": [{"sku_id": milk.pk, "quantity": 1}], "address": ADDRESS}
+        first = post(client, "/api/v1/shop/orders", body, **{"Idempotency-Key": "abc"})
+        again = post(client, "/api/v1/shop/orders", body, **{"Idempotency-Key": "abc"})
+        assert first.status_code == 201
+        assert again.status_code == 200
+        assert first.json()["order_no"] == again.json()["order_no"]
+        assert Order.objects.count() == 1
+
+    def test_out_of_stock_is_409_with_code_and_chinese_message(self) -> None:
+        person, milk = make_person(), make_sku(stock=1)
+        response = post(
+            client_for(person),
+            "/api/v1/shop/orders",
+            {"items": [{"sku_id": milk.pk, "quantity": 2}], "address": ADDRESS},
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "out_of_stock"
+        assert response.json()["message"] == "库存不足"
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"items": [{"sku_id": 1, "quantity": 0}], "address": ADDRESS},
+            {"items": [{"sku_id": "x", "quantity": 1}], "address": ADDRESS},
+            {"items": [{"sku_id": 1, "quantity": 1}]},
+            {"items": [{"sku_id": 1, "quantity": 1}], "address": {**ADDRESS, "detail": ""}},
+            {"items": [], "address": ADDRESS, "channel": "tv"},
+        ],
+    )
+    def test_bad_input_is_422(self, body: dict[str, Any]) -> None:
+        response = post(client_for(make_person()), "/api/v1/shop/orders", body)
+        assert response.status_code == 422
+        assert response.json()["code"] in {"validation_error", "address_invalid", "invalid_input"}
+        assert response.json()["message"]
+        assert not Order.objects.exists()
+
+
+class TestMyOrdersApi:
+    def test_list_detail_with_timeline_and_cancel(self) -> None:
+        person, milk = make_person(), make_sku(stock=5)
+        client = client_for(person)
+        created = post(
+            client,
+            "/api/v1/shop/orders",
+            {"items": [{"sku_id": milk.pk, "quantity": 1}], "address": ADDRESS},
+        ).json()
+        assert [o["order_no"] for o in client.get("/api/v1/shop/orders").json()] == [created["order_no"]]
+        detail = client.get(f"/api/v1/shop/orders/{created['order_no']}").json()
+        assert detail["timeline"][0]["to_status"] == "pending_payment"
+        cancelled = post(client, f"/api/v1/shop/orders/{created['order_no']}/cancel", {})
+        assert cancelled.json()["status"] == "cancelled"
+
+    def test_someone_elses_order_is_404(self) -> None:
+        owner, milk = make_person(), make_sku(stock=5)
+        order_no = post(
+            client_for(owner),
+            "/api/v1/shop/orders",
+            {"items": [{"sku_id": milk.pk, "quantity": 1}], "address": ADDRESS},
+        ).json()["order_no"]
+        stranger = client_for(make_person())
+        assert stranger.get(f"/api/v1/shop/orders/{order_no}").status_code == 404
+        assert post(stranger, f"/api/v1/shop/orders/{order_no}/cancel", {}).status_code == 404
+        assert Order.objects.get().status == "pending_payment"
+
+    def test_refund_request_for_a_paid_order(self) -> None:
+        person, milk = make_person(), make_sku(price_fen=3000, stock=5)
+        client = client_for(person)
+        order_no = post(
+            client,
+            "/api/v1/shop/orders",
+            {"items": [{"sku_id": milk.pk, "quantity": 2}], "address": ADDRESS},
+        ).json()["order_no"]
+        pay(Order.objects.get(order_no=order_no))
+        line_id = client.get(f"/api/v1/shop/orders/{order_no}").json()["lines"][0]["id"]
+        response = post(
+            client,
+            f"/api/v1/shop/orders/{order_no}/refunds",
+            {"lines": [{"line_id": line_id, "quantity": 1}], "reason": "漏发"},
+        )
+        assert response.status_code == 201
+        assert response.json()["amount_fen"] == 3000
