@@ -1,0 +1,730 @@
+"""Membership writes: levels, points earned / spent / returned / reversed / adjusted, merges.
+
+Rules (docs/membership.md explains them for people):
+- 100 points are worth ¥1, so one point is one fen (`points_to_fen`, `fen_to_points`).
+- Earning: one point per whole yuan paid, times the member's level multiplier at the time of
+  payment; fractions of a point are dropped after multiplying (¥9.99 × 1.5 → 14 points).
+- Redeeming: at most half of the goods amount may be paid with points (`points_max_redeemable`).
+- A refund takes back the refunded share of the points that order earned (rounded down per
+  refund; the refund that completes the order takes the rest). Points already spent cannot
+  go below zero: what cannot be taken back is recorded on the entry as `shortfall`, not
+  carried as a debt.
+- Levels go up when points are earned (never down on earning); a refund recomputes the level
+  from the reduced totals and may move it down.
+
+Concurrency: every writer locks the memberships it touches (`memberships_lock`, primary-key
+order) before it reads the balance or the head of the hash chain; on SQLite the IMMEDIATE
+transaction mode serialises writers instead. The CHECK constraint on the balance and the
+unique (person, seq) on entries are the last line if a lock were ever missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from freshloop.core import clock
+from freshloop.core.audit import Actor, audit_record
+from freshloop.core.events import publish, subscribe
+from freshloop.identity.events import IdentityMerged
+from freshloop.identity.models import Person, PersonStatus
+from freshloop.membership.errors import (
+    InsufficientPoints,
+    InvalidMemberLevel,
+    InvalidPointsRequest,
+    MemberNotFound,
+    PointsRefConflict,
+)
+from freshloop.membership.events import MemberLevelChanged
+from freshloop.membership.models import (
+    GENESIS_HASH,
+    MemberLevel,
+    Membership,
+    PointsEntry,
+    PointsKind,
+)
+
+logger = logging.getLogger(__name__)
+
+FEN_PER_POINT = 1
+POINTS_PER_YUAN_PAID = 1
+MULTIPLIER_BASE_BP = 10000
+MAX_REDEEM_PERCENT = 50
+MAX_ADJUST_POINTS = 10_000_000
+REF_MAX_LENGTH = 64
+SYSTEM_ACTOR = Actor.system("membership")
+
+
+@dataclass(frozen=True)
+class DefaultLevel:
+    code: str
+    name: str
+    min_lifetime_spend_fen: int
+    min_points_earned: int
+    discount_percent: int
+    free_shipping: bool
+    points_multiplier_bp: int
+    sort_order: int
+
+
+DEFAULT_LEVELS: tuple[DefaultLevel, ...] = (
+    DefaultLevel("regular", "普通会员", 0, 0, 0, False, 10000, 10),
+    DefaultLevel("silver", "银卡", 100_000, 1_000, 2, False, 12000, 20),
+    DefaultLevel("gold", "金卡", 500_000, 5_000, 5, True, 15000, 30),
+    DefaultLevel("black", "黑金", 2_000_000, 20_000, 8, True, 20000, 40),
+)
+
+
+@dataclass(frozen=True)
+class MemberBenefits:
+    """What a member's level gives at checkout (promotions has a structurally equal type)."""
+
+    level_code: str
+    level_name: str
+    discount_percent: int
+    free_shipping: bool
+
+
+@dataclass(frozen=True)
+class LedgerVerification:
+    person_id: int
+    ok: bool
+    entries_checked: int
+    first_broken_entry_id: int | None = None
+    problem: str = ""
+
+
+# --- conversions ---------------------------------------------------------------------------
+
+
+def points_to_fen(points: int) -> int:
+    """The money value of `points` (100 points = ¥1, so one point is one fen)."""
+    return points * FEN_PER_POINT
+
+
+def fen_to_points(fen: int) -> int:
+    """How many whole points `fen` is worth (rounded down: a part point cannot be redeemed)."""
+    return fen // FEN_PER_POINT
+
+
+# --- levels --------------------------------------------------------------------------------
+
+
+def membership_levels_ensure() -> list[MemberLevel]:
+    """Create the default four levels if their codes are missing; never overwrite edits.
+
+    Runs after every `migrate` (post_migrate, see apps.py) and lazily the first time a
+    membership is created, so a fresh database always has a lowest level to start members on.
+    """
+    for default in DEFAULT_LEVELS:
+        if MemberLevel.objects.filter(code=default.code).exists():
+            continue
+        try:
+            with transaction.atomic():
+                MemberLevel.objects.create(
+                    code=default.code,
+                    name=default.name,
+                    min_lifetime_spend_fen=default.min_lifetime_spend_fen,
+                    min_points_earned=default.min_points_earned,
+                    discount_percent=default.discount_percent,
+                    free_shipping=default.free_shipping,
+                    points_multiplier_bp=default.points_multiplier_bp,
+                    sort_order=default.sort_order,
+                )
+        except IntegrityError:
+            # Created meanwhile by a concurrent caller, or an operator already uses that
+            # sort order for a level of their own: theirs stands.
+            continue
+    return list(MemberLevel.objects.order_by("sort_order"))
+
+
+def member_levels() -> list[MemberLevel]:
+    levels = list(MemberLevel.objects.order_by("sort_order"))
+    return levels or membership_levels_ensure()
+
+
+def level_qualified(
+    *, levels: list[MemberLevel], lifetime_spend_fen: int, points_earned: int
+) -> MemberLevel:
+    """The highest level whose spend OR points threshold is reached.
+
+    The lowest level is everyone's; on the others a threshold of 0 means "this path is off"
+    (a level reachable by spend only sets min_points_earned to 0).
+    """
+    best = levels[0]
+    for level in levels[1:]:
+        by_spend = 0 < level.min_lifetime_spend_fen <= lifetime_spend_fen
+        by_points = 0 < level.min_points_earned <= points_earned
+        if by_spend or by_points:
+            best = level
+    return best
+
+
+def level_next(*, levels: list[MemberLevel], current: MemberLevel) -> MemberLevel | None:
+    higher = [level for level in levels if level.sort_order > current.sort_order]
+    return higher[0] if higher else None
+
+
+def _level_set(
+    *, membership: Membership, level: MemberLevel, reason: str, actor: Actor = SYSTEM_ACTOR
+) -> None:
+    if level.pk == membership.level_id:
+        return
+    previous = membership.level
+    membership.level = level
+    membership.updated_at = clock.now()
+    membership.save(update_fields=["level", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="membership.level_change",
+        target=membership,
+        before={"level": previous.code},
+        after={"level": level.code, "reason": reason},
+    )
+    publish(
+        MemberLevelChanged(
+            person_id=membership.person_id,
+            one_id=membership.person.one_id,
+            from_level_code=previous.code,
+            to_level_code=level.code,
+            reason=reason,
+        )
+    )
+
+
+def membership_level_recalculate(
+    *, person_id: int, allow_downgrade: bool, reason: str = "recalculate"
+) -> Membership:
+    """Put the member on the level their totals qualify for (never lower unless allowed)."""
+    with transaction.atomic():
+        person = _survivor(person_id)
+        membership = memberships_lock([person.pk])[person.pk]
+        _level_recompute(membership=membership, allow_downgrade=allow_downgrade, reason=reason)
+        return membership
+
+
+def _level_recompute(*, membership: Membership, allow_downgrade: bool, reason: str) -> None:
+    levels = member_levels()
+    qualified = level_qualified(
+        levels=levels,
+        lifetime_spend_fen=membership.lifetime_spend_fen,
+        points_earned=membership.points_earned_total,
+    )
+    if qualified.sort_order < membership.level.sort_order and not allow_downgrade:
+        return
+    _level_set(membership=membership, level=qualified, reason=reason)
+
+
+def member_level_save(*, actor: Actor, level: MemberLevel) -> MemberLevel:
+    """Create or change a level from the back office: validated, audited."""
+    try:
+        level.full_clean()
+    except ValidationError as error:
+        raise InvalidMemberLevel(detail=error.message_dict) from error
+    with transaction.atomic():
+        before = None
+        if level.pk is not None:
+            stored = MemberLevel.objects.filter(pk=level.pk).values().first()
+            before = dict(stored) if stored else None
+        level.save()
+        audit_record(
+            actor=actor,
+            action="membership.level_save",
+            target=level,
+            before=before,
+            after=dict(MemberLevel.objects.filter(pk=level.pk).values().get()),
+        )
+    return level
+
+
+# --- memberships and locking ---------------------------------------------------------------
+
+
+def _survivor(person_id: int) -> Person:
+    """The person itself, or the person it was merged into (merges point at the survivor)."""
+    person = Person.objects.filter(pk=person_id).first()
+    hops = 0
+    while (
+        person is not None
+        and person.status == PersonStatus.MERGED
+        and person.merged_into_id is not None
+        and hops < 10
+    ):
+        person = Person.objects.filter(pk=person.merged_into_id).first()
+        hops += 1
+    if person is None:
+        raise MemberNotFound(detail={"person_id": person_id})
+    return person
+
+
+def person_family_ids(*, person_id: int) -> list[int]:
+    """The person and everyone merged into them: their ledgers together are this member's.
+
+    Entries stay on the person who made them (moving them would break that person's hash
+    chain), so idempotency checks and refunds of pre-merge orders look across the family.
+    """
+    merged = Person.objects.filter(merged_into_id=person_id).values_list("pk", flat=True)
+    return [person_id, *merged]
+
+
+def membership_get_or_create(*, person: Person) -> Membership:
+    """The person's membership; a new one starts on the lowest level with nothing."""
+    existing = Membership.objects.select_related("level").filter(person=person).first()
+    if existing is not None:
+        return existing
+    lowest = member_levels()[0]
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            return Membership.objects.create(
+                person=person, level=lowest, joined_at=now, updated_at=now
+            )
+    except IntegrityError:
+        # Another request created it between our read and insert.
+        return Membership.objects.select_related("level").get(person=person)
+
+
+def memberships_lock(person_ids: Iterable[int]) -> dict[int, Membership]:
+    """Lock the memberships of these people in primary-key order (the module's one helper).
+
+    Creates missing memberships first (outside the lock, idempotently). Must run inside a
+    transaction. Returned by person id.
+    """
+    ids = sorted(set(person_ids))
+    people = {person.pk: person for person in Person.objects.filter(pk__in=ids)}
+    for person_id in ids:
+        if person_id not in people:
+            raise MemberNotFound(detail={"person_id": person_id})
+        membership_get_or_create(person=people[person_id])
+    locked = (
+        Membership.objects.select_for_update()
+        .filter(person_id__in=ids)
+        .order_by("pk")
+        .select_related("level", "person")
+    )
+    return {membership.person_id: membership for membership in locked}
+
+
+def _family_entry(*, person_id: int, kind: str, ref: str) -> PointsEntry | None:
+    return (
+        PointsEntry.objects.filter(
+            person_id__in=person_family_ids(person_id=person_id), kind=kind, ref=ref
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def _entry_append(
+    *,
+    membership: Membership,
+    delta: int,
+    kind: str,
+    ref: str | None,
+    order_ref: str = "",
+    amount_fen: int = 0,
+    shortfall: int = 0,
+    reason: str = "",
+    actor: Actor = SYSTEM_ACTOR,
+) -> PointsEntry:
+    """Append one entry to the (locked) member's chain and move the balance with it."""
+    balance_before = membership.points_balance
+    balance_after = balance_before + delta
+    if balance_after < 0:
+        raise InsufficientPoints(detail={"balance": balance_before, "requested": -delta})
+    head = (
+        PointsEntry.objects.filter(person_id=membership.person_id)
+        .order_by("-seq")
+        .values("seq", "entry_hash")
+        .first()
+    )
+    now = clock.now()
+    entry = PointsEntry(
+        person_id=membership.person_id,
+        seq=(head["seq"] + 1) if head else 1,
+        delta=delta,
+        kind=kind,
+        ref=ref,
+        order_ref=order_ref,
+        amount_fen=amount_fen,
+        shortfall=shortfall,
+        reason=reason[:200],
+        actor_label=actor.label[:150],
+        balance_after=balance_after,
+        created_at=now,
+        prev_hash=head["entry_hash"] if head else GENESIS_HASH,
+    )
+    entry.entry_hash = entry.compute_hash()
+    entry.save()
+    membership.points_balance = balance_after
+    membership.updated_at = now
+    membership.save(
+        update_fields=["points_balance", "lifetime_spend_fen", "points_earned_total", "updated_at"]
+    )
+    audit_record(
+        actor=actor,
+        action=f"points.{kind}",
+        target=membership,
+        before={"points_balance": balance_before},
+        after={
+            "points_balance": balance_after,
+            "delta": delta,
+            "ref": ref,
+            "entry_id": entry.pk,
+            "shortfall": shortfall,
+        },
+    )
+    return entry
+
+
+def _ref_check(value: str, *, field: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > REF_MAX_LENGTH:
+        raise InvalidPointsRequest(
+            f"{field} 必须是 1–{REF_MAX_LENGTH} 个字符", detail={field: value}
+        )
+    return value
+
+
+def _whole(value: int, *, field: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidPointsRequest(f"{field} 必须是不小于 {minimum} 的整数", detail={field: value})
+    return value
+
+
+# --- reads other modules call -------------------------------------------------------------
+
+
+def member_benefits(*, person_id: int) -> MemberBenefits:
+    """The checkout benefits of the member's level (the lowest level if not yet a member)."""
+    person = _survivor(person_id)
+    membership = Membership.objects.select_related("level").filter(person=person).first()
+    level = membership.level if membership is not None else member_levels()[0]
+    return MemberBenefits(
+        level_code=level.code,
+        level_name=level.name,
+        discount_percent=level.discount_percent,
+        free_shipping=level.free_shipping,
+    )
+
+
+def points_max_redeemable(*, person_id: int, goods_fen: int) -> int:
+    """Points usable on an order: the balance, but worth at most 50% of the goods amount."""
+    _whole(goods_fen, field="goods_fen", minimum=0)
+    person = _survivor(person_id)
+    balance = (
+        Membership.objects.filter(person=person).values_list("points_balance", flat=True).first()
+    )
+    cap = fen_to_points(goods_fen * MAX_REDEEM_PERCENT // 100)
+    return max(0, min(balance or 0, cap))
+
+
+# --- writes orders call --------------------------------------------------------------------
+
+
+def points_spend(*, person_id: int, points: int, order_ref: str) -> PointsEntry:
+    """Take `points` for an order, inside the caller's transaction; never below zero.
+
+    Calling again for the same order with the same points returns the first entry.
+    """
+    _whole(points, field="points", minimum=1)
+    _ref_check(order_ref, field="order_ref")
+    with transaction.atomic():
+        person = _survivor(person_id)
+        membership = memberships_lock([person.pk])[person.pk]
+        existing = _family_entry(person_id=person.pk, kind=PointsKind.SPEND, ref=order_ref)
+        if existing is not None:
+            if -existing.delta != points:
+                raise PointsRefConflict(
+                    detail={"order_ref": order_ref, "spent": -existing.delta, "requested": points}
+                )
+            return existing
+        if membership.points_balance < points:
+            raise InsufficientPoints(
+                f"积分余额不足：可用 {membership.points_balance}，需要 {points}",
+                detail={"balance": membership.points_balance, "requested": points},
+            )
+        return _entry_append(
+            membership=membership,
+            delta=-points,
+            kind=PointsKind.SPEND,
+            ref=order_ref,
+            order_ref=order_ref,
+            reason="下单抵扣",
+        )
+
+
+def points_spend_return(*, person_id: int, order_ref: str) -> PointsEntry | None:
+    """Give back the points an unpaid, cancelled order took. None if it took none."""
+    _ref_check(order_ref, field="order_ref")
+    with transaction.atomic():
+        person = _survivor(person_id)
+        membership = memberships_lock([person.pk])[person.pk]
+        spend = _family_entry(person_id=person.pk, kind=PointsKind.SPEND, ref=order_ref)
+        if spend is None:
+            return None
+        returned = _family_entry(person_id=person.pk, kind=PointsKind.SPEND_RETURN, ref=order_ref)
+        if returned is not None:
+            return returned
+        return _entry_append(
+            membership=membership,
+            delta=-spend.delta,
+            kind=PointsKind.SPEND_RETURN,
+            ref=order_ref,
+            order_ref=order_ref,
+            reason="订单取消，退回抵扣积分",
+        )
+
+
+def points_for_payment(*, paid_amount_fen: int, multiplier_bp: int) -> int:
+    """Points earned by a payment: whole yuan × multiplier, fractions dropped at the end."""
+    return paid_amount_fen * POINTS_PER_YUAN_PAID * multiplier_bp // (100 * MULTIPLIER_BASE_BP)
+
+
+def points_earn_for_order(
+    *, person_id: int, order_ref: str, paid_amount_fen: int
+) -> PointsEntry | None:
+    """Credit the points a paid order earns, once per order; add to lifetime spend; upgrade.
+
+    Returns None when nothing was paid (nothing earned, nothing recorded).
+    """
+    _ref_check(order_ref, field="order_ref")
+    _whole(paid_amount_fen, field="paid_amount_fen", minimum=0)
+    with transaction.atomic():
+        person = _survivor(person_id)
+        membership = memberships_lock([person.pk])[person.pk]
+        existing = _family_entry(person_id=person.pk, kind=PointsKind.EARN, ref=order_ref)
+        if existing is not None:
+            return existing
+        if paid_amount_fen == 0:
+            return None
+        level = membership.level
+        points = points_for_payment(
+            paid_amount_fen=paid_amount_fen, multiplier_bp=level.points_multiplier_bp
+        )
+        membership.lifetime_spend_fen += paid_amount_fen
+        membership.points_earned_total += points
+        entry = _entry_append(
+            membership=membership,
+            delta=points,
+            kind=PointsKind.EARN,
+            ref=order_ref,
+            order_ref=order_ref,
+            amount_fen=paid_amount_fen,
+            reason=f"订单实付 {paid_amount_fen} 分 × {level.name}倍率 {level.points_multiplier_bp / MULTIPLIER_BASE_BP:g}",
+        )
+        _level_recompute(membership=membership, allow_downgrade=False, reason=f"order:{order_ref}")
+        return entry
+
+
+def points_reverse_for_refund(
+    *,
+    person_id: int,
+    order_ref: str,
+    refund_ref: str,
+    refunded_fen: int,
+    order_paid_fen: int,
+) -> PointsEntry | None:
+    """Take back the refunded share of what the order earned, once per refund.
+
+    The share is cumulative over the order's refunds: after this refund, the order has given
+    back floor(earned × refunded so far / paid) points, and all of them once fully refunded.
+    If the member has already spent them, the balance stops at zero and the rest is recorded
+    as `shortfall` on the entry. Lifetime spend drops by the refunded amount, which may move
+    the level down. Returns None if the order earned nothing or no money was refunded.
+    """
+    _ref_check(order_ref, field="order_ref")
+    _ref_check(refund_ref, field="refund_ref")
+    _whole(refunded_fen, field="refunded_fen", minimum=0)
+    _whole(order_paid_fen, field="order_paid_fen", minimum=0)
+    if refunded_fen == 0 or order_paid_fen == 0:
+        return None  # no money moved, so no earned share to take back
+    with transaction.atomic():
+        person = _survivor(person_id)
+        membership = memberships_lock([person.pk])[person.pk]
+        existing = _family_entry(person_id=person.pk, kind=PointsKind.REVERSE, ref=refund_ref)
+        if existing is not None:
+            return existing
+        earn = _family_entry(person_id=person.pk, kind=PointsKind.EARN, ref=order_ref)
+        if earn is None:
+            return None
+        earlier = list(
+            PointsEntry.objects.filter(
+                person_id__in=person_family_ids(person_id=person.pk),
+                kind=PointsKind.REVERSE,
+                order_ref=order_ref,
+            )
+        )
+        refunded_total = sum(entry.amount_fen for entry in earlier) + refunded_fen
+        if refunded_total > order_paid_fen:
+            raise InvalidPointsRequest(
+                "累计退款金额超过订单实付金额",
+                detail={"refunded_total": refunded_total, "order_paid_fen": order_paid_fen},
+            )
+        earned = earn.delta
+        if refunded_total == order_paid_fen:
+            due_total = earned
+        else:
+            due_total = earned * refunded_total // order_paid_fen
+        already = sum(-entry.delta + entry.shortfall for entry in earlier)
+        due = max(0, due_total - already)
+        taken = min(due, membership.points_balance)
+        membership.lifetime_spend_fen = max(0, membership.lifetime_spend_fen - refunded_fen)
+        membership.points_earned_total = max(0, membership.points_earned_total - due)
+        entry = _entry_append(
+            membership=membership,
+            delta=-taken,
+            kind=PointsKind.REVERSE,
+            ref=refund_ref,
+            order_ref=order_ref,
+            amount_fen=refunded_fen,
+            shortfall=due - taken,
+            reason=f"订单 {order_ref} 退款 {refunded_fen} 分",
+        )
+        _level_recompute(membership=membership, allow_downgrade=True, reason=f"refund:{refund_ref}")
+        return entry
+
+
+def points_adjust(*, person_id: int, delta: int, reason: str, actor: Actor) -> PointsEntry:
+    """An operator's correction of a balance (goodwill, mistakes). Audited with the operator."""
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+        raise InvalidPointsRequest("调整数量必须是非零整数", detail={"delta": delta})
+    if abs(delta) > MAX_ADJUST_POINTS:
+        raise InvalidPointsRequest(
+            f"单次调整不能超过 {MAX_ADJUST_POINTS} 积分", detail={"delta": delta}
+        )
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 200:
+        raise InvalidPointsRequest("请填写调整原因（200 字以内）", detail={"reason": reason})
+    with transaction.atomic():
+        person = _survivor(person_id)
+        membership = memberships_lock([person.pk])[person.pk]
+        if membership.points_balance + delta < 0:
+            raise InsufficientPoints(
+                f"扣减后积分为负：当前 {membership.points_balance}，调整 {delta}",
+                detail={"balance": membership.points_balance, "requested": -delta},
+            )
+        return _entry_append(
+            membership=membership,
+            delta=delta,
+            kind=PointsKind.ADJUST,
+            ref=None,
+            reason=reason,
+            actor=actor,
+        )
+
+
+# --- merges --------------------------------------------------------------------------------
+
+
+def membership_merge(*, from_person_id: int, into_person_id: int) -> Membership | None:
+    """Fold one member into another after a OneID merge; idempotent.
+
+    The balance moves as two entries (merge_out on the merged person, merge_in on the
+    survivor) so both chains stay valid; totals add up; the survivor keeps the higher of the
+    two levels or what the combined totals qualify for, whichever is highest.
+    """
+    with transaction.atomic():
+        if not Membership.objects.filter(person_id=from_person_id).exists():
+            return None
+        into = _survivor(into_person_id)
+        if into.pk == from_person_id:
+            return None
+        locked = memberships_lock([from_person_id, into.pk])
+        source, target = locked[from_person_id], locked[into.pk]
+        ref = f"{source.person.one_id}>{target.person.one_id}"[:REF_MAX_LENGTH]
+        if PointsEntry.objects.filter(
+            person_id=target.person_id, kind=PointsKind.MERGE_IN, ref=ref
+        ).exists():
+            return target
+        moved = source.points_balance
+        source_spend, source_earned = source.lifetime_spend_fen, source.points_earned_total
+        source.lifetime_spend_fen = 0
+        source.points_earned_total = 0
+        _entry_append(
+            membership=source,
+            delta=-moved,
+            kind=PointsKind.MERGE_OUT,
+            ref=ref,
+            amount_fen=source_spend,
+            reason=f"账号合并，并入 {target.person.one_id}",
+        )
+        target.lifetime_spend_fen += source_spend
+        target.points_earned_total += source_earned
+        _entry_append(
+            membership=target,
+            delta=moved,
+            kind=PointsKind.MERGE_IN,
+            ref=ref,
+            amount_fen=source_spend,
+            reason=f"账号合并，来自 {source.person.one_id}",
+        )
+        levels = member_levels()
+        qualified = level_qualified(
+            levels=levels,
+            lifetime_spend_fen=target.lifetime_spend_fen,
+            points_earned=target.points_earned_total,
+        )
+        best = max((qualified, source.level, target.level), key=lambda level: level.sort_order)
+        _level_set(membership=target, level=best, reason=f"merge:{ref}")
+        return target
+
+
+@subscribe(IdentityMerged)
+def _on_identity_merged(event: IdentityMerged) -> None:
+    membership_merge(from_person_id=event.from_person_id, into_person_id=event.into_person_id)
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def ledger_verify(*, person_id: int) -> LedgerVerification:
+    """Recompute one person's chain: numbering, links, hashes, running balance, stored balance."""
+    expected_prev = GENESIS_HASH
+    balance = 0
+    checked = 0
+    entries = PointsEntry.objects.filter(person_id=person_id).order_by("seq").iterator()
+    for entry in entries:
+        checked += 1
+        problem = ""
+        if entry.seq != checked:
+            problem = f"序号不连续：应为 {checked}，实为 {entry.seq}"
+        elif entry.prev_hash != expected_prev:
+            problem = "上一条哈希不匹配（流水被删除或插入）"
+        elif entry.compute_hash() != entry.entry_hash:
+            problem = "本条哈希不匹配（流水被篡改）"
+        elif entry.balance_after != balance + entry.delta or entry.balance_after < 0:
+            problem = "变动后余额与累计不符"
+        if problem:
+            return LedgerVerification(
+                person_id=person_id,
+                ok=False,
+                entries_checked=checked,
+                first_broken_entry_id=entry.pk,
+                problem=problem,
+            )
+        expected_prev = entry.entry_hash
+        balance = entry.balance_after
+    stored = (
+        Membership.objects.filter(person_id=person_id)
+        .values_list("points_balance", flat=True)
+        .first()
+    )
+    if (stored or 0) != balance:
+        return LedgerVerification(
+            person_id=person_id,
+            ok=False,
+            entries_checked=checked,
+            problem=f"会员积分余额 {stored} 与流水累计 {balance} 不符",
+        )
+    return LedgerVerification(person_id=person_id, ok=True, entries_checked=checked)
+
+
+def ledger_verify_all() -> list[LedgerVerification]:
+    """Verify every person who has a membership or ledger entries; returns every result."""
+    person_ids = set(PointsEntry.objects.values_list("person_id", flat=True).distinct())
+    person_ids |= set(Membership.objects.values_list("person_id", flat=True))
+    return [ledger_verify(person_id=person_id) for person_id in sorted(person_ids)]
