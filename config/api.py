@@ -5,6 +5,8 @@ from ninja import NinjaAPI
 from freshloop.core.api import install_error_handlers
 from freshloop.identity.api import me_router, oneid_router
 from freshloop.identity.api import router as auth_router
+from freshloop.membership.api import router as membership_router
+from freshloop.promotions.api import router as promotions_router
 
 api = NinjaAPI(
     title="FreshLoop API",
@@ -18,3 +20,7 @@ install_error_handlers(api)
 api.add_router("/auth", auth_router)
 api.add_router("/me", me_router)
 api.add_router("/identity", oneid_router)
+api.add_router("/shop", "freshloop.orders.api.router")
+api.add_router("/membership", membership_router)
+api.add_router("/payments", "freshloop.payments.api.router")
+api.add_router("/promotions", promotions_router)

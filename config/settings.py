@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "freshloop.identity",
     "freshloop.catalog",
     "freshloop.inventory",
+    "freshloop.promotions",
+    "freshloop.membership",
+    "freshloop.orders",
+    "freshloop.payments",
     "freshloop.web",
 ]
 

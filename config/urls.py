@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from config.api import api
 from freshloop.core.health import healthz
-from freshloop.web import views
+from freshloop.web import shop_views, views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -12,10 +12,19 @@ urlpatterns = [
     path("console/", views.console_home, name="console-home"),
     path("console/login/", views.ConsoleLoginView.as_view(), name="console-login"),
     path("console/logout/", views.console_logout, name="console-logout"),
-    path("m/", views.h5_home, name="h5-home"),
+    path("m/", shop_views.h5_shop_home, name="h5-home"),
+    path("m/me", shop_views.h5_me, name="h5-me"),
+    path("m/products/<int:product_id>", shop_views.h5_product, name="h5-product"),
+    path("m/cart", shop_views.h5_cart, name="h5-cart"),
+    path("m/checkout", shop_views.h5_checkout, name="h5-checkout"),
+    path("m/orders", shop_views.h5_orders, name="h5-orders"),
+    path("m/orders/<str:order_no>", shop_views.h5_order, name="h5-order"),
+    path("m/coupons", shop_views.h5_coupons, name="h5-coupons"),
+    path("m/points", shop_views.h5_points, name="h5-points"),
     path("m/login", views.h5_login, name="h5-login"),
     path("m/auth/wechat/sandbox", views.h5_wechat_sandbox, name="h5-wechat-sandbox"),
     path("m/auth/wechat/callback", views.h5_wechat_callback, name="h5-wechat-callback"),
+    path("m/pay/", include("freshloop.payments.urls")),
 ]
 
 handler400 = "freshloop.web.views.handler400"

@@ -92,7 +92,7 @@ class TestConsumerPhoneLogin:
         # the right one logs in
         page.fill("input[name=code]", real)
         page.click("[data-testid=login]")
-        expect(page).to_have_url(f"{live_server.url}/m/")
+        expect(page).to_have_url(f"{live_server.url}/m/me")
         expect(page.locator("[data-testid=identifier-phone]")).to_contain_text("138****8000")
         one_id = page.locator("[data-testid=one-id]").inner_text()
         assert one_id == Identifier.objects.get(type="phone").person.one_id
@@ -109,7 +109,7 @@ class TestConsumerWechatLogin:
         expect(page.get_by_text("申请获得")).to_be_visible()
         page.fill("input[name=nickname]", "爱喝奶的小王")
         page.click("button:has-text('允许')")
-        expect(page).to_have_url(f"{live_server.url}/m/")
+        expect(page).to_have_url(f"{live_server.url}/m/me")
         expect(page.locator("[data-testid=identifier-wechat_openid]")).to_be_visible()
         expect(page.get_by_text("爱喝奶的小王")).to_be_visible()
         assert console_errors == []

@@ -120,7 +120,9 @@ class TestMyOrdersApi:
             "/api/v1/shop/orders",
             {"items": [{"sku_id": milk.pk, "quantity": 1}], "address": ADDRESS},
         ).json()
-        assert [o["order_no"] for o in client.get("/api/v1/shop/orders").json()] == [created["order_no"]]
+        assert [o["order_no"] for o in client.get("/api/v1/shop/orders").json()] == [
+            created["order_no"]
+        ]
         detail = client.get(f"/api/v1/shop/orders/{created['order_no']}").json()
         assert detail["timeline"][0]["to_status"] == "pending_payment"
         cancelled = post(client, f"/api/v1/shop/orders/{created['order_no']}/cancel", {})

@@ -90,7 +90,7 @@ class TestH5Home:
             {"phone": "13800138000", "code": last_sms_code()},
             content_type="application/json",
         )
-        page = client.get("/m/").content.decode()
+        page = client.get("/m/me").content.decode()
         assert "手机号" in page
         assert "138****8000" in page
         assert "13800138000" not in page

@@ -16,6 +16,7 @@ from freshloop.orders.schemas import (
     CartLineOut,
     CartOut,
     CheckoutIn,
+    CouponChoiceOut,
     OrderCreateIn,
     OrderDetailOut,
     OrderOut,
@@ -35,6 +36,7 @@ from freshloop.orders.services import (
     CheckoutItem,
     CheckoutRequest,
     cart_item_set,
+    checkout_coupons,
     checkout_preview,
     order_cancel,
     order_create,
@@ -116,6 +118,21 @@ def quote_out(quote: CheckoutQuote) -> QuoteOut:
 @router.post("/checkout/preview", response=QuoteOut, summary="结算预览：逐项说明价格")
 def preview(request: HttpRequest, body: CheckoutIn) -> QuoteOut:
     return quote_out(checkout_preview(request=_checkout_request(request, body)))
+
+
+@router.post("/checkout/coupons", response=list[CouponChoiceOut], summary="本次结算可用的优惠券")
+def coupons_for_checkout(request: HttpRequest, body: CheckoutIn) -> list[CouponChoiceOut]:
+    return [
+        CouponChoiceOut(
+            coupon_id=choice.coupon.pk,
+            name=choice.coupon.template.name,
+            usable=choice.usable,
+            reason=choice.reason,
+            discount_fen=choice.discount_fen,
+            valid_until=choice.coupon.valid_until,
+        )
+        for choice in checkout_coupons(request=_checkout_request(request, body))
+    ]
 
 
 def order_out(order: Order, *, detail: bool = False) -> dict[str, Any]:

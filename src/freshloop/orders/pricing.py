@@ -22,7 +22,11 @@ from freshloop.membership.models import Membership
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.promotions import pricing as engine
 from freshloop.promotions.errors import CouponUnavailable
-from freshloop.promotions.selectors import price_quote_for_cart
+from freshloop.promotions.selectors import (
+    CouponUsability,
+    coupons_usable_for_cart,
+    price_quote_for_cart,
+)
 
 AMBIENT_SHIPPING_FEN = 800
 COLD_CHAIN_SHIPPING_FEN = 1500
@@ -125,6 +129,46 @@ def person_is_new_customer(person: Person) -> bool:
     return not Order.objects.filter(person=person, status__in=PAID_STATUSES).exists()
 
 
+def _quote_lines(items: list[tuple[Sku, int]]) -> list[engine.QuoteLine]:
+    return [
+        engine.QuoteLine(
+            sku_id=sku.pk,
+            product_id=sku.product_id,
+            category_id=sku.product.category_id,
+            name=f"{sku.product.name} {sku.spec}",
+            unit_price_fen=sku.price_fen,
+            quantity=quantity,
+        )
+        for sku, quantity in items
+    ]
+
+
+def _member_of(person: Person) -> engine.MemberBenefits:
+    benefits = membership.member_benefits(person_id=person.pk)
+    return engine.MemberBenefits(
+        level_name=benefits.level_name,
+        discount_percent=benefits.discount_percent,
+        free_shipping=benefits.free_shipping,
+    )
+
+
+def checkout_coupon_choices(
+    *, person: Person, items: list[tuple[Sku, int]], channel: str, source_ref: str, now: dt.datetime
+) -> list[CouponUsability]:
+    """The buyer's coupons, each priced alone on this cart, usable ones first (for the picker)."""
+    return coupons_usable_for_cart(
+        person_id=person.pk,
+        lines=_quote_lines(items),
+        channel=channel,
+        live_session_id=source_ref if channel == "live" else None,
+        now=now,
+        member=_member_of(person),
+        is_new_customer=person_is_new_customer(person),
+        shipping_fee_fen=shipping_fee_for(items),
+        free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
+    )
+
+
 def checkout_quote(
     *,
     person: Person,
@@ -135,7 +179,6 @@ def checkout_quote(
     points: int,
     now: dt.datetime,
 ) -> CheckoutQuote:
-    benefits = membership.member_benefits(person_id=person.pk)
     balance = (
         Membership.objects.filter(person_id=person.pk)
         .values_list("points_balance", flat=True)
@@ -145,25 +188,11 @@ def checkout_quote(
     wanted_points = max(0, min(int(points or 0), balance))
     quote = price_quote_for_cart(
         person_id=person.pk,
-        lines=[
-            engine.QuoteLine(
-                sku_id=sku.pk,
-                product_id=sku.product_id,
-                category_id=sku.product.category_id,
-                name=f"{sku.product.name} {sku.spec}",
-                unit_price_fen=sku.price_fen,
-                quantity=quantity,
-            )
-            for sku, quantity in items
-        ],
+        lines=_quote_lines(items),
         channel=channel,
         live_session_id=source_ref if channel == "live" else None,
         coupon_ids=coupon_ids,
-        member=engine.MemberBenefits(
-            level_name=benefits.level_name,
-            discount_percent=benefits.discount_percent,
-            free_shipping=benefits.free_shipping,
-        ),
+        member=_member_of(person),
         is_new_customer=person_is_new_customer(person),
         shipping_fee_fen=shipping_fee_for(items),
         free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,

@@ -141,3 +141,12 @@ class RefundOut(Schema):
     refund_no: str
     amount_fen: int
     status: str
+
+
+class CouponChoiceOut(Schema):
+    coupon_id: int
+    name: str
+    usable: bool
+    reason: str
+    discount_fen: int
+    valid_until: dt.datetime | None

@@ -51,6 +51,33 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
             ],
         },
         {
+            "title": "营销",
+            "collapsible": True,
+            "items": [
+                _item("优惠券模板", "confirmation_number", "promotions", "coupontemplate"),
+                _item("已发放优惠券", "redeem", "promotions", "coupon"),
+                _item("营销活动", "campaign", "promotions", "campaign"),
+            ],
+        },
+        {
+            "title": "会员",
+            "collapsible": True,
+            "items": [
+                _item("会员", "loyalty", "membership", "membership"),
+                _item("积分流水", "receipt_long", "membership", "pointsentry"),
+                _item("会员等级", "workspace_premium", "membership", "memberlevel"),
+            ],
+        },
+        {
+            "title": "支付",
+            "collapsible": True,
+            "items": [
+                _item("支付单", "payments", "payments", "payment"),
+                _item("支付回调记录", "receipt", "payments", "paymentnotificationlog"),
+                _item("退款", "currency_exchange", "payments", "refund"),
+            ],
+        },
+        {
             "title": "平台",
             "collapsible": True,
             "items": [

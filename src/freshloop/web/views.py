@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from freshloop.core.errors import DomainError
@@ -20,7 +21,6 @@ from freshloop.core.permissions import ROLE_LABELS, user_roles
 from freshloop.identity.auth import consumer_from_request
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.providers import SandboxWechatOAuthProvider, wechat_oauth_provider
-from freshloop.identity.selectors import person_identifiers_masked
 from freshloop.identity.wechat_flow import wechat_oauth_finish
 from freshloop.web.forms import OperatorAuthenticationForm
 
@@ -154,22 +154,19 @@ def _current_consumer(request: HttpRequest) -> Any:
         return None
 
 
-def h5_home(request: HttpRequest) -> HttpResponse:
-    record = _current_consumer(request)
-    context: dict[str, Any] = {"person": None}
-    if record is not None:
-        context = {
-            "person": record.person,
-            "identifiers": person_identifiers_masked(person=record.person),
-            "method": record.method,
-        }
-    return render(request, "web/h5/home.html", context)
+def _safe_next(request: HttpRequest) -> str:
+    """Only pages of the H5 site may follow a login; anything else goes to the account page."""
+    wanted = request.GET.get("next", "")
+    if wanted.startswith("/m/") and url_has_allowed_host_and_scheme(wanted, allowed_hosts=None):
+        return wanted
+    return "/m/me"
 
 
 def h5_login(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request)
     if _current_consumer(request) is not None:
-        return HttpResponseRedirect("/m/")
-    return render(request, "web/h5/login.html")
+        return HttpResponseRedirect(next_url)
+    return render(request, "web/h5/login.html", {"next": next_url})
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,4 +1,5 @@
-"""Seed the demo brand 鲜环优选: catalog, warehouses, staff for every role, 500 consumers.
+"""Seed the demo brand 鲜环优选: catalog, warehouses, staff for every role, 500 consumers, lots and
+stock, coupons and campaigns, and 18 months of order history.
 
 Idempotent: products and warehouses upsert by code, staff by username, consumers resolve by
 phone through OneID, so running it again creates nothing new.
@@ -24,7 +25,7 @@ from freshloop.identity.models import IdentityConflict, Person, PersonStatus
 from freshloop.identity.resolver import IdentifierInput, identify, phone_normalise
 from freshloop.inventory.models import Warehouse
 from freshloop.inventory.services import warehouse_upsert
-from freshloop.web import demo_data
+from freshloop.web import demo_commerce, demo_data
 
 SEED_ACTOR = Actor.system("demo_seed")
 
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=20260112)
         parser.add_argument("--password", default=demo_data.DEMO_PASSWORD)
         parser.add_argument("--reset-passwords", action="store_true")
+        parser.add_argument(
+            "--no-history", action="store_true", help="skip the 18 months of demo orders"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
@@ -51,9 +55,23 @@ class Command(BaseCommand):
         identity_examples["review_queue"] = match_candidates_generate(
             actor=SEED_ACTOR
         ).candidates_created
+        with transaction.atomic():
+            people = demo_commerce.demo_people()
+            commerce: dict[str, int] = {
+                **demo_commerce.seed_stock(rng=rng, warehouses=warehouses),
+                **demo_commerce.seed_promotions(people=people),
+            }
+        if not options["no_history"]:
+            commerce.update(demo_commerce.seed_history(rng=rng, people=people))
         seconds = time.perf_counter() - started
         self._report(
             catalog, warehouses, staff, consumers, identity_examples, options["password"], seconds
+        )
+        self.stdout.write(
+            f"  commerce    {commerce.get('lots', 0)} lots, {commerce.get('receipts', 0)} stock receipts (new), "
+            f"{commerce.get('coupon_templates', 0)} coupon templates and {commerce.get('campaigns', 0)} campaigns (new), "
+            f"{commerce.get('orders', 0)} historical orders imported\n"
+            "  coupon codes for /m/coupons: FRESH2026 (新人立减10元), VIP88 (会员8.8折券)\n"
         )
 
     def _catalog(self) -> dict[str, int]:

@@ -1,0 +1,88 @@
+"""Back office for payments: what was paid, every callback received, and refunds. Read-only:
+money moves only through provider callbacks and the orders module's refund approval."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin, TabularInline
+
+from freshloop.payments.models import Payment, PaymentNotificationLog, Refund
+
+
+class ReadOnlyModelAdmin(ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class RefundInline(TabularInline):
+    model = Refund
+    extra = 0
+    fields = ("refund_no", "origin", "amount_fen", "status", "provider_refund_id", "refunded_at")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "退款"
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "payment_no",
+        "order",
+        "provider",
+        "client_kind",
+        "amount_fen",
+        "status",
+        "refunded_fen",
+        "created_at",
+        "paid_at",
+    )
+    list_filter = ("provider", "status", "client_kind")
+    search_fields = ("payment_no", "order__order_no", "transaction_id")
+    date_hierarchy = "created_at"
+    exclude = ("prompt",)  # JSAPI signatures are of no use to an operator
+    inlines = [RefundInline]
+
+
+@admin.register(PaymentNotificationLog)
+class PaymentNotificationLogAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "received_at",
+        "provider",
+        "kind",
+        "verified",
+        "outcome",
+        "out_trade_no",
+        "transaction_id",
+        "detail",
+    )
+    list_filter = ("provider", "kind", "verified", "outcome")
+    search_fields = ("out_trade_no", "transaction_id", "body_sha256")
+    date_hierarchy = "received_at"
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "refund_no",
+        "payment",
+        "origin",
+        "amount_fen",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "refunded_at",
+    )
+    list_filter = ("status", "origin")
+    search_fields = ("refund_no", "payment__payment_no", "payment__order__order_no")
+    date_hierarchy = "created_at"

@@ -1,0 +1,96 @@
+"""Payments API: a consumer opens a payment for their order; providers post callbacks here."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from freshloop.core.http import STATUS_ERRORS, error_response
+from freshloop.core.middleware import client_ip
+from freshloop.identity.auth import ConsumerAuth, request_person
+from freshloop.payments.models import Payment
+from freshloop.payments.providers import payment_provider
+from freshloop.payments.schemas import PaymentCreateIn, PaymentOut, PromptOut
+from freshloop.payments.services import (
+    NotificationOutcome,
+    payment_create,
+    payment_notification_handle,
+    refund_notification_handle,
+)
+
+router = Router(tags=["支付 payments"])
+
+
+def _payment_out(payment: Payment) -> PaymentOut:
+    prompt = payment.prompt or {}
+    return PaymentOut(
+        payment_no=payment.payment_no,
+        order_no=payment.order.order_no,
+        provider=payment.provider,
+        client_kind=payment.client_kind,
+        amount_fen=payment.amount_fen,
+        status=payment.status,
+        created_at=payment.created_at,
+        prompt=PromptOut(
+            kind=str(prompt.get("kind", "")),
+            redirect_url=str(prompt.get("redirect_url", "")),
+            jsapi={str(k): str(v) for k, v in dict(prompt.get("jsapi") or {}).items()},
+        ),
+    )
+
+
+@router.post(
+    "",
+    response=PaymentOut,
+    auth=ConsumerAuth(),
+    summary="为待支付订单发起支付：返回跳转地址或微信 JSAPI 参数",
+)
+def create_payment(request: HttpRequest, body: PaymentCreateIn) -> PaymentOut:
+    person = request_person(request)
+    payment = payment_create(
+        order_no=body.order_no,
+        person_id=person.pk,
+        provider=body.provider,
+        client_kind=body.client_kind,
+        client_ip=client_ip(request) or "",
+    )
+    return _payment_out(payment)
+
+
+def _ack(outcome: NotificationOutcome) -> HttpResponse:
+    return HttpResponse(
+        outcome.ack.body, status=outcome.ack.status, content_type=outcome.ack.content_type
+    )
+
+
+def _unknown_provider(provider: str) -> HttpResponse:
+    code, message = STATUS_ERRORS[404]
+    return error_response(404, code, message, {"provider": provider[:32]})
+
+
+@router.post(
+    "/notify/{provider}",
+    auth=None,
+    summary="支付渠道异步通知（微信支付 / 支付宝 / 沙箱），按渠道要求的格式应答",
+    response={200: None, 204: None, 400: None, 404: None, 500: None},
+)
+def payment_notify(request: HttpRequest, provider: str) -> HttpResponse:
+    if payment_provider(provider) is None:
+        return _unknown_provider(provider)
+    return _ack(
+        payment_notification_handle(provider=provider, headers=request.headers, body=request.body)
+    )
+
+
+@router.post(
+    "/notify/{provider}/refund",
+    auth=None,
+    summary="退款结果异步通知",
+    response={200: None, 204: None, 400: None, 404: None, 500: None},
+)
+def refund_notify(request: HttpRequest, provider: str) -> HttpResponse:
+    if payment_provider(provider) is None:
+        return _unknown_provider(provider)
+    return _ack(
+        refund_notification_handle(provider=provider, headers=request.headers, body=request.body)
+    )

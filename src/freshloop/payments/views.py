@@ -1,0 +1,64 @@
+"""The sandbox cashier at /m/pay/<payment_no>: stands in for the provider's payment page.
+
+Pressing a button makes the server act as the payment platform: it builds the callback the
+platform would send, signed with the sandbox platform key and encrypted with the sandbox
+APIv3 key, and hands it to the same `payment_notification_handle` that real callbacks reach.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from freshloop.core.money import format_fen
+from freshloop.payments.models import Payment, PaymentStatus
+from freshloop.payments.providers import payment_provider
+from freshloop.payments.providers.sandbox import SandboxProvider
+from freshloop.payments.services import payment_notification_handle
+
+logger = logging.getLogger(__name__)
+
+
+def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "web/h5/error.html", {"message": message}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def sandbox_pay_page(request: HttpRequest, payment_no: str) -> HttpResponse:
+    provider = payment_provider("sandbox")
+    if not isinstance(provider, SandboxProvider):
+        return _error(request, "当前未启用沙箱支付", 404)
+    payment = (
+        Payment.objects.select_related("order")
+        .filter(payment_no=payment_no[:40], provider="sandbox")
+        .first()
+    )
+    if payment is None:
+        return _error(request, "支付单不存在", 404)
+    order_url = f"/m/orders/{payment.order.order_no}"
+    if request.method == "POST":
+        if payment.status != PaymentStatus.CREATED:
+            return HttpResponseRedirect(order_url)
+        succeed = request.POST.get("action") == "succeed"
+        headers, body = provider.build_payment_notification(
+            payment_no=payment.payment_no, amount_fen=payment.amount_fen, succeed=succeed
+        )
+        outcome = payment_notification_handle(provider="sandbox", headers=headers, body=body)
+        if not outcome.accepted:
+            logger.error("sandbox payment %s was not accepted: %s", payment_no, outcome.code)
+            return _error(request, f"支付未被受理（{outcome.code}）", 409)
+        return HttpResponseRedirect(order_url)
+    return render(
+        request,
+        "payments/sandbox_pay.html",
+        {
+            "payment": payment,
+            "order": payment.order,
+            "amount": format_fen(payment.amount_fen),
+            "payable": payment.status == PaymentStatus.CREATED,
+            "order_url": order_url,
+        },
+    )

@@ -1,0 +1,190 @@
+"""The consumer H5 shop at /m/: products, cart, checkout, my orders, coupons and points.
+
+Pages render what they show on the server; the interactive parts (cart quantities, coupon
+choice, the explained price, placing the order and paying) call the public API from the page
+with Alpine.js, so the H5 site uses exactly what a mini-program or partner app would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import quote
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+
+from freshloop.catalog.models import Category
+from freshloop.catalog.selectors import product_get_for_channel, product_list_for_channel
+from freshloop.core.errors import DomainError
+from freshloop.identity.auth import consumer_from_request
+from freshloop.identity.errors import TokenInvalid
+from freshloop.identity.models import Person
+from freshloop.identity.selectors import person_identifiers_masked
+from freshloop.inventory.selectors import batch_next_to_ship, stock_available_by_sku
+from freshloop.membership.selectors import membership_summary, points_entries_for_person
+from freshloop.orders.models import Order
+from freshloop.orders.selectors import (
+    cart_items_for_person,
+    order_get_for_person,
+    order_list_for_person,
+)
+from freshloop.promotions.selectors import coupons_for_person
+
+SHOP_CHANNEL = "shop"
+Page = Callable[..., HttpResponse]
+
+
+def _person(request: HttpRequest) -> Person | None:
+    try:
+        record = consumer_from_request(request)
+    except TokenInvalid:
+        return None
+    return record.person if record is not None else None
+
+
+def consumer_page(view: Page) -> Page:
+    """Pages that need a logged-in buyer send everyone else to the login page and back."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        person = _person(request)
+        if person is None:
+            return HttpResponseRedirect(f"/m/login?next={quote(request.get_full_path())}")
+        return view(request, person, *args, **kwargs)
+
+    return wrapper
+
+
+def _not_found(request: HttpRequest, error: DomainError) -> HttpResponse:
+    return render(request, "web/h5/error.html", {"message": error.text}, status=error.status)
+
+
+def h5_shop_home(request: HttpRequest) -> HttpResponse:
+    category_code = request.GET.get("c", "")
+    products = list(
+        product_list_for_channel(channel=SHOP_CHANNEL, category_code=category_code or None)
+    )
+    sku_ids = [sku.pk for product in products for sku in product.skus.all()]
+    available = stock_available_by_sku(sku_ids=sku_ids)
+    cards = []
+    for product in products:
+        skus = list(product.skus.all())
+        if not skus:
+            continue
+        cheapest = min(skus, key=lambda sku: sku.price_fen)
+        cards.append(
+            {
+                "product": product,
+                "price_fen": cheapest.price_fen,
+                "many_specs": len(skus) > 1,
+                "sold_out": all(available.get(sku.pk, 0) <= 0 for sku in skus),
+            }
+        )
+    categories = Category.objects.filter(parent__isnull=True).order_by("sort_order", "id")
+    return render(
+        request,
+        "web/h5/shop/home.html",
+        {
+            "cards": cards,
+            "categories": categories,
+            "current": category_code,
+            "person": _person(request),
+            "tab": "shop",
+        },
+    )
+
+
+def h5_product(request: HttpRequest, product_id: int) -> HttpResponse:
+    try:
+        product = product_get_for_channel(product_id=product_id, channel=SHOP_CHANNEL)
+    except DomainError as error:
+        return _not_found(request, error)
+    skus = list(product.skus.all())
+    available = stock_available_by_sku(sku_ids=[sku.pk for sku in skus])
+    options = [
+        {
+            "sku": sku,
+            "available": available.get(sku.pk, 0),
+            "batch": batch_next_to_ship(sku_id=sku.pk),
+        }
+        for sku in skus
+    ]
+    return render(
+        request,
+        "web/h5/shop/product.html",
+        {"product": product, "options": options, "logged_in": _person(request) is not None},
+    )
+
+
+@consumer_page
+def h5_cart(request: HttpRequest, person: Person) -> HttpResponse:
+    items = cart_items_for_person(person=person)
+    return render(request, "web/h5/shop/cart.html", {"items": items, "tab": "cart"})
+
+
+@consumer_page
+def h5_checkout(request: HttpRequest, person: Person) -> HttpResponse:
+    """Checkout for the cart, or for one SKU bought at once (`?sku=&qty=`)."""
+    single = None
+    if request.GET.get("sku"):
+        try:
+            single = {
+                "sku_id": int(request.GET["sku"]),
+                "quantity": int(request.GET.get("qty", "1")),
+            }
+        except ValueError:
+            single = None
+    last = Order.objects.filter(person=person).order_by("-id").first()
+    address = last.address if last is not None else {}
+    return render(
+        request,
+        "web/h5/shop/checkout.html",
+        {"single": single, "address": address, "summary": membership_summary(person=person)},
+    )
+
+
+@consumer_page
+def h5_orders(request: HttpRequest, person: Person) -> HttpResponse:
+    orders = list(order_list_for_person(person=person)[:50])
+    return render(request, "web/h5/shop/orders.html", {"orders": orders, "tab": "me"})
+
+
+@consumer_page
+def h5_order(request: HttpRequest, person: Person, order_no: str) -> HttpResponse:
+    try:
+        order = order_get_for_person(person=person, order_no=order_no)
+    except DomainError as error:
+        return _not_found(request, error)
+    return render(request, "web/h5/shop/order.html", {"order": order})
+
+
+@consumer_page
+def h5_coupons(request: HttpRequest, person: Person) -> HttpResponse:
+    status = request.GET.get("s", "available")
+    if status not in {"available", "used", "expired"}:
+        status = "available"
+    coupons = list(coupons_for_person(person_id=person.pk, status=status)[:100])
+    return render(request, "web/h5/shop/coupons.html", {"coupons": coupons, "status": status})
+
+
+@consumer_page
+def h5_points(request: HttpRequest, person: Person) -> HttpResponse:
+    return render(
+        request,
+        "web/h5/shop/points.html",
+        {
+            "summary": membership_summary(person=person),
+            "entries": list(points_entries_for_person(person=person)[:50]),
+        },
+    )
+
+
+def h5_me(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    context: dict[str, Any] = {"person": person, "tab": "me"}
+    if person is not None:
+        context["identifiers"] = person_identifiers_masked(person=person)
+        context["summary"] = membership_summary(person=person)
+    return render(request, "web/h5/home.html", context)
