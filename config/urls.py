@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config.api import api
 from freshloop.core.health import healthz
@@ -7,6 +9,8 @@ from freshloop.web import shop_views, views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page says; point them at the brand icon.
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("console/", views.console_home, name="console-home"),
