@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "freshloop.core.middleware.AsgiCloseConnectionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -9,6 +9,8 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connections
 from django.http import HttpRequest, HttpResponseBase
 
 from freshloop.core.errors import MalformedRequest, PayloadTooLarge
@@ -140,3 +142,33 @@ class ApiErrorShapeMiddleware(_DualModeMiddleware):
         if response.has_header("Allow"):
             shaped["Allow"] = response["Allow"]
         return shaped
+
+
+class AsgiCloseConnectionsMiddleware:
+    """Close the request's database connection where the view used it (ASGI only).
+
+    Under ASGI, Django runs a sync view in a task whose context is a copy of the handler's, and
+    `request_finished` (which closes connections) is sent from the handler's own context, where
+    the view's connection is invisible: each request would leave an open connection behind until
+    garbage collection, and PostgreSQL runs out of connection slots under load. Running last in
+    the chain, sync-only, this middleware shares the view's thread and context, so it can close
+    what the view opened. Persistent connections (CONN_MAX_AGE) cannot be reused across ASGI
+    requests for the same reason, so they are closed too; pooling belongs in front of the
+    database (pgbouncer) or in psycopg's pool. WSGI (the test client, the live test server) is
+    left alone.
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        try:
+            return self.get_response(request)
+        finally:
+            if isinstance(request, ASGIRequest):
+                for database in connections.all(initialized_only=True):
+                    if not database.in_atomic_block:
+                        database.close()
