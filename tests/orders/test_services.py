@@ -498,3 +498,51 @@ class TestOrderGetForPerson:
         order = buy(make_person(), (make_sku(stock=5), 1))
         with pytest.raises(NotFound):
             order_get_for_person(person=make_person(), order_no=order.order_no)
+
+
+class TestOrdersImportHistory:
+    def _record(self, person, sku, number: str, discount: int = 0):  # type: ignore[no-untyped-def]
+        from freshloop.orders.services import HistoricalLine, HistoricalOrder
+
+        return HistoricalOrder(
+            order_no=f"H_{number}",
+            person=person,
+            channel="live",
+            source_ref="LIVE-20250103",
+            lines=[HistoricalLine(sku=sku, quantity=2, unit_price_fen=1000)],
+            discount_fen=discount,
+            shipping_fen=800,
+            created_at=clock.now() - dt.timedelta(days=200),
+            province="上海",
+        )
+
+    def test_imported_orders_are_completed_facts_and_reimport_skips_them(self) -> None:
+        from freshloop.orders.services import orders_import_history
+
+        person, milk = make_person(), make_sku(stock=5)
+        records = [self._record(person, milk, "1", discount=500), self._record(person, milk, "2")]
+        assert orders_import_history(records=records, actor=OPERATOR) == 2
+        assert orders_import_history(records=records, actor=OPERATOR) == 0
+        first = Order.objects.get(order_no="H_1")
+        assert (first.status, first.total_fen, first.paid_fen) == (
+            OrderStatus.COMPLETED,
+            2300,
+            2300,
+        )
+        assert first.lines.get().total_fen == 1500
+        assert [e.to_status for e in first.timeline.all()][-1] == OrderStatus.COMPLETED
+        assert reserved(milk.pk) == 0  # history moves no stock
+
+    def test_discount_above_the_goods_refused_and_nothing_written(self) -> None:
+        from freshloop.orders.services import orders_import_history
+
+        person, milk = make_person(), make_sku(stock=5)
+        with pytest.raises(InvalidInput):
+            orders_import_history(
+                records=[
+                    self._record(person, milk, "1"),
+                    self._record(person, milk, "2", discount=99_999),
+                ],
+                actor=OPERATOR,
+            )
+        assert not Order.objects.exists()

@@ -121,6 +121,25 @@ class TestCouponTemplateAdmin:
         assert "满减券的门槛不能低于减免金额" in response.content.decode()
         assert CouponTemplate.objects.count() == 0
 
+    def test_a_refusal_after_validation_is_a_message_not_a_server_error(
+        self, admin_client: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given the service refuses at save time (e.g. the code was taken a moment ago)
+        from freshloop.promotions import admin as promotions_admin
+        from freshloop.promotions.errors import CouponTemplateInvalid
+
+        def taken(**_: object) -> None:
+            raise CouponTemplateInvalid("编码已被占用", detail={"field": "code"})
+
+        monkeypatch.setattr(promotions_admin, "coupon_template_create", taken)
+        # when the form is posted
+        response = admin_client.post("/admin/promotions/coupontemplate/add/", template_form())
+        # then the marketer is sent back to the form with the reason, and nothing was saved
+        assert response.status_code == 302
+        shown = admin_client.get(response["Location"]).content.decode()
+        assert "编码已被占用" in shown
+        assert CouponTemplate.objects.count() == 0
+
     def test_issue_to_phones_and_one_ids(self, admin_client: Client) -> None:
         template = make_template(per_user_limit=1)
         by_phone = make_person(phone="13911112222")

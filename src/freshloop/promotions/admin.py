@@ -64,6 +64,25 @@ def _error_text(error: DomainError) -> str:
     return f"{error.text}（{field}）" if field else error.text
 
 
+class ServiceSaveAdmin(ModelAdmin):
+    """Saves go through services, which may still refuse after the form validated (a code taken
+    a moment ago by someone else, a limit reached meanwhile): show that refusal on the form
+    instead of a server error. The admin's transaction has rolled everything back by then."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as error:
+            self.message_user(request, _error_text(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
 # --- coupon templates -----------------------------------------------------------------------
 
 
@@ -161,7 +180,7 @@ class IssueForm(forms.Form):
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(ModelAdmin):
+class CouponTemplateAdmin(ServiceSaveAdmin):
     form = CouponTemplateForm
     list_display = (
         "name",
@@ -570,7 +589,7 @@ class CampaignPriceInline(TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ModelAdmin):
+class CampaignAdmin(ServiceSaveAdmin):
     form = CampaignForm
     list_display = (
         "name",

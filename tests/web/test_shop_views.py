@@ -1,0 +1,94 @@
+"""The H5 shop pages render what the buyer may see, in Chinese, and only their own data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+
+from freshloop.catalog.services import batch_register
+from freshloop.core.audit import Actor
+from freshloop.identity.models import Person
+from freshloop.identity.services import consumer_token_issue
+from freshloop.inventory.services import stock_receive
+from tests.factories import make_person, make_sku, make_warehouse
+from tests.orders.helpers import buy, coupon_template, give_coupon, pay
+
+pytestmark = pytest.mark.django_db
+
+
+def browser_for(person: Person) -> Client:
+    token, _ = consumer_token_issue(person=person, method="test")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+class TestShopHome:
+    def test_lists_products_with_storage_and_sold_out(self) -> None:
+        make_sku(name="牧场鲜牛奶", stock=5)
+        make_sku(name="冷冻水饺", storage="frozen")
+        page = Client().get("/m/").content.decode()
+        assert "牧场鲜牛奶" in page
+        assert "冷藏" in page
+        assert "已售罄" in page  # the dumplings have no stock
+        assert 'data-testid="tabbar"' in page
+
+
+class TestProductPage:
+    def test_shows_food_attributes_and_the_lot_that_would_ship(self) -> None:
+        sku = make_sku(name="牧场鲜牛奶")
+        lot = batch_register(
+            sku=sku,
+            batch_no="L1",
+            produced_on=dt.date(2026, 11, 20),
+            origin_detail="锡林郭勒 3 号牧场",
+        )
+        stock_receive(
+            sku=sku, warehouse=make_warehouse(), quantity=5, actor=Actor.system("t"), batch=lot
+        )
+        page = Client().get(f"/m/products/{sku.product_id}").content.decode()
+        assert "2026-11-20 生产" in page
+        assert "2026-11-27 到期" in page
+        assert "锡林郭勒 3 号牧场" in page
+
+    def test_unknown_product_is_a_chinese_404(self) -> None:
+        response = Client().get("/m/products/999999")
+        assert response.status_code == 404
+        assert "商品不存在或已下架" in response.content.decode()
+
+
+class TestConsumerPages:
+    @pytest.mark.parametrize(
+        "path", ["/m/cart", "/m/checkout", "/m/orders", "/m/coupons", "/m/points"]
+    )
+    def test_anonymous_buyers_are_sent_to_login_and_back(self, path: str) -> None:
+        response = Client().get(path)
+        assert response.status_code == 302
+        assert response["Location"] == f"/m/login?next={path}"
+
+    def test_my_orders_coupons_and_points(self) -> None:
+        person = make_person()
+        give_coupon(person, coupon_template())
+        order = pay(buy(person, (make_sku(price_fen=6000, stock=5, name="牧场鲜牛奶"), 2)))
+        browser = browser_for(person)
+        assert order.order_no in browser.get("/m/orders").content.decode()
+        detail = browser.get(f"/m/orders/{order.order_no}").content.decode()
+        assert "已支付" in detail
+        assert "支付成功" in detail
+        assert "满99减20" in browser.get("/m/coupons").content.decode()
+        points = browser.get("/m/points").content.decode()
+        assert "120" in points  # ¥120 paid → 120 points
+        assert "普通会员" in points
+
+    def test_someone_elses_order_is_not_found(self) -> None:
+        order = buy(make_person(), (make_sku(stock=5), 1))
+        response = browser_for(make_person()).get(f"/m/orders/{order.order_no}")
+        assert response.status_code == 404
+
+
+class TestLoginNext:
+    def test_login_page_only_follows_h5_paths(self) -> None:
+        assert '"/m/cart"' in Client().get("/m/login?next=/m/cart").content.decode()
+        page = Client().get("/m/login?next=https://evil.example/").content.decode()
+        assert "evil.example" not in page
+        assert '"/m/me"' in page
