@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
@@ -24,6 +24,50 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def _shop_screenshots(phone: Page, desktop: Page, base: str) -> None:
+    """A buyer claims a coupon, browses, checks out with the explained price and pays; the
+    back office then shows the order."""
+    phone.goto(f"{base}/m/coupons")
+    phone.fill("[data-testid=claim-code]", "FRESH2026")
+    phone.click("text=领取")
+    phone.wait_for_selector("[data-testid=coupon]")
+    phone.screenshot(path=OUT / "h5-coupons.png")
+    phone.goto(f"{base}/m/")
+    phone.screenshot(path=OUT / "h5-shop.png")
+    phone.click("[data-testid=product-card]:has-text('牧场鲜牛奶')")
+    phone.click("[data-testid=sku-milk-pasture-250x10]")
+    phone.screenshot(path=OUT / "h5-product.png", full_page=True)
+    href = phone.get_attribute("[data-testid=buy-now]", "href") or ""
+    phone.goto(f"{base}{href.replace('qty=1', 'qty=3')}")
+    for field, value in [
+        ("name", "王小明"),
+        ("phone", "13900001234"),
+        ("province", "上海"),
+        ("city", "上海"),
+        ("district", "浦东新区"),
+        ("detail", "张江路 1 号"),
+    ]:
+        phone.fill(f"input[name={field}]", value)
+    phone.wait_for_selector("[data-testid=price-explanation] .row--total")
+    phone.wait_for_timeout(300)
+    phone.screenshot(path=OUT / "h5-checkout.png", full_page=True)
+    phone.click("[data-testid=submit-order]")
+    phone.wait_for_url(f"{base}/m/pay/**")
+    phone.screenshot(path=OUT / "h5-pay.png")
+    phone.click("[data-testid=pay-confirm]")
+    phone.wait_for_url(f"{base}/m/orders/**")
+    phone.screenshot(path=OUT / "h5-order.png", full_page=True)
+    order_no = phone.url.rsplit("/", 1)[-1]
+
+    desktop.goto(f"{base}/admin/orders/order/?q={order_no}")
+    desktop.locator("#result_list tbody a").first.click()
+    desktop.screenshot(path=OUT / "admin-order.png", full_page=True)
+    desktop.goto(f"{base}/admin/promotions/coupontemplate/")
+    desktop.screenshot(path=OUT / "admin-coupons.png")
+    desktop.goto(f"{base}/admin/inventory/stocklevel/")
+    desktop.screenshot(path=OUT / "admin-stock.png")
 
 
 def main() -> None:
@@ -75,8 +119,9 @@ def main() -> None:
         code = phone_page.inner_text("[data-testid=hint]").split("：")[-1].strip("）) ")
         phone_page.fill("input[name=code]", code)
         phone_page.click("[data-testid=login]")
-        phone_page.wait_for_url(f"{base}/m/")
+        phone_page.wait_for_url(f"{base}/m/me")
         phone_page.screenshot(path=OUT / "h5-home.png")
+        _shop_screenshots(phone_page, page, base)
         browser.close()
 
     health = httpx.get(f"{base}/healthz", timeout=5).json()

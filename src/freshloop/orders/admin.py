@@ -54,9 +54,17 @@ class OrderLineInline(_NoWrites, TabularInline):
 class OrderEventInline(_NoWrites, TabularInline):
     model = OrderEvent
     extra = 0
-    fields = ("created_at", "from_status", "to_status", "note", "actor")
+    fields = ("created_at", "from_label", "to_label", "note", "actor")
     readonly_fields = fields
     verbose_name_plural = "订单时间线"
+
+    @admin.display(description="原状态")
+    def from_label(self, obj: OrderEvent) -> str:
+        return OrderStatus(obj.from_status).label if obj.from_status else "-"
+
+    @admin.display(description="新状态")
+    def to_label(self, obj: OrderEvent) -> str:
+        return OrderStatus(obj.to_status).label
 
 
 @admin.register(Order)
@@ -77,10 +85,19 @@ class OrderAdmin(_NoWrites, ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, OrderEventInline]
     change_form_after_template = "orders/admin/order_tools.html"
-    exclude = ("address", "idempotency_key", "request_fingerprint", "status_before_refund")
+    # Shown as readable sections below the form (price rows, masked address) or internal.
+    exclude = (
+        "address",
+        "idempotency_key",
+        "request_fingerprint",
+        "status_before_refund",
+        "price_explanation",
+        "coupon_ids",
+    )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
-        return [f.name for f in Order._meta.fields if f.name not in self.exclude]
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Orders change only through their services (the step buttons below), never by editing.
+        return False
 
     @admin.display(description="应付", ordering="total_fen")
     def total(self, obj: Order) -> str:

@@ -59,7 +59,9 @@ class OrderStatus(models.TextChoices):
 
 class Order(models.Model):
     order_no = models.CharField("订单号", max_length=40, unique=True)
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="orders")
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="orders", verbose_name="用户"
+    )
     channel = models.CharField("渠道", max_length=16, choices=SalesChannel.choices)
     source_ref = models.CharField(
         "来源", max_length=64, blank=True, help_text="直播场次 / 团长 / 合作方标识"
@@ -146,7 +148,7 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.to_status} {self.note}"
+        return f"{OrderStatus(self.to_status).label} {self.note}"
 
 
 class RefundStatus(models.TextChoices):

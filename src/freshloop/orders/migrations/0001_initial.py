@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
                 ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='支付截止')),
                 ('paid_at', models.DateTimeField(blank=True, null=True, verbose_name='支付时间')),
                 ('updated_at', models.DateTimeField(verbose_name='更新时间')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='identity.person')),
+                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='identity.person', verbose_name='用户')),
             ],
             options={
                 'verbose_name': '订单',
