@@ -61,8 +61,12 @@ def _records() -> list[dict[str, Any]]:
         ).only("person_id", "value")
     }
     records = []
-    for person in Person.objects.filter(status=PersonStatus.ACTIVE).only(
-        "pk", "private_traits", "traits"
+    # A stable order: splink samples pairs to estimate u probabilities, and the same people
+    # must give the same scores whatever order the database returns rows in.
+    for person in (
+        Person.objects.filter(status=PersonStatus.ACTIVE)
+        .only("pk", "private_traits", "traits")
+        .order_by("pk")
     ):
         record = _record(person, phones)
         if record is not None:
