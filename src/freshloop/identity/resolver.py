@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import random
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 
 from freshloop.core import clock, crypto
 from freshloop.core.audit import Actor, audit_record
+from freshloop.core.db import retry_transient
 from freshloop.core.events import publish
 from freshloop.identity.errors import (
     ConflictingIdentifiers,
@@ -567,30 +566,19 @@ def identify(
     if occurred_at.tzinfo is None:
         raise InvalidIdentifier("occurred_at 需要带时区", detail={"occurred_at": str(occurred_at)})
     actor = actor or Actor.system(f"identity.{source}")
-    owns_transaction = not connection.in_atomic_block
-    for attempt in range(1, DEADLOCK_RETRIES + 1):
-        try:
-            return _identify_once(
-                normalised=normalised,
-                traits=traits,
-                source=source,
-                occurred_at=occurred_at,
-                display_name=display_name,
-                actor=actor,
-            )
-        except OperationalError as error:
-            # Two calls growing one component from different ends can lock its people in
-            # different orders; PostgreSQL aborts one. Only the outermost transaction can retry.
-            if not owns_transaction or attempt == DEADLOCK_RETRIES or not _is_retryable(error):
-                raise
-            time.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311 (jitter, not security)
-    raise AssertionError("unreachable")
-
-
-def _is_retryable(error: OperationalError) -> bool:
-    cause = error.__cause__
-    name = type(cause).__name__ if cause is not None else ""
-    return name in {"DeadlockDetected", "SerializationFailure"} or "deadlock" in str(error).lower()
+    # Two calls growing one component from different ends can lock its people in different
+    # orders; PostgreSQL aborts one, and the whole call runs again.
+    return retry_transient(
+        lambda: _identify_once(
+            normalised=normalised,
+            traits=traits,
+            source=source,
+            occurred_at=occurred_at,
+            display_name=display_name,
+            actor=actor,
+        ),
+        attempts=DEADLOCK_RETRIES,
+    )
 
 
 def _identify_once(

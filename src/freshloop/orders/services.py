@@ -22,6 +22,7 @@ from freshloop.catalog.models import SalesChannel, Sku
 from freshloop.catalog.selectors import sku_get_sellable
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
+from freshloop.core.db import retry_transient
 from freshloop.core.errors import InvalidInput
 from freshloop.core.events import publish
 from freshloop.core.ids import new_id
@@ -257,7 +258,7 @@ def order_create(*, request: CheckoutRequest) -> Order:
         return existing
     address = _clean_address(request.address)
     try:
-        return _order_create_atomic(request, items, address, fingerprint)
+        return retry_transient(lambda: _order_create_atomic(request, items, address, fingerprint))
     except IntegrityError:
         # The same key won a race a moment ago: answer with its order.
         existing = _existing_for_key(request, fingerprint)
