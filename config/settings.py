@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "freshloop.membership",
     "freshloop.orders",
     "freshloop.payments",
+    "freshloop.live",
     "freshloop.web",
 ]
 
@@ -150,7 +151,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = FRESHLOOP.max_body_bytes
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-X_FRAME_OPTIONS = "DENY"
+# SAMEORIGIN: the live room shows the payment cashier in a frame so the viewer never leaves it.
+X_FRAME_OPTIONS = "SAMEORIGIN"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if FRESHLOOP.behind_tls:

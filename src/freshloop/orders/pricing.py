@@ -12,6 +12,7 @@ promotions; member levels and free-shipping coupons can waive it too.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,40 @@ PAID_STATUSES = [
     OrderStatus.PARTIALLY_REFUNDED,
     OrderStatus.REFUND_REQUESTED,
 ]
+
+
+@dataclass(frozen=True)
+class SpecialPrice:
+    """A trusted unit price for one SKU of one checkout, granted by another module (a live
+    flash-sale claim). Never built from client input: the public API has no field for it.
+
+    `max_quantity` caps the order's quantity of that SKU (the units the claim holds); `ref`
+    names the grant (the claim) and `label` is the price line the buyer sees.
+    """
+
+    unit_price_fen: int
+    label: str
+    ref: str
+    max_quantity: int
+
+
+def special_price_campaigns(
+    special_prices: Mapping[int, SpecialPrice], *, channel: str, now: dt.datetime
+) -> list[engine.CampaignOffer]:
+    """One synthetic flash-price campaign per special price (negative ids, no budget), so the
+    pricing engine explains it like any flash price and charges no campaign budget for it."""
+    return [
+        engine.CampaignOffer(
+            campaign_id=-number,
+            name=special.label,
+            kind=engine.FLASH_PRICE,
+            starts_at=now,
+            ends_at=now + dt.timedelta(days=1),
+            channels=frozenset({channel}),
+            prices={sku_id: special.unit_price_fen},
+        )
+        for number, (sku_id, special) in enumerate(sorted(special_prices.items()), start=1)
+    ]
 
 
 @dataclass(frozen=True)
@@ -153,7 +188,13 @@ def _member_of(person: Person) -> engine.MemberBenefits:
 
 
 def checkout_coupon_choices(
-    *, person: Person, items: list[tuple[Sku, int]], channel: str, source_ref: str, now: dt.datetime
+    *,
+    person: Person,
+    items: list[tuple[Sku, int]],
+    channel: str,
+    source_ref: str,
+    now: dt.datetime,
+    special_prices: Mapping[int, SpecialPrice] | None = None,
 ) -> list[CouponUsability]:
     """The buyer's coupons, each priced alone on this cart, usable ones first (for the picker)."""
     return coupons_usable_for_cart(
@@ -166,6 +207,7 @@ def checkout_coupon_choices(
         is_new_customer=person_is_new_customer(person),
         shipping_fee_fen=shipping_fee_for(items),
         free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
+        extra_campaigns=special_price_campaigns(special_prices or {}, channel=channel, now=now),
     )
 
 
@@ -178,6 +220,7 @@ def checkout_quote(
     coupon_ids: list[int],
     points: int,
     now: dt.datetime,
+    special_prices: Mapping[int, SpecialPrice] | None = None,
 ) -> CheckoutQuote:
     balance = (
         Membership.objects.filter(person_id=person.pk)
@@ -198,6 +241,7 @@ def checkout_quote(
         free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
         points_redeem_fen=membership.points_to_fen(wanted_points),
         now=now,
+        extra_campaigns=special_price_campaigns(special_prices or {}, channel=channel, now=now),
     )
     skus = {sku.pk: sku for sku, _ in items}
     lines = [

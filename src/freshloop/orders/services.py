@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,12 @@ from freshloop.orders.models import (
     RefundRequest,
     RefundStatus,
 )
-from freshloop.orders.pricing import CheckoutQuote, checkout_coupon_choices, checkout_quote
+from freshloop.orders.pricing import (
+    CheckoutQuote,
+    SpecialPrice,
+    checkout_coupon_choices,
+    checkout_quote,
+)
 from freshloop.orders.state import NOT_YET_SHIPPED, REFUNDABLE, effective_status, ensure_transition
 from freshloop.promotions import services as promotions
 from freshloop.promotions.selectors import CouponUsability
@@ -130,7 +135,11 @@ class CheckoutItem:
 
 @dataclass(frozen=True)
 class CheckoutRequest:
-    """What a buyer asks for. `items` None means "everything in my cart"."""
+    """What a buyer asks for. `items` None means "everything in my cart".
+
+    `special_prices` (sku_id → SpecialPrice) is internal: set only by a module that has
+    verified the buyer's right to that price (a live flash-sale claim), never from API input.
+    """
 
     person: Person
     channel: str = SalesChannel.SHOP
@@ -140,6 +149,7 @@ class CheckoutRequest:
     points: int = 0
     address: dict[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
+    special_prices: Mapping[int, SpecialPrice] = field(default_factory=dict)
 
 
 def _resolve_items(request: CheckoutRequest) -> list[tuple[Sku, int]]:
@@ -164,6 +174,14 @@ def _resolve_items(request: CheckoutRequest) -> list[tuple[Sku, int]]:
     for sku_id, quantity in merged.items():
         _check_line_quantity(quantity)
         resolved.append((sku_get_sellable(sku_id=sku_id, channel=request.channel), quantity))
+    for sku_id, special in request.special_prices.items():
+        if sku_id not in merged:
+            raise InvalidInput("特价商品不在订单中", detail={"sku_id": sku_id})
+        if merged[sku_id] > special.max_quantity:
+            raise InvalidInput(
+                f"该特价商品最多可买 {special.max_quantity} 件",
+                detail={"sku_id": sku_id, "max_quantity": special.max_quantity},
+            )
     return resolved
 
 
@@ -177,6 +195,7 @@ def checkout_preview(*, request: CheckoutRequest) -> CheckoutQuote:
         coupon_ids=list(request.coupon_ids),
         points=request.points,
         now=clock.now(),
+        special_prices=request.special_prices,
     )
 
 
@@ -187,6 +206,7 @@ def checkout_coupons(*, request: CheckoutRequest) -> list[CouponUsability]:
         channel=request.channel,
         source_ref=request.source_ref,
         now=clock.now(),
+        special_prices=request.special_prices,
     )
 
 
@@ -208,6 +228,11 @@ def _request_fingerprint(items: list[tuple[Sku, int]], request: CheckoutRequest)
         "channel": request.channel,
         "source": request.source_ref,
     }
+    if request.special_prices:
+        # The price, not the grant's ref: a retry under a new claim is still the same order.
+        body["special"] = sorted(
+            (sku_id, special.unit_price_fen) for sku_id, special in request.special_prices.items()
+        )
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -283,6 +308,7 @@ def _order_create_atomic(
         coupon_ids=list(request.coupon_ids),
         points=request.points,
         now=now,
+        special_prices=request.special_prices,
     )
     quote.raise_for_rejections()
     order = Order.objects.create(

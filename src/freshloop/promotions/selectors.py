@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from freshloop.core import clock
 from freshloop.core.errors import DomainError, InvalidInput
+from freshloop.core.money import format_fen
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.privacy import person_get
 from freshloop.identity.selectors import person_by_identifier
@@ -23,6 +24,7 @@ from freshloop.promotions.models import (
 )
 from freshloop.promotions.pricing import (
     DEFAULT_POINTS_CAP_PERCENT,
+    FLASH_PRICE,
     CampaignOffer,
     CouponOffer,
     MemberBenefits,
@@ -128,6 +130,50 @@ def campaigns_active(*, channel: str, now: dt.datetime) -> list[CampaignOffer]:
     return [campaign_offer(c) for c in campaigns if channel in c.channels]
 
 
+def _with_extra_campaigns(
+    running: Sequence[CampaignOffer], extra: Sequence[CampaignOffer]
+) -> list[CampaignOffer]:
+    """The running campaigns plus trusted synthetic ones (a live flash sale's price for a buyer
+    who holds a claim). A synthetic flash price wins for its SKUs: those SKUs are taken out of
+    every other flash-price campaign, so "lowest price wins" cannot pick another one."""
+    for campaign in extra:
+        if campaign.campaign_id >= 0 or campaign.budget_left_fen is not None:
+            raise ValueError("synthetic campaigns need a negative id and no budget")
+    overridden = {
+        sku_id for campaign in extra if campaign.kind == FLASH_PRICE for sku_id in campaign.prices
+    }
+    merged: list[CampaignOffer] = []
+    for campaign in running:
+        if campaign.kind == FLASH_PRICE and overridden & campaign.prices.keys():
+            campaign = dataclasses.replace(
+                campaign,
+                prices={k: v for k, v in campaign.prices.items() if k not in overridden},
+            )
+        merged.append(campaign)
+    return merged + list(extra)
+
+
+def _without_synthetic(quote: PriceQuote, extra: Sequence[CampaignOffer]) -> PriceQuote:
+    """Synthetic campaigns are nobody's budget: drop them from the campaign charges, and label
+    their price line with the campaign's own name (e.g. "直播秒杀价")."""
+    if not extra:
+        return quote
+    names = {campaign.campaign_id: campaign.name for campaign in extra}
+    return dataclasses.replace(
+        quote,
+        adjustments=tuple(
+            dataclasses.replace(adjustment, label=names[adjustment.source_id])
+            if adjustment.code == FLASH_PRICE and adjustment.source_id in names
+            else adjustment
+            for adjustment in quote.adjustments
+        ),
+        applied_campaign_ids=tuple(c for c in quote.applied_campaign_ids if c not in names),
+        discount_by_campaign={
+            c: off for c, off in quote.discount_by_campaign.items() if c not in names
+        },
+    )
+
+
 def _wallet_offers(*, person_id: int, coupon_ids: Iterable[int] | None) -> list[CouponOffer]:
     coupons = Coupon.objects.select_related("template").prefetch_related(
         "template__products", "template__categories"
@@ -153,10 +199,14 @@ def price_quote_for_cart(
     shipping_fee_fen: int = 0,
     free_shipping_threshold_fen: int = 0,
     points_cap_percent: int = DEFAULT_POINTS_CAP_PERCENT,
+    extra_campaigns: Sequence[CampaignOffer] = (),
 ) -> PriceQuote:
     """Quote a cart with the buyer's chosen coupons and every running campaign.
 
     A coupon id that is not this person's is reported as rejected ("优惠券不存在").
+    `extra_campaigns` are trusted synthetic campaigns built by the caller (negative ids, no
+    budget): they price like any campaign, win the flash price of their SKUs, and are never
+    reported in `discount_by_campaign` (nothing is charged to a campaign budget for them).
     """
     moment = now or clock.now()
     offers = (
@@ -168,7 +218,9 @@ def price_quote_for_cart(
         channel=channel,
         live_session_id=live_session_id,
         coupons=offers,
-        campaigns=campaigns_active(channel=channel, now=moment),
+        campaigns=_with_extra_campaigns(
+            campaigns_active(channel=channel, now=moment), extra_campaigns
+        ),
         member=member,
         is_new_customer=is_new_customer,
         shipping_fee_fen=shipping_fee_fen,
@@ -177,6 +229,7 @@ def price_quote_for_cart(
         now=moment,
         points_cap_percent=points_cap_percent,
     )
+    quote = _without_synthetic(quote, extra_campaigns)
     missing = [cid for cid in dict.fromkeys(coupon_ids) if cid not in found]
     if not missing:
         return quote
@@ -206,11 +259,15 @@ def coupons_usable_for_cart(
     is_new_customer: bool = False,
     shipping_fee_fen: int = 0,
     free_shipping_threshold_fen: int = 0,
+    extra_campaigns: Sequence[CampaignOffer] = (),
 ) -> list[CouponUsability]:
     """Every available coupon of the person, each priced alone on this cart: usable ones first
-    (biggest saving first), then the others with the reason they do not apply."""
+    (biggest saving first), then the others with the reason they do not apply.
+    `extra_campaigns` as in `price_quote_for_cart`."""
     moment = now or clock.now()
-    campaigns = campaigns_active(channel=channel, now=moment)
+    campaigns = _with_extra_campaigns(
+        campaigns_active(channel=channel, now=moment), extra_campaigns
+    )
     coupons = list(
         Coupon.objects.select_related("template")
         .prefetch_related("template__products", "template__categories")
@@ -293,3 +350,24 @@ def coupons_export_section(person: Person) -> list[dict[str, Any]]:
         }
         for coupon in Coupon.objects.select_related("template").filter(person=person).order_by("pk")
     ]
+
+
+def coupon_value_text(template_obj: object) -> str:
+    """What a coupon template gives, as printed on the coupon: ¥10 / 8.8折 / 满99减20 / 免运费."""
+    kind = getattr(template_obj, "kind", "")
+    off = int(getattr(template_obj, "amount_off_fen", 0) or 0)
+    if kind == "fixed":
+        return format_fen(off)
+    if kind == "threshold":
+        threshold = int(getattr(template_obj, "threshold_fen", 0) or 0)
+        return (
+            f"满{threshold // 100}减{off // 100}"
+            if off % 100 == 0
+            else f"满{threshold // 100}减{off / 100:.2f}"
+        )
+    if kind == "percent":
+        bp = int(getattr(template_obj, "percent_off_bp", 0) or 0)
+        return f"{(10000 - bp) / 1000:g}折"
+    if kind == "free_shipping":
+        return "免运费"
+    return ""

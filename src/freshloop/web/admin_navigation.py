@@ -60,6 +60,17 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
             ],
         },
         {
+            "title": "直播",
+            "collapsible": True,
+            "items": [
+                _item("直播场次", "live_tv", "live", "livesession"),
+                _item("评论", "chat", "live", "livecomment"),
+                _item("观众", "groups", "live", "liveviewer"),
+                _item("抽奖", "casino", "live", "luckydraw"),
+                _item("秒杀", "bolt", "live", "flashsale"),
+            ],
+        },
+        {
             "title": "会员",
             "collapsible": True,
             "items": [

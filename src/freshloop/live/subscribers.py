@@ -1,0 +1,60 @@
+"""The room's funnel also counts what happens in the order module: an order placed in the room
+(`channel="live"`, `source_ref` = the session code) and its payment."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from freshloop.core.events import subscribe
+from freshloop.identity.models import Person
+from freshloop.live.models import LiveAction, LiveSession, LiveViewer
+from freshloop.live.services import activity_record, room_publish
+from freshloop.orders.events import OrderCreated, OrderPaid
+
+
+def _session_and_person(source_ref: str, person_id: int) -> tuple[LiveSession, Person] | None:
+    session = LiveSession.objects.filter(code=source_ref).first()
+    person = Person.objects.filter(pk=person_id).first()
+    if session is None or person is None:
+        return None
+    return session, person
+
+
+@subscribe(OrderCreated)
+def order_placed_in_room(event: OrderCreated) -> None:
+    if event.channel != "live" or not event.source_ref:
+        return
+    found = _session_and_person(event.source_ref, event.person_id)
+    if found is None:
+        return
+    session, person = found
+    with transaction.atomic():
+        activity_record(
+            session=session,
+            person=person,
+            action=LiveAction.ORDER,
+            order_ref=event.order_no,
+            amount_fen=event.total_fen,
+        )
+
+
+@subscribe(OrderPaid)
+def order_paid_in_room(event: OrderPaid) -> None:
+    if event.channel != "live" or not event.source_ref:
+        return
+    found = _session_and_person(event.source_ref, event.person_id)
+    if found is None:
+        return
+    session, person = found
+    with transaction.atomic():
+        activity_record(
+            session=session,
+            person=person,
+            action=LiveAction.PAY,
+            order_ref=event.order_no,
+            amount_fen=event.paid_fen,
+        )
+        # Everyone sees the room buying (by nickname only); the buyer's own page re-reads the
+        # room state and turns the card to "已购".
+        viewer = LiveViewer.objects.filter(session=session, person=person).first()
+        room_publish(session, "order_paid", {"nickname": viewer.nickname if viewer else "有人"})

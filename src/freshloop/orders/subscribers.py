@@ -1,0 +1,65 @@
+"""How orders react to identity: a merge moves orders and the cart to the surviving OneID,
+PIPL export lists the orders, erasure destroys the delivery addresses (the orders stay as
+anonymous facts for revenue and stock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from freshloop.core.events import subscribe
+from freshloop.identity.events import IdentityMerged, PersonErased
+from freshloop.identity.models import Person
+from freshloop.identity.privacy import register_export_section
+from freshloop.orders.models import Cart, CartItem, Order
+
+
+@subscribe(IdentityMerged)
+def orders_follow_merge(event: IdentityMerged) -> None:
+    with transaction.atomic():
+        Order.objects.filter(person_id=event.from_person_id).update(person_id=event.into_person_id)
+        old_cart = Cart.objects.filter(person_id=event.from_person_id).first()
+        if old_cart is None:
+            return
+        cart, _ = Cart.objects.get_or_create(
+            person_id=event.into_person_id, defaults={"updated_at": old_cart.updated_at}
+        )
+        for item in old_cart.items.all():
+            moved = CartItem.objects.filter(cart=cart, sku_id=item.sku_id).update(
+                quantity=F("quantity") + item.quantity
+            )
+            if not moved:
+                CartItem.objects.create(
+                    cart=cart, sku_id=item.sku_id, quantity=item.quantity, added_at=item.added_at
+                )
+        old_cart.delete()
+
+
+@subscribe(PersonErased)
+def addresses_erased(event: PersonErased) -> None:
+    Order.objects.filter(person_id=event.person_id).update(address={})
+
+
+def orders_export_section(person: Person) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_no": order.order_no,
+            "channel": order.channel,
+            "status": order.status,
+            "total_fen": order.total_fen,
+            "paid_fen": order.paid_fen,
+            "refunded_fen": order.refunded_fen,
+            "created_at": order.created_at.isoformat(),
+            "address": order.address,
+            "lines": [
+                {"product": line.product_name, "spec": line.spec, "quantity": line.quantity}
+                for line in order.lines.all()
+            ],
+        }
+        for order in Order.objects.filter(person=person).prefetch_related("lines").order_by("pk")
+    ]
+
+
+register_export_section("orders", orders_export_section)
