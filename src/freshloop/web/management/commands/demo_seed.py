@@ -25,7 +25,7 @@ from freshloop.identity.models import IdentityConflict, Person, PersonStatus
 from freshloop.identity.resolver import IdentifierInput, identify, phone_normalise
 from freshloop.inventory.models import Warehouse
 from freshloop.inventory.services import warehouse_upsert
-from freshloop.web import demo_commerce, demo_data
+from freshloop.web import demo_commerce, demo_data, demo_live
 
 SEED_ACTOR = Actor.system("demo_seed")
 
@@ -63,6 +63,8 @@ class Command(BaseCommand):
             }
         if not options["no_history"]:
             commerce.update(demo_commerce.seed_history(rng=rng, people=people))
+        with transaction.atomic():
+            live = demo_live.seed_live()
         seconds = time.perf_counter() - started
         self._report(
             catalog, warehouses, staff, consumers, identity_examples, options["password"], seconds
@@ -72,6 +74,14 @@ class Command(BaseCommand):
             f"{commerce.get('coupon_templates', 0)} coupon templates and {commerce.get('campaigns', 0)} campaigns (new), "
             f"{commerce.get('orders', 0)} historical orders imported\n"
             "  coupon codes for /m/coupons: FRESH2026 (新人立减10元), VIP88 (会员8.8折券)\n"
+        )
+        stream = (
+            "HLS test stream ready" if live["stream"] else "no ffmpeg: the room shows the cover"
+        )
+        self.stdout.write(
+            f"  live        /m/live/{live['code']} (in progress; {stream})\n"
+            f"              host console /console/live/{live['code']} (login live_host)\n"
+            f"              viewers: manage.py live_simulate --session {live['code']} --viewers 20\n"
         )
 
     def _catalog(self) -> dict[str, int]:
