@@ -5,17 +5,22 @@ from django.views.generic import RedirectView
 
 from config.api import api
 from freshloop.core.health import healthz
+from freshloop.live import host_views
+from freshloop.live import views as live_views
 from freshloop.web import shop_views, views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Browsers ask for /favicon.ico whatever the page says; point them at the brand icon.
     path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
+    # The room's event stream is a plain async view (server-sent events), ahead of the API.
+    path("api/v1/live/<str:code>/events", live_views.room_events, name="live-events"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("console/", views.console_home, name="console-home"),
     path("console/login/", views.ConsoleLoginView.as_view(), name="console-login"),
     path("console/logout/", views.console_logout, name="console-logout"),
+    path("console/live/<str:code>", host_views.host_console, name="live-host-console"),
     path("m/", shop_views.h5_shop_home, name="h5-home"),
     path("m/me", shop_views.h5_me, name="h5-me"),
     path("m/products/<int:product_id>", shop_views.h5_product, name="h5-product"),
@@ -29,6 +34,9 @@ urlpatterns = [
     path("m/auth/wechat/sandbox", views.h5_wechat_sandbox, name="h5-wechat-sandbox"),
     path("m/auth/wechat/callback", views.h5_wechat_callback, name="h5-wechat-callback"),
     path("m/pay/", include("freshloop.payments.urls")),
+    path("m/live/", live_views.sessions, name="live-list"),
+    path("m/live/<str:code>", live_views.room, name="live-room"),
+    path("media/hls/<path:path>", live_views.hls_file, name="live-hls"),
 ]
 
 handler400 = "freshloop.web.views.handler400"

@@ -16,8 +16,6 @@ import re
 from typing import Any
 
 import httpx
-
-logging.getLogger("httpx").setLevel(logging.WARNING)
 from django.core.management.base import BaseCommand, CommandError
 
 COMMENTS = [
@@ -55,6 +53,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
         if not 1 <= options["viewers"] <= 2000:
             raise CommandError("--viewers must be between 1 and 2000")
         summary = asyncio.run(self._run(options))
