@@ -49,8 +49,9 @@ ROLE_GRANTS: dict[Role, list[str]] = {
         "promotions.*",
         "membership.*",
         "orders.view_order",
+        "live.view_*",
     ],
-    Role.LIVE_HOST: ["catalog.view_*", "inventory.view_stocklevel"],
+    Role.LIVE_HOST: ["catalog.view_*", "inventory.view_stocklevel", "live.view_*"],
     Role.COMMUNITY_MANAGER: ["identity.view_person"],
     Role.CUSTOMER_SERVICE: [
         "identity.view_*",

@@ -14,13 +14,17 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from freshloop.core.errors import NotAuthenticated
+from freshloop.core.errors import NotAuthenticated, NotFound
 from freshloop.identity.auth import ConsumerAuth, consumer_from_request, request_person
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.models import Person
 from freshloop.live import selectors, services
 from freshloop.live.errors import CommentRefused
-from freshloop.live.models import LiveAction, LiveSession
+from freshloop.live.models import FlashSale, LiveAction, LiveSession
+from freshloop.orders.api import quote_out
+from freshloop.orders.pricing import SpecialPrice
+from freshloop.orders.schemas import QuoteOut
+from freshloop.orders.services import CheckoutItem, CheckoutRequest, checkout_preview
 from freshloop.promotions.services import coupon_issue_in_live
 
 router = Router(tags=["直播间 live"])
@@ -158,6 +162,45 @@ def track(request: HttpRequest, code: str, body: TrackIn) -> Status[None]:
         session=_session(code), person=person, action=LiveAction(body.action), sku_id=body.sku_id
     )
     return Status(204, None)
+
+
+class FlashQuoteIn(Schema):
+    quantity: int = Field(1, ge=1, le=99)
+    coupon_ids: list[int] = Field(default_factory=list, max_length=5)
+
+
+@router.post(
+    "/{code}/flash-sales/{flash_sale_id}/quote",
+    response=QuoteOut,
+    auth=ConsumerAuth(),
+    summary="秒杀价格预览（抢到后按此价格下单）",
+)
+def flash_quote(
+    request: HttpRequest, code: str, flash_sale_id: int, body: FlashQuoteIn
+) -> QuoteOut:
+    session = _session(code)
+    sale = FlashSale.objects.filter(pk=flash_sale_id, session=session).first()
+    if sale is None:
+        raise NotFound("秒杀不存在", detail={"flash_sale_id": flash_sale_id})
+    quote = checkout_preview(
+        request=CheckoutRequest(
+            person=request_person(request),
+            channel="live",
+            source_ref=session.code,
+            items=[CheckoutItem(sku_id=sale.sku_id, quantity=body.quantity)],
+            coupon_ids=body.coupon_ids,
+            # A preview only: the price is granted for real when the claim succeeds.
+            special_prices={
+                sale.sku_id: SpecialPrice(
+                    unit_price_fen=sale.price_fen,
+                    label="直播秒杀价",
+                    ref=f"flash:{sale.pk}:preview",
+                    max_quantity=sale.per_user_limit,
+                )
+            },
+        )
+    )
+    return quote_out(quote)
 
 
 @router.post("/{code}/reserve", auth=ConsumerAuth(), summary="预约直播，开播前提醒")

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from freshloop.core.events import subscribe
 from freshloop.identity.models import Person
+from freshloop.live import events
 from freshloop.live.models import LiveAction, LiveSession, LiveViewer
 from freshloop.live.services import activity_record, room_publish
 from freshloop.orders.events import OrderCreated, OrderPaid
@@ -58,3 +59,39 @@ def order_paid_in_room(event: OrderPaid) -> None:
         # room state and turns the card to "已购".
         viewer = LiveViewer.objects.filter(session=session, person=person).first()
         room_publish(session, "order_paid", {"nickname": viewer.nickname if viewer else "有人"})
+
+
+def _to_room(session_code: str, event: str, data: dict[str, object]) -> None:
+    from freshloop.live import realtime
+
+    realtime.publish(f"live:{session_code}", event, data)
+
+
+@subscribe(events.FlashSaleStarted)
+def flash_sale_started_in_room(event: events.FlashSaleStarted) -> None:
+    _to_room(
+        event.session_code,
+        "flash_sale_started",
+        {
+            "id": event.flash_sale_id,
+            "sku_id": event.sku_id,
+            "price_fen": event.price_fen,
+            "quantity": event.quantity,
+            "ends_at": event.ends_at.isoformat(),
+        },
+    )
+
+
+@subscribe(events.FlashSaleStockChanged)
+def flash_sale_stock_in_room(event: events.FlashSaleStockChanged) -> None:
+    # Sent on every claim and release: the room updates its counter without re-reading.
+    _to_room(
+        event.session_code,
+        "flash_sale_stock",
+        {"id": event.flash_sale_id, "remaining": event.remaining},
+    )
+
+
+@subscribe(events.FlashSaleEnded)
+def flash_sale_ended_in_room(event: events.FlashSaleEnded) -> None:
+    _to_room(event.session_code, "flash_sale_ended", {"id": event.flash_sale_id})

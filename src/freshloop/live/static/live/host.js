@@ -353,9 +353,9 @@
     if (!chart) return;
     chart.setOption({
       title: { text: '在线人数（近 5 分钟）', textStyle: { fontSize: 13, fontWeight: 'normal', color: '#52606d' } },
-      grid: { left: 40, right: 16, top: 36, bottom: 28 },
+      grid: { left: 40, right: 36, top: 36, bottom: 28 },
       tooltip: { trigger: 'axis' },
-      xAxis: { type: 'category', boundaryGap: false, data: points.map((p) => p[0]), axisLabel: { color: '#6b7785' } },
+      xAxis: { type: 'category', boundaryGap: false, data: points.map((p) => p[0]), axisLabel: { color: '#6b7785', hideOverlap: true } },
       yAxis: { type: 'value', minInterval: 1, axisLabel: { color: '#6b7785' } },
       series: [{ type: 'line', name: '在线', data: points.map((p) => p[1]), smooth: true, showSymbol: false,
         areaStyle: { color: 'rgba(7,163,90,0.12)' }, lineStyle: { color: '#07a35a', width: 2 }, itemStyle: { color: '#07a35a' } }],

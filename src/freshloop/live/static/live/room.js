@@ -53,7 +53,8 @@ function liveRoom(code) {
       on('coupon_drop', (d) => { this.drop = d; });
       on('draw', (d) => { this.say('抽奖结果：' + (d.winners || []).join('、')); });
       on('viewer_banned', (d) => { if (this.state.me && d.one_id === this.state.me.one_id) { this.error = '你已被移出直播间'; this.events.close(); } });
-      ['pin', 'unpin', 'status', 'flash_sale', 'flash_sale_stock', 'flash_sale_started', 'flash_sale_ended', 'stock'].forEach((name) => on(name, () => this.refresh()));
+      on('flash_sale_stock', (d) => { const sale = this.state.flash_sales.find(f => f.id === d.id); if (sale) sale.remaining = d.remaining; });
+      ['pin', 'unpin', 'status', 'flash_sale_started', 'flash_sale_ended'].forEach((name) => on(name, () => this.refresh()));
     },
     async reserve() {
       if (!this.loggedIn()) return this.login();
@@ -99,7 +100,7 @@ function liveRoom(code) {
     async price() {
       try {
         this.quote = this.flash
-          ? await api('GET', '/api/v1/live/flash-sales/' + this.flash.id + '/quote')
+          ? await api('POST', base + '/flash-sales/' + this.flash.id + '/quote', { quantity: this.qty, coupon_ids: this.chosen })
           : await api('POST', '/api/v1/shop/checkout/preview', this.body());
       } catch (e) { this.quote = null; this.error = e.message; }
     },
