@@ -137,11 +137,18 @@ async def _measure(
         async def buyer(token: str) -> None:
             await start_line.wait()
             started = time.perf_counter()
-            response = await client.post(
-                f"/api/v1/live/flash-sales/{sale_id}/buy",
-                json={"quantity": 1, "address": ADDRESS},
-                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": token[:32]},
-            )
+            for attempt in range(3):
+                try:
+                    response = await client.post(
+                        f"/api/v1/live/flash-sales/{sale_id}/buy",
+                        json={"quantity": 1, "address": ADDRESS},
+                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": token[:32]},
+                    )
+                    break
+                except httpx.TransportError:
+                    # A dropped connection: retry with the same key, as a real client would.
+                    if attempt == 2:
+                        raise
             latencies.append(time.perf_counter() - started)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code not in {201, 409} and statuses[response.status_code] <= 3:
@@ -264,6 +271,8 @@ def run_mode(mode: str, *, quick: bool, db: str, connections: int) -> None:
             "warning",
             "--backlog",
             "4096",
+            "--timeout-keep-alive",
+            "120",
         ],
         cwd=ROOT,
         env=env,

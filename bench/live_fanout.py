@@ -1,9 +1,10 @@
 """Live-room fan-out over SSE: N subscribers on one uvicorn process, comments at 50/s.
 
-One server process (uvicorn, 1 worker, the full Django middleware stack) serves a small URLconf
-kept in this file — `events/<channel>` is `realtime.sse_response`, `publish/<channel>` calls
-`realtime.publish` from Django's sync worker thread, as a service would after commit. N SSE
-clients (raw asyncio streams, lighter than an HTTP library for thousands of sockets) connect,
+One server process (uvicorn, 1 worker) serves the real application (`config.asgi`): N SSE
+clients (raw asyncio streams, lighter than an HTTP library for thousands of sockets) connect to
+a live session's real event stream `/api/v1/live/<code>/events`, and a bench-only endpoint
+(`publish/<channel>`, kept in this file) calls `realtime.publish` from Django's sync worker
+thread, as a service does after commit. The clients connect,
 then comments are published at 50/s for a fixed time. Each comment carries the server's
 publish timestamp; latency is receive time minus that (same host, same clock), measured on a
 sample of subscribers (every subscriber counts what it receives). Memory per subscriber is the
@@ -28,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,6 @@ _SENT_AT = re.compile(rb'"sent_at":([0-9.]+)')
 
 
 # --- the server side (imported as the URLconf inside the uvicorn process) --------------------
-
-
-def _events(request: Any, channel: str) -> Any:
-    from freshloop.live import realtime
-
-    return realtime.sse_response(request, channel)
 
 
 def _publish(request: Any, channel: str) -> Any:
@@ -71,10 +65,12 @@ def _urlpatterns() -> list[Any]:
     from django.urls import path
     from django.views.decorators.csrf import csrf_exempt
 
+    from config.urls import urlpatterns as project_urls
+
     return [
-        path("events/<str:channel>", _events),
         path("publish/<str:channel>", csrf_exempt(_publish)),
         path("count/<str:channel>", _count),
+        *project_urls,
     ]
 
 
@@ -83,6 +79,31 @@ def __getattr__(name: str) -> Any:
     if name == "urlpatterns":
         return _urlpatterns()
     raise AttributeError(name)
+
+
+def _seed_session(data_dir: Path) -> None:
+    """Migrate the bench database and open one live session; its code is left in a file."""
+    import datetime as dt
+
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from freshloop.core import clock
+    from freshloop.core.audit import Actor
+    from freshloop.live.services import live_session_create
+
+    call_command("migrate", verbosity=0)
+    host = User.objects.filter(username="bench-host").first() or User.objects.create_user(
+        username="bench-host", is_staff=True
+    )
+    session = live_session_create(
+        title="压测直播",
+        host=host,
+        scheduled_at=clock.now() + dt.timedelta(minutes=1),
+        sku_ids=[],
+        actor=Actor.system("bench"),
+    )
+    (data_dir / "session_code").write_text(session.code)
 
 
 def serve(port: int) -> None:
@@ -94,11 +115,13 @@ def serve(port: int) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     from django.conf import settings
-    from django.core.asgi import get_asgi_application
 
+    _seed_session(Path(os.environ["FRESHLOOP_DATA_DIR"]))
     settings.ROOT_URLCONF = "live_fanout"
+    from config.asgi import application
+
     uvicorn.run(
-        get_asgi_application(),
+        application,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -139,10 +162,10 @@ class _Subscriber:
         self.latencies: list[float] = []
 
 
-async def _subscribe(port: int, channel: str, state: _Subscriber, ready: asyncio.Event) -> None:
+async def _subscribe(port: int, code: str, state: _Subscriber, ready: asyncio.Event) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
     writer.write(
-        f"GET /events/{channel} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+        f"GET /api/v1/live/{code}/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
     )
     await writer.drain()
     pending = b""
@@ -197,10 +220,12 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def _measure(port: int, server_pid: int, subscribers: int, seconds: float) -> dict[str, Any]:
+async def _measure(
+    port: int, server_pid: int, subscribers: int, seconds: float, code: str
+) -> dict[str, Any]:
     import httpx
 
-    channel = f"bench-{uuid.uuid4().hex[:8]}"
+    channel = f"live:{code}"
     base = f"http://127.0.0.1:{port}"
     rss_before = _proc_status(server_pid, "VmRSS")
     sample_every = max(1, subscribers // 200)
@@ -210,9 +235,7 @@ async def _measure(port: int, server_pid: int, subscribers: int, seconds: float)
     # Connect in waves so the listen backlog never overflows.
     for start in range(0, subscribers, 250):
         wave = range(start, min(subscribers, start + 250))
-        tasks += [
-            asyncio.create_task(_subscribe(port, channel, states[i], readies[i])) for i in wave
-        ]
+        tasks += [asyncio.create_task(_subscribe(port, code, states[i], readies[i])) for i in wave]
         await asyncio.wait_for(asyncio.gather(*(readies[i].wait() for i in wave)), 60)
     async with httpx.AsyncClient(base_url=base) as client:
         connected = int((await client.get(f"/count/{channel}")).json()["count"])
@@ -299,7 +322,8 @@ def main() -> None:
         for subscribers in sizes:
             server, port = _start_server(mode, data_dir)
             try:
-                figures = asyncio.run(_measure(port, server.pid, subscribers, seconds))
+                code = (Path(data_dir) / "session_code").read_text().strip()
+                figures = asyncio.run(_measure(port, server.pid, subscribers, seconds, code))
             finally:
                 server.terminate()
                 try:

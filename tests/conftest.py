@@ -56,3 +56,9 @@ def redis_url() -> str:
     client = redis.Redis.from_url(url)
     client.flushdb()
     return url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread for the rest of the session, and tests that start their own loop must come first."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))

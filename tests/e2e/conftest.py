@@ -84,14 +84,16 @@ class AsgiServer:
         import threading
 
         import uvicorn
-        from django.core.asgi import get_asgi_application
+
+        from config.asgi import application
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
+        # The project's entry point, so the event-stream dispatcher is what the browser uses.
         config = uvicorn.Config(
-            get_asgi_application(),
+            application,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 from django.http import HttpRequest, HttpResponseBase
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from freshloop.core.errors import MalformedRequest, PayloadTooLarge
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
@@ -144,31 +145,87 @@ class ApiErrorShapeMiddleware(_DualModeMiddleware):
         return shaped
 
 
-class AsgiCloseConnectionsMiddleware:
-    """Close the request's database connection where the view used it (ASGI only).
+def close_request_connections() -> None:
+    for database in connections.all(initialized_only=True):
+        if not database.in_atomic_block:
+            database.close()
 
-    Under ASGI, Django runs a sync view in a task whose context is a copy of the handler's, and
-    `request_finished` (which closes connections) is sent from the handler's own context, where
-    the view's connection is invisible: each request would leave an open connection behind until
-    garbage collection, and PostgreSQL runs out of connection slots under load. Running last in
-    the chain, sync-only, this middleware shares the view's thread and context, so it can close
-    what the view opened. Persistent connections (CONN_MAX_AGE) cannot be reused across ASGI
-    requests for the same reason, so they are closed too; pooling belongs in front of the
-    database (pgbouncer) or in psycopg's pool. WSGI (the test client, the live test server) is
-    left alone.
+
+class AsgiCloseConnectionsMiddleware:
+    """Close the request's database connections in the context that opened them (ASGI only).
+
+    Under ASGI, Django runs the middleware chain in a task whose context is a copy of the
+    handler's, and `request_finished` (which closes connections) is sent from the handler's own
+    context, where connections opened for the request are invisible: each request would leave
+    one open until garbage collection, and PostgreSQL runs out of slots under load. This
+    middleware runs inside that task: after the response is produced it closes them with
+    `sync_to_async` (thread-sensitive: the same thread the sync view used). It is async-capable
+    so that long-lived async responses (the live room's event stream) hold no thread. Persistent
+    connections (CONN_MAX_AGE) cannot be reused across ASGI requests for the same reason, so
+    they are closed too; pooling belongs in front of the database (pgbouncer). WSGI (the test
+    client, the live test server) is left alone.
     """
 
     sync_capable = True
-    async_capable = False
+    async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
         try:
             return self.get_response(request)
         finally:
             if isinstance(request, ASGIRequest):
-                for database in connections.all(initialized_only=True):
-                    if not database.in_atomic_block:
-                        database.close()
+                close_request_connections()
+
+    async def _acall(self, request: HttpRequest) -> Any:
+        try:
+            return await self.get_response(request)
+        finally:
+            # Only hop to the request's sync thread when it opened a connection: an async view
+            # that never touched the database (an event stream) must not get a thread for it.
+            if connections.all(initialized_only=True):
+                await sync_to_async(close_request_connections)()
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, able to run in an async middleware chain.
+
+    WhiteNoise itself is sync-only, and one sync-only middleware makes Django run every request
+    of an ASGI server through a per-request thread — including the live room's event streams,
+    which then each hold an idle thread for as long as the viewer watches. Here only a static
+    file is served in a thread; everything else passes straight through.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], Any], settings: Any = settings
+    ) -> None:
+        super().__init__(get_response, settings=settings)
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request: HttpRequest) -> Any:
+        if self.autorefresh:
+            static_file = await sync_to_async(self.find_file, thread_sensitive=False)(
+                request.path_info
+            )
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+        return await self.get_response(request)

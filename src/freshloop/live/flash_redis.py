@@ -151,7 +151,11 @@ class FlashRedis:
     """The Redis side of flash sales; every method is one atomic step."""
 
     def __init__(self, url: str) -> None:
-        self.client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
+        # Request threads wait for a free connection instead of failing when all are busy.
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=20, decode_responses=True
+        )
+        self.client: redis.Redis = redis.Redis(connection_pool=pool)
         self._reserve = self.client.register_script(_RESERVE)
         self._rollback = self.client.register_script(_ROLLBACK)
         self._give_back = self.client.register_script(_GIVE_BACK)

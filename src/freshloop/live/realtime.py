@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Protocol, cast
 
 import redis
@@ -713,7 +713,9 @@ def _requested_last_event_id(request: HttpRequest, param: str) -> str | None:
     return request.GET.get(param) or None
 
 
-async def _sse_stream(subscription: Subscription, heartbeat_seconds: float) -> AsyncIterator[bytes]:
+async def _sse_stream(
+    subscription: Subscription, heartbeat_seconds: float
+) -> AsyncGenerator[bytes, None]:
     """The body: never touches the ORM (it runs on the event loop, not in a sync thread)."""
     try:
         try:

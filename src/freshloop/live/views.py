@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from freshloop.core.errors import DomainError
 from freshloop.core.http import error_response
+from freshloop.core.middleware import close_request_connections
 from freshloop.live import realtime
 from freshloop.live.models import LiveSession, LiveStatus
 from freshloop.live.services import live_session_get, room_channel
@@ -40,10 +41,19 @@ async def room_events(request: HttpRequest, code: str) -> HttpResponseBase:
     Reconnecting clients send Last-Event-ID (EventSource does it by itself) and get what they
     missed from the replay buffer.
     """
-    session = await sync_to_async(LiveSession.objects.filter(code=code).first)()
+    # A pooled thread (not the request's own) so that the open stream holds no thread; the
+    # connection is closed before the thread goes back to the pool.
+    session = await sync_to_async(_session_for_stream, thread_sensitive=False)(code)
     if session is None:
         return error_response(404, "not_found", "直播不存在", {"code": code[:40]})
     return realtime.sse_response(request, room_channel(session))
+
+
+def _session_for_stream(code: str) -> LiveSession | None:
+    try:
+        return LiveSession.objects.filter(code=code).first()
+    finally:
+        close_request_connections()
 
 
 def hls_file(request: HttpRequest, path: str) -> HttpResponseBase:
