@@ -9,6 +9,8 @@ class LiveConfig(AppConfig):
 
     def ready(self) -> None:
         from freshloop.live import (
+            flash_sale,  # noqa: F401  (claims follow orders paid/cancelled and OneID merges)
             services,  # noqa: F401  (IdentityMerged: viewers follow the merge)
             subscribers,  # noqa: F401  (orders placed and paid in the room)
+            tasks,  # noqa: F401  (registers the huey jobs)
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from freshloop.core.db import retry_transient
 from freshloop.core.events import subscribe
 from freshloop.identity.models import Person
 from freshloop.live import events
@@ -29,14 +30,19 @@ def order_placed_in_room(event: OrderCreated) -> None:
     if found is None:
         return
     session, person = found
-    with transaction.atomic():
-        activity_record(
-            session=session,
-            person=person,
-            action=LiveAction.ORDER,
-            order_ref=event.order_no,
-            amount_fen=event.total_fen,
-        )
+
+    def record() -> None:
+        with transaction.atomic():
+            activity_record(
+                session=session,
+                person=person,
+                action=LiveAction.ORDER,
+                order_ref=event.order_no,
+                amount_fen=event.total_fen,
+            )
+
+    # After the order committed, under a flash-sale rush: retry rather than lose the fact.
+    retry_transient(record)
 
 
 @subscribe(OrderPaid)
@@ -47,18 +53,22 @@ def order_paid_in_room(event: OrderPaid) -> None:
     if found is None:
         return
     session, person = found
-    with transaction.atomic():
-        activity_record(
-            session=session,
-            person=person,
-            action=LiveAction.PAY,
-            order_ref=event.order_no,
-            amount_fen=event.paid_fen,
-        )
-        # Everyone sees the room buying (by nickname only); the buyer's own page re-reads the
-        # room state and turns the card to "已购".
-        viewer = LiveViewer.objects.filter(session=session, person=person).first()
-        room_publish(session, "order_paid", {"nickname": viewer.nickname if viewer else "有人"})
+
+    def record() -> None:
+        with transaction.atomic():
+            activity_record(
+                session=session,
+                person=person,
+                action=LiveAction.PAY,
+                order_ref=event.order_no,
+                amount_fen=event.paid_fen,
+            )
+            # Everyone sees the room buying (by nickname only); the buyer's own page re-reads
+            # the room state and turns the card to "已购".
+            viewer = LiveViewer.objects.filter(session=session, person=person).first()
+            room_publish(session, "order_paid", {"nickname": viewer.nickname if viewer else "有人"})
+
+    retry_transient(record)
 
 
 def _to_room(session_code: str, event: str, data: dict[str, object]) -> None:
