@@ -7,7 +7,7 @@ import mimetypes
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
 from freshloop.core.errors import DomainError
@@ -67,6 +67,8 @@ def hls_file(request: HttpRequest, path: str) -> HttpResponseBase:
         or mimetypes.guess_type(path)[0]
         or "application/octet-stream"
     )
-    response = FileResponse(target.open("rb"), content_type=content_type)
+    # Playlists and 2-second segments are small: read whole (a file iterator would be
+    # consumed synchronously under ASGI anyway).
+    response = HttpResponse(target.read_bytes(), content_type=content_type)
     response["Cache-Control"] = "no-cache" if path.endswith(".m3u8") else "max-age=3600"
     return response
