@@ -47,3 +47,33 @@ class TestAsgiCloseConnectionsMiddleware:
         middleware = AsgiCloseConnectionsMiddleware(_view_using_the_database)
         middleware(RequestFactory().get("/healthz"))
         assert connection.connection is not None
+
+
+@pytest.mark.django_db(transaction=True)
+class TestNoConnectionLeakUnderUvicorn:
+    def test_requests_through_a_real_asgi_server_leave_no_connection_behind(self) -> None:
+        # given the project served by uvicorn (ASGI), on PostgreSQL where connections can be counted
+        if connection.vendor != "postgresql":
+            pytest.skip("connection counting needs PostgreSQL (CI runs the suite on both)")
+        import httpx
+
+        from tests.e2e.conftest import AsgiServer
+
+        def open_connections() -> int:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                )
+                return int(cursor.fetchone()[0])
+
+        server = AsgiServer()
+        try:
+            before = open_connections()
+            # when 40 requests that use the database go through it
+            with httpx.Client(base_url=server.url) as client:
+                for _ in range(40):
+                    client.get("/healthz")
+            # then the server holds no more connections than before (each closed its own)
+            assert open_connections() <= before + 1
+        finally:
+            server.stop()

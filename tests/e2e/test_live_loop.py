@@ -93,6 +93,18 @@ class TestLiveLoop:
         expect(viewer.locator("[data-testid=comments]")).to_contain_text("这个奶是当天的吗？")
         expect(host.locator("[data-testid=comment-list]")).to_contain_text("这个奶是当天的吗？")
 
+        # and markup in a comment stays text on both pages (no script runs, no image loads)
+        dialogs: list[str] = []
+        for page in (viewer, host):
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        attack = '<img src=x onerror="alert(1)">'
+        viewer.fill("[data-testid=comment-input]", attack)
+        viewer.click("[data-testid=comment-send]")
+        expect(host.locator("[data-testid=comment-list]")).to_contain_text(attack)
+        expect(viewer.locator("[data-testid=comments]")).to_contain_text(attack)
+        assert viewer.locator("[data-testid=comments] img").count() == 0
+        assert host.locator("[data-testid=comment-list] img").count() == 0
+
         # when the host starts a flash sale on the milk
         host.fill("[data-testid=flash-price]", "19.90")
         host.fill("[data-testid=flash-quantity]", "5")
@@ -128,3 +140,4 @@ class TestLiveLoop:
         assert FlashSaleClaim.objects.get().order_ref == order.order_no
         assert LiveSession.objects.get(pk=session.pk).status == "live"
         assert errors == []
+        assert dialogs == []

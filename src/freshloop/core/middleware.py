@@ -159,8 +159,7 @@ class AsgiCloseConnectionsMiddleware:
     context, where connections opened for the request are invisible: each request would leave
     one open until garbage collection, and PostgreSQL runs out of slots under load. This
     middleware runs inside that task: after the response is produced it closes them with
-    `sync_to_async` (thread-sensitive: the same thread the sync view used). It is async-capable
-    so that long-lived async responses (the live room's event stream) hold no thread. Persistent
+    `sync_to_async` (thread-sensitive: the same thread the sync view used). Persistent
     connections (CONN_MAX_AGE) cannot be reused across ASGI requests for the same reason, so
     they are closed too; pooling belongs in front of the database (pgbouncer). WSGI (the test
     client, the live test server) is left alone.
@@ -188,10 +187,8 @@ class AsgiCloseConnectionsMiddleware:
         try:
             return await self.get_response(request)
         finally:
-            # Only hop to the request's sync thread when it opened a connection: an async view
-            # that never touched the database (an event stream) must not get a thread for it.
-            if connections.all(initialized_only=True):
-                await sync_to_async(close_request_connections)()
+            # In the request's own sync thread (thread-sensitive), where its connections live.
+            await sync_to_async(close_request_connections)()
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
