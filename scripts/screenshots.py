@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
@@ -70,6 +71,32 @@ def _shop_screenshots(phone: Page, desktop: Page, base: str) -> None:
     desktop.screenshot(path=OUT / "admin-stock.png")
 
 
+def _live_screenshots(browser: Any, base: str) -> None:
+    """The room on a phone and the host console, for the session the demo has in progress."""
+    room_list = httpx.get(f"{base}/m/live/", timeout=10).text
+    code = room_list.split('href="/m/live/', 1)[1].split('"', 1)[0]
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        locale="zh-CN",
+        is_mobile=True,
+    ).new_page()
+    phone.goto(f"{base}/m/live/{code}")
+    phone.wait_for_timeout(3000)
+    phone.screenshot(path=OUT / "h5-live-room.png")
+    phone.click("[data-testid=open-products]")
+    phone.wait_for_timeout(500)
+    phone.screenshot(path=OUT / "h5-live-products.png")
+    host = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
+    host.goto(f"{base}/console/login/?next=/console/live/{code}")
+    host.fill("input[name=username]", "live_host")
+    host.fill("input[name=password]", "freshloop-demo")
+    host.click("button[type=submit]")
+    host.wait_for_url(f"{base}/console/live/{code}")
+    host.wait_for_timeout(5000)
+    host.screenshot(path=OUT / "console-live-host.png", full_page=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -122,6 +149,7 @@ def main() -> None:
         phone_page.wait_for_url(f"{base}/m/me")
         phone_page.screenshot(path=OUT / "h5-home.png")
         _shop_screenshots(phone_page, page, base)
+        _live_screenshots(browser, base)
         browser.close()
 
     health = httpx.get(f"{base}/healthz", timeout=5).json()

@@ -43,7 +43,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
         "播",
         "LV-1…LV-5",
         "排期直播与预约提醒、推拉流地址、主播控制台：置顶商品、秒杀、直播专享券、抽奖、禁言，实时在线与成交。",
-        planned_in="#5",
+        link="/admin/live/livesession/",
     ),
     ConsoleArea(
         "people",
