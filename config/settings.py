@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "freshloop.orders",
     "freshloop.payments",
     "freshloop.live",
+    "freshloop.datahub",
     "freshloop.web",
 ]
 
@@ -100,6 +102,20 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so parallel runs (and xdist workers) never share a database.
     _database["TEST"] = {"NAME": str(FRESHLOOP.data_dir / f"test_freshloop_{os.getpid()}.sqlite3")}
 DATABASES = {"default": _database}
+
+# Data hub: the analytics event store (DuckDB) and its write-ahead buffer's flusher.
+DATAHUB_STORE_PATH = Path(
+    os.environ.get("FRESHLOOP_DATAHUB_STORE", "")
+    or FRESHLOOP.data_dir
+    / "datahub"
+    / (f"test_events_{os.getpid()}.duckdb" if FRESHLOOP.environment == "test" else "events.duckdb")
+)
+# Tests flush explicitly; servers flush in a background thread about once a second.
+DATAHUB_AUTOFLUSH = os.environ.get(
+    "FRESHLOOP_DATAHUB_AUTOFLUSH", "0" if FRESHLOOP.environment == "test" else "1"
+).lower() in {"1", "true", "yes", "on"}
+DATAHUB_FLUSH_INTERVAL_SECONDS = float(os.environ.get("FRESHLOOP_DATAHUB_FLUSH_INTERVAL", "1.0"))
+DATAHUB_DEDUPE_DAYS = int(os.environ.get("FRESHLOOP_DATAHUB_DEDUPE_DAYS", "7"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if FRESHLOOP.redis_url:
