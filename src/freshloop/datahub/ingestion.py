@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -167,28 +168,53 @@ def _identity(
     ):
         errors.append(_error("identifiers", "type", "应为数组：[{type, value, scope}]"))
         return None, None, one_id
+    memo_key = tuple(
+        (item.get("type"), item.get("value"), item.get("scope")) for item in raw_identifiers
+    )
+    try:
+        sealed, key, error = _seal_identifiers(memo_key)
+    except TypeError:  # an unhashable value (a list where a string belongs)
+        sealed, key, error = (
+            None,
+            None,
+            _error("identifiers", "type", "type/value/scope 应为字符串"),
+        )
+    if error is not None:
+        errors.append(error)
+        return None, None, one_id
+    return sealed, key, one_id
+
+
+@functools.lru_cache(maxsize=65_536)
+def _seal_identifiers(
+    raw_identifiers: tuple[tuple[Any, Any, Any], ...],
+) -> tuple[str | None, str | None, event_schemas.FieldError | None]:
+    """Normalise and seal one identifier set. Cached per process: clients send the same device
+    or phone with every event, and sealing is most of the cost of accepting an event."""
     try:
         # Identifiers from the track API are never "verified": a public write key must not be
         # able to prove ownership of a phone number and so merge two people.
         inputs = [
             IdentifierInput(
-                type=str(item.get("type", "")),
-                value=item.get("value") if isinstance(item.get("value"), str) else "",
-                scope=str(item.get("scope") or ""),
+                type=str(kind or ""),
+                value=value if isinstance(value, str) else "",
+                scope=str(scope or ""),
             )
-            for item in raw_identifiers
+            for kind, value, scope in raw_identifiers
         ]
         normalised = identifiers_normalise(inputs)
     except DomainError as error:
-        errors.append(_error("identifiers", error.code, error.text))
-        return None, None, one_id
+        return None, None, _error("identifiers", error.code, error.text)
     plain = [{"type": n.type, "value": n.value, "scope": n.scope} for n in normalised]
     key = hashlib.sha256("|".join(n.key for n in normalised).encode()).hexdigest()
-    return crypto.encrypt(json.dumps(plain, ensure_ascii=False)), key, one_id
+    return crypto.encrypt(json.dumps(plain, ensure_ascii=False)), key, None
 
 
 def event_validate(
-    raw_event: Any, *, now: dt.datetime, schemas: dict[str, dict[str, Any]]
+    raw_event: Any,
+    *,
+    now: dt.datetime,
+    schemas: dict[str, dict[str, Any]],
 ) -> tuple[str, dict[str, Any] | None, list[event_schemas.FieldError]]:
     """Return (event id, buffer payload or None, errors) for one incoming event."""
     if not isinstance(raw_event, dict):
@@ -299,18 +325,40 @@ def buffer_append(
             )
         )
         fresh = [
-            BufferedEvent(
-                event_id=event_id,
-                source=source,
-                payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                received_at=received_at,
-            )
-            for event_id, payload in payloads.items()
-            if event_id not in seen
+            (event_id, payload) for event_id, payload in payloads.items() if event_id not in seen
         ]
-        # ignore_conflicts: a concurrent replay of the same ids loses the race quietly.
-        BufferedEvent.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
+        _insert_ignoring_conflicts(source, fresh, received_at)
     from freshloop.datahub.flush import flusher_nudge
 
     flusher_nudge()
     return len(fresh)
+
+
+def _insert_ignoring_conflicts(
+    source: str, rows: list[tuple[str, dict[str, Any]]], received_at: dt.datetime
+) -> None:
+    """One multi-row INSERT per chunk: the ORM's per-object bulk_create costs more than the
+    database does at 20,000 events a second. ON CONFLICT DO NOTHING (SQLite and PostgreSQL):
+    a concurrent replay of the same ids loses the race quietly."""
+    if not rows:
+        return
+    connection = transaction.get_connection()
+    table = connection.ops.quote_name(BufferedEvent._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(received_at)
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        placeholders = ",".join(["(%s, %s, %s, %s)"] * len(chunk))
+        params: list[Any] = []
+        for event_id, payload in chunk:
+            params += [
+                event_id,
+                source,
+                json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                at,
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (event_id, source, payload, received_at) VALUES {placeholders} "  # noqa: S608 (table name from the model, values are parameters)
+                "ON CONFLICT (event_id) DO NOTHING",
+                params,
+            )

@@ -1,0 +1,100 @@
+"""Historical facts into the event store: orders that existed before the hub recorded them
+(an import, the demo's 18 months). Same deterministic event ids as the live recorder, so running
+it again — or over orders that were also recorded live — adds nothing twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freshloop.core import clock
+from freshloop.datahub.ingestion import buffer_append
+from freshloop.datahub.recorder import SERVER_SOURCE, order_event_id, order_paid_properties
+from freshloop.orders.models import Order, RefundRequest, RefundStatus
+
+BATCH = 500
+
+
+def _payload(
+    *, name: str, order: Order, occurred_at: Any, properties: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "occurred_at": occurred_at.isoformat(),
+        "identity": None,
+        "identity_key": None,
+        "one_id": None,
+        "person_id": order.person_id,
+        "session_id": "",
+        "live_session": order.source_ref if order.channel == "live" else "",
+        "properties": properties,
+        "custom": False,
+        "channel": order.channel,
+    }
+
+
+def orders_backfill() -> int:
+    """Buffer order_created / order_paid / order_refunded for every order; return how many
+    events were new."""
+    added = 0
+    batch: dict[str, dict[str, Any]] = {}
+
+    def push() -> None:
+        nonlocal added, batch
+        if batch:
+            added += buffer_append(source=SERVER_SOURCE, payloads=batch, received_at=clock.now())
+            batch = {}
+
+    orders = Order.objects.order_by("pk").prefetch_related("lines__sku__product__category")
+    for order in orders.iterator(chunk_size=BATCH):
+        base = {
+            "order_id": order.pk,
+            "order_no": order.order_no,
+            "person_id": order.person_id,
+            "channel": order.channel,
+            "source_ref": order.source_ref,
+        }
+        batch[order_event_id("order_created", order.order_no)] = _payload(
+            name="order_created",
+            order=order,
+            occurred_at=order.created_at,
+            properties={**base, "total_fen": order.total_fen, "amount_fen": order.total_fen},
+        )
+        if order.paid_at is not None:
+            batch[order_event_id("order_paid", order.order_no)] = _payload(
+                name="order_paid",
+                order=order,
+                occurred_at=order.paid_at,
+                properties={
+                    **base,
+                    "paid_fen": order.paid_fen,
+                    "provider": order.payment_provider,
+                    "transaction_id": order.transaction_id,
+                    **order_paid_properties(order, amount_fen=order.paid_fen),
+                },
+            )
+        if len(batch) >= BATCH:
+            push()
+    refunds = (
+        RefundRequest.objects.filter(status=RefundStatus.REFUNDED)
+        .select_related("order")
+        .order_by("pk")
+    )
+    for refund in refunds.iterator(chunk_size=BATCH):
+        order = refund.order
+        batch[order_event_id("order_refunded", order.order_no, refund.refund_no)] = _payload(
+            name="order_refunded",
+            order=order,
+            occurred_at=refund.refunded_at or refund.created_at,
+            properties={
+                "order_id": order.pk,
+                "order_no": order.order_no,
+                "refund_no": refund.refund_no,
+                "amount_fen": refund.amount_fen,
+                "person_id": order.person_id,
+                "channel": order.channel,
+            },
+        )
+        if len(batch) >= BATCH:
+            push()
+    push()
+    return added

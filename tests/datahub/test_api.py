@@ -1,0 +1,132 @@
+"""POST /api/v1/track over HTTP: write keys, gzip, malformed bodies and the error shape."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from freshloop.core import clock
+from freshloop.datahub.models import BufferedEvent
+from tests.datahub.helpers import make_source, track_event
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+URL = "/api/v1/track"
+
+
+def _events(count: int) -> list[dict[str, Any]]:
+    return [
+        track_event(
+            "page_view",
+            occurred_at=NOW,
+            identifiers=[{"type": "device_id", "value": f"d{i % 5}"}],
+            properties={"path": f"/m/{i}"},
+        )
+        for i in range(count)
+    ]
+
+
+def _post(client: Client, body: bytes, key: str | None, **headers: str) -> Any:
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    with clock.frozen(NOW):
+        return client.post(URL, data=body, content_type="application/json", headers=headers)
+
+
+class TestTrackEndpoint:
+    def test_a_batch_is_accepted_with_a_bearer_write_key(self, client: Client) -> None:
+        key, _ = make_source()
+        response = _post(client, json.dumps({"batch": _events(3)}).encode(), key)
+        assert response.status_code == 200, response.content
+        assert response.json() == {"accepted": 3, "duplicates": 0, "rejected": 0, "errors": []}
+
+    def test_a_gzip_body_and_a_basic_auth_key_are_understood(self, client: Client) -> None:
+        key, _ = make_source()
+        body = gzip.compress(json.dumps({"batch": _events(2)}).encode())
+        basic = base64.b64encode(f"{key}:".encode()).decode()
+        with clock.frozen(NOW):
+            response = client.post(
+                URL,
+                data=body,
+                content_type="application/json",
+                headers={"Content-Encoding": "gzip", "Authorization": f"Basic {basic}"},
+            )
+        assert response.status_code == 200, response.content
+        assert response.json()["accepted"] == 2
+
+    def test_no_key_or_a_forged_key_is_401_with_a_machine_code(self, client: Client) -> None:
+        key, _ = make_source()
+        for presented in (None, key[:-3] + "abc", "flw_nothing"):
+            response = _post(client, json.dumps({"batch": _events(1)}).encode(), presented)
+            assert response.status_code == 401
+            assert response.json()["code"] == "write_key_invalid"
+        assert BufferedEvent.objects.count() == 0
+
+    @pytest.mark.parametrize("body", [b"{not json", b'"text"', b'{"batch": {"a": 1}}', b"\xff\xfe"])
+    def test_a_malformed_body_is_400(self, client: Client, body: bytes) -> None:
+        key, _ = make_source()
+        response = _post(client, body, key)
+        assert response.status_code == 400
+        assert response.json()["code"] == "batch_malformed"
+
+    def test_broken_gzip_is_400_and_a_zip_bomb_is_413(self, client: Client) -> None:
+        key, _ = make_source()
+        broken = _post(client, b"\x1f\x8bnot-gzip", key, **{"Content-Encoding": "gzip"})
+        assert broken.status_code == 400
+        bomb = gzip.compress(b'{"batch": [' + b" " * (20 * 1024 * 1024) + b"]}")
+        response = _post(client, bomb, key, **{"Content-Encoding": "gzip"})
+        assert response.status_code == 413
+        assert response.json()["code"] == "batch_too_large"
+
+    def test_over_one_thousand_events_is_413(self, client: Client) -> None:
+        key, _ = make_source()
+        response = _post(client, json.dumps({"batch": _events(1001)}).encode(), key)
+        assert response.status_code == 413
+        assert response.json()["code"] == "batch_too_large"
+
+    def test_a_batch_with_only_bad_events_is_422_listing_them(self, client: Client) -> None:
+        key, _ = make_source()
+        bad = [{"event_id": "x", "name": "Bad Name", "occurred_at": NOW.isoformat()}]
+        response = _post(client, json.dumps({"batch": bad}).encode(), key)
+        assert response.status_code == 422
+        body = response.json()
+        assert body["code"] == "all_events_rejected"
+        assert body["message"]
+        fields = {e["field"] for e in body["detail"]["errors"][0]["errors"]}
+        assert fields == {"name", "identifiers"}
+
+    def test_a_partly_bad_batch_is_200_with_the_errors(self, client: Client) -> None:
+        key, _ = make_source()
+        events = [
+            *_events(2),
+            {
+                "event_id": "bad",
+                "name": "page_view",
+                "occurred_at": "yesterday",
+                "identifiers": [{"type": "device_id", "value": "d"}],
+                "properties": {"path": "/"},
+            },
+        ]
+        response = _post(client, json.dumps({"batch": events}).encode(), key)
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["accepted"], body["rejected"]) == (2, 1)
+        assert body["errors"][0]["index"] == 2
+        assert body["errors"][0]["errors"][0]["message"] == "时间格式不正确，应为 ISO 8601"
+
+    def test_the_endpoint_is_documented_in_openapi(self, client: Client) -> None:
+        spec = client.get("/api/v1/openapi.json").json()
+        operation = spec["paths"]["/api/v1/track"]["post"]
+        assert (
+            operation["requestBody"]["content"]["application/json"]["schema"]["properties"][
+                "batch"
+            ]["maxItems"]
+            == 1000
+        )
