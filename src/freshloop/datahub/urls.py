@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from freshloop.datahub import dashboard_views
+
+urlpatterns: list[URLPattern] = [
+    path("", dashboard_views.dashboard_page, name="datahub-dashboard"),
+    path("charts/<str:name>", dashboard_views.dashboard_chart, name="datahub-dashboard-chart"),
+]

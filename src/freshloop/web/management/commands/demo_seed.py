@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from freshloop.catalog.models import Product, Sku, StorageCondition
 from freshloop.catalog.services import category_upsert, product_upsert, sku_upsert
@@ -25,7 +26,7 @@ from freshloop.identity.models import IdentityConflict, Person, PersonStatus
 from freshloop.identity.resolver import IdentifierInput, identify, phone_normalise
 from freshloop.inventory.models import Warehouse
 from freshloop.inventory.services import warehouse_upsert
-from freshloop.web import demo_commerce, demo_data, demo_live
+from freshloop.web import demo_commerce, demo_data, demo_datahub, demo_live
 
 SEED_ACTOR = Actor.system("demo_seed")
 
@@ -43,6 +44,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The seed flushes the data hub itself at the end; no background flusher thread in a
+        # command that is about to exit.
+        with override_settings(DATAHUB_AUTOFLUSH=False):
+            self._seed(options)
+
+    def _seed(self, options: dict[str, Any]) -> None:
         started = time.perf_counter()
         rng = random.Random(options["seed"])
         with transaction.atomic():
@@ -65,6 +72,8 @@ class Command(BaseCommand):
             commerce.update(demo_commerce.seed_history(rng=rng, people=people))
         with transaction.atomic():
             live = demo_live.seed_live()
+        # Its own random stream: a re-run draws the same viewers whatever the steps before drew.
+        datahub = demo_datahub.seed_datahub(rng=random.Random(options["seed"] + 6))
         seconds = time.perf_counter() - started
         self._report(
             catalog, warehouses, staff, consumers, identity_examples, options["password"], seconds
@@ -82,6 +91,13 @@ class Command(BaseCommand):
             f"  live        /m/live/{live['code']} (in progress; {stream})\n"
             f"              host console /console/live/{live['code']} (login live_host)\n"
             f"              viewers: manage.py live_simulate --session {live['code']} --viewers 20\n"
+        )
+        shop_key = datahub["keys"].get("H5 商城 SDK", "(见 data/demo_write_keys.json)")
+        self.stdout.write(
+            f"  data hub    /console/data/ dashboard, segments, profiles (login marketer); "
+            f"{datahub['order_events']} order events + {datahub['behaviour_events']} behaviour events new, "
+            f"{datahub['flushed']} flushed\n"
+            f"              track API: POST /api/v1/track with Authorization: Bearer {shop_key}\n"
         )
 
     def _catalog(self) -> dict[str, int]:

@@ -1,0 +1,501 @@
+"""DH-3 the 360° profile: everything known about one person, on one page.
+
+Sources: identity (masked identifiers, traits, the people merged into this one), orders and
+coupons (transactional database, including rows still filed under merged-away ids), the event
+store (live sessions watched, the cross-channel timeline; always by `pid`, the survivor) and
+the tags (computed `person_tags`, operators' manual tags). PII never leaves here unmasked:
+identifiers go through `identity.selectors`, private traits are not read, and the timeline
+shows a whitelist of event properties only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+
+from freshloop.core.clock import to_shanghai
+from freshloop.core.money import format_fen
+from freshloop.datahub.event_schemas import BUILTIN_EVENTS
+from freshloop.datahub.models import EventDefinition, SourceChannel
+from freshloop.datahub.segments import TAG_FIELDS
+from freshloop.datahub.store import EventStore, event_store
+from freshloop.datahub.tags import manual_tags_list, person_tags_get
+from freshloop.identity.models import MergeRecord, Person, PersonStatus
+from freshloop.identity.selectors import MaskedIdentifier, person_identifiers_masked
+from freshloop.live.models import LiveSession
+from freshloop.orders.models import Order, OrderStatus
+from freshloop.promotions.models import Coupon, CouponStatus
+from freshloop.promotions.selectors import coupon_value_text
+
+TIMELINE_PAGE_SIZE = 50
+ORDERS_SHOWN = 20
+COUPONS_SHOWN = 20
+MAX_MERGE_HOPS = 10
+
+# Facts the system itself records (domain events, see datahub.recorder), beside the
+# touchpoint events of event_schemas.BUILTIN_EVENTS.
+SERVER_EVENT_LABELS: dict[str, str] = {
+    "order_created": "下单",
+    "order_paid": "支付成功",
+    "order_cancelled": "订单取消",
+    "order_allocated": "订单分仓",
+    "order_shipped": "订单发货",
+    "order_delivered": "订单送达",
+    "order_completed": "订单完成",
+    "order_refund_requested": "申请退款",
+    "order_refund_approved": "同意退款",
+    "order_refunded": "退款完成",
+    "live_order": "直播间下单",
+    "live_pay": "直播间支付",
+    "live_add_to_cart": "直播加购",
+    "coupons_issued": "获得优惠券",
+    "coupon_used": "使用优惠券",
+    "member_level_changed": "会员等级变化",
+    "identity_merged": "OneID 合并",
+    "identity_split": "OneID 拆分",
+    "person_created": "新用户",
+    "consumer_logged_in": "登录",
+    "flash_sale_claimed": "抢到秒杀",
+    "flash_sale_claim_closed": "秒杀订单结束",
+}
+CHANNEL_LABELS: dict[str, str] = {
+    **{str(value): str(label) for value, label in SourceChannel.choices},
+    "groupbuy": "社区团购",
+}
+
+# Properties worth a glance on the timeline; anything else (ids of other people, addresses,
+# free text) stays out of the operator's screen.
+_PROPERTY_LABELS: dict[str, str] = {
+    "order_no": "订单",
+    "amount_fen": "金额",
+    "discount_fen": "优惠",
+    "sku_id": "SKU",
+    "product_id": "商品",
+    "quantity": "数量",
+    "dwell_seconds": "时长",
+    "query": "搜索词",
+    "path": "页面",
+    "title": "标题",
+    "store_code": "门店",
+    "template_code": "券模板",
+    "coupon_used": "用券",
+    "province": "省份",
+    "reason": "原因",
+    "length": "评论字数",
+    "count": "次数",
+    "to_level_code": "新等级",
+    "target": "分享到",
+}
+_MONEY_PROPERTIES = {"amount_fen", "discount_fen"}
+
+
+def event_label(name: str, definitions: dict[str, str] | None = None) -> str:
+    if name in BUILTIN_EVENTS:
+        return BUILTIN_EVENTS[name][0]
+    if name in SERVER_EVENT_LABELS:
+        return SERVER_EVENT_LABELS[name]
+    if definitions and definitions.get(name):
+        return definitions[name]
+    return name
+
+
+def event_labels() -> dict[str, str]:
+    """Every event name the console knows, with its Chinese label."""
+    labels = {name: label for name, (label, _) in BUILTIN_EVENTS.items()}
+    labels.update(SERVER_EVENT_LABELS)
+    for name, description in EventDefinition.objects.filter(is_active=True).values_list(
+        "name", "description"
+    ):
+        labels.setdefault(name, description or name)
+    return labels
+
+
+def channel_label(channel: str | None) -> str:
+    return CHANNEL_LABELS.get(channel or "", channel or "")
+
+
+def _shanghai(naive_utc: dt.datetime | None) -> dt.datetime | None:
+    if naive_utc is None:
+        return None
+    return to_shanghai(naive_utc.replace(tzinfo=dt.UTC))
+
+
+def _duration(seconds: int) -> str:
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    if hours:
+        return f"{hours} 小时 {minute} 分"
+    if minutes:
+        return f"{minute} 分 {second} 秒"
+    return f"{second} 秒"
+
+
+# --- who ---------------------------------------------------------------------------------------
+
+
+def person_for_profile(*, one_id: str) -> Person | None:
+    """The person a one_id names now: a merged-away OneID leads to its survivor."""
+    person = Person.objects.filter(one_id=one_id).first()
+    for _ in range(MAX_MERGE_HOPS):
+        if person is None or person.merged_into_id is None:
+            return person
+        person = Person.objects.filter(pk=person.merged_into_id).first()
+    return person
+
+
+def profile_person_ids(*, person: Person) -> list[int]:
+    """The person and everyone merged into them (rows other modules have not re-pointed yet
+    still belong to this profile)."""
+    merged = Person.objects.filter(merged_into=person).values_list("pk", flat=True)
+    return [person.pk, *sorted(merged)]
+
+
+# --- sections ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderRow:
+    order_no: str
+    created_at: dt.datetime
+    channel: str
+    status: str
+    items: str
+    total: str
+    paid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderSummary:
+    rows: list[OrderRow]
+    count: int
+    paid_count: int
+    paid_total: str
+
+
+_NOT_PAID = {OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED}
+
+
+def profile_orders(*, person_ids: list[int], limit: int = ORDERS_SHOWN) -> OrderSummary:
+    orders = Order.objects.filter(person_id__in=person_ids)
+    totals = orders.aggregate(
+        count=Count("pk"),
+        paid_count=Count("pk", filter=~Q(status__in=_NOT_PAID)),
+        paid_fen=Sum("paid_fen"),
+        refunded_fen=Sum("refunded_fen"),
+    )
+    rows = []
+    for order in orders.prefetch_related("lines").order_by("-created_at", "-pk")[:limit]:
+        lines = list(order.lines.all())
+        items = "、".join(f"{line.product_name}×{line.quantity}" for line in lines[:3])
+        if len(lines) > 3:
+            items += f" 等 {len(lines)} 件"
+        rows.append(
+            OrderRow(
+                order_no=order.order_no,
+                created_at=to_shanghai(order.created_at),
+                channel=order.get_channel_display(),
+                status=order.get_status_display(),
+                items=items,
+                total=format_fen(order.total_fen),
+                paid=format_fen(order.paid_fen) if order.paid_fen else "—",
+            )
+        )
+    net = (totals["paid_fen"] or 0) - (totals["refunded_fen"] or 0)
+    return OrderSummary(
+        rows=rows,
+        count=totals["count"] or 0,
+        paid_count=totals["paid_count"] or 0,
+        paid_total=format_fen(net),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CouponRow:
+    code: str
+    name: str
+    value: str
+    status: str
+    usable: bool
+    valid_until: dt.datetime
+    source: str
+
+
+def profile_coupons(*, person_ids: list[int], limit: int = COUPONS_SHOWN) -> list[CouponRow]:
+    coupons = (
+        Coupon.objects.filter(person_id__in=person_ids)
+        .select_related("template")
+        .order_by("-issued_at", "-pk")[:limit]
+    )
+    return [
+        CouponRow(
+            code=coupon.code,
+            name=coupon.template.name,
+            value=coupon_value_text(coupon.template),
+            status=coupon.get_status_display(),
+            usable=coupon.status == CouponStatus.AVAILABLE,
+            valid_until=to_shanghai(coupon.valid_until),
+            source=coupon.get_source_display(),
+        )
+        for coupon in coupons
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveSessionRow:
+    code: str
+    title: str
+    first_join: dt.datetime | None
+    dwell_seconds: int
+    dwell: str
+    comments: int
+    bought: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveSummary:
+    sessions: list[LiveSessionRow]
+    total_dwell_seconds: int
+    total_dwell: str
+    total_comments: int
+
+
+# dwell: the longest `dwell_seconds` a heartbeat or leave reported in the session (the same
+# reading as the live-session dashboard); bought: a paid order filed under the session.
+_LIVE_SQL = """
+SELECT live_session,
+       min(occurred_at) FILTER (WHERE name = 'live_join') AS first_join,
+       min(occurred_at) AS first_seen,
+       COALESCE(max(TRY_CAST(json_extract_string(properties, '$.dwell_seconds') AS BIGINT))
+                FILTER (WHERE name IN ('live_heartbeat', 'live_leave')), 0) AS dwell,
+       count(*) FILTER (WHERE name = 'live_comment') AS comments,
+       COALESCE(bool_or(name IN ('order_paid', 'live_pay')), false) AS bought
+FROM events_resolved
+WHERE pid = $pid AND COALESCE(live_session, '') <> ''
+  AND (starts_with(name, 'live_') OR name = 'order_paid')
+GROUP BY live_session
+HAVING count(*) FILTER (WHERE starts_with(name, 'live_')) > 0
+ORDER BY COALESCE(first_join, first_seen) DESC, live_session
+"""
+
+
+def profile_live(*, pid: int, store: EventStore | None = None) -> LiveSummary:
+    rows = (store or event_store()).fetch(_LIVE_SQL, {"pid": pid})
+    titles = dict(
+        LiveSession.objects.filter(code__in=[row[0] for row in rows]).values_list("code", "title")
+    )
+    sessions = [
+        LiveSessionRow(
+            code=code,
+            title=titles.get(code, ""),
+            first_join=_shanghai(first_join or first_seen),
+            dwell_seconds=int(dwell),
+            dwell=_duration(int(dwell)),
+            comments=int(comments),
+            bought=bool(bought),
+        )
+        for code, first_join, first_seen, dwell, comments, bought in rows
+    ]
+    total = sum(s.dwell_seconds for s in sessions)
+    return LiveSummary(
+        sessions=sessions,
+        total_dwell_seconds=total,
+        total_dwell=_duration(total),
+        total_comments=sum(s.comments for s in sessions),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineEntry:
+    occurred_at: dt.datetime
+    name: str
+    label: str
+    channel: str
+    channel_label: str
+    live_session: str
+    details: list[tuple[str, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _details(properties: str | None, amount_fen: int | None) -> list[tuple[str, str]]:
+    try:
+        values = json.loads(properties) if properties else {}
+    except ValueError:
+        values = {}
+    if not isinstance(values, dict):
+        values = {}
+    if amount_fen is not None and "amount_fen" not in values:
+        values["amount_fen"] = amount_fen
+    details = []
+    for key, label in _PROPERTY_LABELS.items():
+        value = values.get(key)
+        if value in (None, "", 0) and key != "coupon_used":
+            continue
+        if key == "coupon_used":
+            if value is True:
+                details.append((label, "是"))
+            continue
+        if key in _MONEY_PROPERTIES and isinstance(value, int):
+            text = format_fen(value)
+        elif key == "dwell_seconds" and isinstance(value, int):
+            text = _duration(value)
+        else:
+            text = str(value)[:60]
+        details.append((label, text))
+    return details
+
+
+def profile_timeline(
+    *, pid: int, page: int = 1, store: EventStore | None = None
+) -> TimelinePage:
+    """The person's events across every channel, newest first, 50 a page."""
+    store = store or event_store()
+    with store.connect() as connection:
+        counted = connection.execute(
+            "SELECT count(*) FROM events_resolved WHERE pid = $pid", {"pid": pid}
+        ).fetchone()
+        total = int(counted[0]) if counted else 0
+        pages = max(1, math.ceil(total / TIMELINE_PAGE_SIZE))
+        page = min(max(1, page), pages)
+        rows = connection.execute(
+            "SELECT occurred_at, name, channel, live_session, amount_fen, properties "
+            "FROM events_resolved WHERE pid = $pid "
+            "ORDER BY occurred_at DESC, event_id DESC LIMIT $limit OFFSET $offset",
+            {
+                "pid": pid,
+                "limit": TIMELINE_PAGE_SIZE,
+                "offset": (page - 1) * TIMELINE_PAGE_SIZE,
+            },
+        ).fetchall()
+    definitions = dict(EventDefinition.objects.values_list("name", "description"))
+    entries = []
+    for occurred_at, name, channel, live_session, amount_fen, properties in rows:
+        shown_at = _shanghai(occurred_at)
+        assert shown_at is not None
+        entries.append(
+            TimelineEntry(
+                occurred_at=shown_at,
+                name=name,
+                label=event_label(name, definitions),
+                channel=channel,
+                channel_label=channel_label(channel),
+                live_session=live_session or "",
+                details=_details(properties, amount_fen),
+            )
+        )
+    return TimelinePage(entries=entries, page=page, pages=pages, total=total)
+
+
+@dataclasses.dataclass(frozen=True)
+class TagRow:
+    field: str
+    label: str
+    value: str
+
+
+def _tag_text(field: str, value: Any) -> str:
+    if field == "monetary_fen" and isinstance(value, int):
+        return format_fen(value)
+    if field == "coupon_share" and isinstance(value, float):
+        return f"{value:.0%}"
+    if field == "recency_days" and isinstance(value, int):
+        return f"{value} 天前"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value) or "—"
+    return str(value)
+
+
+def profile_computed_tags(
+    *, pid: int, store: EventStore | None = None
+) -> tuple[list[TagRow], dt.datetime | None]:
+    tags = person_tags_get(person_id=pid, store=store)
+    if tags is None:
+        return [], None
+    rows = [
+        TagRow(field=field, label=spec.label, value=_tag_text(field, tags.get(field)))
+        for field, spec in TAG_FIELDS.items()
+        if tags.get(field) not in (None, [], "")
+    ]
+    if tags.get("preferred_channel"):
+        rows = [
+            dataclasses.replace(row, value=channel_label(tags["preferred_channel"]))
+            if row.field == "preferred_channel"
+            else row
+            for row in rows
+        ]
+    computed_at = tags.get("computed_at")
+    return rows, to_shanghai(computed_at) if isinstance(computed_at, dt.datetime) else None
+
+
+# --- the whole page ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonProfile:
+    person: Person
+    status_label: str
+    identifiers: list[MaskedIdentifier]
+    traits: list[tuple[str, str]]
+    merged_from: list[str]
+    orders: OrderSummary
+    coupons: list[CouponRow]
+    live: LiveSummary
+    computed_tags: list[TagRow]
+    tags_computed_at: dt.datetime | None
+    manual_tags: list[str]
+    timeline: TimelinePage
+
+
+def _trait_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def person_profile(
+    *, person: Person, page: int = 1, store: EventStore | None = None
+) -> PersonProfile:
+    """Everything the profile page shows about `person` (a survivor: see person_for_profile)."""
+    store = store or event_store()
+    person_ids = profile_person_ids(person=person)
+    computed_tags, computed_at = profile_computed_tags(pid=person.pk, store=store)
+    traits = person.traits if isinstance(person.traits, dict) else {}
+    return PersonProfile(
+        person=person,
+        status_label=PersonStatus(person.status).label,
+        identifiers=person_identifiers_masked(person=person),
+        traits=[(name, _trait_text(value)) for name, value in sorted(traits.items())],
+        merged_from=list(
+            MergeRecord.objects.filter(into_person=person)
+            .order_by("created_at", "pk")
+            .values_list("from_person__one_id", flat=True)
+        ),
+        orders=profile_orders(person_ids=person_ids),
+        coupons=profile_coupons(person_ids=person_ids),
+        live=profile_live(pid=person.pk, store=store),
+        computed_tags=computed_tags,
+        tags_computed_at=computed_at,
+        manual_tags=manual_tags_list(person_id=person.pk),
+        timeline=profile_timeline(pid=person.pk, page=page, store=store),
+    )
