@@ -30,6 +30,19 @@ from freshloop.datahub.dashboards import (
     shanghai_today,
 )
 
+# The page's order of charts and which take the whole width (wide charts read left to right
+# over time or hold wide tables).
+DASHBOARD_LAYOUT: tuple[tuple[str, bool], ...] = (
+    ("funnel", False),
+    ("cac", False),
+    ("gmv", True),
+    ("repurchase", False),
+    ("channels", False),
+    ("retention", True),
+    ("products", True),
+    ("live-sessions", True),
+)
+
 
 def _initial_filter(request: HttpRequest) -> tuple[DashboardFilter, str]:
     """The filter in the address, or the default one with the reason it was not usable."""
@@ -65,7 +78,12 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "datahub/dashboard.html",
-        {"config": config, "filter": initial, "charts": CHARTS},
+        {
+            "config": config,
+            "filter": initial,
+            "layout": [(CHARTS[name], wide) for name, wide in DASHBOARD_LAYOUT],
+            "tab": "dashboard",
+        },
     )
 
 
@@ -76,7 +94,10 @@ def dashboard_chart(request: HttpRequest, name: str) -> HttpResponse:
     output = request.GET.get("format", "json")
     if output not in ("json", "csv"):
         return error_response(
-            400, "dashboard_format_unknown", "不支持的格式，可选 json 或 csv", {"format": output[:16]}
+            400,
+            "dashboard_format_unknown",
+            "不支持的格式，可选 json 或 csv",
+            {"format": output[:16]},
         )
     try:
         chart = chart_get(name)

@@ -269,6 +269,8 @@ def dashboard_funnel(filter: DashboardFilter, *, store: EventStore | None = None
     paid in it.
     """
     store = store or event_store()
+    view_events: tuple[str, ...]
+    cart_events: tuple[str, ...]
     if filter.live_session is not None:
         view_events, cart_events = ("live_join",), ("live_add_to_cart",)
     else:
@@ -384,9 +386,7 @@ def dashboard_acquisition_cost(
     rows: list[dict[str, Any]] = []
     if filter.live_session is not None:
         key = (SourceChannel.LIVE.value, filter.live_session)
-        rows.append(
-            row(*key, campaign_spend.get(key, 0), campaign_customers.get(key, 0))
-        )
+        rows.append(row(*key, campaign_spend.get(key, 0), campaign_customers.get(key, 0)))
     else:
         for channel in sorted(set(channel_spend) | set(channel_customers), key=_channel_sort_key):
             rows.append(
@@ -725,11 +725,16 @@ def dashboard_live_sessions(
 ) -> dict[str, Any]:
     """One row per live session with room events or paid orders in the period (latest first).
 
-    viewers: people who joined (`live_join`); average dwell: each viewer's longest reported
-    `dwell_seconds` (heartbeat or leave) in the session, averaged over the viewers (a viewer
-    with no report counts as 0 s), rounded down; comments, product clicks and add-to-cart are
-    event counts; orders, GMV (paid − refunded) and buyers come from the session's paid orders;
-    conversion = buyers ÷ viewers.
+    viewers: people who joined (`live_join`); average dwell: each viewer's watching time in
+    the session, averaged over the viewers (a viewer with no report counts as 0 s), rounded
+    down; comments, product clicks and add-to-cart are event counts; orders, GMV (paid −
+    refunded) and buyers come from the session's paid orders; conversion = buyers ÷ viewers.
+
+    A viewer's watching time is the larger of two readings: the sum of the steps the live
+    module's own heartbeats report (recorded `LiveViewerEvent`s: server source, `action` in
+    the properties; `live.services.viewer_heartbeat` sends the seconds added since the
+    previous beat, the same steps that add up to `LiveViewer.dwell_seconds`), and the longest
+    running total any other source reported (`dwell_seconds` on a tracked heartbeat or leave).
     """
     store = store or event_store()
     if filter.channel not in (None, SourceChannel.LIVE):
@@ -747,12 +752,20 @@ def dashboard_live_sessions(
             SELECT live_session, pid FROM room WHERE name = 'live_join' AND pid IS NOT NULL
             GROUP BY live_session, pid
         ),
+        dwell_reports AS (
+            SELECT live_session, pid,
+                   TRY_CAST(json_extract_string(properties, '$.dwell_seconds') AS BIGINT)
+                       AS seconds,
+                   COALESCE(source = 'server'
+                            AND json_extract_string(properties, '$.action') IS NOT NULL, false)
+                       AS is_step
+            FROM room WHERE name IN ('live_heartbeat', 'live_leave') AND pid IS NOT NULL
+        ),
         dwell AS (
             SELECT live_session, pid,
-                   max(TRY_CAST(json_extract_string(properties, '$.dwell_seconds') AS BIGINT))
-                       AS seconds
-            FROM room WHERE name IN ('live_heartbeat', 'live_leave') AND pid IS NOT NULL
-            GROUP BY live_session, pid
+                   greatest(COALESCE(sum(seconds) FILTER (WHERE is_step), 0),
+                            COALESCE(max(seconds) FILTER (WHERE NOT is_step), 0)) AS seconds
+            FROM dwell_reports GROUP BY live_session, pid
         ),
         watch AS (
             SELECT v.live_session, count(*) AS viewers,
@@ -869,6 +882,7 @@ class Chart:
     selector: Selector
     headers: tuple[str, ...]
     rows: Callable[[dict[str, Any]], Iterable[Sequence[Any]]]
+    hint: str = ""  # one line under the chart's title: how its figure is defined
 
 
 def _yuan(fen: int | None) -> str:
@@ -991,6 +1005,7 @@ CHARTS: dict[str, Chart] = {
             dashboard_funnel,
             ("环节", "人数", "环节转化率"),
             _funnel_rows,
+            hint="浏览、加购、支付的去重人数(按合并后的 OneID)；选直播场次时为该场的进房、加购、支付。",
         ),
         Chart(
             "cac",
@@ -998,6 +1013,7 @@ CHARTS: dict[str, Chart] = {
             dashboard_acquisition_cost,
             ("渠道", "活动", "花费(元)", "新客数", "获客成本(元)"),
             _cac_rows,
+            hint="获客成本 = 期间内该渠道/活动的花费(按天分摊) ÷ 首单落在期间内的新客数。",
         ),
         Chart(
             "repurchase",
@@ -1005,6 +1021,7 @@ CHARTS: dict[str, Chart] = {
             dashboard_repurchase,
             ("复购窗口", "新客数", "已满窗口新客数", "复购人数", "复购率", "未满窗口新客数"),
             _repurchase_rows,
+            hint="期间内新客在首单后 30/60/90 天内再次支付的比例；窗口未满的新客不计入分母。",
         ),
         Chart(
             "gmv",
@@ -1012,14 +1029,23 @@ CHARTS: dict[str, Chart] = {
             dashboard_gmv_trend,
             ("开始日期", "结束日期", "支付金额(元)", "退款金额(元)", "GMV(元)", "支付订单数"),
             _gmv_rows,
+            hint="GMV = 支付金额 − 退款金额(退款计入退款当天)；90 天内按天，一年内按周，更长按月。",
         ),
-        Chart("retention", "月度留存", dashboard_retention, _retention_headers(), _retention_rows),
+        Chart(
+            "retention",
+            "月度留存",
+            dashboard_retention,
+            _retention_headers(),
+            _retention_rows,
+            hint="按首单月份分组：之后第 k 个自然月仍有支付的人数占比(颜色越深留存越高)。",
+        ),
         Chart(
             "channels",
             "渠道构成",
             dashboard_channel_mix,
             ("渠道", "支付金额(元)", "退款金额(元)", "GMV(元)", "支付订单数", "GMV 占比"),
             _channel_rows,
+            hint="各渠道的 GMV 与支付订单数及 GMV 占比。",
         ),
         Chart(
             "products",
@@ -1027,6 +1053,7 @@ CHARTS: dict[str, Chart] = {
             dashboard_top_products,
             ("排名", "商品", "类目", "销售额(元)", "销量(件)", "订单数"),
             _product_rows,
+            hint="按期间内支付订单的商品行金额(优惠后)排名。",
         ),
         Chart(
             "live-sessions",
@@ -1046,6 +1073,7 @@ CHARTS: dict[str, Chart] = {
                 "转化率",
             ),
             _live_rows,
+            hint="每场的观看人数、平均观看时长、互动、加购、支付订单、GMV 与转化率(购买人数 ÷ 观看人数)。",
         ),
     )
 }

@@ -20,7 +20,6 @@ from freshloop.identity.matching import match_candidate_accept, match_candidate_
 from freshloop.identity.models import (
     ConflictStatus,
     Identifier,
-    IdentifierType,
     IdentityConflict,
     MatchCandidate,
     MatchStatus,
@@ -28,34 +27,8 @@ from freshloop.identity.models import (
     Person,
 )
 from freshloop.identity.privacy import person_erase, person_export
-from freshloop.identity.resolver import IdentifierInput, identifier_normalise, person_split
-from freshloop.identity.selectors import identifier_mask
-
-
-def _people_matching_identifier(term: str) -> list[int]:
-    """Person ids holding an identifier equal to `term`, trying every type (and known scopes)."""
-    found: set[int] = set()
-    for identifier_type in IdentifierType.values:
-        scopes = [""]
-        if identifier_type in {"wechat_openid", "wecom_external_userid", "douyin_openid"}:
-            scopes = list(
-                Identifier.objects.filter(type=identifier_type)
-                .values_list("scope", flat=True)
-                .distinct()
-            )
-        for scope in scopes:
-            try:
-                normalised = identifier_normalise(
-                    IdentifierInput(type=identifier_type, value=term, scope=scope)
-                )
-            except DomainError:
-                continue
-            found |= set(
-                Identifier.objects.filter(
-                    type=normalised.type, scope=normalised.scope, value_index=normalised.index
-                ).values_list("person_id", flat=True)
-            )
-    return sorted(found)
+from freshloop.identity.resolver import person_split
+from freshloop.identity.selectors import identifier_mask, person_ids_by_any_identifier
 
 
 class IdentifierInline(TabularInline):
@@ -129,7 +102,7 @@ class PersonAdmin(ModelAdmin):
         result, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if term:
-            ids = _people_matching_identifier(term)
+            ids = person_ids_by_any_identifier(term=term)
             if ids:
                 result = queryset.filter(Q(pk__in=ids) | Q(pk__in=result.values("pk")))
         return result, may_have_duplicates

@@ -52,6 +52,38 @@ def person_by_identifier(*, identifier_type: str, value: str, scope: str = "") -
     return identifier.person if identifier is not None else None
 
 
+def person_ids_by_any_identifier(*, term: str) -> list[int]:
+    """Person ids holding an identifier equal to `term`, trying every type (and every scope
+    seen for scoped types): what an operator types in a search box is a phone, an openid, an
+    email… and the box does not ask which."""
+    from freshloop.core.errors import DomainError
+    from freshloop.identity.resolver import IdentifierInput, identifier_normalise
+    from freshloop.identity.rules import rule_for
+
+    found: set[int] = set()
+    for identifier_type in IdentifierType.values:
+        scopes = [""]
+        if rule_for(identifier_type).scoped:
+            scopes = list(
+                Identifier.objects.filter(type=identifier_type)
+                .values_list("scope", flat=True)
+                .distinct()
+            )
+        for scope in scopes:
+            try:
+                normalised = identifier_normalise(
+                    IdentifierInput(type=identifier_type, value=term, scope=scope)
+                )
+            except DomainError:
+                continue
+            found |= set(
+                Identifier.objects.filter(
+                    type=normalised.type, scope=normalised.scope, value_index=normalised.index
+                ).values_list("person_id", flat=True)
+            )
+    return sorted(found)
+
+
 def person_summary(*, person: Person, requested_one_id: str | None = None) -> dict[str, object]:
     from freshloop.identity.models import MergeRecord
 

@@ -57,9 +57,9 @@ CONSOLE_AREAS: list[ConsoleArea] = [
         "datahub",
         "数据看板",
         "数",
-        "DH-1…DH-8",
+        "DH-1…DH-6",
         "转化漏斗、获客成本、复购率、留存同期群、渠道结构；标签、人群圈选与 360° 用户画像。",
-        planned_in="#6",
+        link="/console/data/",
     ),
     ConsoleArea(
         "catalog",
