@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.models import AuditLog
 from freshloop.core.permissions import Role
@@ -25,7 +26,6 @@ from tests.factories import make_person, make_staff_user
 pytestmark = pytest.mark.django_db
 
 OPERATOR = Actor.system("tests")
-PAID_AT = dt.datetime(2025, 5, 1, 4, 0, tzinfo=dt.UTC)
 
 
 def _client(*roles: Role, username: str = "operator") -> Client:
@@ -49,7 +49,7 @@ def _buyer(store: EventStore, phone: str = "13800138000") -> Person:
     record_server_event(
         "order_paid",
         person_id=person.pk,
-        occurred_at=PAID_AT,
+        occurred_at=clock.now() - dt.timedelta(days=10),
         properties={"order_no": f"N-{person.pk}", "amount_fen": 5_990, "province": "上海"},
     )
     from freshloop.datahub.flush import buffer_flush_all
@@ -117,7 +117,7 @@ class TestPersonPage:
         ):
             assert f'data-testid="{section}"' in page, section
         assert "支付成功" in page  # the paid order on the timeline
-        assert "重要价值客户" in page or "RFM" in page
+        assert "新客" in page  # the computed lifecycle tag: first order 10 days ago
         assert "尚未上线" in page  # predictions: the intelligence module has not landed
         assert "13800138000" not in page
 

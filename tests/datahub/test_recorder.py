@@ -10,7 +10,7 @@ from django.core.management import call_command
 from freshloop.core.events import publish
 from freshloop.datahub.flush import buffer_flush_all
 from freshloop.datahub.models import BufferedEvent
-from freshloop.datahub.recorder import event_name_for
+from freshloop.datahub.recorder import event_name_for, order_event_id
 from freshloop.datahub.store import EventStore
 from freshloop.live.events import LiveViewerEvent
 from tests.factories import make_person, make_sku
@@ -23,6 +23,28 @@ class TestEventNameFor:
     def test_camel_case_becomes_snake_case(self) -> None:
         assert event_name_for("OrderPaid") == "order_paid"
         assert event_name_for("FlashSaleClaimClosed") == "flash_sale_claim_closed"
+
+
+class TestOrderEventId:
+    def test_refund_facts_fit_the_buffer_with_the_longest_numbers(self) -> None:
+        # given the longest order and refund numbers the order tables allow (40 characters)
+        order_no, refund_no = "N" * 40, "R" * 40
+        max_length = BufferedEvent._meta.get_field("event_id").max_length
+        assert max_length is not None
+
+        # when each refund fact gets its id
+        ids = [
+            order_event_id(name, order_no, refund_no)
+            for name in ("order_refund_requested", "order_refund_approved", "order_refunded")
+        ]
+
+        # then every id fits, and they differ per fact
+        assert all(len(event_id) <= max_length for event_id in ids)
+        assert len(set(ids)) == 3
+
+    def test_one_id_per_fact_and_order(self) -> None:
+        assert order_event_id("order_paid", "N1") == "order_paid:N1"
+        assert order_event_id("order_paid", "N1") != order_event_id("order_created", "N1")
 
 
 class TestRecordDomainEvent:

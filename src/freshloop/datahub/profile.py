@@ -2,10 +2,15 @@
 
 Sources: identity (masked identifiers, traits, the people merged into this one), orders and
 coupons (transactional database, including rows still filed under merged-away ids), the event
-store (live sessions watched, the cross-channel timeline; always by `pid`, the survivor) and
-the tags (computed `person_tags`, operators' manual tags). PII never leaves here unmasked:
-identifiers go through `identity.selectors`, private traits are not read, and the timeline
-shows a whitelist of event properties only.
+store (live sessions watched, the cross-channel timeline; by `pid`, the survivor, and the ids
+merged into it whose merge the store has not applied yet), the tags (computed `person_tags`,
+operators' manual tags) and predictions (a placeholder until the intelligence module lands).
+
+PII never leaves here unmasked: the page gets a snapshot of the person (never the model, whose
+identifiers and private traits are one attribute away), identifiers go through
+`identity.selectors`, private traits are not read, the timeline shows a whitelist of event
+properties only, and a mobile number typed into free text (a search, a refund reason, a trait)
+is masked like an identifier.
 """
 
 from __future__ import annotations
@@ -14,18 +19,23 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import re
 from typing import Any
 
 from django.db.models import Count, Q, Sum
 
+from freshloop.core import clock
 from freshloop.core.clock import to_shanghai
+from freshloop.core.crypto import mask_phone
 from freshloop.core.money import format_fen
 from freshloop.datahub.event_schemas import BUILTIN_EVENTS
 from freshloop.datahub.models import EventDefinition, SourceChannel
 from freshloop.datahub.segments import TAG_FIELDS
 from freshloop.datahub.store import EventStore, event_store
 from freshloop.datahub.tags import manual_tags_list, person_tags_get
+from freshloop.datahub.traits import trait_label, trait_value_label
 from freshloop.identity.models import MergeRecord, Person, PersonStatus
+from freshloop.identity.resolver import PRIVATE_TRAITS
 from freshloop.identity.selectors import MaskedIdentifier, person_identifiers_masked
 from freshloop.live.models import LiveSession
 from freshloop.orders.models import Order, OrderStatus
@@ -92,6 +102,21 @@ _PROPERTY_LABELS: dict[str, str] = {
     "target": "分享到",
 }
 _MONEY_PROPERTIES = {"amount_fen", "discount_fen"}
+# Typed by people, so possibly holding a phone number.
+_FREE_TEXT_PROPERTIES = {"query", "path", "title", "reason", "target"}
+# A mainland mobile number, with or without +86, not part of a longer run of digits.
+_MOBILE = re.compile(r"(?<!\d)(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+# Computed tags whose TAG_FIELDS label names the stored unit; the page shows them formatted.
+_TAG_LABELS = {
+    "monetary_fen": "累计消费",
+    "coupon_share": "用券订单占比",
+    "recency_days": "最近购买",
+}
+
+
+def phones_masked(text: str) -> str:
+    """`text` with every mainland mobile number in it masked (138****5678)."""
+    return _MOBILE.sub(lambda m: mask_phone(f"+86{m[1]}{m[2]}{m[3]}"), text)
 
 
 def event_label(name: str, definitions: dict[str, str] | None = None) -> str:
@@ -150,9 +175,51 @@ def person_for_profile(*, one_id: str) -> Person | None:
 
 def profile_person_ids(*, person: Person) -> list[int]:
     """The person and everyone merged into them (rows other modules have not re-pointed yet
-    still belong to this profile)."""
+    still belong to this profile). A merge re-points earlier merges at the survivor, so one
+    hop of `merged_into` finds a whole chain."""
     merged = Person.objects.filter(merged_into=person).values_list("pk", flat=True)
     return [person.pk, *sorted(merged)]
+
+
+def profile_merged_from(*, person: Person) -> list[str]:
+    """The OneIDs now living on as `person`, in the order they were merged (a chain C → B → A
+    lists C too: its own merge record names B, but C now points at A)."""
+    merged = Person.objects.filter(merged_into=person)
+    order = {
+        from_id: index
+        for index, from_id in enumerate(
+            MergeRecord.objects.filter(from_person__in=merged)
+            .order_by("created_at", "pk")
+            .values_list("from_person_id", flat=True)
+        )
+    }
+    people = sorted(merged.values_list("pk", "one_id"), key=lambda p: (order.get(p[0], -1), p[0]))
+    return [one_id for _, one_id in people]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfilePerson:
+    """What the page shows of the person (times in Asia/Shanghai)."""
+
+    pk: int
+    one_id: str
+    display_name: str
+    status: str
+    status_label: str
+    source: str
+    created_at: dt.datetime
+
+
+def profile_person(*, person: Person) -> ProfilePerson:
+    return ProfilePerson(
+        pk=person.pk,
+        one_id=person.one_id,
+        display_name=phones_masked(person.display_name),
+        status=person.status,
+        status_label=PersonStatus(person.status).label,
+        source=person.source,
+        created_at=to_shanghai(person.created_at),
+    )
 
 
 # --- sections ----------------------------------------------------------------------------------
@@ -225,24 +292,35 @@ class CouponRow:
     source: str
 
 
-def profile_coupons(*, person_ids: list[int], limit: int = COUPONS_SHOWN) -> list[CouponRow]:
+def profile_coupons(
+    *, person_ids: list[int], limit: int = COUPONS_SHOWN, now: dt.datetime | None = None
+) -> list[CouponRow]:
+    """The newest coupons. One still "available" past its end (the expiry job has not swept
+    it yet) shows as expired, and one not yet valid is not usable."""
+    moment = now or clock.now()
     coupons = (
         Coupon.objects.filter(person_id__in=person_ids)
         .select_related("template")
         .order_by("-issued_at", "-pk")[:limit]
     )
-    return [
-        CouponRow(
-            code=coupon.code,
-            name=coupon.template.name,
-            value=coupon_value_text(coupon.template),
-            status=coupon.get_status_display(),
-            usable=coupon.status == CouponStatus.AVAILABLE,
-            valid_until=to_shanghai(coupon.valid_until),
-            source=coupon.get_source_display(),
+    rows = []
+    for coupon in coupons:
+        status = coupon.get_status_display()
+        available = coupon.status == CouponStatus.AVAILABLE
+        if available and coupon.valid_until <= moment:
+            status, available = CouponStatus.EXPIRED.label, False
+        rows.append(
+            CouponRow(
+                code=coupon.code,
+                name=coupon.template.name,
+                value=coupon_value_text(coupon.template),
+                status=str(status),
+                usable=available and coupon.valid_from <= moment,
+                valid_until=to_shanghai(coupon.valid_until),
+                source=coupon.get_source_display(),
+            )
         )
-        for coupon in coupons
-    ]
+    return rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,27 +342,40 @@ class LiveSummary:
     total_comments: int
 
 
-# dwell: the longest `dwell_seconds` a heartbeat or leave reported in the session (the same
-# reading as the live-session dashboard); bought: a paid order filed under the session.
+# $pids: the survivor and the ids merged into it (the store files an event under the
+# survivor once the merge reached its person map; under the old id until then).
+# dwell: the same reading as the live-session dashboard (`dashboard_live_sessions`): the
+# larger of the summed steps the live module's heartbeats report (server source, `action` in
+# the properties: seconds since the previous beat) and the longest running total any other
+# source reported. bought: a paid order filed under the session.
 _LIVE_SQL = """
 SELECT live_session,
        min(occurred_at) FILTER (WHERE name = 'live_join') AS first_join,
        min(occurred_at) AS first_seen,
-       COALESCE(max(TRY_CAST(json_extract_string(properties, '$.dwell_seconds') AS BIGINT))
-                FILTER (WHERE name IN ('live_heartbeat', 'live_leave')), 0) AS dwell,
+       greatest(COALESCE(sum(dwell) FILTER (WHERE is_step), 0),
+                COALESCE(max(dwell) FILTER (WHERE NOT is_step), 0)) AS dwell,
        count(*) FILTER (WHERE name = 'live_comment') AS comments,
        COALESCE(bool_or(name IN ('order_paid', 'live_pay')), false) AS bought
-FROM events_resolved
-WHERE pid = $pid AND COALESCE(live_session, '') <> ''
-  AND (starts_with(name, 'live_') OR name = 'order_paid')
+FROM (
+    SELECT live_session, name, occurred_at,
+           CASE WHEN name IN ('live_heartbeat', 'live_leave')
+                THEN TRY_CAST(json_extract_string(properties, '$.dwell_seconds') AS BIGINT)
+           END AS dwell,
+           COALESCE(source = 'server'
+                    AND json_extract_string(properties, '$.action') IS NOT NULL, false)
+               AS is_step
+    FROM events_resolved
+    WHERE pid IN (SELECT UNNEST($pids::BIGINT[])) AND COALESCE(live_session, '') <> ''
+      AND (starts_with(name, 'live_') OR name = 'order_paid')
+)
 GROUP BY live_session
 HAVING count(*) FILTER (WHERE starts_with(name, 'live_')) > 0
 ORDER BY COALESCE(first_join, first_seen) DESC, live_session
 """
 
 
-def profile_live(*, pid: int, store: EventStore | None = None) -> LiveSummary:
-    rows = (store or event_store()).fetch(_LIVE_SQL, {"pid": pid})
+def profile_live(*, person_ids: list[int], store: EventStore | None = None) -> LiveSummary:
+    rows = (store or event_store()).fetch(_LIVE_SQL, {"pids": person_ids})
     titles = dict(
         LiveSession.objects.filter(code__in=[row[0] for row in rows]).values_list("code", "title")
     )
@@ -358,6 +449,8 @@ def _details(properties: str | None, amount_fen: int | None) -> list[tuple[str, 
             text = format_fen(value)
         elif key == "dwell_seconds" and isinstance(value, int):
             text = _duration(value)
+        elif key in _FREE_TEXT_PROPERTIES:
+            text = phones_masked(str(value))[:60]
         else:
             text = str(value)[:60]
         details.append((label, text))
@@ -365,23 +458,25 @@ def _details(properties: str | None, amount_fen: int | None) -> list[tuple[str, 
 
 
 def profile_timeline(
-    *, pid: int, page: int = 1, store: EventStore | None = None
+    *, person_ids: list[int], page: int = 1, store: EventStore | None = None
 ) -> TimelinePage:
-    """The person's events across every channel, newest first, 50 a page."""
+    """The person's events across every channel, newest first, 50 a page (a page past the
+    end shows the last one)."""
     store = store or event_store()
     with store.connect() as connection:
         counted = connection.execute(
-            "SELECT count(*) FROM events_resolved WHERE pid = $pid", {"pid": pid}
+            "SELECT count(*) FROM events_resolved WHERE pid IN (SELECT UNNEST($pids::BIGINT[]))",
+            {"pids": person_ids},
         ).fetchone()
         total = int(counted[0]) if counted else 0
         pages = max(1, math.ceil(total / TIMELINE_PAGE_SIZE))
         page = min(max(1, page), pages)
         rows = connection.execute(
             "SELECT occurred_at, name, channel, live_session, amount_fen, properties "
-            "FROM events_resolved WHERE pid = $pid "
+            "FROM events_resolved WHERE pid IN (SELECT UNNEST($pids::BIGINT[])) "
             "ORDER BY occurred_at DESC, event_id DESC LIMIT $limit OFFSET $offset",
             {
-                "pid": pid,
+                "pids": person_ids,
                 "limit": TIMELINE_PAGE_SIZE,
                 "offset": (page - 1) * TIMELINE_PAGE_SIZE,
             },
@@ -431,7 +526,11 @@ def profile_computed_tags(
     if tags is None:
         return [], None
     rows = [
-        TagRow(field=field, label=spec.label, value=_tag_text(field, tags.get(field)))
+        TagRow(
+            field=field,
+            label=_TAG_LABELS.get(field, spec.label),
+            value=_tag_text(field, tags.get(field)),
+        )
         for field, spec in TAG_FIELDS.items()
         if tags.get(field) not in (None, [], "")
     ]
@@ -450,8 +549,31 @@ def profile_computed_tags(
 
 
 @dataclasses.dataclass(frozen=True)
+class PredictionsSection:
+    """Scores from the intelligence module. `available` is False until that module lands
+    (issue: intelligence); the page then shows `note` instead of rows."""
+
+    available: bool
+    note: str
+    rows: list[tuple[str, str]]
+
+
+PREDICTIONS_PENDING = PredictionsSection(
+    available=False,
+    note="预测（复购概率、流失风险、预计价值）尚未上线：智能分析模块完成后在此显示。",
+    rows=[],
+)
+
+
+def profile_predictions(*, person_id: int) -> PredictionsSection:
+    """No predictions exist yet: the intelligence module has not landed. When it does, this
+    reads its per-person scores."""
+    return PREDICTIONS_PENDING
+
+
+@dataclasses.dataclass(frozen=True)
 class PersonProfile:
-    person: Person
+    person: ProfilePerson
     status_label: str
     identifiers: list[MaskedIdentifier]
     traits: list[tuple[str, str]]
@@ -462,6 +584,7 @@ class PersonProfile:
     computed_tags: list[TagRow]
     tags_computed_at: dt.datetime | None
     manual_tags: list[str]
+    predictions: PredictionsSection
     timeline: TimelinePage
 
 
@@ -469,8 +592,20 @@ def _trait_text(value: Any) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):
-        return "、".join(str(v) for v in value)
-    return str(value)
+        return phones_masked("、".join(str(v) for v in value))
+    return phones_masked(str(value))
+
+
+def profile_traits(*, person: Person) -> list[tuple[str, str]]:
+    """The public traits by name. Identifying ones live sealed in `private_traits` and are not
+    read; a name on that list found among the public ones (data from before the split) is
+    left out too."""
+    traits = person.traits if isinstance(person.traits, dict) else {}
+    return [
+        (trait_label(name), trait_value_label(name, _trait_text(value)))
+        for name, value in sorted(traits.items())
+        if name not in PRIVATE_TRAITS
+    ]
 
 
 def person_profile(
@@ -480,22 +615,19 @@ def person_profile(
     store = store or event_store()
     person_ids = profile_person_ids(person=person)
     computed_tags, computed_at = profile_computed_tags(pid=person.pk, store=store)
-    traits = person.traits if isinstance(person.traits, dict) else {}
+    shown = profile_person(person=person)
     return PersonProfile(
-        person=person,
-        status_label=PersonStatus(person.status).label,
+        person=shown,
+        status_label=shown.status_label,
         identifiers=person_identifiers_masked(person=person),
-        traits=[(name, _trait_text(value)) for name, value in sorted(traits.items())],
-        merged_from=list(
-            MergeRecord.objects.filter(into_person=person)
-            .order_by("created_at", "pk")
-            .values_list("from_person__one_id", flat=True)
-        ),
+        traits=profile_traits(person=person),
+        merged_from=profile_merged_from(person=person),
         orders=profile_orders(person_ids=person_ids),
         coupons=profile_coupons(person_ids=person_ids),
-        live=profile_live(pid=person.pk, store=store),
+        live=profile_live(person_ids=person_ids, store=store),
         computed_tags=computed_tags,
         tags_computed_at=computed_at,
         manual_tags=manual_tags_list(person_id=person.pk),
-        timeline=profile_timeline(pid=person.pk, page=page, store=store),
+        predictions=profile_predictions(person_id=person.pk),
+        timeline=profile_timeline(person_ids=person_ids, page=page, store=store),
     )

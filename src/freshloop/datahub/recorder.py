@@ -63,7 +63,10 @@ def order_paid_properties(order: Order, *, amount_fen: int) -> dict[str, Any]:
 
 
 def order_event_id(name: str, order_no: str, suffix: str = "") -> str:
-    return f"{name}:{order_no}" + (f":{suffix}" if suffix else "")
+    """The event id of an order fact: one per (fact, order), or per (fact, refund) for refund
+    facts — the refund number is unique on its own, and adding the order number would pass
+    the buffer's 64-character event id (PostgreSQL refuses what SQLite silently keeps)."""
+    return f"{name}:{suffix}" if suffix else f"{name}:{order_no}"
 
 
 def server_event_record(

@@ -2,8 +2,6 @@
 `datahub.segments` (so a menu never offers a rule the server would refuse), plus the values
 worth suggesting: tag labels, channels, categories, manual tags and traits in use.
 
-Also the Chinese names of the person traits the system itself writes, shared by the builder
-and the profile page.
 """
 
 from __future__ import annotations
@@ -27,26 +25,7 @@ from freshloop.datahub.segments import (
     TRAIT_OPERATORS,
 )
 from freshloop.datahub.tags import DISTRIBUTION_LABELS, Level
-
-# Traits that identify/commerce write (name → label, and labels of known values).
-KNOWN_TRAITS: dict[str, tuple[str, dict[str, str]]] = {
-    "gender": ("性别", {"female": "女", "male": "男"}),
-    "birth_year": ("出生年份", {}),
-    "province": ("省份", {}),
-    "city": ("城市", {}),
-    "nickname": ("昵称", {}),
-    "member_level": ("会员等级", {}),
-}
-
-
-def trait_label(name: str) -> str:
-    known = KNOWN_TRAITS.get(name)
-    return known[0] if known else name
-
-
-def trait_value_label(name: str, value: str) -> str:
-    known = KNOWN_TRAITS.get(name)
-    return known[1].get(value, value) if known else value
+from freshloop.datahub.traits import KNOWN_TRAITS
 
 
 def _pairs(values: list[str]) -> list[dict[str, str]]:
