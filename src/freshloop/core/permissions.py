@@ -50,6 +50,7 @@ ROLE_GRANTS: dict[Role, list[str]] = {
         "membership.*",
         "orders.view_order",
         "live.view_*",
+        "datahub.*_acquisitionspend",
     ],
     Role.LIVE_HOST: ["catalog.view_*", "inventory.view_stocklevel", "live.view_*"],
     Role.COMMUNITY_MANAGER: ["identity.view_person"],

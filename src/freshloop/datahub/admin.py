@@ -1,5 +1,6 @@
 """Back office of the data hub: event sources and their write keys, registered event schemas,
-and the state of the write-ahead buffer. Tags, segments and spend have their own admin files."""
+and the state of the write-ahead buffer. Acquisition spend lives in `admin_spend` (imported
+here so the admin registers it); tags and segments are edited in the console, not here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
 from freshloop.core import clock
+from freshloop.datahub import admin_spend  # noqa: F401  (registers the spend screens)
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import DomainError
 from freshloop.datahub import event_schemas

@@ -71,6 +71,17 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
             ],
         },
         {
+            "title": "数据中台",
+            "collapsible": True,
+            "items": [
+                {"title": "数据看板与人群", "icon": "monitoring", "link": "/console/data/"},
+                _item("获客花费", "request_quote", "datahub", "acquisitionspend"),
+                _item("事件来源(写入密钥)", "key", "datahub", "eventsource"),
+                _item("事件定义", "schema", "datahub", "eventdefinition"),
+                _item("事件缓冲", "inbox", "datahub", "bufferedevent"),
+            ],
+        },
+        {
             "title": "会员",
             "collapsible": True,
             "items": [
