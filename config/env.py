@@ -46,6 +46,19 @@ def _read_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def _read_float(name: str, default: float, *, minimum: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+    if not value >= minimum:  # also refuses NaN
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
 def _read_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -135,6 +148,10 @@ class FreshloopSettings:
     huey_immediate: bool
     trusted_proxy_hops: int
     worker_heartbeat_stale_seconds: int
+    datahub_store: str
+    datahub_autoflush: bool
+    datahub_flush_interval_seconds: float
+    datahub_dedupe_days: int
 
     @property
     def is_production(self) -> bool:
@@ -226,4 +243,11 @@ def load_settings() -> FreshloopSettings:
         huey_immediate=_read_bool("FRESHLOOP_HUEY_IMMEDIATE", environment == "test"),
         trusted_proxy_hops=_read_int("FRESHLOOP_TRUSTED_PROXY_HOPS", 0),
         worker_heartbeat_stale_seconds=_read_int("FRESHLOOP_WORKER_STALE_SECONDS", 120, minimum=10),
+        datahub_store=os.environ.get("FRESHLOOP_DATAHUB_STORE", ""),
+        # Tests flush explicitly; a background flusher would race their assertions.
+        datahub_autoflush=_read_bool("FRESHLOOP_DATAHUB_AUTOFLUSH", environment != "test"),
+        datahub_flush_interval_seconds=_read_float(
+            "FRESHLOOP_DATAHUB_FLUSH_INTERVAL", 1.0, minimum=0.05
+        ),
+        datahub_dedupe_days=_read_int("FRESHLOOP_DATAHUB_DEDUPE_DAYS", 7, minimum=1),
     )

@@ -105,17 +105,14 @@ DATABASES = {"default": _database}
 
 # Data hub: the analytics event store (DuckDB) and its write-ahead buffer's flusher.
 DATAHUB_STORE_PATH = Path(
-    os.environ.get("FRESHLOOP_DATAHUB_STORE", "")
+    FRESHLOOP.datahub_store
     or FRESHLOOP.data_dir
     / "datahub"
     / (f"test_events_{os.getpid()}.duckdb" if FRESHLOOP.environment == "test" else "events.duckdb")
 )
-# Tests flush explicitly; servers flush in a background thread about once a second.
-DATAHUB_AUTOFLUSH = os.environ.get(
-    "FRESHLOOP_DATAHUB_AUTOFLUSH", "0" if FRESHLOOP.environment == "test" else "1"
-).lower() in {"1", "true", "yes", "on"}
-DATAHUB_FLUSH_INTERVAL_SECONDS = float(os.environ.get("FRESHLOOP_DATAHUB_FLUSH_INTERVAL", "1.0"))
-DATAHUB_DEDUPE_DAYS = int(os.environ.get("FRESHLOOP_DATAHUB_DEDUPE_DAYS", "7"))
+DATAHUB_AUTOFLUSH = FRESHLOOP.datahub_autoflush
+DATAHUB_FLUSH_INTERVAL_SECONDS = FRESHLOOP.datahub_flush_interval_seconds
+DATAHUB_DEDUPE_DAYS = FRESHLOOP.datahub_dedupe_days
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if FRESHLOOP.redis_url:

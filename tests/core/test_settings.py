@@ -64,6 +64,11 @@ class TestLoadSettings:
             ("FRESHLOOP_PII_KEYS", "nokeyid", "key id"),
             ("FRESHLOOP_PII_KEYS", "k1:c2hvcnQ=", "32 bytes"),
             ("FRESHLOOP_WECHAT_OAUTH", "wechat", "APP_ID"),
+            ("FRESHLOOP_DATAHUB_AUTOFLUSH", "ja", "FRESHLOOP_DATAHUB_AUTOFLUSH must be a boolean"),
+            ("FRESHLOOP_DATAHUB_FLUSH_INTERVAL", "0", "FLUSH_INTERVAL must be >= 0.05"),
+            ("FRESHLOOP_DATAHUB_FLUSH_INTERVAL", "nan", "FLUSH_INTERVAL must be >="),
+            ("FRESHLOOP_DATAHUB_FLUSH_INTERVAL", "soon", "must be a number"),
+            ("FRESHLOOP_DATAHUB_DEDUPE_DAYS", "-1", "DEDUPE_DAYS must be >= 1"),
         ],
     )
     def test_bad_values_are_named(

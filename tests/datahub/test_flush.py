@@ -7,6 +7,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from freshloop.core import clock
@@ -14,7 +16,7 @@ from freshloop.datahub import flush
 from freshloop.datahub.flush import buffer_flush, buffer_flush_all, buffer_prune
 from freshloop.datahub.ingestion import track_accept
 from freshloop.datahub.models import BufferedEvent
-from freshloop.datahub.store import EventStore
+from freshloop.datahub.store import EVENT_SCHEMA, EventStore
 from freshloop.identity.resolver import IdentifierInput, identify
 from tests.datahub.helpers import make_source, record_server_event, track_event
 
@@ -314,3 +316,16 @@ class TestStoreExport:
             p.parent.name for p in files if "events" in p.parts and "order_items" not in p.parts
         )
         assert days == ["day=2026-11-01", "day=2026-11-02"]
+
+    def test_the_merge_map_travels_with_the_events(self, store: EventStore, tmp_path: Path) -> None:
+        # given person 1 merged into person 2 in the store
+        store.append(pa.Table.from_pylist([], schema=EVENT_SCHEMA), merges=[(1, 2, NOW)])
+
+        # when the store is exported
+        files = store.export_parquet(tmp_path / "lake")
+
+        # then the lake holds the map a reader needs to resolve merged people
+        (map_file,) = [p for p in files if p.name == "person_map.parquet"]
+        assert pq.read_table(map_file).select(["from_person_id", "into_person_id"]).to_pylist() == [
+            {"from_person_id": 1, "into_person_id": 2}
+        ]

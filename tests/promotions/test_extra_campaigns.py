@@ -3,6 +3,8 @@ flash-sale price for a buyer holding a claim) win their SKUs and charge no campa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from freshloop.core import clock
@@ -18,6 +20,14 @@ from tests.promotions.helpers import (
     make_template,
     quote_line,
 )
+
+
+@pytest.fixture(autouse=True)
+def _at_t0() -> Iterator[None]:
+    """Every fact in these tests happens at T0 (coupons issued, campaigns running, quotes):
+    a coupon issued at the real time would not be valid yet at a T0 in the past."""
+    with clock.frozen(T0):
+        yield
 
 
 def _quote(

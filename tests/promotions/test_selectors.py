@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,6 +22,14 @@ from tests.factories import make_person
 from tests.promotions.helpers import T0, give, make_campaign, make_shelf, make_template, quote_line
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _at_t0() -> Iterator[None]:
+    """Every fact in these tests happens at T0 (coupons issued, campaigns running, quotes):
+    a coupon issued at the real time would not be valid yet at a T0 in the past."""
+    with clock.frozen(T0):
+        yield
 
 
 class TestCouponsForPerson:

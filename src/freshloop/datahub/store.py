@@ -255,7 +255,9 @@ class EventStore:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def export_parquet(self, destination: Path) -> list[Path]:
-        """Write events and order lines as Parquet partitioned by day (Hive layout)."""
+        """Write events and order lines as Parquet partitioned by day (Hive layout), and the
+        OneID merge map beside them (`person_map.parquet`): a reader of the lake joins it the
+        way the `*_resolved` views do, or sees a merged customer as two people."""
         destination.mkdir(parents=True, exist_ok=True)
         with self.connect() as connection:
             for table in ("events", "order_items"):
@@ -264,6 +266,10 @@ class EventStore:
                     f"COPY (SELECT * FROM {table}) TO '{_sql_path(target)}' "  # noqa: S608
                     "(FORMAT PARQUET, PARTITION_BY (day), OVERWRITE_OR_IGNORE true)"
                 )
+            connection.execute(
+                "COPY (SELECT * FROM person_map ORDER BY from_person_id) "  # noqa: S608
+                f"TO '{_sql_path(destination / 'person_map.parquet')}' (FORMAT PARQUET)"
+            )
         return sorted(destination.rglob("*.parquet"))
 
 
