@@ -329,3 +329,20 @@ class TestStoreExport:
         assert pq.read_table(map_file).select(["from_person_id", "into_person_id"]).to_pylist() == [
             {"from_person_id": 1, "into_person_id": 2}
         ]
+
+
+class TestInProcessFlusher:
+    def test_stop_ends_the_thread_before_the_interpreter_exits(self, settings: Any) -> None:
+        # given a running flusher waiting out its interval
+        settings.DATAHUB_AUTOFLUSH = True
+        settings.DATAHUB_FLUSH_INTERVAL_SECONDS = 30.0
+        flusher = flush._Flusher()
+        flusher.nudge()
+        assert flusher.thread is not None
+        assert flusher.thread.is_alive()
+
+        # when the process stops it (what the exit hook does)
+        flusher.stop(timeout=5)
+
+        # then the thread has ended instead of being killed mid-flush at shutdown
+        assert not flusher.thread.is_alive()

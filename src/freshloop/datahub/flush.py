@@ -13,6 +13,7 @@ minute for whatever a stopped process left behind.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import datetime as dt
@@ -287,6 +288,8 @@ class _Flusher:
         self.thread: threading.Thread | None = None
         self.pid = 0
         self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.exit_hook_registered = False
 
     def nudge(self) -> None:
         if not settings.DATAHUB_AUTOFLUSH:
@@ -298,14 +301,29 @@ class _Flusher:
                     target=self._run, name="datahub-flusher", daemon=True
                 )
                 self.thread.start()
+                if not self.exit_hook_registered:
+                    atexit.register(self.stop)
+                    self.exit_hook_registered = True
         self.wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the thread finish its flush and end before the interpreter shuts down: a daemon
+        thread killed inside DuckDB's C++ aborts the whole process ("exception not rethrown").
+        Whatever it did not flush stays in the buffer for the next process."""
+        self.stopping.set()
+        self.wake.set()
+        thread = self.thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=timeout)
 
     def _run(self) -> None:
         interval = float(settings.DATAHUB_FLUSH_INTERVAL_SECONDS)
-        while True:
+        while not self.stopping.is_set():
             self.wake.wait(timeout=interval * 10)
             # Gather a little more: one flush per interval, not one per request.
-            threading.Event().wait(interval)
+            self.stopping.wait(interval)
+            if self.stopping.is_set():
+                return
             self.wake.clear()
             try:
                 buffer_flush_all()
