@@ -96,7 +96,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  data hub    /console/data/ dashboard, segments, profiles (login marketer); "
             f"{datahub['order_events']} order events + {datahub['behaviour_events']} behaviour events new, "
-            f"{datahub['flushed']} flushed\n"
+            f"{datahub['flushed']} flushed, {datahub['segments']} demo segments\n"
             f"              track API: POST /api/v1/track with Authorization: Bearer {shop_key}\n"
         )
 
