@@ -3,7 +3,7 @@
 Every selector takes a `DashboardFilter` (a period of Asia/Shanghai days, both ends included,
 optionally one channel and/or one live session) and returns plain, JSON-ready data; money is
 integer fen, rates are floats in 0..1 (or None when the denominator is zero). `chart_csv`
-renders any of them as a CSV for Excel. docs/datahub-dashboards.md explains each figure to the
+renders any of them as a CSV for Excel. docs/datahub.md explains each figure to the
 people who read them; the definitions below are the same ones, for the people who change them.
 
 Shared definitions:
@@ -32,6 +32,7 @@ from typing import Any
 from freshloop.core import clock
 from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.money import fen_to_yuan
+from freshloop.core.spreadsheet import spreadsheet_cell
 from freshloop.datahub.models import AcquisitionSpend, SourceChannel
 from freshloop.datahub.store import EventStore, business_day, event_store
 
@@ -889,13 +890,6 @@ def _yuan(fen: int | None) -> str:
     return "" if fen is None else str(fen_to_yuan(fen))
 
 
-def _text(value: Any) -> str:
-    """Text someone typed (a product name, a campaign): a leading = + - @ would make Excel
-    run it as a formula, so such a cell is opened with an apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _percent(rate: float | None) -> str:
     return "" if rate is None else f"{rate * 100:.2f}%"
 
@@ -909,7 +903,7 @@ def _cac_rows(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
     for row in data["rows"]:
         yield (
             row["channel_label"],
-            _text(row["campaign"]) or "（渠道合计）",
+            spreadsheet_cell(row["campaign"]) or "（渠道合计）",
             _yuan(row["spend_fen"]),
             row["new_customers"],
             _yuan(row["cac_fen"]),
@@ -971,8 +965,8 @@ def _product_rows(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
     for row in data["rows"]:
         yield (
             row["rank"],
-            _text(row["product_name"]),
-            _text(row["category"]),
+            spreadsheet_cell(row["product_name"]),
+            spreadsheet_cell(row["category"]),
             _yuan(row["gmv_fen"]),
             row["quantity"],
             row["orders"],
@@ -982,8 +976,8 @@ def _product_rows(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
 def _live_rows(data: dict[str, Any]) -> Iterable[Sequence[Any]]:
     for row in data["rows"]:
         yield (
-            _text(row["live_session"]),
-            _text(row["title"]),
+            spreadsheet_cell(row["live_session"]),
+            spreadsheet_cell(row["title"]),
             row["viewers"],
             row["average_dwell_seconds"],
             row["comments"],
