@@ -66,12 +66,13 @@ from django.db import transaction
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
-from freshloop.core.errors import InvalidInput
+from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.events import subscribe
 from freshloop.datahub.models import ManualTag
 from freshloop.datahub.store import EventStore, business_day, event_store, to_naive_utc
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.models import Person, PersonStatus
+from freshloop.identity.resolver import people_lock
 
 RFM_WINDOW_DAYS = 365
 QUINTILE_CUTS = (0.2, 0.4, 0.6, 0.8)
@@ -364,7 +365,9 @@ def _parameters(now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def tags_recompute_all(*, store: EventStore | None = None, now: dt.datetime | None = None) -> TagReport:
+def tags_recompute_all(
+    *, store: EventStore | None = None, now: dt.datetime | None = None
+) -> TagReport:
     """Rewrite `person_tags` for every person with any event, in one SQL statement."""
     store = store or event_store()
     moment = to_naive_utc(now or clock.now())
@@ -471,7 +474,8 @@ def tag_distribution(*, column: str, store: EventStore | None = None) -> dict[st
     """
     if column not in DISTRIBUTION_LABELS:
         raise InvalidInput(
-            "不支持按该字段统计标签分布", detail={"column": column, "allowed": list(DISTRIBUTION_LABELS)}
+            "不支持按该字段统计标签分布",
+            detail={"column": column, "allowed": list(DISTRIBUTION_LABELS)},
         )
     store = store or event_store()
     if column == "top_categories":
@@ -482,7 +486,9 @@ def tag_distribution(*, column: str, store: EventStore | None = None) -> dict[st
     else:
         # `column` is one of the whitelisted names above.
         sql = f"SELECT {column}::VARCHAR AS label, COUNT(*) FROM person_tags GROUP BY label"  # noqa: S608
-    counts = {label if label is not None else UNKNOWN_LABEL: int(n) for label, n in store.fetch(sql)}
+    counts = {
+        label if label is not None else UNKNOWN_LABEL: int(n) for label, n in store.fetch(sql)
+    }
     order = DISTRIBUTION_LABELS[column]
     if order is None:
         labels = sorted(counts, key=lambda label: (label == UNKNOWN_LABEL, -counts[label], label))
@@ -513,7 +519,11 @@ def manual_tag_text_clean(tag: str) -> str:
 
 def _taggable(person: Person) -> None:
     if person.merged_into_id is not None or person.status == PersonStatus.MERGED:
-        survivor = Person.objects.filter(pk=person.merged_into_id).values_list("one_id", flat=True).first()
+        survivor = (
+            Person.objects.filter(pk=person.merged_into_id).values_list("one_id", flat=True).first()
+            if person.merged_into_id is not None
+            else None
+        )
         raise InvalidInput(
             f"该用户已合并到 {survivor or '其他 OneID'}，请在合并后的用户上打标签",
             detail={"one_id": person.one_id, "merged_into": survivor},
@@ -525,10 +535,16 @@ def _taggable(person: Person) -> None:
 def manual_tag_add(*, person: Person, tag: str, actor: Actor) -> ManualTag:
     """Put a tag on a person; adding a tag the person already has changes nothing."""
     text = manual_tag_text_clean(tag)
-    _taggable(person)
     with transaction.atomic():
+        # Decide on the row as it is now, under its lock (a merge locks it too): the object in
+        # hand may predate a merge, and a tag put on a merged-away person after its tags moved
+        # to the survivor would be lost to every screen.
+        current = people_lock([person.pk]).get(person.pk)
+        if current is None:
+            raise NotFound("用户不存在", detail={"person_id": person.pk})
+        _taggable(current)
         row, created = ManualTag.objects.get_or_create(
-            person=person,
+            person=current,
             tag=text,
             defaults={"created_by": actor.label[:64], "created_at": clock.now()},
         )
@@ -537,7 +553,7 @@ def manual_tag_add(*, person: Person, tag: str, actor: Actor) -> ManualTag:
                 actor=actor,
                 action="datahub.manual_tag_add",
                 target=row,
-                after={"person_id": person.pk, "one_id": person.one_id, "tag": text},
+                after={"person_id": current.pk, "one_id": current.one_id, "tag": text},
             )
     return row
 
@@ -567,7 +583,9 @@ def manual_tag_remove(*, person: Person, tag: str, actor: Actor) -> bool:
 
 def manual_tags_list(*, person_id: int) -> list[str]:
     return list(
-        ManualTag.objects.filter(person_id=person_id).order_by("created_at", "pk").values_list("tag", flat=True)
+        ManualTag.objects.filter(person_id=person_id)
+        .order_by("created_at", "pk")
+        .values_list("tag", flat=True)
     )
 
 
@@ -575,7 +593,9 @@ def manual_tags_list(*, person_id: int) -> list[str]:
 def manual_tags_follow_merge(event: IdentityMerged) -> None:
     """The survivor carries the merged person's tags; a tag both had is kept once."""
     with transaction.atomic():
-        kept = set(ManualTag.objects.filter(person_id=event.into_person_id).values_list("tag", flat=True))
+        kept = set(
+            ManualTag.objects.filter(person_id=event.into_person_id).values_list("tag", flat=True)
+        )
         moving = ManualTag.objects.filter(person_id=event.from_person_id)
         moving.filter(tag__in=kept).delete()
         moving.update(person_id=event.into_person_id)
