@@ -382,6 +382,25 @@ class TestTagsRecomputeAll:
             "555",
         ]
 
+    def test_an_order_reported_by_a_client_too_counts_once(
+        self, store: EventStore, touch: Touch
+    ) -> None:
+        # given an order the server recorded and a partner app reported again
+        buyer = make_person()
+        order_no = paid(buyer, 3, 5_000)
+        touch(buyer, "order_paid", 3, channel="partner", order_no=order_no, amount_fen=5_000)
+        buffer_flush_all(store=store)
+
+        # when the tags are recomputed
+        tags_recompute_all(store=store)
+
+        # then frequency and monetary see one order, and the channel is the server's
+        row = tags(buyer, store)
+        assert (row["frequency"], row["monetary_fen"]) == (1, 5_000)
+        assert row["preferred_channel"] == "shop"
+        assert tags_refresh_people(person_ids=[buyer.pk], store=store) == 1
+        assert (tags(buyer, store)["frequency"], tags(buyer, store)["monetary_fen"]) == (1, 5_000)
+
     def test_refunds_reduce_monetary_but_not_frequency(self, store: EventStore) -> None:
         # given an order refunded in two parts and an order refunded whole
         person = make_person()

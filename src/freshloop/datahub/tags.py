@@ -10,7 +10,8 @@ so a OneID merge makes one person of the two histories.
 ago, yesterday's is 1. Events after `now` are ignored, so a recompute for a past `now` is
 reproducible.
 
-RFM (paid orders 0–364 days ago; people without one have no RFM tags):
+RFM (paid orders 0–364 days ago, each order once even if a client reported it too; people
+without one have no RFM tags):
 - recency_days = days ago of the latest paid order; frequency = number of paid orders;
   monetary_fen = their paid amount minus what was refunded on those same orders (refunds
   matched by order number, whenever they happened up to `now`).
@@ -19,8 +20,9 @@ RFM (paid orders 0–364 days ago; people without one have no RFM tags):
   value (0–4); frequency and monetary score b + 1, recency scores 5 − b (recent is better).
   Equal values always get equal scores, so a population where most people ordered once puts
   all of them in the same frequency score.
-- rfm_score = the three digits, e.g. "545". rfm_segment splits each score into high (≥ 3, i.e.
-  above the 40% cut point: roughly "at or above the median") and low:
+- rfm_score = the three digits, e.g. "545". rfm_segment splits each score into high (≥ 3:
+  roughly the better three fifths of the population on that axis — more recent for R, more
+  orders or spend for F and M) and low:
       R高 F高 M高 重要价值客户    R高 F高 M低 一般价值客户
       R高 F低 M高 重要发展客户    R高 F低 M低 一般发展客户
       R低 F高 M高 重要保持客户    R低 F高 M低 一般保持客户
@@ -160,6 +162,12 @@ class TagReport:
 
 # --- the computation ----------------------------------------------------------------------
 
+# A paid order reported twice (the server's own record and a client's track call) is one
+# order: keep one copy per order number, the server's first — the dashboards' rule too.
+_ONE_COPY_PER_ORDER = (
+    "row_number() OVER (PARTITION BY COALESCE(order_no, event_id) "
+    "ORDER BY (source = 'server') DESC, occurred_at, event_id)"
+)
 _FULL_EVENTS = "(SELECT * FROM events_resolved WHERE pid IS NOT NULL AND occurred_at <= $now)"
 _FULL_ITEMS = "(SELECT * FROM order_items_resolved WHERE pid IS NOT NULL AND occurred_at <= $now)"
 # The scoped variants filter the raw tables on person_id before resolving, so a refresh of a
@@ -207,6 +215,7 @@ paid AS MATERIALIZED (
            ($today - day)::INTEGER AS days_ago,
            json_extract_string(properties, ['$.coupon_used', '$.province', '$.city']) AS facts
     FROM {events} WHERE name = 'order_paid'
+    QUALIFY {_ONE_COPY_PER_ORDER} = 1
 ),
 refunded AS (
     SELECT order_no, SUM(COALESCE(amount_fen, 0)) AS refunded_fen
@@ -329,16 +338,19 @@ FROM scored
 
 _FULL_POPULATION = "(SELECT * FROM order_stats WHERE recency_days IS NOT NULL)"
 # Everyone's RFM, from the same definitions as `order_stats` (window, refunds by order number).
-_WHOLE_POPULATION = """(
+_WHOLE_POPULATION = f"""(
     SELECT e.pid,
            MIN(($today - e.day)::INTEGER) AS recency_days,
            COUNT(*) AS frequency,
            SUM(COALESCE(e.amount_fen, 0) - COALESCE(r.refunded_fen, 0)) AS monetary_fen
-    FROM events_resolved e LEFT JOIN refunded r ON r.order_no = e.order_no
-    WHERE e.name = 'order_paid' AND e.pid IS NOT NULL AND e.occurred_at <= $now
-      AND e.day > $today - $rfm_window
+    FROM (
+        SELECT * FROM events_resolved
+        WHERE name = 'order_paid' AND pid IS NOT NULL AND occurred_at <= $now
+        QUALIFY {_ONE_COPY_PER_ORDER} = 1
+    ) e LEFT JOIN refunded r ON r.order_no = e.order_no
+    WHERE e.day > $today - $rfm_window
     GROUP BY e.pid
-)"""
+)"""  # noqa: S608
 
 _FULL_SQL = _tags_sql(events=_FULL_EVENTS, items=_FULL_ITEMS, population=_FULL_POPULATION)
 _SCOPED_SQL = _tags_sql(events=_SCOPED_EVENTS, items=_SCOPED_ITEMS, population=_WHOLE_POPULATION)
