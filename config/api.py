@@ -25,6 +25,7 @@ api.add_router("/membership", membership_router)
 api.add_router("/payments", "freshloop.payments.api.router")
 api.add_router("/promotions", promotions_router)
 api.add_router("", "freshloop.datahub.api.router")
+api.add_router("/segments", "freshloop.datahub.segment_api.router")
 api.add_router("/live/host", "freshloop.live.host_api.router")
 api.add_router("/live/flash-sales", "freshloop.live.flash_api.router")
 # Last: "/live/{code}" must not shadow the more specific live routers above.

@@ -343,7 +343,10 @@ def acquisition_history(store: EventStore) -> dict[str, Person]:
 class TestSpendInPeriod:
     def test_prorates_by_overlapping_days_half_up(self) -> None:
         spend = AcquisitionSpend(
-            channel="live", starts_on=dt.date(2025, 2, 15), ends_on=dt.date(2025, 3, 16), amount_fen=100
+            channel="live",
+            starts_on=dt.date(2025, 2, 15),
+            ends_on=dt.date(2025, 3, 16),
+            amount_fen=100,
         )
 
         # 30 days covered (Feb 15..Mar 16), 16 of them in March: 100 × 16 / 30 = 53.33 → 53
@@ -660,7 +663,9 @@ class TestDashboardTopProducts:
         a, b = people(2)
         # product 1 in two orders: 3000 + 4500 = 7500 (3 units); products 2..11: 100 × id
         paid(a, at(3, 2), 3000, lines=[line(1, "牧场鲜奶", 3000, 2)])
-        paid(b, at(3, 3), 4500, lines=[line(1, "牧场鲜奶", 4500)], channel="live", live_session="S1")
+        paid(
+            b, at(3, 3), 4500, lines=[line(1, "牧场鲜奶", 4500)], channel="live", live_session="S1"
+        )
         paid(
             a,
             at(3, 4),
@@ -799,12 +804,12 @@ class TestChartCsv:
         assert lines[3] == "2025-03-03,2025-03-03,80.00,20.00,60.00,1"
 
     def test_typed_text_cannot_become_an_excel_formula(self, store: EventStore) -> None:
-        paid(make_person(), at(3, 2), 100, lines=[line(1, "=HYPERLINK(\"x\")", 100)])
+        paid(make_person(), at(3, 2), 100, lines=[line(1, '=HYPERLINK("x")', 100)])
         buffer_flush_all(store=store)
 
         text = chart_csv("products", MARCH, store=store)
 
-        assert "\"'=HYPERLINK(\"\"x\"\")\"" in text
+        assert '"\'=HYPERLINK(""x"")"' in text
 
     def test_every_chart_has_a_csv_even_when_empty(self, store: EventStore) -> None:
         for name in (
@@ -841,7 +846,11 @@ class TestAcquisitionSpendRecord:
             note="投放后台导出",
         )
 
-        assert (spend.campaign, spend.amount_fen, spend.created_by) == ("千川 3 月", 120000, "tests")
+        assert (spend.campaign, spend.amount_fen, spend.created_by) == (
+            "千川 3 月",
+            120000,
+            "tests",
+        )
         audit = AuditLog.objects.get(action="datahub.acquisition_spend_record")
         assert audit.target_id == str(spend.pk)
         assert audit.after is not None
@@ -948,7 +957,9 @@ def marketer_client() -> Client:
 
 
 class TestDashboardPage:
-    def test_a_marketer_gets_the_dashboard(self, store: EventStore, marketer_client: Client) -> None:
+    def test_a_marketer_gets_the_dashboard(
+        self, store: EventStore, marketer_client: Client
+    ) -> None:
         response = marketer_client.get("/console/data/")
 
         page = response.content.decode()
@@ -959,7 +970,8 @@ class TestDashboardPage:
         for name in ("funnel", "cac", "repurchase", "gmv", "retention", "channels", "products"):
             assert f'data-chart="{name}"' in page, name
         assert "下载 CSV" in page
-        assert "近7天" in page and "近30天" in page and "近90天" in page and "自定义" in page
+        for period in ("近7天", "近30天", "近90天", "自定义"):
+            assert period in page, period
 
     def test_a_customer_without_a_role_is_refused(self, store: EventStore) -> None:
         client = Client()
@@ -1026,7 +1038,12 @@ class TestDashboardChartEndpoint:
         ("path", "params", "status", "code"),
         [
             ("funnel", {"start": "2025-02-30"}, 422, "dashboard_date_invalid"),
-            ("funnel", {"start": "2025-03-31", "end": "2025-03-01"}, 422, "dashboard_period_reversed"),
+            (
+                "funnel",
+                {"start": "2025-03-31", "end": "2025-03-01"},
+                422,
+                "dashboard_period_reversed",
+            ),
             ("gmv", {"start": "2020-01-01", "end": "2025-01-01"}, 422, "dashboard_period_too_long"),
             ("channels", {"channel": "moon"}, 422, "dashboard_channel_unknown"),
             ("cac", {"channel": "shop", "live_session": "S1"}, 422, "dashboard_filter_invalid"),
@@ -1052,7 +1069,16 @@ class TestDashboardChartEndpoint:
 
     @pytest.mark.parametrize(
         "name",
-        ["funnel", "cac", "repurchase", "gmv", "retention", "channels", "products", "live-sessions"],
+        [
+            "funnel",
+            "cac",
+            "repurchase",
+            "gmv",
+            "retention",
+            "channels",
+            "products",
+            "live-sessions",
+        ],
     )
     def test_every_chart_answers_on_an_empty_store(
         self, store: EventStore, marketer_client: Client, name: str

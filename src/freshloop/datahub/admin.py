@@ -13,10 +13,12 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
 from freshloop.core import clock
-from freshloop.datahub import admin_spend  # noqa: F401  (registers the spend screens)
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import DomainError
-from freshloop.datahub import event_schemas
+from freshloop.datahub import (
+    admin_spend,  # noqa: F401  (registers the spend screens)
+    event_schemas,
+)
 from freshloop.datahub.ingestion import event_source_create
 from freshloop.datahub.models import BufferedEvent, EventDefinition, EventSource, SourceChannel
 

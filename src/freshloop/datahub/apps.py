@@ -10,5 +10,6 @@ class DatahubConfig(AppConfig):
     def ready(self) -> None:
         from freshloop.datahub import (
             recorder,  # noqa: F401  (every domain event lands in the event buffer; merges re-point)
+            segment_tasks,  # noqa: F401  (the hourly segment job: djhuey only finds `tasks`)
             tasks,  # noqa: F401  (registers the huey jobs)
         )

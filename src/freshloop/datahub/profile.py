@@ -60,6 +60,7 @@ SERVER_EVENT_LABELS: dict[str, str] = {
     "order_refund_requested": "申请退款",
     "order_refund_approved": "同意退款",
     "order_refunded": "退款完成",
+    "order_refund_rejected": "退款被拒绝",
     "live_order": "直播间下单",
     "live_pay": "直播间支付",
     "live_add_to_cart": "直播加购",

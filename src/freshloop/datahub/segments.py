@@ -27,6 +27,15 @@ for traits and manual tags), resolves merged-away people to their survivor, and 
 sets: AND is intersection, OR union, NOT the complement within the active people. The result
 only ever holds ACTIVE people (never merged or erased ones). No user text ever reaches SQL
 except as a bound parameter: columns and operators come from the whitelists below.
+
+Semantics worth knowing: `ne` / `not_in` on a tag, and `ne` on a trait, only select people who
+have a value (SQL's NULL rule); `"not": true` is the complement within all active people.
+Trait `gte` / `lte` compare numbers, and text that spells a number ("25" from a form), never
+booleans; `eq` / `in` treat a number and its decimal text as the same value.
+
+Saved segments are materialised on save (`segment_save_and_materialise`), on demand and hourly
+(`segment_tasks`); a member merged away or erased leaves every segment at once (subscribers
+below), and the PIPL export lists the segments a person is in.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ import io
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
@@ -48,12 +58,16 @@ from django.db.models.fields.json import KeyTransform
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
-from freshloop.core.errors import DomainError
+from freshloop.core.errors import Conflict, NotFound
+from freshloop.core.events import subscribe
+from freshloop.core.spreadsheet import spreadsheet_cell
 from freshloop.datahub.errors import SegmentInvalid
 from freshloop.datahub.event_schemas import NAME_PATTERN
 from freshloop.datahub.models import ManualTag, Segment, SegmentMember, SourceChannel
 from freshloop.datahub.store import EventStore, event_store, to_naive_utc
+from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
+from freshloop.identity.privacy import register_export_section
 from freshloop.identity.resolver import PRIVATE_TRAITS
 from freshloop.identity.selectors import identifier_mask
 from freshloop.promotions.models import CouponSource, CouponTemplate
@@ -168,8 +182,16 @@ def _where(path: str) -> str:
     """`$.rules[1].rules[0]` → "第 2 条 › 第 1 条" (what an operator can find on screen)."""
     steps = [int(n) + 1 for n in re.findall(r"\[(\d+)\]", path)]
     if not steps:
-        return "最外层分组"
+        return "最外层"
     return " › ".join(f"第 {n} 条" for n in steps)
+
+
+def _unknown_keys(rule: dict[str, Any], allowed: set[str], path: str) -> None:
+    unknown = sorted(set(rule) - allowed)
+    if unknown:
+        # Echo a few, shortened: the detail goes back to whoever sent a thousand keys.
+        shown = [key[:MAX_TEXT] for key in unknown[:10]]
+        raise _invalid(path, "unknown_key", f"不认识的字段 {', '.join(shown)}", keys=shown)
 
 
 def _invalid(path: str, problem: str, message: str, **detail: Any) -> SegmentInvalid:
@@ -183,7 +205,34 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if _is_int(value):
+        return True  # `math.isfinite` overflows on integers beyond a float's range
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _numeric(value: Any) -> float | int | None:
+    """A trait as a number: numbers, and text holding one (traits arrive from forms as text and
+    from apps as numbers); never booleans, never NaN or infinity."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        if math.isfinite(number):
+            return int(number) if number.is_integer() else number
+    return None
+
+
+def _unprintable(text: str, allowed: str = "") -> bool:
+    """Control characters and lone surrogates: no name or tag has them, and PostgreSQL refuses
+    NUL in text and JSON alike, so they must be refused here, as input, not fail as a query."""
+    return any(unicodedata.category(char) in {"Cc", "Cs"} and char not in allowed for char in text)
 
 
 def _text(value: Any, path: str, what: str) -> str:
@@ -192,6 +241,8 @@ def _text(value: Any, path: str, what: str) -> str:
     clean = value.strip()
     if len(clean) > MAX_TEXT:
         raise _invalid(path, "value_too_long", f"{what}不能超过 {MAX_TEXT} 个字符")
+    if _unprintable(clean):
+        raise _invalid(path, "value_unprintable", f"{what}不能包含控制字符")
     return clean
 
 
@@ -240,16 +291,14 @@ def _trait_scalar(value: Any, path: str, what: str) -> Any:
 
 def _condition_validate(rule: dict[str, Any], path: str) -> dict[str, Any]:
     kind = rule.get("kind")
-    if kind not in _CONDITION_KEYS:
+    if not isinstance(kind, str) or kind not in _CONDITION_KEYS:
         raise _invalid(
             path,
             "unknown_kind",
             "条件类型应为 tag / manual_tag / trait / event 之一",
             allowed=list(_CONDITION_KEYS),
         )
-    unknown = sorted(set(rule) - _CONDITION_KEYS[kind])
-    if unknown:
-        raise _invalid(path, "unknown_key", f"不认识的字段 {', '.join(unknown)}", keys=unknown)
+    _unknown_keys(rule, _CONDITION_KEYS[kind], path)
     operator = rule.get("operator")
     clean: dict[str, Any] = {"kind": kind}
     if kind == "tag":
@@ -307,7 +356,7 @@ def _condition_validate(rule: dict[str, Any], path: str) -> dict[str, Any]:
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             raise _invalid(path, "unknown_event", "事件名应为小写字母开头的 snake_case")
         measure = rule.get("measure", "count")
-        if measure not in EVENT_MEASURES:
+        if not isinstance(measure, str) or measure not in EVENT_MEASURES:
             raise _invalid(path, "unknown_measure", "统计方式不正确", allowed=list(EVENT_MEASURES))
         if operator not in EVENT_OPERATORS:
             raise _invalid(
@@ -349,9 +398,7 @@ def _group_validate(group: Any, path: str, depth: int, counter: list[int]) -> di
         return _condition_validate(group, path)
     if depth > MAX_DEPTH:
         raise _invalid(path, "too_deep", f"分组最多嵌套 {MAX_DEPTH} 层")
-    unknown = sorted(set(group) - _GROUP_KEYS)
-    if unknown:
-        raise _invalid(path, "unknown_key", f"不认识的字段 {', '.join(unknown)}", keys=unknown)
+    _unknown_keys(group, _GROUP_KEYS, path)
     op = group.get("op")
     if op not in ("and", "or"):
         raise _invalid(path, "unknown_op", "分组的 op 应为 and（且）或 or（或）")
@@ -377,7 +424,7 @@ def segment_validate(definition: Any) -> dict[str, Any]:
     """Check a definition completely and return its canonical form (known keys only, text
     trimmed, defaults filled). Raises `SegmentInvalid` naming the first bad rule."""
     if not isinstance(definition, dict) or "kind" in definition:
-        raise _invalid("$", "not_group", '最外层应为分组：{"op": "and", "rules": [...]}')
+        raise _invalid("$", "not_group", '应为分组 {"op": "and", "rules": [...]}')
     return _group_validate(definition, "$", 1, [0])
 
 
@@ -531,10 +578,18 @@ class _Evaluation:
         if operator == "exists":
             people = people.filter(has_key) if value else people.exclude(has_key)
             return set(people.values_list("pk", flat=True))
-        people = people.annotate(trait_value=KeyTransform(name, "traits")).filter(has_key)
+        people = people.filter(has_key)
         if operator in {"gte", "lte"}:
-            people = people.filter(**{f"trait_value__{operator}": value})
-        elif operator == "in":
+            # Compared here, not in SQL: JSON comparisons across types differ by database
+            # (SQLite ranks any text above every number, PostgreSQL booleans above numbers),
+            # and "25" typed into a form is as much a number as 25.
+            return {
+                pk
+                for pk, traits in people.values_list("pk", "traits").iterator(chunk_size=2000)
+                if _trait_compares(traits, name, operator, value)
+            }
+        people = people.annotate(trait_value=KeyTransform(name, "traits"))
+        if operator == "in":
             matches = Q()
             for item in value:
                 matches |= _trait_equals(item)
@@ -546,17 +601,21 @@ class _Evaluation:
         return set(people.values_list("pk", flat=True))
 
 
+def _trait_compares(traits: Any, name: str, operator: str, bound: float | int) -> bool:
+    number = _numeric(traits.get(name)) if isinstance(traits, dict) else None
+    if number is None:
+        return False
+    return number >= bound if operator == "gte" else number <= bound
+
+
 def _trait_equals(value: Any) -> Q:
     """A trait equals `value`; a number and its decimal text count as the same value (traits
     arrive from forms as text and from apps as numbers)."""
     variants: list[Any] = [value]
     if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-        if number is not None and math.isfinite(number):
-            variants.append(int(number) if number.is_integer() else number)
+        number = _numeric(value)
+        if number is not None:
+            variants.append(number)
     elif _is_number(value):
         variants.append(str(value))
         if isinstance(value, float) and value.is_integer():
@@ -593,13 +652,63 @@ def segment_preview(
 # --- saved segments ---------------------------------------------------------------------------
 
 
+class SegmentNotFound(NotFound):
+    code = "segment_not_found"
+    message = "人群不存在"
+
+
+class SegmentNotMaterialised(Conflict):
+    code = "segment_not_materialised"
+    message = "人群还没有计算过，请先计算再发券"
+
+
+class SegmentBusy(Conflict):
+    code = "segment_busy"
+    message = "人群规则正在被修改，请稍后重试"
+
+
 def _segment_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise SegmentInvalid("请填写人群名称", detail={"field": "name"})
     clean = name.strip()
     if len(clean) > 64:
         raise SegmentInvalid("人群名称不能超过 64 个字符", detail={"field": "name"})
+    if _unprintable(clean):
+        raise SegmentInvalid("人群名称不能包含控制字符", detail={"field": "name"})
     return clean
+
+
+def _segment_description(description: Any) -> str:
+    if not isinstance(description, str) or len(description.strip()) > 200:
+        raise SegmentInvalid("说明应为不超过 200 个字符的文本", detail={"field": "description"})
+    clean = description.strip()
+    if _unprintable(clean, allowed="\n"):
+        raise SegmentInvalid("说明不能包含控制字符", detail={"field": "description"})
+    return clean
+
+
+def _segments_lock(segment_ids: Iterable[int]) -> list[Segment]:
+    """The module's one row-lock helper: segments locked in primary-key order."""
+    return list(Segment.objects.select_for_update().filter(pk__in=set(segment_ids)).order_by("pk"))
+
+
+def _segment_locked(segment_id: int) -> Segment:
+    locked = _segments_lock([segment_id])
+    if not locked:
+        raise SegmentNotFound(detail={"segment_id": segment_id})
+    return locked[0]
+
+
+def segment_get(*, segment_id: int) -> Segment:
+    segment = Segment.objects.filter(pk=segment_id).first()
+    if segment is None:
+        raise SegmentNotFound(detail={"segment_id": segment_id})
+    return segment
+
+
+def segment_list() -> list[Segment]:
+    """Every saved segment, the most recently changed first."""
+    return list(Segment.objects.order_by("-updated_at", "-pk"))
 
 
 @transaction.atomic
@@ -612,11 +721,10 @@ def segment_save(
     segment: Segment | None = None,
 ) -> Segment:
     """Create a segment, or change `segment`'s name, description and rules (audited). Members
-    are not recomputed here: call `segment_materialise` (the console does, right after)."""
+    are not recomputed here: call `segment_materialise`, or save with
+    `segment_save_and_materialise` as the console does."""
     clean_name = _segment_name(name)
-    if not isinstance(description, str) or len(description.strip()) > 200:
-        raise SegmentInvalid("说明不能超过 200 个字符", detail={"field": "description"})
-    clean_description = description.strip()
+    clean_description = _segment_description(description)
     clean_definition = segment_validate(definition)
     taken = Segment.objects.filter(name=clean_name)
     if segment is not None:
@@ -629,7 +737,7 @@ def segment_save(
         segment = Segment(created_by=actor.label[:64], created_at=now)
         action = "datahub.segment_create"
     else:
-        segment = Segment.objects.select_for_update().get(pk=segment.pk)
+        segment = _segment_locked(segment.pk)
         before = {
             "name": segment.name,
             "description": segment.description,
@@ -661,6 +769,26 @@ def segment_save(
     return segment
 
 
+@transaction.atomic
+def segment_save_and_materialise(
+    *,
+    name: str,
+    definition: Any,
+    actor: Actor,
+    description: str = "",
+    segment: Segment | None = None,
+    now: dt.datetime | None = None,
+    store: EventStore | None = None,
+) -> Segment:
+    """Save and compute the members in one transaction: if the evaluation fails (the event
+    store is busy, say) the change is not kept either, so a segment never shows rules its
+    members were not computed from."""
+    saved = segment_save(
+        name=name, definition=definition, actor=actor, description=description, segment=segment
+    )
+    return segment_materialise(segment=saved, now=now, actor=actor, store=store)
+
+
 def segment_materialise(
     *,
     segment: Segment,
@@ -676,11 +804,13 @@ def segment_materialise(
     """
     moment = now or clock.now()
     actor = actor or Actor.system("datahub.segments_materialise")
-    definition = Segment.objects.values_list("definition", flat=True).get(pk=segment.pk)
+    definition = Segment.objects.filter(pk=segment.pk).values_list("definition", flat=True).first()
+    if definition is None:
+        raise SegmentNotFound(detail={"segment_id": segment.pk})
     for _ in range(3):
         members = segment_evaluate(definition=definition, now=moment, store=store)
         with transaction.atomic():
-            locked = Segment.objects.select_for_update().get(pk=segment.pk)
+            locked = _segment_locked(segment.pk)
             if locked.definition != definition:
                 definition = locked.definition
                 continue
@@ -701,7 +831,7 @@ def segment_materialise(
                 after={"member_count": locked.member_count},
             )
             return locked
-    raise SegmentInvalid("人群规则正在被修改，请稍后重试", detail={"segment": segment.pk})
+    raise SegmentBusy(detail={"segment_id": segment.pk})
 
 
 def segments_materialise_all(*, now: dt.datetime | None = None) -> int:
@@ -711,7 +841,11 @@ def segments_materialise_all(*, now: dt.datetime | None = None) -> int:
     for segment in Segment.objects.order_by("pk"):
         try:
             segment_materialise(segment=segment, now=now)
-        except DomainError:
+        except SegmentNotFound:
+            continue  # deleted since the list was read
+        except Exception:
+            # Whatever went wrong with this one (rules from an older grammar, a store error),
+            # the others still get their hourly refresh; the log carries the traceback.
             logger.exception("segment %s could not be materialised", segment.pk)
             continue
         refreshed += 1
@@ -720,13 +854,18 @@ def segments_materialise_all(*, now: dt.datetime | None = None) -> int:
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, actor: Actor) -> None:
+    locked = _segment_locked(segment.pk)
     audit_record(
         actor=actor,
         action="datahub.segment_delete",
-        target=segment,
-        before={"name": segment.name, "definition": segment.definition},
+        target=locked,
+        before={
+            "name": locked.name,
+            "definition": locked.definition,
+            "member_count": locked.member_count,
+        },
     )
-    segment.delete()
+    locked.delete()
 
 
 def segment_member_ids(*, segment: Segment) -> list[int]:
@@ -737,18 +876,65 @@ def segment_member_ids(*, segment: Segment) -> list[int]:
     )
 
 
+def segment_members_forget(*, person_id: int) -> int:
+    """Take a person out of every materialised segment: merged-away and erased people are never
+    members, even before the next materialisation. Returns how many segments lost them."""
+    with transaction.atomic():
+        segment_ids = set(
+            SegmentMember.objects.filter(person_id=person_id).values_list("segment_id", flat=True)
+        )
+        if not segment_ids:
+            return 0
+        for segment in _segments_lock(segment_ids):
+            removed, _ = SegmentMember.objects.filter(segment=segment, person_id=person_id).delete()
+            if removed:
+                segment.member_count = max(0, segment.member_count - removed)
+                segment.save(update_fields=["member_count"])
+    return len(segment_ids)
+
+
+@subscribe(IdentityMerged)
+def segment_members_drop_merged(event: IdentityMerged) -> None:
+    # The survivor's membership is decided by the next materialisation, over both histories.
+    segment_members_forget(person_id=event.from_person_id)
+
+
+@subscribe(PersonErased)
+def segment_members_drop_erased(event: PersonErased) -> None:
+    segment_members_forget(person_id=event.person_id)
+
+
+def segments_export_section(person: Person) -> list[dict[str, Any]]:
+    """PIPL export: the saved segments the person is a member of."""
+    rows = (
+        SegmentMember.objects.filter(person=person)
+        .select_related("segment")
+        .order_by("segment__name")
+    )
+    return [
+        {
+            "segment": row.segment.name,
+            "materialised_at": row.segment.materialised_at.isoformat()
+            if row.segment.materialised_at
+            else None,
+        }
+        for row in rows
+    ]
+
+
+register_export_section("segments", segments_export_section)
+
+
 CSV_HEADER = ["OneID", "昵称", "手机号(脱敏)", "生命周期", "RFM 分群", "RFM 得分"]
-
-
-def _csv_safe(value: Any) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; a nickname must not."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
 
 
 def segment_csv(*, segment: Segment, store: EventStore | None = None) -> str:
     """The materialised members as CSV: OneID, nickname, masked phone, lifecycle and RFM.
-    Never raw PII: phones are masked the way every screen masks them."""
+
+    Never raw PII: phones are masked the way every screen masks them. People merged away or
+    erased since the materialisation are left out. Starts with a byte-order mark so Excel reads
+    the Chinese as UTF-8.
+    """
     member_ids = segment_member_ids(segment=segment)
     tags: dict[int, tuple[Any, Any, Any]] = {}
     if member_ids:
@@ -762,7 +948,13 @@ def segment_csv(*, segment: Segment, store: EventStore | None = None) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
     for chunk in _chunks(member_ids):
-        people = Person.objects.filter(pk__in=chunk).order_by("pk").only("one_id", "display_name")
+        people = (
+            Person.objects.filter(
+                pk__in=chunk, status=PersonStatus.ACTIVE, merged_into__isnull=True
+            )
+            .order_by("pk")
+            .only("one_id", "display_name")
+        )
         phones: dict[int, str] = {}
         for identifier in Identifier.objects.filter(
             person_id__in=chunk, type=IdentifierType.PHONE
@@ -772,27 +964,29 @@ def segment_csv(*, segment: Segment, store: EventStore | None = None) -> str:
             lifecycle, rfm_segment, rfm_score = tags.get(person.pk, (None, None, None))
             writer.writerow(
                 [
-                    _csv_safe(person.one_id),
-                    _csv_safe(person.display_name),
-                    _csv_safe(phones.get(person.pk, "")),
-                    _csv_safe(lifecycle),
-                    _csv_safe(rfm_segment),
-                    _csv_safe(rfm_score),
+                    spreadsheet_cell(person.one_id),
+                    spreadsheet_cell(person.display_name),
+                    spreadsheet_cell(phones.get(person.pk, "")),
+                    spreadsheet_cell(lifecycle),
+                    spreadsheet_cell(rfm_segment),
+                    spreadsheet_cell(rfm_score),
                 ]
             )
-    return buffer.getvalue()
+    return "\ufeff" + buffer.getvalue()
 
 
 def segment_issue_coupon(
     *, segment: Segment, template: CouponTemplate, actor: Actor
 ) -> IssueResult:
     """Give every materialised member one coupon of `template` (limits are the template's;
-    people merged or erased since the last materialisation are skipped by the issuer)."""
+    people merged or erased since the last materialisation are skipped by the issuer and
+    reported as such)."""
+    segment = segment_get(segment_id=segment.pk)
     if segment.materialised_at is None:
-        raise SegmentInvalid("人群还没有计算过，请先计算再发券", detail={"segment": segment.pk})
+        raise SegmentNotMaterialised(detail={"segment_id": segment.pk})
     people: list[Person] = []
     for chunk in _chunks(segment_member_ids(segment=segment)):
-        people.extend(Person.objects.filter(pk__in=chunk))
+        people.extend(Person.objects.filter(pk__in=chunk).order_by("pk"))
     return coupon_issue(
         template=template,
         people=people,
