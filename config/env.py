@@ -152,6 +152,7 @@ class FreshloopSettings:
     datahub_autoflush: bool
     datahub_flush_interval_seconds: float
     datahub_dedupe_days: int
+    alert_webhook_url: str
 
     @property
     def is_production(self) -> bool:
@@ -203,6 +204,15 @@ def load_settings() -> FreshloopSettings:
             "FRESHLOOP_WECHAT_OAUTH=wechat needs FRESHLOOP_WECHAT_APP_ID and FRESHLOOP_WECHAT_APP_SECRET"
         )
 
+    alert_webhook_url = os.environ.get("FRESHLOOP_ALERT_WEBHOOK_URL", "").strip()
+    allowed_schemes = ("https://",) if production else ("https://", "http://")
+    if alert_webhook_url and not alert_webhook_url.startswith(allowed_schemes):
+        # The value may hold a robot key, so the error does not repeat it.
+        raise ConfigurationError(
+            "FRESHLOOP_ALERT_WEBHOOK_URL must be an https:// URL"
+            + ("" if production else " (or http:// outside production)")
+        )
+
     default_db = f"sqlite:///{data_dir / 'freshloop.sqlite3'}"
     return FreshloopSettings(
         environment=environment,  # type: ignore[arg-type]
@@ -250,4 +260,5 @@ def load_settings() -> FreshloopSettings:
             "FRESHLOOP_DATAHUB_FLUSH_INTERVAL", 1.0, minimum=0.05
         ),
         datahub_dedupe_days=_read_int("FRESHLOOP_DATAHUB_DEDUPE_DAYS", 7, minimum=1),
+        alert_webhook_url=alert_webhook_url,
     )

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
+import json
+import logging
+import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from django.db import connection, transaction
 
+from config.env import ConfigurationError, load_settings
 from freshloop.core import clock
 from freshloop.core.models import OutboxMessage, OutboxStatus
 from freshloop.core.outbox import (
@@ -14,6 +23,15 @@ from freshloop.core.outbox import (
     outbox_enqueue,
     outbox_relay,
     register_sender,
+    sender_for,
+)
+from freshloop.core.outbox_alerts import (
+    ALERT_CHANNEL,
+    Alert,
+    AlertChannelSender,
+    LogAlertProvider,
+    WebhookAlertProvider,
+    alert_provider,
 )
 
 
@@ -110,3 +128,143 @@ class TestOutboxRelay:
         result = outbox_relay()
         assert result.retried == 1
         assert "no sender" in OutboxMessage.objects.get(pk=message.pk).last_error
+
+
+WEBHOOK_URL = "https://hooks.example.test/alerts?key=robot-secret"
+
+
+def _alert_message(**payload: Any) -> OutboxMessage:
+    return outbox_enqueue(
+        channel=ALERT_CHANNEL,
+        payload={"kind": "payments.amount_mismatch", "amount_fen": 1, **payload},
+    )
+
+
+@pytest.mark.django_db
+class TestAlertChannelSender:
+    def test_the_alert_channel_has_a_sender(self) -> None:
+        assert isinstance(sender_for(ALERT_CHANNEL), AlertChannelSender)
+
+    def test_relay_delivers_an_alert_as_one_structured_error_log_line(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # given an alert queued with no webhook configured (the offline default)
+        message = _alert_message(out_trade_no="PAY1")
+        # when the relay runs
+        with caplog.at_level(logging.ERROR, logger="freshloop.alerts"):
+            result = outbox_relay()
+        # then the alert is sent, once, as an ERROR line carrying its payload
+        assert (result.sent, result.retried, result.failed) == (1, 0, 0)
+        stored = OutboxMessage.objects.get(pk=message.pk)
+        assert stored.status == OutboxStatus.SENT
+        assert stored.provider_message_id == f"log-alert-{message.pk}"
+        [record] = [r for r in caplog.records if r.name == "freshloop.alerts"]
+        assert record.levelno == logging.ERROR
+        assert record.alert["kind"] == "payments.amount_mismatch"  # type: ignore[attr-defined]
+        assert record.alert["details"]["out_trade_no"] == "PAY1"  # type: ignore[attr-defined]
+        logged = json.loads(record.getMessage().split(" ", 2)[2])
+        assert logged["alert_id"] == f"alert-{message.pk}"
+        assert outbox_relay().sent == 0
+
+    def test_a_configured_webhook_that_cannot_be_reached_is_retried_not_dropped(
+        self, settings: Any
+    ) -> None:
+        # given a webhook configured, and no network (tests block outbound connections)
+        settings.FRESHLOOP = dataclasses.replace(settings.FRESHLOOP, alert_webhook_url=WEBHOOK_URL)
+        message = _alert_message()
+        # when the relay runs
+        result = outbox_relay()
+        # then the alert waits for the next attempt, and the error does not reveal the URL
+        assert result.retried == 1
+        stored = OutboxMessage.objects.get(pk=message.pk)
+        assert (stored.status, stored.attempts) == (OutboxStatus.PENDING, 1)
+        assert "alert webhook unreachable" in stored.last_error
+        assert "robot-secret" not in stored.last_error
+
+
+class TestAlertProvider:
+    def test_log_by_default_and_webhook_when_configured(self, settings: Any) -> None:
+        settings.FRESHLOOP = dataclasses.replace(settings.FRESHLOOP, alert_webhook_url="")
+        assert isinstance(alert_provider(), LogAlertProvider)
+        settings.FRESHLOOP = dataclasses.replace(settings.FRESHLOOP, alert_webhook_url=WEBHOOK_URL)
+        assert isinstance(alert_provider(), WebhookAlertProvider)
+
+
+def _alert() -> Alert:
+    return Alert(
+        alert_id="alert-7",
+        kind="payments.amount_mismatch",
+        raised_at=dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC),
+        details={"kind": "payments.amount_mismatch", "amount_fen": 1, "note": "金额不一致"},
+    )
+
+
+class TestWebhookAlertProvider:
+    def test_posts_the_alert_as_json_with_its_id_to_deduplicate_on(self) -> None:
+        seen: list[httpx.Request] = []
+
+        def hook(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(204)
+
+        provider = WebhookAlertProvider(url=WEBHOOK_URL, transport=httpx.MockTransport(hook))
+        assert provider.deliver(alert=_alert()) == "webhook-alert-7"
+        [request] = seen
+        assert (request.method, str(request.url)) == ("POST", WEBHOOK_URL)
+        assert request.headers["Idempotency-Key"] == "alert-7"
+        assert json.loads(request.content) == {
+            "alert_id": "alert-7",
+            "kind": "payments.amount_mismatch",
+            "raised_at": "2026-01-02T03:04:00+00:00",
+            "details": {"kind": "payments.amount_mismatch", "amount_fen": 1, "note": "金额不一致"},
+        }
+
+    @pytest.mark.parametrize("status", [400, 500, 302])
+    def test_an_answer_other_than_2xx_is_a_delivery_error(self, status: int) -> None:
+        provider = WebhookAlertProvider(
+            url=WEBHOOK_URL, transport=httpx.MockTransport(lambda _: httpx.Response(status))
+        )
+        with pytest.raises(DeliveryError, match=f"HTTP {status}") as error:
+            provider.deliver(alert=_alert())
+        assert "robot-secret" not in str(error.value)
+
+    def test_a_timeout_is_a_delivery_error(self) -> None:
+        def hook(request: httpx.Request) -> httpx.Response:
+            raise httpx.ReadTimeout("slow", request=request)
+
+        provider = WebhookAlertProvider(url=WEBHOOK_URL, transport=httpx.MockTransport(hook))
+        with pytest.raises(DeliveryError, match="unreachable"):
+            provider.deliver(alert=_alert())
+
+
+class TestAlertWebhookSetting:
+    @pytest.fixture
+    def env(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+        for name in list(os.environ):
+            if name.startswith("FRESHLOOP_"):
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("FRESHLOOP_DATA_DIR", str(tmp_path))
+        return monkeypatch
+
+    def test_empty_by_default(self, env: pytest.MonkeyPatch) -> None:
+        assert load_settings().alert_webhook_url == ""
+
+    @pytest.mark.parametrize("url", [WEBHOOK_URL, "http://127.0.0.1:9000/alerts"])
+    def test_a_url_is_kept_trimmed(self, env: pytest.MonkeyPatch, url: str) -> None:
+        env.setenv("FRESHLOOP_ALERT_WEBHOOK_URL", f" {url} ")
+        assert load_settings().alert_webhook_url == url
+
+    def test_something_else_is_refused_without_echoing_it(self, env: pytest.MonkeyPatch) -> None:
+        env.setenv("FRESHLOOP_ALERT_WEBHOOK_URL", "hooks.example.test/alerts?key=robot-secret")
+        with pytest.raises(ConfigurationError, match="FRESHLOOP_ALERT_WEBHOOK_URL") as error:
+            load_settings()
+        assert "robot-secret" not in str(error.value)
+
+    def test_production_needs_https(self, env: pytest.MonkeyPatch) -> None:
+        env.setenv("FRESHLOOP_ENV", "production")
+        env.setenv("FRESHLOOP_SECRET_KEY", "s" * 50)
+        env.setenv("FRESHLOOP_PII_KEYS", "k1:" + base64.urlsafe_b64encode(b"k" * 32).decode())
+        env.setenv("FRESHLOOP_BLIND_INDEX_KEY", "blind")
+        env.setenv("FRESHLOOP_ALERT_WEBHOOK_URL", "http://hooks.example.test/alerts")
+        with pytest.raises(ConfigurationError, match="https://"):
+            load_settings()

@@ -13,6 +13,7 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.events import subscribe, unsubscribe
+from freshloop.core.models import AuditLog
 from freshloop.inventory.errors import OutOfStock
 from freshloop.inventory.models import Reservation, ReservationStatus, StockLevel
 from freshloop.membership.models import Membership, PointsEntry
@@ -26,7 +27,7 @@ from freshloop.orders.errors import (
     PaymentAmountMismatch,
     RefundInvalid,
 )
-from freshloop.orders.models import Order, OrderStatus, RefundStatus
+from freshloop.orders.models import Order, OrderStatus, RefundRequest, RefundStatus
 from freshloop.orders.selectors import cart_items_for_person, order_get_for_person
 from freshloop.orders.services import (
     CheckoutRequest,
@@ -491,6 +492,124 @@ class TestRefunds:
                 amount_fen=100,
                 refunded_at=clock.now(),
             )
+
+
+class TestRefundRequestReject:
+    def _requested(self, order: Order, amount_fen: int = 100) -> RefundRequest:
+        return order_refund_request(
+            order_no=order.order_no, reason="不想要了", actor=OPERATOR, amount_fen=amount_fen
+        )
+
+    def test_rejection_returns_the_order_through_the_state_machine_and_announces_it(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given an allocated order with a refund request waiting
+        person = make_person()
+        order = pay(buy(person, (make_sku(price_fen=6000, stock=5), 1)))
+        order_allocate(order_no=order.order_no, actor=OPERATOR)
+        refund = self._requested(order, amount_fen=2500)
+        published: list[events.OrderRefundRejected] = []
+        subscribe(events.OrderRefundRejected)(published.append)
+        # when customer service rejects it
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                refund_request_reject(
+                    refund_no=refund.refund_no, actor=OPERATOR, note="已分拣出库，请签收后申请"
+                )
+        finally:
+            unsubscribe(events.OrderRefundRejected, published.append)
+        # then the order is allocated again, with the step on its timeline
+        order.refresh_from_db()
+        assert order.status == OrderStatus.ALLOCATED
+        last = order.timeline.order_by("pk").last()
+        assert last is not None
+        assert (last.from_status, last.to_status, last.actor) == (
+            OrderStatus.REFUND_REQUESTED,
+            OrderStatus.ALLOCATED,
+            OPERATOR.label,
+        )
+        assert "已分拣出库" in last.note
+        # and the decision is on the request and in the audit log
+        refund.refresh_from_db()
+        assert (refund.status, refund.decided_by) == (RefundStatus.REJECTED, OPERATOR.label)
+        audit = AuditLog.objects.get(action="orders.refund_reject", target_id=str(refund.pk))
+        assert audit.before == {
+            "status": RefundStatus.REQUESTED,
+            "order_status": OrderStatus.REFUND_REQUESTED,
+        }
+        assert audit.after["order_status"] == OrderStatus.ALLOCATED
+        # and one OrderRefundRejected went out after commit
+        assert [(e.order_no, e.refund_no, e.amount_fen, e.person_id) for e in published] == [
+            (order.order_no, refund.refund_no, 2500, person.pk)
+        ]
+        assert published[0].reason == "已分拣出库，请签收后申请"
+
+    def test_after_an_earlier_partial_refund_the_order_is_partially_refunded_again(self) -> None:
+        # given an order that already got one unit's money back, and a second request
+        milk = make_sku(price_fen=6000, stock=5)
+        order = pay(buy(make_person(), (milk, 2)))
+        first = order_refund_request(
+            order_no=order.order_no,
+            reason="坏了一盒",
+            actor=OPERATOR,
+            lines=[{"line_id": order.lines.get().pk, "quantity": 1}],
+        )
+        refund_request_approve(refund_no=first.refund_no, actor=OPERATOR)
+        order_refund_succeeded(
+            order_no=order.order_no,
+            refund_no=first.refund_no,
+            amount_fen=first.amount_fen,
+            refunded_at=clock.now(),
+        )
+        second = self._requested(order)
+        # when the second request is rejected
+        refund_request_reject(refund_no=second.refund_no, actor=OPERATOR, note="不符合退款条件")
+        # then the order is partially refunded again and the rest still ships
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.PARTIALLY_REFUNDED
+        order_allocate(order_no=order.order_no, actor=OPERATOR)
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.ALLOCATED
+
+    def test_an_order_not_waiting_on_the_request_is_refused_and_nothing_changes(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given a request whose order another path left in a status the request cannot leave
+        order = pay(buy(make_person(), (make_sku(stock=5), 1)))
+        refund = self._requested(order)
+        Order.objects.filter(pk=order.pk).update(status=OrderStatus.REFUNDED)
+        timeline_before = order.timeline.count()
+        published: list[events.OrderRefundRejected] = []
+        subscribe(events.OrderRefundRejected)(published.append)
+        # when the request is rejected
+        try:
+            with (
+                django_capture_on_commit_callbacks(execute=True),
+                pytest.raises(OrderStateInvalid),
+            ):
+                refund_request_reject(refund_no=refund.refund_no, actor=OPERATOR, note="拒绝")
+        finally:
+            unsubscribe(events.OrderRefundRejected, published.append)
+        # then the state machine refused it: no status, timeline, decision, audit or event
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.REFUNDED
+        assert order.timeline.count() == timeline_before
+        assert type(refund).objects.get(pk=refund.pk).status == RefundStatus.REQUESTED
+        assert not AuditLog.objects.filter(action="orders.refund_reject").exists()
+        assert published == []
+
+    def test_a_decided_request_cannot_be_rejected(self) -> None:
+        order = pay(buy(make_person(), (make_sku(stock=5), 1)))
+        refund = self._requested(order)
+        refund_request_approve(refund_no=refund.refund_no, actor=OPERATOR)
+        with pytest.raises(OrderStateInvalid):
+            refund_request_reject(refund_no=refund.refund_no, actor=OPERATOR, note="拒绝")
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.REFUND_REQUESTED
+        assert type(refund).objects.get(pk=refund.pk).status == RefundStatus.APPROVED
+
+    def test_a_rejection_needs_a_reason(self) -> None:
+        order = pay(buy(make_person(), (make_sku(stock=5), 1)))
+        refund = self._requested(order)
+        with pytest.raises(RefundInvalid):
+            refund_request_reject(refund_no=refund.refund_no, actor=OPERATOR, note="  ")
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.REFUND_REQUESTED
 
 
 class TestOrderGetForPerson:

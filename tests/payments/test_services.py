@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -13,7 +14,8 @@ import responses
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
-from freshloop.core.models import AuditLog, OutboxMessage
+from freshloop.core.models import AuditLog, OutboxMessage, OutboxStatus
+from freshloop.core.outbox import outbox_relay
 from freshloop.identity.models import IdentifierType
 from freshloop.identity.resolver import IdentifierInput, identify
 from freshloop.orders.errors import OrderNotFound
@@ -302,6 +304,8 @@ class TestPaymentNotificationHandle:
         self._nothing_changed(payment)
         log = PaymentNotificationLog.objects.get()
         assert (log.verified, log.outcome) == (False, "forged")
+        # logged, not alerted: anyone can post to the notify URL
+        assert _alerts() == []
 
     def test_tampered_body_changes_nothing(self, wechat_platform: WechatPlatform) -> None:
         payment = self._wechat_payment()
@@ -362,6 +366,32 @@ class TestPaymentNotificationHandle:
         assert alert.payload["amount_fen"] == 1
         assert alert.payload["expected_fen"] == payment.amount_fen
         assert AuditLog.objects.filter(action="payments.alert.amount_mismatch").exists()
+
+    def test_an_amount_mismatch_alert_is_delivered_by_the_relay(
+        self,
+        wechat_platform: WechatPlatform,
+        committed: Committed,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        # given a callback claiming 1 fen for a payment of the order total
+        payment = self._wechat_payment()
+        headers, body = _wechat_notify(wechat_platform, payment, total=1)
+        # when it is handled and committed (an alert is urgent: the relay runs at once)
+        with caplog.at_level(logging.ERROR, logger="freshloop.alerts"), committed():
+            payment_notification_handle(provider="wechatpay", headers=headers, body=body)
+        # then the alert left the outbox through the alert channel's sender, not waiting or
+        # failing for want of one
+        [alert] = _alerts()
+        assert alert.status == OutboxStatus.SENT
+        assert (alert.attempts, alert.last_error) == (1, "")
+        assert alert.provider_message_id == f"log-alert-{alert.pk}"
+        # and the on-call log carries what happened
+        [line] = [r for r in caplog.records if r.name == "freshloop.alerts"]
+        assert line.alert["kind"] == "payments.amount_mismatch"  # type: ignore[attr-defined]
+        assert line.alert["details"]["out_trade_no"] == payment.payment_no  # type: ignore[attr-defined]
+        assert line.alert["details"]["expected_fen"] == payment.amount_fen  # type: ignore[attr-defined]
+        # and a later relay tick has nothing left to send
+        assert outbox_relay().sent == 0
 
     def test_unknown_out_trade_no_is_rejected_and_alerted(
         self, wechat_platform: WechatPlatform

@@ -78,6 +78,16 @@ class OrderRefundApproved(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class OrderRefundRejected(OrderEventBase):
+    """An operator refused a refund request; `reason` is the operator's note to the buyer."""
+
+    name = "OrderRefundRejected"
+    refund_no: str
+    amount_fen: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class OrderRefunded(OrderEventBase):
     name = "OrderRefunded"
     refund_no: str

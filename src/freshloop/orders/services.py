@@ -652,21 +652,46 @@ def refund_request_approve(*, refund_no: str, actor: Actor, note: str = "") -> R
 
 @transaction.atomic
 def refund_request_reject(*, refund_no: str, actor: Actor, note: str) -> RefundRequest:
+    """Refuse a refund request: the order goes back to where the request found it.
+
+    That is `partially_refunded` when earlier refunds already paid money back, otherwise the
+    fulfilment stage remembered in `status_before_refund`. The move goes through the state
+    machine, so an order that is not waiting on this request is refused and nothing changes.
+    """
     if not note.strip():
         raise RefundInvalid("请填写拒绝原因")
     refund = _locked_refund(refund_no)
     if refund.status != RefundStatus.REQUESTED:
         raise OrderStateInvalid("该退款申请已处理", detail={"status": refund.status})
+    order = _locked(refund.order.order_no)
+    from_status = order.status
+    back = OrderStatus.PARTIALLY_REFUNDED if order.refunded_fen else effective_status(order)
+    _set_status(order, back, note=f"退款被拒绝：{note}"[:200], actor=actor.label)
     refund.status = RefundStatus.REJECTED
     refund.decided_by = actor.label[:64]
     refund.decision_note = note[:200]
     refund.decided_at = clock.now()
     refund.save(update_fields=["status", "decided_by", "decision_note", "decided_at"])
-    order = _locked(refund.order.order_no)
-    back = OrderStatus.PARTIALLY_REFUNDED if order.refunded_fen else order.status_before_refund
-    _timeline(order, back, note=f"退款被拒绝：{note}", actor=actor.label)
-    Order.objects.filter(pk=order.pk).update(status=back, updated_at=clock.now())
-    audit_record(actor=actor, action="orders.refund_reject", target=refund, after={"note": note})
+    audit_record(
+        actor=actor,
+        action="orders.refund_reject",
+        target=refund,
+        before={"status": RefundStatus.REQUESTED, "order_status": from_status},
+        after={
+            "status": refund.status,
+            "note": note[:200],
+            "order_no": order.order_no,
+            "order_status": back,
+        },
+    )
+    publish(
+        events.OrderRefundRejected(
+            **_event_base(order),
+            refund_no=refund.refund_no,
+            amount_fen=refund.amount_fen,
+            reason=refund.decision_note,
+        )
+    )
     return refund
 
 

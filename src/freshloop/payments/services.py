@@ -2,8 +2,11 @@
 
 Invariants
 - Money is booked only from a verified callback (signature, freshness, decryption) whose
-  out_trade_no and amount match a payment we created; anything else changes nothing and is
-  alerted (audit row + outbox message on channel "alert" + error log).
+  out_trade_no and amount match a payment we created. A verified callback that does not match
+  changes nothing and is alerted (audit row + error log + outbox message on channel "alert",
+  which core.outbox_alerts delivers). A callback that fails verification changes nothing and
+  is logged, not alerted: anyone can post to the notify URL, and alerting on that would let
+  them flood the people on call.
 - A provider transaction id is booked once: (provider, transaction_id) is unique, and a
   replayed callback is acknowledged without any further effect.
 - Money that arrives for an order that can no longer take it (cancelled after its deadline,
@@ -27,6 +30,7 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.ids import new_id
 from freshloop.core.outbox import outbox_enqueue
+from freshloop.core.outbox_alerts import ALERT_CHANNEL
 from freshloop.identity.models import Identifier, IdentifierType, Person
 from freshloop.orders.errors import OrderNotFound, OrderStateInvalid, PaymentAmountMismatch
 from freshloop.orders.errors import RefundInvalid as OrderRefundInvalid
@@ -69,8 +73,6 @@ from freshloop.payments.providers import (
 from freshloop.payments.providers import RefundStatus as ProviderRefundStatus
 
 logger = logging.getLogger(__name__)
-
-ALERT_CHANNEL = "alert"
 
 
 def _gateway(provider: str) -> PaymentProvider:
