@@ -313,3 +313,23 @@ class TestStats:
         assert response.status_code == 200
         assert (body["online"], body["peak"], body["viewers"], body["orders"]) == (1, 1, 1, 0)
         assert [step["label"] for step in body["funnel"]] == ["观看", "加购", "支付"]
+
+
+class TestBrokenFormBodies:
+    """The session-authenticated routers share `core.api.OperatorAuth`, whose CSRF check parses
+    form bodies: a broken one is the caller's malformed request, never a 500."""
+
+    def test_a_broken_multipart_body_is_400(self) -> None:
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(make_host())
+        client.cookies["csrftoken"] = "t" * 32
+
+        response = client.post(
+            "/api/v1/live/host/L_any/start",
+            data=b"--x\r\n",
+            content_type="multipart/form-data",
+            HTTP_X_CSRFTOKEN="t" * 32,
+        )
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "malformed_request"

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from ninja.security.base import AuthBase
@@ -15,7 +16,7 @@ from ninja.utils import check_csrf
 
 from freshloop.core.apikeys import api_key_authenticate
 from freshloop.core.audit import Actor
-from freshloop.core.errors import DomainError, PermissionDenied
+from freshloop.core.errors import DomainError, MalformedRequest, PermissionDenied
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
 from freshloop.core.models import ApiKey
 from freshloop.core.permissions import Role, require_role
@@ -127,10 +128,25 @@ class OperatorAuth(AuthBase):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
-        if request.method not in {"GET", "HEAD", "OPTIONS"} and check_csrf(request) is not None:
+        if request.method not in {"GET", "HEAD", "OPTIONS"} and self._csrf_failed(request):
             raise PermissionDenied("CSRF 校验失败，请刷新页面后重试")
         require_role(user, *self.roles)
         return user
+
+    @staticmethod
+    def _csrf_failed(request: HttpRequest) -> bool:
+        """Django's CSRF check reads `request.POST` (for `csrfmiddlewaretoken`), which parses a
+        multipart or urlencoded body and raises on a broken boundary or too many fields: that is
+        the client's malformed request (400), not a server error."""
+        try:
+            return check_csrf(request) is not None
+        except RequestDataTooBig:
+            raise  # rendered as 413
+        except (MultiPartParserError, SuspiciousOperation) as error:
+            raise MalformedRequest(
+                "请求体格式不正确，请以 JSON 发送",
+                detail={"content_type": (request.content_type or "")[:100]},
+            ) from error
 
 
 def request_actor(request: HttpRequest) -> Actor:

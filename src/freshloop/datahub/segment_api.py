@@ -12,14 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from ninja import Path, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from freshloop.core.api import OperatorAuth, request_actor
-from freshloop.core.errors import MalformedRequest, NotFound
+from freshloop.core.errors import NotFound
 from freshloop.datahub import segments
 from freshloop.datahub.access import ANALYST_ROLES
 from freshloop.datahub.event_schemas import NAME_PATTERN
@@ -28,29 +26,7 @@ from freshloop.datahub.segment_schema import builder_schema
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.services import SKIP_REASONS
 
-
-class _OperatorAuth(OperatorAuth):
-    """`OperatorAuth` whose CSRF check cannot turn a broken form body into a 500.
-
-    Django's CSRF check reads `request.POST` (for `csrfmiddlewaretoken`), which parses a
-    `multipart/form-data` or urlencoded body and raises on a bad boundary or too many
-    fields; the API's catch-all would answer 500. Here that is the client's malformed
-    request. (The same holds for every router on `core.api.OperatorAuth`: best fixed there.)
-    """
-
-    def __call__(self, request: HttpRequest) -> Any:
-        try:
-            return super().__call__(request)
-        except RequestDataTooBig:
-            raise  # rendered as 413 by the API's handlers
-        except (MultiPartParserError, SuspiciousOperation) as error:
-            raise MalformedRequest(
-                "请求体格式不正确，请以 JSON 发送",
-                detail={"content_type": (request.content_type or "")[:100]},
-            ) from error
-
-
-router = Router(tags=["人群圈选 segments"], auth=_OperatorAuth(*ANALYST_ROLES))
+router = Router(tags=["人群圈选 segments"], auth=OperatorAuth(*ANALYST_ROLES))
 
 MAX_ID = 2**63 - 1  # ids beyond a BIGINT would fail in the database instead of being unknown
 DEFINITION_HELP = (
