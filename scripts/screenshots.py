@@ -97,6 +97,29 @@ def _live_screenshots(browser: Any, base: str) -> None:
     host.screenshot(path=OUT / "console-live-host.png", full_page=True)
 
 
+def _datahub_screenshots(browser: Any, base: str) -> None:
+    """The marketer's dashboard over the last year, the busiest buyer's profile and the
+    segment builder with the issue's example rule."""
+    page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
+    page.goto(f"{base}/console/login/?next=/console/data/")
+    page.fill("input[name=username]", "marketer")
+    page.fill("input[name=password]", "freshloop-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/console/data/")
+    page.click("text=近一年")
+    page.wait_for_selector("[data-chart=live-sessions][data-loaded=true]")
+    page.wait_for_timeout(1500)  # ECharts' entry animation
+    page.screenshot(path=OUT / "datahub-dashboard.png", full_page=True)
+    page.goto(f"{base}/console/data/people/")
+    page.locator("[data-testid=people-top] tbody a").first.click()
+    page.wait_for_selector("[data-testid=profile-timeline]")
+    page.screenshot(path=OUT / "datahub-profile.png")
+    page.goto(f"{base}/console/data/segments/new")
+    page.click("text=近30天看过≥2场直播且未支付")
+    page.wait_for_selector("[data-testid=preview-state]:has-text('按当前规则实时统计')")
+    page.screenshot(path=OUT / "datahub-segment.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -150,6 +173,7 @@ def main() -> None:
         phone_page.screenshot(path=OUT / "h5-home.png")
         _shop_screenshots(phone_page, page, base)
         _live_screenshots(browser, base)
+        _datahub_screenshots(browser, base)
         browser.close()
 
     health = httpx.get(f"{base}/healthz", timeout=5).json()

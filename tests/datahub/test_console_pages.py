@@ -44,13 +44,13 @@ def customer_service() -> Client:
     return _client(Role.CUSTOMER_SERVICE, username="cs")
 
 
-def _buyer(store: EventStore, phone: str = "13800138000") -> Person:
+def _buyer(store: EventStore, phone: str = "13800138000", amount_fen: int = 5_990) -> Person:
     person = make_person(phone=phone)
     record_server_event(
         "order_paid",
         person_id=person.pk,
         occurred_at=clock.now() - dt.timedelta(days=10),
-        properties={"order_no": f"N-{person.pk}", "amount_fen": 5_990, "province": "上海"},
+        properties={"order_no": f"N-{person.pk}", "amount_fen": amount_fen, "province": "上海"},
     )
     from freshloop.datahub.flush import buffer_flush_all
 
@@ -88,6 +88,19 @@ class TestPeopleSearch:
         assert person.one_id in page
         assert "13800138000" not in page
         assert "138****8000" in page
+
+    def test_without_a_term_it_ranks_the_top_spenders(
+        self, store: EventStore, customer_service: Client
+    ) -> None:
+        small = _buyer(store, phone="13800138001", amount_fen=1_000)
+        big = _buyer(store, phone="13800138002", amount_fen=9_000)
+        browser = make_person(phone="13800138003")
+
+        page = customer_service.get("/console/data/people/").content.decode()
+
+        top = page.split('data-testid="people-top"', 1)[1].split("</table>", 1)[0]
+        assert top.index(big.one_id) < top.index(small.one_id)
+        assert browser.one_id not in top
 
     def test_a_consumer_account_is_refused(self, store: EventStore) -> None:
         client = Client()

@@ -17,6 +17,7 @@ from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
 from freshloop.datahub.access import PROFILE_ROLES, console_access
 from freshloop.datahub.profile import person_for_profile, person_profile
+from freshloop.datahub.store import event_store
 from freshloop.datahub.tags import manual_tag_add, manual_tag_remove
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
 from freshloop.identity.selectors import identifier_mask, person_ids_by_any_identifier
@@ -64,16 +65,40 @@ def people_search(request: HttpRequest) -> HttpResponse:
         if len(people) == 1:
             return redirect("datahub-person", one_id=people[0].one_id)
         heading = f"“{term}” 的搜索结果"
+        top: list[dict[str, str]] = []
     else:
         people = list(
             Person.objects.filter(status=PersonStatus.ACTIVE).order_by("-updated_at", "-pk")[:20]
         )
         heading = "最近活跃的用户"
+        top = _rows(_top_spenders())
     return render(
         request,
         "datahub/people.html",
-        {"term": term, "heading": heading, "rows": _rows(people), "tab": "people"},
+        {"term": term, "heading": heading, "rows": _rows(people), "top": top, "tab": "people"},
     )
+
+
+TOP_SPENDERS_SHOWN = 10
+
+
+def _top_spenders() -> list[Person]:
+    """The people with the highest spend in the RFM window (computed tags), best first."""
+    try:
+        ranked = [
+            int(row[0])
+            for row in event_store().fetch(
+                "SELECT person_id FROM person_tags WHERE monetary_fen IS NOT NULL "
+                "ORDER BY monetary_fen DESC, person_id LIMIT $n",
+                {"n": TOP_SPENDERS_SHOWN * 2},
+            )
+        ]
+    except DomainError:  # the store is busy: the page does without the ranking
+        return []
+    people = Person.objects.in_bulk(ranked)
+    return [
+        people[pk] for pk in ranked if pk in people and people[pk].status == PersonStatus.ACTIVE
+    ][:TOP_SPENDERS_SHOWN]
 
 
 def _page_number(raw: str | None) -> int:
