@@ -70,7 +70,15 @@ class AcquisitionSpendForm(forms.ModelForm):
 @admin.register(AcquisitionSpend)
 class AcquisitionSpendAdmin(ModelAdmin):
     form = AcquisitionSpendForm
-    list_display = ("channel", "campaign", "starts_on", "ends_on", "amount", "created_by", "created_at")
+    list_display = (
+        "channel",
+        "campaign",
+        "starts_on",
+        "ends_on",
+        "amount",
+        "created_by",
+        "created_at",
+    )
     list_filter = ("channel",)
     search_fields = ("campaign", "note")
     date_hierarchy = "starts_on"

@@ -97,7 +97,9 @@ def orders_backfill() -> int:
             batch.update(_order_events(order))
         added += buffer_append(source=SERVER_SOURCE, payloads=batch, received_at=clock.now())
     refunds: dict[str, dict[str, Any]] = {}
-    for refund in RefundRequest.objects.filter(status=RefundStatus.REFUNDED).select_related("order"):
+    for refund in RefundRequest.objects.filter(status=RefundStatus.REFUNDED).select_related(
+        "order"
+    ):
         refunds.update(_refund_event(refund))
     if refunds:
         added += buffer_append(source=SERVER_SOURCE, payloads=refunds, received_at=clock.now())
