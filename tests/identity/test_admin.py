@@ -80,6 +80,88 @@ class TestPersonAdmin:
 
 
 @pytest.mark.django_db
+class TestPersonMergeHistory:
+    def test_merge_history_names_the_masked_identifier_that_proved_it(
+        self, service_desk: Client
+    ) -> None:
+        # given a shopper and a WeChat visitor proved one by a call with phone and unionid
+        shopper = identify(
+            identifiers=[IdentifierInput(type="phone", value="13800138000", verified=True)],
+            source="shop",
+        ).person
+        visitor = identify(
+            identifiers=[
+                IdentifierInput(type="wechat_unionid", value="unionid-secret-1", verified=True)
+            ],
+            source="wechat_oauth",
+        ).person
+        identify(
+            identifiers=[
+                IdentifierInput(type="phone", value="13800138000", verified=True),
+                IdentifierInput(type="wechat_unionid", value="unionid-secret-1", verified=True),
+            ],
+            source="h5_otp",
+        )
+        # when the operator opens the survivor's page and the merged person's page
+        page = service_desk.get(f"/admin/identity/person/{shopper.pk}/change/").content.decode()
+        merged_page = service_desk.get(
+            f"/admin/identity/person/{visitor.pk}/change/"
+        ).content.decode()
+        listing = service_desk.get("/admin/identity/mergerecord/").content.decode()
+        # then the merge history shows the proving identifier masked, never in clear
+        evidence = "手机号 138****8000，关联 微信 unionid uni***t-1，来源 h5_otp"
+        assert "证据（脱敏）" in page
+        assert evidence in page
+        assert f"证据：{evidence}" in merged_page
+        assert evidence in listing
+        for text in (page, merged_page, listing):
+            assert "13800138000" not in text
+            assert "unionid-secret-1" not in text
+
+    def test_review_merge_shows_the_decision_and_the_candidate(self, service_desk: Client) -> None:
+        a = identify(
+            identifiers=[IdentifierInput(type="member_no", value="M-000123")], source="shop"
+        ).person
+        b = identify(
+            identifiers=[IdentifierInput(type="device_id", value="device-b-0001")], source="live"
+        ).person
+        candidate = MatchCandidate.objects.create(
+            person_a=a,
+            person_b=b,
+            score=0.97,
+            evidence={"name": 3, "address": 2, "city": 1},
+            created_at=a.created_at,
+        )
+        service_desk.post(
+            "/admin/identity/matchcandidate/",
+            {"action": "accept", "_selected_action": [candidate.pk]},
+        )
+        page = service_desk.get(f"/admin/identity/person/{a.pk}/change/").content.decode()
+        assert (
+            f"审核通过：cs 确认是同一人（候选 #{candidate.pk}，匹配概率 97.0%，"
+            "地址高度相似、城市一致、姓名一致）；会员号 ***，关联 设备ID dev***001，来源 operator"
+        ) in page
+
+    def test_merge_history_of_an_erased_person_shows_no_value(self, service_desk: Client) -> None:
+        from freshloop.core.audit import Actor
+        from freshloop.identity.privacy import person_erase
+
+        survivor = _customer()
+        identify(identifiers=[IdentifierInput(type="device_id", value="tablet-77")], source="live")
+        identify(
+            identifiers=[
+                IdentifierInput(type="phone", value="13800138000", verified=True),
+                IdentifierInput(type="device_id", value="tablet-77"),
+            ],
+            source="live",
+        )
+        person_erase(actor=Actor.system("test"), one_id=survivor.one_id, reason="注销")
+        page = service_desk.get(f"/admin/identity/person/{survivor.pk}/change/").content.decode()
+        assert "手机号（已删除），关联 设备ID（已删除），来源 live" in page
+        assert "138****8000" not in page
+
+
+@pytest.mark.django_db
 class TestReviewQueue:
     def test_reject_from_the_queue(self, service_desk: Client) -> None:
         a = identify(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from freshloop.core.audit import Actor
@@ -9,7 +11,14 @@ from freshloop.identity.matching import (
     match_candidate_reject,
     match_candidates_generate,
 )
-from freshloop.identity.models import MatchCandidate, MatchStatus, Person, PersonStatus
+from freshloop.identity.models import (
+    Identifier,
+    MatchCandidate,
+    MatchStatus,
+    MergeRecord,
+    Person,
+    PersonStatus,
+)
 from freshloop.identity.resolver import IdentifierInput, identify
 
 REVIEWER = Actor(type="user", id="3", label="运营小周")
@@ -101,15 +110,43 @@ class TestMatchCandidateAccept:
             "上海",
         )
         candidate = MatchCandidate.objects.create(
-            person_a=a, person_b=b, score=0.97, created_at=a.created_at
+            person_a=a,
+            person_b=b,
+            score=0.97,
+            match_weight=9.5,
+            evidence={"name": 3, "address": 3, "masked_phone": -1, "city": 1},
+            created_at=a.created_at,
         )
         survivor = match_candidate_accept(actor=REVIEWER, candidate_id=candidate.pk)
         assert survivor.pk == a.pk
         b.refresh_from_db()
         assert b.status == PersonStatus.MERGED
+        # the merge names the operator's decision, the candidate, and the link it became
+        record = MergeRecord.objects.get()
+        member_no = Identifier.objects.get(type="member_no")
+        device = Identifier.objects.get(type="device_id")
+        assert (record.from_person_id, record.into_person_id) == (b.pk, a.pk)
+        assert (record.reason, record.actor_label) == ("review", REVIEWER.label)
+        assert record.match_candidate_id == candidate.pk
+        assert record.evidence_id == member_no.pk
+        detail = record.evidence_detail
+        assert detail["kind"] == "review"
+        assert detail["decision"]["action"] == "accept"
+        assert detail["decision"]["by"] == REVIEWER.label
+        assert detail["candidate"] == {
+            "id": candidate.pk,
+            "score": 0.97,
+            "match_weight": 9.5,
+            "fields": {"name": 3, "address": 3, "masked_phone": -1, "city": 1},
+        }
+        assert detail["identifier"] == {"id": member_no.pk, "type": "member_no"}
+        assert detail["linked_with"] == {"id": device.pk, "type": "device_id"}
+        assert detail["link_source"] == "operator"
+        assert "张伟" not in json.dumps(detail, ensure_ascii=False)
         identity_rebuild(actor=Actor.system("test"))
         b.refresh_from_db()
         assert b.merged_into_id == a.pk
+        assert MergeRecord.objects.count() == 1  # the rebuild agrees: nothing to merge again
         with pytest.raises(Conflict):
             match_candidate_accept(actor=REVIEWER, candidate_id=candidate.pk)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import random
 import threading
 from typing import Any
@@ -92,6 +93,68 @@ class TestIdentifyLinking:
         assert AuditLog.objects.filter(action="person.merge").count() == 1
         assert ConsumerToken.objects.get().person_id == shopper.pk
         assert active_people() == 1
+        # and the record names the identifier that proved it: the shopper's phone, which the
+        # visitor's unionid arrived with — by id and type, never by value
+        the_phone = Identifier.objects.get(type="phone")
+        the_unionid = Identifier.objects.get(type="wechat_unionid")
+        record = MergeRecord.objects.get()
+        assert record.evidence_id == the_phone.pk
+        assert record.evidence_detail == {
+            "kind": "link",
+            "identifier": {"id": the_phone.pk, "type": "phone"},
+            "linked_with": {"id": the_unionid.pk, "type": "wechat_unionid"},
+            "via": [],
+            "link_source": "h5_otp",
+        }
+        assert record.match_candidate is None
+        audit = AuditLog.objects.get(action="person.merge")
+        assert audit.after["evidence"] == record.evidence_detail
+        stored = json.dumps([record.evidence_detail, audit.after], ensure_ascii=False)
+        assert "13800138000" not in stored
+        assert "138****8000" not in stored  # not even masked: screens mask the live row
+        assert "u-1" not in stored
+
+    def test_two_people_merged_by_one_call_each_name_their_evidence(self) -> None:
+        # given three people: a shopper (phone), a WeChat visitor (unionid), a live viewer (device)
+        shopper = identify(identifiers=[phone("13800138000")], source="shop").person
+        visitor = identify(identifiers=[unionid("u-1")], source="wechat_oauth").person
+        viewer = identify(identifiers=[device("dev-1")], source="live").person
+        # when one call shows all three identifiers (linked in a star on the device)
+        result = identify(
+            identifiers=[phone("13800138000"), unionid("u-1"), device("dev-1")], source="h5_otp"
+        )
+        # then both merge into the oldest, and each record names the shopper's phone: directly
+        # for the device, through the device for the unionid
+        assert result.person.pk == shopper.pk
+        ids = {i.type: i.pk for i in Identifier.objects.all()}
+        records = {r.from_person_id: r for r in MergeRecord.objects.all()}
+        assert set(records) == {visitor.pk, viewer.pk}
+        assert {r.evidence_id for r in records.values()} == {ids["phone"]}
+        assert records[viewer.pk].evidence_detail["linked_with"] == {
+            "id": ids["device_id"],
+            "type": "device_id",
+        }
+        assert records[viewer.pk].evidence_detail["via"] == []
+        assert records[visitor.pk].evidence_detail["linked_with"] == {
+            "id": ids["wechat_unionid"],
+            "type": "wechat_unionid",
+        }
+        assert records[visitor.pk].evidence_detail["via"] == [
+            {"id": ids["device_id"], "type": "device_id"}
+        ]
+        assert {r.evidence_detail["link_source"] for r in records.values()} == {"h5_otp"}
+
+    def test_scoped_evidence_names_its_app_but_not_its_value(self) -> None:
+        shopper = identify(identifiers=[phone("13800138000")], source="shop").person
+        identify(identifiers=[openid("o-secret", app="wx-mall")], source="wechat_oauth")
+        identify(
+            identifiers=[phone("13800138000"), openid("o-secret", app="wx-mall")],
+            source="wechat_oauth",
+        )
+        record = MergeRecord.objects.get()
+        assert record.into_person_id == shopper.pk
+        assert record.evidence_detail["linked_with"]["scope"] == "wx-mall"
+        assert "o-secret" not in json.dumps(record.evidence_detail)
 
     def test_merge_event_is_published_after_commit(
         self, django_capture_on_commit_callbacks: Any

@@ -28,7 +28,11 @@ from freshloop.identity.models import (
 )
 from freshloop.identity.privacy import person_erase, person_export
 from freshloop.identity.resolver import person_split
-from freshloop.identity.selectors import identifier_mask, person_ids_by_any_identifier
+from freshloop.identity.selectors import (
+    identifier_mask,
+    merge_evidence_text,
+    person_ids_by_any_identifier,
+)
 
 
 class IdentifierInline(TabularInline):
@@ -51,10 +55,14 @@ class MergedFromInline(TabularInline):
     model = MergeRecord
     fk_name = "into_person"
     extra = 0
-    fields = ("from_person", "reason", "source", "actor_label", "created_at")
+    fields = ("from_person", "reason", "source", "actor_label", "evidence_text", "created_at")
     readonly_fields = fields
     can_delete = False
     verbose_name_plural = "合并历史（并入本用户）"
+
+    @admin.display(description="证据（脱敏）")
+    def evidence_text(self, obj: MergeRecord) -> str:
+        return merge_evidence_text(obj)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -145,9 +153,12 @@ class PersonAdmin(ModelAdmin):
             extra_context["conflicts"] = IdentityConflict.objects.filter(
                 Q(left_id__in=identifier_ids) | Q(right_id__in=identifier_ids)
             ).select_related("left__person", "right__person")
-            extra_context["merged_away"] = MergeRecord.objects.filter(
-                from_person=person
-            ).select_related("into_person")
+            extra_context["merged_away"] = [
+                {"record": record, "evidence": merge_evidence_text(record)}
+                for record in MergeRecord.objects.filter(from_person=person).select_related(
+                    "into_person"
+                )
+            ]
             extra_context["person_obj"] = person
         return super().changeform_view(request, object_id, form_url, extra_context)
 
@@ -219,9 +230,24 @@ class _ReadOnly(ModelAdmin):
 
 @admin.register(MergeRecord)
 class MergeRecordAdmin(_ReadOnly):
-    list_display = ("created_at", "from_person", "into_person", "reason", "source", "actor_label")
+    list_display = (
+        "created_at",
+        "from_person",
+        "into_person",
+        "reason",
+        "source",
+        "actor_label",
+        "evidence_text",
+    )
     list_filter = ("reason", "source")
     search_fields = ("from_person__one_id", "into_person__one_id")
+    # The raw evidence ids stay off the page; the masked description is what people read.
+    exclude = ("evidence", "evidence_detail")
+    readonly_fields = ("evidence_text",)
+
+    @admin.display(description="证据（脱敏）")
+    def evidence_text(self, obj: MergeRecord) -> str:
+        return merge_evidence_text(obj)
 
 
 @admin.register(IdentityConflict)

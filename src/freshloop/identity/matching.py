@@ -161,7 +161,8 @@ def match_candidates_generate(
 
 
 def match_candidate_accept(*, actor: Actor, candidate_id: int) -> Person:
-    """Merge the pair: the operator's decision becomes evidence (a link), so a rebuild keeps it."""
+    """Merge the pair: the operator's decision becomes evidence (a link), so a rebuild keeps it,
+    and the merge record names the decision and the candidate's score and compared fields."""
     with transaction.atomic():
         candidate = MatchCandidate.objects.select_for_update().get(pk=candidate_id)
         if candidate.status != MatchStatus.PENDING:
@@ -188,6 +189,7 @@ def match_candidate_accept(*, actor: Actor, candidate_id: int) -> Person:
             reason="review",
             source="operator",
             actor=actor,
+            decision=candidate,
         )
         survivor = outcome.group_person[left.pk]
         if outcome.group_person[right.pk].pk != survivor.pk:

@@ -164,7 +164,15 @@ class IdentifierLink(models.Model):
 
 
 class MergeRecord(models.Model):
-    """One person folded into another: who, why, and which identifier proved it."""
+    """One person folded into another: who, why, and which identifier proved it.
+
+    `evidence` is the survivor's identifier the merged person's identifiers were linked to
+    (directly, or through the identifiers in `evidence_detail["via"]`); `evidence_detail`
+    names both ends by id and type, the link's source, and for a review-queue merge the
+    operator's decision and the match candidate's score and compared fields. It never holds
+    an identifier's value, masked or not: screens mask the live identifier, so an erasure
+    reaches the merge history too.
+    """
 
     from_person = models.ForeignKey(
         Person, on_delete=models.PROTECT, related_name="merged_away_records"
@@ -178,6 +186,15 @@ class MergeRecord(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name="证据标识",
+    )
+    evidence_detail = models.JSONField("证据详情", default=dict, blank=True)
+    match_candidate = models.ForeignKey(
+        "MatchCandidate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merge_records",
+        verbose_name="审核候选",
     )
     source = models.CharField("来源", max_length=32, blank=True)
     actor_label = models.CharField("操作者", max_length=150, blank=True)

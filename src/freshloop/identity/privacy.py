@@ -80,7 +80,12 @@ def _identity_section(person: Person) -> dict[str, Any]:
             for i in identifiers
         ],
         "merged_from": [
-            {"one_id": r.from_person.one_id, "reason": r.reason, "at": r.created_at.isoformat()}
+            {
+                "one_id": r.from_person.one_id,
+                "reason": r.reason,
+                "at": r.created_at.isoformat(),
+                "evidence": r.evidence_detail,
+            }
             for r in MergeRecord.objects.filter(into_person=person).select_related("from_person")
         ],
         "conflicts": list(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +43,7 @@ from freshloop.identity.models import (
     IdentifierLink,
     IdentityConflict,
     IdentitySplitMember,
+    MatchCandidate,
     MergeRecord,
     Person,
     PersonStatus,
@@ -228,6 +229,8 @@ class Component:
     identifiers: dict[int, Identifier] = field(default_factory=dict)
     links: list[tuple[int, int]] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
+    # (left, right) -> where the link came from: the identify call's source, "operator"…
+    link_sources: dict[tuple[int, int], str] = field(default_factory=dict)
 
     @property
     def person_ids(self) -> set[int]:
@@ -251,7 +254,7 @@ def component_load(seed_identifier_ids: Iterable[int]) -> Component:
     component = Component()
     frontier = set(seed_identifier_ids)
     seen_people: set[int] = set()
-    links: set[tuple[int, int]] = set()
+    links: dict[tuple[int, int], str] = {}
     while frontier:
         batch = Identifier.objects.filter(pk__in=frontier).exclude(pk__in=component.identifiers)
         new_people: set[int] = set()
@@ -262,15 +265,15 @@ def component_load(seed_identifier_ids: Iterable[int]) -> Component:
         seen_people |= new_people
         ids = list(frontier)
         next_ids: set[int] = set()
-        for left, right in IdentifierLink.objects.filter(left_id__in=ids).values_list(
-            "left_id", "right_id"
+        for left, right, source in IdentifierLink.objects.filter(left_id__in=ids).values_list(
+            "left_id", "right_id", "source"
         ):
-            links.add((left, right))
+            links[(left, right)] = source
             next_ids.add(right)
-        for left, right in IdentifierLink.objects.filter(right_id__in=ids).values_list(
-            "left_id", "right_id"
+        for left, right, source in IdentifierLink.objects.filter(right_id__in=ids).values_list(
+            "left_id", "right_id", "source"
         ):
-            links.add((left, right))
+            links[(left, right)] = source
             next_ids.add(left)
         if new_people:
             next_ids |= set(
@@ -278,6 +281,7 @@ def component_load(seed_identifier_ids: Iterable[int]) -> Component:
             )
         frontier = next_ids - set(component.identifiers)
     component.links = sorted(links)
+    component.link_sources = links
     split_rows = IdentitySplitMember.objects.filter(
         identifier_id__in=component.identifiers
     ).values_list("split_id", flat=True)
@@ -375,6 +379,7 @@ def partition_apply(
     actor: Actor,
     prefer_new_for: set[int] | None = None,
     provisional: Person | None = None,
+    decision: MatchCandidate | None = None,
 ) -> ApplyOutcome:
     """Make the stored people match the partition's groups.
 
@@ -385,8 +390,12 @@ def partition_apply(
     whoever received their identifiers. `prefer_new_for` marks identifiers whose group must get a fresh person
     (a split's new side). `provisional` is the person a call created for its new identifiers:
     existing people always win ownership over it, and if it ends up empty it is deleted —
-    it never existed outside this transaction.
+    it never existed outside this transaction. `decision` is the review-queue candidate an
+    operator accepted: the merge of its two people records it as evidence.
+
+    Every merge records what proved it (`merge_evidence_find`).
     """
+    holder_before = {pk: identifier.person_id for pk, identifier in component.identifiers.items()}
     provisional_pk = provisional.pk if provisional is not None else None
     now = clock.now()
     prefer_new_for = prefer_new_for or set()
@@ -446,15 +455,131 @@ def partition_apply(
         into_pk = sorted(received_from[person_id].items(), key=lambda item: (-item[1], item[0]))[0][
             0
         ]
-        into = next(owner for owner in group_owner.values() if owner.pk == into_pk)
+        group_index, into = next(
+            (index, owner) for index, owner in group_owner.items() if owner.pk == into_pk
+        )
+        evidence = merge_evidence_find(
+            component=component,
+            group=result.groups[group_index],
+            holder_before=holder_before,
+            merged_person_id=person_id,
+            survivor_id=into_pk,
+        )
+        if decision is not None and {person_id, into_pk} == {
+            decision.person_a_id,
+            decision.person_b_id,
+        }:
+            evidence = evidence.with_decision(candidate=decision, actor=actor, at=now)
         person_merge_into(
-            person=person, into=into, reason=reason, source=source, actor=actor, evidence=None
+            person=person,
+            into=into,
+            reason=reason,
+            source=source,
+            actor=actor,
+            evidence=evidence,
         )
         merged.append((person, into))
 
     opened = conflicts_record(result=result, now=now)
     return ApplyOutcome(
         group_person=assignment, merged=merged, created=created, conflicts_opened=opened
+    )
+
+
+@dataclass(frozen=True)
+class MergeEvidence:
+    """What proved a merge. `identifier` is the survivor's identifier (held before the merge)
+    that the merged person's identifiers were linked to; `detail` is what MergeRecord keeps in
+    `evidence_detail` — ids, types and link sources, never a value."""
+
+    identifier: Identifier | None
+    detail: dict[str, Any]
+    candidate: MatchCandidate | None = None
+
+    def with_decision(
+        self, *, candidate: MatchCandidate, actor: Actor, at: dt.datetime
+    ) -> MergeEvidence:
+        """The same evidence, as an operator's accepted review-queue match."""
+        detail = {
+            **self.detail,
+            "kind": "review",
+            "decision": {"action": "accept", "by": actor.label, "at": at.isoformat()},
+            "candidate": {
+                "id": candidate.pk,
+                "score": candidate.score,
+                "match_weight": candidate.match_weight,
+                "fields": dict(candidate.evidence),
+            },
+        }
+        return MergeEvidence(identifier=self.identifier, detail=detail, candidate=candidate)
+
+
+def _identifier_ref(identifier: Identifier) -> dict[str, Any]:
+    reference: dict[str, Any] = {"id": identifier.pk, "type": identifier.type}
+    if identifier.scope:
+        reference["scope"] = identifier.scope  # an app or corp id, not personal data
+    return reference
+
+
+def merge_evidence_find(
+    *,
+    component: Component,
+    group: Sequence[int],
+    holder_before: dict[int, int],
+    merged_person_id: int,
+    survivor_id: int,
+) -> MergeEvidence:
+    """The shortest chain of links, inside the group both people's identifiers now form, from
+    an identifier the merged person held to one the survivor held (before this merge).
+
+    Its last identifier is the evidence: the survivor's phone, unionid… the merged person
+    turned up with. Ties go to the smallest identifier keys (the partition's stable order), so
+    the answer depends only on the stored evidence, like the merge itself.
+    """
+    members = set(group)
+    key = {
+        pk: identifier_key(i.type, i.scope, i.value_index)
+        for pk, i in component.identifiers.items()
+        if pk in members
+    }
+    neighbours: dict[int, list[int]] = defaultdict(list)
+    for left, right in component.links:
+        if left in members and right in members:
+            neighbours[left].append(right)
+            neighbours[right].append(left)
+    starts = sorted(
+        (pk for pk in members if holder_before.get(pk) == merged_person_id), key=key.__getitem__
+    )
+    previous: dict[int, int | None] = dict.fromkeys(starts)
+    queue = deque(starts)
+    found: int | None = None
+    while queue and found is None:
+        node = queue.popleft()
+        for neighbour in sorted(neighbours[node], key=key.__getitem__):
+            if neighbour in previous:
+                continue
+            previous[neighbour] = node
+            if holder_before.get(neighbour) == survivor_id:
+                found = neighbour
+                break
+            queue.append(neighbour)
+    if found is None:  # the group is connected, so this means the state was not consistent
+        return MergeEvidence(identifier=None, detail={"kind": "unknown"})
+    path = [found]
+    while (step := previous[path[-1]]) is not None:
+        path.append(step)
+    path.reverse()  # merged person's identifier first, the survivor's last
+    last_link = (min(path[-2], path[-1]), max(path[-2], path[-1]))
+    identifiers = component.identifiers
+    return MergeEvidence(
+        identifier=identifiers[found],
+        detail={
+            "kind": "link",
+            "identifier": _identifier_ref(identifiers[found]),
+            "linked_with": _identifier_ref(identifiers[path[0]]),
+            "via": [_identifier_ref(identifiers[pk]) for pk in path[1:-1]],
+            "link_source": component.link_sources.get(last_link, ""),
+        },
     )
 
 
@@ -465,7 +590,7 @@ def person_merge_into(
     reason: str,
     source: str,
     actor: Actor,
-    evidence: Identifier | None,
+    evidence: MergeEvidence,
 ) -> None:
     """Fold `person` into `into`: traits combined, history kept, references re-pointed on commit."""
     now = clock.now()
@@ -486,7 +611,9 @@ def person_merge_into(
         from_person=person,
         into_person=into,
         reason=reason,
-        evidence=evidence,
+        evidence=evidence.identifier,
+        evidence_detail=evidence.detail,
+        match_candidate=evidence.candidate,
         source=source,
         actor_label=actor.label,
         created_at=now,
@@ -497,7 +624,7 @@ def person_merge_into(
         action="person.merge",
         target=into,
         before={"from_one_id": person.one_id},
-        after={"into_one_id": into.one_id, "reason": reason},
+        after={"into_one_id": into.one_id, "reason": reason, "evidence": evidence.detail},
     )
     publish(
         IdentityMerged(

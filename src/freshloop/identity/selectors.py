@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from freshloop.core import crypto
-from freshloop.identity.models import Identifier, IdentifierType, Person
+from freshloop.identity.models import Identifier, IdentifierType, MergeRecord, Person
 
 
 def identifier_mask(identifier: Identifier) -> str:
@@ -85,8 +86,6 @@ def person_ids_by_any_identifier(*, term: str) -> list[int]:
 
 
 def person_summary(*, person: Person, requested_one_id: str | None = None) -> dict[str, object]:
-    from freshloop.identity.models import MergeRecord
-
     return {
         "one_id": person.one_id,
         "status": person.status,
@@ -110,3 +109,68 @@ def person_summary(*, person: Person, requested_one_id: str | None = None) -> di
         "requested_one_id": requested_one_id,
         "created_at": person.created_at,
     }
+
+
+# How splink's comparison levels (MatchCandidate.evidence) read to an operator.
+_MATCH_FIELD_LABELS = {"name": "姓名", "address": "地址", "masked_phone": "手机号", "city": "城市"}
+_FUZZY_LEVELS = {3: "一致", 2: "高度相似", 1: "相似", 0: "不同", -1: "缺失"}
+_EXACT_LEVELS = {1: "一致", 0: "不同", -1: "缺失"}
+
+
+def _identifier_text(reference: dict[str, Any] | None, loaded: dict[int, Identifier]) -> str:
+    """Type and masked value of an identifier named in a merge record. The value is masked
+    from the live row, so an erased identifier shows as erased."""
+    if not reference:
+        return "（未记录）"
+    identifier = loaded.get(int(reference.get("id", 0)))
+    type_value = identifier.type if identifier is not None else str(reference.get("type", ""))
+    label = (
+        str(IdentifierType(type_value).label) if type_value in IdentifierType.values else type_value
+    )
+    if identifier is None:
+        return f"{label}（已不存在）"
+    if not identifier.value:
+        return f"{label}（已删除）"
+    return f"{label} {identifier_mask(identifier)}"
+
+
+def merge_evidence_text(record: MergeRecord) -> str:
+    """One line for the merge history: which identifier proved the merge (masked), what it was
+    linked to and by which source, and for a review merge the operator's decision and the
+    match candidate's score and compared fields. Records from before evidence was kept say so."""
+    detail = record.evidence_detail or {}
+    if not detail.get("identifier"):
+        return "（未记录证据）"
+    ids = [
+        int(reference["id"])
+        for reference in [
+            detail.get("identifier"),
+            detail.get("linked_with"),
+            *detail.get("via", []),
+        ]
+        if reference and "id" in reference
+    ]
+    loaded = Identifier.objects.in_bulk(ids)
+    text = f"{_identifier_text(detail['identifier'], loaded)}，关联 {_identifier_text(detail.get('linked_with'), loaded)}"
+    via = detail.get("via") or []
+    if via:
+        text += f"（经 {len(via)} 个标识）"
+    if detail.get("link_source"):
+        text += f"，来源 {detail['link_source']}"
+    decision = detail.get("decision")
+    candidate = detail.get("candidate")
+    if decision and candidate:
+        fields = "、".join(
+            f"{_MATCH_FIELD_LABELS.get(name, name)}"
+            + (_FUZZY_LEVELS if name in ("name", "address") else _EXACT_LEVELS).get(
+                int(level), str(level)
+            )
+            for name, level in sorted(candidate.get("fields", {}).items())
+        )
+        text = (
+            f"审核通过：{decision.get('by', '')} 确认是同一人"
+            f"（候选 #{candidate.get('id')}，匹配概率 {float(candidate.get('score', 0)):.1%}"
+            + (f"，{fields}" if fields else "")
+            + f"）；{text}"
+        )
+    return text
