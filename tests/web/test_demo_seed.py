@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import shutil
+import statistics
+from collections import defaultdict
 from io import StringIO
 
 import pytest
@@ -7,7 +12,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
 
-from freshloop.catalog.models import Sku
+from freshloop.catalog.models import Batch, Sku, StorageCondition
+from freshloop.core import clock
 from freshloop.core.permissions import Role
 from freshloop.identity.models import (
     Identifier,
@@ -16,7 +22,20 @@ from freshloop.identity.models import (
     Person,
     PersonStatus,
 )
-from freshloop.inventory.models import Warehouse
+from freshloop.inventory.models import BatchStock, StockLevel, StockMovement, Warehouse
+from freshloop.live.models import LiveProduct, LiveSession, LiveStatus
+from freshloop.live.streams import DEMO_STREAM, hls_root
+from freshloop.membership.models import PointsEntry, PointsKind
+from freshloop.orders.models import Order, OrderLine, OrderStatus
+from freshloop.promotions.models import Campaign, Coupon, CouponTemplate, RedeemCode
+from freshloop.web import demo_commerce, demo_live
+
+WAREHOUSES = {"sh-qingpu", "gz-baiyun", "bj-daxing"}
+COUPON_TEMPLATES = {"welcome-10", "milk-99-20", "member-88", "free-ship", "live-friday-15"}
+CAMPAIGNS = {"winter-tiers", "live-milk-flash"}
+HISTORY = f"{demo_commerce.IMPORT_PREFIX}_"
+MILK = {"fresh-milk"}
+RICE = {"indica-rice", "japonica-rice"}
 
 
 def _seed(**options: object) -> str:
@@ -25,16 +44,156 @@ def _seed(**options: object) -> str:
     return out.getvalue()
 
 
-def _counts() -> tuple[int, ...]:
-    return (
-        Sku.objects.count(),
-        Warehouse.objects.count(),
-        User.objects.count(),
-        Person.objects.count(),
-        Identifier.objects.count(),
-        IdentityConflict.objects.count(),
-        MatchCandidate.objects.count(),
+def _counts() -> dict[str, int]:
+    """Every table the seed writes to that a duplicate would show up in."""
+    return {
+        "skus": Sku.objects.count(),
+        "warehouses": Warehouse.objects.count(),
+        "users": User.objects.count(),
+        "people": Person.objects.count(),
+        "identifiers": Identifier.objects.count(),
+        "conflicts": IdentityConflict.objects.count(),
+        "match_candidates": MatchCandidate.objects.count(),
+        "lots": Batch.objects.count(),
+        "lot_stock": BatchStock.objects.count(),
+        "stock_levels": StockLevel.objects.count(),
+        "stock_movements": StockMovement.objects.count(),
+        "coupon_templates": CouponTemplate.objects.count(),
+        "redeem_codes": RedeemCode.objects.count(),
+        "coupons": Coupon.objects.count(),
+        "campaigns": Campaign.objects.count(),
+        "orders": Order.objects.count(),
+        "order_lines": OrderLine.objects.count(),
+        "points_entries": PointsEntry.objects.count(),
+        "live_sessions": LiveSession.objects.count(),
+        "live_products": LiveProduct.objects.count(),
+    }
+
+
+def _assert_stock_in_every_warehouse() -> None:
+    """Two lots per SKU, each received into every warehouse that can store the product."""
+    warehouses = {w.code: w for w in Warehouse.objects.all()}
+    assert set(warehouses) == WAREHOUSES
+    skus = list(Sku.objects.select_related("product"))
+    for sku in skus:
+        assert sku.batches.count() == 2, sku.code
+    for code, warehouse in warehouses.items():
+        stocked = StockLevel.objects.filter(warehouse=warehouse, on_hand__gt=0)
+        storable = [sku for sku in skus if warehouse.can_store(sku.product.storage)]
+        assert stocked.count() == len(storable) > 0, code
+        assert BatchStock.objects.filter(warehouse=warehouse, quantity__gt=0).count() == 2 * len(
+            storable
+        )
+    # Beijing's warehouse has no freezer: frozen food is stocked only where it can be kept.
+    frozen = StockLevel.objects.filter(sku__product__storage=StorageCondition.FROZEN, on_hand__gt=0)
+    assert frozen.exists()
+    assert set(frozen.values_list("warehouse__code", flat=True)) == {"sh-qingpu", "gz-baiyun"}
+    # and every unit on hand sits in a lot (the stock levels and the lots agree)
+    for level in StockLevel.objects.all():
+        in_lots = sum(
+            BatchStock.objects.filter(batch__sku=level.sku, warehouse=level.warehouse).values_list(
+                "quantity", flat=True
+            )
+        )
+        assert level.on_hand == in_lots
+
+
+def _assert_promotions(people: int) -> None:
+    now = clock.now()
+    assert set(CouponTemplate.objects.values_list("code", flat=True)) >= COUPON_TEMPLATES
+    assert set(RedeemCode.objects.values_list("code", flat=True)) >= {"FRESH2026", "VIP88"}
+    for template in ("milk-99-20", "free-ship"):  # handed to every demo consumer
+        assert Coupon.objects.filter(template__code=template).count() == people
+    running = Campaign.objects.filter(starts_at__lte=now, ends_at__gt=now, is_active=True)
+    assert set(running.values_list("code", flat=True)) >= CAMPAIGNS
+
+
+def _orders_by_person(categories: set[str]) -> dict[int, list[dt.datetime]]:
+    """Order times per person, of history orders with a line in one of `categories`."""
+    times: dict[int, set[tuple[int, dt.datetime]]] = defaultdict(set)
+    for person_id, order_id, created_at in OrderLine.objects.filter(
+        order__order_no__startswith=HISTORY, sku__product__category__code__in=categories
+    ).values_list("order__person_id", "order_id", "order__created_at"):
+        times[person_id].add((order_id, created_at))
+    return {person: sorted(at for _, at in orders) for person, orders in times.items()}
+
+
+def _median_gap_days(times: list[dt.datetime]) -> float:
+    return statistics.median(
+        (later - earlier).total_seconds() / 86400 for earlier, later in itertools.pairwise(times)
     )
+
+
+def _assert_history(people: int) -> None:
+    """~10 orders per consumer over 18 months, with the habits the data hub's tags look for."""
+    now = clock.now()
+    history = Order.objects.filter(order_no__startswith=HISTORY)
+    assert 8 * people <= history.count() <= 13 * people
+    assert set(history.values_list("status", flat=True)) == {OrderStatus.COMPLETED}
+    assert set(history.values_list("channel", flat=True)) == {"shop", "live", "groupbuy"}
+    times = sorted(history.values_list("created_at", flat=True))
+    window = dt.timedelta(days=demo_commerce.HISTORY_MONTHS * 30 + 1)
+    assert now - window <= times[0] <= now - dt.timedelta(days=15 * 30)
+    assert now - dt.timedelta(days=14) <= times[-1] < now
+    # Each history order earned its points, once.
+    earned = PointsEntry.objects.filter(kind=PointsKind.EARN, ref__startswith=HISTORY)
+    assert earned.count() == history.count()
+    # A live order points at that week's Friday session.
+    for ref in history.filter(channel="live").values_list("source_ref", flat=True)[:200]:
+        assert dt.datetime.strptime(ref.removeprefix("LIVE-"), "%Y%m%d").weekday() == 4, ref
+
+    # Weekly milk buyers: a year or more of milk about every seven days.
+    weekly = [
+        person
+        for person, at in _orders_by_person(MILK).items()
+        if len(at) >= 40 and 5 <= _median_gap_days(at) <= 9
+    ]
+    assert weekly
+    # Occasional rice buyers: rice again and again, but a month or more apart.
+    occasional = [
+        person
+        for person, at in _orders_by_person(RICE).items()
+        if len(at) >= 3 and _median_gap_days(at) >= 45
+    ]
+    assert occasional
+    # Lapsed customers: regulars once (five orders or more), nothing in the last six months.
+    last_order: dict[int, tuple[int, dt.datetime]] = {}
+    for person_id, created_at in history.values_list("person_id", "created_at"):
+        count, latest = last_order.get(person_id, (0, created_at))
+        last_order[person_id] = (count + 1, max(latest, created_at))
+    lapsed = [
+        person
+        for person, (count, latest) in last_order.items()
+        if count >= 5 and latest < now - dt.timedelta(days=180)
+    ]
+    assert lapsed
+    assert not set(lapsed) & set(weekly)
+
+
+def _assert_live_room(output: str) -> None:
+    """The weekly session is live with the milk pinned; next week's is open for reservations."""
+    now = clock.now()
+    current = LiveSession.objects.get(title=demo_live.NOW_TITLE)
+    assert current.status == LiveStatus.LIVE
+    assert current.started_at is not None
+    assert current.started_at <= now
+    assert current.ended_at is None
+    products = list(current.products.select_related("sku").order_by("sort_order", "pk"))
+    assert [p.sku.code for p in products] == demo_live.LIVE_SKUS
+    pinned = [p for p in products if p.pinned_at is not None]
+    assert [p.sku.code for p in pinned] == ["milk-pasture-950x2"]
+    assert list(current.coupon_templates.values_list("code", flat=True)) == ["live-friday-15"]
+    upcoming = LiveSession.objects.get(title=demo_live.NEXT_TITLE)
+    assert upcoming.status == LiveStatus.SCHEDULED
+    assert now + dt.timedelta(days=6) < upcoming.scheduled_at < now + dt.timedelta(days=8)
+    assert upcoming.products.count() == len(demo_live.LIVE_SKUS)
+    assert f"/m/live/{current.code}" in output
+    # The HLS test stream is encoded when ffmpeg is installed (the room shows the cover if not).
+    if shutil.which("ffmpeg"):
+        assert "HLS test stream ready" in output
+        assert (hls_root() / DEMO_STREAM / "index.m3u8").is_file()
+    else:
+        assert "no ffmpeg" in output
 
 
 @pytest.mark.django_db
@@ -66,10 +225,31 @@ class TestDemoSeed:
         assert Person.objects.filter(status=PersonStatus.MERGED).exists()
         assert MatchCandidate.objects.exists()
         assert "freshloop-demo" in output
+        # and the shop has stock, coupons and campaigns, and 18 months of ~5,000 orders
+        people = len(demo_commerce.demo_people())
+        _assert_stock_in_every_warehouse()
+        _assert_promotions(people)
+        _assert_history(people)
+        assert 4_000 <= Order.objects.filter(order_no__startswith=HISTORY).count() <= 6_500
+        # and the live room is on air
+        _assert_live_room(output)
+
+    def test_without_history(self) -> None:
+        # when the demo is seeded small and without its order history
+        output = _seed(consumers=20, no_history=True)
+        # then there are no orders, and everything else is there
+        assert not Order.objects.exists()
+        assert ", 0 historical orders imported" in output
+        _assert_stock_in_every_warehouse()
+        _assert_promotions(len(demo_commerce.demo_people()))
+        _assert_live_room(output)
 
     def test_running_twice_duplicates_nothing_and_keeps_passwords(self) -> None:
         _seed(consumers=50)
         before = _counts()
+        assert before["orders"] > 0
+        assert before["lots"] > 0
+        assert before["live_sessions"] == 2
         admin = User.objects.get(username="admin")
         admin.set_password("changed-by-the-operator")
         admin.save()
@@ -78,6 +258,21 @@ class TestDemoSeed:
         admin.refresh_from_db()
         assert admin.check_password("changed-by-the-operator")
         assert "(unchanged)" in output
+        assert (
+            ", 0 stock receipts (new), 0 coupon templates and 0 campaigns (new), "
+            "0 historical orders imported"
+        ) in output
+
+    def test_running_again_on_another_day_adds_no_lots_or_stock(self) -> None:
+        # given the demo seeded yesterday (its lot numbers carry the production date)
+        with clock.frozen(clock.now() - dt.timedelta(days=1)):
+            _seed(consumers=10, no_history=True)
+        before = _counts()
+        # when it is seeded again today
+        _seed(consumers=10, no_history=True)
+        # then nothing is added, and the session seeded yesterday is still the one on air
+        assert _counts() == before
+        assert LiveSession.objects.get(title=demo_live.NOW_TITLE).status == LiveStatus.LIVE
 
     def test_phones_are_not_stored_in_clear(self) -> None:
         _seed(consumers=20)

@@ -1,8 +1,9 @@
 """Commerce part of the demo brand: lots and stock in the three warehouses, coupons and campaigns,
 and 18 months of order history with realistic repeat-purchase habits.
 
-Every step is idempotent: lots by (SKU, batch number), stock only for lots not yet received,
-coupons and campaigns by code, history by deterministic order numbers.
+Every step is idempotent, also on a later day: lots by SKU and the date-free end of their
+number, stock only for lots not yet received, coupons and campaigns by code, history by
+deterministic order numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from freshloop.catalog.models import Sku
+from freshloop.catalog.models import Batch, Sku
 from freshloop.catalog.services import batch_register
 from freshloop.core import clock
 from freshloop.core.audit import Actor
@@ -37,22 +38,35 @@ HISTORY_MONTHS = 18
 IMPORT_PREFIX = "H"
 
 
+def _demo_lot(sku: Sku, index: int, today: dt.date, age_fraction: float) -> Batch:
+    """The SKU's demo lot number `index`: the one an earlier run registered, else a new one
+    produced `age_fraction` of the shelf life ago.
+
+    The lot number carries its production date, so a re-run on a later day must find the lot
+    by its date-free suffix; registering by today's date again would add two lots per SKU (and
+    a stock receipt per warehouse) on every day the demo is re-seeded."""
+    suffix = f"-{sku.pk:03d}{index}"
+    existing = Batch.objects.filter(sku=sku, batch_no__endswith=suffix).order_by("pk").first()
+    if existing is not None:
+        return existing
+    produced = today - dt.timedelta(days=int(sku.product.shelf_life_days * age_fraction))
+    return batch_register(
+        sku=sku,
+        batch_no=f"{produced:%Y%m%d}{suffix}",
+        produced_on=produced,
+        origin_detail=sku.product.origin,
+        inspection_note="出厂检验合格",
+    )
+
+
 def seed_stock(*, rng: random.Random, warehouses: list[Warehouse]) -> dict[str, int]:
     """Two lots per SKU (an older one shipping first), received into every warehouse that can
     store the product."""
     today = clock.to_shanghai(clock.now()).date()
     lots = received = 0
     for sku in Sku.objects.select_related("product").order_by("pk"):
-        shelf = sku.product.shelf_life_days
         for index, age_fraction in enumerate((0.5, 0.1)):
-            produced = today - dt.timedelta(days=int(shelf * age_fraction))
-            lot = batch_register(
-                sku=sku,
-                batch_no=f"{produced:%Y%m%d}-{sku.pk:03d}{index}",
-                produced_on=produced,
-                origin_detail=sku.product.origin,
-                inspection_note="出厂检验合格",
-            )
+            lot = _demo_lot(sku, index, today, age_fraction)
             lots += 1
             for warehouse in warehouses:
                 if not warehouse.can_store(sku.product.storage):
