@@ -6,7 +6,7 @@ The grammar (stored in `Segment.definition`, edited by the console's segment bui
     rule       group | condition
     condition  every condition may carry "not": true (negated relative to all active people)
 
-    tag        {"kind": "tag", "field": "lifecycle", "operator": "eq", "value": "active"}
+    tag        {"kind": "tag", "field": "lifecycle", "operator": "eq", "value": "活跃"}
                over the computed tags in the event store's `person_tags` (TAG_FIELDS says
                which columns and which operators each column's type allows)
     manual_tag {"kind": "manual_tag", "operator": "has" | "not_has", "value": "VIP"}

@@ -309,12 +309,15 @@
   bind('issue', async () => {
     const template = document.querySelector('[data-testid=coupon-template]').value;
     if (!window.confirm('确定给这个人群的每位成员发一张券吗？')) return;
+    // One issue per click: a double click must not give everyone a second coupon.
+    const button = document.querySelector('[data-action=issue]');
+    button.disabled = true;
     try {
       const data = await call('POST', '/' + config.segment.id + '/issue-coupon', { template_id: Number(template) });
       errorBox.hidden = false;
       errorBox.className = 'dh-notice ok';
       errorBox.textContent = '已发放 ' + data.issued + ' 张' + (data.skipped ? '，跳过 ' + data.skipped + ' 人(已达限领、总量用完或用户已失效)' : '');
-    } catch (error) { errorBox.className = 'dh-notice error'; showError(error); }
+    } catch (error) { errorBox.className = 'dh-notice error'; showError(error); } finally { button.disabled = false; }
   });
   document.querySelectorAll('[data-example]').forEach((button) => button.addEventListener('click', () => {
     state = JSON.parse(JSON.stringify(EXAMPLES[button.dataset.example]));
