@@ -110,6 +110,13 @@ DATAHUB_STORE_PATH = Path(
     / "datahub"
     / (f"test_events_{os.getpid()}.duckdb" if FRESHLOOP.environment == "test" else "events.duckdb")
 )
+# Where the demo seed keeps the write keys it created (tests get their own file, so a test run
+# never overwrites the keys of the developer's demo).
+DATAHUB_DEMO_KEYS_FILE = FRESHLOOP.data_dir / (
+    f"test_demo_write_keys_{os.getpid()}.json"
+    if FRESHLOOP.environment == "test"
+    else "demo_write_keys.json"
+)
 DATAHUB_AUTOFLUSH = FRESHLOOP.datahub_autoflush
 DATAHUB_FLUSH_INTERVAL_SECONDS = FRESHLOOP.datahub_flush_interval_seconds
 DATAHUB_DEDUPE_DAYS = FRESHLOOP.datahub_dedupe_days

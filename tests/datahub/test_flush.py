@@ -4,12 +4,14 @@ flush, and follow OneID merges without history being rewritten."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.core.management import call_command
 
 from freshloop.core import clock
 from freshloop.datahub import flush
@@ -346,3 +348,30 @@ class TestInProcessFlusher:
 
         # then the thread has ended instead of being killed mid-flush at shutdown
         assert not flusher.thread.is_alive()
+
+
+class TestFlusherCommand:
+    def test_once_moves_the_buffer_into_the_store(self, store: EventStore) -> None:
+        # given an accepted event still in the buffer
+        record_server_event(
+            "page_view",
+            person_id=1,
+            occurred_at=NOW,
+            properties={"path": "/"},
+        )
+        assert BufferedEvent.objects.filter(flushed_at__isnull=True).count() == 1
+
+        # when the flusher runs once
+        out = io.StringIO()
+        call_command("datahub_flusher", "--once", stdout=out)
+
+        # then the event is in the store and marked flushed
+        assert store.fetch("SELECT name FROM events") == [("page_view",)]
+        assert not BufferedEvent.objects.filter(flushed_at__isnull=True).exists()
+        assert out.getvalue().strip() == "flushed 1 events"
+
+    def test_a_non_positive_interval_is_refused(self, store: EventStore) -> None:
+        with pytest.raises(SystemExit) as stopped:
+            call_command("datahub_flusher", "--interval", "-1", stderr=io.StringIO())
+
+        assert stopped.value.code == 2

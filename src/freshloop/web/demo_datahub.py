@@ -45,7 +45,7 @@ SPEND = [
 
 
 def _keys_file() -> Path:
-    return Path(settings.FRESHLOOP.data_dir) / "demo_write_keys.json"
+    return Path(settings.DATAHUB_DEMO_KEYS_FILE)
 
 
 def seed_sources() -> dict[str, str]:
