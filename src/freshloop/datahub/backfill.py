@@ -8,7 +8,12 @@ from typing import Any
 
 from freshloop.core import clock
 from freshloop.datahub.ingestion import buffer_append
-from freshloop.datahub.recorder import SERVER_SOURCE, order_event_id, order_paid_properties
+from freshloop.datahub.recorder import (
+    SERVER_SOURCE,
+    order_event_id,
+    order_paid_properties,
+    server_event_payload,
+)
 from freshloop.orders.models import Order, RefundRequest, RefundStatus
 
 BATCH = 500
@@ -17,19 +22,14 @@ BATCH = 500
 def _payload(
     *, name: str, order: Order, occurred_at: Any, properties: dict[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "name": name,
-        "occurred_at": occurred_at.isoformat(),
-        "identity": None,
-        "identity_key": None,
-        "one_id": None,
-        "person_id": order.person_id,
-        "session_id": "",
-        "live_session": order.source_ref if order.channel == "live" else "",
-        "properties": properties,
-        "custom": False,
-        "channel": order.channel,
-    }
+    return server_event_payload(
+        name=name,
+        occurred_at=occurred_at,
+        channel=order.channel,
+        person_id=order.person_id,
+        properties=properties,
+        live_session=order.source_ref if order.channel == "live" else "",
+    )
 
 
 def _order_events(order: Order) -> dict[str, dict[str, Any]]:

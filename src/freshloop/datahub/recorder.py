@@ -69,18 +69,18 @@ def order_event_id(name: str, order_no: str, suffix: str = "") -> str:
     return f"{name}:{suffix}" if suffix else f"{name}:{order_no}"
 
 
-def server_event_record(
+def server_event_payload(
     *,
-    event_id: str,
     name: str,
     occurred_at: dt.datetime,
     channel: str,
     person_id: int | None,
     properties: dict[str, Any],
     live_session: str = "",
-) -> int:
-    """Append one system-side fact to the buffer; returns 1 if new, 0 if already recorded."""
-    payload = {
+) -> dict[str, Any]:
+    """The buffered form of a system-side fact: the person is known (no identifiers to
+    resolve), never a custom event. The recorder, the backfill and the demo all write this."""
+    return {
         "name": name,
         "occurred_at": occurred_at.isoformat(),
         "identity": None,
@@ -93,6 +93,27 @@ def server_event_record(
         "custom": False,
         "channel": channel,
     }
+
+
+def server_event_record(
+    *,
+    event_id: str,
+    name: str,
+    occurred_at: dt.datetime,
+    channel: str,
+    person_id: int | None,
+    properties: dict[str, Any],
+    live_session: str = "",
+) -> int:
+    """Append one system-side fact to the buffer; returns 1 if new, 0 if already recorded."""
+    payload = server_event_payload(
+        name=name,
+        occurred_at=occurred_at,
+        channel=channel,
+        person_id=person_id,
+        properties=properties,
+        live_session=live_session,
+    )
     return retry_transient(
         lambda: buffer_append(
             source=SERVER_SOURCE, payloads={event_id: payload}, received_at=clock.now()

@@ -24,6 +24,7 @@ from freshloop.datahub.backfill import orders_backfill
 from freshloop.datahub.flush import buffer_flush_all
 from freshloop.datahub.ingestion import buffer_append, event_source_create
 from freshloop.datahub.models import AcquisitionSpend, EventSource, Segment
+from freshloop.datahub.recorder import server_event_payload
 from freshloop.datahub.segments import segment_materialise, segment_save
 from freshloop.datahub.tags import tags_recompute_all
 from freshloop.identity.models import Person, PersonStatus
@@ -72,19 +73,14 @@ def _event(
     live_session: str = "",
     **properties: Any,
 ) -> dict[str, Any]:
-    return {
-        "name": name,
-        "occurred_at": at.isoformat(),
-        "identity": None,
-        "identity_key": None,
-        "one_id": None,
-        "person_id": person_id,
-        "session_id": "",
-        "live_session": live_session,
-        "properties": properties,
-        "custom": False,
-        "channel": channel,
-    }
+    return server_event_payload(
+        name=name,
+        occurred_at=at,
+        channel=channel,
+        person_id=person_id,
+        properties=properties,
+        live_session=live_session,
+    )
 
 
 def _behaviour(rng: random.Random, now: dt.datetime) -> dict[str, dict[str, Any]]:
