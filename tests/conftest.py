@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -62,3 +63,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Browser tests run last: Playwright's sync API keeps an event loop running in the main
     thread for the rest of the session, and tests that start their own loop must come first."""
     items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_demo_keys_file() -> Iterator[None]:
+    """The demo seed writes its write keys to a per-test-process file; a run leaves none behind."""
+    from django.conf import settings
+
+    yield
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(settings.DATAHUB_DEMO_KEYS_FILE)
