@@ -55,12 +55,36 @@ def audit_record(
     after: dict[str, Any] | None = None,
 ) -> AuditLog:
     """Write one audit row inside the caller's transaction (it rolls back with the change)."""
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        target=target,
+        target_type=target_type,
+        target_id=target_id,
+        before=before,
+        after=after,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditLog:
+    """An unsaved audit row; callers writing many at once pass them to `audit_record_many`."""
     if target is not None:
         target_type = target_type or target._meta.label
         target_id = target_id or str(target.pk)
     if not target_type:
         raise ValueError("audit_record needs a target or a target_type")
-    return AuditLog.objects.create(
+    return AuditLog(
         actor_type=actor.type,
         actor_id=actor.id,
         actor_label=actor.label[:150],
@@ -73,3 +97,10 @@ def audit_record(
         ip_address=client_ip_var.get(),
         created_at=clock.now(),
     )
+
+
+def audit_record_many(entries: list[AuditLog]) -> None:
+    """Write audit rows built by `audit_entry` in one statement per 500, in the caller's
+    transaction (a batch job creating thousands of records audits each without a round trip
+    per row)."""
+    AuditLog.objects.bulk_create(entries, batch_size=500)

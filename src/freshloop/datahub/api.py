@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import gzip
-import json
 import zlib
 from typing import Any
 
+import orjson
 from django.http import HttpRequest
 from ninja import Router, Schema
 
@@ -109,8 +109,8 @@ def _body(request: HttpRequest) -> bytes:
 
 def _batch(request: HttpRequest) -> list[Any]:
     try:
-        document = json.loads(_body(request))
-    except (ValueError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
+        document = orjson.loads(_body(request))
+    except (orjson.JSONDecodeError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
         raise BatchMalformed() from None
     batch = document.get("batch") if isinstance(document, dict) else document
     if not isinstance(batch, list):

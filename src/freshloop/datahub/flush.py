@@ -24,8 +24,9 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 import pyarrow as pa
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -41,8 +42,9 @@ from freshloop.datahub.store import (
     event_store,
     to_naive_utc,
 )
+from freshloop.identity.batch import IdentifyCall, identify_many
 from freshloop.identity.models import Person
-from freshloop.identity.resolver import IdentifierInput, identify
+from freshloop.identity.resolver import IdentifierInput
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,17 @@ FLUSH_BATCH = 5000
 MERGE_EVENT = "identity_merged"
 IDENTITY_CACHE_SIZE = 100_000
 _CHANNEL_TO_IDENTITY_SOURCE = {"store": "store_pos", "server": "shop", "partner": "crm_import"}
+
+
+class _PendingRow(NamedTuple):
+    """A buffer row as the flush reads it (a tuple: model instances cost more than the rest of
+    reading 5,000 rows)."""
+
+    pk: int
+    event_id: str
+    source: str
+    payload: str
+    received_at: dt.datetime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,11 +144,12 @@ def _resolve_people(payloads: list[dict[str, Any]]) -> list[int | None]:
         if one_ids
         else {}
     )
+    by_identity = _identify_all(payloads)
     people: list[int | None] = []
     for payload in payloads:
         person_id: int | None = payload.get("person_id")
         if person_id is None and payload.get("identity"):
-            person_id = _identify_cached(payload)
+            person_id = by_identity.get(payload["identity_key"])
         if person_id is None and payload.get("one_id"):
             person_id = by_one_id.get(payload["one_id"])
         people.append(person_id)
@@ -143,27 +157,47 @@ def _resolve_people(payloads: list[dict[str, Any]]) -> list[int | None]:
     return [survivors.get(p, p) if p is not None else None for p in people]
 
 
-def _identify_cached(payload: dict[str, Any]) -> int | None:
-    key = payload["identity_key"]
-    cached = identity_cache.get(key)
-    if cached is not None:
-        return cached
-    try:
-        identifiers = json.loads(crypto.decrypt(payload["identity"]))
-        result = identify(
-            identifiers=[IdentifierInput(**item) for item in identifiers],
-            source=_CHANNEL_TO_IDENTITY_SOURCE.get(
-                payload.get("channel", ""), payload.get("channel", "shop")
-            ),
-            occurred_at=dt.datetime.fromisoformat(payload["occurred_at"]),
-        )
-    except (DomainError, ValueError, crypto.CryptoError):
-        # Validated at the door; a failure here (say, a key rotated away) keeps the event,
-        # unattributed, rather than losing it.
-        logger.exception("could not resolve the identifiers of a buffered event")
-        return None
-    identity_cache.put(key, result.person.pk)
-    return result.person.pk
+def _identify_all(payloads: list[dict[str, Any]]) -> dict[str, int]:
+    """identifier-set key → person id for every identified event of a flush: the cache first,
+    then the sets it has not seen, resolved together (`identity.batch.identify_many`)."""
+    answers: dict[str, int] = {}
+    first_seen: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        key = payload.get("identity_key")
+        if not payload.get("identity") or not key or key in answers or key in first_seen:
+            continue
+        cached = identity_cache.get(key)
+        if cached is not None:
+            answers[key] = cached
+        else:
+            first_seen[key] = payload
+    keys: list[str] = []
+    calls: list[IdentifyCall] = []
+    for key, payload in first_seen.items():
+        try:
+            identifiers = json.loads(crypto.decrypt(payload["identity"]))
+            calls.append(
+                IdentifyCall(
+                    identifiers=[IdentifierInput(**item) for item in identifiers],
+                    source=_CHANNEL_TO_IDENTITY_SOURCE.get(
+                        payload.get("channel", ""), payload.get("channel", "shop")
+                    ),
+                    occurred_at=dt.datetime.fromisoformat(payload["occurred_at"]),
+                )
+            )
+        except (ValueError, TypeError, crypto.CryptoError):
+            # Validated at the door; a failure here (say, a key rotated away) keeps the event,
+            # unattributed, rather than losing it.
+            logger.exception("could not read the identifiers of a buffered event")
+            continue
+        keys.append(key)
+    for key, result in zip(keys, identify_many(calls), strict=True):
+        if isinstance(result, DomainError):
+            logger.warning("identifiers of a buffered event refused: %s", result.code)
+            continue
+        identity_cache.put(key, result)
+        answers[key] = result
+    return answers
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -171,7 +205,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _tables(
-    rows: list[BufferedEvent], payloads: list[dict[str, Any]], people: list[int | None]
+    rows: list[_PendingRow], payloads: list[dict[str, Any]], people: list[int | None]
 ) -> tuple[pa.Table, pa.Table]:
     columns: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
     items: dict[str, list[Any]] = {name: [] for name in ORDER_ITEM_SCHEMA.names}
@@ -195,7 +229,7 @@ def _tables(
         columns["amount_fen"].append(_int_or_none(properties.get("amount_fen")))
         columns["custom"].append(bool(payload.get("custom")))
         columns["properties"].append(
-            json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
+            orjson.dumps(properties, option=orjson.OPT_NON_STR_KEYS).decode()
         )
         if payload["name"] == "order_paid" and isinstance(properties.get("lines"), list):
             for line in properties["lines"]:
@@ -236,10 +270,15 @@ def buffer_flush(*, limit: int = FLUSH_BATCH, store: EventStore | None = None) -
     """Write up to `limit` pending buffered events into the store (oldest first)."""
     store = store or event_store()
     with _flush_lock(store):
-        rows = list(BufferedEvent.objects.filter(flushed_at__isnull=True).order_by("pk")[:limit])
+        rows = [
+            _PendingRow(*values)
+            for values in BufferedEvent.objects.filter(flushed_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", "event_id", "source", "payload", "received_at")[:limit]
+        ]
         if not rows:
             return FlushReport(read=0, written=0, person_ids=frozenset())
-        payloads = [json.loads(row.payload) for row in rows]
+        payloads = [orjson.loads(row.payload) for row in rows]
         people = _resolve_people(payloads)
         events, order_items = _tables(rows, payloads, people)
         written = store.append(events, order_items, merges=_merges(payloads))

@@ -19,6 +19,7 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from django.db import transaction
 
 from freshloop.core import clock, crypto
@@ -210,6 +211,15 @@ def _seal_identifiers(
     return crypto.encrypt(json.dumps(plain, ensure_ascii=False)), key, None
 
 
+def _encoded_size(properties: dict[str, Any]) -> int | None:
+    """Bytes of the properties as stored (UTF-8 JSON), or None when they cannot be encoded
+    (an integer beyond 64 bits from a server-side caller; parsed requests never hold one)."""
+    try:
+        return len(orjson.dumps(properties, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError:
+        return None
+
+
 def event_validate(
     raw_event: Any,
     *,
@@ -257,7 +267,9 @@ def event_validate(
     if not isinstance(properties, dict):
         errors.append(_error("properties", "type", "应为对象"))
         properties = {}
-    elif len(json.dumps(properties, ensure_ascii=False)) > event_schemas.MAX_PROPERTIES_BYTES:
+    elif (size := _encoded_size(properties)) is None:
+        errors.append(_error("properties", "type", "属性含无法编码为 JSON 的值"))
+    elif size > event_schemas.MAX_PROPERTIES_BYTES:
         errors.append(_error("properties", "too_large", "属性不能超过 8 KB"))
     elif fields is not None:
         errors.extend(event_schemas.properties_validate(fields, properties))
@@ -319,46 +331,47 @@ def buffer_append(
 ) -> int:
     """Append events to the write-ahead buffer; return how many were new (ids not seen before)."""
     with transaction.atomic():
-        seen = set(
-            BufferedEvent.objects.filter(event_id__in=list(payloads)).values_list(
-                "event_id", flat=True
-            )
-        )
-        fresh = [
-            (event_id, payload) for event_id, payload in payloads.items() if event_id not in seen
-        ]
-        _insert_ignoring_conflicts(source, fresh, received_at)
+        stored = _insert_ignoring_conflicts(source, list(payloads.items()), received_at)
     from freshloop.datahub.flush import flusher_nudge
 
     flusher_nudge()
-    return len(fresh)
+    return stored
 
 
 def _insert_ignoring_conflicts(
     source: str, rows: list[tuple[str, dict[str, Any]]], received_at: dt.datetime
-) -> None:
-    """One multi-row INSERT per chunk: the ORM's per-object bulk_create costs more than the
-    database does at 20,000 events a second. ON CONFLICT DO NOTHING (SQLite and PostgreSQL):
-    a concurrent replay of the same ids loses the race quietly."""
+) -> int:
+    """One multi-row INSERT per chunk, returning how many rows were new.
+
+    ON CONFLICT DO NOTHING … RETURNING (SQLite ≥ 3.35 and PostgreSQL) answers "which ids were
+    new" in the same statement that stores them: no separate look-up of the ids first, and a
+    concurrent replay of the same ids loses the race quietly instead of failing the batch.
+    The ORM's per-object bulk_create costs more than the database does at 20,000 events a
+    second, hence the hand-built statement.
+    """
     if not rows:
-        return
+        return 0
     connection = transaction.get_connection()
     table = connection.ops.quote_name(BufferedEvent._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(received_at)
+    stored = 0
     for start in range(0, len(rows), 500):
         chunk = rows[start : start + 500]
         placeholders = ",".join(["(%s, %s, %s, %s)"] * len(chunk))
         params: list[Any] = []
         for event_id, payload in chunk:
-            params += [
-                event_id,
-                source,
-                json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                at,
-            ]
+            params += [event_id, source, payload_dumps(payload), at]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (event_id, source, payload, received_at) VALUES {placeholders} "  # noqa: S608 (table name from the model, values are parameters)
-                "ON CONFLICT (event_id) DO NOTHING",
+                "ON CONFLICT (event_id) DO NOTHING RETURNING 1",
                 params,
             )
+            stored += len(cursor.fetchall())
+    return stored
+
+
+def payload_dumps(payload: dict[str, Any]) -> str:
+    """The buffer's JSON form of one event (compact UTF-8; orjson: the request path's biggest
+    cost after the database was the standard library's encoder)."""
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()

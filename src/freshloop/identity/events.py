@@ -10,6 +10,7 @@ class PersonCreated(DomainEvent):
     name = "PersonCreated"
     one_id: str
     source: str
+    person_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -205,14 +205,26 @@ def traits_validate(traits: dict[str, Any]) -> dict[str, Any]:
 # --- locking and loading ----------------------------------------------------------------
 
 
-def _advisory_lock(keys: Iterable[str]) -> None:
-    """Serialise calls that share an identifier, even one no row holds yet (PostgreSQL)."""
+def advisory_lock(keys: Iterable[str]) -> None:
+    """Serialise calls that share an identifier, even one no row holds yet (PostgreSQL).
+
+    All of a call's locks in one statement, taken in ascending order (PostgreSQL evaluates a
+    volatile select list after ORDER BY), so any two callers lock in the same global order."""
     if connection.vendor != "postgresql":
         return  # SQLite runs write transactions one at a time (BEGIN IMMEDIATE)
+    lock_ids = sorted(
+        {
+            int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+            for key in keys
+        }
+    )
+    if not lock_ids:
+        return
     with connection.cursor() as cursor:
-        for key in sorted(set(keys)):
-            lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS t(k) ORDER BY k",
+            [lock_ids],
+        )
 
 
 def people_lock(person_ids: Iterable[int]) -> dict[int, Person]:
@@ -719,7 +731,7 @@ def _identify_once(
 ) -> IdentifyResult:
     started = clock.now()
     with transaction.atomic():
-        _advisory_lock(n.key for n in normalised)
+        advisory_lock(n.key for n in normalised)
         call_identifiers, provisional = _store_call_identifiers(
             normalised, source=source, display_name=display_name
         )
@@ -770,7 +782,7 @@ def _identify_once(
                 target=fresh,
                 after={"one_id": fresh.one_id, "source": source},
             )
-            publish(PersonCreated(one_id=fresh.one_id, source=source))
+            publish(PersonCreated(one_id=fresh.one_id, source=source, person_id=fresh.pk))
         merged_from = [merged.one_id for merged, into in outcome.merged if into.pk == person.pk]
         return IdentifyResult(
             person=person,

@@ -10,7 +10,7 @@ function liveRoom(code) {
     comments: [], draft: '', error: '', toast: '', drop: null, reserved: false,
     sheet: '', item: null, qty: 1, flash: null, coupons: [], chosen: [], quote: null, busy: false, paying: false,
     address: Object.assign({ name: '', phone: '', province: '', city: '', district: '', detail: '' }, savedAddress),
-    pendingLikes: 0, events: null, player: null,
+    pendingLikes: 0, events: null, player: null, joined: null,
 
     get pinned() { return this.state.products.find(p => p.pinned) || null; },
     flashFor(skuId) { return this.state.flash_sales.find(f => f.sku_id === skuId && f.remaining > 0) || null; },
@@ -22,11 +22,17 @@ function liveRoom(code) {
 
     async start() {
       await this.refresh();
+      // A comment typed while the join is still on its way waits for it (send awaits
+      // this.joined): the server refuses comments from someone who has not joined.
+      this.joined = this.join();
       this.comments = await api('GET', base + '/comments');
-      try { await api('POST', base + '/join', { device_id: deviceId }); } catch (e) { this.error = e.message; }
+      await this.joined;
       this.listen();
       setInterval(() => api('POST', base + '/heartbeat', { device_id: deviceId }).catch(() => {}), 30000);
       window.addEventListener('pagehide', () => navigator.sendBeacon && navigator.sendBeacon(base + '/leave', new Blob([JSON.stringify({ device_id: deviceId })], { type: 'application/json' })));
+    },
+    join() {
+      return api('POST', base + '/join', { device_id: deviceId }).then(() => true, (e) => { this.error = e.message; return false; });
     },
     async refresh() {
       this.state = await api('GET', base);
@@ -64,6 +70,10 @@ function liveRoom(code) {
       const text = this.draft.trim();
       if (!text) return;
       if (!this.loggedIn()) return this.login();
+      // Not joined yet (still joining, or the join failed, say before the page knew the
+      // session was live): join first, once more if it had failed.
+      if (!(await this.joined)) this.joined = this.join();
+      if (!(await this.joined)) return;
       this.error = '';
       try { const c = await api('POST', base + '/comments', { text: text }); this.draft = ''; if (!this.comments.some(x => x.id === c.id)) this.comments.push(c); }
       catch (e) { this.error = e.message; }
