@@ -1,12 +1,15 @@
-"""Database helpers shared by the modules: retrying a whole transaction after a transient refusal."""
+"""Database helpers shared by the modules: retrying a whole transaction after a transient
+refusal, and a binary-parameter cursor for bulk statements on PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+import psycopg
 from django.db import OperationalError, connection
 
 T = TypeVar("T")
@@ -45,3 +48,20 @@ def retry_transient(run: Callable[[], T], *, attempts: int = TRANSIENT_RETRIES) 
                 raise
             time.sleep(random.uniform(0.005, 0.03) * attempt)  # noqa: S311 (jitter, not security)
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def postgresql_binary_cursor() -> Iterator[psycopg.Cursor[tuple[object, ...]]]:
+    """A server-side binding cursor on Django's own PostgreSQL connection, so inside whatever
+    transaction the caller is in; errors arrive as Django's database errors, as they would from
+    `connection.cursor()` (so `retry_transient` still recognises a deadlock).
+
+    For statements that pass a whole column as one binary array parameter (`%b`): Django's
+    cursor binds on the client side and would quote every element in Python — ten times the
+    CPU for a batch of 500 rows.
+    """
+    if connection.vendor != "postgresql":
+        raise RuntimeError("postgresql_binary_cursor needs PostgreSQL")
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor

@@ -29,9 +29,10 @@ from typing import Any, NamedTuple
 import orjson
 import pyarrow as pa
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connection, connections
 
 from freshloop.core import clock, crypto
+from freshloop.core.db import postgresql_binary_cursor
 from freshloop.core.errors import DomainError
 from freshloop.datahub.models import BufferedEvent
 from freshloop.datahub.store import (
@@ -47,6 +48,7 @@ from freshloop.identity.models import Person
 from freshloop.identity.resolver import IdentifierInput
 
 logger = logging.getLogger(__name__)
+_BUFFER_TABLE = BufferedEvent._meta.db_table
 
 FLUSH_BATCH = 5000
 MERGE_EVENT = "identity_merged"
@@ -282,10 +284,32 @@ def buffer_flush(*, limit: int = FLUSH_BATCH, store: EventStore | None = None) -
         people = _resolve_people(payloads)
         events, order_items = _tables(rows, payloads, people)
         written = store.append(events, order_items, merges=_merges(payloads))
-        BufferedEvent.objects.filter(pk__in=[row.pk for row in rows]).update(flushed_at=clock.now())
+        _mark_flushed([row.pk for row in rows])
     touched = frozenset(p for p in people if p is not None)
     _after_flush(touched)
     return FlushReport(read=len(rows), written=written, person_ids=touched)
+
+
+def _mark_flushed(pks: list[int]) -> None:
+    """By primary key, not by range: on PostgreSQL a row with a smaller id can commit after
+    this flush read the buffer, and must stay pending for the next one."""
+    now = clock.now()
+    if connection.vendor == "postgresql":
+        with postgresql_binary_cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_BUFFER_TABLE} SET flushed_at = %s WHERE id = ANY(%b::bigint[])",  # noqa: S608 (table name from the model)
+                [now, pks],
+            )
+        return
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(pks), 2000):
+            chunk = pks[start : start + 2000]
+            cursor.execute(
+                f"UPDATE {_BUFFER_TABLE} SET flushed_at = %s "  # noqa: S608 (table name from the model, values are parameters)
+                f"WHERE id IN ({','.join(['%s'] * len(chunk))})",
+                [at, *chunk],
+            )
 
 
 def buffer_flush_all(*, store: EventStore | None = None) -> int:
