@@ -69,7 +69,18 @@ class TestTrackEndpoint:
             assert response.json()["code"] == "write_key_invalid"
         assert BufferedEvent.objects.count() == 0
 
-    @pytest.mark.parametrize("body", [b"{not json", b'"text"', b'{"batch": {"a": 1}}', b"\xff\xfe"])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b"{not json",
+            b'"text"',
+            b'{"batch": {"a": 1}}',
+            b"\xff\xfe",
+            # not JSON either, though Python's json module reads them
+            b'{"batch": [{"event_id": "n", "properties": {"x": NaN}}]}',
+            b'{"batch": [{"event_id": "i", "properties": {"x": 1e400}}]}',
+        ],
+    )
     def test_a_malformed_body_is_400(self, client: Client, body: bytes) -> None:
         key, _ = make_source()
         response = _post(client, body, key)

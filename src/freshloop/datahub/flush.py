@@ -1,7 +1,8 @@
 """Moving buffered events into the event store, in micro-batches.
 
-One flush: read the oldest pending buffer rows, resolve each event's OneID (identifiers go
-through `identity.identify`, once per distinct identifier set, cached), write the batch into
+One flush: read the oldest pending buffer rows, resolve each event's OneID (a per-process
+cache, then the flush's unseen identifier sets together through `identity.batch.identify_many`),
+write the batch into
 DuckDB in one transaction, then mark the rows flushed. A crash anywhere before the mark leaves
 the rows pending and the next flush writes them again; the store skips ids it already holds,
 so nothing is lost and nothing is counted twice.
@@ -50,7 +51,7 @@ from freshloop.identity.resolver import IdentifierInput
 logger = logging.getLogger(__name__)
 _BUFFER_TABLE = BufferedEvent._meta.db_table
 
-FLUSH_BATCH = 5000
+FLUSH_BATCH = 20000
 MERGE_EVENT = "identity_merged"
 IDENTITY_CACHE_SIZE = 100_000
 _CHANNEL_TO_IDENTITY_SOURCE = {"store": "store_pos", "server": "shop", "partner": "crm_import"}
