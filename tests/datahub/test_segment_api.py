@@ -563,6 +563,7 @@ class TestIssueCoupon:
             "issued": 2,
             "skipped": 0,
             "skipped_reasons": [],
+            "replayed": False,
         }
         assert again.json()["issued"] == 0
         assert again.json()["skipped_reasons"] == [
@@ -570,6 +571,42 @@ class TestIssueCoupon:
         ]
         coupons = Coupon.objects.filter(template=template, source=CouponSource.SEGMENT)
         assert sorted(c.person_id for c in coupons) == sorted([alice.pk, bob.pk])
+
+    def test_a_retried_request_with_its_key_answers_the_first_result(self) -> None:
+        # given a computed segment of two VIPs and a template allowing several per person
+        alice, bob = make_person(), make_person()
+        vip(alice, bob)
+        segment = segment_materialise(segment=saved_segment())
+        template = coupon_template("seg10", per_user_limit=5)
+        other = coupon_template("seg20", per_user_limit=5)
+        client = marketer_client()
+        url = f"{BASE}/{segment.pk}/issue-coupon"
+
+        def issue(template_id: int, key: str) -> Any:
+            return client.post(
+                url,
+                data=json.dumps({"template_id": template_id}),
+                content_type="application/json",
+                headers={"Idempotency-Key": key},
+            )
+
+        # when the same click's request arrives twice
+        first = issue(template.pk, "click-1")
+        again = issue(template.pk, "click-1")
+
+        # then everyone got one coupon, and the retry answered the first result
+        assert first.status_code == again.status_code == 200
+        assert first.json()["issued"] == 2
+        assert {**again.json(), "replayed": False} == first.json()
+        assert again.json()["replayed"] is True
+        assert Coupon.objects.filter(template=template).count() == 2
+        # and a new click (a new key) issues again, as the template allows
+        assert issue(template.pk, "click-2").json()["issued"] == 2
+        assert Coupon.objects.filter(template=template).count() == 4
+        # and a key used for another template is refused, issuing nothing
+        error(issue(other.pk, "click-1"), 409, "idempotency_key_reused")
+        error(issue(other.pk, "k" * 65), 422, "segment_invalid")
+        assert not Coupon.objects.filter(template=other).exists()
 
     def test_refused_before_the_segment_was_computed(self) -> None:
         vip(make_person())

@@ -24,6 +24,7 @@ import itertools
 import json
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -1463,16 +1464,14 @@ class TestSegmentIssueCoupon:
         assert {(c.source, c.source_ref) for c in coupons} == {
             (CouponSource.SEGMENT, f"segment:{segment.pk}")
         }
-        assert len(result.issued) == 2
-        assert result.skipped == []
+        assert (result.issued, result.skipped, result.replayed) == (2, {}, False)
         template.refresh_from_db()
         assert template.issued_count == 2
         assert AuditLog.objects.filter(action="coupon.issue").count() == 1
 
         # and issuing again respects the template's per-person limit
         again = segment_issue_coupon(segment=segment, template=template, actor=OPERATOR)
-        assert again.issued == []
-        assert {skip.reason for skip in again.skipped} == {"per_user_limit"}
+        assert (again.issued, again.skipped) == (0, {"per_user_limit": 2})
         assert Coupon.objects.filter(template=template).count() == 2
 
     def test_a_member_erased_since_the_materialisation_is_skipped(self, store: EventStore) -> None:
@@ -1485,5 +1484,44 @@ class TestSegmentIssueCoupon:
             segment=segment, template=coupon_template("seg10"), actor=OPERATOR
         )
 
-        assert [c.person_id for c in result.issued] == [alice.pk]
-        assert [(s.person_id, s.reason) for s in result.skipped] == [(bob.pk, "person_inactive")]
+        assert (result.issued, result.skipped) == (1, {"person_inactive": 1})
+        assert list(Coupon.objects.values_list("person_id", flat=True)) == [alice.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+class TestSegmentIssueCouponRace:
+    def test_two_requests_racing_with_one_key_issue_once(self, store: EventStore) -> None:
+        # given a computed segment of three VIPs and a template allowing several per person
+        members = [resident(), resident(), resident()]
+        vip(*members)
+        segment = segment_materialise(segment=saved(), store=store)
+        template = coupon_template("race10", per_user_limit=5)
+        barrier = threading.Barrier(2)
+        outcomes: list[Any] = []
+        errors: list[BaseException] = []
+
+        def click() -> None:
+            try:
+                barrier.wait()
+                outcomes.append(
+                    segment_issue_coupon(
+                        segment=segment, template=template, actor=OPERATOR, idempotency_key="k-1"
+                    )
+                )
+            except Exception as error:  # noqa: BLE001 (asserted below)
+                errors.append(error)
+            finally:
+                connection.close()
+
+        # when the same click reaches two server threads at once
+        threads = [threading.Thread(target=click) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        # then one issued and the other answered its result: one coupon each, not two
+        assert errors == []
+        assert sorted(o.replayed for o in outcomes) == [False, True]
+        assert {o.issued for o in outcomes} == {3}
+        assert Coupon.objects.filter(template=template).count() == 3

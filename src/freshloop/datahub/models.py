@@ -145,6 +145,33 @@ class SegmentMember(models.Model):
         return f"{self.segment_id}:{self.person_id}"
 
 
+class SegmentCouponIssue(models.Model):
+    """One coupon issue to a segment's members under an `Idempotency-Key`: a retried request
+    (a timeout, a second tab) answers what the first one did instead of issuing again."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="coupon_issues")
+    template = models.ForeignKey(
+        "promotions.CouponTemplate", on_delete=models.CASCADE, related_name="+"
+    )
+    idempotency_key = models.CharField("幂等键", max_length=64)
+    issued = models.PositiveIntegerField("发放张数", default=0)
+    skipped = models.JSONField("跳过(按原因)", default=dict)
+    created_by = models.CharField("发放人", max_length=64)
+    created_at = models.DateTimeField("发放时间")
+
+    class Meta:
+        verbose_name = "人群发券记录"
+        verbose_name_plural = "人群发券记录"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "idempotency_key"], name="datahub_segment_issue_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}:{self.idempotency_key}"
+
+
 class AcquisitionSpend(models.Model):
     """Money spent to acquire customers in a channel/campaign over a period (entered by
     operators): the numerator of the new-customer acquisition cost."""

@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Path, Router, Schema, Status
+from ninja import Header, Path, Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from freshloop.core.api import OperatorAuth, request_actor
@@ -174,12 +174,16 @@ class SkipOut(Schema):
     count: int
 
 
+_SKIP_ORDER = {reason: index for index, reason in enumerate(SKIP_REASONS)}
+
+
 class IssueCouponOut(Schema):
     segment_id: int
     template_id: int
     issued: int
     skipped: int
     skipped_reasons: list[SkipOut]
+    replayed: bool = False
 
 
 def _segment_out(segment: Segment) -> SegmentOut:
@@ -295,26 +299,34 @@ def segment_export(request: HttpRequest, segment_id: int = SegmentId) -> HttpRes
     summary="给人群成员每人发一张券（按模板的每人限领和总量）",
 )
 def segment_issue_coupon(
-    request: HttpRequest, body: IssueCouponIn, segment_id: int = SegmentId
+    request: HttpRequest,
+    body: IssueCouponIn,
+    segment_id: int = SegmentId,
+    idempotency_key: str = Header("", alias="Idempotency-Key"),
 ) -> IssueCouponOut:
+    """Send an `Idempotency-Key` (one per click): a retried request answers the first result
+    (`replayed: true`) instead of giving everyone another coupon."""
     segment = segments.segment_get(segment_id=segment_id)
     template = CouponTemplate.objects.filter(pk=body.template_id).first()
     if template is None:
         raise NotFound("优惠券模板不存在", detail={"template_id": body.template_id})
-    result = segments.segment_issue_coupon(
-        segment=segment, template=template, actor=request_actor(request)
+    outcome = segments.segment_issue_coupon(
+        segment=segment,
+        template=template,
+        actor=request_actor(request),
+        idempotency_key=idempotency_key,
     )
-    counts = {reason: 0 for reason in SKIP_REASONS}
-    for skip in result.skipped:
-        counts[skip.reason] = counts.get(skip.reason, 0) + 1
     return IssueCouponOut(
         segment_id=segment.pk,
         template_id=template.pk,
-        issued=len(result.issued),
-        skipped=len(result.skipped),
+        issued=outcome.issued,
+        skipped=sum(outcome.skipped.values()),
         skipped_reasons=[
             SkipOut(reason=reason, label=SKIP_REASONS.get(reason, reason), count=count)
-            for reason, count in counts.items()
+            for reason, count in sorted(
+                outcome.skipped.items(), key=lambda item: _SKIP_ORDER.get(item[0], 99)
+            )
             if count
         ],
+        replayed=outcome.replayed,
     )

@@ -63,7 +63,13 @@ from freshloop.core.events import subscribe
 from freshloop.core.spreadsheet import spreadsheet_cell
 from freshloop.datahub.errors import SegmentInvalid
 from freshloop.datahub.event_schemas import NAME_PATTERN
-from freshloop.datahub.models import ManualTag, Segment, SegmentMember, SourceChannel
+from freshloop.datahub.models import (
+    ManualTag,
+    Segment,
+    SegmentCouponIssue,
+    SegmentMember,
+    SourceChannel,
+)
 from freshloop.datahub.store import EventStore, event_store, to_naive_utc
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
@@ -71,7 +77,7 @@ from freshloop.identity.privacy import register_export_section
 from freshloop.identity.resolver import PRIVATE_TRAITS
 from freshloop.identity.selectors import identifier_mask
 from freshloop.promotions.models import CouponSource, CouponTemplate
-from freshloop.promotions.services import IssueResult, coupon_issue
+from freshloop.promotions.services import coupon_issue
 
 logger = logging.getLogger(__name__)
 
@@ -975,22 +981,79 @@ def segment_csv(*, segment: Segment, store: EventStore | None = None) -> str:
     return "\ufeff" + buffer.getvalue()
 
 
+@dataclasses.dataclass(frozen=True)
+class SegmentCouponOutcome:
+    issued: int
+    skipped: dict[str, int]  # reason -> people
+    replayed: bool = False  # the answer of an earlier request with the same key
+
+
+class SegmentIssueKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "该幂等键已用于另一张券的发放"
+
+
+MAX_IDEMPOTENCY_KEY = 64
+
+
 def segment_issue_coupon(
-    *, segment: Segment, template: CouponTemplate, actor: Actor
-) -> IssueResult:
+    *, segment: Segment, template: CouponTemplate, actor: Actor, idempotency_key: str = ""
+) -> SegmentCouponOutcome:
     """Give every materialised member one coupon of `template` (limits are the template's;
     people merged or erased since the last materialisation are skipped by the issuer and
-    reported as such)."""
+    reported as such).
+
+    With an `idempotency_key`, the issue and its record commit together: the same key again
+    returns the first answer (`replayed`), the same key for another template is refused, and
+    two requests racing with one key issue once (the second waits on the key's unique index).
+    """
     segment = segment_get(segment_id=segment.pk)
     if segment.materialised_at is None:
         raise SegmentNotMaterialised(detail={"segment_id": segment.pk})
+    key = idempotency_key.strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise SegmentInvalid("幂等键过长", detail={"max_length": MAX_IDEMPOTENCY_KEY})
+    if not key:
+        return _issue_to_members(segment, template, actor)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record: SegmentCouponIssue | None = SegmentCouponIssue.objects.create(
+                    segment=segment,
+                    template=template,
+                    idempotency_key=key,
+                    created_by=actor.label[:64],
+                    created_at=clock.now(),
+                )
+        except IntegrityError:
+            record = None  # the key was used (or is being used) by another request
+        if record is not None:
+            outcome = _issue_to_members(segment, template, actor)
+            record.issued, record.skipped = outcome.issued, outcome.skipped
+            record.save(update_fields=["issued", "skipped"])
+            return outcome
+    earlier = SegmentCouponIssue.objects.get(segment=segment, idempotency_key=key)
+    if earlier.template_id != template.pk:
+        raise SegmentIssueKeyReused(
+            detail={"idempotency_key": key, "template_id": earlier.template_id}
+        )
+    return SegmentCouponOutcome(issued=earlier.issued, skipped=dict(earlier.skipped), replayed=True)
+
+
+def _issue_to_members(
+    segment: Segment, template: CouponTemplate, actor: Actor
+) -> SegmentCouponOutcome:
     people: list[Person] = []
     for chunk in _chunks(segment_member_ids(segment=segment)):
         people.extend(Person.objects.filter(pk__in=chunk).order_by("pk"))
-    return coupon_issue(
+    result = coupon_issue(
         template=template,
         people=people,
         source=CouponSource.SEGMENT,
         source_ref=f"segment:{segment.pk}",
         actor=actor,
     )
+    skipped: dict[str, int] = {}
+    for skip in result.skipped:
+        skipped[skip.reason] = skipped.get(skip.reason, 0) + 1
+    return SegmentCouponOutcome(issued=len(result.issued), skipped=skipped)

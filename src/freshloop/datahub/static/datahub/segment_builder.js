@@ -45,11 +45,11 @@
     return match ? decodeURIComponent(match[1]) : '';
   }
 
-  async function call(method, path, body) {
+  async function call(method, path, body, extraHeaders) {
     const response = await fetch(api + path, {
       method: method,
       credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRFToken': csrfToken() },
+      headers: Object.assign({ 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRFToken': csrfToken() }, extraHeaders || {}),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     let data = null;
@@ -313,7 +313,10 @@
     const button = document.querySelector('[data-action=issue]');
     button.disabled = true;
     try {
-      const data = await call('POST', '/' + config.segment.id + '/issue-coupon', { template_id: Number(template) });
+      // One key per click: if the answer is lost and the request retried, nobody gets a
+      // second coupon (the server answers the first result).
+      const key = 'seg-' + config.segment.id + '-' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+      const data = await call('POST', '/' + config.segment.id + '/issue-coupon', { template_id: Number(template) }, { 'Idempotency-Key': key });
       errorBox.hidden = false;
       errorBox.className = 'dh-notice ok';
       errorBox.textContent = '已发放 ' + data.issued + ' 张' + (data.skipped ? '，跳过 ' + data.skipped + ' 人(已达限领、总量用完或用户已失效)' : '');
