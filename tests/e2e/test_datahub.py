@@ -18,8 +18,10 @@ from freshloop.datahub.segments import segment_evaluate
 from freshloop.datahub.store import EventStore
 from freshloop.datahub.tags import tags_recompute_all
 from freshloop.identity.models import Person
+from freshloop.promotions.models import Coupon
 from tests.datahub.helpers import record_server_event
 from tests.factories import make_person, make_staff_user
+from tests.orders.helpers import coupon_template
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,6 +95,7 @@ class TestDataHubInTheBrowser:
     ) -> None:
         people = _history(store)
         make_staff_user("marketer", Role.MARKETER)
+        template = coupon_template("seg-e2e", name="会员回流券")
         base = live_server.url
         page.set_viewport_size({"width": 1400, "height": 900})
         _login(page, base)
@@ -146,4 +149,14 @@ class TestDataHubInTheBrowser:
         expect(page.locator("[data-testid=segment-list]")).to_contain_text(
             "近30天看过≥2场直播且未支付"
         )
+
+        # Issuing a coupon to the segment gives each of the two watchers one.
+        page.goto(f"{base}/console/data/segments/{segment.pk}")
+        page.select_option("[data-testid=coupon-template]", str(template.pk))
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("[data-testid=segment-issue]")
+        expect(page.locator(".dh-notice.ok")).to_contain_text("已发放 2 张")
+        assert sorted(
+            Coupon.objects.filter(template=template).values_list("person_id", flat=True)
+        ) == sorted([people["watcher_a"].pk, people["watcher_b"].pk])
         assert console_errors == []
