@@ -278,6 +278,15 @@ def _person_merge(
 ) -> None:
     """Record that `from` now lives on as `into`, keeping every mapping pointed at a survivor
     (a later merge of the survivor re-points the earlier ones too)."""
+    # `into` may itself have been merged away since (a merge recorded late, or applied by the
+    # reconciliation before its own event arrived): point at whoever survives it, so the map
+    # stays flat whatever order merges arrive in.
+    survivor = connection.execute(
+        "SELECT into_person_id FROM person_map WHERE from_person_id = $into",
+        {"into": into_person_id},
+    ).fetchone()
+    if survivor is not None:
+        into_person_id = int(survivor[0])
     if from_person_id == into_person_id:
         return
     connection.execute(

@@ -1,5 +1,6 @@
 """Data hub jobs: flush the event buffer (safety net for the in-process flusher), prune it,
-recompute every tag nightly and re-materialise saved segments."""
+apply OneID merges the store missed, recompute every tag nightly and re-materialise saved
+segments."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from freshloop.datahub.flush import buffer_flush_all, buffer_prune
+from freshloop.datahub.reconcile import ReconcileReport, person_map_reconcile
 from freshloop.datahub.tags import TagReport, tags_recompute_all
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,13 @@ def flush() -> None:
 @db_periodic_task(crontab(minute="17", hour="19"), name="datahub.buffer_prune")
 def prune() -> None:
     buffer_prune()
+
+
+# huey schedules in UTC: 18:20 UTC is 02:20 Asia/Shanghai, before the nightly tags, so they
+# count a merge the recording missed.
+@db_periodic_task(crontab(minute="20", hour="18"), name="datahub.person_map_reconcile")
+def person_map_reconcile_job() -> ReconcileReport:
+    return person_map_reconcile()
 
 
 # huey schedules in UTC: 18:40 UTC is 02:40 Asia/Shanghai. Tags count Shanghai calendar days,
