@@ -319,7 +319,7 @@
       const data = await call('POST', '/' + config.segment.id + '/issue-coupon', { template_id: Number(template) }, { 'Idempotency-Key': key });
       errorBox.hidden = false;
       errorBox.className = 'dh-notice ok';
-      errorBox.textContent = '已发放 ' + data.issued + ' 张' + (data.skipped ? '，跳过 ' + data.skipped + ' 人(已达限领、总量用完或用户已失效)' : '');
+      errorBox.textContent = '已发放 ' + data.issued + ' 张' + (data.skipped ? '，跳过 ' + data.skipped + ' 人(已达限领、总量用完或用户已失效)' : '') + (data.replayed ? '（重复提交，按第一次的结果显示，未再次发券）' : '');
     } catch (error) { errorBox.className = 'dh-notice error'; showError(error); } finally { button.disabled = false; }
   });
   document.querySelectorAll('[data-example]').forEach((button) => button.addEventListener('click', () => {
