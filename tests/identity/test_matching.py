@@ -7,9 +7,11 @@ import pytest
 from freshloop.core.audit import Actor
 from freshloop.core.errors import Conflict
 from freshloop.identity.matching import (
+    _records,
     match_candidate_accept,
     match_candidate_reject,
     match_candidates_generate,
+    score_pairs,
 )
 from freshloop.identity.models import (
     Identifier,
@@ -76,6 +78,35 @@ class TestMatchCandidatesGenerate:
         assert pairs == {tuple(sorted((by_phone.pk, by_card.pk)))}
         assert report.candidates_created == 1
         assert MatchCandidate.objects.get().score >= 0.9
+
+    def test_the_same_people_score_the_same_whatever_their_ids(self) -> None:
+        # given a crowd with a namesake pair
+        _crowd()
+        _person(IdentifierInput(type="phone", value="13812345678"), "王小明", "文三路1号", "杭州")
+        _person(IdentifierInput(type="member_no", value="VIP-9"), "王小明", "文三路1号", "杭州")
+        records = _records()
+
+        # when the same records are scored under other ids (the database's ids have gaps)
+        renumbered = [{**r, "unique_id": 10_000 + 37 * r["unique_id"]} for r in records]
+        first = score_pairs(records, threshold=0.0)
+        second = score_pairs(renumbered, threshold=0.0)
+
+        # then every pair gets the same probability
+        def scores(
+            pairs: list[dict[str, object]], to_index: dict[object, int]
+        ) -> list[tuple[int, int, float]]:
+            return sorted(
+                (
+                    to_index[p["unique_id_l"]],
+                    to_index[p["unique_id_r"]],
+                    round(float(p["match_probability"]), 9),
+                )  # type: ignore[arg-type]
+                for p in pairs
+            )
+
+        assert scores(first, {r["unique_id"]: i for i, r in enumerate(records)}) == scores(
+            second, {r["unique_id"]: i for i, r in enumerate(renumbered)}
+        )
 
     def test_rejected_pairs_are_not_proposed_again(self) -> None:
         _crowd()

@@ -103,11 +103,20 @@ def score_pairs(records: list[dict[str, Any]], *, threshold: float) -> list[dict
         probability_two_random_records_match=1 / max(len(records), 1000),
         retain_intermediate_calculation_columns=False,
     )
+    # splink samples pairs by record id to estimate u probabilities: scoring positions (0..n-1
+    # in the records' stable order) instead of person ids makes the same people score the
+    # same whatever ids the database gave them (ids with gaps moved a pair from 0.90 to 0.915).
+    person_ids = [record["unique_id"] for record in records]
+    positioned = [{**record, "unique_id": index} for index, record in enumerate(records)]
     database = DuckDBAPI()
-    linker = Linker(database.register(records), settings, log_level=logging.ERROR)
+    linker = Linker(database.register(positioned), settings, log_level=logging.ERROR)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=20260112)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
-    return list(predictions.as_record_list())
+    pairs = list(predictions.as_record_list())
+    for pair in pairs:
+        pair["unique_id_l"] = person_ids[int(pair["unique_id_l"])]
+        pair["unique_id_r"] = person_ids[int(pair["unique_id_r"])]
+    return pairs
 
 
 @dataclass(frozen=True)

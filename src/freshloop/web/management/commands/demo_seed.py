@@ -234,7 +234,7 @@ class Command(BaseCommand):
             "store_pos",
             ("member_no", "DEMO-VIP-0001"),
             name="林雨桐",
-            address="福建省厦门市思明区湖滨南路88号",
+            address="福建省厦门市思明区湖滨南路 88 号",
             city="厦门",
             province="福建",
         )
