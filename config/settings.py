@@ -51,6 +51,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so it closes connections after every other middleware is done with the
+    # response: SessionMiddleware saves the session on the way out, and below it that
+    # connection was left open (tests/core/test_middleware.py counts them on PostgreSQL).
+    "freshloop.core.middleware.AsgiCloseConnectionsMiddleware",
     "freshloop.core.middleware.RequestIdMiddleware",
     "freshloop.core.middleware.ApiErrorShapeMiddleware",
     "freshloop.core.middleware.BodySizeLimitMiddleware",
@@ -64,7 +68,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "freshloop.core.middleware.AsgiCloseConnectionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
