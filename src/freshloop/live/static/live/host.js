@@ -106,6 +106,9 @@
       loadFlashSales();
     } catch (e) { /* shown */ } finally { event.target.disabled = false; }
   });
+  // The page renders them disabled so that a click before this script ran is not lost
+  // silently (the button would look ready and do nothing).
+  root.querySelectorAll('[data-testid=go-live], [data-testid=end-live]').forEach((button) => { button.disabled = false; });
 
   // --- products ----------------------------------------------------------------------------
 
