@@ -9,7 +9,7 @@ PORT=${FRESHLOOP_DEMO_PORT:-8000}
 $PY manage.py run_huey --quiet &
 WORKER_PID=$!
 # The data hub flushes accepted events in a process of its own, so the web server only accepts
-# (docs/datahub.md, "Numbers": about 1.6x the events/s of flushing inside the web process).
+# (faster than flushing inside the web process: docs/datahub.md, "Numbers").
 $PY manage.py datahub_flusher > /dev/null &
 FLUSHER_PID=$!
 trap 'kill $WORKER_PID $FLUSHER_PID 2>/dev/null || true' EXIT INT TERM
