@@ -90,6 +90,17 @@ class TestIdentifyMany:
         assert results == [known.person.pk, known.person.pk, other.person.pk]
         assert Person.objects.count() == people_before
 
+    def test_a_known_identifier_proven_verified_is_marked_as_identify_marks_it(self) -> None:
+        # given a customer known by an unverified phone
+        known = identify(identifiers=[phone("13800000001", verified=False)], source="shop")
+
+        # when a batch carries the same phone, verified (an OTP login upstream)
+        results = identify_many(_calls([phone("13800000001")]))
+
+        # then it is the same person and the phone is now verified
+        assert results == [known.person.pk]
+        assert Identifier.objects.get(person=known.person).verified is True
+
     def test_a_set_proving_two_people_are_one_goes_through_identify(self) -> None:
         # given two people, each known by one device
         first = identify(identifiers=[device("d-1")], source="shop").person

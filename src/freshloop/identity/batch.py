@@ -57,6 +57,7 @@ class _Known:
     pk: int
     person_id: int
     last_seen_at: dt.datetime | None
+    verified: bool
 
 
 def identify_many(calls: Sequence[IdentifyCall]) -> list[int | DomainError]:
@@ -105,6 +106,14 @@ def _bulk_resolve(
         new_single: dict[str, list[int]] = {}
         for index, items in normalised.items():
             found = [known.get(item.key) for item in items]
+            # A call proving a known identifier verified learns something (identify marks it,
+            # and verified identifiers weigh more in the partition): not a bulk case.
+            upgrades = any(
+                item.verified and f is not None and not f.verified
+                for item, f in zip(items, found, strict=True)
+            )
+            if upgrades:
+                continue
             if all(f is not None for f in found):
                 holders = {f.person_id for f in found if f is not None}
                 if len(holders) == 1 and _links_stored(found, stored_links):
@@ -129,9 +138,11 @@ def _known_identifiers(indexes: set[str]) -> dict[str, _Known]:
     for start in range(0, len(ordered), _LOOKUP_CHUNK):
         rows = Identifier.objects.filter(
             value_index__in=ordered[start : start + _LOOKUP_CHUNK]
-        ).values_list("pk", "type", "scope", "value_index", "person_id", "last_seen_at")
-        for pk, kind, scope, index, person_id, last_seen_at in rows:
-            known[identifier_key(kind, scope, index)] = _Known(pk, person_id, last_seen_at)
+        ).values_list("pk", "type", "scope", "value_index", "person_id", "last_seen_at", "verified")
+        for pk, kind, scope, index, person_id, last_seen_at, verified in rows:
+            known[identifier_key(kind, scope, index)] = _Known(
+                pk, person_id, last_seen_at, verified
+            )
     return known
 
 
