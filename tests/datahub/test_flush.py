@@ -19,7 +19,7 @@ from freshloop.core import clock
 from freshloop.datahub import flush
 from freshloop.datahub.flush import buffer_flush, buffer_flush_all, buffer_prune
 from freshloop.datahub.ingestion import track_accept
-from freshloop.datahub.models import BufferedEvent
+from freshloop.datahub.models import BufferedEvent, EventSource
 from freshloop.datahub.store import EVENT_SCHEMA, EventStore
 from freshloop.identity.models import Person
 from freshloop.identity.resolver import IdentifierInput, identify
@@ -37,6 +37,23 @@ def _empty_identity_cache() -> None:
 
 def _device(value: str) -> list[dict[str, str]]:
     return [{"type": "device_id", "value": value}]
+
+
+def _accept_page_views(source: EventSource, visits: list[tuple[str, str]]) -> None:
+    """Accept one page view per (device, path), at NOW."""
+    with clock.frozen(NOW):
+        track_accept(
+            source=source,
+            events=[
+                track_event(
+                    "page_view",
+                    occurred_at=NOW,
+                    identifiers=_device(device),
+                    properties={"path": path},
+                )
+                for device, path in visits
+            ],
+        )
 
 
 class TestBufferFlush:
@@ -117,19 +134,7 @@ class TestBufferFlush:
     def test_a_wave_of_new_viewers_is_resolved_in_bulk(self, store: EventStore) -> None:
         # given 300 events from 300 devices nobody has seen (a live room filling up)
         _, source = make_source()
-        with clock.frozen(NOW):
-            track_accept(
-                source=source,
-                events=[
-                    track_event(
-                        "page_view",
-                        occurred_at=NOW,
-                        identifiers=_device(f"wave-{n}"),
-                        properties={"path": "/m/live"},
-                    )
-                    for n in range(300)
-                ],
-            )
+        _accept_page_views(source, [(f"wave-{n}", "/m/live") for n in range(300)])
 
         # when they are flushed
         with CaptureQueriesContext(connection) as queries:
@@ -149,19 +154,7 @@ class TestBufferFlush:
     ) -> None:
         # given accepted events, and a process that dies right after the store committed them
         _, source = make_source()
-        with clock.frozen(NOW):
-            track_accept(
-                source=source,
-                events=[
-                    track_event(
-                        "page_view",
-                        occurred_at=NOW,
-                        identifiers=_device("a"),
-                        properties={"path": str(i)},
-                    )
-                    for i in range(4)
-                ],
-            )
+        _accept_page_views(source, [("a", str(i)) for i in range(4)])
 
         def die(*args: Any, **kwargs: Any) -> None:
             raise SystemExit("killed between store commit and buffer mark")
@@ -181,18 +174,7 @@ class TestBufferFlush:
         self, store: EventStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         _, source = make_source()
-        with clock.frozen(NOW):
-            track_accept(
-                source=source,
-                events=[
-                    track_event(
-                        "page_view",
-                        occurred_at=NOW,
-                        identifiers=_device("a"),
-                        properties={"path": "/"},
-                    )
-                ],
-            )
+        _accept_page_views(source, [("a", "/")])
 
         def broken_append(*args: Any, **kwargs: Any) -> int:
             raise OSError("disk full")
@@ -206,30 +188,10 @@ class TestBufferFlush:
     def test_prune_forgets_only_old_flushed_rows(self, store: EventStore, settings: Any) -> None:
         settings.DATAHUB_DEDUPE_DAYS = 7
         _, source = make_source()
+        _accept_page_views(source, [("a", "/")])
         with clock.frozen(NOW):
-            track_accept(
-                source=source,
-                events=[
-                    track_event(
-                        "page_view",
-                        occurred_at=NOW,
-                        identifiers=_device("a"),
-                        properties={"path": "/"},
-                    )
-                ],
-            )
             buffer_flush_all(store=store)
-            track_accept(
-                source=source,
-                events=[
-                    track_event(
-                        "page_view",
-                        occurred_at=NOW,
-                        identifiers=_device("a"),
-                        properties={"path": "/2"},
-                    )
-                ],
-            )
+        _accept_page_views(source, [("a", "/2")])
         assert buffer_prune(now=NOW + dt.timedelta(days=8)) == 1
         assert BufferedEvent.objects.filter(flushed_at__isnull=True).count() == 1
 

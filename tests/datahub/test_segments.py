@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
@@ -38,7 +38,7 @@ from freshloop.core.models import AuditLog
 from freshloop.datahub import store as store_module
 from freshloop.datahub.errors import EventStoreBusy, SegmentInvalid
 from freshloop.datahub.flush import buffer_flush_all
-from freshloop.datahub.models import Segment, SegmentMember
+from freshloop.datahub.models import Segment, SegmentCouponIssue, SegmentMember
 from freshloop.datahub.segments import (
     CSV_HEADER,
     MAX_CONDITIONS,
@@ -46,6 +46,7 @@ from freshloop.datahub.segments import (
     MAX_LIST_VALUES,
     TAG_FIELDS,
     TAG_OPERATORS,
+    SegmentBusy,
     SegmentNotFound,
     SegmentNotMaterialised,
     segment_csv,
@@ -1486,6 +1487,30 @@ class TestSegmentIssueCoupon:
 
         assert (result.issued, result.skipped) == (1, {"person_inactive": 1})
         assert list(Coupon.objects.values_list("person_id", flat=True)) == [alice.pk]
+
+    def test_a_key_whose_record_cannot_be_written_is_a_409_and_issues_nothing(
+        self, store: EventStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given a computed segment, and a database refusing the issue record (say the template
+        # was deleted in between)
+        vip(resident())
+        segment = segment_materialise(segment=saved(), store=store)
+        template = coupon_template("seg10")
+
+        def refuse(**fields: Any) -> None:
+            raise IntegrityError("FOREIGN KEY constraint failed")
+
+        monkeypatch.setattr(SegmentCouponIssue.objects, "create", refuse)
+
+        # when the coupon is issued under a key
+        with pytest.raises(SegmentBusy) as raised:
+            segment_issue_coupon(
+                segment=segment, template=template, actor=OPERATOR, idempotency_key="k-9"
+            )
+
+        # then it is a clear conflict, and nobody got a coupon
+        assert raised.value.status == 409
+        assert not Coupon.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

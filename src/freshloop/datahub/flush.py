@@ -2,14 +2,14 @@
 
 One flush: read the oldest pending buffer rows, resolve each event's OneID (a per-process
 cache, then the flush's unseen identifier sets together through `identity.batch.identify_many`),
-write the batch into
-DuckDB in one transaction, then mark the rows flushed. A crash anywhere before the mark leaves
-the rows pending and the next flush writes them again; the store skips ids it already holds,
-so nothing is lost and nothing is counted twice.
+write the batch into DuckDB in one transaction, then mark the rows flushed. A crash anywhere
+before the mark leaves the rows pending and the next flush writes them again; the store skips
+ids it already holds, so nothing is lost and nothing is counted twice.
 
-Who flushes: a background thread in each server process, woken by every accepted batch (events
-are queryable about a second after they were accepted), and the `datahub.flush` job every
-minute for whatever a stopped process left behind.
+Who flushes: `manage.py datahub_flusher` in a process of its own (what `make demo` runs), or,
+where the web processes keep `FRESHLOOP_DATAHUB_AUTOFLUSH` on, a background thread in each of
+them woken by every accepted batch; and the `datahub.flush` job every minute for whatever a
+stopped process left behind. Events are queryable a second or two after they were accepted.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ _CHANNEL_TO_IDENTITY_SOURCE = {"store": "store_pos", "server": "shop", "partner"
 
 
 class _PendingRow(NamedTuple):
-    """A buffer row as the flush reads it (a tuple: model instances cost more than the rest of
-    reading 5,000 rows)."""
+    """A buffer row as the flush reads it (a tuple: building model instances cost more than
+    the rest of reading a flush's rows)."""
 
     pk: int
     event_id: str

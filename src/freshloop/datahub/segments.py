@@ -1032,7 +1032,12 @@ def segment_issue_coupon(
             record.issued, record.skipped = outcome.issued, outcome.skipped
             record.save(update_fields=["issued", "skipped"])
             return outcome
-    earlier = SegmentCouponIssue.objects.get(segment=segment, idempotency_key=key)
+    earlier = SegmentCouponIssue.objects.filter(segment=segment, idempotency_key=key).first()
+    if earlier is None:
+        # The insert failed for another reason (the segment or template was deleted meanwhile):
+        # nothing was issued; the caller sees why when it asks again.
+        segment_get(segment_id=segment.pk)
+        raise SegmentBusy(detail={"idempotency_key": key})
     if earlier.template_id != template.pk:
         raise SegmentIssueKeyReused(
             detail={"idempotency_key": key, "template_id": earlier.template_id}
