@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 PYTHON ?= python3
 
-.PHONY: install assets migrate seed demo lint test test-fast bench bench-quick clean
+.PHONY: install assets system-deps migrate seed demo smoke lint test test-fast bench bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(STAMPS)/npm: package.json package-lock.json
 
 install: $(STAMPS)/deps assets
 
+# Debian packages the browser tests and the demo need (chromium, CJK fonts, ffmpeg), installed
+# when missing: as root, through sudo, or the script stops and prints the command to run.
+system-deps:
+	bash scripts/system_deps.sh
+
 assets: $(STAMPS)/npm | $(PY)
 	$(PY) scripts/copy_assets.py
 
@@ -30,7 +35,7 @@ migrate: install
 seed: migrate
 	$(PY) manage.py demo_seed
 
-demo: seed
+demo: seed system-deps
 	bash scripts/run_demo.sh
 
 lint: install
@@ -40,11 +45,15 @@ lint: install
 	$(VENV)/bin/lint-imports
 	FRESHLOOP_ENV=test $(PY) manage.py makemigrations --check --dry-run
 
-test: lint
+test: lint system-deps
 	$(VENV)/bin/pytest
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not e2e" -q
+
+# Start the demo server as `make demo` does, check that it answers, stop it.
+smoke: seed
+	bash scripts/smoke.sh
 
 bench: install
 	@for script in bench/[a-z]*.py; do $(PY) $$script || exit 1; done

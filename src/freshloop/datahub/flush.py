@@ -44,9 +44,8 @@ from freshloop.datahub.store import (
     event_store,
     to_naive_utc,
 )
-from freshloop.identity.batch import IdentifyCall, identify_many
 from freshloop.identity.models import Person
-from freshloop.identity.resolver import IdentifierInput
+from freshloop.identity.services import IdentifierInput, IdentifyCall, identify_many
 
 logger = logging.getLogger(__name__)
 _BUFFER_TABLE = BufferedEvent._meta.db_table

@@ -29,7 +29,8 @@ from freshloop.core.errors import DomainError, InvalidInput
 from freshloop.datahub import event_schemas
 from freshloop.datahub.errors import BatchTooLarge, WriteKeyInvalid
 from freshloop.datahub.models import BufferedEvent, EventSource, SourceChannel
-from freshloop.identity.resolver import IdentifierInput, identifiers_normalise
+from freshloop.identity.selectors import identifiers_normalise
+from freshloop.identity.services import IdentifierInput
 
 MAX_BATCH = 1000
 WRITE_KEY_PREFIX = "flw_"

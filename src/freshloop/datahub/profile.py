@@ -35,8 +35,7 @@ from freshloop.datahub.store import EventStore, event_store
 from freshloop.datahub.tags import manual_tags_list, person_tags_get
 from freshloop.datahub.traits import trait_label, trait_value_label
 from freshloop.identity.models import MergeRecord, Person, PersonStatus
-from freshloop.identity.resolver import PRIVATE_TRAITS
-from freshloop.identity.selectors import MaskedIdentifier, person_identifiers_masked
+from freshloop.identity.selectors import PRIVATE_TRAITS, MaskedIdentifier, person_identifiers_masked
 from freshloop.live.models import LiveSession
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.promotions.models import Coupon, CouponStatus

@@ -73,9 +73,8 @@ from freshloop.datahub.models import (
 from freshloop.datahub.store import EventStore, event_store, to_naive_utc
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
-from freshloop.identity.privacy import register_export_section
-from freshloop.identity.resolver import PRIVATE_TRAITS
-from freshloop.identity.selectors import identifier_mask
+from freshloop.identity.selectors import PRIVATE_TRAITS, identifier_mask
+from freshloop.identity.services import register_export_section
 from freshloop.promotions.models import CouponSource, CouponTemplate
 from freshloop.promotions.services import coupon_issue
 

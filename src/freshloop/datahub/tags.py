@@ -74,7 +74,7 @@ from freshloop.datahub.models import ManualTag
 from freshloop.datahub.store import EventStore, business_day, event_store, to_naive_utc
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.models import Person, PersonStatus
-from freshloop.identity.resolver import people_lock
+from freshloop.identity.services import people_lock
 
 RFM_WINDOW_DAYS = 365
 QUINTILE_CUTS = (0.2, 0.4, 0.6, 0.8)

@@ -11,7 +11,12 @@ from ninja import Query, Router, Schema, Status
 from freshloop.core.api import ApiKeyAuth, OperatorAuth, request_actor
 from freshloop.core.middleware import client_ip
 from freshloop.core.permissions import Role
-from freshloop.identity.auth import ConsumerAuth, consumer_session_login, request_person
+from freshloop.identity.auth import (
+    ConsumerAuth,
+    consumer_session_login,
+    request_person,
+    wechat_oauth_begin,
+)
 from freshloop.identity.errors import PersonNotFound
 from freshloop.identity.privacy import person_erase, person_export, person_get
 from freshloop.identity.providers import wechat_oauth_provider
@@ -35,7 +40,6 @@ from freshloop.identity.selectors import (
     person_summary,
 )
 from freshloop.identity.services import consumer_token_revoke, otp_request, otp_verify
-from freshloop.identity.wechat_flow import wechat_oauth_begin
 
 router = Router(tags=["认证 auth"])
 me_router = Router(tags=["当前用户 me"], auth=ConsumerAuth())

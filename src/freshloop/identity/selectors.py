@@ -5,6 +5,24 @@ from typing import Any
 
 from freshloop.core import crypto
 from freshloop.identity.models import Identifier, IdentifierType, MergeRecord, Person
+from freshloop.identity.privacy import person_get
+from freshloop.identity.resolver import (
+    PRIVATE_TRAITS,
+    IdentifierInput,
+    identifier_normalise,
+    identifiers_normalise,
+    phone_normalise,
+)
+from freshloop.identity.rules import rule_for
+
+# Re-exported as part of the module's public face (see services.__all__).
+__all__ = [
+    "PRIVATE_TRAITS",
+    "identifier_normalise",
+    "identifiers_normalise",
+    "person_get",
+    "phone_normalise",
+]
 
 
 def identifier_mask(identifier: Identifier) -> str:
@@ -40,7 +58,6 @@ def person_identifiers_masked(*, person: Person) -> list[MaskedIdentifier]:
 
 def person_by_identifier(*, identifier_type: str, value: str, scope: str = "") -> Person | None:
     """Look a person up by any identifier (normalised the same way identify() does)."""
-    from freshloop.identity.resolver import IdentifierInput, identifier_normalise
 
     normalised = identifier_normalise(
         IdentifierInput(type=identifier_type, value=value, scope=scope)
@@ -58,8 +75,6 @@ def person_ids_by_any_identifier(*, term: str) -> list[int]:
     seen for scoped types): what an operator types in a search box is a phone, an openid, an
     email… and the box does not ask which."""
     from freshloop.core.errors import DomainError
-    from freshloop.identity.resolver import IdentifierInput, identifier_normalise
-    from freshloop.identity.rules import rule_for
 
     found: set[int] = set()
     for identifier_type in IdentifierType.values:

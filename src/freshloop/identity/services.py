@@ -20,27 +20,47 @@ from freshloop.core import clock, crypto
 from freshloop.core.events import publish
 from freshloop.core.outbox import outbox_enqueue
 from freshloop.core.ratelimit import rate_limit_hit
+from freshloop.identity.batch import IdentifyCall, identify_many
 from freshloop.identity.errors import OtpInvalid, OtpLocked, TokenInvalid
 from freshloop.identity.events import ConsumerLoggedIn
+from freshloop.identity.matching import match_candidates_generate
 from freshloop.identity.models import (
     ConsumerToken,
     IdentifierType,
     OtpChallenge,
     Person,
 )
+from freshloop.identity.privacy import person_erase, person_export, register_export_section
 from freshloop.identity.providers import WechatProfile, sms_payload
 from freshloop.identity.resolver import (
     IdentifierInput,
     IdentifyResult,
     identifier_index,
     identify,
+    people_lock,
     phone_normalise,
 )
 
 OTP_DIGITS = 6
 TOKEN_PREFIX = "flc_"  # noqa: S105 (a public prefix, not a secret)
 
-__all__ = ["identifier_index", "identify", "phone_normalise"]
+# The module's public face: other modules import these from here, never from the files that
+# implement them (the "public faces" contract in pyproject.toml).
+__all__ = [
+    "IdentifierInput",
+    "IdentifyCall",
+    "IdentifyResult",
+    "identifier_index",
+    "identify",
+    "identify_many",
+    "match_candidates_generate",
+    "people_lock",
+    "person_erase",
+    "person_export",
+    "phone_normalise",
+    "register_export_section",
+    "sms_payload",
+]
 
 
 def _phone_index(phone_e164: str) -> str:

@@ -21,10 +21,8 @@ from freshloop.identity.models import Person
 from freshloop.live import selectors, services
 from freshloop.live.errors import CommentRefused
 from freshloop.live.models import FlashSale, LiveAction, LiveSession
-from freshloop.orders.api import quote_out
-from freshloop.orders.pricing import SpecialPrice
-from freshloop.orders.schemas import QuoteOut
-from freshloop.orders.services import CheckoutItem, CheckoutRequest, checkout_preview
+from freshloop.orders.schemas import QuoteOut, quote_out
+from freshloop.orders.services import CheckoutItem, CheckoutRequest, SpecialPrice, checkout_preview
 from freshloop.promotions.services import coupon_issue_in_live
 
 router = Router(tags=["直播间 live"])

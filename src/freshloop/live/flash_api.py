@@ -16,9 +16,8 @@ from freshloop.live.flash_sale import (
     flash_sale_get,
     flash_sale_remaining,
 )
-from freshloop.orders.api import order_out
 from freshloop.orders.models import Order
-from freshloop.orders.schemas import AddressIn, OrderDetailOut
+from freshloop.orders.schemas import AddressIn, OrderDetailOut, order_out
 
 router = Router(tags=["直播秒杀 live flash sales"])
 

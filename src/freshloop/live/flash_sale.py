@@ -49,7 +49,7 @@ from freshloop.core.events import publish, subscribe
 from freshloop.core.ids import new_id
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.models import Person
-from freshloop.identity.privacy import register_export_section
+from freshloop.identity.services import register_export_section
 from freshloop.inventory.selectors import stock_available_by_sku
 from freshloop.live import events
 from freshloop.live.flash_redis import (
@@ -71,8 +71,7 @@ from freshloop.live.models import (
 )
 from freshloop.orders.events import OrderCancelled, OrderPaid
 from freshloop.orders.models import Order, OrderStatus
-from freshloop.orders.pricing import SpecialPrice
-from freshloop.orders.services import CheckoutItem, CheckoutRequest, order_create
+from freshloop.orders.services import CheckoutItem, CheckoutRequest, SpecialPrice, order_create
 
 logger = logging.getLogger(__name__)
 

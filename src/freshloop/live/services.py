@@ -28,8 +28,7 @@ from freshloop.core.outbox import outbox_enqueue
 from freshloop.core.ratelimit import rate_limit_hit
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.models import Identifier, IdentifierType, Person
-from freshloop.identity.providers import sms_payload
-from freshloop.identity.resolver import IdentifierInput, identify
+from freshloop.identity.services import IdentifierInput, identify, sms_payload
 from freshloop.live import events
 from freshloop.live.config import live_config
 from freshloop.live.errors import (

@@ -12,7 +12,7 @@ class MembershipConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from freshloop.identity.privacy import register_export_section
+        from freshloop.identity.services import register_export_section
         from freshloop.membership import services  # noqa: F401  (subscribes to IdentityMerged)
         from freshloop.membership.selectors import membership_export_section
 

@@ -10,7 +10,6 @@ from ninja import Header, Router, Status
 from freshloop.core.audit import Actor
 from freshloop.identity.auth import ConsumerAuth, request_person
 from freshloop.orders.models import Order
-from freshloop.orders.pricing import CheckoutQuote
 from freshloop.orders.schemas import (
     CartItemIn,
     CartLineOut,
@@ -20,12 +19,11 @@ from freshloop.orders.schemas import (
     OrderCreateIn,
     OrderDetailOut,
     OrderOut,
-    PriceRowOut,
-    QuoteLineOut,
     QuoteOut,
     RefundIn,
     RefundOut,
-    RejectedCouponOut,
+    order_out,
+    quote_out,
 )
 from freshloop.orders.selectors import (
     cart_items_for_person,
@@ -87,34 +85,6 @@ def _checkout_request(request: HttpRequest, body: CheckoutIn, **extra: Any) -> C
     )
 
 
-def quote_out(quote: CheckoutQuote) -> QuoteOut:
-    return QuoteOut(
-        lines=[
-            QuoteLineOut(
-                sku_id=line.sku.pk,
-                name=f"{line.sku.product.name} {line.sku.spec}",
-                quantity=line.quantity,
-                unit_price_fen=line.unit_price_fen,
-                discount_fen=line.discount_fen,
-                total_fen=line.total_fen,
-            )
-            for line in quote.lines
-        ],
-        explanation=[PriceRowOut(**row) for row in quote.explanation()],
-        subtotal_fen=quote.subtotal_fen,
-        discount_fen=quote.discount_fen,
-        shipping_fen=quote.shipping_fen,
-        total_fen=quote.total_fen,
-        points_used=quote.points_used,
-        points_balance=quote.points_balance,
-        applied_coupon_ids=quote.applied_coupon_ids,
-        rejected_coupons=[
-            RejectedCouponOut(coupon_id=r.coupon_id, reason=r.reason)
-            for r in quote.quote.rejected_coupons
-        ],
-    )
-
-
 @router.post("/checkout/preview", response=QuoteOut, summary="结算预览：逐项说明价格")
 def preview(request: HttpRequest, body: CheckoutIn) -> QuoteOut:
     return quote_out(checkout_preview(request=_checkout_request(request, body)))
@@ -133,31 +103,6 @@ def coupons_for_checkout(request: HttpRequest, body: CheckoutIn) -> list[CouponC
         )
         for choice in checkout_coupons(request=_checkout_request(request, body))
     ]
-
-
-def order_out(order: Order, *, detail: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "order_no": order.order_no,
-        "status": order.status,
-        "status_label": order.get_status_display(),
-        "channel": order.channel,
-        "source_ref": order.source_ref,
-        "subtotal_fen": order.subtotal_fen,
-        "discount_fen": order.discount_fen,
-        "shipping_fen": order.shipping_fen,
-        "total_fen": order.total_fen,
-        "paid_fen": order.paid_fen,
-        "refunded_fen": order.refunded_fen,
-        "points_used": order.points_used,
-        "price_explanation": order.price_explanation,
-        "created_at": order.created_at,
-        "expires_at": order.expires_at,
-        "paid_at": order.paid_at,
-        "lines": list(order.lines.all()),
-    }
-    if detail:
-        data["timeline"] = list(order.timeline.all())
-    return data
 
 
 @router.post(

@@ -5,6 +5,9 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from freshloop.orders.models import Order
+from freshloop.orders.pricing import CheckoutQuote
+
 
 class CartItemIn(Schema):
     sku_id: int = Field(..., ge=1)
@@ -150,3 +153,57 @@ class CouponChoiceOut(Schema):
     reason: str
     discount_fen: int
     valid_until: dt.datetime | None
+
+
+# Converters from domain objects to the schemas above; the live room's API returns the same shapes.
+def quote_out(quote: CheckoutQuote) -> QuoteOut:
+    return QuoteOut(
+        lines=[
+            QuoteLineOut(
+                sku_id=line.sku.pk,
+                name=f"{line.sku.product.name} {line.sku.spec}",
+                quantity=line.quantity,
+                unit_price_fen=line.unit_price_fen,
+                discount_fen=line.discount_fen,
+                total_fen=line.total_fen,
+            )
+            for line in quote.lines
+        ],
+        explanation=[PriceRowOut(**row) for row in quote.explanation()],
+        subtotal_fen=quote.subtotal_fen,
+        discount_fen=quote.discount_fen,
+        shipping_fen=quote.shipping_fen,
+        total_fen=quote.total_fen,
+        points_used=quote.points_used,
+        points_balance=quote.points_balance,
+        applied_coupon_ids=quote.applied_coupon_ids,
+        rejected_coupons=[
+            RejectedCouponOut(coupon_id=r.coupon_id, reason=r.reason)
+            for r in quote.quote.rejected_coupons
+        ],
+    )
+
+
+def order_out(order: Order, *, detail: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "order_no": order.order_no,
+        "status": order.status,
+        "status_label": order.get_status_display(),
+        "channel": order.channel,
+        "source_ref": order.source_ref,
+        "subtotal_fen": order.subtotal_fen,
+        "discount_fen": order.discount_fen,
+        "shipping_fen": order.shipping_fen,
+        "total_fen": order.total_fen,
+        "paid_fen": order.paid_fen,
+        "refunded_fen": order.refunded_fen,
+        "points_used": order.points_used,
+        "price_explanation": order.price_explanation,
+        "created_at": order.created_at,
+        "expires_at": order.expires_at,
+        "paid_at": order.paid_at,
+        "lines": list(order.lines.all()),
+    }
+    if detail:
+        data["timeline"] = list(order.timeline.all())
+    return data

@@ -12,7 +12,7 @@ from django.db.models import F
 from freshloop.core.events import subscribe
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Person
-from freshloop.identity.privacy import register_export_section
+from freshloop.identity.services import register_export_section
 from freshloop.orders.models import Cart, CartItem, Order
 
 

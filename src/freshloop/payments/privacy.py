@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from freshloop.identity.models import Person
-from freshloop.identity.privacy import register_export_section
+from freshloop.identity.services import register_export_section
 from freshloop.payments.models import Payment
 
 

@@ -13,8 +13,7 @@ from freshloop.core import clock
 from freshloop.core.errors import DomainError, InvalidInput
 from freshloop.core.money import format_fen
 from freshloop.identity.models import Person, PersonStatus
-from freshloop.identity.privacy import person_get
-from freshloop.identity.selectors import person_by_identifier
+from freshloop.identity.selectors import person_by_identifier, person_get
 from freshloop.promotions.models import (
     Campaign,
     CampaignKind,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from freshloop.core.events import subscribe
 from freshloop.identity.events import IdentityMerged
-from freshloop.identity.privacy import register_export_section
+from freshloop.identity.services import register_export_section
 from freshloop.promotions.selectors import coupons_export_section
 from freshloop.promotions.services import promotions_person_repoint
 

@@ -18,10 +18,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from freshloop.core.errors import DomainError
 from freshloop.core.http import STATUS_ERRORS, error_response
 from freshloop.core.permissions import ROLE_LABELS, user_roles
-from freshloop.identity.auth import consumer_from_request
+from freshloop.identity.auth import consumer_from_request, wechat_oauth_finish
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.providers import SandboxWechatOAuthProvider, wechat_oauth_provider
-from freshloop.identity.wechat_flow import wechat_oauth_finish
 from freshloop.web.forms import OperatorAuthenticationForm
 
 

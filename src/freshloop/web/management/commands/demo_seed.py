@@ -21,9 +21,13 @@ from freshloop.catalog.services import category_upsert, product_upsert, sku_upse
 from freshloop.core.audit import Actor
 from freshloop.core.permissions import ROLE_LABELS, Role, roles_ensure, user_role_assign
 from freshloop.identity.errors import InvalidPhone
-from freshloop.identity.matching import match_candidates_generate
 from freshloop.identity.models import IdentityConflict, Person, PersonStatus
-from freshloop.identity.resolver import IdentifierInput, identify, phone_normalise
+from freshloop.identity.services import (
+    IdentifierInput,
+    identify,
+    match_candidates_generate,
+    phone_normalise,
+)
 from freshloop.inventory.models import Warehouse
 from freshloop.inventory.services import warehouse_upsert
 from freshloop.web import demo_commerce, demo_data, demo_datahub, demo_live
