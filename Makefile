@@ -41,7 +41,7 @@ demo: seed system-deps
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy src config
+	$(VENV)/bin/mypy src config tools
 	$(VENV)/bin/lint-imports
 	FRESHLOOP_ENV=test $(PY) manage.py makemigrations --check --dry-run
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "ninja",
     "freshloop.core",
     "freshloop.identity",
+    "freshloop.messaging",
     "freshloop.catalog",
     "freshloop.inventory",
     "freshloop.promotions",

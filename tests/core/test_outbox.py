@@ -25,7 +25,7 @@ from freshloop.core.outbox import (
     register_sender,
     sender_for,
 )
-from freshloop.core.outbox_alerts import (
+from freshloop.messaging.providers import (
     ALERT_CHANNEL,
     Alert,
     AlertChannelSender,

@@ -10,19 +10,21 @@ pass `message.pk` to providers that deduplicate.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
 
-from freshloop.core import clock
+from freshloop.core import clock, crypto
 from freshloop.core.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
 CLAIM_LEASE = dt.timedelta(seconds=60)
 MAX_ATTEMPTS = 8
+SMS_CHANNEL = "sms"
 
 
 class DeliveryError(Exception):
@@ -149,3 +151,14 @@ def outbox_relay(*, batch_size: int = 100) -> RelayResult:
         )
         sent += 1
     return RelayResult(sent=sent, retried=retried, failed=failed)
+
+
+# --- message formats a lower module may queue (messaging registers their senders) ------
+
+
+def sms_payload(template: str, params: dict[str, str]) -> dict[str, str]:
+    """Build an outbox payload whose parameters (codes, names) are sealed at rest."""
+    return {
+        "template": template,
+        "params_sealed": crypto.encrypt(json.dumps(params, ensure_ascii=False)),
+    }

@@ -8,8 +8,4 @@ class IdentityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from freshloop.core.outbox import register_sender
         from freshloop.identity import tasks  # noqa: F401  (registers the huey jobs)
-        from freshloop.identity.providers import SmsChannelSender
-
-        register_sender(SmsChannelSender.channel, SmsChannelSender())

@@ -1,93 +1,23 @@
-"""External edges of consumer login: SMS delivery and WeChat web authorisation (OAuth 2.0).
+"""External edge of consumer login: WeChat web authorisation (OAuth 2.0).
 
-Each edge is a Protocol with a sandbox that works offline and, for WeChat, an adapter on
-wechatpy. Settings pick the implementation; tests replace only the HTTP edge.
+A Protocol with a sandbox that works offline and an adapter on wechatpy. Settings pick the
+implementation; tests replace only the HTTP edge. (SMS delivery is messaging's.)
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
 
-from freshloop.core import crypto
-from freshloop.core.models import OutboxMessage
-from freshloop.core.outbox import DeliveryError
 from freshloop.identity.errors import OAuthFailed
 
 logger = logging.getLogger(__name__)
-
-
-# --- SMS ---------------------------------------------------------------------------------
-
-
-class SmsProvider(Protocol):
-    name: str
-
-    def send(
-        self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str
-    ) -> str:
-        """Send one templated SMS; return the provider's message id or raise DeliveryError."""
-        ...
-
-
-class SandboxSmsProvider:
-    """Delivers nothing: writes the message (code included) to the log so a developer can log in."""
-
-    name = "sandbox"
-
-    def send(
-        self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str
-    ) -> str:
-        logger.info(
-            "[sandbox sms] to %s template=%s params=%s",
-            crypto.mask_phone(phone_e164),
-            template,
-            json.dumps(params, ensure_ascii=False),
-        )
-        return f"sandbox-{message_id}"
-
-
-@lru_cache(maxsize=1)
-def sms_provider() -> SmsProvider:
-    # Only the sandbox exists so far; a real gateway (Aliyun, Tencent Cloud SMS) plugs in here.
-    return SandboxSmsProvider()
-
-
-class SmsChannelSender:
-    """Outbox sender for channel "sms": the payload holds the template and sealed parameters."""
-
-    channel = "sms"
-
-    def send(self, message: OutboxMessage) -> str:
-        if not message.destination:
-            raise DeliveryError("sms message has no destination")
-        try:
-            params = json.loads(crypto.decrypt(message.payload["params_sealed"]))
-            template = str(message.payload["template"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DeliveryError(f"sms payload unreadable: {exc}") from exc
-        return sms_provider().send(
-            phone_e164=message.destination,
-            template=template,
-            params=params,
-            message_id=str(message.pk),
-        )
-
-
-def sms_payload(template: str, params: dict[str, str]) -> dict[str, str]:
-    """Build an outbox payload whose parameters (codes, names) are sealed at rest."""
-    return {
-        "template": template,
-        "params_sealed": crypto.encrypt(json.dumps(params, ensure_ascii=False)),
-    }
 
 
 # --- WeChat OAuth ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.db.models import F
 
 from freshloop.core import clock, crypto
 from freshloop.core.events import publish
-from freshloop.core.outbox import outbox_enqueue
+from freshloop.core.outbox import SMS_CHANNEL, outbox_enqueue, sms_payload
 from freshloop.core.ratelimit import rate_limit_hit
 from freshloop.identity.batch import IdentifyCall, identify_many
 from freshloop.identity.errors import OtpInvalid, OtpLocked, TokenInvalid
@@ -31,7 +31,7 @@ from freshloop.identity.models import (
     Person,
 )
 from freshloop.identity.privacy import person_erase, person_export, register_export_section
-from freshloop.identity.providers import WechatProfile, sms_payload
+from freshloop.identity.providers import WechatProfile
 from freshloop.identity.resolver import (
     IdentifierInput,
     IdentifyResult,
@@ -59,7 +59,6 @@ __all__ = [
     "person_export",
     "phone_normalise",
     "register_export_section",
-    "sms_payload",
 ]
 
 
@@ -138,8 +137,10 @@ def otp_request(*, phone: str, ip_address: str | None) -> OtpRequestResult:
             expires_at=now + dt.timedelta(seconds=config.otp_ttl_seconds),
             ip_address=ip_address,
         )
+        # Login codes are transactional: queued straight into the outbox (identity sits below
+        # messaging), never held by marketing caps or quiet hours.
         outbox_enqueue(
-            channel="sms",
+            channel=SMS_CHANNEL,
             destination=phone_e164,
             payload=sms_payload(
                 "login_code", {"code": code, "minutes": str(config.otp_ttl_seconds // 60)}

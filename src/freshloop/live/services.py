@@ -24,11 +24,10 @@ from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.events import publish, subscribe
 from freshloop.core.ids import new_id
-from freshloop.core.outbox import outbox_enqueue
 from freshloop.core.ratelimit import rate_limit_hit
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.models import Identifier, IdentifierType, Person
-from freshloop.identity.services import IdentifierInput, identify, sms_payload
+from freshloop.identity.services import IdentifierInput, identify
 from freshloop.live import events
 from freshloop.live.config import live_config
 from freshloop.live.errors import (
@@ -47,6 +46,7 @@ from freshloop.live.models import (
     LiveStatus,
     LiveViewer,
 )
+from freshloop.messaging.services import sms_send
 from freshloop.promotions.models import CouponTemplate
 
 REMIND_BEFORE = dt.timedelta(minutes=10)
@@ -166,19 +166,14 @@ def live_reminders_send(*, now: dt.datetime | None = None) -> int:
             )
             if phone is None:
                 continue  # nobody to text; the room still shows the reservation
-            outbox_enqueue(
-                channel="sms",
-                destination=phone.value,
-                payload=sms_payload(
-                    "live_reminder",
-                    {
-                        "title": reservation.session.title,
-                        "time": clock.to_shanghai(reservation.session.scheduled_at).strftime(
-                            "%H:%M"
-                        ),
-                        "url": f"/m/live/{reservation.session.code}",
-                    },
-                ),
+            sms_send(
+                phone_e164=phone.value,
+                template="live_reminder",
+                params={
+                    "title": reservation.session.title,
+                    "time": clock.to_shanghai(reservation.session.scheduled_at).strftime("%H:%M"),
+                    "url": f"/m/live/{reservation.session.code}",
+                },
                 dedupe_key=f"live-remind:{reservation.pk}",
             )
             sent += 1

@@ -4,7 +4,7 @@ Invariants
 - Money is booked only from a verified callback (signature, freshness, decryption) whose
   out_trade_no and amount match a payment we created. A verified callback that does not match
   changes nothing and is alerted (audit row + error log + outbox message on channel "alert",
-  which core.outbox_alerts delivers). A callback that fails verification changes nothing and
+  which messaging delivers). A callback that fails verification changes nothing and
   is logged, not alerted: anyone can post to the notify URL, and alerting on that would let
   them flood the people on call.
 - A provider transaction id is booked once: (provider, transaction_id) is unique, and a
@@ -29,9 +29,8 @@ from django.db.models import Sum
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.ids import new_id
-from freshloop.core.outbox import outbox_enqueue
-from freshloop.core.outbox_alerts import ALERT_CHANNEL
 from freshloop.identity.models import Identifier, IdentifierType, Person
+from freshloop.messaging.services import alert_raise
 from freshloop.orders.errors import OrderNotFound, OrderStateInvalid, PaymentAmountMismatch
 from freshloop.orders.errors import RefundInvalid as OrderRefundInvalid
 from freshloop.orders.models import Order, OrderStatus
@@ -250,11 +249,10 @@ def _alert(*, code: str, provider: str, digest: str, detail: dict[str, Any]) -> 
         target_id=str(detail.get("out_trade_no") or detail.get("refund_no") or ""),
         after={"provider": provider, "body_sha256": digest, **detail},
     )
-    outbox_enqueue(
-        channel=ALERT_CHANNEL,
-        payload={"kind": f"payments.{code}", "provider": provider, "body_sha256": digest, **detail},
+    alert_raise(
+        kind=f"payments.{code}",
+        details={"provider": provider, "body_sha256": digest, **detail},
         dedupe_key=f"payments.alert:{code}:{digest}",
-        urgent=True,
     )
 
 

@@ -1,4 +1,10 @@
-"""The outbox channel `alert`: anomalies a person must look at (a callback whose amount does
+"""Channel providers of the outbox: SMS and alerts.
+
+The outbox channel `sms`: a templated text through an `SmsProvider` (only the offline sandbox so
+far; a real gateway plugs in at `sms_provider`). Its payload is built with
+`core.outbox.sms_payload`, so identity (below messaging) can queue login codes.
+
+The outbox channel `alert`: anomalies a person must look at (a callback whose amount does
 not match its payment, a refund the provider refused, …), handed to an `AlertProvider`.
 
 The offline default, `LogAlertProvider`, writes one structured ERROR line per alert on the
@@ -15,18 +21,21 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import httpx
 from django.conf import settings
 
+from freshloop.core import crypto
 from freshloop.core.models import OutboxMessage
-from freshloop.core.outbox import DeliveryError
+from freshloop.core.outbox import SMS_CHANNEL, DeliveryError
 
 ALERT_CHANNEL = "alert"
 WEBHOOK_TIMEOUT_SECONDS = 5.0
 
 alert_logger = logging.getLogger("freshloop.alerts")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -140,3 +149,60 @@ class AlertChannelSender:
         )
         provider = self._provider or alert_provider()
         return provider.deliver(alert=alert)
+
+
+# --- SMS ---------------------------------------------------------------------------------
+
+
+class SmsProvider(Protocol):
+    name: str
+
+    def send(
+        self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str
+    ) -> str:
+        """Send one templated SMS; return the provider's message id or raise DeliveryError."""
+        ...
+
+
+class SandboxSmsProvider:
+    """Delivers nothing: writes the message (code included) to the log so a developer can log in."""
+
+    name = "sandbox"
+
+    def send(
+        self, *, phone_e164: str, template: str, params: dict[str, str], message_id: str
+    ) -> str:
+        logger.info(
+            "[sandbox sms] to %s template=%s params=%s",
+            crypto.mask_phone(phone_e164),
+            template,
+            json.dumps(params, ensure_ascii=False),
+        )
+        return f"sandbox-{message_id}"
+
+
+@lru_cache(maxsize=1)
+def sms_provider() -> SmsProvider:
+    # Only the sandbox exists so far; a real gateway (Aliyun, Tencent Cloud SMS) plugs in here.
+    return SandboxSmsProvider()
+
+
+class SmsChannelSender:
+    """Outbox sender for channel "sms": the payload holds the template and sealed parameters."""
+
+    channel = SMS_CHANNEL
+
+    def send(self, message: OutboxMessage) -> str:
+        if not message.destination:
+            raise DeliveryError("sms message has no destination")
+        try:
+            params = json.loads(crypto.decrypt(message.payload["params_sealed"]))
+            template = str(message.payload["template"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DeliveryError(f"sms payload unreadable: {exc}") from exc
+        return sms_provider().send(
+            phone_e164=message.destination,
+            template=template,
+            params=params,
+            message_id=str(message.pk),
+        )
