@@ -3,6 +3,15 @@
 `publish()` never calls a handler while the writing transaction is open: handlers run once the
 outermost transaction commits and not at all if it rolls back, so no listener ever sees a fact
 that did not happen. Outside a transaction (autocommit) handlers run at once.
+
+Two kinds of handler:
+- plain (`@subscribe(E)`): best effort, called after commit in the committing process; lost if
+  that process dies in between (fine for a screen refresh, a cache, a live counter);
+- durable (`@subscribe(E, durable=True)`): the event is written as an effect row in the
+  publishing transaction (`core.effects`) and delivered at least once, after a crash too. The
+  handler must be idempotent. Use it for anything that must happen: a data-hub fact of an order,
+  the refund that follows an approval. `background=True` runs it on the worker instead of in the
+  committing request.
 """
 
 from __future__ import annotations
@@ -10,14 +19,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import typing
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from django.db import transaction
 
 from freshloop.core import clock
+from freshloop.core.effects import effect_consumer, effect_enqueue
 
 logger = logging.getLogger(__name__)
+
+
+_event_classes: dict[str, type[DomainEvent]] = {}
+
+
+def _origin(event_class: type) -> tuple[str, str]:
+    return event_class.__module__, event_class.__qualname__
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -27,6 +45,17 @@ class DomainEvent:
     name: ClassVar[str] = "DomainEvent"
     occurred_at: dt.datetime = dataclasses.field(default_factory=clock.now)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Known by name, so a durable handler's row can be turned back into the event in
+        # any process (the relay after a restart). Bases without a name of their own are
+        # not events anyone publishes.
+        if "name" in cls.__dict__:
+            known = _event_classes.get(cls.name)
+            if known is not None and _origin(known) != _origin(cls):
+                raise TypeError(f"two domain events are named {cls.name!r}")
+            _event_classes[cls.name] = cls
+
     def payload(self) -> dict[str, Any]:
         """The event's fields as JSON-ready values (datetimes as ISO strings)."""
         data = dataclasses.asdict(self)
@@ -35,19 +64,55 @@ class DomainEvent:
             for key, value in data.items()
         }
 
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> DomainEvent:
+        """The event back from `payload()` (a durable handler's row)."""
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in payload:
+                continue
+            value = payload[field.name]
+            if hints.get(field.name) is dt.datetime and isinstance(value, str):
+                value = dt.datetime.fromisoformat(value)
+            values[field.name] = value
+        return cls(**values)
+
 
 EventT = TypeVar("EventT", bound=DomainEvent)
 Handler = Callable[[Any], None]
 
 _handlers: dict[type[DomainEvent], list[Handler]] = {}
+_durable_handlers: dict[type[DomainEvent], list[str]] = {}
+"""Per event type, the effect names of its durable handlers."""
+
+
+def _effect_name(handler: Handler) -> str:
+    return f"event:{handler.__module__}.{handler.__qualname__}"
 
 
 def subscribe(
-    event_type: type[EventT],
+    event_type: type[EventT], *, durable: bool = False, background: bool = False
 ) -> Callable[[Callable[[EventT], None]], Callable[[EventT], None]]:
-    """Register a handler for an event type; subscribing to DomainEvent receives every event."""
+    """Register a handler for an event type; subscribing to DomainEvent receives every event.
+
+    `durable=True` makes delivery survive a crash (see the module docstring); the handler
+    must be idempotent, since a crash after it ran but before it was marked done repeats it.
+    """
 
     def register(handler: Callable[[EventT], None]) -> Callable[[EventT], None]:
+        if durable:
+            name = _effect_name(handler)
+
+            def consume(payload: dict[str, Any]) -> None:
+                event_class = _event_classes[payload["event"]]
+                handler(cast(EventT, event_class.from_payload(payload["fields"])))
+
+            effect_consumer(name, background=background)(consume)
+            names = _durable_handlers.setdefault(event_type, [])
+            if name not in names:
+                names.append(name)
+            return handler
         handlers = _handlers.setdefault(event_type, [])
         if handler not in handlers:
             handlers.append(handler)
@@ -64,7 +129,18 @@ def unsubscribe(event_type: type[DomainEvent], handler: Handler) -> None:
 
 
 def publish(event: DomainEvent, *, using: str | None = None) -> None:
-    """Deliver `event` to its handlers after the current transaction commits."""
+    """Deliver `event` to its handlers after the current transaction commits; durable
+    handlers' effects are written now, in that transaction."""
+    durable = [
+        name
+        for event_class in type(event).__mro__
+        for name in _durable_handlers.get(event_class, ())
+    ]
+    if durable:
+        payload = {"event": event.name, "fields": event.payload()}
+        with transaction.atomic(using=using):
+            for name in durable:
+                effect_enqueue(name=name, payload=payload)
     transaction.on_commit(lambda: dispatch(event), using=using)
 
 

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 CLAIM_LEASE = dt.timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 SMS_CHANNEL = "sms"
+ALERT_CHANNEL = "alert"
 
 
 class DeliveryError(Exception):
@@ -63,7 +64,7 @@ def outbox_enqueue(
     """
     now = clock.now()
     if urgent:
-        transaction.on_commit(_kick_relay)
+        transaction.on_commit(kick_relay)
     if dedupe_key is not None:
         existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
@@ -83,10 +84,28 @@ def outbox_enqueue(
         return OutboxMessage.objects.get(dedupe_key=dedupe_key)
 
 
-def _kick_relay() -> None:
+def kick_relay() -> None:
+    """Ask the worker to run the relay now instead of at its next periodic tick."""
     from freshloop.core.tasks import relay_outbox_now  # the task module imports this one
 
     relay_outbox_now()
+
+
+def _alert_gave_up(message: OutboxMessage) -> None:
+    """Something that had to leave the system never did: people must look at it."""
+    if message.channel == ALERT_CHANNEL:
+        return  # an alert about an alert that cannot be delivered would never arrive either
+    outbox_enqueue(
+        channel=ALERT_CHANNEL,
+        payload={
+            "kind": "outbox.gave_up",
+            "outbox_id": message.pk,
+            "channel": message.channel,
+            "attempts": message.attempts,
+            "last_error": message.last_error[:500],
+        },
+        dedupe_key=f"outbox.gave_up:{message.pk}",
+    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +153,7 @@ def outbox_relay(*, batch_size: int = 100) -> RelayResult:
             if message.attempts >= MAX_ATTEMPTS:
                 message.status = OutboxStatus.FAILED
                 failed += 1
+                _alert_gave_up(message)
             else:
                 message.next_attempt_at = clock.now() + _backoff(message.attempts)
                 retried += 1

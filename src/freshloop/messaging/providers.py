@@ -29,9 +29,8 @@ from django.conf import settings
 
 from freshloop.core import crypto
 from freshloop.core.models import OutboxMessage
-from freshloop.core.outbox import SMS_CHANNEL, DeliveryError
+from freshloop.core.outbox import ALERT_CHANNEL, SMS_CHANNEL, DeliveryError
 
-ALERT_CHANNEL = "alert"
 WEBHOOK_TIMEOUT_SECONDS = 5.0
 
 alert_logger = logging.getLogger("freshloop.alerts")

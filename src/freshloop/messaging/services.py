@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from freshloop.core.models import OutboxMessage
-from freshloop.core.outbox import SMS_CHANNEL, outbox_enqueue, sms_payload
-from freshloop.messaging.providers import ALERT_CHANNEL
+from freshloop.core.outbox import ALERT_CHANNEL, SMS_CHANNEL, outbox_enqueue, sms_payload
 
 
 def sms_send(

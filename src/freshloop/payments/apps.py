@@ -8,8 +8,7 @@ class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from freshloop.payments import (  # noqa: F401  (subscriptions, export section, jobs)
+        from freshloop.payments import (  # noqa: F401  (subscriptions, export section)
             handlers,
             privacy,
-            tasks,
         )

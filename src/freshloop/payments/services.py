@@ -28,7 +28,9 @@ from django.db.models import Sum
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
+from freshloop.core.effects import effect_consumer, effect_enqueue
 from freshloop.core.ids import new_id
+from freshloop.core.outbox import DeliveryError
 from freshloop.identity.models import Identifier, IdentifierType, Person
 from freshloop.messaging.services import alert_raise
 from freshloop.orders.errors import OrderNotFound, OrderStateInvalid, PaymentAmountMismatch
@@ -71,6 +73,7 @@ from freshloop.payments.providers import (
 )
 from freshloop.payments.providers import RefundStatus as ProviderRefundStatus
 
+REFUND_SUBMIT_EFFECT = "payments.refund_submit"
 logger = logging.getLogger(__name__)
 
 
@@ -482,15 +485,26 @@ def _refund_create(
             "reason": reason[:200],
         },
     )
-    refund_id = refund.pk
-    transaction.on_commit(lambda: _enqueue_submit(refund_id))
+    # The provider call runs on the worker after commit; written as an effect in this
+    # transaction, it survives a crash or a queue outage (the relay retries it with back-off).
+    effect_enqueue(
+        name=REFUND_SUBMIT_EFFECT,
+        payload={"refund_id": refund.pk},
+        dedupe_key=f"payments.refund_submit:{refund.refund_no}",
+    )
     return refund
 
 
-def _enqueue_submit(refund_id: int) -> None:
-    from freshloop.payments.tasks import refund_submit_job  # the task module imports this one
-
-    refund_submit_job(refund_id)
+@effect_consumer(REFUND_SUBMIT_EFFECT, background=True)
+def _refund_submit_effect(payload: dict[str, Any]) -> None:
+    refund = refund_submit(refund_id=int(payload["refund_id"]))
+    if (
+        refund.status == RefundStatus.PENDING
+        and refund.last_error
+        and not refund.provider_refund_id
+    ):
+        # The provider could not be reached: the relay retries with back-off.
+        raise DeliveryError(refund.last_error)
 
 
 def refund_start(*, order_no: str, refund_no: str, amount_fen: int, reason: str) -> Refund:

@@ -1,0 +1,149 @@
+"""Effects that must happen after a commit survive a crash: they are outbox rows first.
+
+An effect (a data-hub fact of an order, a refund submission, the refund that follows an
+approval, a webhook) is written as an `OutboxMessage` on channel `effect` **in the same
+transaction** as the change that causes it, then delivered at least once to an idempotent
+consumer, registered here by name:
+
+- `inline` effects (cheap, local: a row in another table) run right after the commit, in the
+  process that committed. Their row is written already leased to that process (due only after
+  `CLAIM_LEASE`), so the relay leaves it alone while the committer delivers it — and picks it
+  up once the lease passes if the committer died between the commit and the effect.
+- `background` effects (slow or external: a provider call) are due at once; after commit the
+  relay is kicked through huey (best effort: if the queue is down, the periodic relay still
+  finds the row).
+
+A consumer that raises is retried with back-off by the relay (`core.outbox`); after
+`MAX_ATTEMPTS` the row is marked failed and an alert is raised. `outbox_stuck_alert` (periodic)
+alerts on effects still pending long after they were due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from freshloop.core import clock
+from freshloop.core.models import OutboxMessage, OutboxStatus
+from freshloop.core.outbox import CLAIM_LEASE, DeliveryError, kick_relay, register_sender
+
+logger = logging.getLogger(__name__)
+
+EFFECT_CHANNEL = "effect"
+
+EffectConsumer = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class _Registration:
+    consumer: EffectConsumer
+    background: bool
+
+
+_consumers: dict[str, _Registration] = {}
+
+
+def effect_consumer(
+    name: str, *, background: bool = False
+) -> Callable[[EffectConsumer], EffectConsumer]:
+    """Register the idempotent consumer of effect `name` ("<module>.<what>")."""
+
+    def register(consumer: EffectConsumer) -> EffectConsumer:
+        _consumers[name] = _Registration(consumer=consumer, background=background)
+        return consumer
+
+    return register
+
+
+def effect_enqueue(
+    *, name: str, payload: dict[str, Any], dedupe_key: str | None = None
+) -> OutboxMessage:
+    """Write effect `name` in the caller's transaction; it is delivered after commit.
+
+    With a `dedupe_key` an effect is written once however often it is asked for (a retried
+    request); the first row wins.
+    """
+    registration = _consumers.get(name)
+    if registration is None:
+        raise LookupError(f"no consumer registered for effect {name!r}")
+    now = clock.now()
+    if dedupe_key is not None:
+        existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+    row = OutboxMessage.objects.create(
+        channel=EFFECT_CHANNEL,
+        payload={"effect": name, "data": payload},
+        dedupe_key=dedupe_key,
+        # An inline effect is leased to this process until it has had its chance to deliver.
+        next_attempt_at=now if registration.background else now + CLAIM_LEASE,
+        created_at=now,
+    )
+    row_id = row.pk
+    if registration.background:
+        transaction.on_commit(_kick_relay_best_effort)
+    else:
+        transaction.on_commit(lambda: _deliver_inline(row_id, name, payload))
+    return row
+
+
+def _kick_relay_best_effort() -> None:
+    try:
+        kick_relay()
+    except Exception:  # noqa: BLE001 (the queue, Redis, is down: the periodic relay finds the row)
+        logger.warning("could not kick the outbox relay; the periodic relay will deliver")
+
+
+def _deliver_inline(row_id: int, name: str, payload: dict[str, Any]) -> None:
+    """Run an inline effect after its commit; a failure leaves it to the relay's retries."""
+    try:
+        _consumers[name].consumer(payload)
+    except Exception as exc:
+        logger.exception("effect %s (outbox %s) failed; the relay retries it", name, row_id)
+        OutboxMessage.objects.filter(pk=row_id, status=OutboxStatus.PENDING).update(
+            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        return
+    OutboxMessage.objects.filter(pk=row_id, status=OutboxStatus.PENDING).update(
+        status=OutboxStatus.SENT, sent_at=clock.now(), attempts=F("attempts") + 1
+    )
+
+
+class EffectSender:
+    """Outbox sender for channel `effect`: hands the row to its registered consumer."""
+
+    channel = EFFECT_CHANNEL
+
+    def send(self, message: OutboxMessage) -> str:
+        payload = message.payload if isinstance(message.payload, dict) else {}
+        name = str(payload.get("effect", ""))
+        registration = _consumers.get(name)
+        if registration is None:
+            raise DeliveryError(f"no consumer registered for effect {name!r}")
+        try:
+            registration.consumer(dict(payload.get("data") or {}))
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise DeliveryError(f"effect {name} failed: {type(exc).__name__}: {exc}") from exc
+        return f"effect-{message.pk}"
+
+
+register_sender(EFFECT_CHANNEL, EffectSender())
+
+
+STUCK_AFTER = dt.timedelta(minutes=15)
+
+
+def outbox_stuck_count(*, now: dt.datetime | None = None) -> tuple[int, dt.datetime | None]:
+    """Pending rows due for longer than `STUCK_AFTER`, and when the oldest was due."""
+    cutoff = (now or clock.now()) - STUCK_AFTER
+    stuck = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lt=cutoff)
+    oldest = stuck.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    return stuck.count(), oldest
