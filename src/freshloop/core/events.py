@@ -126,6 +126,9 @@ def unsubscribe(event_type: type[DomainEvent], handler: Handler) -> None:
     handlers = _handlers.get(event_type, [])
     if handler in handlers:
         handlers.remove(handler)
+    durable = _durable_handlers.get(event_type, [])
+    if _effect_name(handler) in durable:
+        durable.remove(_effect_name(handler))
 
 
 def publish(event: DomainEvent, *, using: str | None = None) -> None:
