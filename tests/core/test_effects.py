@@ -16,6 +16,7 @@ from freshloop.core.effects import (
     STUCK_AFTER,
     effect_consumer,
     effect_enqueue,
+    outbox_stuck_alert,
     outbox_stuck_count,
 )
 from freshloop.core.events import DomainEvent, publish, subscribe, unsubscribe
@@ -191,3 +192,15 @@ class TestOutboxStuckCount:
         assert count == 1
         assert oldest is not None
         assert outbox_stuck_count()[0] == 0
+
+    def test_stuck_rows_raise_one_alert_per_hour(
+        self, background: Recorder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("freshloop.core.effects.kick_relay", lambda: None)
+        with transaction.atomic():
+            effect_enqueue(name="test.background", payload={})
+        later = clock.now() + STUCK_AFTER + dt.timedelta(minutes=1)
+        assert outbox_stuck_alert(now=later) == 1
+        outbox_stuck_alert(now=later + dt.timedelta(minutes=5))  # the same hour
+        alerts = OutboxMessage.objects.filter(channel=ALERT_CHANNEL)
+        assert [alert.payload["kind"] for alert in alerts] == ["outbox.stuck"]

@@ -31,7 +31,14 @@ from django.db.models import F
 
 from freshloop.core import clock
 from freshloop.core.models import OutboxMessage, OutboxStatus
-from freshloop.core.outbox import CLAIM_LEASE, DeliveryError, kick_relay, register_sender
+from freshloop.core.outbox import (
+    ALERT_CHANNEL,
+    CLAIM_LEASE,
+    DeliveryError,
+    kick_relay,
+    outbox_enqueue,
+    register_sender,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -147,3 +154,21 @@ def outbox_stuck_count(*, now: dt.datetime | None = None) -> tuple[int, dt.datet
     stuck = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lt=cutoff)
     oldest = stuck.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     return stuck.count(), oldest
+
+
+def outbox_stuck_alert(*, now: dt.datetime | None = None) -> int:
+    """Raise one alert per hour while outbox rows are stuck (no worker, or a consumer that
+    keeps failing); returns how many are stuck."""
+    moment = now or clock.now()
+    count, oldest = outbox_stuck_count(now=moment)
+    if count:
+        outbox_enqueue(
+            channel=ALERT_CHANNEL,
+            payload={
+                "kind": "outbox.stuck",
+                "stuck": count,
+                "oldest_due_at": oldest.isoformat() if oldest else None,
+            },
+            dedupe_key=f"outbox.stuck:{moment:%Y%m%d%H}",
+        )
+    return count

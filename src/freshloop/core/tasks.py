@@ -1,4 +1,4 @@
-"""Platform jobs: worker heartbeat, outbox relay, rate-limit counter cleanup."""
+"""Platform jobs: worker heartbeat, outbox relay and its stuck-work alert, rate-limit cleanup."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from freshloop.core import clock
+from freshloop.core.effects import outbox_stuck_alert
 from freshloop.core.models import WorkerHeartbeat
 from freshloop.core.outbox import outbox_relay
 from freshloop.core.ratelimit import rate_limit_purge_expired
@@ -36,6 +37,11 @@ def relay_outbox() -> None:
 @db_task(name="core.outbox_relay_now")
 def relay_outbox_now() -> None:
     outbox_relay(batch_size=100)
+
+
+@db_periodic_task(crontab(minute="*/5"), name="core.outbox_stuck_alert")
+def alert_stuck_outbox() -> None:
+    outbox_stuck_alert()
 
 
 @db_periodic_task(crontab(minute="*/15"), name="core.ratelimit_purge")
