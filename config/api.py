@@ -1,17 +1,15 @@
 """The public HTTP API at /api/v1: every module's router mounted on one NinjaAPI."""
 
-from ninja import NinjaAPI
-
-from freshloop.core.api import install_error_handlers
+from freshloop.core.api import FreshLoopAPI, install_error_handlers
 from freshloop.identity.api import me_router, oneid_router
 from freshloop.identity.api import router as auth_router
 from freshloop.membership.api import router as membership_router
 from freshloop.promotions.api import router as promotions_router
 
-api = NinjaAPI(
+api = FreshLoopAPI(
     title="FreshLoop API",
     version="1",
-    description="鲜环 FreshLoop 私域运营系统开放接口。错误统一返回 {code, message, detail}。",
+    description="鲜环 FreshLoop 私域运营系统开放接口。错误统一返回 {code, message, detail}；每个接口列出它可能返回的错误码。",
     urls_namespace="api-v1",
     docs_url="/docs",
     openapi_url="/openapi.json",

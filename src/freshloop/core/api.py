@@ -1,10 +1,11 @@
-"""API plumbing shared by every module's router: the error format and caller authentication."""
+"""API plumbing shared by every module's router: the error format, its documentation in
+OpenAPI, and caller authentication."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,9 +15,15 @@ from ninja.errors import HttpError, ValidationError
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
+from freshloop.core.api_errors import ErrorDocumentedSchema
 from freshloop.core.apikeys import api_key_authenticate
 from freshloop.core.audit import Actor
-from freshloop.core.errors import DomainError, MalformedRequest, PermissionDenied
+from freshloop.core.errors import (
+    DomainError,
+    MalformedRequest,
+    NotAuthenticated,
+    PermissionDenied,
+)
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
 from freshloop.core.models import ApiKey
 from freshloop.core.permissions import Role, require_role
@@ -39,6 +46,17 @@ def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return cleaned
+
+
+class FreshLoopAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document lists every operation's error codes (core.api_errors)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> ErrorDocumentedSchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return ErrorDocumentedSchema(self, path_prefix)
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
@@ -97,6 +115,7 @@ class ApiKeyAuth(AuthBase):
     openapi_type = "apiKey"
     openapi_in = "header"
     openapi_name = "X-Api-Key"
+    declared_errors: ClassVar[tuple[type[DomainError], ...]] = (NotAuthenticated, PermissionDenied)
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
@@ -119,6 +138,11 @@ class OperatorAuth(AuthBase):
     openapi_type = "apiKey"
     openapi_in = "cookie"
     openapi_name = "sessionid"
+    declared_errors: ClassVar[tuple[type[DomainError], ...]] = (
+        NotAuthenticated,
+        PermissionDenied,
+        MalformedRequest,
+    )
 
     def __init__(self, *roles: Role) -> None:
         self.roles = roles

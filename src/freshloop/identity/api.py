@@ -9,6 +9,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from ninja import Query, Router, Schema, Status
 
 from freshloop.core.api import ApiKeyAuth, OperatorAuth, request_actor
+from freshloop.core.api_errors import raises
+from freshloop.core.errors import RateLimited
 from freshloop.core.middleware import client_ip
 from freshloop.core.permissions import Role
 from freshloop.identity.auth import (
@@ -17,7 +19,16 @@ from freshloop.identity.auth import (
     request_person,
     wechat_oauth_begin,
 )
-from freshloop.identity.errors import PersonNotFound
+from freshloop.identity.errors import (
+    ConflictingIdentifiers,
+    InvalidIdentifier,
+    InvalidPhone,
+    OtpInvalid,
+    PersonErased,
+    PersonNotFound,
+    SplitInvalid,
+    TooManyIdentifiers,
+)
 from freshloop.identity.privacy import person_erase, person_export, person_get
 from freshloop.identity.providers import wechat_oauth_provider
 from freshloop.identity.resolver import IdentifierInput, identify, person_split
@@ -47,6 +58,7 @@ oneid_router = Router(tags=["OneID 用户身份"])
 
 
 @router.post("/otp", response={202: OtpRequestOut}, summary="发送登录验证码")
+@raises(InvalidPhone, RateLimited)
 def request_code(request: HttpRequest, body: OtpRequestIn) -> Status[OtpRequestOut]:
     result = otp_request(phone=body.phone, ip_address=client_ip(request))
     return Status(
@@ -60,6 +72,14 @@ def request_code(request: HttpRequest, body: OtpRequestIn) -> Status[OtpRequestO
 
 
 @router.post("/otp/verify", response=LoginOut, summary="验证码登录（首次登录即注册）")
+@raises(
+    OtpInvalid,
+    InvalidPhone,
+    InvalidIdentifier,
+    ConflictingIdentifiers,
+    TooManyIdentifiers,
+    RateLimited,
+)
 def verify_code(request: HttpRequest, body: OtpVerifyIn) -> LoginOut:
     result = otp_verify(phone=body.phone, code=body.code, ip_address=client_ip(request))
     consumer_session_login(request, result)
@@ -118,6 +138,7 @@ class LookupQuery(Schema):
     auth=[ApiKeyAuth("identity:write"), OperatorAuth(Role.CUSTOMER_SERVICE)],
     summary="识别用户：返回 OneID，必要时关联或合并",
 )
+@raises(InvalidIdentifier, ConflictingIdentifiers, TooManyIdentifiers)
 def identify_endpoint(request: HttpRequest, body: IdentifyIn) -> dict[str, Any]:
     result = identify(
         identifiers=[IdentifierInput(**item.dict()) for item in body.identifiers],
@@ -141,6 +162,7 @@ def identify_endpoint(request: HttpRequest, body: IdentifyIn) -> dict[str, Any]:
     auth=[ApiKeyAuth("identity:read"), OperatorAuth(*READ_ROLES)],
     summary="按任意标识查询用户（脱敏）",
 )
+@raises(PersonNotFound, InvalidIdentifier)
 def lookup(request: HttpRequest, query: Query[LookupQuery]) -> dict[str, object]:
     person = person_by_identifier(identifier_type=query.type, value=query.value, scope=query.scope)
     if person is None:
@@ -154,6 +176,7 @@ def lookup(request: HttpRequest, query: Query[LookupQuery]) -> dict[str, object]
     auth=[ApiKeyAuth("identity:read"), OperatorAuth(*READ_ROLES)],
     summary="按 OneID 查询用户（已合并的 OneID 返回合并后的用户）",
 )
+@raises(PersonNotFound)
 def person_detail(request: HttpRequest, one_id: str) -> dict[str, object]:
     person = person_get(one_id=one_id)
     return person_summary(
@@ -166,6 +189,7 @@ def person_detail(request: HttpRequest, one_id: str) -> dict[str, object]:
     auth=[ApiKeyAuth("identity:export"), OperatorAuth(*PRIVACY_ROLES)],
     summary="导出该用户的全部个人数据（PIPL），会记录审计",
 )
+@raises(PersonNotFound, PersonErased)
 def export(request: HttpRequest, one_id: str) -> dict[str, Any]:
     return person_export(actor=request_actor(request), one_id=one_id)
 
@@ -176,6 +200,7 @@ def export(request: HttpRequest, one_id: str) -> dict[str, Any]:
     auth=[ApiKeyAuth("identity:erase"), OperatorAuth(*PRIVACY_ROLES)],
     summary="删除该用户的个人信息（PIPL），保留匿名事实，会记录审计",
 )
+@raises(PersonNotFound, PersonErased)
 def erase(request: HttpRequest, one_id: str, body: EraseIn) -> dict[str, object]:
     person = person_erase(actor=request_actor(request), one_id=one_id, reason=body.reason)
     return person_summary(person=person)
@@ -187,6 +212,7 @@ def erase(request: HttpRequest, one_id: str, body: EraseIn) -> dict[str, object]
     auth=[OperatorAuth(Role.CUSTOMER_SERVICE)],
     summary="拆分错误合并：所选标识成为新用户，且不会再被同样的证据合并",
 )
+@raises(PersonNotFound, SplitInvalid)
 def split(request: HttpRequest, one_id: str, body: SplitIn) -> dict[str, object]:
     person = person_get(one_id=one_id)
     new_person = person_split(

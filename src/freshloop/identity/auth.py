@@ -4,14 +4,14 @@ browser half of WeChat login (a one-time `state` bound to the session, anti-CSRF
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
-from freshloop.core.errors import NotAuthenticated, PermissionDenied
+from freshloop.core.errors import DomainError, NotAuthenticated, PermissionDenied
 from freshloop.identity.errors import OAuthStateInvalid, TokenInvalid
 from freshloop.identity.models import ConsumerToken, Person
 from freshloop.identity.providers import WechatOAuthProvider
@@ -47,6 +47,12 @@ class ConsumerAuth(AuthBase):
 
     openapi_type = "http"
     openapi_scheme = "bearer"
+    # Published in every consumer operation's OpenAPI responses (core.api_errors).
+    declared_errors: ClassVar[tuple[type[DomainError], ...]] = (
+        NotAuthenticated,
+        TokenInvalid,
+        PermissionDenied,
+    )
 
     def __call__(self, request: HttpRequest) -> Any:
         record = consumer_from_request(request)

@@ -7,8 +7,26 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Header, Router, Status
 
+from freshloop.core.api_errors import raises
 from freshloop.core.audit import Actor
+from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.identity.auth import ConsumerAuth, request_person
+from freshloop.inventory.errors import OutOfStock
+from freshloop.membership.errors import (
+    InsufficientPoints,
+    InvalidPointsRequest,
+    MemberNotFound,
+    PointsRefConflict,
+)
+from freshloop.orders.errors import (
+    AddressInvalid,
+    CartEmpty,
+    CartLimitExceeded,
+    IdempotencyKeyReused,
+    OrderNotFound,
+    OrderStateInvalid,
+    RefundInvalid,
+)
 from freshloop.orders.models import Order
 from freshloop.orders.schemas import (
     CartItemIn,
@@ -40,6 +58,12 @@ from freshloop.orders.services import (
     order_create,
     order_refund_request,
 )
+from freshloop.promotions.errors import (
+    CampaignBudgetExhausted,
+    CampaignInvalid,
+    CouponBudgetExhausted,
+    CouponUnavailable,
+)
 
 router = Router(tags=["购物车与订单 orders"], auth=ConsumerAuth())
 
@@ -66,6 +90,7 @@ def cart_get(request: HttpRequest) -> CartOut:
 
 
 @router.put("/cart/items", response=CartOut, summary="设置购物车中某商品的数量（0 为删除）")
+@raises(NotFound, CartLimitExceeded, InvalidInput)
 def cart_put(request: HttpRequest, body: CartItemIn) -> CartOut:
     cart_item_set(person=request_person(request), sku_id=body.sku_id, quantity=body.quantity)
     return _cart_out(request)
@@ -86,11 +111,13 @@ def _checkout_request(request: HttpRequest, body: CheckoutIn, **extra: Any) -> C
 
 
 @router.post("/checkout/preview", response=QuoteOut, summary="结算预览：逐项说明价格")
+@raises(CartEmpty, CartLimitExceeded, NotFound, InvalidInput, MemberNotFound)
 def preview(request: HttpRequest, body: CheckoutIn) -> QuoteOut:
     return quote_out(checkout_preview(request=_checkout_request(request, body)))
 
 
 @router.post("/checkout/coupons", response=list[CouponChoiceOut], summary="本次结算可用的优惠券")
+@raises(CartEmpty, CartLimitExceeded, NotFound, InvalidInput, MemberNotFound)
 def coupons_for_checkout(request: HttpRequest, body: CheckoutIn) -> list[CouponChoiceOut]:
     return [
         CouponChoiceOut(
@@ -109,6 +136,23 @@ def coupons_for_checkout(request: HttpRequest, body: CheckoutIn) -> list[CouponC
     "/orders",
     response={201: OrderDetailOut, 200: OrderDetailOut},
     summary="下单：计价、预占库存、锁定优惠券和积分，一个事务完成；Idempotency-Key 重试返回同一订单",
+)
+@raises(
+    CartEmpty,
+    CartLimitExceeded,
+    AddressInvalid,
+    NotFound,
+    InvalidInput,
+    OutOfStock,
+    IdempotencyKeyReused,
+    CouponUnavailable,
+    CouponBudgetExhausted,
+    CampaignBudgetExhausted,
+    CampaignInvalid,
+    InsufficientPoints,
+    InvalidPointsRequest,
+    PointsRefConflict,
+    MemberNotFound,
 )
 def orders_create(
     request: HttpRequest,
@@ -138,12 +182,20 @@ def orders_list(request: HttpRequest, status: str | None = None) -> list[dict[st
 
 
 @router.get("/orders/{order_no}", response=OrderDetailOut, summary="订单详情与时间线")
+@raises(OrderNotFound)
 def orders_get(request: HttpRequest, order_no: str) -> dict[str, Any]:
     order = order_get_for_person(person=request_person(request), order_no=order_no)
     return order_out(order, detail=True)
 
 
 @router.post("/orders/{order_no}/cancel", response=OrderDetailOut, summary="取消未支付订单")
+@raises(
+    OrderNotFound,
+    OrderStateInvalid,
+    InsufficientPoints,
+    InvalidPointsRequest,
+    MemberNotFound,
+)
 def orders_cancel(request: HttpRequest, order_no: str) -> dict[str, Any]:
     person = request_person(request)
     order_get_for_person(person=person, order_no=order_no)
@@ -152,6 +204,7 @@ def orders_cancel(request: HttpRequest, order_no: str) -> dict[str, Any]:
 
 
 @router.post("/orders/{order_no}/refunds", response={201: RefundOut}, summary="申请退款")
+@raises(OrderNotFound, OrderStateInvalid, RefundInvalid)
 def orders_refund(request: HttpRequest, order_no: str, body: RefundIn) -> Status[RefundOut]:
     person = request_person(request)
     order_get_for_person(person=person, order_no=order_no)

@@ -5,9 +5,21 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from freshloop.core.api_errors import raises
+from freshloop.core.errors import InvalidInput
 from freshloop.core.http import STATUS_ERRORS, error_response
 from freshloop.core.middleware import client_ip
 from freshloop.identity.auth import ConsumerAuth, request_person
+from freshloop.membership.errors import InsufficientPoints, InvalidPointsRequest, MemberNotFound
+from freshloop.orders.errors import OrderNotFound, RefundNotFound
+from freshloop.payments.errors import (
+    ClientKindUnsupported,
+    OrderNotPayable,
+    PaymentGatewayError,
+    PaymentProviderUnavailable,
+    RefundAmountInvalid,
+    WechatOpenidMissing,
+)
 from freshloop.payments.models import Payment
 from freshloop.payments.providers import payment_provider
 from freshloop.payments.schemas import PaymentCreateIn, PaymentOut, PromptOut
@@ -45,6 +57,14 @@ def _payment_out(payment: Payment) -> PaymentOut:
     auth=ConsumerAuth(),
     summary="为待支付订单发起支付：返回跳转地址或微信 JSAPI 参数",
 )
+@raises(
+    OrderNotFound,
+    OrderNotPayable,
+    PaymentProviderUnavailable,
+    ClientKindUnsupported,
+    WechatOpenidMissing,
+    PaymentGatewayError,
+)
 def create_payment(request: HttpRequest, body: PaymentCreateIn) -> PaymentOut:
     person = request_person(request)
     payment = payment_create(
@@ -74,6 +94,17 @@ def _unknown_provider(provider: str) -> HttpResponse:
     summary="支付渠道异步通知（微信支付 / 支付宝 / 沙箱），按渠道要求的格式应答",
     response={200: None, 204: None, 400: None, 404: None, 500: None},
 )
+# Besides the unknown provider (404, checked first), these come from guards deep in the refund
+# bookkeeping a notification reaches; every expected outcome is answered with the provider's ack.
+@raises(
+    PaymentProviderUnavailable,
+    RefundAmountInvalid,
+    RefundNotFound,
+    InvalidInput,
+    InsufficientPoints,
+    InvalidPointsRequest,
+    MemberNotFound,
+)
 def payment_notify(request: HttpRequest, provider: str) -> HttpResponse:
     if payment_provider(provider) is None:
         return _unknown_provider(provider)
@@ -87,6 +118,14 @@ def payment_notify(request: HttpRequest, provider: str) -> HttpResponse:
     auth=None,
     summary="退款结果异步通知",
     response={200: None, 204: None, 400: None, 404: None, 500: None},
+)
+@raises(
+    PaymentProviderUnavailable,
+    RefundNotFound,
+    InvalidInput,
+    InsufficientPoints,
+    InvalidPointsRequest,
+    MemberNotFound,
 )
 def refund_notify(request: HttpRequest, provider: str) -> HttpResponse:
     if payment_provider(provider) is None:

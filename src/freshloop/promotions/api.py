@@ -6,7 +6,17 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from freshloop.core.api_errors import raises
+from freshloop.core.errors import InvalidInput
 from freshloop.identity.auth import ConsumerAuth, request_person
+from freshloop.promotions.errors import (
+    CouponLimitReached,
+    CouponSoldOut,
+    CouponUnavailable,
+    RedeemCodeExhausted,
+    RedeemCodeExpired,
+    RedeemCodeNotFound,
+)
 from freshloop.promotions.models import Coupon
 from freshloop.promotions.schemas import ClaimIn, CouponListOut, CouponOut
 from freshloop.promotions.selectors import coupon_display_status, coupons_for_person
@@ -45,6 +55,7 @@ def _coupon_out(coupon: Coupon) -> CouponOut:
 
 
 @router.get("/coupons/mine", response=CouponListOut, summary="我的优惠券")
+@raises(InvalidInput)
 def my_coupons(request: HttpRequest, query: Query[MineQuery]) -> CouponListOut:
     person = request_person(request)
     coupons = coupons_for_person(person_id=person.pk, status=query.status)[:MAX_LISTED]
@@ -52,6 +63,14 @@ def my_coupons(request: HttpRequest, query: Query[MineQuery]) -> CouponListOut:
 
 
 @router.post("/coupons/claim", response={201: CouponOut}, summary="用兑换码领取优惠券")
+@raises(
+    RedeemCodeNotFound,
+    RedeemCodeExpired,
+    RedeemCodeExhausted,
+    CouponUnavailable,
+    CouponSoldOut,
+    CouponLimitReached,
+)
 def claim(request: HttpRequest, body: ClaimIn) -> Status[CouponOut]:
     coupon = coupon_claim_by_code(person=request_person(request), code=body.code)
     return Status(201, _coupon_out(coupon))
