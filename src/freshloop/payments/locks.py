@@ -1,0 +1,16 @@
+"""Row locks of the payments module, taken in one order: a payment row before its order
+(orders' services lock the order), refunds after their payment."""
+
+from __future__ import annotations
+
+from freshloop.payments.models import Payment
+
+
+def payment_lock(*, payment_no: str) -> Payment | None:
+    """The one place payment rows are locked (a single row at a time, so pk order holds)."""
+    return (
+        Payment.objects.select_for_update()
+        .select_related("order")
+        .filter(payment_no=payment_no)
+        .first()
+    )
