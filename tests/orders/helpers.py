@@ -39,7 +39,7 @@ def buy(
     channel: str = "shop",
     source_ref: str = "",
 ) -> Order:
-    return order_create(
+    order, _ = order_create(
         request=CheckoutRequest(
             person=person,
             channel=channel,
@@ -51,6 +51,7 @@ def buy(
             idempotency_key=key,
         )
     )
+    return order
 
 
 def pay(order: Order, *, transaction_id: str | None = None, amount_fen: int | None = None) -> Order:

@@ -187,6 +187,19 @@ class TestOrderCreate:
         assert Order.objects.count() == 1
         assert reserved(milk.pk) == 1
 
+    def test_says_whether_it_created_the_order_or_answered_a_retry(self) -> None:
+        # given a first request under a key
+        person, milk = make_person(), make_sku(stock=10)
+        request = CheckoutRequest(
+            person=person, items=[_item(milk, 1)], address=ADDRESS, idempotency_key="k-2"
+        )
+        # when it is sent twice
+        first, created = order_create(request=request)
+        again, created_again = order_create(request=request)
+        # then the first created the order and the retry answered it
+        assert (created, created_again) == (True, False)
+        assert again.pk == first.pk
+
     def test_same_key_different_content_refused(self) -> None:
         person, milk = make_person(), make_sku(stock=10)
         buy(person, (milk, 1), key="k-1")
@@ -196,7 +209,7 @@ class TestOrderCreate:
     def test_cart_checkout_empties_the_bought_lines(self) -> None:
         person, milk = make_person(), make_sku(stock=10)
         cart_item_set(person=person, sku_id=milk.pk, quantity=2)
-        order = order_create(request=CheckoutRequest(person=person, address=ADDRESS))
+        order, _ = order_create(request=CheckoutRequest(person=person, address=ADDRESS))
         assert order.lines.get().quantity == 2
         assert cart_items_for_person(person=person) == []
 

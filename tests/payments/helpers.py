@@ -44,13 +44,14 @@ def make_order(*, person: Person | None = None, price_fen: int = 6000, quantity:
     """An unpaid order created through the orders module's checkout."""
     person = person or make_person()
     sku = make_sku(price_fen=price_fen, stock=quantity + 5)
-    return order_create(
+    order, _ = order_create(
         request=CheckoutRequest(
             person=person,
             items=[CheckoutItem(sku_id=sku.pk, quantity=quantity)],
             address=dict(ADDRESS),
         )
     )
+    return order
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,6 @@ from freshloop.orders.errors import (
     OrderStateInvalid,
     RefundInvalid,
 )
-from freshloop.orders.models import Order
 from freshloop.orders.schemas import (
     CartItemIn,
     CartLineOut,
@@ -159,12 +158,7 @@ def orders_create(
     body: OrderCreateIn,
     idempotency_key: str = Header("", alias="Idempotency-Key"),
 ) -> Status[dict[str, Any]]:
-    person = request_person(request)
-    replay = (
-        bool(idempotency_key)
-        and Order.objects.filter(person=person, idempotency_key=idempotency_key).exists()
-    )
-    order = order_create(
+    order, created = order_create(
         request=_checkout_request(
             request,
             body,
@@ -172,7 +166,7 @@ def orders_create(
             idempotency_key=idempotency_key,
         )
     )
-    return Status(200 if replay else 201, order_out(order, detail=True))
+    return Status(201 if created else 200, order_out(order, detail=True))
 
 
 @router.get("/orders", response=list[OrderOut], summary="我的订单")

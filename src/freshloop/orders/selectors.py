@@ -36,3 +36,11 @@ def order_get_for_person(*, person: Person, order_no: str) -> Order:
     if order is None:
         raise OrderNotFound(detail={"order_no": order_no})
     return order
+
+
+def order_for_idempotency_key(*, person: Person, idempotency_key: str) -> Order | None:
+    """The order a buyer already placed under this key, if any (the one lookup behind every
+    "is this a retry?" question; `services.order_create` owns what a retry means)."""
+    if not idempotency_key:
+        return None
+    return Order.objects.filter(person=person, idempotency_key=idempotency_key).first()

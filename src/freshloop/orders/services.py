@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -65,6 +65,7 @@ from freshloop.orders.pricing import (
     checkout_coupon_choices,
     checkout_quote,
 )
+from freshloop.orders.selectors import order_for_idempotency_key
 from freshloop.orders.state import NOT_YET_SHIPPED, REFUNDABLE, effective_status, ensure_transition
 from freshloop.promotions import services as promotions
 from freshloop.promotions.selectors import CouponUsability
@@ -237,11 +238,9 @@ def _request_fingerprint(items: list[tuple[Sku, int]], request: CheckoutRequest)
 
 
 def _existing_for_key(request: CheckoutRequest, fingerprint: str) -> Order | None:
-    if not request.idempotency_key:
-        return None
-    order = Order.objects.filter(
+    order = order_for_idempotency_key(
         person=request.person, idempotency_key=request.idempotency_key
-    ).first()
+    )
     if order is not None and order.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(detail={"order_no": order.order_no})
     return order
@@ -268,11 +267,19 @@ def _event_base(order: Order) -> dict[str, Any]:
     }
 
 
-def order_create(*, request: CheckoutRequest) -> Order:
+class OrderCreateResult(NamedTuple):
+    order: Order
+    created: bool
+    """False when the request was a retry of an earlier one under the same idempotency key."""
+
+
+def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
     """Price, reserve, lock coupons, spend points and write the order — all or nothing.
 
-    With an idempotency key, a retried request (same key, same content) returns the first
-    order instead of a second one, even when both arrive at the same moment.
+    Returns `(order, created)`. This is the one place the idempotency rule lives: a retried
+    request (same key, same content) answers the first order with `created=False` instead of
+    writing a second one, even when both arrive at the same moment (the unique constraint on
+    (person, key) decides the race); the same key with other content is `IdempotencyKeyReused`.
     """
     if len(request.idempotency_key) > 64:
         raise InvalidInput("幂等键过长", detail={"max_length": 64})
@@ -280,16 +287,17 @@ def order_create(*, request: CheckoutRequest) -> Order:
     fingerprint = _request_fingerprint(items, request)
     existing = _existing_for_key(request, fingerprint)
     if existing is not None:
-        return existing
+        return OrderCreateResult(existing, created=False)
     address = _clean_address(request.address)
     try:
-        return retry_transient(lambda: _order_create_atomic(request, items, address, fingerprint))
+        order = retry_transient(lambda: _order_create_atomic(request, items, address, fingerprint))
     except IntegrityError:
         # The same key won a race a moment ago: answer with its order.
         existing = _existing_for_key(request, fingerprint)
         if existing is None:
             raise
-        return existing
+        return OrderCreateResult(existing, created=False)
+    return OrderCreateResult(order, created=True)
 
 
 @transaction.atomic

@@ -9,6 +9,6 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from freshloop.payments import (  # noqa: F401  (subscriptions, export section)
-            subscribers,
             privacy,
+            subscribers,
         )
