@@ -1,0 +1,34 @@
+"""Row locks of the orders module: one order (or one refund request and then its order) at a
+time, so locks are always taken in one order; payments lock a payment before its order."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from freshloop.orders.errors import (
+    OrderNotFound,
+    RefundNotFound,
+)
+from freshloop.orders.models import (
+    Order,
+    RefundRequest,
+)
+
+PAYMENT_WINDOW = dt.timedelta(minutes=15)
+MAX_LINES = 50
+MAX_QUANTITY_PER_LINE = 99
+ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
+
+
+def order_lock(order_no: str) -> Order:
+    order = Order.objects.select_for_update().filter(order_no=order_no).first()
+    if order is None:
+        raise OrderNotFound(detail={"order_no": order_no})
+    return order
+
+
+def refund_request_lock(refund_no: str) -> RefundRequest:
+    refund = RefundRequest.objects.select_for_update().filter(refund_no=refund_no).first()
+    if refund is None:
+        raise RefundNotFound(detail={"refund_no": refund_no})
+    return refund
