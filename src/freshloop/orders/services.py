@@ -61,12 +61,12 @@ from freshloop.orders.models import (
 )
 from freshloop.orders.pricing import (
     CheckoutQuote,
-    SpecialPrice,
     checkout_coupon_choices,
     checkout_quote,
 )
 from freshloop.orders.state import NOT_YET_SHIPPED, REFUNDABLE, effective_status, ensure_transition
 from freshloop.promotions import services as promotions
+from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
 from freshloop.promotions.selectors import CouponUsability
 
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
