@@ -12,7 +12,14 @@ from freshloop.catalog.services import category_upsert, product_upsert, sku_upse
 from freshloop.core.audit import Actor
 from freshloop.identity.models import Person
 from freshloop.promotions.models import Campaign, Coupon, CouponSource, CouponTemplate
-from freshloop.promotions.pricing import CampaignOffer, CouponOffer, QuoteLine, Tier
+from freshloop.promotions.pricing import (
+    CampaignOffer,
+    CouponOffer,
+    QuoteLine,
+    SpecialPrice,
+    SpecialPriceKind,
+    Tier,
+)
 from freshloop.promotions.services import (
     CampaignSpec,
     CouponTemplateSpec,
@@ -166,3 +173,25 @@ def flash(campaign_id: int, prices: dict[int, int], **kw: Any) -> CampaignOffer:
     }
     values.update(kw)
     return CampaignOffer(**values)
+
+
+SPECIAL_LABELS = {
+    SpecialPriceKind.FLASH_SALE: "直播秒杀价",
+    SpecialPriceKind.GROUP_DEAL_TIER: "拼团价",
+    SpecialPriceKind.PRESALE: "预售价",
+    SpecialPriceKind.SUBSCRIPTION: "订阅价",
+    SpecialPriceKind.MEMBER_PRICE: "会员价",
+}
+
+
+def special(
+    unit_price_fen: int, kind: SpecialPriceKind = SpecialPriceKind.FLASH_SALE, **kw: Any
+) -> SpecialPrice:
+    values: dict[str, Any] = {
+        "unit_price_fen": unit_price_fen,
+        "label": SPECIAL_LABELS.get(kind, "特价"),
+        "ref": f"{kind}:1",
+        "kind": kind,
+    }
+    values.update(kw)
+    return SpecialPrice(**values)

@@ -13,14 +13,17 @@ from freshloop.core.errors import InvalidInput
 from freshloop.promotions.pricing import (
     CampaignOffer,
     CouponOffer,
+    LineDiscount,
     MemberBenefits,
     PriceQuote,
     QuoteLine,
+    SpecialPrice,
+    SpecialPriceKind,
     price_quote,
     yuan_label,
     zhe_label,
 )
-from tests.promotions.helpers import T0, coupon, flash, line, tiered
+from tests.promotions.helpers import T0, coupon, flash, line, special, tiered
 
 
 def quote(lines: list[QuoteLine], **kw: Any) -> PriceQuote:
@@ -366,6 +369,130 @@ class TestPriceQuoteExplainsEveryFen:
         assert result.discount_by_coupon == {7: 500}
 
 
+class TestSpecialPrices:
+    """`price_quote(special_prices=...)`: a granted unit price for one SKU (live flash sale,
+    group-deal tier, presale, subscription, member price), an input of its own."""
+
+    def test_each_kind_is_explained_on_its_own_line(self) -> None:
+        # five ¥30 SKUs, each with a special price of another kind, ¥1 cheaper per kind
+        kinds = list(SpecialPriceKind)
+        lines = [line(number, 3000) for number in range(1, len(kinds) + 1)]
+        grants = {
+            number: special(3000 - 100 * number, kind) for number, kind in enumerate(kinds, start=1)
+        }
+        result = quote(lines, special_prices=grants)
+        assert [
+            (a.code, a.label, a.amount_fen, a.target, a.source_id, a.source_ref)
+            for a in result.adjustments
+        ] == [
+            ("flash_price", "直播秒杀价", -100, 1, None, "flash_sale:1"),
+            ("group_deal_price", "拼团价", -200, 2, None, "group_deal_tier:1"),
+            ("presale_price", "预售价", -300, 3, None, "presale:1"),
+            ("subscription_price", "订阅价", -400, 4, None, "subscription:1"),
+            ("member_price", "会员价", -500, 5, None, "member_price:1"),
+        ]
+        assert [q.campaign_unit_price_fen for q in result.lines] == [2900, 2800, 2700, 2600, 2500]
+        assert result.lines[0].discounts == (LineDiscount("flash_price", None, -100),)
+        # no campaign is charged and none is reported as applied
+        assert (result.discount_by_campaign, result.applied_campaign_ids) == ({}, ())
+        assert result.total_fen == 15000 - 1500
+
+    def test_a_special_price_above_list_is_capped_at_list(self) -> None:
+        """Capped, not refused: the grant (a flash sale set up before the show) can outlive a
+        list-price cut; the buyer then pays the lower list price instead of failing checkout.
+        Nothing was taken off, so no line is shown and coupons stack as without it."""
+        offer = coupon(1, "fixed", amount_off_fen=500)
+        for price in (3500, 3000):
+            result = quote([line(1, 3000)], special_prices={1: special(price)}, coupons=[offer])
+            assert result.lines[0].campaign_unit_price_fen == 3000
+            assert explained(result) == [("coupon", "立减5元 (券1)", -500, "order")]
+            assert result.total_fen == 2500
+
+    def test_it_owns_its_sku_even_against_a_lower_flash_campaign(self) -> None:
+        # campaign 1: sku 1 at 2000, sku 2 at 4000, 1000 fen of budget left. Sku 1 is the
+        # buyer's at 2500 (special), so the campaign prices sku 2 only: 1000 off, within budget
+        # (were sku 1 counted, 2000 off would exceed it and the campaign would not apply).
+        campaign = flash(1, {1: 2000, 2: 4000}, budget_left_fen=1000)
+        result = quote(
+            [line(1, 3000), line(2, 5000)],
+            campaigns=[campaign],
+            special_prices={1: special(2500)},
+        )
+        assert explained(result) == [
+            ("flash_price", "直播秒杀价", -500, 1),
+            ("flash_price", "限时特价 (限时秒杀)", -1000, 2),
+        ]
+        assert result.discount_by_campaign == {1: 1000}
+        # capped at list, it still owns the SKU: the campaign does not price it either
+        capped = quote([line(1, 3000)], campaigns=[campaign], special_prices={1: special(3100)})
+        assert (capped.adjustments, capped.total_fen) == ((), 3000)
+
+    def test_covers_only_its_max_quantity(self) -> None:
+        # 3 × 3000 with 2 units granted at 2000: (3000 - 2000) × 2 = 2000 off, 1 unit at list
+        result = quote([line(1, 3000, 3)], special_prices={1: special(2000, max_quantity=2)})
+        assert explained(result) == [("flash_price", "直播秒杀价", -2000, 1)]
+        assert result.lines[0].campaign_unit_price_fen == 2000
+        assert result.total_fen == 7000
+        # a cap at or above the quantity covers every unit
+        whole = quote([line(1, 3000, 3)], special_prices={1: special(2000, max_quantity=3)})
+        assert whole.total_fen == 6000
+
+    def test_stacks_as_a_flash_campaign_price_does(self) -> None:
+        # the full stack of TestPriceQuoteExplainsEveryFen with milk's flash campaign price
+        # granted as a special price instead: every number is the same, only the flash line
+        # is the special price's own and no campaign is charged for it
+        result = quote(
+            [line(1, 3000, 2, name="鲜牛奶"), line(2, 5000, name="苹果")],
+            campaigns=[tiered(2, [(9900, 2000)])],
+            special_prices={1: special(2500)},
+            member=MemberBenefits("金卡", 5),
+            coupons=[coupon(7, "fixed", amount_off_fen=500, stackable_with_campaigns=True)],
+            points_redeem_fen=1000,
+            shipping_fee_fen=800,
+            free_shipping_threshold_fen=9900,
+        )
+        assert explained(result) == [
+            ("flash_price", "直播秒杀价", -1000, 1),
+            ("tiered", "满99减20 (双十二满减)", -2000, "order"),
+            ("member_discount", "会员折扣 (金卡 9.5折)", -400, "order"),
+            ("coupon", "立减5元 (券7)", -500, "order"),
+            ("points", "积分抵扣10元", -1000, "order"),
+        ]
+        assert [q.final_fen for q in result.lines] == [3050, 3050]
+        assert result.total_fen == 6900
+        assert result.discount_by_campaign == {2: 2000}
+        # a coupon that does not stack with campaigns does not stack with a special price
+        plain = coupon(8, "fixed", amount_off_fen=500)
+        alone = quote([line(1, 3000)], special_prices={1: special(2500)}, coupons=[plain])
+        assert rejections(alone) == {8: "不可与活动优惠同享"}
+        # and tiers are reached on the specially priced amount: 2 × 4900 = 9800 < 9900
+        below = quote(
+            [line(1, 5000, 2)],
+            campaigns=[tiered(2, [(9900, 2000)])],
+            special_prices={1: special(4900, SpecialPriceKind.PRESALE)},
+        )
+        assert [a.code for a in below.adjustments] == ["presale_price"]
+
+    @pytest.mark.parametrize(
+        "grants",
+        [
+            {1: special(-1)},
+            {1: special(100, max_quantity=0)},
+            {1: special(100, kind="clearance")},
+            {2: special(100)},  # not a SKU of the cart
+        ],
+    )
+    def test_bad_special_price_is_refused(self, grants: dict[int, SpecialPrice]) -> None:
+        with pytest.raises(InvalidInput):
+            quote([line(1, 3000)], special_prices=grants)
+
+    @pytest.mark.parametrize("campaign_id", [0, -1])
+    def test_a_campaign_without_a_real_id_is_refused(self, campaign_id: int) -> None:
+        """Special prices are never disguised as campaigns with made-up ids again."""
+        with pytest.raises(InvalidInput, match="活动编号不正确"):
+            quote([line(1, 3000)], campaigns=[flash(campaign_id, {1: 2500})])
+
+
 # --- property: every fen explained --------------------------------------------------------
 
 _lines = st.lists(
@@ -412,11 +539,24 @@ def _campaigns(draw: st.DrawFn) -> list[CampaignOffer]:
     return result
 
 
+_specials = st.dictionaries(
+    st.integers(1, 5),
+    st.builds(
+        special,
+        st.integers(0, 60000),  # above list too: capped
+        st.sampled_from(list(SpecialPriceKind)),
+        max_quantity=st.integers(1, 6),
+    ),
+    max_size=3,
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     raw_lines=_lines,
     coupons=_coupons(),
     campaigns=_campaigns(),
+    specials=_specials,
     member=st.none()
     | st.builds(MemberBenefits, st.just("金卡"), st.integers(0, 30), st.booleans()),
     is_new=st.booleans(),
@@ -429,6 +569,7 @@ def test_every_fen_is_explained_by_exactly_one_adjustment(
     raw_lines: list[tuple[int, int, int, int]],
     coupons: list[CouponOffer],
     campaigns: list[CampaignOffer],
+    specials: dict[int, SpecialPrice],
     member: MemberBenefits | None,
     is_new: bool,
     shipping: int,
@@ -440,10 +581,12 @@ def test_every_fen_is_explained_by_exactly_one_adjustment(
         line(index + 1, price, quantity, category_id=category, product_id=product)
         for index, (price, quantity, category, product) in enumerate(raw_lines)
     ]
+    specials = {sku_id: grant for sku_id, grant in specials.items() if sku_id <= len(lines)}
     result = quote(
         lines,
         coupons=coupons,
         campaigns=campaigns,
+        special_prices=specials,
         member=member,
         is_new_customer=is_new,
         shipping_fee_fen=shipping,
@@ -473,11 +616,18 @@ def test_every_fen_is_explained_by_exactly_one_adjustment(
     assert decided == {c.coupon_id for c in coupons}
     assert not set(result.applied_coupon_ids) & {r.coupon_id for r in result.rejected_coupons}
     assert result.points_applied_fen <= points
+    # a special price never raises a price, is no campaign's, and owns its line's unit price
+    for quoted in result.lines:
+        assert quoted.campaign_unit_price_fen <= quoted.unit_price_fen
+        if quoted.sku_id in specials:  # no flash campaign priced it
+            assert not [d for d in quoted.discounts if d.code == "flash_price" and d.source_id]
+    assert set(result.discount_by_campaign) <= {c.campaign_id for c in campaigns}
     assert (
         quote(
             lines,
             coupons=coupons,
             campaigns=campaigns,
+            special_prices=specials,
             member=member,
             is_new_customer=is_new,
             shipping_fee_fen=shipping,

@@ -2,7 +2,8 @@
 
 Gathers what pricing needs from the other modules — list prices (catalog), the buyer's member
 benefits and points (membership), whether they have ever paid (orders) and the shipping rule —
-and turns the explained quote into order lines.
+and turns the explained quote into order lines. Special prices another module granted (a live
+flash-sale claim) go to the engine as they are: `promotions.pricing.SpecialPrice` is their type.
 
 Shipping rule (the brand's, documented in docs/commerce.md): ¥8 for an ambient-only parcel,
 ¥15 when anything chilled or frozen travels (cold chain), free from ¥99 of goods after
@@ -41,40 +42,6 @@ PAID_STATUSES = [
     OrderStatus.PARTIALLY_REFUNDED,
     OrderStatus.REFUND_REQUESTED,
 ]
-
-
-@dataclass(frozen=True)
-class SpecialPrice:
-    """A trusted unit price for one SKU of one checkout, granted by another module (a live
-    flash-sale claim). Never built from client input: the public API has no field for it.
-
-    `max_quantity` caps the order's quantity of that SKU (the units the claim holds); `ref`
-    names the grant (the claim) and `label` is the price line the buyer sees.
-    """
-
-    unit_price_fen: int
-    label: str
-    ref: str
-    max_quantity: int
-
-
-def special_price_campaigns(
-    special_prices: Mapping[int, SpecialPrice], *, channel: str, now: dt.datetime
-) -> list[engine.CampaignOffer]:
-    """One synthetic flash-price campaign per special price (negative ids, no budget), so the
-    pricing engine explains it like any flash price and charges no campaign budget for it."""
-    return [
-        engine.CampaignOffer(
-            campaign_id=-number,
-            name=special.label,
-            kind=engine.FLASH_PRICE,
-            starts_at=now,
-            ends_at=now + dt.timedelta(days=1),
-            channels=frozenset({channel}),
-            prices={sku_id: special.unit_price_fen},
-        )
-        for number, (sku_id, special) in enumerate(sorted(special_prices.items()), start=1)
-    ]
 
 
 @dataclass(frozen=True)
@@ -194,7 +161,7 @@ def checkout_coupon_choices(
     channel: str,
     source_ref: str,
     now: dt.datetime,
-    special_prices: Mapping[int, SpecialPrice] | None = None,
+    special_prices: Mapping[int, engine.SpecialPrice] = engine.NO_SPECIAL_PRICES,
 ) -> list[CouponUsability]:
     """The buyer's coupons, each priced alone on this cart, usable ones first (for the picker)."""
     return coupons_usable_for_cart(
@@ -207,7 +174,7 @@ def checkout_coupon_choices(
         is_new_customer=person_is_new_customer(person),
         shipping_fee_fen=shipping_fee_for(items),
         free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
-        extra_campaigns=special_price_campaigns(special_prices or {}, channel=channel, now=now),
+        special_prices=special_prices,
     )
 
 
@@ -220,7 +187,7 @@ def checkout_quote(
     coupon_ids: list[int],
     points: int,
     now: dt.datetime,
-    special_prices: Mapping[int, SpecialPrice] | None = None,
+    special_prices: Mapping[int, engine.SpecialPrice] = engine.NO_SPECIAL_PRICES,
 ) -> CheckoutQuote:
     balance = (
         Membership.objects.filter(person_id=person.pk)
@@ -241,7 +208,7 @@ def checkout_quote(
         free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
         points_redeem_fen=membership.points_to_fen(wanted_points),
         now=now,
-        extra_campaigns=special_price_campaigns(special_prices or {}, channel=channel, now=now),
+        special_prices=special_prices,
     )
     skus = {sku.pk: sku for sku, _ in items}
     lines = [

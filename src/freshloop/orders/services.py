@@ -54,7 +54,6 @@ from freshloop.orders.models import (
 )
 from freshloop.orders.pricing import (
     CheckoutQuote,
-    SpecialPrice,
     checkout_coupon_choices,
     checkout_quote,
 )
@@ -67,6 +66,7 @@ from freshloop.orders.refunds import (
 from freshloop.orders.selectors import order_for_idempotency_key
 from freshloop.orders.timeline import event_base, status_set, timeline_add
 from freshloop.promotions import services as promotions
+from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
 from freshloop.promotions.selectors import CouponUsability
 
 # Written in refunds.py and history.py, part of this module's public face.

@@ -1,19 +1,28 @@
-"""Price a cart: campaigns, member discount, coupons, points and shipping, fen by fen.
+"""Price a cart: special prices, campaigns, member discount, coupons, points and shipping.
 
-Pure and deterministic: the same inputs give the same quote, nothing is read from or written
-to the database (selectors.price_quote_for_cart builds the inputs). Stacking rules, in order:
+The engine's one public entry: other modules import only this file, which re-exports what the
+engine is given (`pricing_inputs.py`) and the explained answer with its ledger
+(`pricing_explain.py`); the rules are here. Pure and deterministic: the same inputs give the
+same quote, nothing is read from or written to the database (selectors.price_quote_for_cart
+builds the inputs). Stacking rules, in order:
 
-1. **Flash price** (限时特价) replaces a line's unit price; when several active flash campaigns
-   price the same SKU the lowest price wins (then higher priority, then older campaign). A
-   flash price at or above the list price is ignored. A campaign whose remaining budget cannot
-   cover its whole discount on this cart does not apply to it.
+1. **Unit prices.** A **special price** (特价: a live flash sale, a group-deal tier, a presale,
+   a subscription, a member price), granted by the module that checked the buyer's right to
+   it and passed in explicitly, replaces its SKU's list price for the units it covers; no
+   campaign prices that SKU (its rules: `_apply_unit_prices`). Otherwise a **flash price**
+   (限时特价) campaign replaces a line's unit price; when several active flash campaigns price
+   the same SKU the lowest price wins (then higher priority, then older campaign). A flash
+   price at or above the list price is ignored. A campaign whose remaining budget cannot cover
+   its whole discount on this cart does not apply to it.
 2. **One tiered 满减 campaign**: for each active tiered campaign, the highest tier reached by
-   the (flash-priced) amount of its eligible lines; the campaign giving the most off wins.
+   the (specially or flash-priced) amount of its eligible lines; the campaign giving the most
+   off wins.
 3. **Member discount**: `discount_percent` % off the remaining goods amount.
 4. **At most one order-discount coupon** (fixed / percent / threshold), only if its template
-   is `stackable_with_campaigns` or no campaign (step 1 or 2) applied; its threshold and value
-   are measured on the remaining amount of its eligible lines. When several qualify, the one
-   worth most is used and the others are rejected. **At most one free-shipping coupon.**
+   is `stackable_with_campaigns` or no campaign and no special price (step 1 or 2) applied; its
+   threshold and value are measured on the remaining amount of its eligible lines. When
+   several qualify, the one worth most is used and the others are rejected. **At most one
+   free-shipping coupon.**
 5. **Points** (积分抵扣) last, capped at `points_cap_percent` % (default 50) of the remaining
    goods amount.
 6. **Shipping** is free when the member level says so, or the goods amount after promotions
@@ -29,13 +38,67 @@ and `total_fen` is explained by exactly one `PriceAdjustment`.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Container, Mapping, Sequence
 from decimal import Decimal
 
 from freshloop.core.errors import InvalidInput
-from freshloop.core.money import allocate, multiply_fen, percent_off
+from freshloop.core.money import multiply_fen, percent_off
+from freshloop.promotions.pricing_explain import (
+    LineDiscount,
+    PriceAdjustment,
+    PriceLedger,
+    PriceQuote,
+    QuotedLine,
+    RejectedCoupon,
+    yuan_label,
+    zhe_label,
+)
+from freshloop.promotions.pricing_inputs import (
+    NO_QUANTITY_CAP,
+    NO_SPECIAL_PRICES,
+    CampaignOffer,
+    CouponOffer,
+    MemberBenefits,
+    QuoteLine,
+    SpecialPrice,
+    SpecialPriceKind,
+    Tier,
+)
+
+__all__ = [
+    "CHANNELS",
+    "COUPON",
+    "DEFAULT_POINTS_CAP_PERCENT",
+    "FLASH_PRICE",
+    "MEMBER_DISCOUNT",
+    "MEMBER_FREE_SHIPPING",
+    "NO_QUANTITY_CAP",
+    "NO_SPECIAL_PRICES",
+    "ORDER_COUPON_KINDS",
+    "POINTS",
+    "SPECIAL_PRICE_CODES",
+    "STATUS_REASONS",
+    "THRESHOLD_FREE_SHIPPING",
+    "TIERED",
+    "CampaignOffer",
+    "CouponOffer",
+    "LineDiscount",
+    "MemberBenefits",
+    "PriceAdjustment",
+    "PriceQuote",
+    "QuoteLine",
+    "QuotedLine",
+    "RejectedCoupon",
+    "SpecialPrice",
+    "SpecialPriceKind",
+    "Tier",
+    "coupon_label",
+    "price_quote",
+    "yuan_label",
+    "zhe_label",
+]
 
 CHANNELS = frozenset({"live", "shop", "groupbuy"})
 ORDER_COUPON_KINDS = frozenset({"fixed", "percent", "threshold"})
@@ -51,155 +114,22 @@ MEMBER_FREE_SHIPPING = "member_free_shipping"
 THRESHOLD_FREE_SHIPPING = "threshold_free_shipping"
 
 
-# --- inputs ---------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class QuoteLine:
-    sku_id: int
-    product_id: int
-    category_id: int
-    name: str
-    unit_price_fen: int
-    quantity: int
-
-
-@dataclasses.dataclass(frozen=True)
-class MemberBenefits:
-    level_name: str
-    discount_percent: int = 0
-    free_shipping: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class CouponOffer:
-    """What pricing needs to know about one coupon in the buyer's wallet (see CouponTemplate)."""
-
-    coupon_id: int
-    template_id: int
-    name: str
-    kind: str
-    valid_from: dt.datetime | None = None
-    valid_until: dt.datetime | None = None
-    status: str = "available"
-    amount_off_fen: int = 0
-    percent_off_bp: int = 0
-    cap_fen: int | None = None
-    threshold_fen: int = 0
-    live_only: bool = False
-    live_session_id: str = ""
-    new_customer_only: bool = False
-    is_active: bool = True
-    stackable_with_campaigns: bool = False
-    product_ids: frozenset[int] = frozenset()
-    category_ids: frozenset[int] = frozenset()
-    budget_left_fen: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Tier:
-    threshold_fen: int
-    off_fen: int
-
-
-@dataclasses.dataclass(frozen=True)
-class CampaignOffer:
-    """An active-or-not campaign as pricing sees it (see models.Campaign)."""
-
-    campaign_id: int
-    name: str
-    kind: str
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    channels: frozenset[str]
-    prices: Mapping[int, int] = dataclasses.field(default_factory=dict)
-    tiers: tuple[Tier, ...] = ()
-    product_ids: frozenset[int] = frozenset()
-    category_ids: frozenset[int] = frozenset()
-    is_active: bool = True
-    priority: int = 0
-    budget_left_fen: int | None = None
-
-
-# --- outputs --------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class PriceAdjustment:
-    code: str
-    label: str
-    amount_fen: int  # negative for a discount
-    target: str | int  # "order", "shipping", or the sku_id of one line
-    source_id: int | None
-
-
-@dataclasses.dataclass(frozen=True)
-class LineDiscount:
-    code: str
-    source_id: int | None
-    amount_fen: int  # negative: this line's share of the adjustment
-
-
-@dataclasses.dataclass(frozen=True)
-class QuotedLine:
-    sku_id: int
-    product_id: int
-    category_id: int
-    name: str
-    quantity: int
-    unit_price_fen: int
-    campaign_unit_price_fen: int
-    subtotal_fen: int
-    discounts: tuple[LineDiscount, ...]
-    final_fen: int
-
-    @property
-    def discount_fen(self) -> int:
-        return self.subtotal_fen - self.final_fen
-
-
-@dataclasses.dataclass(frozen=True)
-class RejectedCoupon:
-    coupon_id: int
-    reason: str
-
-
-@dataclasses.dataclass(frozen=True)
-class PriceQuote:
-    lines: tuple[QuotedLine, ...]
-    adjustments: tuple[PriceAdjustment, ...]
-    subtotal_fen: int
-    discount_fen: int
-    shipping_base_fen: int
-    shipping_fen: int
-    total_fen: int
-    points_applied_fen: int
-    applied_coupon_ids: tuple[int, ...]
-    rejected_coupons: tuple[RejectedCoupon, ...]
-    discount_by_coupon: dict[int, int]
-    applied_campaign_ids: tuple[int, ...]
-    discount_by_campaign: dict[int, int]
-
-    @property
-    def goods_fen(self) -> int:
-        return sum(line.final_fen for line in self.lines)
+# Each kind of special price is explained on a line of its own code. A live flash sale keeps the
+# code a flash-price campaign line has: to the buyer both are a flash price, and every order
+# placed so far stored its explanation under it. Such a line is still no campaign's: its
+# source_id is None, its source_ref names the grant, and no campaign budget is charged for it.
+SPECIAL_PRICE_CODES: Mapping[str, str] = types.MappingProxyType(
+    {
+        SpecialPriceKind.FLASH_SALE: FLASH_PRICE,
+        SpecialPriceKind.GROUP_DEAL_TIER: "group_deal_price",
+        SpecialPriceKind.PRESALE: "presale_price",
+        SpecialPriceKind.SUBSCRIPTION: "subscription_price",
+        SpecialPriceKind.MEMBER_PRICE: "member_price",
+    }
+)
 
 
 # --- labels ---------------------------------------------------------------------------------
-
-
-def yuan_label(fen: int) -> str:
-    """9900 -> "99", 9950 -> "99.5", 1 -> "0.01" (for labels like 满99减20)."""
-    whole, cents = divmod(fen, 100)
-    if cents == 0:
-        return str(whole)
-    return f"{whole}.{cents:02d}".rstrip("0")
-
-
-def zhe_label(percent_off_bp: int) -> str:
-    """Basis points off as 折: 1000 -> "9", 1200 -> "8.8", 500 -> "9.5"."""
-    text = f"{Decimal(10000 - percent_off_bp) / 1000:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def coupon_label(offer: CouponOffer) -> str:
@@ -221,47 +151,6 @@ STATUS_REASONS = {
 
 
 # --- the calculation ------------------------------------------------------------------------
-
-
-class _Cart:
-    """Running per-line amounts and the adjustments that explain every change."""
-
-    def __init__(self, lines: Sequence[QuoteLine]) -> None:
-        self.lines = list(lines)
-        self.unit_prices = [line.unit_price_fen for line in lines]
-        self.amounts = [line.unit_price_fen * line.quantity for line in lines]
-        self.line_discounts: list[list[LineDiscount]] = [[] for _ in lines]
-        self.adjustments: list[PriceAdjustment] = []
-
-    def amount_of(self, indices: Sequence[int]) -> int:
-        return sum(self.amounts[index] for index in indices)
-
-    def set_unit_price(
-        self, index: int, unit_price_fen: int, *, code: str, label: str, source_id: int
-    ) -> int:
-        line = self.lines[index]
-        off = (self.unit_prices[index] - unit_price_fen) * line.quantity
-        self.unit_prices[index] = unit_price_fen
-        self.amounts[index] -= off
-        self.line_discounts[index].append(LineDiscount(code, source_id, -off))
-        self.adjustments.append(PriceAdjustment(code, label, -off, line.sku_id, source_id))
-        return off
-
-    def discount_lines(
-        self, indices: Sequence[int], off_fen: int, *, code: str, label: str, source_id: int | None
-    ) -> int:
-        """Take up to `off_fen` from the lines in proportion to their amounts; return what was
-        taken (never more than the lines hold, so no line goes below 0)."""
-        weights = [self.amounts[index] for index in indices]
-        off = min(off_fen, sum(weights))
-        if off <= 0:
-            return 0
-        for index, part in zip(indices, allocate(off, weights), strict=True):
-            if part:
-                self.amounts[index] -= part
-                self.line_discounts[index].append(LineDiscount(code, source_id, -part))
-        self.adjustments.append(PriceAdjustment(code, label, -off, "order", source_id))
-        return off
 
 
 def _campaign_live(campaign: CampaignOffer, *, channel: str, now: dt.datetime) -> bool:
@@ -288,6 +177,8 @@ def _validate(
     lines: Sequence[QuoteLine],
     *,
     channel: str,
+    campaigns: Sequence[CampaignOffer],
+    special_prices: Mapping[int, SpecialPrice],
     member: MemberBenefits | None,
     shipping_fee_fen: int,
     points_redeem_fen: int,
@@ -311,25 +202,47 @@ def _validate(
         raise InvalidInput("积分抵扣上限比例须在 0-100 之间")
     if member is not None and not 0 <= member.discount_percent <= 100:
         raise InvalidInput("会员折扣须在 0-100 之间")
+    for campaign in campaigns:
+        # Campaign ids are database keys. A special price is its own input, never a campaign
+        # with a made-up (non-positive) id: such a campaign would be reported as one to charge.
+        if campaign.campaign_id <= 0:
+            raise InvalidInput("活动编号不正确", detail={"campaign_id": campaign.campaign_id})
+    for sku_id, special in special_prices.items():
+        if sku_id not in seen:
+            raise InvalidInput("特价商品不在订单中", detail={"sku_id": sku_id})
+        if (
+            special.kind not in SPECIAL_PRICE_CODES
+            or special.unit_price_fen < 0
+            or special.max_quantity < 1
+        ):
+            raise InvalidInput("特价不正确", detail={"sku_id": sku_id, "kind": str(special.kind)})
 
 
-def _apply_flash_prices(
-    cart: _Cart, campaigns: Sequence[CampaignOffer], *, channel: str, now: dt.datetime
-) -> dict[int, int]:
+def _flash_prices(
+    ledger: PriceLedger,
+    campaigns: Sequence[CampaignOffer],
+    *,
+    skip_skus: Container[int],
+    channel: str,
+    now: dt.datetime,
+) -> tuple[dict[int, CampaignOffer], dict[int, int]]:
+    """The flash campaign that prices each line (by line index) and each campaign's discount.
+    Lines whose SKU is in `skip_skus` (the special prices) are not priced by any campaign."""
     flash = [
         campaign
         for campaign in campaigns
-        if campaign.kind == "flash_price" and _campaign_live(campaign, channel=channel, now=now)
+        if campaign.kind == FLASH_PRICE and _campaign_live(campaign, channel=channel, now=now)
     ]
     excluded: set[int] = set()
     while True:
         chosen: dict[int, CampaignOffer] = {}
         totals: dict[int, int] = {}
-        for index, line in enumerate(cart.lines):
+        for index, line in enumerate(ledger.lines):
             offers = [
                 campaign
                 for campaign in flash
                 if campaign.campaign_id not in excluded
+                and line.sku_id not in skip_skus
                 and campaign.prices.get(line.sku_id, line.unit_price_fen) < line.unit_price_fen
             ]
             if not offers:
@@ -348,28 +261,86 @@ def _apply_flash_prices(
             and totals.get(campaign.campaign_id, 0) > campaign.budget_left_fen
         }
         if not over_budget:
-            break
+            return chosen, totals
         excluded |= over_budget
-    for index, campaign in sorted(chosen.items()):
-        cart.set_unit_price(
-            index,
-            campaign.prices[cart.lines[index].sku_id],
-            code=FLASH_PRICE,
-            label=f"限时特价 ({campaign.name})",
-            source_id=campaign.campaign_id,
-        )
-    return totals
+
+
+def _apply_special_price(ledger: PriceLedger, index: int, special: SpecialPrice) -> int:
+    """Price the covered units of line `index` at the special price; return what it took off.
+
+    A special price above the list price is capped at the list price (the buyer pays list, no
+    line is shown), not refused: the grant is made before the quote (a flash sale is set up,
+    then claimed) and the catalog's list price can drop in between; refusing would fail a
+    buyer's checkout for a change they cannot undo, while the cap keeps the one promise that
+    matters — a special price never makes anything dearer. (It is what the flash price did
+    before special prices were an input of their own.)
+    """
+    line = ledger.lines[index]
+    unit_price_fen = min(special.unit_price_fen, line.unit_price_fen)
+    if unit_price_fen == line.unit_price_fen:
+        return 0
+    return ledger.set_unit_price(
+        index,
+        unit_price_fen,
+        units=min(line.quantity, special.max_quantity),
+        code=SPECIAL_PRICE_CODES[special.kind],
+        label=special.label,
+        source_id=None,
+        source_ref=special.ref,
+    )
+
+
+def _apply_unit_prices(
+    ledger: PriceLedger,
+    campaigns: Sequence[CampaignOffer],
+    special_prices: Mapping[int, SpecialPrice],
+    *,
+    channel: str,
+    now: dt.datetime,
+) -> tuple[dict[int, int], int]:
+    """Step 1: set each line's unit price, in cart order. Returns each flash campaign's
+    discount (the budget to charge it) and what special prices took off.
+
+    A special price, where the buyer holds one for the line's SKU:
+    - replaces the list price for the units it covers (`max_quantity`; the rest pay list) and
+      is the unit price every later step starts from — tiers are reached on the specially
+      priced amount, member discount, coupons and points are measured on it;
+    - owns its SKU: no flash campaign prices it, not even a lower one (the grant is the price
+      the buyer was promised), so no campaign is charged for those units;
+    - never raises a price (above list it is capped at list, see `_apply_special_price`);
+    - is explained on its own line (`SPECIAL_PRICE_CODES[kind]`, its label, the SKU as target,
+      no source_id, its ref as source_ref) and is absent from `discount_by_campaign`;
+    - counts as a campaign for coupon stacking once it took something off (see price_quote).
+    """
+    chosen, totals = _flash_prices(
+        ledger, campaigns, skip_skus=special_prices, channel=channel, now=now
+    )
+    special_off = 0
+    for index, line in enumerate(ledger.lines):
+        special = special_prices.get(line.sku_id)
+        if special is not None:
+            special_off += _apply_special_price(ledger, index, special)
+        elif index in chosen:
+            ledger.set_unit_price(
+                index,
+                chosen[index].prices[line.sku_id],
+                units=line.quantity,
+                code=FLASH_PRICE,
+                label=f"限时特价 ({chosen[index].name})",
+                source_id=chosen[index].campaign_id,
+            )
+    return totals, special_off
 
 
 def _apply_tiered(
-    cart: _Cart, campaigns: Sequence[CampaignOffer], *, channel: str, now: dt.datetime
+    ledger: PriceLedger, campaigns: Sequence[CampaignOffer], *, channel: str, now: dt.datetime
 ) -> tuple[int, int] | None:
     best: tuple[int, int, int, CampaignOffer, Tier, list[int]] | None = None
     for campaign in campaigns:
         if campaign.kind != "tiered" or not _campaign_live(campaign, channel=channel, now=now):
             continue
-        indices = _eligible(cart.lines, campaign.product_ids, campaign.category_ids)
-        eligible_fen = cart.amount_of(indices)
+        indices = _eligible(ledger.lines, campaign.product_ids, campaign.category_ids)
+        eligible_fen = ledger.amount_of(indices)
         reached = [tier for tier in campaign.tiers if tier.threshold_fen <= eligible_fen]
         if not reached or eligible_fen <= 0:
             continue
@@ -383,7 +354,7 @@ def _apply_tiered(
     if best is None:
         return None
     off, _, _, campaign, tier, indices = best
-    taken = cart.discount_lines(
+    taken = ledger.discount_lines(
         indices,
         off,
         code=TIERED,
@@ -396,7 +367,7 @@ def _apply_tiered(
 def _coupon_rejection(
     offer: CouponOffer,
     *,
-    cart: _Cart,
+    ledger: PriceLedger,
     channel: str,
     live_session_id: str | None,
     is_new_customer: bool,
@@ -418,18 +389,18 @@ def _coupon_rejection(
         return "仅限指定直播间使用"
     if offer.new_customer_only and not is_new_customer:
         return "仅限新客"
-    indices = _eligible(cart.lines, offer.product_ids, offer.category_ids)
+    indices = _eligible(ledger.lines, offer.product_ids, offer.category_ids)
     if not indices:
         return "购物车中没有适用商品"
-    if cart.amount_of(indices) < offer.threshold_fen:
+    if ledger.amount_of(indices) < offer.threshold_fen:
         return f"未满{yuan_label(offer.threshold_fen)}元"
     if campaign_applied and not offer.stackable_with_campaigns:
         return "不可与活动优惠同享"
     return None
 
 
-def _coupon_value(offer: CouponOffer, cart: _Cart) -> int:
-    eligible_fen = cart.amount_of(_eligible(cart.lines, offer.product_ids, offer.category_ids))
+def _coupon_value(offer: CouponOffer, ledger: PriceLedger) -> int:
+    eligible_fen = ledger.amount_of(_eligible(ledger.lines, offer.product_ids, offer.category_ids))
     if offer.kind == "percent":
         off = multiply_fen(eligible_fen, Decimal(offer.percent_off_bp) / 10000)
         if offer.cap_fen is not None:
@@ -453,35 +424,44 @@ def price_quote(
     points_redeem_fen: int,
     now: dt.datetime,
     points_cap_percent: int = DEFAULT_POINTS_CAP_PERCENT,
+    special_prices: Mapping[int, SpecialPrice] = NO_SPECIAL_PRICES,
 ) -> PriceQuote:
-    """Price `lines` with every promotion that applies; see the module docstring for the rules."""
+    """Price `lines` with every promotion that applies; see the module docstring for the rules.
+
+    `special_prices` (sku_id -> SpecialPrice) are trusted grants for SKUs of `lines`, passed as
+    they are; `_apply_unit_prices` says how they price and stack.
+    """
     _validate(
         lines,
         channel=channel,
+        campaigns=campaigns,
+        special_prices=special_prices,
         member=member,
         shipping_fee_fen=shipping_fee_fen,
         points_redeem_fen=points_redeem_fen,
         points_cap_percent=points_cap_percent,
         now=now,
     )
-    cart = _Cart(lines)
-    discount_by_campaign: dict[int, int] = {}
+    ledger = PriceLedger(lines)
+    all_lines = list(range(len(ledger.lines)))
 
-    # 1. flash prices
-    for campaign_id, off in _apply_flash_prices(cart, campaigns, channel=channel, now=now).items():
-        discount_by_campaign[campaign_id] = off
+    # 1. special prices and flash prices
+    discount_by_campaign, special_off = _apply_unit_prices(
+        ledger, campaigns, special_prices, channel=channel, now=now
+    )
     # 2. one tiered campaign
-    tiered = _apply_tiered(cart, campaigns, channel=channel, now=now)
+    tiered = _apply_tiered(ledger, campaigns, channel=channel, now=now)
     if tiered is not None and tiered[1] > 0:
         discount_by_campaign[tiered[0]] = discount_by_campaign.get(tiered[0], 0) + tiered[1]
-    campaign_applied = bool(discount_by_campaign)
+    # A special price stacks with coupons as a flash campaign's price does: a coupon that is not
+    # stackable_with_campaigns does not apply on top of it (the rule live flash sales priced by).
+    campaign_applied = bool(discount_by_campaign) or special_off > 0
 
     # 3. member discount
     if member is not None and member.discount_percent > 0:
-        all_lines = list(range(len(cart.lines)))
-        cart.discount_lines(
+        ledger.discount_lines(
             all_lines,
-            percent_off(cart.amount_of(all_lines), member.discount_percent),
+            percent_off(ledger.amount_of(all_lines), member.discount_percent),
             code=MEMBER_DISCOUNT,
             label=f"会员折扣 ({member.level_name} {zhe_label(member.discount_percent * 100)}折)",
             source_id=None,
@@ -498,7 +478,7 @@ def price_quote(
         seen_coupons.add(offer.coupon_id)
         reason = _coupon_rejection(
             offer,
-            cart=cart,
+            ledger=ledger,
             channel=channel,
             live_session_id=live_session_id,
             is_new_customer=is_new_customer,
@@ -506,7 +486,7 @@ def price_quote(
             now=now,
         )
         if reason is None and offer.kind in ORDER_COUPON_KINDS:
-            value = _coupon_value(offer, cart)
+            value = _coupon_value(offer, ledger)
             if value <= 0:
                 reason = "无可优惠金额"
             elif offer.budget_left_fen is not None and value > offer.budget_left_fen:
@@ -529,8 +509,8 @@ def price_quote(
             )
         )
         value, chosen = order_candidates[0]
-        indices = _eligible(cart.lines, chosen.product_ids, chosen.category_ids)
-        taken = cart.discount_lines(
+        indices = _eligible(ledger.lines, chosen.product_ids, chosen.category_ids)
+        taken = ledger.discount_lines(
             indices, value, code=COUPON, label=coupon_label(chosen), source_id=chosen.coupon_id
         )
         discount_by_coupon[chosen.coupon_id] = taken
@@ -539,12 +519,11 @@ def price_quote(
             RejectedCoupon(offer.coupon_id, "每单限用一张优惠券")
             for _, offer in order_candidates[1:]
         )
-    goods_after_promotions = cart.amount_of(range(len(cart.lines)))
+    goods_after_promotions = ledger.amount_of(all_lines)
 
     # 5. points
-    all_lines = list(range(len(cart.lines)))
-    points_cap = cart.amount_of(all_lines) * points_cap_percent // 100
-    points_applied = cart.discount_lines(
+    points_cap = goods_after_promotions * points_cap_percent // 100
+    points_applied = ledger.discount_lines(
         all_lines,
         min(points_redeem_fen, points_cap),
         code=POINTS,
@@ -553,7 +532,6 @@ def price_quote(
     )
 
     # 6. shipping
-    shipping_fen = shipping_fee_fen
     shipping_rule: tuple[str, str, int | None] | None = None
     if shipping_fee_fen > 0 and member is not None and member.free_shipping:
         shipping_rule = (MEMBER_FREE_SHIPPING, f"会员包邮 ({member.level_name})", None)
@@ -579,41 +557,14 @@ def price_quote(
             applied_coupons.append(offer.coupon_id)
     if shipping_rule is not None:
         code, label, source_id = shipping_rule
-        cart.adjustments.append(
-            PriceAdjustment(code, label, -shipping_fee_fen, "shipping", source_id)
-        )
-        shipping_fen = 0
+        ledger.waive_shipping(shipping_fee_fen, code=code, label=label, source_id=source_id)
 
-    quoted = tuple(
-        QuotedLine(
-            sku_id=line.sku_id,
-            product_id=line.product_id,
-            category_id=line.category_id,
-            name=line.name,
-            quantity=line.quantity,
-            unit_price_fen=line.unit_price_fen,
-            campaign_unit_price_fen=cart.unit_prices[index],
-            subtotal_fen=line.unit_price_fen * line.quantity,
-            discounts=tuple(cart.line_discounts[index]),
-            final_fen=cart.amounts[index],
-        )
-        for index, line in enumerate(cart.lines)
-    )
-    subtotal = sum(line.subtotal_fen for line in quoted)
-    goods = sum(line.final_fen for line in quoted)
-    total = goods + shipping_fen
-    return PriceQuote(
-        lines=quoted,
-        adjustments=tuple(cart.adjustments),
-        subtotal_fen=subtotal,
-        discount_fen=subtotal + shipping_fee_fen - total,
+    return ledger.quote(
         shipping_base_fen=shipping_fee_fen,
-        shipping_fen=shipping_fen,
-        total_fen=total,
+        shipping_fen=0 if shipping_rule is not None else shipping_fee_fen,
         points_applied_fen=points_applied,
-        applied_coupon_ids=tuple(applied_coupons),
-        rejected_coupons=tuple(rejected),
+        applied_coupon_ids=applied_coupons,
+        rejected_coupons=rejected,
         discount_by_coupon=discount_by_coupon,
-        applied_campaign_ids=tuple(sorted(discount_by_campaign)),
         discount_by_campaign=discount_by_campaign,
     )

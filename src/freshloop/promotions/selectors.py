@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -23,13 +23,14 @@ from freshloop.promotions.models import (
 )
 from freshloop.promotions.pricing import (
     DEFAULT_POINTS_CAP_PERCENT,
-    FLASH_PRICE,
+    NO_SPECIAL_PRICES,
     CampaignOffer,
     CouponOffer,
     MemberBenefits,
     PriceQuote,
     QuoteLine,
     RejectedCoupon,
+    SpecialPrice,
     Tier,
     price_quote,
 )
@@ -129,50 +130,6 @@ def campaigns_active(*, channel: str, now: dt.datetime) -> list[CampaignOffer]:
     return [campaign_offer(c) for c in campaigns if channel in c.channels]
 
 
-def _with_extra_campaigns(
-    running: Sequence[CampaignOffer], extra: Sequence[CampaignOffer]
-) -> list[CampaignOffer]:
-    """The running campaigns plus trusted synthetic ones (a live flash sale's price for a buyer
-    who holds a claim). A synthetic flash price wins for its SKUs: those SKUs are taken out of
-    every other flash-price campaign, so "lowest price wins" cannot pick another one."""
-    for campaign in extra:
-        if campaign.campaign_id >= 0 or campaign.budget_left_fen is not None:
-            raise ValueError("synthetic campaigns need a negative id and no budget")
-    overridden = {
-        sku_id for campaign in extra if campaign.kind == FLASH_PRICE for sku_id in campaign.prices
-    }
-    merged: list[CampaignOffer] = []
-    for campaign in running:
-        if campaign.kind == FLASH_PRICE and overridden & campaign.prices.keys():
-            campaign = dataclasses.replace(
-                campaign,
-                prices={k: v for k, v in campaign.prices.items() if k not in overridden},
-            )
-        merged.append(campaign)
-    return merged + list(extra)
-
-
-def _without_synthetic(quote: PriceQuote, extra: Sequence[CampaignOffer]) -> PriceQuote:
-    """Synthetic campaigns are nobody's budget: drop them from the campaign charges, and label
-    their price line with the campaign's own name (e.g. "直播秒杀价")."""
-    if not extra:
-        return quote
-    names = {campaign.campaign_id: campaign.name for campaign in extra}
-    return dataclasses.replace(
-        quote,
-        adjustments=tuple(
-            dataclasses.replace(adjustment, label=names[adjustment.source_id])
-            if adjustment.code == FLASH_PRICE and adjustment.source_id in names
-            else adjustment
-            for adjustment in quote.adjustments
-        ),
-        applied_campaign_ids=tuple(c for c in quote.applied_campaign_ids if c not in names),
-        discount_by_campaign={
-            c: off for c, off in quote.discount_by_campaign.items() if c not in names
-        },
-    )
-
-
 def _wallet_offers(*, person_id: int, coupon_ids: Iterable[int] | None) -> list[CouponOffer]:
     coupons = Coupon.objects.select_related("template").prefetch_related(
         "template__products", "template__categories"
@@ -198,14 +155,14 @@ def price_quote_for_cart(
     shipping_fee_fen: int = 0,
     free_shipping_threshold_fen: int = 0,
     points_cap_percent: int = DEFAULT_POINTS_CAP_PERCENT,
-    extra_campaigns: Sequence[CampaignOffer] = (),
+    special_prices: Mapping[int, SpecialPrice] = NO_SPECIAL_PRICES,
 ) -> PriceQuote:
     """Quote a cart with the buyer's chosen coupons and every running campaign.
 
     A coupon id that is not this person's is reported as rejected ("优惠券不存在").
-    `extra_campaigns` are trusted synthetic campaigns built by the caller (negative ids, no
-    budget): they price like any campaign, win the flash price of their SKUs, and are never
-    reported in `discount_by_campaign` (nothing is charged to a campaign budget for them).
+    `special_prices` (sku_id -> SpecialPrice) are trusted grants the caller checked (a live
+    flash-sale claim…), handed to the engine as they are: each is explained on its own line and
+    charges no campaign budget (see `pricing._apply_unit_prices`).
     """
     moment = now or clock.now()
     offers = (
@@ -217,9 +174,8 @@ def price_quote_for_cart(
         channel=channel,
         live_session_id=live_session_id,
         coupons=offers,
-        campaigns=_with_extra_campaigns(
-            campaigns_active(channel=channel, now=moment), extra_campaigns
-        ),
+        campaigns=campaigns_active(channel=channel, now=moment),
+        special_prices=special_prices,
         member=member,
         is_new_customer=is_new_customer,
         shipping_fee_fen=shipping_fee_fen,
@@ -228,7 +184,6 @@ def price_quote_for_cart(
         now=moment,
         points_cap_percent=points_cap_percent,
     )
-    quote = _without_synthetic(quote, extra_campaigns)
     missing = [cid for cid in dict.fromkeys(coupon_ids) if cid not in found]
     if not missing:
         return quote
@@ -258,15 +213,13 @@ def coupons_usable_for_cart(
     is_new_customer: bool = False,
     shipping_fee_fen: int = 0,
     free_shipping_threshold_fen: int = 0,
-    extra_campaigns: Sequence[CampaignOffer] = (),
+    special_prices: Mapping[int, SpecialPrice] = NO_SPECIAL_PRICES,
 ) -> list[CouponUsability]:
     """Every available coupon of the person, each priced alone on this cart: usable ones first
     (biggest saving first), then the others with the reason they do not apply.
-    `extra_campaigns` as in `price_quote_for_cart`."""
+    `special_prices` as in `price_quote_for_cart`."""
     moment = now or clock.now()
-    campaigns = _with_extra_campaigns(
-        campaigns_active(channel=channel, now=moment), extra_campaigns
-    )
+    campaigns = campaigns_active(channel=channel, now=moment)
     coupons = list(
         Coupon.objects.select_related("template")
         .prefetch_related("template__products", "template__categories")
@@ -281,6 +234,7 @@ def coupons_usable_for_cart(
             live_session_id=live_session_id,
             coupons=[coupon_offer(coupon)],
             campaigns=campaigns,
+            special_prices=special_prices,
             member=member,
             is_new_customer=is_new_customer,
             shipping_fee_fen=shipping_fee_fen,
