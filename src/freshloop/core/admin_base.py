@@ -1,9 +1,9 @@
 """What every module's back office is built from, so the screens behave alike.
 
-Rows that services write are shown read-only (`ReadOnlyAdmin`, `ReadOnlyInline`); an operator's
+Rows that services write are shown read-only (`ReadOnlyAdmin`, `ReadOnlyInline`). An operator's
 write goes through a service as the signed-in operator, after a role check, and a refusal comes
-back as a message on the page (`OperatorAdmin`); a form save a service refuses after validation
-comes back on the form (`ServiceSaveAdmin`). Money is shown in yuan and times in Asia/Shanghai.
+back as a message on the page, never as a server error (`OperatorAdmin`). Money is shown in yuan
+and times in Asia/Shanghai.
 """
 
 from __future__ import annotations
@@ -75,7 +75,12 @@ def domain_error_text(error: DomainError) -> str:
 
 
 class OperatorAdmin(ModelAdmin):
-    """A change page with operator tools, and actions that call services as the operator.
+    """A change page with operator tools, and saves and actions that call services as the operator.
+
+    Saves go through services (`save_model` / `save_related`), which may still refuse after the
+    form validated (a code taken a moment ago by someone else, a limit reached meanwhile): the
+    refusal is shown on the form again instead of a server error; the admin's transaction has
+    rolled everything back by then.
 
     `tool_views = ("adjust",)` serves the method `adjust_view(request, pk)` at `<pk>/adjust/`
     under the URL name `<app>_<model>_adjust`; `tools_context` gives the tools' template
@@ -111,7 +116,13 @@ class OperatorAdmin(ModelAdmin):
         if object_id and self.change_form_after_template:
             obj = get_object_or_404(self.model, pk=object_id)
             extra_context.update(self.tools_context(request, obj))
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as error:
+            if request.method != "POST":
+                raise  # coming back to the same page would fail again, and again
+            self.message_user(request, domain_error_text(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def change_page(self, pk: int) -> HttpResponseRedirect:
         opts = self.model._meta
@@ -178,25 +189,6 @@ class OperatorAdmin(ModelAdmin):
             else:
                 done += 1
         return done
-
-
-class ServiceSaveAdmin(OperatorAdmin):
-    """Saves go through services, which may still refuse after the form validated (a code taken
-    a moment ago by someone else, a limit reached meanwhile): show that refusal on the form
-    instead of a server error. The admin's transaction has rolled everything back by then."""
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as error:
-            self.message_user(request, domain_error_text(error), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 # --- columns ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from freshloop.core.admin_base import ReadOnlyMixin, ServiceSaveAdmin, fen_column, one_id_column
+from freshloop.core.admin_base import OperatorAdmin, ReadOnlyMixin, fen_column, one_id_column
 from freshloop.core.audit import Actor
 from freshloop.core.permissions import Role, user_has_role
 from freshloop.membership.models import MemberLevel, Membership, PointsEntry
@@ -20,9 +20,18 @@ from freshloop.membership.services import member_level_save, points_adjust
 
 MEMBERSHIP_ROLES = (Role.MARKETER,)
 RECENT_ENTRIES_SHOWN = 50
+# What a membership shows, in the list and on its page, after whose it is.
+MEMBERSHIP_FIGURES = (
+    "level",
+    "points_balance",
+    "lifetime_spend",
+    "points_earned_total",
+    "joined_at",
+    "updated_at",
+)
 
 
-class _MembershipRoleAdmin(ServiceSaveAdmin):
+class _MembershipRoleAdmin(OperatorAdmin):
     """Visible to marketers and admins, whatever Django model permissions say; nothing is
     deleted. Levels are edited here; members and the ledger add `ReadOnlyMixin`."""
 
@@ -81,28 +90,12 @@ class MembershipAdmin(ReadOnlyMixin, _MembershipRoleAdmin):
     """Memberships start with a person's first order or login; balances move only through the
     ledger (`points_adjust`, the "调整积分" tool below the page, for operators)."""
 
-    list_display = (
-        "one_id",
-        "level",
-        "points_balance",
-        "lifetime_spend",
-        "points_earned_total",
-        "joined_at",
-        "updated_at",
-    )
+    list_display = ("one_id", *MEMBERSHIP_FIGURES)
     list_filter = ("level",)
     list_select_related = ("person", "level")
     search_fields = ("person__one_id",)
     search_help_text = "输入 OneID"
-    readonly_fields = (
-        "person",
-        "level",
-        "points_balance",
-        "lifetime_spend",
-        "points_earned_total",
-        "joined_at",
-        "updated_at",
-    )
+    readonly_fields = ("person", *MEMBERSHIP_FIGURES)
     exclude = ("lifetime_spend_fen",)
     actions = ["adjust_points"]
     change_form_after_template = "membership/admin/membership_tools.html"

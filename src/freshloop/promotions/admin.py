@@ -24,7 +24,6 @@ from unfold.admin import TabularInline
 from freshloop.core.admin_base import (
     OperatorAdmin,
     ReadOnlyMixin,
-    ServiceSaveAdmin,
     domain_error_text,
     fen_budget_column,
     fen_column,
@@ -176,7 +175,7 @@ class IssueForm(forms.Form):
 
 
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(ServiceSaveAdmin):
+class CouponTemplateAdmin(OperatorAdmin):
     form = CouponTemplateForm
     list_display = (
         "name",

@@ -13,7 +13,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from unfold.admin import TabularInline
 
-from freshloop.core.admin_base import ServiceSaveAdmin, domain_error_text, fen_budget_column
+from freshloop.core.admin_base import OperatorAdmin, domain_error_text, fen_budget_column
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
 from freshloop.promotions.models import Campaign, CampaignKind, CampaignPrice, Channel
@@ -148,7 +148,7 @@ class CampaignPriceInline(TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ServiceSaveAdmin):
+class CampaignAdmin(OperatorAdmin):
     form = CampaignForm
     list_display = (
         "name",
