@@ -70,6 +70,26 @@ class TestPersonAdmin:
         person.refresh_from_db()
         assert person.status == PersonStatus.ERASED
 
+    def test_split_with_an_unreadable_identifier_is_a_message(self, service_desk: Client) -> None:
+        person = _customer()
+        response = service_desk.post(
+            f"/admin/identity/person/{person.pk}/split/",
+            {"identifier_ids": ["not-a-number"], "reason": "门店公用平板"},
+            follow=True,
+        )
+        assert "拆分参数不正确" in response.content.decode()
+        assert Person.objects.count() == 1
+        assert set(Identifier.objects.values_list("person_id", flat=True)) == {person.pk}
+
+    def test_other_roles_cannot_export(self, client: Client) -> None:
+        make_staff_user("mk", Role.MARKETER)
+        client.login(username="mk", password="pass-1234")
+        person = _customer()
+        response = client.get(f"/admin/identity/person/{person.pk}/export/")
+        assert response.status_code == 302
+        assert response["Location"] == f"/admin/identity/person/{person.pk}/change/"
+        assert "Content-Disposition" not in response
+
     def test_other_roles_cannot_erase(self, client: Client) -> None:
         make_staff_user("mk", Role.MARKETER)
         client.login(username="mk", password="pass-1234")

@@ -112,6 +112,37 @@ class TestMemberLevelAdmin:
         assert response.status_code == 200
         assert level("gold").discount_percent == 5
 
+    def test_a_refusal_after_validation_is_a_message_not_a_server_error(
+        self, marketer: Client, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given the service refuses at save time what the form let through
+        from freshloop.membership import admin as membership_admin
+        from freshloop.membership.errors import InvalidMemberLevel
+
+        def refuse(**_: object) -> None:
+            raise InvalidMemberLevel("门槛与其他等级冲突", detail={"field": "sort_order"})
+
+        monkeypatch.setattr(membership_admin, "member_level_save", refuse)
+        gold = level("gold")
+        # when the marketer saves the level
+        response = marketer.post(
+            f"/admin/membership/memberlevel/{gold.pk}/change/",
+            {
+                "code": "gold",
+                "name": "金卡",
+                "min_lifetime_spend_fen": 400_000,
+                "min_points_earned": 4_000,
+                "discount_percent": 6,
+                "points_multiplier_bp": 15000,
+                "sort_order": 30,
+            },
+            follow=True,
+        )
+        # then the form comes back with the reason (and the field), and nothing changed
+        assert response.status_code == 200
+        assert "门槛与其他等级冲突（sort_order）" in response.content.decode()
+        assert level("gold").discount_percent == 5
+
 
 class TestPointsAdjustAdmin:
     def test_marketer_adjusts_points_and_it_is_audited(self, marketer: Client) -> None:
@@ -134,6 +165,26 @@ class TestPointsAdjustAdmin:
             follow=True,
         )
         assert "扣减后积分为负" in response.content.decode()
+        assert not PointsEntry.objects.exists()
+
+    def test_an_incomplete_form_is_a_message_and_writes_nothing(self, marketer: Client) -> None:
+        membership = ensure_member(make_person())
+        response = marketer.post(
+            f"/admin/membership/membership/{membership.pk}/adjust/",
+            {"delta": "abc", "reason": ""},
+            follow=True,
+        )
+        assert "请填写调整数量和原因" in response.content.decode()
+        assert not PointsEntry.objects.exists()
+
+    def test_other_roles_cannot_adjust(self, client: Client) -> None:
+        membership = ensure_member(make_person())
+        make_staff_user("cs", Role.CUSTOMER_SERVICE)
+        client.login(username="cs", password="pass-1234")
+        client.post(
+            f"/admin/membership/membership/{membership.pk}/adjust/",
+            {"delta": "250", "reason": "直播间补偿"},
+        )
         assert not PointsEntry.objects.exists()
 
     def test_admin_action_sends_one_member_to_the_adjust_form(self, marketer: Client) -> None:

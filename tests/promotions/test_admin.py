@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -84,6 +85,15 @@ class TestScreensRender:
 
 
 class TestCouponTemplateAdmin:
+    def test_validity_is_shown_in_shanghai_time(self, admin_client: Client) -> None:
+        # given a template valid until 16:30 UTC, which is 00:30 the next day in Shanghai
+        until = dt.datetime(2099, 1, 1, 16, 30, tzinfo=dt.UTC)
+        make_template(valid_until=until, valid_days=None)
+        # when the marketer lists the templates
+        listing = admin_client.get("/admin/promotions/coupontemplate/").content.decode()
+        # then the end is the Shanghai wall-clock time
+        assert "至 2099-01-02 00:30" in listing
+
     def test_create_with_a_redeem_code_goes_through_the_services(
         self, admin_client: Client
     ) -> None:

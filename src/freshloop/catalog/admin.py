@@ -6,7 +6,7 @@ from django.contrib import admin
 from unfold.admin import ModelAdmin, TabularInline
 
 from freshloop.catalog.models import Batch, Category, Product, ProductImage, Sku
-from freshloop.core.money import format_fen
+from freshloop.core.admin_base import fen_column
 
 
 class SkuInline(TabularInline):
@@ -61,10 +61,7 @@ class SkuAdmin(ModelAdmin):
     list_display = ("code", "product", "spec", "price", "is_active")
     list_filter = ("product__category", "product__storage", "is_active")
     search_fields = ("code", "product__name", "spec")
-
-    @admin.display(description="售价", ordering="price_fen")
-    def price(self, obj: Sku) -> str:
-        return format_fen(obj.price_fen)
+    price = fen_column("price_fen", "售价")
 
 
 @admin.register(Batch)

@@ -1,23 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
+from freshloop.core.admin_base import NoAddOrDeleteMixin, ReadOnlyAdmin
 from freshloop.core.models import ApiKey, AuditLog, OutboxMessage, WorkerHeartbeat
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    """History is written by services only; the back office reads it."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(AuditLog)
@@ -42,7 +29,7 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ModelAdmin):
+class ApiKeyAdmin(NoAddOrDeleteMixin, ModelAdmin):
     """Keys are created with `manage.py api_key_create` (the raw key is shown once there);
     here they are listed and can be switched off."""
 
@@ -58,9 +45,3 @@ class ApiKeyAdmin(ModelAdmin):
     list_filter = ("is_active",)
     fields = ("name", "prefix", "scopes", "is_active", "created_by", "created_at", "last_used_at")
     readonly_fields = ("name", "prefix", "scopes", "created_by", "created_at", "last_used_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

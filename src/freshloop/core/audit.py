@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
@@ -13,6 +14,8 @@ from django.db import models
 from freshloop.core import clock
 from freshloop.core.logging import client_ip_var, request_id_var
 from freshloop.core.models import AuditLog
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -44,30 +47,6 @@ def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return dict(json.loads(json.dumps(value, cls=DjangoJSONEncoder)))
 
 
-def audit_record(
-    *,
-    actor: Actor,
-    action: str,
-    target: models.Model | None = None,
-    target_type: str = "",
-    target_id: str = "",
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> AuditLog:
-    """Write one audit row inside the caller's transaction (it rolls back with the change)."""
-    entry = audit_entry(
-        actor=actor,
-        action=action,
-        target=target,
-        target_type=target_type,
-        target_id=target_id,
-        before=before,
-        after=after,
-    )
-    entry.save(force_insert=True)
-    return entry
-
-
 def audit_entry(
     *,
     actor: Actor,
@@ -97,6 +76,21 @@ def audit_entry(
         ip_address=client_ip_var.get(),
         created_at=clock.now(),
     )
+
+
+def _saving(build: Callable[P, AuditLog]) -> Callable[P, AuditLog]:
+    # `audit_record` takes exactly `audit_entry`'s arguments (mypy checks callers against them).
+    def audit_record(*args: P.args, **kwargs: P.kwargs) -> AuditLog:
+        """Write one audit row, built by `audit_entry` from the same arguments, inside the
+        caller's transaction (it rolls back with the change)."""
+        entry = build(*args, **kwargs)
+        entry.save(force_insert=True)
+        return entry
+
+    return audit_record
+
+
+audit_record = _saving(audit_entry)
 
 
 def audit_record_many(entries: list[AuditLog]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -36,17 +36,32 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-class _DualModeMiddleware:
-    """Runs natively in both sync and async stacks so uvicorn never hops threads for it."""
+class _BothStacks:
+    """Runs natively in both sync and async stacks so uvicorn never hops threads for it: async
+    exactly when the rest of the chain (`get_response`) is."""
 
     sync_capable = True
     async_capable = True
+    is_async: bool
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
+    # For the type checker only: `markcoroutinefunction(self)` wants a callable, and every
+    # subclass defines (or inherits) the real `__call__`.
+    if TYPE_CHECKING:
+
+        def __call__(self, request: HttpRequest) -> Any: ...
+
+    def _adopt_mode(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
+
+
+class _DualModeMiddleware(_BothStacks):
+    """A middleware as two hooks: `before` may answer early, `after` may replace the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self._adopt_mode(get_response)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
@@ -151,7 +166,7 @@ def close_request_connections() -> None:
             database.close()
 
 
-class AsgiCloseConnectionsMiddleware:
+class AsgiCloseConnectionsMiddleware(_BothStacks):
     """Close the request's database connections in the context that opened them (ASGI only).
 
     Under ASGI, Django runs the middleware chain in a task whose context is a copy of the
@@ -165,14 +180,9 @@ class AsgiCloseConnectionsMiddleware:
     client, the live test server) is left alone.
     """
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        self._adopt_mode(get_response)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
@@ -191,7 +201,7 @@ class AsgiCloseConnectionsMiddleware:
             await sync_to_async(close_request_connections)()
 
 
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
+class StaticFilesMiddleware(_BothStacks, WhiteNoiseMiddleware):
     """WhiteNoise, able to run in an async middleware chain.
 
     WhiteNoise itself is sync-only, and one sync-only middleware makes Django run every request
@@ -200,16 +210,11 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
     file is served in a thread; everything else passes straight through.
     """
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(
         self, get_response: Callable[[HttpRequest], Any], settings: Any = settings
     ) -> None:
         super().__init__(get_response, settings=settings)
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        self._adopt_mode(get_response)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

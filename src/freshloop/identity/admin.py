@@ -8,13 +8,11 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
-from unfold.admin import ModelAdmin, TabularInline
 
+from freshloop.core.admin_base import OperatorAdmin, ReadOnlyAdmin, ReadOnlyInline, ReadOnlyMixin
 from freshloop.core.audit import Actor
-from freshloop.core.errors import DomainError
 from freshloop.core.permissions import Role, require_role
 from freshloop.identity.matching import match_candidate_accept, match_candidate_reject
 from freshloop.identity.models import (
@@ -34,42 +32,38 @@ from freshloop.identity.selectors import (
     person_ids_by_any_identifier,
 )
 
+CUSTOMER_SERVICE = (Role.CUSTOMER_SERVICE,)
 
-class IdentifierInline(TabularInline):
+
+@admin.display(description="证据（脱敏）")
+def _evidence_column(model_admin: object, obj: MergeRecord) -> str:
+    return merge_evidence_text(obj)
+
+
+class IdentifierInline(ReadOnlyInline):
     model = Identifier
-    extra = 0
     fields = ("id", "type", "scope", "masked", "verified", "source", "created_at", "last_seen_at")
-    readonly_fields = fields
-    can_delete = False
     verbose_name_plural = "身份标识（脱敏）"
 
     @admin.display(description="值(脱敏)")
     def masked(self, obj: Identifier) -> str:
         return identifier_mask(obj)
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
-
-class MergedFromInline(TabularInline):
+class MergedFromInline(ReadOnlyInline):
     model = MergeRecord
     fk_name = "into_person"
-    extra = 0
     fields = ("from_person", "reason", "source", "actor_label", "evidence_text", "created_at")
-    readonly_fields = fields
-    can_delete = False
     verbose_name_plural = "合并历史（并入本用户）"
-
-    @admin.display(description="证据（脱敏）")
-    def evidence_text(self, obj: MergeRecord) -> str:
-        return merge_evidence_text(obj)
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+    evidence_text = _evidence_column
 
 
 @admin.register(Person)
-class PersonAdmin(ModelAdmin):
+class PersonAdmin(ReadOnlyMixin, OperatorAdmin):
+    """Nothing on a person is typed in or edited by hand: identification (login, import)
+    creates people; identify, split, merge and erase change them; erasure (PIPL) is the
+    audited way to remove a person's data."""
+
     list_display = ("one_id", "display_name", "status", "province", "source", "created_at")
     list_filter = ("status", "source")
     search_fields = ("one_id",)
@@ -88,21 +82,11 @@ class PersonAdmin(ModelAdmin):
     exclude = ("private_traits", "trait_sources")
     inlines = [IdentifierInline, MergedFromInline]
     change_form_after_template = "identity/admin/person_tools.html"
+    tool_views = ("export", "erase", "split")
 
     @admin.display(description="省份")
     def province(self, obj: Person) -> str:
         return str(obj.traits.get("province", ""))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # People are created by identification (login, import), never typed in by hand.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False  # erasure (PIPL) is the audited way to remove a person's data
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Nothing on a person is edited by hand: identify, split, merge and erase change it.
-        return False
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Person], search_term: str
@@ -115,64 +99,34 @@ class PersonAdmin(ModelAdmin):
                 result = queryset.filter(Q(pk__in=ids) | Q(pk__in=result.values("pk")))
         return result, may_have_duplicates
 
-    def get_urls(self) -> list[Any]:
-        custom = [
-            path(
-                "<int:pk>/export/",
-                self.admin_site.admin_view(self.export_view),
-                name="identity_person_export",
-            ),
-            path(
-                "<int:pk>/erase/",
-                self.admin_site.admin_view(self.erase_view),
-                name="identity_person_erase",
-            ),
-            path(
-                "<int:pk>/split/",
-                self.admin_site.admin_view(self.split_view),
-                name="identity_person_split",
-            ),
-        ]
-        return custom + super().get_urls()
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = extra_context or {}
-        if object_id:
-            person = get_object_or_404(Person, pk=object_id)
-            identifier_ids = list(person.identifiers.values_list("pk", flat=True))
-            extra_context["identifiers"] = [
+    def tools_context(self, request: HttpRequest, obj: Person) -> dict[str, Any]:
+        identifier_ids = list(obj.identifiers.values_list("pk", flat=True))
+        return {
+            "identifiers": [
                 {"id": i.pk, "type": i.get_type_display(), "masked": identifier_mask(i)}
-                for i in person.identifiers.order_by("type", "pk")
-            ]
-            extra_context["conflicts"] = IdentityConflict.objects.filter(
+                for i in obj.identifiers.order_by("type", "pk")
+            ],
+            "conflicts": IdentityConflict.objects.filter(
                 Q(left_id__in=identifier_ids) | Q(right_id__in=identifier_ids)
-            ).select_related("left__person", "right__person")
-            extra_context["merged_away"] = [
+            ).select_related("left__person", "right__person"),
+            "merged_away": [
                 {"record": record, "evidence": merge_evidence_text(record)}
-                for record in MergeRecord.objects.filter(from_person=person).select_related(
+                for record in MergeRecord.objects.filter(from_person=obj).select_related(
                     "into_person"
                 )
-            ]
-            extra_context["person_obj"] = person
-        return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def _redirect(self, pk: int) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:identity_person_change", args=[pk]))
+            ],
+            "person_obj": obj,
+        }
 
     def export_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         person = get_object_or_404(Person, pk=pk)
-        try:
-            require_role(request.user, Role.CUSTOMER_SERVICE)
-            document = person_export(actor=Actor.for_user(request.user), one_id=person.one_id)
-        except DomainError as error:
-            self.message_user(request, error.text, messages.ERROR)
-            return self._redirect(pk)
+        document = self.operator_call(
+            request,
+            roles=CUSTOMER_SERVICE,
+            call=lambda actor: person_export(actor=actor, one_id=person.one_id),
+        )
+        if document is None:
+            return self.change_page(pk)
         response = HttpResponse(
             json.dumps(document, ensure_ascii=False, indent=2),
             content_type="application/json; charset=utf-8",
@@ -182,54 +136,36 @@ class PersonAdmin(ModelAdmin):
 
     def erase_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         person = get_object_or_404(Person, pk=pk)
-        if request.method != "POST":
-            return self._redirect(pk)
-        try:
-            require_role(request.user, Role.CUSTOMER_SERVICE)
-            person_erase(
-                actor=Actor.for_user(request.user),
-                one_id=person.one_id,
-                reason=request.POST.get("reason", ""),
-            )
-        except DomainError as error:
-            self.message_user(request, error.text, messages.ERROR)
-            return self._redirect(pk)
-        self.message_user(request, f"已删除 {person.one_id} 的个人信息", messages.SUCCESS)
-        return self._redirect(pk)
+
+        def erase(actor: Actor) -> str:
+            person_erase(actor=actor, one_id=person.one_id, reason=request.POST.get("reason", ""))
+            return f"已删除 {person.one_id} 的个人信息"
+
+        return self.tool_post(request, pk, roles=CUSTOMER_SERVICE, write=erase)
 
     def split_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         person = get_object_or_404(Person, pk=pk)
         if request.method != "POST":
-            return self._redirect(pk)
-        try:
-            require_role(request.user, Role.CUSTOMER_SERVICE)
-            chosen = [int(value) for value in request.POST.getlist("identifier_ids")]
-            new_person = person_split(
-                actor=Actor.for_user(request.user),
+            return self.change_page(pk)
+        new_person = self.operator_call(
+            request,
+            roles=CUSTOMER_SERVICE,
+            call=lambda actor: person_split(
+                actor=actor,
                 person=person,
-                identifier_ids=chosen,
+                identifier_ids=[int(value) for value in request.POST.getlist("identifier_ids")],
                 reason=request.POST.get("reason", ""),
-            )
-        except (DomainError, ValueError) as error:
-            self.message_user(request, getattr(error, "text", "拆分参数不正确"), messages.ERROR)
-            return self._redirect(pk)
+            ),
+            invalid_input="拆分参数不正确",
+        )
+        if new_person is None:
+            return self.change_page(pk)
         self.message_user(request, f"已拆分，新用户 {new_person.one_id}", messages.SUCCESS)
-        return self._redirect(new_person.pk)
-
-
-class _ReadOnly(ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+        return self.change_page(new_person.pk)
 
 
 @admin.register(MergeRecord)
-class MergeRecordAdmin(_ReadOnly):
+class MergeRecordAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "from_person",
@@ -244,14 +180,11 @@ class MergeRecordAdmin(_ReadOnly):
     # The raw evidence ids stay off the page; the masked description is what people read.
     exclude = ("evidence", "evidence_detail")
     readonly_fields = ("evidence_text",)
-
-    @admin.display(description="证据（脱敏）")
-    def evidence_text(self, obj: MergeRecord) -> str:
-        return merge_evidence_text(obj)
+    evidence_text = _evidence_column
 
 
 @admin.register(IdentityConflict)
-class IdentityConflictAdmin(_ReadOnly):
+class IdentityConflictAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "reason",
@@ -277,7 +210,7 @@ class IdentityConflictAdmin(_ReadOnly):
         from freshloop.core import clock
         from freshloop.core.audit import audit_record
 
-        require_role(request.user, Role.CUSTOMER_SERVICE)
+        require_role(request.user, *CUSTOMER_SERVICE)
         for conflict in queryset.filter(status=ConflictStatus.OPEN):
             conflict.status = ConflictStatus.DISMISSED
             conflict.resolved_at = clock.now()
@@ -289,7 +222,7 @@ class IdentityConflictAdmin(_ReadOnly):
 
 
 @admin.register(MatchCandidate)
-class MatchCandidateAdmin(_ReadOnly):
+class MatchCandidateAdmin(ReadOnlyMixin, OperatorAdmin):
     list_display = (
         "score_percent",
         "person_a",
@@ -317,16 +250,14 @@ class MatchCandidateAdmin(_ReadOnly):
     def _decide(
         self, request: HttpRequest, queryset: QuerySet[MatchCandidate], *, accept: bool
     ) -> None:
-        require_role(request.user, Role.CUSTOMER_SERVICE)
+        require_role(request.user, *CUSTOMER_SERVICE)
         actor = Actor.for_user(request.user)
-        done = 0
-        for candidate in queryset.filter(status=MatchStatus.PENDING):
-            try:
-                if accept:
-                    match_candidate_accept(actor=actor, candidate_id=candidate.pk)
-                else:
-                    match_candidate_reject(actor=actor, candidate_id=candidate.pk)
-                done += 1
-            except DomainError as error:
-                self.message_user(request, f"{candidate}: {error.text}", messages.WARNING)
+        decide = match_candidate_accept if accept else match_candidate_reject
+        done = self.write_each(
+            request,
+            queryset.filter(status=MatchStatus.PENDING),
+            lambda candidate: decide(actor=actor, candidate_id=candidate.pk),
+            refused=lambda candidate, error: f"{candidate}: {error.text}",
+            level=messages.WARNING,
+        )
         self.message_user(request, f"已处理 {done} 条", messages.SUCCESS)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
 from unfold.admin import ModelAdmin
 
+from freshloop.core.admin_base import OperatorAdmin, ReadOnlyAdmin, ReadOnlyMixin
 from freshloop.core.audit import Actor
-from freshloop.core.errors import DomainError
-from freshloop.core.permissions import Role, require_role
+from freshloop.core.permissions import Role
 from freshloop.inventory.models import (
     Reservation,
     StockLevel,
@@ -22,16 +21,7 @@ from freshloop.inventory.models import (
 )
 from freshloop.inventory.services import stock_adjust, stock_take
 
-
-class _ReadOnly(ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+SUPPLY_CHAIN = (Role.SUPPLY_CHAIN,)
 
 
 @admin.register(Warehouse)
@@ -51,7 +41,7 @@ class WarehouseAdmin(ModelAdmin):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(_ReadOnly):
+class StockLevelAdmin(ReadOnlyMixin, OperatorAdmin):
     """Levels change only through receive / adjust / stock-take / orders, never by editing."""
 
     list_display = ("sku", "warehouse", "on_hand", "reserved", "available_units", "updated_at")
@@ -59,6 +49,7 @@ class StockLevelAdmin(_ReadOnly):
     search_fields = ("sku__code", "sku__product__name")
     list_select_related = ("sku__product", "warehouse")
     change_form_after_template = "inventory/admin/stock_tools.html"
+    tool_views = ("adjust", "count")
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         # The page opens (to show the tools) but no field is editable.
@@ -71,77 +62,48 @@ class StockLevelAdmin(_ReadOnly):
     def available_units(self, obj: StockLevel) -> int:
         return obj.available
 
-    def get_urls(self) -> list[Any]:
-        custom = [
-            path(
-                "<int:pk>/adjust/",
-                self.admin_site.admin_view(self.adjust_view),
-                name="inventory_stocklevel_adjust",
-            ),
-            path(
-                "<int:pk>/count/",
-                self.admin_site.admin_view(self.count_view),
-                name="inventory_stocklevel_count",
-            ),
-        ]
-        return custom + super().get_urls()
+    def tools_context(self, request: HttpRequest, obj: StockLevel) -> dict[str, Any]:
+        return {"stock_obj": obj, "movements": obj.movements.order_by("-id")[:30]}
 
-    def _back(self, pk: int) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:inventory_stocklevel_change", args=[pk]))
-
-    def _run(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
-        stock = get_object_or_404(StockLevel.objects.select_related("sku", "warehouse"), pk=pk)
-        if request.method != "POST":
-            return self._back(pk)
-        try:
-            require_role(request.user, Role.SUPPLY_CHAIN)
-            actor = Actor.for_user(request.user)
-            if action == "adjust":
-                stock_adjust(
-                    sku=stock.sku,
-                    warehouse=stock.warehouse,
-                    delta=int(request.POST.get("delta", "")),
-                    reason=request.POST.get("reason", ""),
-                    actor=actor,
-                )
-                self.message_user(request, "库存已调整", messages.SUCCESS)
-            else:
-                stock_take(
-                    warehouse=stock.warehouse,
-                    counts={stock.sku_id: int(request.POST.get("counted", ""))},
-                    actor=actor,
-                    note=request.POST.get("note", ""),
-                )
-                self.message_user(request, "盘点已记录", messages.SUCCESS)
-        except ValueError:
-            self.message_user(request, "请输入整数", messages.ERROR)
-        except DomainError as error:
-            self.message_user(request, error.text, messages.ERROR)
-        return self._back(pk)
+    def _stock(self, pk: int) -> StockLevel:
+        return get_object_or_404(StockLevel.objects.select_related("sku", "warehouse"), pk=pk)
 
     def adjust_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._run(request, pk, "adjust")
+        stock = self._stock(pk)
+
+        def adjust(actor: Actor) -> str:
+            stock_adjust(
+                sku=stock.sku,
+                warehouse=stock.warehouse,
+                delta=int(request.POST.get("delta", "")),
+                reason=request.POST.get("reason", ""),
+                actor=actor,
+            )
+            return "库存已调整"
+
+        return self.tool_post(
+            request, pk, roles=SUPPLY_CHAIN, write=adjust, invalid_input="请输入整数"
+        )
 
     def count_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._run(request, pk, "count")
+        stock = self._stock(pk)
 
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = extra_context or {}
-        if object_id:
-            stock = get_object_or_404(StockLevel, pk=object_id)
-            extra_context["stock_obj"] = stock
-            extra_context["movements"] = stock.movements.order_by("-id")[:30]
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        def count(actor: Actor) -> str:
+            stock_take(
+                warehouse=stock.warehouse,
+                counts={stock.sku_id: int(request.POST.get("counted", ""))},
+                actor=actor,
+                note=request.POST.get("note", ""),
+            )
+            return "盘点已记录"
+
+        return self.tool_post(
+            request, pk, roles=SUPPLY_CHAIN, write=count, invalid_input="请输入整数"
+        )
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(_ReadOnly):
+class StockMovementAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
         "stock",
@@ -157,7 +119,7 @@ class StockMovementAdmin(_ReadOnly):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(_ReadOnly):
+class ReservationAdmin(ReadOnlyAdmin):
     list_display = (
         "order_ref",
         "stock",
@@ -172,6 +134,6 @@ class ReservationAdmin(_ReadOnly):
 
 
 @admin.register(StockTake)
-class StockTakeAdmin(_ReadOnly):
+class StockTakeAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "warehouse", "actor", "note")
     list_filter = ("warehouse",)

@@ -7,11 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
-from unfold.admin import ModelAdmin, TabularInline
 
+from freshloop.core.admin_base import OperatorAdmin, ReadOnlyInline, ReadOnlyMixin, fen_column
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
 from freshloop.core.money import format_fen
@@ -27,18 +26,14 @@ from freshloop.orders.services import (
 )
 from freshloop.orders.state import allowed_next
 
-
-class _NoWrites:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+# The steps an operator takes from the order page; the rest follow payment and refunds.
+OPERATOR_STEPS = frozenset(
+    {OrderStatus.ALLOCATED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED}
+)
 
 
-class OrderLineInline(_NoWrites, TabularInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    extra = 0
     fields = (
         "product_name",
         "spec",
@@ -48,14 +43,11 @@ class OrderLineInline(_NoWrites, TabularInline):
         "total_fen",
         "refunded_quantity",
     )
-    readonly_fields = fields
 
 
-class OrderEventInline(_NoWrites, TabularInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    extra = 0
     fields = ("created_at", "from_label", "to_label", "note", "actor")
-    readonly_fields = fields
     verbose_name_plural = "订单时间线"
 
     @admin.display(description="原状态")
@@ -68,7 +60,9 @@ class OrderEventInline(_NoWrites, TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(_NoWrites, ModelAdmin):
+class OrderAdmin(ReadOnlyMixin, OperatorAdmin):
+    """Orders change only through their services (the step buttons below), never by editing."""
+
     list_display = (
         "order_no",
         "person",
@@ -85,6 +79,7 @@ class OrderAdmin(_NoWrites, ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, OrderEventInline]
     change_form_after_template = "orders/admin/order_tools.html"
+    tool_views = ("step",)
     # Shown as readable sections below the form (price rows, masked address) or internal.
     exclude = (
         "address",
@@ -94,60 +89,25 @@ class OrderAdmin(_NoWrites, ModelAdmin):
         "price_explanation",
         "coupon_ids",
     )
+    total = fen_column("total_fen", "应付")
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Orders change only through their services (the step buttons below), never by editing.
-        return False
-
-    @admin.display(description="应付", ordering="total_fen")
-    def total(self, obj: Order) -> str:
-        return format_fen(obj.total_fen)
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "<int:pk>/step/",
-                self.admin_site.admin_view(self.step_view),
-                name="orders_order_step",
-            ),
-            *super().get_urls(),
-        ]
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = extra_context or {}
-        if object_id:
-            order = get_object_or_404(Order, pk=object_id)
-            extra_context["order_obj"] = order
-            extra_context["next_steps"] = sorted(
-                allowed_next(order)
-                & {
-                    OrderStatus.ALLOCATED,
-                    OrderStatus.SHIPPED,
-                    OrderStatus.DELIVERED,
-                    OrderStatus.COMPLETED,
-                }
-            )
-            extra_context["price_rows"] = [
-                {**row, "yuan": format_fen(row["amount_fen"])} for row in order.price_explanation
-            ]
-            address = order.address or {}
-            extra_context["address_masked"] = (
+    def tools_context(self, request: HttpRequest, obj: Order) -> dict[str, Any]:
+        address = obj.address or {}
+        phone = str(address.get("phone", ""))
+        return {
+            "order_obj": obj,
+            "next_steps": sorted(allowed_next(obj) & OPERATOR_STEPS),
+            "price_rows": [
+                {**row, "yuan": format_fen(row["amount_fen"])} for row in obj.price_explanation
+            ],
+            "address_masked": (
                 f"{address.get('province', '')}{address.get('city', '')}{address.get('district', '')} "
-                f"{address.get('name', '')[:1]}** {str(address.get('phone', ''))[:3]}****{str(address.get('phone', ''))[-4:]}"
-            )
-        return super().changeform_view(request, object_id, form_url, extra_context)
+                f"{address.get('name', '')[:1]}** {phone[:3]}****{phone[-4:]}"
+            ),
+        }
 
     def step_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         order = get_object_or_404(Order, pk=pk)
-        back = HttpResponseRedirect(reverse("admin:orders_order_change", args=[pk]))
-        if request.method != "POST":
-            return back
         steps: dict[str, Callable[[Actor], Order]] = {
             OrderStatus.ALLOCATED: lambda actor: order_allocate(
                 order_no=order.order_no, actor=actor
@@ -166,32 +126,25 @@ class OrderAdmin(_NoWrites, ModelAdmin):
             ),
         }
         step = steps.get(request.POST.get("to", ""))
-        try:
-            require_role(request.user, Role.SUPPLY_CHAIN, Role.CUSTOMER_SERVICE)
+
+        def take_step(actor: Actor) -> str:
             if step is None:
                 raise DomainError("未知的操作")
-            done = step(Actor.for_user(request.user))
-        except DomainError as error:
-            self.message_user(request, error.text, messages.ERROR)
-            return back
-        self.message_user(request, f"订单已更新为「{done.get_status_display()}」", messages.SUCCESS)
-        return back
+            return f"订单已更新为「{step(actor).get_status_display()}」"
+
+        return self.tool_post(
+            request, pk, roles=(Role.SUPPLY_CHAIN, Role.CUSTOMER_SERVICE), write=take_step
+        )
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(_NoWrites, ModelAdmin):
+class RefundRequestAdmin(ReadOnlyMixin, OperatorAdmin):
     list_display = ("refund_no", "order", "amount", "reason", "status", "created_at", "decided_by")
     list_filter = ("status",)
     search_fields = ("refund_no", "order__order_no")
     list_select_related = ("order",)
     actions = ["approve", "reject"]
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    @admin.display(description="退款金额", ordering="amount_fen")
-    def amount(self, obj: RefundRequest) -> str:
-        return format_fen(obj.amount_fen)
+    amount = fen_column("amount_fen", "退款金额")
 
     def _decide(
         self,
@@ -206,13 +159,12 @@ class RefundRequestAdmin(_NoWrites, ModelAdmin):
             self.message_user(request, error.text, messages.ERROR)
             return
         actor = Actor.for_user(request.user)
-        count = 0
-        for refund in queryset.order_by("pk"):
-            try:
-                decide(refund, actor)
-                count += 1
-            except DomainError as error:
-                self.message_user(request, f"{refund.refund_no}：{error.text}", messages.ERROR)
+        count = self.write_each(
+            request,
+            queryset.order_by("pk"),
+            lambda refund: decide(refund, actor),
+            refused=lambda refund, error: f"{refund.refund_no}：{error.text}",
+        )
         if count:
             self.message_user(request, f"{count} 笔退款{done}", messages.SUCCESS)
 

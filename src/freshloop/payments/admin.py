@@ -4,37 +4,19 @@ money moves only through provider callbacks and the orders module's refund appro
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
-from unfold.admin import ModelAdmin, TabularInline
 
+from freshloop.core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from freshloop.payments.models import Payment, PaymentNotificationLog, Refund
 
 
-class ReadOnlyModelAdmin(ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class RefundInline(TabularInline):
+class RefundInline(ReadOnlyInline):
     model = Refund
-    extra = 0
     fields = ("refund_no", "origin", "amount_fen", "status", "provider_refund_id", "refunded_at")
-    readonly_fields = fields
-    can_delete = False
     verbose_name_plural = "退款"
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyModelAdmin):
+class PaymentAdmin(ReadOnlyAdmin):
     list_display = (
         "payment_no",
         "order",
@@ -54,7 +36,7 @@ class PaymentAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(PaymentNotificationLog)
-class PaymentNotificationLogAdmin(ReadOnlyModelAdmin):
+class PaymentNotificationLogAdmin(ReadOnlyAdmin):
     list_display = (
         "received_at",
         "provider",
@@ -71,7 +53,7 @@ class PaymentNotificationLogAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyModelAdmin):
+class RefundAdmin(ReadOnlyAdmin):
     list_display = (
         "refund_no",
         "payment",

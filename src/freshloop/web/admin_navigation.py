@@ -7,12 +7,98 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse_lazy
 
+# (group title, ((item title, Material icon, "app_label.model_name" or a page path), ...)).
+# A model item links to its list and shows only to staff who may view that model.
+SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
+    (
+        "用户 OneID",
+        (
+            ("用户", "person", "identity.person"),
+            ("疑似同一人(审核)", "fact_check", "identity.matchcandidate"),
+            ("身份冲突", "report", "identity.identityconflict"),
+            ("合并记录", "merge", "identity.mergerecord"),
+        ),
+    ),
+    (
+        "商品与库存",
+        (
+            ("类目", "category", "catalog.category"),
+            ("商品(SPU)", "inventory_2", "catalog.product"),
+            ("SKU", "sell", "catalog.sku"),
+            ("仓库", "warehouse", "inventory.warehouse"),
+        ),
+    ),
+    (
+        "营销",
+        (
+            ("优惠券模板", "confirmation_number", "promotions.coupontemplate"),
+            ("已发放优惠券", "redeem", "promotions.coupon"),
+            ("营销活动", "campaign", "promotions.campaign"),
+        ),
+    ),
+    (
+        "直播",
+        (
+            ("直播场次", "live_tv", "live.livesession"),
+            ("评论", "chat", "live.livecomment"),
+            ("观众", "groups", "live.liveviewer"),
+            ("抽奖", "casino", "live.luckydraw"),
+            ("秒杀", "bolt", "live.flashsale"),
+        ),
+    ),
+    (
+        "数据中台",
+        (
+            ("数据看板与人群", "monitoring", "/console/data/"),
+            ("获客花费", "request_quote", "datahub.acquisitionspend"),
+            ("事件来源(写入密钥)", "key", "datahub.eventsource"),
+            ("事件定义", "schema", "datahub.eventdefinition"),
+            ("事件缓冲", "inbox", "datahub.bufferedevent"),
+        ),
+    ),
+    (
+        "会员",
+        (
+            ("会员", "loyalty", "membership.membership"),
+            ("积分流水", "receipt_long", "membership.pointsentry"),
+            ("会员等级", "workspace_premium", "membership.memberlevel"),
+        ),
+    ),
+    (
+        "支付",
+        (
+            ("支付单", "payments", "payments.payment"),
+            ("支付回调记录", "receipt", "payments.paymentnotificationlog"),
+            ("退款", "currency_exchange", "payments.refund"),
+        ),
+    ),
+    (
+        "平台",
+        (
+            ("审计日志", "history", "core.auditlog"),
+            ("外发消息(Outbox)", "outbox", "core.outboxmessage"),
+            ("后台任务心跳", "monitor_heart", "core.workerheartbeat"),
+            ("API 密钥", "key", "core.apikey"),
+        ),
+    ),
+    (
+        "账号与权限",
+        (
+            ("员工账号", "badge", "auth.user"),
+            ("角色", "groups", "auth.group"),
+        ),
+    ),
+)
+
 
 def _can_view(perm: str) -> Any:
     return lambda request: request.user.has_perm(perm)
 
 
-def _item(title: str, icon: str, app: str, model: str) -> dict[str, Any]:
+def _item(title: str, icon: str, target: str) -> dict[str, Any]:
+    if target.startswith("/"):
+        return {"title": title, "icon": icon, "link": target}
+    app, model = target.split(".")
     return {
         "title": title,
         "icon": icon,
@@ -22,99 +108,17 @@ def _item(title: str, icon: str, app: str, model: str) -> dict[str, Any]:
 
 
 def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
+    console = {
+        "title": "运营控制台",
+        "items": [
+            _item("返回控制台", "dashboard", "/console/"),
+            {"title": "后台首页", "icon": "home", "link": reverse_lazy("admin:index")},
+        ],
+    }
     return [
-        {
-            "title": "运营控制台",
-            "items": [
-                {"title": "返回控制台", "icon": "dashboard", "link": "/console/"},
-                {"title": "后台首页", "icon": "home", "link": reverse_lazy("admin:index")},
-            ],
-        },
-        {
-            "title": "用户 OneID",
-            "collapsible": True,
-            "items": [
-                _item("用户", "person", "identity", "person"),
-                _item("疑似同一人(审核)", "fact_check", "identity", "matchcandidate"),
-                _item("身份冲突", "report", "identity", "identityconflict"),
-                _item("合并记录", "merge", "identity", "mergerecord"),
-            ],
-        },
-        {
-            "title": "商品与库存",
-            "collapsible": True,
-            "items": [
-                _item("类目", "category", "catalog", "category"),
-                _item("商品(SPU)", "inventory_2", "catalog", "product"),
-                _item("SKU", "sell", "catalog", "sku"),
-                _item("仓库", "warehouse", "inventory", "warehouse"),
-            ],
-        },
-        {
-            "title": "营销",
-            "collapsible": True,
-            "items": [
-                _item("优惠券模板", "confirmation_number", "promotions", "coupontemplate"),
-                _item("已发放优惠券", "redeem", "promotions", "coupon"),
-                _item("营销活动", "campaign", "promotions", "campaign"),
-            ],
-        },
-        {
-            "title": "直播",
-            "collapsible": True,
-            "items": [
-                _item("直播场次", "live_tv", "live", "livesession"),
-                _item("评论", "chat", "live", "livecomment"),
-                _item("观众", "groups", "live", "liveviewer"),
-                _item("抽奖", "casino", "live", "luckydraw"),
-                _item("秒杀", "bolt", "live", "flashsale"),
-            ],
-        },
-        {
-            "title": "数据中台",
-            "collapsible": True,
-            "items": [
-                {"title": "数据看板与人群", "icon": "monitoring", "link": "/console/data/"},
-                _item("获客花费", "request_quote", "datahub", "acquisitionspend"),
-                _item("事件来源(写入密钥)", "key", "datahub", "eventsource"),
-                _item("事件定义", "schema", "datahub", "eventdefinition"),
-                _item("事件缓冲", "inbox", "datahub", "bufferedevent"),
-            ],
-        },
-        {
-            "title": "会员",
-            "collapsible": True,
-            "items": [
-                _item("会员", "loyalty", "membership", "membership"),
-                _item("积分流水", "receipt_long", "membership", "pointsentry"),
-                _item("会员等级", "workspace_premium", "membership", "memberlevel"),
-            ],
-        },
-        {
-            "title": "支付",
-            "collapsible": True,
-            "items": [
-                _item("支付单", "payments", "payments", "payment"),
-                _item("支付回调记录", "receipt", "payments", "paymentnotificationlog"),
-                _item("退款", "currency_exchange", "payments", "refund"),
-            ],
-        },
-        {
-            "title": "平台",
-            "collapsible": True,
-            "items": [
-                _item("审计日志", "history", "core", "auditlog"),
-                _item("外发消息(Outbox)", "outbox", "core", "outboxmessage"),
-                _item("后台任务心跳", "monitor_heart", "core", "workerheartbeat"),
-                _item("API 密钥", "key", "core", "apikey"),
-            ],
-        },
-        {
-            "title": "账号与权限",
-            "collapsible": True,
-            "items": [
-                _item("员工账号", "badge", "auth", "user"),
-                _item("角色", "groups", "auth", "group"),
-            ],
-        },
+        console,
+        *(
+            {"title": title, "collapsible": True, "items": [_item(*item) for item in items]}
+            for title, items in SECTIONS
+        ),
     ]

@@ -9,38 +9,11 @@ from __future__ import annotations
 import threading
 
 from freshloop.payments.config import payments_config
-from freshloop.payments.providers.base import (
-    ClientKind,
-    ForgedNotification,
-    NotificationAck,
-    NotificationStatus,
-    Payer,
-    PaymentNotification,
-    PaymentPrompt,
-    PaymentProvider,
-    PaymentRequest,
-    ProviderUnavailable,
-    RefundNotification,
-    RefundRequest,
-    RefundResult,
-    RefundStatus,
-)
+from freshloop.payments.providers import base
+from freshloop.payments.providers.base import *  # noqa: F403  (the interface, re-exported)
 
 __all__ = [
-    "ClientKind",
-    "ForgedNotification",
-    "NotificationAck",
-    "NotificationStatus",
-    "Payer",
-    "PaymentNotification",
-    "PaymentPrompt",
-    "PaymentProvider",
-    "PaymentRequest",
-    "ProviderUnavailable",
-    "RefundNotification",
-    "RefundRequest",
-    "RefundResult",
-    "RefundStatus",
+    *base.__all__,
     "enabled_providers",
     "payment_provider",
     "provider_register",
@@ -48,12 +21,12 @@ __all__ = [
 ]
 
 _lock = threading.Lock()
-_instances: dict[str, PaymentProvider] | None = None
+_instances: dict[str, base.PaymentProvider] | None = None
 
 
-def _build() -> dict[str, PaymentProvider]:
+def _build() -> dict[str, base.PaymentProvider]:
     config = payments_config()
-    built: dict[str, PaymentProvider] = {}
+    built: dict[str, base.PaymentProvider] = {}
     if config.sandbox_enabled:
         from freshloop.payments.providers.sandbox import SandboxProvider
 
@@ -73,7 +46,7 @@ def _build() -> dict[str, PaymentProvider]:
     return built
 
 
-def enabled_providers() -> dict[str, PaymentProvider]:
+def enabled_providers() -> dict[str, base.PaymentProvider]:
     global _instances
     with _lock:
         if _instances is None:
@@ -81,11 +54,11 @@ def enabled_providers() -> dict[str, PaymentProvider]:
         return dict(_instances)
 
 
-def payment_provider(name: str) -> PaymentProvider | None:
+def payment_provider(name: str) -> base.PaymentProvider | None:
     return enabled_providers().get(name)
 
 
-def provider_register(provider: PaymentProvider) -> None:
+def provider_register(provider: base.PaymentProvider) -> None:
     """Put a provider instance in place (tests replacing a gateway's HTTP edge, plug-ins)."""
     enabled_providers()
     with _lock:

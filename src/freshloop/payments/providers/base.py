@@ -13,6 +13,24 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+# The provider interface; `freshloop.payments.providers` re-exports exactly these.
+__all__ = [
+    "ClientKind",
+    "ForgedNotification",
+    "NotificationAck",
+    "NotificationStatus",
+    "Payer",
+    "PaymentNotification",
+    "PaymentPrompt",
+    "PaymentProvider",
+    "PaymentRequest",
+    "ProviderUnavailable",
+    "RefundNotification",
+    "RefundRequest",
+    "RefundResult",
+    "RefundStatus",
+]
+
 
 class ForgedNotification(Exception):
     """A callback failed verification: bad signature, stale timestamp, undecryptable body."""

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -103,7 +104,8 @@ class SandboxProvider:
     def create_payment(self, request: PaymentRequest, payer: Payer) -> PaymentPrompt:
         return PaymentPrompt(kind="redirect", redirect_url=f"/m/pay/{request.payment_no}")
 
-    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
+    def _open(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """Verify and decrypt a callback signed with the sandbox's own key, as WeChat Pay's."""
         _, resource = wechat_v3.open_notification(
             headers=headers,
             body=body,
@@ -111,7 +113,10 @@ class SandboxProvider:
             apiv3_key=self.apiv3_key,
             now=clock.now(),
         )
-        return wechat_v3.transaction_to_notification(resource)
+        return resource
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
+        return wechat_v3.transaction_to_notification(self._open(headers, body))
 
     def refund(self, request: RefundRequest) -> RefundResult:
         return RefundResult(
@@ -123,14 +128,7 @@ class SandboxProvider:
     def parse_refund_notification(
         self, headers: Mapping[str, str], body: bytes
     ) -> RefundNotification:
-        _, resource = wechat_v3.open_notification(
-            headers=headers,
-            body=body,
-            platform_keys={self.serial: self.private_key.public_key()},
-            apiv3_key=self.apiv3_key,
-            now=clock.now(),
-        )
-        return wechat_v3.refund_to_notification(resource)
+        return wechat_v3.refund_to_notification(self._open(headers, body))
 
     def is_refund_notification(self, headers: Mapping[str, str], body: bytes) -> bool:
         return False

@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import secrets
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -36,6 +36,8 @@ from freshloop.payments.providers.base import (
     RefundNotification,
     RefundStatus,
 )
+
+StatusT = TypeVar("StatusT", NotificationStatus, RefundStatus)
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 TIMESTAMP_WINDOW_SECONDS = 300
@@ -156,6 +158,14 @@ def _fen(value: object) -> int:
     return value
 
 
+def _known_state(states: Mapping[str, StatusT], state: str, field: str) -> StatusT:
+    """What a provider state means to us; a state we do not know is not trusted."""
+    status = states.get(state)
+    if status is None:
+        raise ForgedNotification(f"unknown {field} {state[:20]!r}")
+    return status
+
+
 _TRADE_STATES = {
     "SUCCESS": NotificationStatus.SUCCEEDED,
     "CLOSED": NotificationStatus.CLOSED,
@@ -176,14 +186,11 @@ def transaction_to_notification(transaction: Mapping[str, Any]) -> PaymentNotifi
         total = _fen(amount["total"])
     except (KeyError, TypeError) as exc:
         raise ForgedNotification(f"transaction resource lacks {exc}") from exc
-    status = _TRADE_STATES.get(state)
-    if status is None:
-        raise ForgedNotification(f"unknown trade_state {state[:20]!r}")
     return PaymentNotification(
         out_trade_no=out_trade_no,
         transaction_id=str(transaction.get("transaction_id") or ""),
         amount_fen=total,
-        status=status,
+        status=_known_state(_TRADE_STATES, state, "trade_state"),
         paid_at=_parse_time(transaction.get("success_time")),
         app_id=str(transaction.get("appid") or ""),
     )
@@ -205,15 +212,12 @@ def refund_to_notification(refund: Mapping[str, Any]) -> RefundNotification:
         amount = _fen(refund["amount"]["refund"])
     except (KeyError, TypeError) as exc:
         raise ForgedNotification(f"refund resource lacks {exc}") from exc
-    status = _REFUND_STATES.get(state)
-    if status is None:
-        raise ForgedNotification(f"unknown refund_status {state[:20]!r}")
     return RefundNotification(
         refund_no=refund_no,
         out_trade_no=str(refund.get("out_trade_no") or ""),
         provider_refund_id=str(refund.get("refund_id") or ""),
         amount_fen=amount,
-        status=status,
+        status=_known_state(_REFUND_STATES, state, "refund_status"),
         refunded_at=_parse_time(refund.get("success_time")),
     )
 
