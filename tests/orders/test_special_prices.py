@@ -61,7 +61,7 @@ def _cheap_flash_campaign(sku_id: int) -> Campaign:
 class TestOrderCreateWithSpecialPrices:
     def test_charged_and_explained_at_the_special_price(self) -> None:
         sku = make_sku(price_fen=2990, stock=10)
-        order = order_create(request=_request(sku.pk, 2))
+        order, _ = order_create(request=_request(sku.pk, 2))
         assert order.subtotal_fen == 5980
         rows = [row for row in order.price_explanation if row["code"] == "flash_price"]
         assert rows == [
@@ -73,11 +73,11 @@ class TestOrderCreateWithSpecialPrices:
     def test_wins_over_a_running_flash_campaign_whose_budget_is_untouched(self) -> None:
         sku = make_sku(price_fen=2990, stock=10)
         campaign = _cheap_flash_campaign(sku.pk)
-        order = order_create(request=_request(sku.pk, 1))
+        order, _ = order_create(request=_request(sku.pk, 1))
         assert order.lines.get().total_fen == 990
         assert Campaign.objects.get(pk=campaign.pk).spent_fen == 0
         # while a normal buyer gets the campaign price, charged to its budget
-        normal = order_create(request=_request(sku.pk, 1, special_prices={}))
+        normal, _ = order_create(request=_request(sku.pk, 1, special_prices={}))
         assert normal.lines.get().total_fen == 500
         assert Campaign.objects.get(pk=campaign.pk).spent_fen == 2490
 
