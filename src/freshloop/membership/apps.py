@@ -13,7 +13,7 @@ class MembershipConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from freshloop.identity.services import register_export_section
-        from freshloop.membership import services  # noqa: F401  (subscribes to IdentityMerged)
+        from freshloop.membership import subscribers  # noqa: F401  (IdentityMerged)
         from freshloop.membership.selectors import membership_export_section
 
         register_export_section("membership", membership_export_section)

@@ -21,82 +21,77 @@ unique (person, seq) on entries are the last line if a lock were ever missed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
-from freshloop.core.events import publish, subscribe
-from freshloop.identity.events import IdentityMerged
-from freshloop.identity.models import Person, PersonStatus
+from freshloop.identity.models import Person
 from freshloop.membership.errors import (
     InsufficientPoints,
-    InvalidMemberLevel,
     InvalidPointsRequest,
-    MemberNotFound,
     PointsRefConflict,
 )
-from freshloop.membership.events import MemberLevelChanged
+from freshloop.membership.ledger import (
+    ledger_verify,
+    ledger_verify_all,
+)
+from freshloop.membership.levels import (
+    level_next,
+    level_qualified,
+    level_recompute,
+    level_set,
+    member_level_save,
+    member_levels,
+    membership_levels_ensure,
+)
+from freshloop.membership.locks import membership_get_or_create, memberships_lock, survivor_get
 from freshloop.membership.models import (
     GENESIS_HASH,
-    MemberLevel,
     Membership,
     PointsEntry,
     PointsKind,
 )
-
-logger = logging.getLogger(__name__)
-
-FEN_PER_POINT = 1
-POINTS_PER_YUAN_PAID = 1
-MULTIPLIER_BASE_BP = 10000
-MAX_REDEEM_PERCENT = 50
-MAX_ADJUST_POINTS = 10_000_000
-REF_MAX_LENGTH = 64
-SYSTEM_ACTOR = Actor.system("membership")
-
-
-@dataclass(frozen=True)
-class DefaultLevel:
-    code: str
-    name: str
-    min_lifetime_spend_fen: int
-    min_points_earned: int
-    discount_percent: int
-    free_shipping: bool
-    points_multiplier_bp: int
-    sort_order: int
-
-
-DEFAULT_LEVELS: tuple[DefaultLevel, ...] = (
-    DefaultLevel("regular", "普通会员", 0, 0, 0, False, 10000, 10),
-    DefaultLevel("silver", "银卡", 100_000, 1_000, 2, False, 12000, 20),
-    DefaultLevel("gold", "金卡", 500_000, 5_000, 5, True, 15000, 30),
-    DefaultLevel("black", "黑金", 2_000_000, 20_000, 8, True, 20000, 40),
+from freshloop.membership.rules import (
+    DEFAULT_LEVELS,
+    FEN_PER_POINT,
+    MAX_ADJUST_POINTS,
+    MAX_REDEEM_PERCENT,
+    MULTIPLIER_BASE_BP,
+    POINTS_PER_YUAN_PAID,
+    REF_MAX_LENGTH,
+    SYSTEM_ACTOR,
+    DefaultLevel,
+    LedgerVerification,
+    MemberBenefits,
 )
 
+# Written in rules.py, levels.py and ledger.py; part of this module's public face.
+__all__ = [
+    "DEFAULT_LEVELS",
+    "FEN_PER_POINT",
+    "MAX_ADJUST_POINTS",
+    "MAX_REDEEM_PERCENT",
+    "MULTIPLIER_BASE_BP",
+    "POINTS_PER_YUAN_PAID",
+    "REF_MAX_LENGTH",
+    "SYSTEM_ACTOR",
+    "DefaultLevel",
+    "LedgerVerification",
+    "MemberBenefits",
+    "ledger_verify",
+    "ledger_verify_all",
+    "level_next",
+    "level_qualified",
+    "member_level_save",
+    "member_levels",
+    "membership_get_or_create",
+    "membership_levels_ensure",
+    "memberships_lock",
+]
 
-@dataclass(frozen=True)
-class MemberBenefits:
-    """What a member's level gives at checkout (promotions has a structurally equal type)."""
 
-    level_code: str
-    level_name: str
-    discount_percent: int
-    free_shipping: bool
-
-
-@dataclass(frozen=True)
-class LedgerVerification:
-    person_id: int
-    ok: bool
-    entries_checked: int
-    first_broken_entry_id: int | None = None
-    problem: str = ""
-
+logger = logging.getLogger(__name__)
 
 # --- conversions ---------------------------------------------------------------------------
 
@@ -111,89 +106,7 @@ def fen_to_points(fen: int) -> int:
     return fen // FEN_PER_POINT
 
 
-# --- levels --------------------------------------------------------------------------------
-
-
-def membership_levels_ensure() -> list[MemberLevel]:
-    """Create the default four levels if their codes are missing; never overwrite edits.
-
-    Runs after every `migrate` (post_migrate, see apps.py) and lazily the first time a
-    membership is created, so a fresh database always has a lowest level to start members on.
-    """
-    for default in DEFAULT_LEVELS:
-        if MemberLevel.objects.filter(code=default.code).exists():
-            continue
-        try:
-            with transaction.atomic():
-                MemberLevel.objects.create(
-                    code=default.code,
-                    name=default.name,
-                    min_lifetime_spend_fen=default.min_lifetime_spend_fen,
-                    min_points_earned=default.min_points_earned,
-                    discount_percent=default.discount_percent,
-                    free_shipping=default.free_shipping,
-                    points_multiplier_bp=default.points_multiplier_bp,
-                    sort_order=default.sort_order,
-                )
-        except IntegrityError:
-            # Created meanwhile by a concurrent caller, or an operator already uses that
-            # sort order for a level of their own: theirs stands.
-            continue
-    return list(MemberLevel.objects.order_by("sort_order"))
-
-
-def member_levels() -> list[MemberLevel]:
-    levels = list(MemberLevel.objects.order_by("sort_order"))
-    return levels or membership_levels_ensure()
-
-
-def level_qualified(
-    *, levels: list[MemberLevel], lifetime_spend_fen: int, points_earned: int
-) -> MemberLevel:
-    """The highest level whose spend OR points threshold is reached.
-
-    The lowest level is everyone's; on the others a threshold of 0 means "this path is off"
-    (a level reachable by spend only sets min_points_earned to 0).
-    """
-    best = levels[0]
-    for level in levels[1:]:
-        by_spend = 0 < level.min_lifetime_spend_fen <= lifetime_spend_fen
-        by_points = 0 < level.min_points_earned <= points_earned
-        if by_spend or by_points:
-            best = level
-    return best
-
-
-def level_next(*, levels: list[MemberLevel], current: MemberLevel) -> MemberLevel | None:
-    higher = [level for level in levels if level.sort_order > current.sort_order]
-    return higher[0] if higher else None
-
-
-def _level_set(
-    *, membership: Membership, level: MemberLevel, reason: str, actor: Actor = SYSTEM_ACTOR
-) -> None:
-    if level.pk == membership.level_id:
-        return
-    previous = membership.level
-    membership.level = level
-    membership.updated_at = clock.now()
-    membership.save(update_fields=["level", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="membership.level_change",
-        target=membership,
-        before={"level": previous.code},
-        after={"level": level.code, "reason": reason},
-    )
-    publish(
-        MemberLevelChanged(
-            person_id=membership.person_id,
-            one_id=membership.person.one_id,
-            from_level_code=previous.code,
-            to_level_code=level.code,
-            reason=reason,
-        )
-    )
+# --- memberships and locking ---------------------------------------------------------------
 
 
 def membership_level_recalculate(
@@ -201,64 +114,10 @@ def membership_level_recalculate(
 ) -> Membership:
     """Put the member on the level their totals qualify for (never lower unless allowed)."""
     with transaction.atomic():
-        person = _survivor(person_id)
+        person = survivor_get(person_id)
         membership = memberships_lock([person.pk])[person.pk]
-        _level_recompute(membership=membership, allow_downgrade=allow_downgrade, reason=reason)
+        level_recompute(membership=membership, allow_downgrade=allow_downgrade, reason=reason)
         return membership
-
-
-def _level_recompute(*, membership: Membership, allow_downgrade: bool, reason: str) -> None:
-    levels = member_levels()
-    qualified = level_qualified(
-        levels=levels,
-        lifetime_spend_fen=membership.lifetime_spend_fen,
-        points_earned=membership.points_earned_total,
-    )
-    if qualified.sort_order < membership.level.sort_order and not allow_downgrade:
-        return
-    _level_set(membership=membership, level=qualified, reason=reason)
-
-
-def member_level_save(*, actor: Actor, level: MemberLevel) -> MemberLevel:
-    """Create or change a level from the back office: validated, audited."""
-    try:
-        level.full_clean()
-    except ValidationError as error:
-        raise InvalidMemberLevel(detail=error.message_dict) from error
-    with transaction.atomic():
-        before = None
-        if level.pk is not None:
-            stored = MemberLevel.objects.filter(pk=level.pk).values().first()
-            before = dict(stored) if stored else None
-        level.save()
-        audit_record(
-            actor=actor,
-            action="membership.level_save",
-            target=level,
-            before=before,
-            after=dict(MemberLevel.objects.filter(pk=level.pk).values().get()),
-        )
-    return level
-
-
-# --- memberships and locking ---------------------------------------------------------------
-
-
-def _survivor(person_id: int) -> Person:
-    """The person itself, or the person it was merged into (merges point at the survivor)."""
-    person = Person.objects.filter(pk=person_id).first()
-    hops = 0
-    while (
-        person is not None
-        and person.status == PersonStatus.MERGED
-        and person.merged_into_id is not None
-        and hops < 10
-    ):
-        person = Person.objects.filter(pk=person.merged_into_id).first()
-        hops += 1
-    if person is None:
-        raise MemberNotFound(detail={"person_id": person_id})
-    return person
 
 
 def person_family_ids(*, person_id: int) -> list[int]:
@@ -269,44 +128,6 @@ def person_family_ids(*, person_id: int) -> list[int]:
     """
     merged = Person.objects.filter(merged_into_id=person_id).values_list("pk", flat=True)
     return [person_id, *merged]
-
-
-def membership_get_or_create(*, person: Person) -> Membership:
-    """The person's membership; a new one starts on the lowest level with nothing."""
-    existing = Membership.objects.select_related("level").filter(person=person).first()
-    if existing is not None:
-        return existing
-    lowest = member_levels()[0]
-    now = clock.now()
-    try:
-        with transaction.atomic():
-            return Membership.objects.create(
-                person=person, level=lowest, joined_at=now, updated_at=now
-            )
-    except IntegrityError:
-        # Another request created it between our read and insert.
-        return Membership.objects.select_related("level").get(person=person)
-
-
-def memberships_lock(person_ids: Iterable[int]) -> dict[int, Membership]:
-    """Lock the memberships of these people in primary-key order (the module's one helper).
-
-    Creates missing memberships first (outside the lock, idempotently). Must run inside a
-    transaction. Returned by person id.
-    """
-    ids = sorted(set(person_ids))
-    people = {person.pk: person for person in Person.objects.filter(pk__in=ids)}
-    for person_id in ids:
-        if person_id not in people:
-            raise MemberNotFound(detail={"person_id": person_id})
-        membership_get_or_create(person=people[person_id])
-    locked = (
-        Membership.objects.select_for_update()
-        .filter(person_id__in=ids)
-        .order_by("pk")
-        .select_related("level", "person")
-    )
-    return {membership.person_id: membership for membership in locked}
 
 
 def _family_entry(*, person_id: int, kind: str, ref: str) -> PointsEntry | None:
@@ -400,7 +221,7 @@ def _whole(value: int, *, field: str, minimum: int) -> int:
 
 def member_benefits(*, person_id: int) -> MemberBenefits:
     """The checkout benefits of the member's level (the lowest level if not yet a member)."""
-    person = _survivor(person_id)
+    person = survivor_get(person_id)
     membership = Membership.objects.select_related("level").filter(person=person).first()
     level = membership.level if membership is not None else member_levels()[0]
     return MemberBenefits(
@@ -414,7 +235,7 @@ def member_benefits(*, person_id: int) -> MemberBenefits:
 def points_max_redeemable(*, person_id: int, goods_fen: int) -> int:
     """Points usable on an order: the balance, but worth at most 50% of the goods amount."""
     _whole(goods_fen, field="goods_fen", minimum=0)
-    person = _survivor(person_id)
+    person = survivor_get(person_id)
     balance = (
         Membership.objects.filter(person=person).values_list("points_balance", flat=True).first()
     )
@@ -433,7 +254,7 @@ def points_spend(*, person_id: int, points: int, order_ref: str) -> PointsEntry:
     _whole(points, field="points", minimum=1)
     _ref_check(order_ref, field="order_ref")
     with transaction.atomic():
-        person = _survivor(person_id)
+        person = survivor_get(person_id)
         membership = memberships_lock([person.pk])[person.pk]
         existing = _family_entry(person_id=person.pk, kind=PointsKind.SPEND, ref=order_ref)
         if existing is not None:
@@ -461,7 +282,7 @@ def points_spend_return(*, person_id: int, order_ref: str) -> PointsEntry | None
     """Give back the points an unpaid, cancelled order took. None if it took none."""
     _ref_check(order_ref, field="order_ref")
     with transaction.atomic():
-        person = _survivor(person_id)
+        person = survivor_get(person_id)
         membership = memberships_lock([person.pk])[person.pk]
         spend = _family_entry(person_id=person.pk, kind=PointsKind.SPEND, ref=order_ref)
         if spend is None:
@@ -494,7 +315,7 @@ def points_earn_for_order(
     _ref_check(order_ref, field="order_ref")
     _whole(paid_amount_fen, field="paid_amount_fen", minimum=0)
     with transaction.atomic():
-        person = _survivor(person_id)
+        person = survivor_get(person_id)
         membership = memberships_lock([person.pk])[person.pk]
         existing = _family_entry(person_id=person.pk, kind=PointsKind.EARN, ref=order_ref)
         if existing is not None:
@@ -516,7 +337,7 @@ def points_earn_for_order(
             amount_fen=paid_amount_fen,
             reason=f"订单实付 {paid_amount_fen} 分 × {level.name}倍率 {level.points_multiplier_bp / MULTIPLIER_BASE_BP:g}",
         )
-        _level_recompute(membership=membership, allow_downgrade=False, reason=f"order:{order_ref}")
+        level_recompute(membership=membership, allow_downgrade=False, reason=f"order:{order_ref}")
         return entry
 
 
@@ -543,7 +364,7 @@ def points_reverse_for_refund(
     if refunded_fen == 0 or order_paid_fen == 0:
         return None  # no money moved, so no earned share to take back
     with transaction.atomic():
-        person = _survivor(person_id)
+        person = survivor_get(person_id)
         membership = memberships_lock([person.pk])[person.pk]
         existing = _family_entry(person_id=person.pk, kind=PointsKind.REVERSE, ref=refund_ref)
         if existing is not None:
@@ -584,7 +405,7 @@ def points_reverse_for_refund(
             shortfall=due - taken,
             reason=f"订单 {order_ref} 退款 {refunded_fen} 分",
         )
-        _level_recompute(membership=membership, allow_downgrade=True, reason=f"refund:{refund_ref}")
+        level_recompute(membership=membership, allow_downgrade=True, reason=f"refund:{refund_ref}")
         return entry
 
 
@@ -600,7 +421,7 @@ def points_adjust(*, person_id: int, delta: int, reason: str, actor: Actor) -> P
     if not reason or len(reason) > 200:
         raise InvalidPointsRequest("请填写调整原因（200 字以内）", detail={"reason": reason})
     with transaction.atomic():
-        person = _survivor(person_id)
+        person = survivor_get(person_id)
         membership = memberships_lock([person.pk])[person.pk]
         if membership.points_balance + delta < 0:
             raise InsufficientPoints(
@@ -630,7 +451,7 @@ def membership_merge(*, from_person_id: int, into_person_id: int) -> Membership 
     with transaction.atomic():
         if not Membership.objects.filter(person_id=from_person_id).exists():
             return None
-        into = _survivor(into_person_id)
+        into = survivor_get(into_person_id)
         if into.pk == from_person_id:
             return None
         locked = memberships_lock([from_person_id, into.pk])
@@ -669,62 +490,5 @@ def membership_merge(*, from_person_id: int, into_person_id: int) -> Membership 
             points_earned=target.points_earned_total,
         )
         best = max((qualified, source.level, target.level), key=lambda level: level.sort_order)
-        _level_set(membership=target, level=best, reason=f"merge:{ref}")
+        level_set(membership=target, level=best, reason=f"merge:{ref}")
         return target
-
-
-@subscribe(IdentityMerged)
-def _on_identity_merged(event: IdentityMerged) -> None:
-    membership_merge(from_person_id=event.from_person_id, into_person_id=event.into_person_id)
-
-
-# --- verification --------------------------------------------------------------------------
-
-
-def ledger_verify(*, person_id: int) -> LedgerVerification:
-    """Recompute one person's chain: numbering, links, hashes, running balance, stored balance."""
-    expected_prev = GENESIS_HASH
-    balance = 0
-    checked = 0
-    entries = PointsEntry.objects.filter(person_id=person_id).order_by("seq").iterator()
-    for entry in entries:
-        checked += 1
-        problem = ""
-        if entry.seq != checked:
-            problem = f"序号不连续：应为 {checked}，实为 {entry.seq}"
-        elif entry.prev_hash != expected_prev:
-            problem = "上一条哈希不匹配（流水被删除或插入）"
-        elif entry.compute_hash() != entry.entry_hash:
-            problem = "本条哈希不匹配（流水被篡改）"
-        elif entry.balance_after != balance + entry.delta or entry.balance_after < 0:
-            problem = "变动后余额与累计不符"
-        if problem:
-            return LedgerVerification(
-                person_id=person_id,
-                ok=False,
-                entries_checked=checked,
-                first_broken_entry_id=entry.pk,
-                problem=problem,
-            )
-        expected_prev = entry.entry_hash
-        balance = entry.balance_after
-    stored = (
-        Membership.objects.filter(person_id=person_id)
-        .values_list("points_balance", flat=True)
-        .first()
-    )
-    if (stored or 0) != balance:
-        return LedgerVerification(
-            person_id=person_id,
-            ok=False,
-            entries_checked=checked,
-            problem=f"会员积分余额 {stored} 与流水累计 {balance} 不符",
-        )
-    return LedgerVerification(person_id=person_id, ok=True, entries_checked=checked)
-
-
-def ledger_verify_all() -> list[LedgerVerification]:
-    """Verify every person who has a membership or ledger entries; returns every result."""
-    person_ids = set(PointsEntry.objects.values_list("person_id", flat=True).distinct())
-    person_ids |= set(Membership.objects.values_list("person_id", flat=True))
-    return [ledger_verify(person_id=person_id) for person_id in sorted(person_ids)]
