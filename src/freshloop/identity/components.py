@@ -1,0 +1,141 @@
+"""Locks and loads of the identity graph: advisory locks on identifier keys, people locked in\nprimary-key order, and the connected component an identify call touches."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from freshloop.identity.models import (
+    Identifier,
+    IdentifierLink,
+    IdentitySplitMember,
+    Person,
+)
+from freshloop.identity.normalise import identifier_key
+from freshloop.identity.partition import Node, Split
+
+
+def advisory_lock(keys: Iterable[str]) -> None:
+    """Serialise calls that share an identifier, even one no row holds yet (PostgreSQL).
+
+    All of a call's locks in one statement, taken in ascending order (PostgreSQL evaluates a
+    volatile select list after ORDER BY), so any two callers lock in the same global order."""
+    if connection.vendor != "postgresql":
+        return  # SQLite runs write transactions one at a time (BEGIN IMMEDIATE)
+    lock_ids = sorted(
+        {
+            int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+            for key in keys
+        }
+    )
+    if not lock_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS t(k) ORDER BY k",
+            [lock_ids],
+        )
+
+
+def people_lock(person_ids: Iterable[int]) -> dict[int, Person]:
+    """Lock people rows in primary-key order (the module's one locking helper)."""
+    ids = sorted(set(person_ids))
+    return {
+        person.pk: person
+        for person in Person.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
+
+
+@dataclass
+class Component:
+    identifiers: dict[int, Identifier] = field(default_factory=dict)
+    links: list[tuple[int, int]] = field(default_factory=list)
+    splits: list[Split] = field(default_factory=list)
+    # (left, right) -> where the link came from: the identify call's source, "operator"…
+    link_sources: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @property
+    def person_ids(self) -> set[int]:
+        return {identifier.person_id for identifier in self.identifiers.values()}
+
+    def nodes(self) -> dict[int, Node]:
+        return {
+            pk: Node(
+                id=pk,
+                key=identifier_key(i.type, i.scope, i.value_index),
+                type=i.type,
+                scope=i.scope,
+            )
+            for pk, i in self.identifiers.items()
+        }
+
+
+def component_load(seed_identifier_ids: Iterable[int]) -> Component:
+    """The evidence component around the seeds: everything reachable through links or
+    through sharing a person (so people are always whole), plus the splits that touch it."""
+    component = Component()
+    frontier = set(seed_identifier_ids)
+    seen_people: set[int] = set()
+    links: dict[tuple[int, int], str] = {}
+    while frontier:
+        batch = Identifier.objects.filter(pk__in=frontier).exclude(pk__in=component.identifiers)
+        new_people: set[int] = set()
+        for identifier in batch:
+            component.identifiers[identifier.pk] = identifier
+            if identifier.person_id not in seen_people:
+                new_people.add(identifier.person_id)
+        seen_people |= new_people
+        ids = list(frontier)
+        next_ids: set[int] = set()
+        for left, right, source in IdentifierLink.objects.filter(left_id__in=ids).values_list(
+            "left_id", "right_id", "source"
+        ):
+            links[(left, right)] = source
+            next_ids.add(right)
+        for left, right, source in IdentifierLink.objects.filter(right_id__in=ids).values_list(
+            "left_id", "right_id", "source"
+        ):
+            links[(left, right)] = source
+            next_ids.add(left)
+        if new_people:
+            next_ids |= set(
+                Identifier.objects.filter(person_id__in=new_people).values_list("pk", flat=True)
+            )
+        frontier = next_ids - set(component.identifiers)
+    component.links = sorted(links)
+    component.link_sources = links
+    split_rows = IdentitySplitMember.objects.filter(
+        identifier_id__in=component.identifiers
+    ).values_list("split_id", flat=True)
+    split_ids = set(split_rows)
+    if split_ids:
+        sides: dict[int, dict[str, set[int]]] = defaultdict(lambda: {"a": set(), "b": set()})
+        for split_id, identifier_id, side in IdentitySplitMember.objects.filter(
+            split_id__in=split_ids
+        ).values_list("split_id", "identifier_id", "side"):
+            sides[split_id][side].add(identifier_id)
+        component.splits = [
+            Split(id=split_id, side_a=frozenset(s["a"]), side_b=frozenset(s["b"]))
+            for split_id, s in sorted(sides.items())
+        ]
+    return component
+
+
+def component_load_locked(
+    seed_identifier_ids: Iterable[int], *, person_ids: Iterable[int] = ()
+) -> tuple[Component, dict[int, Person]]:
+    """Lock the people we already know are involved, load the component, and lock whoever
+    else it turned out to hold; reload until nobody new appears."""
+    seeds = set(seed_identifier_ids)
+    locked: dict[int, Person] = people_lock(person_ids) if person_ids else {}
+    for _ in range(5):
+        component = component_load(seeds)
+        missing = component.person_ids - set(locked)
+        if not missing:
+            return component, locked
+        locked.update(people_lock(component.person_ids))
+    return component, locked
