@@ -1,17 +1,19 @@
 """Acquisition spend entered by operators: what a channel or campaign cost over a period, the
-numerator of the dashboard's new-customer acquisition cost (`dashboards.dashboard_acquisition_cost`
+numerator of the dashboard's new-customer acquisition cost (`selectors.dashboard_acquisition_cost`
 prorates each record over the days it covers). Spend is money, so every write is audited."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
-from freshloop.core.errors import InvalidInput
-from freshloop.datahub.models import AcquisitionSpend, SourceChannel
+from freshloop.datahub.dashboards.errors import AcquisitionSpendInvalid
+from freshloop.datahub.dashboards.schemas import CHANNELS
+from freshloop.datahub.models import AcquisitionSpend
 
 MAX_SPEND_DAYS = 3 * 366  # a record longer than the dashboard's longest period is a typo
 MAX_AMOUNT_FEN = 10**13  # ¥1000 亿: beyond this the number was mistyped
@@ -19,14 +21,22 @@ CAMPAIGN_MAX_LENGTH = 64
 NOTE_MAX_LENGTH = 200
 
 
-class AcquisitionSpendInvalid(InvalidInput):
-    code = "acquisition_spend_invalid"
-    message = "获客花费填写不正确"
-
-
 def spend_channels() -> list[tuple[str, str]]:
-    """The channels money can be spent in (not the system's own "server" channel)."""
-    return [(value, str(label)) for value, label in SourceChannel.choices if value != "server"]
+    """The channels money can be spent in: the dashboard's sales channels (not the system's
+    own "server" channel)."""
+    return list(CHANNELS.items())
+
+
+def _spend_facts(spend: AcquisitionSpend) -> dict[str, Any]:
+    """What the audit log keeps of a spend record."""
+    return {
+        "channel": spend.channel,
+        "campaign": spend.campaign,
+        "starts_on": spend.starts_on,
+        "ends_on": spend.ends_on,
+        "amount_fen": spend.amount_fen,
+        "note": spend.note,
+    }
 
 
 def acquisition_spend_validate(
@@ -91,14 +101,7 @@ def acquisition_spend_record(
         actor=actor,
         action="datahub.acquisition_spend_record",
         target=spend,
-        after={
-            "channel": spend.channel,
-            "campaign": spend.campaign,
-            "starts_on": spend.starts_on,
-            "ends_on": spend.ends_on,
-            "amount_fen": spend.amount_fen,
-            "note": spend.note,
-        },
+        after=_spend_facts(spend),
     )
     return spend
 
@@ -106,19 +109,11 @@ def acquisition_spend_record(
 @transaction.atomic
 def acquisition_spend_delete(*, spend: AcquisitionSpend, actor: Actor) -> None:
     """Remove a mistaken record (records are not edited: delete and enter it again)."""
-    before = {
-        "channel": spend.channel,
-        "campaign": spend.campaign,
-        "starts_on": spend.starts_on,
-        "ends_on": spend.ends_on,
-        "amount_fen": spend.amount_fen,
-        "note": spend.note,
-    }
     audit_record(
         actor=actor,
         action="datahub.acquisition_spend_delete",
         target_type=AcquisitionSpend._meta.label,
         target_id=str(spend.pk),
-        before=before,
+        before=_spend_facts(spend),
     )
     spend.delete()

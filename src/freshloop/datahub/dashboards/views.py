@@ -18,16 +18,19 @@ from django.views.decorators.http import require_GET
 from freshloop.core.errors import DomainError
 from freshloop.core.http import domain_error_response, error_response
 from freshloop.datahub.access import ANALYST_ROLES, console_access
-from freshloop.datahub.dashboards import (
+from freshloop.datahub.dashboards.schemas import (
     CHANNELS,
     CHARTS,
     MAX_PERIOD_DAYS,
     DashboardFilter,
-    chart_csv,
-    chart_get,
     dashboard_filter_parse,
-    live_session_choices,
     shanghai_today,
+)
+from freshloop.datahub.dashboards.selectors import (
+    chart_csv,
+    chart_data,
+    chart_get,
+    live_session_choices,
 )
 
 # The page's order of charts and which take the whole width (wide charts read left to right
@@ -105,7 +108,7 @@ def dashboard_chart(request: HttpRequest, name: str) -> HttpResponse:
         if output == "csv":
             body = chart_csv(name, dashboard_filter)
         else:
-            data = chart.selector(dashboard_filter)
+            data = chart_data(name, dashboard_filter)
     except DomainError as error:
         return domain_error_response(error)
     if output == "csv":

@@ -35,8 +35,7 @@ from django.db import close_old_connections, connection, connections
 from freshloop.core import clock, crypto
 from freshloop.core.db import postgresql_binary_cursor
 from freshloop.core.errors import DomainError
-from freshloop.datahub.models import BufferedEvent
-from freshloop.datahub.store import (
+from freshloop.datahub.eventstore.store import (
     EVENT_SCHEMA,
     ORDER_ITEM_SCHEMA,
     EventStore,
@@ -44,6 +43,7 @@ from freshloop.datahub.store import (
     event_store,
     to_naive_utc,
 )
+from freshloop.datahub.models import BufferedEvent
 from freshloop.identity.models import Person
 from freshloop.identity.services import IdentifierInput, IdentifyCall, identify_many
 
@@ -327,7 +327,7 @@ def _after_flush(person_ids: frozenset[int]) -> None:
     if not person_ids:
         return
     try:
-        from freshloop.datahub.tags import tags_refresh_people
+        from freshloop.datahub.tags.services import tags_refresh_people
 
         tags_refresh_people(person_ids=sorted(person_ids))
     except Exception:

@@ -1,11 +1,13 @@
-"""Keeping the store's OneID map in step with OneID itself.
+"""Writes of the event store: flushing the write-ahead buffer into it (`eventstore.flush`),
+pruning the buffer, and keeping the store's OneID map in step with OneID itself.
 
 Merges normally reach the store as `identity_merged` events through the buffer, in order with
-the events around them (`datahub.recorder`). That recording runs after the merge committed and
-can fail on its own (the database refused the buffer insert, the process died in between); the
-merge then stands in OneID while the store still counts two people. The nightly pass compares
-every merged person's survivor with `person_map` and applies what is missing, so a lost
-recording costs at most a day of split history, never a permanent one.
+the events around them (`datahub.ingestion.subscribers`). That recording runs after the merge
+committed and can fail on its own (the database refused the buffer insert, the process died in
+between); the merge then stands in OneID while the store still counts two people. The nightly
+pass (`person_map_reconcile`) compares every merged person's survivor with `person_map` and
+applies what is missing, so a lost recording costs at most a day of split history, never a
+permanent one.
 """
 
 from __future__ import annotations
@@ -16,8 +18,29 @@ import logging
 import pyarrow as pa
 
 from freshloop.core import clock
-from freshloop.datahub.store import EVENT_SCHEMA, EventStore, event_store
+from freshloop.datahub.eventstore.flush import (
+    FLUSH_BATCH,
+    MERGE_EVENT,
+    FlushReport,
+    buffer_flush,
+    buffer_flush_all,
+    buffer_prune,
+    flusher_nudge,
+)
+from freshloop.datahub.eventstore.store import EVENT_SCHEMA, EventStore, event_store
 from freshloop.identity.models import Person
+
+__all__ = [
+    "FLUSH_BATCH",
+    "MERGE_EVENT",
+    "FlushReport",
+    "ReconcileReport",
+    "buffer_flush",
+    "buffer_flush_all",
+    "buffer_prune",
+    "flusher_nudge",
+    "person_map_reconcile",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +80,7 @@ def person_map_reconcile(*, store: EventStore | None = None) -> ReconcileReport:
         )
     survivors = frozenset(into_id for _, into_id in missing)
     if survivors:
-        from freshloop.datahub.tags import tags_refresh_people
+        from freshloop.datahub.tags.services import tags_refresh_people
 
         tags_refresh_people(person_ids=sorted(survivors), store=store)
     return ReconcileReport(merged_people=len(expected), applied=len(missing), survivors=survivors)

@@ -7,7 +7,7 @@ the Parquet export):
 - `order_items`  the lines of paid orders (top products, category preference);
 - `person_map`   merged-away person id → surviving person id (kept flat: every entry points at
                  a survivor), so a OneID merge re-points history without rewriting it;
-- `person_tags`  computed tags per person (written by `datahub.tags`).
+- `person_tags`  computed tags per person (written by `datahub.tags.services`).
 
 Views `events_resolved` / `order_items_resolved` add `pid`, the surviving person id; every
 analytics query reads them, never the raw tables.
@@ -16,6 +16,9 @@ DuckDB lets one process write a file and nobody else open it meanwhile, and the 
 the worker are two processes. So every use opens the file, works and closes it under an
 exclusive lock on a side file (`<file>.lock`); opening costs ~10 ms, and the embedded default
 serves one brand's dashboards and micro-batches comfortably that way.
+
+Private to `datahub.eventstore`: the rest of the data hub reaches the store through
+`eventstore.selectors` (reads) and `eventstore.services` (flushing, reconciling).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import duckdb
 import pyarrow as pa
 from django.conf import settings
 
-from freshloop.datahub.errors import EventStoreBusy
+from freshloop.datahub.eventstore.errors import EventStoreBusy
 
 # Asia/Shanghai has had no daylight saving since 1991: a fixed offset gives the business day.
 BUSINESS_DAY_OFFSET = dt.timedelta(hours=8)

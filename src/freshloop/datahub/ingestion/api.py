@@ -9,15 +9,16 @@ from typing import Any
 
 import orjson
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
-from freshloop.datahub.errors import (
+from freshloop.datahub.ingestion.errors import (
     AllEventsRejected,
     BatchMalformed,
     BatchTooLarge,
     WriteKeyInvalid,
 )
-from freshloop.datahub.ingestion import MAX_BATCH, event_source_authenticate, track_accept
+from freshloop.datahub.ingestion.schemas import TRACK_BODY_OPENAPI, TrackOut
+from freshloop.datahub.ingestion.services import event_source_authenticate, track_accept
 from freshloop.datahub.models import EventSource
 
 router = Router(tags=["数据中台 datahub"])
@@ -25,59 +26,6 @@ router = Router(tags=["数据中台 datahub"])
 # A gzip body is inflated at most to this size: a small compressed body must not be able to
 # expand into gigabytes (a "zip bomb").
 MAX_INFLATED_BYTES = 16 * 1024 * 1024
-
-
-class TrackOut(Schema):
-    accepted: int
-    duplicates: int
-    rejected: int
-    errors: list[dict[str, Any]]
-
-
-_TRACK_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["batch"],
-                    "properties": {
-                        "batch": {
-                            "type": "array",
-                            "maxItems": MAX_BATCH,
-                            "items": {
-                                "type": "object",
-                                "required": ["event_id", "name", "occurred_at"],
-                                "properties": {
-                                    "event_id": {"type": "string", "maxLength": 64},
-                                    "name": {"type": "string", "example": "add_to_cart"},
-                                    "occurred_at": {"type": "string", "format": "date-time"},
-                                    "identifiers": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "properties": {
-                                                "type": {"type": "string", "example": "device_id"},
-                                                "value": {"type": "string"},
-                                                "scope": {"type": "string"},
-                                            },
-                                        },
-                                    },
-                                    "one_id": {"type": "string"},
-                                    "session_id": {"type": "string"},
-                                    "live_session": {"type": "string"},
-                                    "custom": {"type": "boolean"},
-                                    "properties": {"type": "object"},
-                                },
-                            },
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
 
 
 def _write_key(request: HttpRequest) -> str:
@@ -122,7 +70,7 @@ def _batch(request: HttpRequest) -> list[Any]:
     "/track",
     response={200: TrackOut},
     summary="批量上报行为事件（最多 1000 个，支持 gzip）",
-    openapi_extra=_TRACK_BODY,
+    openapi_extra=TRACK_BODY_OPENAPI,
 )
 def track(request: HttpRequest) -> dict[str, Any]:
     """Authenticate with the source's write key (`Authorization: Bearer flw_…`). Good events

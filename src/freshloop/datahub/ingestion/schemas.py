@@ -1,24 +1,29 @@
-"""Registered event schemas and the per-event validator of the `track` API.
+"""What the `track` API takes and answers: the batch and its answer, and the registered event
+schemas each event's properties are checked against.
 
 Built-in events cover every touchpoint the system knows; operators register more in the back
-office (`EventDefinition`). An unregistered name is accepted only when the event says
-`"custom": true` — then its properties are free-form (still bounded JSON). Validation returns
-every problem of an event at once, each with the field path, a machine code and a Chinese
+office (`EventDefinition`, read through `ingestion.selectors.registered_schemas`). An
+unregistered name is accepted only when the event says `"custom": true` — then its properties
+are free-form (still bounded JSON). Validation (`ingestion.validation`) returns every problem of
+an event at once as `errors.FieldError`s, each with the field path, a machine code and a Chinese
 message, so a client can fix a batch in one round.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import time
 from typing import Any
 
-from freshloop.datahub.models import EventDefinition
+from ninja import Schema
 
 FieldSpec = dict[str, Any]
 
-_TYPE_LABELS = {
+MAX_BATCH = 1000
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_ID_LENGTH = 64
+MAX_PROPERTIES_BYTES = 8 * 1024
+
+FIELD_TYPE_LABELS = {
     "string": "字符串",
     "integer": "整数",
     "number": "数字",
@@ -95,76 +100,33 @@ BUILTIN_EVENTS: dict[str, tuple[str, dict[str, FieldSpec]]] = {
 }
 LIVE_EVENTS = {name for name in BUILTIN_EVENTS if name.startswith("live_")}
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_ID_LENGTH = 64
-MAX_PROPERTIES_BYTES = 8 * 1024
-_definitions_cache: tuple[float, dict[str, dict[str, FieldSpec]]] = (0.0, {})
-DEFINITIONS_TTL_SECONDS = 30.0
-
-
-@dataclasses.dataclass(frozen=True)
-class FieldError:
-    field: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "code": self.code, "message": self.message}
-
-
-def registered_schemas() -> dict[str, dict[str, FieldSpec]]:
-    """Built-in schemas overlaid with the operators' definitions (cached for 30 s)."""
-    global _definitions_cache
-    loaded_at, schemas = _definitions_cache
-    if time.monotonic() - loaded_at < DEFINITIONS_TTL_SECONDS and schemas:
-        return schemas
-    schemas = {name: fields for name, (_, fields) in BUILTIN_EVENTS.items()}
-    for definition in EventDefinition.objects.filter(is_active=True):
-        schemas[definition.name] = dict(definition.fields or {})
-    _definitions_cache = (time.monotonic(), schemas)
-    return schemas
-
-
-def definitions_changed() -> None:
-    global _definitions_cache
-    _definitions_cache = (0.0, {})
-
-
-def _type_ok(kind: str, value: Any) -> bool:
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "object":
-        return isinstance(value, dict)
-    if kind == "array":
-        return isinstance(value, list)
-    return False
-
-
-def properties_validate(
-    fields: dict[str, FieldSpec], properties: dict[str, Any]
-) -> list[FieldError]:
-    errors: list[FieldError] = []
-    for field_name, spec in fields.items():
-        path = f"properties.{field_name}"
-        if field_name not in properties or properties[field_name] is None:
-            if spec.get("required"):
-                errors.append(FieldError(path, "required", "缺少必填属性"))
-            continue
-        value = properties[field_name]
-        kind = str(spec.get("type", "string"))
-        if not _type_ok(kind, value):
-            errors.append(FieldError(path, "type", f"应为{_TYPE_LABELS.get(kind, kind)}"))
-            continue
-        max_length = spec.get("max_length")
-        if kind == "string" and max_length and len(value) > int(max_length):
-            errors.append(FieldError(path, "too_long", f"不能超过 {max_length} 个字符"))
-    return errors
+# Facts the system itself records (domain events, see `ingestion.subscribers`), beside the
+# touchpoint events of BUILTIN_EVENTS.
+SERVER_EVENT_LABELS: dict[str, str] = {
+    "order_created": "下单",
+    "order_paid": "支付成功",
+    "order_cancelled": "订单取消",
+    "order_allocated": "订单分仓",
+    "order_shipped": "订单发货",
+    "order_delivered": "订单送达",
+    "order_completed": "订单完成",
+    "order_refund_requested": "申请退款",
+    "order_refund_approved": "同意退款",
+    "order_refunded": "退款完成",
+    "order_refund_rejected": "退款被拒绝",
+    "live_order": "直播间下单",
+    "live_pay": "直播间支付",
+    "live_add_to_cart": "直播加购",
+    "coupons_issued": "获得优惠券",
+    "coupon_used": "使用优惠券",
+    "member_level_changed": "会员等级变化",
+    "identity_merged": "OneID 合并",
+    "identity_split": "OneID 拆分",
+    "person_created": "新用户",
+    "consumer_logged_in": "登录",
+    "flash_sale_claimed": "抢到秒杀",
+    "flash_sale_claim_closed": "秒杀订单结束",
+}
 
 
 def field_spec_validate(fields: Any) -> list[str]:
@@ -175,6 +137,61 @@ def field_spec_validate(fields: Any) -> list[str]:
     for name, spec in fields.items():
         if not NAME_PATTERN.match(str(name)):
             problems.append(f"属性名 {name} 只能用小写字母、数字和下划线")
-        if not isinstance(spec, dict) or spec.get("type") not in _TYPE_LABELS:
-            problems.append(f"属性 {name} 的 type 应为 {', '.join(_TYPE_LABELS)} 之一")
+        if not isinstance(spec, dict) or spec.get("type") not in FIELD_TYPE_LABELS:
+            problems.append(f"属性 {name} 的 type 应为 {', '.join(FIELD_TYPE_LABELS)} 之一")
     return problems
+
+
+class TrackOut(Schema):
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[dict[str, Any]]
+
+
+# The batch as documented in the OpenAPI description (the endpoint parses the body itself: it
+# may be gzip, and a bad event must not fail the good ones around it).
+TRACK_BODY_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["batch"],
+                    "properties": {
+                        "batch": {
+                            "type": "array",
+                            "maxItems": MAX_BATCH,
+                            "items": {
+                                "type": "object",
+                                "required": ["event_id", "name", "occurred_at"],
+                                "properties": {
+                                    "event_id": {"type": "string", "maxLength": 64},
+                                    "name": {"type": "string", "example": "add_to_cart"},
+                                    "occurred_at": {"type": "string", "format": "date-time"},
+                                    "identifiers": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "type": {"type": "string", "example": "device_id"},
+                                                "value": {"type": "string"},
+                                                "scope": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                    "one_id": {"type": "string"},
+                                    "session_id": {"type": "string"},
+                                    "live_session": {"type": "string"},
+                                    "custom": {"type": "boolean"},
+                                    "properties": {"type": "object"},
+                                },
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+}

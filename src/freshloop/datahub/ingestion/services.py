@@ -1,42 +1,44 @@
-"""DH-1 ingestion: write keys per source, and the `track` door every touchpoint writes through.
+"""DH-1 ingestion, the writes: write keys per source, the `track` door every touchpoint writes
+through, the system's own facts (domain events, historical orders) and the registered event
+definitions.
 
-Accepting an event means validating it and appending it to the write-ahead buffer in the
-transactional database; nothing else happens on the request path (no identity resolution, no
-analytics write), which keeps a batch of 500 in a few milliseconds. The flusher
-(`datahub.flush`) resolves OneIDs and moves buffered events into the event store.
+Accepting an event means validating it (`ingestion.validation`) and appending it to the
+write-ahead buffer in the transactional database; nothing else happens on the request path (no
+identity resolution, no analytics write), which keeps a batch of 500 in a few milliseconds. The
+flusher (`datahub.eventstore`) resolves OneIDs and moves buffered events into the event store.
+
+System-side facts get deterministic event ids for orders (`order_paid:<order no>`), so the
+historical backfill and the live recording of the same fact meet as one event.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import hmac
-import json
 import secrets
-import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from django.db import transaction
 
-from freshloop.core import clock, crypto
+from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
-from freshloop.core.db import postgresql_binary_cursor
-from freshloop.core.errors import DomainError, InvalidInput
-from freshloop.datahub import event_schemas
-from freshloop.datahub.errors import BatchTooLarge, WriteKeyInvalid
-from freshloop.datahub.models import BufferedEvent, EventSource, SourceChannel
-from freshloop.identity.selectors import identifiers_normalise
-from freshloop.identity.services import IdentifierInput
+from freshloop.core.db import postgresql_binary_cursor, retry_transient
+from freshloop.core.errors import InvalidInput
+from freshloop.datahub.eventstore.services import flusher_nudge
+from freshloop.datahub.ingestion.errors import BatchTooLarge, WriteKeyInvalid
+from freshloop.datahub.ingestion.schemas import MAX_BATCH
+from freshloop.datahub.ingestion.selectors import definitions_changed, registered_schemas
+from freshloop.datahub.ingestion.validation import event_validate
+from freshloop.datahub.models import BufferedEvent, EventDefinition, EventSource, SourceChannel
+from freshloop.orders.models import Order, RefundRequest, RefundStatus
 
-MAX_BATCH = 1000
 WRITE_KEY_PREFIX = "flw_"
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-MAX_FUTURE = dt.timedelta(minutes=10)
-MAX_AGE = dt.timedelta(days=5 * 366)
+SERVER_SOURCE = "server"
+BACKFILL_BATCH = 500
 
 
 # --- sources and write keys ----------------------------------------------------------------
@@ -90,7 +92,44 @@ def event_source_authenticate(raw: str) -> EventSource:
     return source
 
 
-# --- validation ------------------------------------------------------------------------------
+@transaction.atomic
+def event_source_set_active(*, source: EventSource, is_active: bool, actor: Actor) -> None:
+    """Switch a source's write key on or off (audited); a deactivated key is refused from the
+    next request on."""
+    source.is_active = is_active
+    source.save(update_fields=["is_active"])
+    audit_record(
+        actor=actor,
+        action="datahub.source_update",
+        target=source,
+        after={"is_active": is_active},
+    )
+
+
+# --- registered event definitions ---------------------------------------------------------------
+
+
+@transaction.atomic
+def event_definition_save(*, definition: EventDefinition, actor: Actor) -> EventDefinition:
+    """Save an operator's event schema (checked by the admin form, `validation.
+    field_spec_validate`), audited; the track door uses it from the next request on."""
+    definition.updated_at = clock.now()
+    definition.save()
+    audit_record(
+        actor=actor,
+        action="datahub.event_definition_save",
+        target=definition,
+        after={
+            "name": definition.name,
+            "fields": definition.fields,
+            "is_active": definition.is_active,
+        },
+    )
+    definitions_changed()
+    return definition
+
+
+# --- accepting ---------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -104,199 +143,6 @@ class TrackResult:
         return dataclasses.asdict(self)
 
 
-def _error(field: str, code: str, message: str) -> event_schemas.FieldError:
-    return event_schemas.FieldError(field, code, message)
-
-
-def _short_text(
-    raw: Any, field: str, errors: list[event_schemas.FieldError], *, required: bool
-) -> str:
-    if raw is None or raw == "":
-        if required:
-            errors.append(_error(field, "required", "必填"))
-        return ""
-    if not isinstance(raw, str):
-        errors.append(_error(field, "type", "应为字符串"))
-        return ""
-    if len(raw) > event_schemas.MAX_ID_LENGTH:
-        errors.append(_error(field, "too_long", f"不能超过 {event_schemas.MAX_ID_LENGTH} 个字符"))
-        return ""
-    return raw
-
-
-def _occurred_at(
-    raw: Any, now: dt.datetime, errors: list[event_schemas.FieldError]
-) -> dt.datetime | None:
-    if not isinstance(raw, str) or not raw:
-        errors.append(
-            _error("occurred_at", "required", "需要 ISO 8601 时间，例如 2026-11-24T20:00:00+08:00")
-        )
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        errors.append(_error("occurred_at", "format", "时间格式不正确，应为 ISO 8601"))
-        return None
-    if moment.tzinfo is None:
-        # Clients in China that omit the offset mean Beijing time.
-        moment = moment.replace(tzinfo=SHANGHAI)
-    if moment > now + MAX_FUTURE:
-        errors.append(_error("occurred_at", "in_future", "事件时间晚于当前时间"))
-        return None
-    if moment < now - MAX_AGE:
-        errors.append(_error("occurred_at", "too_old", "事件时间早于 5 年前"))
-        return None
-    return moment.astimezone(dt.UTC)
-
-
-def _identity(
-    raw_event: dict[str, Any], errors: list[event_schemas.FieldError]
-) -> tuple[str | None, str | None, str | None]:
-    """Return (sealed identifiers, cache key, one_id) for the flusher to resolve."""
-    one_id = raw_event.get("one_id")
-    if one_id is not None and (not isinstance(one_id, str) or not 0 < len(one_id) <= 40):
-        errors.append(_error("one_id", "type", "one_id 应为字符串"))
-        one_id = None
-    raw_identifiers = raw_event.get("identifiers")
-    if raw_identifiers in (None, []):
-        if not one_id:
-            errors.append(
-                _error(
-                    "identifiers", "required", "需要 identifiers 或 one_id 之一，才能归到一个 OneID"
-                )
-            )
-        return None, None, one_id
-    if not isinstance(raw_identifiers, list) or not all(
-        isinstance(i, dict) for i in raw_identifiers
-    ):
-        errors.append(_error("identifiers", "type", "应为数组：[{type, value, scope}]"))
-        return None, None, one_id
-    memo_key = tuple(
-        (item.get("type"), item.get("value"), item.get("scope")) for item in raw_identifiers
-    )
-    try:
-        sealed, key, error = _seal_identifiers(memo_key)
-    except TypeError:  # an unhashable value (a list where a string belongs)
-        sealed, key, error = (
-            None,
-            None,
-            _error("identifiers", "type", "type/value/scope 应为字符串"),
-        )
-    if error is not None:
-        errors.append(error)
-        return None, None, one_id
-    return sealed, key, one_id
-
-
-@functools.lru_cache(maxsize=65_536)
-def _seal_identifiers(
-    raw_identifiers: tuple[tuple[Any, Any, Any], ...],
-) -> tuple[str | None, str | None, event_schemas.FieldError | None]:
-    """Normalise and seal one identifier set. Cached per process: clients send the same device
-    or phone with every event, and sealing is most of the cost of accepting an event."""
-    try:
-        # Identifiers from the track API are never "verified": a public write key must not be
-        # able to prove ownership of a phone number and so merge two people.
-        inputs = [
-            IdentifierInput(
-                type=str(kind or ""),
-                value=value if isinstance(value, str) else "",
-                scope=str(scope or ""),
-            )
-            for kind, value, scope in raw_identifiers
-        ]
-        normalised = identifiers_normalise(inputs)
-    except DomainError as error:
-        return None, None, _error("identifiers", error.code, error.text)
-    plain = [{"type": n.type, "value": n.value, "scope": n.scope} for n in normalised]
-    key = hashlib.sha256("|".join(n.key for n in normalised).encode()).hexdigest()
-    return crypto.encrypt(json.dumps(plain, ensure_ascii=False)), key, None
-
-
-def _encoded_size(properties: dict[str, Any]) -> int | None:
-    """Bytes of the properties as stored (UTF-8 JSON), or None when they cannot be encoded
-    (an integer beyond 64 bits from a server-side caller; parsed requests never hold one)."""
-    try:
-        return len(orjson.dumps(properties, option=orjson.OPT_NON_STR_KEYS))
-    except TypeError:
-        return None
-
-
-def event_validate(
-    raw_event: Any,
-    *,
-    now: dt.datetime,
-    schemas: dict[str, dict[str, Any]],
-) -> tuple[str, dict[str, Any] | None, list[event_schemas.FieldError]]:
-    """Return (event id, buffer payload or None, errors) for one incoming event."""
-    if not isinstance(raw_event, dict):
-        return "", None, [_error("", "not_object", "每个事件应为 JSON 对象")]
-    errors: list[event_schemas.FieldError] = []
-    event_id = _short_text(raw_event.get("event_id"), "event_id", errors, required=True)
-    name = raw_event.get("name", raw_event.get("event"))
-    custom = raw_event.get("custom", False)
-    if not isinstance(custom, bool):
-        errors.append(_error("custom", "type", "应为布尔值"))
-        custom = False
-    fields: dict[str, Any] | None = None
-    if not isinstance(name, str) or not event_schemas.NAME_PATTERN.match(name):
-        errors.append(
-            _error("name", "format", "事件名应为小写字母开头的 snake_case，最长 64 个字符")
-        )
-    elif name in schemas:
-        fields = schemas[name]
-        custom = False
-    elif not custom:
-        errors.append(
-            _error(
-                "name",
-                "unknown_event",
-                "未注册的事件；请先在后台注册，或以自定义事件上报 (custom: true)",
-            )
-        )
-    occurred_at = _occurred_at(raw_event.get("occurred_at"), now, errors)
-    sealed, identity_key, one_id = _identity(raw_event, errors)
-    session_id = _short_text(raw_event.get("session_id"), "session_id", errors, required=False)
-    live_session = _short_text(
-        raw_event.get("live_session"),
-        "live_session",
-        errors,
-        required=name in event_schemas.LIVE_EVENTS,
-    )
-    properties = raw_event.get("properties", {})
-    if properties is None:
-        properties = {}
-    if not isinstance(properties, dict):
-        errors.append(_error("properties", "type", "应为对象"))
-        properties = {}
-    elif (size := _encoded_size(properties)) is None:
-        errors.append(_error("properties", "type", "属性含无法编码为 JSON 的值"))
-    elif size > event_schemas.MAX_PROPERTIES_BYTES:
-        errors.append(_error("properties", "too_large", "属性不能超过 8 KB"))
-    elif fields is not None:
-        errors.extend(event_schemas.properties_validate(fields, properties))
-    if errors or occurred_at is None:
-        return event_id, None, errors
-    return (
-        event_id,
-        {
-            "name": name,
-            "occurred_at": occurred_at.isoformat(),
-            "identity": sealed,
-            "identity_key": identity_key,
-            "one_id": one_id,
-            "session_id": session_id,
-            "live_session": live_session,
-            "properties": properties,
-            "custom": bool(custom),
-        },
-        [],
-    )
-
-
-# --- accepting ---------------------------------------------------------------------------
-
-
 def track_accept(*, source: EventSource, events: Sequence[Any]) -> TrackResult:
     """Validate a batch and buffer its good events; bad ones come back with their errors.
 
@@ -306,7 +152,7 @@ def track_accept(*, source: EventSource, events: Sequence[Any]) -> TrackResult:
     if len(events) > MAX_BATCH:
         raise BatchTooLarge(detail={"max": MAX_BATCH, "got": len(events)})
     now = clock.now()
-    schemas = event_schemas.registered_schemas()
+    schemas = registered_schemas()
     result = TrackResult()
     good: dict[str, dict[str, Any]] = {}
     for index, raw_event in enumerate(events):
@@ -334,8 +180,6 @@ def buffer_append(
     """Append events to the write-ahead buffer; return how many were new (ids not seen before)."""
     with transaction.atomic():
         stored = _insert_ignoring_conflicts(source, list(payloads.items()), received_at)
-    from freshloop.datahub.flush import flusher_nudge
-
     flusher_nudge()
     return stored
 
@@ -395,3 +239,172 @@ def payload_dumps(payload: dict[str, Any]) -> str:
     """The buffer's JSON form of one event (compact UTF-8; orjson: the request path's biggest
     cost after the database was the standard library's encoder)."""
     return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# --- the system's own facts ----------------------------------------------------------------------
+
+
+def order_paid_properties(order: Order, *, amount_fen: int) -> dict[str, Any]:
+    """What analytics needs from a paid order: money, coupon use, region and the lines."""
+    address = order.address if isinstance(order.address, dict) else {}
+    lines = []
+    for line in order.lines.select_related("sku__product__category"):
+        product = line.sku.product
+        lines.append(
+            {
+                "sku_id": line.sku_id,
+                "product_id": product.pk,
+                "product_name": line.product_name,
+                "category": product.category.name,
+                "quantity": line.quantity,
+                "amount_fen": line.total_fen,
+            }
+        )
+    return {
+        "order_no": order.order_no,
+        "amount_fen": amount_fen,
+        "discount_fen": order.discount_fen,
+        "coupon_used": bool(order.coupon_ids),
+        "province": order.province or str(address.get("province", "")),
+        "city": str(address.get("city", "")),
+        "source_ref": order.source_ref,
+        "lines": lines,
+    }
+
+
+def order_event_id(name: str, order_no: str, suffix: str = "") -> str:
+    """The event id of an order fact: one per (fact, order), or per (fact, refund) for refund
+    facts — the refund number is unique on its own, and adding the order number would pass
+    the buffer's 64-character event id (PostgreSQL refuses what SQLite silently keeps)."""
+    return f"{name}:{suffix}" if suffix else f"{name}:{order_no}"
+
+
+def server_event_payload(
+    *,
+    name: str,
+    occurred_at: dt.datetime,
+    channel: str,
+    person_id: int | None,
+    properties: dict[str, Any],
+    live_session: str = "",
+) -> dict[str, Any]:
+    """The buffered form of a system-side fact: the person is known (no identifiers to
+    resolve), never a custom event. The recorder (`ingestion.subscribers`), the backfill and
+    the demo all write this."""
+    return {
+        "name": name,
+        "occurred_at": occurred_at.isoformat(),
+        "identity": None,
+        "identity_key": None,
+        "one_id": None,
+        "person_id": person_id,
+        "session_id": "",
+        "live_session": live_session,
+        "properties": properties,
+        "custom": False,
+        "channel": channel,
+    }
+
+
+def server_event_record(*, event_id: str, payload: dict[str, Any]) -> int:
+    """Append one system-side fact (built by `server_event_payload`) to the buffer; returns 1
+    if new, 0 if already recorded."""
+    return retry_transient(
+        lambda: buffer_append(
+            source=SERVER_SOURCE, payloads={event_id: payload}, received_at=clock.now()
+        )
+    )
+
+
+# --- historical orders ---------------------------------------------------------------------------
+
+
+def _order_fact_payload(
+    *, name: str, order: Order, occurred_at: Any, properties: dict[str, Any]
+) -> dict[str, Any]:
+    return server_event_payload(
+        name=name,
+        occurred_at=occurred_at,
+        channel=order.channel,
+        person_id=order.person_id,
+        properties=properties,
+        live_session=order.source_ref if order.channel == "live" else "",
+    )
+
+
+def _order_events(order: Order) -> dict[str, dict[str, Any]]:
+    base = {
+        "order_id": order.pk,
+        "order_no": order.order_no,
+        "person_id": order.person_id,
+        "channel": order.channel,
+        "source_ref": order.source_ref,
+    }
+    events = {
+        order_event_id("order_created", order.order_no): _order_fact_payload(
+            name="order_created",
+            order=order,
+            occurred_at=order.created_at,
+            properties={**base, "total_fen": order.total_fen, "amount_fen": order.total_fen},
+        )
+    }
+    if order.paid_at is not None:
+        events[order_event_id("order_paid", order.order_no)] = _order_fact_payload(
+            name="order_paid",
+            order=order,
+            occurred_at=order.paid_at,
+            properties={
+                **base,
+                "paid_fen": order.paid_fen,
+                "provider": order.payment_provider,
+                "transaction_id": order.transaction_id,
+                **order_paid_properties(order, amount_fen=order.paid_fen),
+            },
+        )
+    return events
+
+
+def _refund_event(refund: RefundRequest) -> dict[str, dict[str, Any]]:
+    order = refund.order
+    return {
+        order_event_id("order_refunded", order.order_no, refund.refund_no): _order_fact_payload(
+            name="order_refunded",
+            order=order,
+            occurred_at=refund.refunded_at or refund.created_at,
+            properties={
+                "order_id": order.pk,
+                "order_no": order.order_no,
+                "refund_no": refund.refund_no,
+                "amount_fen": refund.amount_fen,
+                "person_id": order.person_id,
+                "channel": order.channel,
+            },
+        )
+    }
+
+
+def orders_backfill() -> int:
+    """Buffer order_created / order_paid / order_refunded for every order that existed before
+    the hub recorded it (an import, the demo's 18 months); return how many events were new.
+    Same deterministic event ids as the live recorder, so running it again — or over orders
+    that were also recorded live — adds nothing twice."""
+    added = 0
+    # Chunks by primary key, not a server-side cursor: SQLite cannot keep a read cursor open
+    # while the same connection appends to the buffer.
+    order_ids = list(Order.objects.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(order_ids), BACKFILL_BATCH):
+        chunk = Order.objects.filter(pk__in=order_ids[start : start + BACKFILL_BATCH]).order_by(
+            "pk"
+        )
+        batch: dict[str, dict[str, Any]] = {}
+        for order in chunk.prefetch_related("lines__sku__product__category"):
+            batch.update(_order_events(order))
+        added += buffer_append(source=SERVER_SOURCE, payloads=batch, received_at=clock.now())
+    refunds: dict[str, dict[str, Any]] = {}
+    for refund in RefundRequest.objects.filter(status=RefundStatus.REFUNDED).select_related(
+        "order"
+    ):
+        refunds.update(_refund_event(refund))
+    if refunds:
+        added += buffer_append(source=SERVER_SOURCE, payloads=refunds, received_at=clock.now())
+    return added

@@ -1,4 +1,5 @@
-"""DH-3 the 360° profile: everything known about one person, on one page.
+"""DH-3 the 360° profile, the reads: everything known about one person, on one page, and
+finding that person.
 
 Sources: identity (masked identifiers, traits, the people merged into this one), orders and
 coupons (transactional database, including rows still filed under merged-away ids), the event
@@ -28,14 +29,31 @@ from freshloop.core import clock
 from freshloop.core.clock import to_shanghai
 from freshloop.core.crypto import mask_phone
 from freshloop.core.money import format_fen
-from freshloop.datahub.event_schemas import BUILTIN_EVENTS
+from freshloop.datahub.eventstore.selectors import EventStore, event_store
+from freshloop.datahub.ingestion.selectors import event_label
 from freshloop.datahub.models import EventDefinition, SourceChannel
-from freshloop.datahub.segments import TAG_FIELDS
-from freshloop.datahub.store import EventStore, event_store
-from freshloop.datahub.tags import manual_tags_list, person_tags_get
+from freshloop.datahub.profiles.schemas import (
+    CouponRow,
+    LiveSessionRow,
+    LiveSummary,
+    OrderRow,
+    OrderSummary,
+    PersonProfile,
+    PredictionsSection,
+    ProfilePerson,
+    TagRow,
+    TimelineEntry,
+    TimelinePage,
+)
+from freshloop.datahub.tags.schemas import TAG_FIELDS
+from freshloop.datahub.tags.selectors import manual_tags_list, person_tags_get
 from freshloop.datahub.traits import trait_label, trait_value_label
 from freshloop.identity.models import MergeRecord, Person, PersonStatus
-from freshloop.identity.selectors import PRIVATE_TRAITS, MaskedIdentifier, person_identifiers_masked
+from freshloop.identity.selectors import (
+    PRIVATE_TRAITS,
+    person_identifiers_masked,
+    person_ids_by_any_identifier,
+)
 from freshloop.live.models import LiveSession
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.promotions.models import Coupon, CouponStatus
@@ -46,33 +64,6 @@ ORDERS_SHOWN = 20
 COUPONS_SHOWN = 20
 MAX_MERGE_HOPS = 10
 
-# Facts the system itself records (domain events, see datahub.recorder), beside the
-# touchpoint events of event_schemas.BUILTIN_EVENTS.
-SERVER_EVENT_LABELS: dict[str, str] = {
-    "order_created": "下单",
-    "order_paid": "支付成功",
-    "order_cancelled": "订单取消",
-    "order_allocated": "订单分仓",
-    "order_shipped": "订单发货",
-    "order_delivered": "订单送达",
-    "order_completed": "订单完成",
-    "order_refund_requested": "申请退款",
-    "order_refund_approved": "同意退款",
-    "order_refunded": "退款完成",
-    "order_refund_rejected": "退款被拒绝",
-    "live_order": "直播间下单",
-    "live_pay": "直播间支付",
-    "live_add_to_cart": "直播加购",
-    "coupons_issued": "获得优惠券",
-    "coupon_used": "使用优惠券",
-    "member_level_changed": "会员等级变化",
-    "identity_merged": "OneID 合并",
-    "identity_split": "OneID 拆分",
-    "person_created": "新用户",
-    "consumer_logged_in": "登录",
-    "flash_sale_claimed": "抢到秒杀",
-    "flash_sale_claim_closed": "秒杀订单结束",
-}
 CHANNEL_LABELS: dict[str, str] = {
     **{str(value): str(label) for value, label in SourceChannel.choices},
     "groupbuy": "社区团购",
@@ -119,27 +110,6 @@ def phones_masked(text: str) -> str:
     return _MOBILE.sub(lambda m: mask_phone(f"+86{m[1]}{m[2]}{m[3]}"), text)
 
 
-def event_label(name: str, definitions: dict[str, str] | None = None) -> str:
-    if name in BUILTIN_EVENTS:
-        return BUILTIN_EVENTS[name][0]
-    if name in SERVER_EVENT_LABELS:
-        return SERVER_EVENT_LABELS[name]
-    if definitions and definitions.get(name):
-        return definitions[name]
-    return name
-
-
-def event_labels() -> dict[str, str]:
-    """Every event name the console knows, with its Chinese label."""
-    labels = {name: label for name, (label, _) in BUILTIN_EVENTS.items()}
-    labels.update(SERVER_EVENT_LABELS)
-    for name, description in EventDefinition.objects.filter(is_active=True).values_list(
-        "name", "description"
-    ):
-        labels.setdefault(name, description or name)
-    return labels
-
-
 def channel_label(channel: str | None) -> str:
     return CHANNEL_LABELS.get(channel or "", channel or "")
 
@@ -173,6 +143,18 @@ def person_for_profile(*, one_id: str) -> Person | None:
     return person
 
 
+def people_search(*, term: str, limit: int) -> list[Person]:
+    """People whose OneID is `term` or who hold an identifier equal to it, survivors only
+    (a hit on a merged-away person shows the person it lives on as)."""
+    ids = set(person_ids_by_any_identifier(term=term))
+    ids |= set(Person.objects.filter(one_id=term).values_list("pk", flat=True))
+    people: dict[int, Person] = {}
+    for person in Person.objects.filter(pk__in=ids).order_by("pk"):
+        survivor = person_for_profile(one_id=person.one_id) or person
+        people.setdefault(survivor.pk, survivor)
+    return list(people.values())[:limit]
+
+
 def profile_person_ids(*, person: Person) -> list[int]:
     """The person and everyone merged into them (rows other modules have not re-pointed yet
     still belong to this profile). A merge re-points earlier merges at the survivor, so one
@@ -197,19 +179,6 @@ def profile_merged_from(*, person: Person) -> list[str]:
     return [one_id for _, one_id in people]
 
 
-@dataclasses.dataclass(frozen=True)
-class ProfilePerson:
-    """What the page shows of the person (times in Asia/Shanghai)."""
-
-    pk: int
-    one_id: str
-    display_name: str
-    status: str
-    status_label: str
-    source: str
-    created_at: dt.datetime
-
-
 def profile_person(*, person: Person) -> ProfilePerson:
     return ProfilePerson(
         pk=person.pk,
@@ -223,25 +192,6 @@ def profile_person(*, person: Person) -> ProfilePerson:
 
 
 # --- sections ----------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class OrderRow:
-    order_no: str
-    created_at: dt.datetime
-    channel: str
-    status: str
-    items: str
-    total: str
-    paid: str
-
-
-@dataclasses.dataclass(frozen=True)
-class OrderSummary:
-    rows: list[OrderRow]
-    count: int
-    paid_count: int
-    paid_total: str
 
 
 _NOT_PAID = {OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED}
@@ -281,17 +231,6 @@ def profile_orders(*, person_ids: list[int], limit: int = ORDERS_SHOWN) -> Order
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class CouponRow:
-    code: str
-    name: str
-    value: str
-    status: str
-    usable: bool
-    valid_until: dt.datetime
-    source: str
-
-
 def profile_coupons(
     *, person_ids: list[int], limit: int = COUPONS_SHOWN, now: dt.datetime | None = None
 ) -> list[CouponRow]:
@@ -321,25 +260,6 @@ def profile_coupons(
             )
         )
     return rows
-
-
-@dataclasses.dataclass(frozen=True)
-class LiveSessionRow:
-    code: str
-    title: str
-    first_join: dt.datetime | None
-    dwell_seconds: int
-    dwell: str
-    comments: int
-    bought: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class LiveSummary:
-    sessions: list[LiveSessionRow]
-    total_dwell_seconds: int
-    total_dwell: str
-    total_comments: int
 
 
 # $pids: the survivor and the ids merged into it (the store files an event under the
@@ -398,33 +318,6 @@ def profile_live(*, person_ids: list[int], store: EventStore | None = None) -> L
         total_dwell=_duration(total),
         total_comments=sum(s.comments for s in sessions),
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class TimelineEntry:
-    occurred_at: dt.datetime
-    name: str
-    label: str
-    channel: str
-    channel_label: str
-    live_session: str
-    details: list[tuple[str, str]]
-
-
-@dataclasses.dataclass(frozen=True)
-class TimelinePage:
-    entries: list[TimelineEntry]
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def _details(properties: str | None, amount_fen: int | None) -> list[tuple[str, str]]:
@@ -500,13 +393,6 @@ def profile_timeline(
     return TimelinePage(entries=entries, page=page, pages=pages, total=total)
 
 
-@dataclasses.dataclass(frozen=True)
-class TagRow:
-    field: str
-    label: str
-    value: str
-
-
 def _tag_text(field: str, value: Any) -> str:
     if field == "monetary_fen" and isinstance(value, int):
         return format_fen(value)
@@ -548,16 +434,6 @@ def profile_computed_tags(
 # --- the whole page ----------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class PredictionsSection:
-    """Scores from the intelligence module. `available` is False until that module lands
-    (issue: intelligence); the page then shows `note` instead of rows."""
-
-    available: bool
-    note: str
-    rows: list[tuple[str, str]]
-
-
 PREDICTIONS_PENDING = PredictionsSection(
     available=False,
     note="预测（复购概率、流失风险、预计价值）尚未上线：智能分析模块完成后在此显示。",
@@ -569,23 +445,6 @@ def profile_predictions(*, person_id: int) -> PredictionsSection:
     """No predictions exist yet: the intelligence module has not landed. When it does, this
     reads its per-person scores."""
     return PREDICTIONS_PENDING
-
-
-@dataclasses.dataclass(frozen=True)
-class PersonProfile:
-    person: ProfilePerson
-    status_label: str
-    identifiers: list[MaskedIdentifier]
-    traits: list[tuple[str, str]]
-    merged_from: list[str]
-    orders: OrderSummary
-    coupons: list[CouponRow]
-    live: LiveSummary
-    computed_tags: list[TagRow]
-    tags_computed_at: dt.datetime | None
-    manual_tags: list[str]
-    predictions: PredictionsSection
-    timeline: TimelinePage
 
 
 def _trait_text(value: Any) -> str:

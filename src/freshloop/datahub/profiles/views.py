@@ -16,26 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
 from freshloop.datahub.access import PROFILE_ROLES, console_access
-from freshloop.datahub.profile import person_for_profile, person_profile
-from freshloop.datahub.store import event_store
-from freshloop.datahub.tags import manual_tag_add, manual_tag_remove
+from freshloop.datahub.profiles import selectors
+from freshloop.datahub.tags.selectors import person_ids_by_spend
+from freshloop.datahub.tags.services import manual_tag_add, manual_tag_remove
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
-from freshloop.identity.selectors import identifier_mask, person_ids_by_any_identifier
+from freshloop.identity.selectors import identifier_mask
 
 SEARCH_RESULTS_SHOWN = 50
 MAX_SEARCH_LENGTH = 128
-
-
-def _search(term: str) -> list[Person]:
-    """People whose OneID is `term` or who hold an identifier equal to it, survivors only
-    (a hit on a merged-away person shows the person it lives on as)."""
-    ids = set(person_ids_by_any_identifier(term=term))
-    ids |= set(Person.objects.filter(one_id=term).values_list("pk", flat=True))
-    people: dict[int, Person] = {}
-    for person in Person.objects.filter(pk__in=ids).order_by("pk"):
-        survivor = person_for_profile(one_id=person.one_id) or person
-        people.setdefault(survivor.pk, survivor)
-    return list(people.values())[:SEARCH_RESULTS_SHOWN]
 
 
 def _rows(people: list[Person]) -> list[dict[str, str]]:
@@ -61,7 +49,7 @@ def _rows(people: list[Person]) -> list[dict[str, str]]:
 def people_search(request: HttpRequest) -> HttpResponse:
     term = request.GET.get("q", "").strip()[:MAX_SEARCH_LENGTH]
     if term:
-        people = _search(term)
+        people = selectors.people_search(term=term, limit=SEARCH_RESULTS_SHOWN)
         if len(people) == 1:
             return redirect("datahub-person", one_id=people[0].one_id)
         heading = f"“{term}” 的搜索结果"
@@ -85,14 +73,7 @@ TOP_SPENDERS_SHOWN = 10
 def _top_spenders() -> list[Person]:
     """The people with the highest spend in the RFM window (computed tags), best first."""
     try:
-        ranked = [
-            int(row[0])
-            for row in event_store().fetch(
-                "SELECT person_id FROM person_tags WHERE monetary_fen IS NOT NULL "
-                "ORDER BY monetary_fen DESC, person_id LIMIT $n",
-                {"n": TOP_SPENDERS_SHOWN * 2},
-            )
-        ]
+        ranked = person_ids_by_spend(limit=TOP_SPENDERS_SHOWN * 2)
     except DomainError:  # the store is busy: the page does without the ranking
         return []
     people = Person.objects.in_bulk(ranked)
@@ -111,14 +92,16 @@ def _page_number(raw: str | None) -> int:
 @require_GET
 @console_access(*PROFILE_ROLES)
 def person_page(request: HttpRequest, one_id: str) -> HttpResponse:
-    person = person_for_profile(one_id=one_id[:MAX_SEARCH_LENGTH])
+    person = selectors.person_for_profile(one_id=one_id[:MAX_SEARCH_LENGTH])
     if person is None:
         raise Http404("没有这个用户")
     if person.one_id != one_id:
         messages.info(request, f"{one_id} 已合并到 {person.one_id}，显示合并后的用户。")
         return redirect("datahub-person", one_id=person.one_id)
     try:
-        profile = person_profile(person=person, page=_page_number(request.GET.get("page")))
+        profile = selectors.person_profile(
+            person=person, page=_page_number(request.GET.get("page"))
+        )
     except DomainError as error:  # the event store is busy: say so instead of failing
         return render(
             request,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from freshloop.datahub.segments import segments_materialise_all
+from freshloop.datahub.segments.services import segments_materialise_all
 
 
 @db_periodic_task(crontab(minute="23"), name="datahub.segments_materialise")

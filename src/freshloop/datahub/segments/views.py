@@ -2,7 +2,7 @@
 
 The list shows saved segments beside the distribution of the main computed tags (so an
 operator sees who is there before slicing); the builder page edits one segment's rule tree
-in the browser and talks to the JSON API (`/api/v1/segments/…`, `datahub.segment_api`) for
+in the browser and talks to the JSON API (`/api/v1/segments/…`, `segments.api`) for
 the live count, saving, materialising and coupon issue. Everything the builder offers —
 fields, operators, event names, known values — comes from `builder_schema`, the same
 whitelists the validator enforces, so the menus can never offer a rule the server refuses.
@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET
 from freshloop.core.errors import DomainError
 from freshloop.datahub.access import ANALYST_ROLES, console_access
 from freshloop.datahub.models import Segment
-from freshloop.datahub.segment_schema import builder_schema
-from freshloop.datahub.tags import tag_distribution
+from freshloop.datahub.segments import selectors
+from freshloop.datahub.tags.selectors import tag_distribution
 from freshloop.promotions.models import CouponTemplate
 
 DISTRIBUTIONS = (
@@ -53,7 +53,7 @@ def _issuable_templates() -> list[dict[str, Any]]:
 @require_GET
 @console_access(*ANALYST_ROLES)
 def segment_list(request: HttpRequest) -> HttpResponse:
-    segments = Segment.objects.order_by("-updated_at", "-pk")
+    segments = selectors.segment_list()
     return render(
         request,
         "datahub/segments.html",
@@ -67,7 +67,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
 
 def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
     config = {
-        "schema": builder_schema(),
+        "schema": selectors.builder_schema(),
         "api": "/api/v1/segments",
         "segment": None
         if segment is None

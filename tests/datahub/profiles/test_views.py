@@ -1,62 +1,31 @@
-"""The data hub's console pages: people search, the profile page with manual tags, the
-segment list and builder. Figures are proven in the selector tests; these prove the pages
-render what the selectors return, to whom, and that bad input is answered, not crashed on."""
+"""The profile console pages: people search, the profile page, manual tags from the page.
+Figures are proven in the selector tests; these prove the pages render what the selectors
+return, to whom, and that bad input is answered, not crashed on."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.models import AuditLog
 from freshloop.core.permissions import Role
-from freshloop.datahub.models import ManualTag, Segment
-from freshloop.datahub.segments import segment_materialise, segment_save
-from freshloop.datahub.store import EventStore
-from freshloop.datahub.tags import manual_tag_add, tags_recompute_all
-from freshloop.identity.models import Person
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.models import ManualTag
+from freshloop.datahub.tags.services import manual_tag_add
 from freshloop.identity.resolver import IdentifierInput, identify
-from tests.datahub.helpers import record_server_event
-from tests.factories import make_person, make_staff_user
+from tests.datahub.helpers import console_client, paid_buyer
+from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db
 
 OPERATOR = Actor.system("tests")
 
 
-def _client(*roles: Role, username: str = "operator") -> Client:
-    client = Client()
-    client.force_login(make_staff_user(username, *roles))
-    return client
-
-
-@pytest.fixture
-def marketer() -> Client:
-    return _client(Role.MARKETER, username="marketer")
-
-
 @pytest.fixture
 def customer_service() -> Client:
-    return _client(Role.CUSTOMER_SERVICE, username="cs")
-
-
-def _buyer(store: EventStore, phone: str = "13800138000", amount_fen: int = 5_990) -> Person:
-    person = make_person(phone=phone)
-    record_server_event(
-        "order_paid",
-        person_id=person.pk,
-        occurred_at=clock.now() - dt.timedelta(days=10),
-        properties={"order_no": f"N-{person.pk}", "amount_fen": amount_fen, "province": "上海"},
-    )
-    from freshloop.datahub.flush import buffer_flush_all
-
-    buffer_flush_all(store=store)
-    tags_recompute_all(store=store)
-    return person
+    return console_client(Role.CUSTOMER_SERVICE, username="cs")
 
 
 class TestPeopleSearch:
@@ -92,8 +61,8 @@ class TestPeopleSearch:
     def test_without_a_term_it_ranks_the_top_spenders(
         self, store: EventStore, customer_service: Client
     ) -> None:
-        small = _buyer(store, phone="13800138001", amount_fen=1_000)
-        big = _buyer(store, phone="13800138002", amount_fen=9_000)
+        small = paid_buyer(store, phone="13800138001", amount_fen=1_000)
+        big = paid_buyer(store, phone="13800138002", amount_fen=9_000)
         browser = make_person(phone="13800138003")
 
         page = customer_service.get("/console/data/people/").content.decode()
@@ -113,7 +82,7 @@ class TestPersonPage:
     def test_shows_the_sections_of_the_profile(
         self, store: EventStore, customer_service: Client
     ) -> None:
-        person = _buyer(store)
+        person = paid_buyer(store)
 
         response = customer_service.get(f"/console/data/people/{person.one_id}")
 
@@ -166,7 +135,7 @@ class TestPersonPage:
     def test_a_page_number_that_is_not_a_number_shows_the_first_page(
         self, store: EventStore, customer_service: Client
     ) -> None:
-        person = _buyer(store)
+        person = paid_buyer(store)
 
         response = customer_service.get(f"/console/data/people/{person.one_id}", {"page": "x"})
 
@@ -224,45 +193,3 @@ class TestManualTagForms:
         response = customer_service.post("/console/data/people/P_NOPE/tags", {"tag": "VIP"})
 
         assert response.status_code == 404
-
-
-class TestSegmentPages:
-    def test_the_list_shows_saved_segments_and_tag_distributions(
-        self, store: EventStore, marketer: Client
-    ) -> None:
-        _buyer(store)
-        segment = segment_save(
-            name="上海客户",
-            definition={
-                "op": "and",
-                "rules": [{"kind": "tag", "field": "province", "operator": "eq", "value": "上海"}],
-            },
-            actor=OPERATOR,
-        )
-        segment_materialise(segment=segment, store=store)
-
-        page = marketer.get("/console/data/segments/").content.decode()
-
-        assert "上海客户" in page
-        assert f"/console/data/segments/{segment.pk}" in page
-        assert '"lifecycle"' in page  # the distribution chart's data
-
-    def test_the_builder_page_carries_the_validator_menus(
-        self, store: EventStore, marketer: Client
-    ) -> None:
-        response = marketer.get("/console/data/segments/new")
-
-        page = response.content.decode()
-        assert response.status_code == 200
-        assert 'id="builder-config"' in page
-        assert "distinct_live_sessions" in page
-        assert "datahub/segment_builder.js" in page
-
-    def test_an_unknown_segment_is_a_404(self, store: EventStore, marketer: Client) -> None:
-        assert marketer.get("/console/data/segments/999999").status_code == 404
-
-    def test_customer_service_cannot_build_segments(
-        self, store: EventStore, customer_service: Client
-    ) -> None:
-        assert customer_service.get("/console/data/segments/").status_code == 403
-        assert not Segment.objects.exists()

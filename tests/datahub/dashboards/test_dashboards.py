@@ -22,18 +22,21 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.models import AuditLog
 from freshloop.core.permissions import Role
-from freshloop.datahub.dashboards import (
+from freshloop.datahub.dashboards.errors import (
+    AcquisitionSpendInvalid,
     DashboardChannelUnknown,
     DashboardChartUnknown,
     DashboardDateInvalid,
-    DashboardFilter,
     DashboardFilterInvalid,
     DashboardPeriodReversed,
     DashboardPeriodTooLong,
+)
+from freshloop.datahub.dashboards.schemas import CHARTS, DashboardFilter, dashboard_filter_parse
+from freshloop.datahub.dashboards.selectors import (
+    CHART_SELECTORS,
     chart_csv,
     dashboard_acquisition_cost,
     dashboard_channel_mix,
-    dashboard_filter_parse,
     dashboard_funnel,
     dashboard_gmv_trend,
     dashboard_live_sessions,
@@ -44,15 +47,11 @@ from freshloop.datahub.dashboards import (
     spend_in_period,
     trend_granularity,
 )
-from freshloop.datahub.flush import buffer_flush_all
-from freshloop.datahub.ingestion import track_accept
+from freshloop.datahub.dashboards.services import acquisition_spend_delete, acquisition_spend_record
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.datahub.ingestion.services import track_accept
 from freshloop.datahub.models import AcquisitionSpend, EventSource
-from freshloop.datahub.spend import (
-    AcquisitionSpendInvalid,
-    acquisition_spend_delete,
-    acquisition_spend_record,
-)
-from freshloop.datahub.store import EventStore
 from freshloop.identity.models import Person
 from tests.datahub.helpers import make_source, record_server_event, track_event
 from tests.factories import make_person, make_staff_user
@@ -780,6 +779,11 @@ class TestDashboardLiveSessions:
 # --- CSV --------------------------------------------------------------------------------------
 
 
+class TestChartSelectors:
+    def test_every_chart_has_one_selector_and_every_selector_a_chart(self) -> None:
+        assert list(CHART_SELECTORS) == list(CHARTS)
+
+
 class TestChartCsv:
     def test_funnel_csv_has_a_bom_and_chinese_headers(
         self, store: EventStore, funnel_history: dict[str, Person]
@@ -907,7 +911,7 @@ class TestAcquisitionSpendAdmin:
     def test_the_form_takes_yuan_and_saves_through_the_service(self) -> None:
         from django.contrib import admin
 
-        from freshloop.datahub.admin_spend import AcquisitionSpendAdmin, AcquisitionSpendForm
+        from freshloop.datahub.admin import AcquisitionSpendAdmin, AcquisitionSpendForm
 
         user = make_staff_user("boss", superuser=True)
         request = RequestFactory().post("/admin/")
@@ -931,7 +935,7 @@ class TestAcquisitionSpendAdmin:
         assert AuditLog.objects.filter(action="datahub.acquisition_spend_record").count() == 1
 
     def test_the_form_shows_the_services_refusal(self) -> None:
-        from freshloop.datahub.admin_spend import AcquisitionSpendForm
+        from freshloop.datahub.admin import AcquisitionSpendForm
 
         form = AcquisitionSpendForm(
             data={

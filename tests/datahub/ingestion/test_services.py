@@ -9,11 +9,19 @@ import pytest
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.errors import InvalidInput
-from freshloop.datahub.errors import BatchTooLarge, WriteKeyInvalid
-from freshloop.datahub.flush import buffer_flush_all
-from freshloop.datahub.ingestion import event_source_authenticate, event_source_create, track_accept
+from freshloop.core.models import AuditLog
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.datahub.ingestion.errors import BatchTooLarge, WriteKeyInvalid
+from freshloop.datahub.ingestion.selectors import registered_schemas
+from freshloop.datahub.ingestion.services import (
+    event_definition_save,
+    event_source_authenticate,
+    event_source_create,
+    event_source_set_active,
+    track_accept,
+)
 from freshloop.datahub.models import BufferedEvent, EventDefinition
-from freshloop.datahub.store import EventStore
 from tests.datahub.helpers import make_source, track_event
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +60,50 @@ class TestEventSourceCreate:
             event_source_create(actor=Actor.system("tests"), name="系统", channel="server")
         with pytest.raises(InvalidInput):
             event_source_create(actor=Actor.system("tests"), name="门店", channel="store")
+
+
+class TestEventSourceSetActive:
+    def test_a_deactivated_key_is_refused_from_the_next_request_and_audited(self) -> None:
+        # given a source whose key works
+        raw, source = event_source_create(actor=Actor.system("tests"), name="门店", channel="store")
+        assert event_source_authenticate(raw).pk == source.pk
+        # when an operator switches it off
+        event_source_set_active(source=source, is_active=False, actor=Actor.system("tests"))
+        # then the key is refused, and the change is in the audit log
+        with pytest.raises(WriteKeyInvalid):
+            event_source_authenticate(raw)
+        entry = AuditLog.objects.get(action="datahub.source_update")
+        assert entry.after == {"is_active": False}
+
+    def test_switching_it_back_on_lets_the_key_in_again(self) -> None:
+        raw, source = event_source_create(actor=Actor.system("tests"), name="企微", channel="wecom")
+        event_source_set_active(source=source, is_active=False, actor=Actor.system("tests"))
+        event_source_set_active(source=source, is_active=True, actor=Actor.system("tests"))
+        assert event_source_authenticate(raw).pk == source.pk
+        assert AuditLog.objects.filter(action="datahub.source_update").count() == 2
+
+
+class TestEventDefinitionSave:
+    def test_a_saved_definition_is_in_force_at_once_and_audited(self) -> None:
+        # given the schemas were read (and cached) before the operator registers a new event
+        assert "recipe_rated" not in registered_schemas()
+        # when the operator saves its definition
+        with clock.frozen(NOW):
+            saved = event_definition_save(
+                definition=EventDefinition(
+                    name="recipe_rated", fields={"stars": {"type": "integer", "required": True}}
+                ),
+                actor=Actor.system("tests"),
+            )
+        # then the next batch is checked against it, without waiting for the cache to expire
+        _, source = make_source()
+        event = track_event("recipe_rated", occurred_at=NOW, identifiers=DEVICE, properties={})
+        with clock.frozen(NOW):
+            result = track_accept(source=source, events=[event])
+        assert _errors_of(result, 0) == {"properties.stars": "required"}
+        assert saved.updated_at == NOW
+        entry = AuditLog.objects.get(action="datahub.event_definition_save")
+        assert entry.after["name"] == "recipe_rated"
 
 
 class TestTrackAccept:
@@ -198,7 +250,7 @@ class TestTrackAccept:
             fields={"recipe_id": {"type": "integer", "required": True}},
             updated_at=NOW,
         )
-        from freshloop.datahub.event_schemas import definitions_changed
+        from freshloop.datahub.ingestion.selectors import definitions_changed
 
         definitions_changed()
         _, source = make_source()

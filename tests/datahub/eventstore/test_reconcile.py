@@ -9,12 +9,12 @@ import pyarrow as pa
 import pytest
 
 from freshloop.core import clock
-from freshloop.datahub.flush import buffer_flush_all
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all, person_map_reconcile
+from freshloop.datahub.eventstore.store import EVENT_SCHEMA
+from freshloop.datahub.eventstore.tasks import person_map_reconcile_job
 from freshloop.datahub.models import BufferedEvent
-from freshloop.datahub.reconcile import person_map_reconcile
-from freshloop.datahub.store import EVENT_SCHEMA, EventStore
-from freshloop.datahub.tags import person_tags_get
-from freshloop.datahub.tasks import person_map_reconcile_job
+from freshloop.datahub.tags.selectors import person_tags_get
 from freshloop.identity.resolver import IdentifierInput, identify
 from tests.datahub.helpers import record_server_event
 

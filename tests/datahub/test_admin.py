@@ -1,14 +1,18 @@
-"""The back-office screens for acquisition spend (获客花费): a marketer enters what a channel
-cost in yuan; it is stored in fen, audited, and never edited in place."""
+"""The data hub's back office: event sources (switching a write key off goes through the service
+and is audited), and acquisition spend (获客花费): a marketer enters what a channel cost in yuan;
+it is stored in fen, audited, and never edited in place."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
 
+from freshloop.core.audit import Actor
 from freshloop.core.models import AuditLog
 from freshloop.core.permissions import Role
-from freshloop.datahub.models import AcquisitionSpend
+from freshloop.datahub.ingestion.errors import WriteKeyInvalid
+from freshloop.datahub.ingestion.services import event_source_authenticate, event_source_create
+from freshloop.datahub.models import AcquisitionSpend, EventSource
 from tests.factories import make_staff_user
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +79,28 @@ class TestSpendAdmin:
         client.force_login(make_staff_user("cs", Role.CUSTOMER_SERVICE))
 
         assert client.get(ADD_URL).status_code == 403
+
+
+class TestEventSourceAdmin:
+    def test_the_deactivate_action_refuses_the_keys_and_audits_each(self) -> None:
+        # given two sources with working keys
+        raw_shop, shop = event_source_create(
+            actor=Actor.system("tests"), name="商城", channel="shop"
+        )
+        raw_live, live = event_source_create(
+            actor=Actor.system("tests"), name="直播", channel="live"
+        )
+        client = Client()
+        client.force_login(make_staff_user("root", superuser=True))
+        # when an admin deactivates both from the list
+        response = client.post(
+            "/admin/datahub/eventsource/",
+            {"action": "deactivate", "_selected_action": [shop.pk, live.pk]},
+        )
+        # then neither key is accepted any more, and each change is audited
+        assert response.status_code == 302
+        assert not EventSource.objects.filter(is_active=True).exists()
+        for raw in (raw_shop, raw_live):
+            with pytest.raises(WriteKeyInvalid):
+                event_source_authenticate(raw)
+        assert AuditLog.objects.filter(action="datahub.source_update").count() == 2

@@ -24,19 +24,17 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.models import AuditLog
 from freshloop.core.permissions import Role
+from freshloop.datahub.eventstore.selectors import EventStore
 from freshloop.datahub.models import Segment, SegmentMember
-from freshloop.datahub.segment_schema import builder_schema
-from freshloop.datahub.segments import (
+from freshloop.datahub.segments.grammar import MAX_CONDITIONS, segment_validate
+from freshloop.datahub.segments.selectors import (
     CSV_HEADER,
-    MAX_CONDITIONS,
+    builder_schema,
     segment_evaluate,
-    segment_materialise,
     segment_member_ids,
-    segment_save,
-    segment_validate,
 )
-from freshloop.datahub.store import EventStore
-from freshloop.datahub.tags import manual_tag_add
+from freshloop.datahub.segments.services import segment_materialise, segment_save
+from freshloop.datahub.tags.services import manual_tag_add
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.promotions.models import Coupon, CouponSource

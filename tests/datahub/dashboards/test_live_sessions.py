@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from freshloop.core import clock
-from freshloop.datahub.dashboards import DashboardFilter, dashboard_live_sessions
-from freshloop.datahub.flush import buffer_flush_all
-from freshloop.datahub.store import EventStore, business_day
+from freshloop.datahub.dashboards.schemas import DashboardFilter
+from freshloop.datahub.dashboards.selectors import dashboard_live_sessions
+from freshloop.datahub.eventstore.selectors import EventStore, business_day
+from freshloop.datahub.eventstore.services import buffer_flush_all
 from freshloop.live.models import LiveAction, LiveComment, LiveSession, LiveViewer
 from freshloop.live.services import (
     guest_for_device,

@@ -8,10 +8,11 @@ import pytest
 from django.core.management import call_command
 
 from freshloop.core.events import publish
-from freshloop.datahub.flush import buffer_flush_all
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.datahub.ingestion.services import order_event_id
+from freshloop.datahub.ingestion.subscribers import event_name_for
 from freshloop.datahub.models import BufferedEvent
-from freshloop.datahub.recorder import event_name_for, order_event_id
-from freshloop.datahub.store import EventStore
 from freshloop.live.events import LiveViewerEvent
 from tests.factories import make_person, make_sku
 from tests.orders.helpers import buy, pay

@@ -35,37 +35,44 @@ from django.db import IntegrityError, connection
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.models import AuditLog
-from freshloop.datahub import store as store_module
-from freshloop.datahub.errors import EventStoreBusy, SegmentInvalid
-from freshloop.datahub.flush import buffer_flush_all
+from freshloop.datahub.eventstore import store as store_module
+from freshloop.datahub.eventstore.errors import EventStoreBusy
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
 from freshloop.datahub.models import Segment, SegmentCouponIssue, SegmentMember
-from freshloop.datahub.segments import (
-    CSV_HEADER,
+from freshloop.datahub.segments.errors import (
+    SegmentBusy,
+    SegmentInvalid,
+    SegmentNotFound,
+    SegmentNotMaterialised,
+)
+from freshloop.datahub.segments.grammar import (
     MAX_CONDITIONS,
     MAX_DEPTH,
     MAX_LIST_VALUES,
-    TAG_FIELDS,
     TAG_OPERATORS,
-    SegmentBusy,
-    SegmentNotFound,
-    SegmentNotMaterialised,
+    segment_validate,
+)
+from freshloop.datahub.segments.selectors import (
+    CSV_HEADER,
     segment_csv,
-    segment_delete,
     segment_evaluate,
     segment_get,
-    segment_issue_coupon,
     segment_list,
-    segment_materialise,
     segment_member_ids,
-    segment_members_forget,
     segment_preview,
+)
+from freshloop.datahub.segments.services import (
+    segment_delete,
+    segment_issue_coupon,
+    segment_materialise,
+    segment_members_forget,
     segment_save,
     segment_save_and_materialise,
-    segment_validate,
     segments_materialise_all,
 )
-from freshloop.datahub.store import EventStore
-from freshloop.datahub.tags import LifecycleStage, manual_tag_add, tags_recompute_all
+from freshloop.datahub.tags.schemas import TAG_FIELDS, LifecycleStage
+from freshloop.datahub.tags.services import manual_tag_add, tags_recompute_all
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.privacy import person_erase, person_export
 from freshloop.identity.resolver import IdentifierInput, identify
@@ -1265,7 +1272,7 @@ class TestSegmentsMaterialiseAll:
             definition={"op": "and", "rules": [{"kind": "rfm", "value": "x"}]}
         )
 
-        with caplog.at_level(logging.ERROR, logger="freshloop.datahub.segments"):
+        with caplog.at_level(logging.ERROR, logger="freshloop.datahub.segments.services"):
             refreshed = segments_materialise_all()
 
         assert refreshed == 2
@@ -1278,7 +1285,7 @@ class TestSegmentsMaterialiseAll:
     def test_is_the_hourly_job_registered_at_start_up(self, store: EventStore) -> None:
         from huey.contrib.djhuey import HUEY
 
-        from freshloop.datahub import segment_tasks
+        from freshloop.datahub.segments import tasks as segment_tasks
 
         periodic = {task.__name__ for task in HUEY._registry._periodic_tasks}
         assert "datahub.segments_materialise" in periodic

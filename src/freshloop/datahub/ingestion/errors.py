@@ -1,6 +1,9 @@
-"""Typed errors of the data hub (ingestion, segments, dashboards)."""
+"""Typed errors of ingestion (the `track` door and its write keys), and the problem record
+validation reports for one field of one event."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from freshloop.core.errors import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
 
@@ -26,12 +29,14 @@ class AllEventsRejected(InvalidInput):
     message = "这一批事件全部未通过校验"
 
 
-class EventStoreBusy(DomainError):
-    code = "event_store_busy"
-    message = "事件库正忙，请稍后重试"
-    status = 503
+@dataclasses.dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of one event (not raised: a batch answers every problem of
+    every event at once, in `TrackOut.errors`)."""
 
+    field: str
+    code: str
+    message: str
 
-class SegmentInvalid(InvalidInput):
-    code = "segment_invalid"
-    message = "人群规则不正确"
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}

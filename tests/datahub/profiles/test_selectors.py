@@ -19,11 +19,12 @@ import pytest
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
-from freshloop.datahub.flush import buffer_flush_all
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
 from freshloop.datahub.models import EventSource
-from freshloop.datahub.profile import (
+from freshloop.datahub.profiles.schemas import PersonProfile
+from freshloop.datahub.profiles.selectors import (
     TIMELINE_PAGE_SIZE,
-    PersonProfile,
     person_for_profile,
     person_profile,
     phones_masked,
@@ -32,8 +33,7 @@ from freshloop.datahub.profile import (
     profile_person_ids,
     profile_timeline,
 )
-from freshloop.datahub.store import EventStore
-from freshloop.datahub.tags import manual_tag_add
+from freshloop.datahub.tags.services import manual_tag_add
 from freshloop.identity.models import IdentifierType, Person
 from freshloop.identity.resolver import IdentifierInput, identify
 from freshloop.live.models import LiveSession

@@ -21,19 +21,16 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.errors import InvalidInput
 from freshloop.core.models import AuditLog
-from freshloop.datahub import flush
-from freshloop.datahub.flush import buffer_flush_all
-from freshloop.datahub.ingestion import track_accept
+from freshloop.datahub.eventstore import flush
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.datahub.ingestion.services import track_accept
 from freshloop.datahub.models import EventSource, ManualTag
-from freshloop.datahub.store import EventStore
-from freshloop.datahub.tags import (
-    LifecycleStage,
-    RfmSegment,
+from freshloop.datahub.tags.schemas import LifecycleStage, RfmSegment
+from freshloop.datahub.tags.selectors import manual_tags_list, person_tags_get, tag_distribution
+from freshloop.datahub.tags.services import (
     manual_tag_add,
     manual_tag_remove,
-    manual_tags_list,
-    person_tags_get,
-    tag_distribution,
     tags_recompute_all,
     tags_refresh_people,
 )

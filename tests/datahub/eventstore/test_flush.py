@@ -16,11 +16,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from freshloop.core import clock
-from freshloop.datahub import flush
-from freshloop.datahub.flush import buffer_flush, buffer_flush_all, buffer_prune
-from freshloop.datahub.ingestion import track_accept
+from freshloop.datahub.eventstore import flush
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush, buffer_flush_all, buffer_prune
+from freshloop.datahub.eventstore.store import EVENT_SCHEMA
+from freshloop.datahub.ingestion.services import track_accept
 from freshloop.datahub.models import BufferedEvent, EventSource
-from freshloop.datahub.store import EVENT_SCHEMA, EventStore
 from freshloop.identity.models import Person
 from freshloop.identity.resolver import IdentifierInput, identify
 from tests.datahub.helpers import make_source, record_server_event, track_event

@@ -8,10 +8,10 @@ import logging
 import pytest
 
 from freshloop.core import clock
-from freshloop.datahub.flush import buffer_flush_all
-from freshloop.datahub.store import EventStore
-from freshloop.datahub.tags import person_tags_get
-from freshloop.datahub.tasks import tags_recompute
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.datahub.tags.selectors import person_tags_get
+from freshloop.datahub.tags.tasks import tags_recompute
 from tests.datahub.helpers import record_server_event
 from tests.factories import make_person
 
