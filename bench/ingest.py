@@ -103,7 +103,7 @@ async def _send(base: str, key: str, bodies: list[bytes], concurrency: int) -> t
 def _stored(store_path: Path) -> int:
     """Events of the bench's own source in the store. The store also holds the system's facts
     the bench causes (one `person_created` per new device's OneID), which are not track events."""
-    from freshloop.datahub.store import EventStore
+    from freshloop.datahub.eventstore.selectors import EventStore
 
     found = EventStore(store_path).fetch(
         "SELECT count(*) FROM events WHERE source = $source", {"source": SOURCE_NAME}
@@ -140,7 +140,7 @@ def main() -> None:
 
     from freshloop.core.audit import Actor
     from freshloop.core.tasks import worker_heartbeat_touch
-    from freshloop.datahub.ingestion import event_source_create
+    from freshloop.datahub.ingestion.services import event_source_create
 
     call_command("migrate", verbosity=0)
     key, _ = event_source_create(actor=Actor.system("bench"), name=SOURCE_NAME, channel="shop")

@@ -136,7 +136,7 @@ SELECT i, i - 1, $now::TIMESTAMP - INTERVAL 10 DAY FROM range(100, $people + 1, 
 def build_store(path: str, people: int, events: int) -> None:
     """Runs in a child process: fill a fresh store file."""
     setup_django()
-    from freshloop.datahub.store import EventStore, to_naive_utc
+    from freshloop.datahub.eventstore.selectors import EventStore, to_naive_utc
 
     parameters = {"people": people, "events": events, "now": to_naive_utc(NOW)}
     with EventStore(Path(path)).connect() as connection:
@@ -147,10 +147,10 @@ def build_store(path: str, people: int, events: int) -> None:
 
 
 def pandas_rfm(orders: Any, today: dt.date) -> tuple[Any, float]:
-    """The RFM definitions of `datahub.tags`, in pandas; returns (per-person frame, seconds)."""
+    """The RFM definitions of `datahub.tags.computation`, in pandas; returns (per-person frame, seconds)."""
     import numpy as np
 
-    from freshloop.datahub.tags import QUINTILE_CUTS, RFM_WINDOW_DAYS
+    from freshloop.datahub.tags.computation import QUINTILE_CUTS, RFM_WINDOW_DAYS
 
     started = time.perf_counter()
     paid = orders[orders["name"] == "order_paid"]
@@ -196,8 +196,8 @@ def main() -> None:
     setup_django()
     import numpy as np
 
-    from freshloop.datahub.store import EventStore, business_day, to_naive_utc
-    from freshloop.datahub.tags import tags_recompute_all, tags_refresh_people
+    from freshloop.datahub.eventstore.selectors import EventStore, business_day, to_naive_utc
+    from freshloop.datahub.tags.services import tags_recompute_all, tags_refresh_people
 
     with tempfile.TemporaryDirectory(prefix="bench-tags-") as directory:
         path = Path(directory) / "events.duckdb"

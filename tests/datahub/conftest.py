@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from freshloop.datahub.store import EventStore
+from freshloop.datahub.eventstore.selectors import EventStore
 
 
 @pytest.fixture

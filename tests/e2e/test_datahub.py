@@ -12,11 +12,11 @@ from playwright.sync_api import Page, expect
 
 from freshloop.core import clock
 from freshloop.core.permissions import Role
-from freshloop.datahub.flush import buffer_flush_all
+from freshloop.datahub.eventstore.selectors import EventStore
+from freshloop.datahub.eventstore.services import buffer_flush_all
 from freshloop.datahub.models import Segment
-from freshloop.datahub.segments import segment_evaluate
-from freshloop.datahub.store import EventStore
-from freshloop.datahub.tags import tags_recompute_all
+from freshloop.datahub.segments.selectors import segment_evaluate
+from freshloop.datahub.tags.services import tags_recompute_all
 from freshloop.identity.models import Person
 from freshloop.promotions.models import Coupon
 from tests.datahub.helpers import record_server_event

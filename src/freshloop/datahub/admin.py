@@ -1,9 +1,10 @@
 """Back office of the data hub: event sources and their write keys, registered event schemas,
-and the state of the write-ahead buffer. Acquisition spend lives in `admin_spend` (imported
-here so the admin registers it); tags and segments are edited in the console, not here."""
+the state of the write-ahead buffer, and acquisition spend (获客花费). Tags and segments are
+edited in the console, not here. Every write goes through a service (audited there)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -12,15 +13,40 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
-from freshloop.core import clock
-from freshloop.core.audit import Actor, audit_record
+from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
-from freshloop.datahub import (
-    admin_spend,  # noqa: F401  (registers the spend screens)
-    event_schemas,
+from freshloop.core.money import MoneyError, format_fen, yuan_to_fen
+from freshloop.datahub.dashboards.errors import AcquisitionSpendInvalid
+from freshloop.datahub.dashboards.services import (
+    acquisition_spend_delete,
+    acquisition_spend_record,
+    acquisition_spend_validate,
+    spend_channels,
 )
-from freshloop.datahub.ingestion import event_source_create
-from freshloop.datahub.models import BufferedEvent, EventDefinition, EventSource, SourceChannel
+from freshloop.datahub.ingestion.schemas import NAME_PATTERN, field_spec_validate
+from freshloop.datahub.ingestion.services import (
+    event_definition_save,
+    event_source_create,
+    event_source_set_active,
+)
+from freshloop.datahub.models import (
+    AcquisitionSpend,
+    BufferedEvent,
+    EventDefinition,
+    EventSource,
+    SourceChannel,
+)
+
+# What the source list shows, and what the change form shows of an existing source.
+_SOURCE_FIELDS = (
+    "name",
+    "channel",
+    "key_prefix",
+    "is_active",
+    "created_by",
+    "created_at",
+    "last_used_at",
+)
 
 
 class EventSourceForm(forms.ModelForm):
@@ -37,15 +63,7 @@ class EventSourceForm(forms.ModelForm):
 class EventSourceAdmin(ModelAdmin):
     """Adding a source creates its write key and shows it once (only a hash is stored)."""
 
-    list_display = (
-        "name",
-        "channel",
-        "key_prefix",
-        "is_active",
-        "created_by",
-        "created_at",
-        "last_used_at",
-    )
+    list_display = _SOURCE_FIELDS
     list_filter = ("channel", "is_active")
     actions = ("deactivate",)
 
@@ -59,15 +77,7 @@ class EventSourceAdmin(ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ("name", "channel")
-        return (
-            "name",
-            "channel",
-            "key_prefix",
-            "is_active",
-            "created_by",
-            "created_at",
-            "last_used_at",
-        )
+        return _SOURCE_FIELDS
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -77,13 +87,7 @@ class EventSourceAdmin(ModelAdmin):
     def save_model(self, request: HttpRequest, obj: EventSource, form: Any, change: bool) -> None:
         actor = Actor.for_user(request.user)
         if change:
-            audit_record(
-                actor=actor,
-                action="datahub.source_update",
-                target=obj,
-                after={"is_active": obj.is_active},
-            )
-            obj.save(update_fields=["is_active"])
+            event_source_set_active(source=obj, is_active=obj.is_active, actor=actor)
             return
         try:
             raw, created = event_source_create(actor=actor, name=obj.name, channel=obj.channel)
@@ -100,14 +104,7 @@ class EventSourceAdmin(ModelAdmin):
     def deactivate(self, request: HttpRequest, queryset: QuerySet[EventSource]) -> None:
         actor = Actor.for_user(request.user)
         for source in queryset:
-            source.is_active = False
-            source.save(update_fields=["is_active"])
-            audit_record(
-                actor=actor,
-                action="datahub.source_update",
-                target=source,
-                after={"is_active": False},
-            )
+            event_source_set_active(source=source, is_active=False, actor=actor)
 
 
 class EventDefinitionForm(forms.ModelForm):
@@ -117,13 +114,13 @@ class EventDefinitionForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()
-        if not event_schemas.NAME_PATTERN.match(name):
+        if not NAME_PATTERN.match(name):
             raise forms.ValidationError("事件名应为小写字母开头的 snake_case")
         return name
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        problems = event_schemas.field_spec_validate(cleaned.get("fields", {}))
+        problems = field_spec_validate(cleaned.get("fields", {}))
         if problems:
             raise forms.ValidationError(problems)
         return cleaned
@@ -138,15 +135,7 @@ class EventDefinitionAdmin(ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: EventDefinition, form: Any, change: bool
     ) -> None:
-        obj.updated_at = clock.now()
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=Actor.for_user(request.user),
-            action="datahub.event_definition_save",
-            target=obj,
-            after={"name": obj.name, "fields": obj.fields, "is_active": obj.is_active},
-        )
-        event_schemas.definitions_changed()
+        event_definition_save(definition=obj, actor=Actor.for_user(request.user))
 
 
 @admin.register(BufferedEvent)
@@ -167,3 +156,122 @@ class BufferedEventAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+# --- acquisition spend (获客花费) -----------------------------------------------------------------
+# Operators enter what a channel or campaign cost; the dashboard divides it by the new customers
+# it brought (DH-6). Amounts are entered in yuan and stored in fen. Records are not edited — a
+# wrong one is deleted and entered again — and both go through `dashboards.services`, which
+# validates and audits; the form runs the service's validator first so a mistake comes back on
+# the form.
+
+_FORM_FIELDS = {"channel", "campaign", "starts_on", "ends_on", "amount_fen"}
+
+
+class AcquisitionSpendForm(forms.ModelForm):
+    channel = forms.ChoiceField(label="渠道", choices=spend_channels)
+    amount_yuan = forms.DecimalField(
+        label="花费(元)", min_value=Decimal("0.01"), max_digits=14, decimal_places=2
+    )
+
+    class Meta:
+        model = AcquisitionSpend
+        fields = ("channel", "campaign", "starts_on", "ends_on", "note")
+        help_texts = {
+            "campaign": "可留空；单场直播的投放请填该场次编码，看板会把它与该场带来的新客对应",
+            "ends_on": "包含当天；跨统计周期的花费按天数分摊",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            cleaned["amount_fen"] = yuan_to_fen(cleaned["amount_yuan"])
+            acquisition_spend_validate(
+                channel=cleaned["channel"],
+                campaign=cleaned.get("campaign") or "",
+                starts_on=cleaned["starts_on"],
+                ends_on=cleaned["ends_on"],
+                amount_fen=cleaned["amount_fen"],
+            )
+        except MoneyError:
+            self.add_error("amount_yuan", "金额格式不正确")
+        except AcquisitionSpendInvalid as error:
+            field = error.detail.get("field") if isinstance(error.detail, dict) else None
+            if field == "amount_fen":
+                field = "amount_yuan"
+            self.add_error(field if field in _FORM_FIELDS | {"amount_yuan"} else None, error.text)
+        return cleaned
+
+
+@admin.register(AcquisitionSpend)
+class AcquisitionSpendAdmin(ModelAdmin):
+    form = AcquisitionSpendForm
+    list_display = (
+        "channel",
+        "campaign",
+        "starts_on",
+        "ends_on",
+        "amount",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("channel",)
+    search_fields = ("campaign", "note")
+    date_hierarchy = "starts_on"
+
+    @admin.display(description="花费", ordering="amount_fen")
+    def amount(self, obj: AcquisitionSpend) -> str:
+        return format_fen(obj.amount_fen)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ("channel", "campaign", "starts_on", "ends_on", "amount_yuan", "note")
+        return (
+            "channel",
+            "campaign",
+            "starts_on",
+            "ends_on",
+            "amount",
+            "note",
+            "created_by",
+            "created_at",
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return self.get_fields(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Spend records are not edited: delete the wrong one and enter it again (both audited).
+        return False
+
+    def save_model(
+        self, request: HttpRequest, obj: AcquisitionSpend, form: Any, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        saved = acquisition_spend_record(
+            channel=data["channel"],
+            campaign=data.get("campaign") or "",
+            starts_on=data["starts_on"],
+            ends_on=data["ends_on"],
+            amount_fen=data["amount_fen"],
+            note=data.get("note") or "",
+            actor=Actor.for_user(request.user),
+        )
+        obj.pk = saved.pk
+        obj.amount_fen, obj.created_by, obj.created_at = (
+            saved.amount_fen,
+            saved.created_by,
+            saved.created_at,
+        )
+
+    def delete_model(self, request: HttpRequest, obj: AcquisitionSpend) -> None:
+        acquisition_spend_delete(spend=obj, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AcquisitionSpend]) -> None:
+        actor = Actor.for_user(request.user)
+        for spend in queryset.order_by("pk"):
+            acquisition_spend_delete(spend=spend, actor=actor)

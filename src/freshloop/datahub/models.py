@@ -1,6 +1,6 @@
 """Data hub tables in the transactional database.
 
-Behaviour itself lives in the analytics event store (DuckDB, `datahub.store`); here live the
+Behaviour itself lives in the analytics event store (DuckDB, `datahub.eventstore`); here live the
 things that need transactions: who may write events (sources and their keys), which events are
 registered, the write-ahead buffer that makes accepted events crash-safe, operators' manual tags,
 saved segments and their members, and the acquisition spend the dashboards divide by.
@@ -46,7 +46,8 @@ class EventSource(models.Model):
 
 
 class EventDefinition(models.Model):
-    """An event schema registered by an operator, beside the built-in ones in `event_schemas`.
+    """An event schema registered by an operator, beside the built-in ones in
+    `ingestion.schemas.BUILTIN_EVENTS`.
 
     `fields` maps a property name to {"type": "string|integer|number|boolean|object|array",
     "required": bool, "max_length": int (strings)}.
@@ -111,7 +112,7 @@ class ManualTag(models.Model):
 
 class Segment(models.Model):
     """A saved audience: `definition` is the rule tree the segment builder edits
-    (see `datahub.segments` for its grammar); members are materialised on schedule."""
+    (see `datahub.segments.grammar`); members are materialised on schedule."""
 
     name = models.CharField("人群名称", max_length=64, unique=True)
     description = models.CharField("说明", max_length=200, blank=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from freshloop.datahub import dashboard_views, profile_views, segment_views
+from freshloop.datahub.dashboards import views as dashboard_views
+from freshloop.datahub.profiles import views as profile_views
+from freshloop.datahub.segments import views as segment_views
 
 urlpatterns: list[URLPattern] = [
     path("", dashboard_views.dashboard_page, name="datahub-dashboard"),

@@ -20,13 +20,16 @@ from django.conf import settings
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
-from freshloop.datahub.backfill import orders_backfill
-from freshloop.datahub.flush import buffer_flush_all
-from freshloop.datahub.ingestion import buffer_append, event_source_create
+from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.datahub.ingestion.services import (
+    buffer_append,
+    event_source_create,
+    orders_backfill,
+    server_event_payload,
+)
 from freshloop.datahub.models import AcquisitionSpend, EventSource, Segment
-from freshloop.datahub.recorder import server_event_payload
-from freshloop.datahub.segments import segment_materialise, segment_save
-from freshloop.datahub.tags import tags_recompute_all
+from freshloop.datahub.segments.services import segment_materialise, segment_save
+from freshloop.datahub.tags.services import tags_recompute_all
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.orders.models import Order
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from freshloop.datahub.backfill import orders_backfill
-from freshloop.datahub.flush import buffer_flush_all
+from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.datahub.ingestion.services import orders_backfill
 
 
 class Command(BaseCommand):

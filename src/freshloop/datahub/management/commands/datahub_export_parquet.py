@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from freshloop.datahub.store import event_store
+from freshloop.datahub.eventstore.selectors import event_store
 
 
 class Command(BaseCommand):

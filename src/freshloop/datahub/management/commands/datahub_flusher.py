@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connections
 
-from freshloop.datahub.flush import buffer_flush_all
+from freshloop.datahub.eventstore.services import buffer_flush_all
 
 logger = logging.getLogger(__name__)
 DEFAULT_NICENESS = 10

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
-from freshloop.datahub.ingestion import event_source_create
+from freshloop.datahub.ingestion.services import event_source_create
 
 
 class Command(BaseCommand):

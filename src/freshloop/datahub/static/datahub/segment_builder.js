@@ -1,4 +1,4 @@
-// The segment builder: the rule tree lives in `state` (the grammar of datahub.segments), is
+// The segment builder: the rule tree lives in `state` (the grammar of datahub.segments.grammar), is
 // drawn from scratch on every change, and is sent to the API for a live count (debounced),
 // for saving and for materialising. Menus come from the page's schema — the server's own
 // whitelists — and every value from the page goes into the DOM through textContent/value.

@@ -1,0 +1,132 @@
+"""What the 360° profile page shows, section by section (built by `profiles.selectors`; times
+in Asia/Shanghai, money already formatted, PII already masked)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from freshloop.identity.selectors import MaskedIdentifier
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfilePerson:
+    """What the page shows of the person (times in Asia/Shanghai)."""
+
+    pk: int
+    one_id: str
+    display_name: str
+    status: str
+    status_label: str
+    source: str
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderRow:
+    order_no: str
+    created_at: dt.datetime
+    channel: str
+    status: str
+    items: str
+    total: str
+    paid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderSummary:
+    rows: list[OrderRow]
+    count: int
+    paid_count: int
+    paid_total: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CouponRow:
+    code: str
+    name: str
+    value: str
+    status: str
+    usable: bool
+    valid_until: dt.datetime
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveSessionRow:
+    code: str
+    title: str
+    first_join: dt.datetime | None
+    dwell_seconds: int
+    dwell: str
+    comments: int
+    bought: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveSummary:
+    sessions: list[LiveSessionRow]
+    total_dwell_seconds: int
+    total_dwell: str
+    total_comments: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelineEntry:
+    occurred_at: dt.datetime
+    name: str
+    label: str
+    channel: str
+    channel_label: str
+    live_session: str
+    details: list[tuple[str, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+@dataclasses.dataclass(frozen=True)
+class TagRow:
+    field: str
+    label: str
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionsSection:
+    """Scores from the intelligence module. `available` is False until that module lands
+    (issue: intelligence); the page then shows `note` instead of rows."""
+
+    available: bool
+    note: str
+    rows: list[tuple[str, str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonProfile:
+    person: ProfilePerson
+    status_label: str
+    identifiers: list[MaskedIdentifier]
+    traits: list[tuple[str, str]]
+    merged_from: list[str]
+    orders: OrderSummary
+    coupons: list[CouponRow]
+    live: LiveSummary
+    computed_tags: list[TagRow]
+    tags_computed_at: dt.datetime | None
+    manual_tags: list[str]
+    predictions: PredictionsSection
+    timeline: TimelinePage

@@ -1,0 +1,180 @@
+"""What the segment API takes and answers, and the rule grammar as JSON Schema (derived from
+the validator's whitelists in `segments.grammar`) for the API docs and the fuzz run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+from freshloop.datahub.ingestion.schemas import NAME_PATTERN
+from freshloop.datahub.models import SourceChannel
+from freshloop.datahub.segments.grammar import (
+    EVENT_MEASURES,
+    EVENT_OPERATORS,
+    MANUAL_TAG_OPERATORS,
+    MAX_CONDITIONS,
+    MAX_INTEGER,
+    MAX_TEXT,
+    MAX_WITHIN_DAYS,
+    TAG_OPERATORS,
+    TRAIT_NAME,
+    TRAIT_OPERATORS,
+)
+from freshloop.datahub.tags.schemas import TAG_FIELDS
+
+MAX_ID = 2**63 - 1  # ids beyond a BIGINT would fail in the database instead of being unknown
+DEFINITION_HELP = (
+    '规则树：{"op": "and" | "or", "rules": [...], "not": false}；条件见 GET /segments/schema'
+)
+
+
+def _definition_schema() -> dict[str, Any]:
+    """The rule grammar as JSON Schema, for the API docs and the fuzz run. The server still
+    checks everything itself (`segment_validate`), so a nested group is left loose here."""
+    negate = {"type": "boolean", "description": "取反（相对全部有效用户）"}
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+    tag_operators = sorted({op for ops in TAG_OPERATORS.values() for op in ops})
+    conditions = [
+        {
+            "title": "计算标签",
+            "type": "object",
+            "required": ["kind", "field", "operator", "value"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["tag"]},
+                "field": {"enum": list(TAG_FIELDS)},
+                "operator": {"enum": tag_operators},
+                "value": {"description": "文本、整数、数字或其列表，按字段类型"},
+                "not": negate,
+            },
+        },
+        {
+            "title": "手工标签",
+            "type": "object",
+            "required": ["kind", "operator", "value"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["manual_tag"]},
+                "operator": {"enum": list(MANUAL_TAG_OPERATORS)},
+                "value": text,
+                "not": negate,
+            },
+        },
+        {
+            "title": "用户属性",
+            "type": "object",
+            "required": ["kind", "field", "operator"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["trait"]},
+                "field": {"type": "string", "pattern": TRAIT_NAME.pattern},
+                "operator": {"enum": list(TRAIT_OPERATORS)},
+                "value": {"description": "文本、数字、布尔值；in 为列表；exists 为 true/false"},
+                "not": negate,
+            },
+        },
+        {
+            "title": "行为事件",
+            "type": "object",
+            "required": ["kind", "name", "operator", "value"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["event"]},
+                "name": {"type": "string", "pattern": NAME_PATTERN.pattern},
+                "measure": {"enum": list(EVENT_MEASURES)},
+                "operator": {"enum": list(EVENT_OPERATORS)},
+                "value": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
+                "within_days": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_WITHIN_DAYS,
+                },
+                "channel": {"enum": list(SourceChannel.values)},
+                "not": negate,
+            },
+        },
+        {"title": "嵌套分组", "type": "object", "required": ["op", "rules"]},
+    ]
+    return {
+        "type": "object",
+        "required": ["op", "rules"],
+        "additionalProperties": False,
+        "properties": {
+            "op": {"enum": ["and", "or"]},
+            "rules": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_CONDITIONS,
+                "items": {"oneOf": conditions},
+            },
+            "not": negate,
+        },
+    }
+
+
+DEFINITION_SCHEMA = _definition_schema()
+
+
+class _In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PreviewIn(_In):
+    definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
+
+
+class SegmentIn(_In):
+    name: str = Field(
+        ...,
+        description="人群名称（1–64 个字符，不能重名）",
+        json_schema_extra={"minLength": 1, "maxLength": 64},
+    )
+    description: str = Field(
+        "", description="说明（最多 200 个字符）", json_schema_extra={"maxLength": 200}
+    )
+    definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
+
+
+class IssueCouponIn(_In):
+    template_id: int = Field(..., ge=1, le=MAX_ID, description="优惠券模板")
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+class PreviewOut(Schema):
+    count: int
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    description: str
+    definition: dict[str, Any]
+    member_count: int
+    materialised_at: dt.datetime | None
+    created_by: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class SegmentListOut(Schema):
+    items: list[SegmentOut]
+
+
+class SkipOut(Schema):
+    reason: str
+    label: str
+    count: int
+
+
+class IssueCouponOut(Schema):
+    segment_id: int
+    template_id: int
+    issued: int
+    skipped: int
+    skipped_reasons: list[SkipOut]
+    replayed: bool = False
