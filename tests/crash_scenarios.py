@@ -24,6 +24,46 @@ def _die_after_commit() -> None:
     transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))
 
 
+def pay_order(die_after_commit: bool) -> dict[str, Any]:
+    """A buyer's payment is confirmed by the provider's callback (an order fact for the hub)."""
+    from django.db import transaction
+
+    from freshloop.payments.providers import payment_provider
+    from freshloop.payments.providers.sandbox import SandboxProvider
+    from freshloop.payments.services import payment_create, payment_notification_handle
+    from tests.payments.helpers import make_order
+
+    order = make_order()
+    payment = payment_create(
+        order_no=order.order_no, person_id=order.person_id, provider="sandbox", client_kind="h5"
+    )
+    print(json.dumps({"order_no": order.order_no}), flush=True)
+    sandbox = payment_provider("sandbox")
+    assert isinstance(sandbox, SandboxProvider)
+    headers, body = sandbox.build_payment_notification(
+        payment_no=payment.payment_no, amount_fen=payment.amount_fen, succeed=True
+    )
+    with transaction.atomic():
+        if die_after_commit:
+            _die_after_commit()
+        payment_notification_handle(provider="sandbox", headers=headers, body=body)
+    return {"order_no": order.order_no}
+
+
+def hub_state(order_no: str) -> dict[str, Any]:
+    """The order's status and the order facts the data hub's buffer holds for it."""
+    from freshloop.datahub.models import BufferedEvent
+    from freshloop.orders.models import Order
+
+    order = Order.objects.get(order_no=order_no)
+    recorded = sorted(
+        BufferedEvent.objects.filter(event_id__endswith=f":{order_no}").values_list(
+            "event_id", flat=True
+        )
+    )
+    return {"order_status": order.status, "recorded": recorded}
+
+
 def _paid_order_with_refund_request() -> tuple[str, str]:
     from freshloop.core.audit import Actor
     from freshloop.orders.services import order_refund_request
@@ -74,7 +114,8 @@ def refund_state(refund_no: str) -> dict[str, Any]:
     effects = [
         row
         for row in OutboxMessage.objects.filter(channel="effect").order_by("pk")
-        if refund_no in json.dumps(row.payload)
+        if "payments" in row.payload["effect"]  # the refund's own steps, not the hub's records
+        and refund_no in json.dumps(row.payload)
         or (refund is not None and row.payload.get("data", {}).get("refund_id") == refund.pk)
     ]
     return {
@@ -106,6 +147,10 @@ def main(argv: list[str]) -> None:
     name, args = argv[0], argv[1:]
     if name == "approve_refund":
         result = approve_refund(die_after_commit="--die-after-commit" in args)
+    elif name == "pay_order":
+        result = pay_order(die_after_commit="--die-after-commit" in args)
+    elif name == "hub_state":
+        result = hub_state(args[0])
     elif name == "refund_state":
         result = refund_state(args[0])
     elif name == "relay_after_restart":

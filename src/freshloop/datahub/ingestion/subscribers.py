@@ -2,7 +2,11 @@
 announced it.
 
 Handlers run after the announcing transaction committed; each appends one row to the
-write-ahead buffer (an insert, no analytics work). Orders get deterministic event ids
+write-ahead buffer (an insert, no analytics work). Order facts (placed, paid, refunded, …) are
+durable: written as an effect in the order's own transaction and delivered at least once, so a
+process killed between the commit and the recording loses none (`core.effects`); the buffer
+ignores an event id it already holds, so a repeat records nothing twice. Viewer actions and
+other facts are best effort. Orders get deterministic event ids
 (`order_paid:<order no>`, `ingestion.services.order_event_id`), so the historical backfill and
 the live recording of the same fact meet as one event. OneID merges travel through the buffer
 too and are applied by the flush, in order with the events around them.
@@ -38,11 +42,8 @@ def event_name_for(domain_event_name: str) -> str:
 
 @subscribe(DomainEvent)
 def record_domain_event(event: DomainEvent) -> None:
-    if event.name in NOT_RECORDED:
-        return
-    if isinstance(event, OrderEventBase):
-        _record_order_event(event)
-        return
+    if event.name in NOT_RECORDED or isinstance(event, OrderEventBase):
+        return  # order facts have their own, durable, handler below
     payload = event.payload()
     payload.pop("occurred_at", None)
     if isinstance(event, LiveViewerEvent):
@@ -73,7 +74,8 @@ def record_domain_event(event: DomainEvent) -> None:
     )
 
 
-def _record_order_event(event: OrderEventBase) -> None:
+@subscribe(OrderEventBase, durable=True)
+def record_order_event(event: OrderEventBase) -> None:
     name = event_name_for(event.name)
     suffix = getattr(event, "refund_no", "")
     properties = event.payload()
