@@ -78,9 +78,9 @@ def _seed(buyers: int, units: int) -> tuple[int, list[str]]:
         phone_normalise,
     )
     from freshloop.inventory.services import stock_receive, warehouse_upsert
-    from freshloop.live.flash_sale import flash_sale_start
-    from freshloop.live.host import live_session_start
-    from freshloop.live.services import live_session_create
+    from freshloop.live.flash_sale.services import flash_sale_start
+    from freshloop.live.host.services import live_session_start
+    from freshloop.live.room.services import live_session_create
 
     actor = Actor.system("bench")
     warehouse = warehouse_upsert(
@@ -195,7 +195,7 @@ def _count_sold(sale_id: int, units: int) -> dict[str, int]:
     from django.db.models import F, Sum
 
     from freshloop.inventory.models import StockLevel
-    from freshloop.live.flash_redis import flash_engine
+    from freshloop.live.flash_sale.selectors import flash_sale_pending_count
     from freshloop.live.models import ClaimStatus, FlashSale, FlashSaleClaim
     from freshloop.orders.models import OrderLine
 
@@ -223,8 +223,7 @@ def _count_sold(sale_id: int, units: int) -> dict[str, int]:
         + abs(sale.claimed - sold)
         + over_limit
     )
-    engine = flash_engine()
-    pending = len(engine.pending(flash_sale_id=sale_id)) if engine is not None else 0
+    pending = flash_sale_pending_count(flash_sale_id=sale_id)
     return {"sold": sold, "oversold": oversold, "pending_left": pending}
 
 

@@ -3,7 +3,8 @@
 One server process (uvicorn, 1 worker) serves the real application (`config.asgi`): N SSE
 clients (raw asyncio streams, lighter than an HTTP library for thousands of sockets) connect to
 a live session's real event stream `/api/v1/live/<code>/events`, and a bench-only endpoint
-(`publish/<channel>`, kept in this file) calls `realtime.publish` from Django's sync worker
+(`publish/<code>`, kept in this file) calls `realtime.publish` on the room's channel from
+Django's sync worker
 thread, as a service does after commit. The clients connect,
 then comments are published at 50/s for a fixed time. Each comment carries the server's
 publish timestamp; latency is receive time minus that (same host, same clock), measured on a
@@ -43,22 +44,25 @@ _SENT_AT = re.compile(rb'"sent_at":([0-9.]+)')
 # --- the server side (imported as the URLconf inside the uvicorn process) --------------------
 
 
-def _publish(request: Any, channel: str) -> Any:
+def _publish(request: Any, code: str) -> Any:
     from django.http import JsonResponse
 
-    from freshloop.live import realtime
+    from freshloop.core import realtime
+    from freshloop.live.room.selectors import room_channel
 
     body = json.loads(request.body)
-    event_id = realtime.publish(channel, "comment", {**body, "sent_at": time.time()})
+    event = {**body, "sent_at": time.time()}
+    event_id = realtime.publish(room_channel(code=code), "comment", event)
     return JsonResponse({"id": event_id})
 
 
-def _count(request: Any, channel: str) -> Any:
+def _count(request: Any, code: str) -> Any:
     from django.http import JsonResponse
 
-    from freshloop.live import realtime
+    from freshloop.core import realtime
+    from freshloop.live.room.selectors import room_channel
 
-    return JsonResponse({"count": realtime.local_subscriber_count(channel)})
+    return JsonResponse({"count": realtime.local_subscriber_count(room_channel(code=code))})
 
 
 def _urlpatterns() -> list[Any]:
@@ -68,8 +72,8 @@ def _urlpatterns() -> list[Any]:
     from config.urls import urlpatterns as project_urls
 
     return [
-        path("publish/<str:channel>", csrf_exempt(_publish)),
-        path("count/<str:channel>", _count),
+        path("publish/<str:code>", csrf_exempt(_publish)),
+        path("count/<str:code>", _count),
         *project_urls,
     ]
 
@@ -90,7 +94,7 @@ def _seed_session(data_dir: Path) -> None:
 
     from freshloop.core import clock
     from freshloop.core.audit import Actor
-    from freshloop.live.services import live_session_create
+    from freshloop.live.room.services import live_session_create
 
     call_command("migrate", verbosity=0)
     host = User.objects.filter(username="bench-host").first() or User.objects.create_user(
@@ -197,7 +201,7 @@ async def _subscribe(port: int, code: str, state: _Subscriber, ready: asyncio.Ev
         writer.close()
 
 
-def _publisher(base: str, channel: str, seconds: float, published: list[int]) -> None:
+def _publisher(base: str, code: str, seconds: float, published: list[int]) -> None:
     import httpx
 
     total = int(seconds * RATE_PER_S)
@@ -208,7 +212,7 @@ def _publisher(base: str, channel: str, seconds: float, published: list[int]) ->
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
-            response = client.post(f"/publish/{channel}", json={"text": f"第{n}条评论", "n": n})
+            response = client.post(f"/publish/{code}", json={"text": f"第{n}条评论", "n": n})
             if response.status_code == 200:
                 published[0] += 1
 
@@ -225,7 +229,6 @@ async def _measure(
 ) -> dict[str, Any]:
     import httpx
 
-    channel = f"live:{code}"
     base = f"http://127.0.0.1:{port}"
     rss_before = _proc_status(server_pid, "VmRSS")
     sample_every = max(1, subscribers // 200)
@@ -238,13 +241,13 @@ async def _measure(
         tasks += [asyncio.create_task(_subscribe(port, code, states[i], readies[i])) for i in wave]
         await asyncio.wait_for(asyncio.gather(*(readies[i].wait() for i in wave)), 60)
     async with httpx.AsyncClient(base_url=base) as client:
-        connected = int((await client.get(f"/count/{channel}")).json()["count"])
+        connected = int((await client.get(f"/count/{code}")).json()["count"])
     await asyncio.sleep(1.0)
     rss_after = _proc_status(server_pid, "VmRSS")
     threads = _proc_status(server_pid, "Threads")
 
     published = [0]
-    publisher = threading.Thread(target=_publisher, args=(base, channel, seconds, published))
+    publisher = threading.Thread(target=_publisher, args=(base, code, seconds, published))
     publisher.start()
     while publisher.is_alive():
         await asyncio.sleep(0.1)

@@ -5,8 +5,9 @@ from django.views.generic import RedirectView
 
 from config.api import api
 from freshloop.core.health import healthz
-from freshloop.live import host_views
-from freshloop.live import views as live_views
+from freshloop.live.host import views as live_host_views
+from freshloop.live.room import views as live_views
+from freshloop.live.streams import views as live_stream_views
 from freshloop.web import shop_views, views
 
 urlpatterns = [
@@ -21,7 +22,7 @@ urlpatterns = [
     path("console/login/", views.ConsoleLoginView.as_view(), name="console-login"),
     path("console/logout/", views.console_logout, name="console-logout"),
     path("console/data/", include("freshloop.datahub.urls")),
-    path("console/live/<str:code>", host_views.host_console, name="live-host-console"),
+    path("console/live/<str:code>", live_host_views.host_console, name="live-host-console"),
     path("m/", shop_views.h5_shop_home, name="h5-home"),
     path("m/me", shop_views.h5_me, name="h5-me"),
     path("m/products/<int:product_id>", shop_views.h5_product, name="h5-product"),
@@ -37,7 +38,7 @@ urlpatterns = [
     path("m/pay/", include("freshloop.payments.urls")),
     path("m/live/", live_views.sessions, name="live-list"),
     path("m/live/<str:code>", live_views.room, name="live-room"),
-    path("media/hls/<path:path>", live_views.hls_file, name="live-hls"),
+    path("media/hls/<path:path>", live_stream_views.hls_file, name="live-hls"),
 ]
 
 handler400 = "freshloop.web.views.handler400"

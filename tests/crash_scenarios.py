@@ -114,8 +114,10 @@ def refund_state(refund_no: str) -> dict[str, Any]:
     effects = [
         row
         for row in OutboxMessage.objects.filter(channel="effect").order_by("pk")
-        if "payments" in row.payload["effect"]  # the refund's own steps, not the hub's records
-        and refund_no in json.dumps(row.payload)
+        if (
+            "payments" in row.payload["effect"]  # the refund's own steps, not the hub's records
+            and refund_no in json.dumps(row.payload)
+        )
         or (refund is not None and row.payload.get("data", {}).get("refund_id") == refund.pk)
     ]
     return {

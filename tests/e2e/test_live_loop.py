@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from freshloop.core import clock
 from freshloop.live.models import FlashSaleClaim, LiveSession
-from freshloop.live.services import live_session_create
+from freshloop.live.room.services import live_session_create
 from freshloop.orders.models import Order, OrderStatus
 from tests.e2e.conftest import AsgiServer
 from tests.e2e.test_login_flows import MOBILE, _sms_code_from_outbox

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
+import pytest
 from django.contrib.auth.models import User
 
 from freshloop.catalog.models import Sku
-from freshloop.core import clock
+from freshloop.core import clock, realtime
 from freshloop.core.audit import Actor
 from freshloop.core.permissions import Role
 from freshloop.live.models import LiveSession, LiveStatus
-from freshloop.live.services import live_session_create
+from freshloop.live.room.services import live_session_create
 from tests.factories import make_sku, make_staff_user
 
 HOST_ACTOR = Actor(type="user", id="1", label="主播小鲜")
@@ -37,3 +39,13 @@ def make_session(
         LiveSession.objects.filter(pk=session.pk).update(status=status, started_at=clock.now())
         session.refresh_from_db()
     return session
+
+
+def realtime_broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the real-time broker is a Redis that does not answer: a free local port
+    that nobody listens on (connections are refused). The rest (rate limits) is untouched."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    broker = realtime.RedisBroker(f"redis://127.0.0.1:{port}/0")
+    monkeypatch.setattr(realtime, "get_broker", lambda: broker)

@@ -6,16 +6,24 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from freshloop.core import clock
 from freshloop.core.models import AuditLog
-from freshloop.live import host
-from freshloop.live.flash_sale import flash_sale_start
-from freshloop.live.models import FlashSaleStatus, LiveComment, LiveSession, LiveViewer
-from tests.factories import make_sku
+from freshloop.core.permissions import Role
+from freshloop.live.flash_sale.services import flash_sale_start
+from freshloop.live.host import services as host
+from freshloop.live.models import (
+    FlashSaleStatus,
+    LiveComment,
+    LiveSession,
+    LiveStatus,
+    LiveViewer,
+)
+from tests.factories import make_sku, make_staff_user
 from tests.live.helpers import make_host
-from tests.live.host_helpers import HOST, join, live_coupon, make_room, say
+from tests.live.host.helpers import HOST, join, live_coupon, make_room, say
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +132,23 @@ class TestLiveAdminActions:
         )
         sale.refresh_from_db()
         assert sale.status == FlashSaleStatus.ENDED
+
+    def test_an_operator_who_is_not_the_host_is_refused_row_by_row(self) -> None:
+        # given a staff member who may see the live admin but hosts neither session
+        other = make_staff_user("other-host", Role.LIVE_HOST)
+        other.user_permissions.add(
+            Permission.objects.get(codename="view_livesession", content_type__app_label="live")
+        )
+        client = Client()
+        client.force_login(other)
+        mine, theirs = make_room(start=False, host=other), make_room(start=False)
+        # when they go live on both
+        response = client.post(
+            "/admin/live/livesession/",
+            {"action": "go_live", "_selected_action": [mine.pk, theirs.pk]},
+            follow=True,
+        )
+        # then only their own session goes live; the other is a message
+        assert "只有本场主播或管理员可以操作这场直播" in response.content.decode()
+        statuses = dict(LiveSession.objects.values_list("pk", "status"))
+        assert statuses == {mine.pk: LiveStatus.LIVE, theirs.pk: LiveStatus.SCHEDULED}

@@ -24,9 +24,9 @@ import pytest
 import uvicorn
 from django.core.management import CommandError, call_command
 
+from freshloop.live.host.selectors import session_stats
 from freshloop.live.management.commands import live_simulate
 from freshloop.live.models import LiveAction, LiveActivity, LiveComment, LiveViewer
-from freshloop.live.stats import session_stats
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.payments.models import Payment, PaymentStatus
 from tests.factories import make_sku

@@ -24,7 +24,7 @@ from freshloop.identity.models import (
 )
 from freshloop.inventory.models import BatchStock, StockLevel, StockMovement, Warehouse
 from freshloop.live.models import LiveProduct, LiveSession, LiveStatus
-from freshloop.live.streams import DEMO_STREAM, hls_root
+from freshloop.live.streams.selectors import DEMO_STREAM, hls_root
 from freshloop.membership.models import PointsEntry, PointsKind
 from freshloop.orders.models import Order, OrderLine, OrderStatus
 from freshloop.promotions.models import Campaign, Coupon, CouponTemplate, RedeemCode

@@ -1,4 +1,4 @@
-"""Back office for live sessions: schedule a session (through `live.services.live_session_create`),
+"""Back office for live sessions: schedule a session (through `room.services.live_session_create`),
 look at its products, comments, viewers, lucky draws and flash sales, and the few moderation
 steps an operator may take from here (go live / end, delete a comment, ban, end a flash sale) —
 each through the host services, never a raw save. Running a session happens in the host console.
@@ -21,7 +21,9 @@ from freshloop.catalog.models import Sku
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
 from freshloop.core.money import format_fen
-from freshloop.live import host
+from freshloop.live.flash_sale.services import flash_sale_end
+from freshloop.live.host import services as host
+from freshloop.live.host.selectors import host_session_require, lucky_draw_verify
 from freshloop.live.models import (
     FlashSale,
     FlashSaleStatus,
@@ -31,20 +33,24 @@ from freshloop.live.models import (
     LiveViewer,
     LuckyDraw,
 )
-from freshloop.live.services import live_session_create
+from freshloop.live.room.services import live_session_create
 from freshloop.promotions.models import CouponTemplate
 
 
-class _ReadOnly:
-    """Rows are written by services; the back office looks and acts through actions."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+class _Unchangeable:
+    """Rows are changed by services; the back office looks and acts through actions."""
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class _ReadOnly(_Unchangeable):
+    """Rows are also created by services only."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -55,11 +61,14 @@ def _each(
     step: Callable[[Any, Actor], Any],
     done: str,
 ) -> None:
-    """Run a service per selected row; a refusal is a message for that row, not a crash."""
+    """Run a service per selected row, on sessions the operator hosts (any, for an admin); a
+    refusal is a message for that row, not a crash. A row is a session or has `.session`."""
     actor = Actor.for_user(request.user)
     succeeded = 0
     for row in rows.order_by("pk"):
+        session = row if isinstance(row, LiveSession) else row.session
         try:
+            host_session_require(request.user, session)
             step(row, actor)
             succeeded += 1
         except DomainError as error:
@@ -99,21 +108,12 @@ class LiveSessionCreateForm(forms.ModelForm):
         self.fields["coupon_templates"].help_text = "只能选择“仅限直播间”的优惠券"
 
 
-class LiveProductInline(TabularInline):
+class LiveProductInline(_ReadOnly, TabularInline):
     model = LiveProduct
     extra = 0
     fields = ("sku", "price", "sort_order", "pinned_at")
     readonly_fields = fields
     verbose_name_plural = "直播商品"
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     @admin.display(description="售价")
     def price(self, obj: LiveProduct) -> str:
@@ -121,7 +121,10 @@ class LiveProductInline(TabularInline):
 
 
 @admin.register(LiveSession)
-class LiveSessionAdmin(ModelAdmin):
+class LiveSessionAdmin(_Unchangeable, ModelAdmin):
+    """Sessions are added here (through `live_session_create`); changes happen in the host
+    console, through the host services."""
+
     list_display = (
         "code",
         "title",
@@ -154,12 +157,6 @@ class LiveSessionAdmin(ModelAdmin):
         "console_link",
     )
     actions = ("go_live", "end_live")
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False  # changes happen in the host console, through the host services
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[Any]]:
         return [LiveProductInline] if obj is not None else []
@@ -227,7 +224,6 @@ class LiveSessionAdmin(ModelAdmin):
     @admin.action(description="开播所选直播")
     def go_live(self, request: HttpRequest, queryset: QuerySet[LiveSession]) -> None:
         def step(session: LiveSession, actor: Actor) -> None:
-            host.host_session_require(request.user, session)
             host.live_session_start(session=session, actor=actor)
 
         _each(self, request, queryset, step, "已开播")
@@ -235,7 +231,6 @@ class LiveSessionAdmin(ModelAdmin):
     @admin.action(description="结束所选直播")
     def end_live(self, request: HttpRequest, queryset: QuerySet[LiveSession]) -> None:
         def step(session: LiveSession, actor: Actor) -> None:
-            host.host_session_require(request.user, session)
             host.live_session_end(session=session, actor=actor)
 
         _each(self, request, queryset, step, "已结束")
@@ -259,7 +254,6 @@ class LiveCommentAdmin(_ReadOnly, ModelAdmin):
     @admin.action(description="删除所选评论（隐藏，保留记录）")
     def hide(self, request: HttpRequest, queryset: QuerySet[LiveComment]) -> None:
         def step(comment: LiveComment, actor: Actor) -> None:
-            host.host_session_require(request.user, comment.session)
             host.comment_delete(comment=comment, actor=actor)
 
         _each(self, request, queryset.select_related("session"), step, "已删除")
@@ -285,7 +279,6 @@ class LiveViewerAdmin(_ReadOnly, ModelAdmin):
     @admin.action(description="拉黑所选观众（移出本场直播）")
     def ban(self, request: HttpRequest, queryset: QuerySet[LiveViewer]) -> None:
         def step(viewer: LiveViewer, actor: Actor) -> None:
-            host.host_session_require(request.user, viewer.session)
             host.viewer_ban(session=viewer.session, person_id=viewer.person_id, actor=actor)
 
         _each(self, request, queryset.select_related("session"), step, "已拉黑")
@@ -293,7 +286,6 @@ class LiveViewerAdmin(_ReadOnly, ModelAdmin):
     @admin.action(description="解除拉黑")
     def unban(self, request: HttpRequest, queryset: QuerySet[LiveViewer]) -> None:
         def step(viewer: LiveViewer, actor: Actor) -> None:
-            host.host_session_require(request.user, viewer.session)
             host.viewer_unban(session=viewer.session, person_id=viewer.person_id, actor=actor)
 
         _each(self, request, queryset.select_related("session"), step, "已解除拉黑")
@@ -337,7 +329,7 @@ class LuckyDrawAdmin(_ReadOnly, ModelAdmin):
 
     @admin.display(description="复核(按种子重算)", boolean=True)
     def verified(self, obj: LuckyDraw) -> bool:
-        return host.lucky_draw_verify(draw=obj)
+        return lucky_draw_verify(draw=obj)
 
 
 @admin.register(FlashSale)
@@ -365,10 +357,7 @@ class FlashSaleAdmin(_ReadOnly, ModelAdmin):
 
     @admin.action(description="结束所选秒杀")
     def end(self, request: HttpRequest, queryset: QuerySet[FlashSale]) -> None:
-        from freshloop.live.flash_sale import flash_sale_end
-
         def step(sale: FlashSale, actor: Actor) -> None:
-            host.host_session_require(request.user, sale.session)
             flash_sale_end(flash_sale=sale, actor=actor)
 
         running = queryset.filter(status=FlashSaleStatus.RUNNING).select_related("session")

@@ -139,7 +139,7 @@ class LiveComment(models.Model):
 
 class LuckyDraw(models.Model):
     """A draw among commenters: the seed and the sorted candidates are kept, so anyone can
-    recompute the winners (`live.host.lucky_draw_verify`)."""
+    recompute the winners (`live.host.selectors.lucky_draw_verify`)."""
 
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="draws")
     prize = models.CharField("奖品", max_length=64)

@@ -11,8 +11,8 @@ from freshloop.catalog.models import Sku
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.live.models import LiveProduct, LiveSession, LiveStatus
-from freshloop.live.services import live_session_create
-from freshloop.live.streams import demo_stream_generate
+from freshloop.live.room.services import live_session_create
+from freshloop.live.streams.services import demo_stream_generate
 from freshloop.promotions.models import CouponTemplate
 
 SEED_ACTOR = Actor.system("demo_seed")

@@ -1,6 +1,6 @@
-"""DH-5: the host's live numbers (`live.stats`, from the transactional tables) and the data
-hub's per-session chart (`dashboard_live_sessions`, from the event store) tell the same story
-about one session driven through the real live, order and identity services.
+"""DH-5: the host's live numbers (`live.host.selectors.session_stats`, from the transactional
+tables) and the data hub's per-session chart (`dashboard_live_sessions`, from the event store)
+tell the same story about one session driven through the real live, order and identity services.
 
 The two differ by definition in three figures, which the test does not compare: the chart has
 no "online" or "peak" (moments in the room, not history), and it counts all comments while the
@@ -23,8 +23,9 @@ from freshloop.datahub.dashboards.schemas import DashboardFilter
 from freshloop.datahub.dashboards.selectors import dashboard_live_sessions
 from freshloop.datahub.eventstore.selectors import EventStore, business_day
 from freshloop.datahub.eventstore.services import buffer_flush_all
+from freshloop.live.host.selectors import SessionStats, session_stats
 from freshloop.live.models import LiveAction, LiveComment, LiveSession, LiveViewer
-from freshloop.live.services import (
+from freshloop.live.room.services import (
     guest_for_device,
     product_action,
     viewer_device_link,
@@ -32,14 +33,13 @@ from freshloop.live.services import (
     viewer_join,
     viewer_leave,
 )
-from freshloop.live.stats import SessionStats, session_stats
 from freshloop.orders.models import Order
 from freshloop.orders.services import order_refund_request, refund_request_approve
 from freshloop.payments.providers import payment_provider
 from freshloop.payments.providers.sandbox import SandboxProvider
 from freshloop.payments.services import payment_create, payment_notification_handle
 from tests.factories import make_person, make_sku
-from tests.live.host_helpers import HOST, join, make_room, say
+from tests.live.host.helpers import HOST, join, make_room, say
 from tests.orders.helpers import buy
 
 pytestmark = pytest.mark.django_db

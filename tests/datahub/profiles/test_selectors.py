@@ -37,7 +37,7 @@ from freshloop.datahub.tags.services import manual_tag_add
 from freshloop.identity.models import IdentifierType, Person
 from freshloop.identity.resolver import IdentifierInput, identify
 from freshloop.live.models import LiveSession
-from freshloop.live.services import (
+from freshloop.live.room.services import (
     guest_for_device,
     viewer_device_link,
     viewer_heartbeat,
@@ -47,7 +47,7 @@ from freshloop.orders.models import Order
 from freshloop.promotions.models import Coupon
 from tests.datahub.helpers import make_source, send_and_flush, track_event
 from tests.factories import make_person, make_sku
-from tests.live.host_helpers import make_room, say
+from tests.live.host.helpers import make_room, say
 from tests.orders.helpers import buy, coupon_template, give_coupon, pay
 
 pytestmark = pytest.mark.django_db

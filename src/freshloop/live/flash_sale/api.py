@@ -1,0 +1,71 @@
+"""Flash sales for buyers in the room: the sale's figures and the buy button (SPEC LV-4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Header, Router, Status
+
+from freshloop.identity.auth import ConsumerAuth, request_person
+from freshloop.live.flash_sale.schemas import FlashBuyIn, FlashSaleOut
+from freshloop.live.flash_sale.selectors import (
+    flash_sale_effective_status,
+    flash_sale_get,
+    flash_sale_remaining,
+)
+from freshloop.live.flash_sale.services import flash_sale_buy
+from freshloop.orders.models import Order
+from freshloop.orders.schemas import OrderDetailOut, order_out
+
+router = Router(tags=["直播秒杀 live flash sales"])
+
+
+@router.get("/{flash_sale_id}", response=FlashSaleOut, summary="秒杀详情：价格、数量、剩余、状态")
+def flash_sale_detail(request: HttpRequest, flash_sale_id: int) -> dict[str, Any]:
+    sale = flash_sale_get(flash_sale_id=flash_sale_id)
+    status = flash_sale_effective_status(sale)
+    return {
+        "id": sale.pk,
+        "session_code": sale.session.code,
+        "sku_id": sale.sku_id,
+        "name": f"{sale.sku.product.name} {sale.sku.spec}",
+        "list_price_fen": sale.sku.price_fen,
+        "price_fen": sale.price_fen,
+        "quantity": sale.quantity,
+        "remaining": flash_sale_remaining(sale) if status == "running" else 0,
+        "per_user_limit": sale.per_user_limit,
+        "status": status,
+        "starts_at": sale.starts_at,
+        "ends_at": sale.ends_at,
+    }
+
+
+@router.post(
+    "/{flash_sale_id}/buy",
+    auth=ConsumerAuth(),
+    response={201: OrderDetailOut, 200: OrderDetailOut},
+    summary="秒杀下单：抢到即生成待支付订单（秒杀价），15 分钟内未支付自动释放；"
+    "Idempotency-Key 重试返回同一订单",
+)
+def flash_sale_buy_endpoint(
+    request: HttpRequest,
+    flash_sale_id: int,
+    body: FlashBuyIn,
+    idempotency_key: str = Header("", alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    person = request_person(request)
+    sale = flash_sale_get(flash_sale_id=flash_sale_id)
+    replay = (
+        bool(idempotency_key)
+        and Order.objects.filter(person=person, idempotency_key=idempotency_key).exists()
+    )
+    order = flash_sale_buy(
+        flash_sale=sale,
+        person=person,
+        quantity=body.quantity,
+        address=body.address.model_dump(),
+        coupon_ids=body.coupon_ids,
+        idempotency_key=idempotency_key,
+    )
+    return Status(200 if replay else 201, order_out(order, detail=True))

@@ -1,0 +1,33 @@
+"""Schemas of the buyers' flash-sale API (`flash_sale.api`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from freshloop.orders.schemas import AddressIn
+
+
+class FlashBuyIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(1, ge=1, le=99)
+    address: AddressIn
+    coupon_ids: list[int] = Field(default_factory=list, max_length=5)
+
+
+class FlashSaleOut(Schema):
+    id: int
+    session_code: str
+    sku_id: int
+    name: str
+    list_price_fen: int
+    price_fen: int
+    quantity: int
+    remaining: int
+    per_user_limit: int
+    status: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime

@@ -1,0 +1,593 @@
+"""Flash sales in the live room (SPEC LV-4): units of one SKU at a special price, for a limited
+time, to thousands of buyers at once — never oversold, at most `per_user_limit` per person.
+
+A buy has two steps:
+
+1. **Gate** — claim the units or refuse at once.
+   - Embedded (no `REDIS_URL`): a conditional UPDATE
+     `claimed = claimed + q WHERE claimed + q <= quantity AND running`, then, still holding the
+     row lock that UPDATE took, the person's held + paid claims are summed and checked against
+     the limit. Every buyer of one sale passes through that row lock one at a time until commit
+     (PostgreSQL re-reads the row after waiting, READ COMMITTED gives the sum a fresh snapshot;
+     SQLite runs IMMEDIATE transactions one at a time), so two buys of one person can never
+     both see "under the limit".
+   - Redis: one Lua script checks the units left and the person's count, takes both and
+     records a pending claim (claim_ref → person, quantity, time). Losers never touch the
+     database.
+2. **Settle** — in one database transaction: the same conditional UPDATE and limit check (the
+   database stays the truth and cannot be oversold even if Redis drifts), the order through
+   `orders.services.order_create` (channel "live", `source_ref` = session code, the flash price
+   as a trusted `SpecialPrice`, quantity capped at the claim), and the `FlashSaleClaim` (held).
+   Any failure rolls the transaction back; in Redis mode the pending reservation is given back.
+
+Units come back when the claim's order is cancelled (buyer, or unpaid past the 15-minute
+deadline — `OrderCancelled`); a paid order (`OrderPaid`) makes the claim paid. Both are
+idempotent conditional updates. `flash_sale_reconcile` (job `live.flash_reconcile`, every
+minute) repairs what a crash can leave behind; see its docstring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Sum
+
+from freshloop.catalog.models import Sku
+from freshloop.catalog.selectors import sku_get_sellable
+from freshloop.core import clock
+from freshloop.core.audit import Actor, audit_record
+from freshloop.core.db import retry_transient
+from freshloop.core.errors import NotFound
+from freshloop.core.events import publish
+from freshloop.core.ids import new_id
+from freshloop.identity.models import Person
+from freshloop.inventory.selectors import stock_available_by_sku
+from freshloop.live import events
+from freshloop.live.flash_sale.errors import (
+    FlashSaleAlreadyRunning,
+    FlashSaleInvalid,
+    FlashSaleLimitExceeded,
+    FlashSaleNotOpen,
+    FlashSaleQuantityInvalid,
+    FlashSaleSessionNotLive,
+    FlashSaleSoldOut,
+)
+from freshloop.live.flash_sale.locks import writer_turn
+from freshloop.live.flash_sale.redis_stock import (
+    HELD_OR_PAID,
+    flash_engine,
+    gate_load,
+    gate_reconcile,
+    gate_reserve,
+)
+from freshloop.live.flash_sale.selectors import FLASH_PRICE_LABEL
+from freshloop.live.models import (
+    ClaimStatus,
+    FlashSale,
+    FlashSaleClaim,
+    FlashSaleStatus,
+    LiveSession,
+    LiveStatus,
+)
+from freshloop.orders.models import Order, OrderStatus
+from freshloop.orders.selectors import order_for_idempotency_key
+from freshloop.orders.services import CheckoutItem, CheckoutRequest, SpecialPrice, order_create
+
+MAX_PER_USER_LIMIT = 99
+MIN_DURATION_SECONDS = 10
+MAX_DURATION_SECONDS = 24 * 60 * 60
+RECONCILE_GRACE_SECONDS = 30
+
+
+# --- start and end ----------------------------------------------------------------------------
+
+
+def _snapshot(sale: FlashSale) -> dict[str, Any]:
+    return {
+        "sku_id": sale.sku_id,
+        "price_fen": sale.price_fen,
+        "quantity": sale.quantity,
+        "claimed": sale.claimed,
+        "paid": sale.paid,
+        "per_user_limit": sale.per_user_limit,
+        "ends_at": sale.ends_at,
+        "status": sale.status,
+    }
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _close_expired(*, session: LiveSession, sku: Sku, now: dt.datetime) -> None:
+    for sale in FlashSale.objects.filter(
+        session=session, sku=sku, status=FlashSaleStatus.RUNNING, ends_at__lte=now
+    ).order_by("pk"):
+        _end(sale, actor=Actor.system("live.flash_sale"), reason="到时自动结束", now=now)
+
+
+@transaction.atomic
+def flash_sale_start(
+    *,
+    session: LiveSession,
+    sku: Sku,
+    price_fen: int,
+    quantity: int,
+    per_user_limit: int = 1,
+    duration_seconds: int,
+    actor: Actor,
+) -> FlashSale:
+    """Put `quantity` units of `sku` on sale at `price_fen` in a live session, from now for
+    `duration_seconds`. One running sale per SKU per session; the price must be below the list
+    price and the units must be in stock now (they are not set aside: each order reserves its
+    own stock, and a buy fails cleanly if the shelf ran out meanwhile)."""
+    for name, value in (
+        ("price_fen", price_fen),
+        ("quantity", quantity),
+        ("per_user_limit", per_user_limit),
+        ("duration_seconds", duration_seconds),
+    ):
+        if not _is_count(value):
+            raise FlashSaleInvalid(f"{name} 必须是整数", detail={name: value})
+    # The session row lock serialises starts in one session ("one running sale per SKU").
+    locked = LiveSession.objects.select_for_update().filter(pk=session.pk).first()
+    if locked is None:
+        raise NotFound("直播场次不存在", detail={"session_id": session.pk})
+    if locked.status != LiveStatus.LIVE:
+        raise FlashSaleSessionNotLive(detail={"status": locked.status})
+    sku = sku_get_sellable(sku_id=sku.pk, channel="live")
+    if not 1 <= price_fen < sku.price_fen:
+        raise FlashSaleInvalid(
+            "秒杀价须低于原价且大于 0", detail={"price_fen": price_fen, "list_fen": sku.price_fen}
+        )
+    if not 1 <= per_user_limit <= MAX_PER_USER_LIMIT:
+        raise FlashSaleInvalid(
+            f"每人限购须在 1 到 {MAX_PER_USER_LIMIT} 之间",
+            detail={"per_user_limit": per_user_limit},
+        )
+    if not MIN_DURATION_SECONDS <= duration_seconds <= MAX_DURATION_SECONDS:
+        raise FlashSaleInvalid(
+            "秒杀时长须在 10 秒到 24 小时之间", detail={"duration_seconds": duration_seconds}
+        )
+    available = stock_available_by_sku(sku_ids=[sku.pk]).get(sku.pk, 0)
+    if not 1 <= quantity <= available:
+        raise FlashSaleInvalid(
+            "秒杀数量须至少 1 件且不超过可售库存",
+            detail={"quantity": quantity, "available": available},
+        )
+    now = clock.now()
+    _close_expired(session=locked, sku=sku, now=now)
+    if FlashSale.objects.filter(session=locked, sku=sku, status=FlashSaleStatus.RUNNING).exists():
+        raise FlashSaleAlreadyRunning(detail={"sku_id": sku.pk})
+    sale = FlashSale.objects.create(
+        session=locked,
+        sku=sku,
+        price_fen=price_fen,
+        quantity=quantity,
+        per_user_limit=per_user_limit,
+        starts_at=now,
+        ends_at=now + dt.timedelta(seconds=duration_seconds),
+        created_at=now,
+    )
+    audit_record(actor=actor, action="live.flash_sale.start", target=sale, after=_snapshot(sale))
+    transaction.on_commit(lambda: gate_load(sale.pk))
+    publish(
+        events.FlashSaleStarted(
+            session_code=locked.code,
+            flash_sale_id=sale.pk,
+            sku_id=sku.pk,
+            price_fen=price_fen,
+            quantity=quantity,
+            per_user_limit=per_user_limit,
+            ends_at=sale.ends_at,
+        )
+    )
+    publish(
+        events.FlashSaleStockChanged(
+            session_code=locked.code, flash_sale_id=sale.pk, remaining=quantity
+        )
+    )
+    return sale
+
+
+def _end(sale: FlashSale, *, actor: Actor, reason: str, now: dt.datetime) -> bool:
+    ended = FlashSale.objects.filter(pk=sale.pk, status=FlashSaleStatus.RUNNING).update(
+        status=FlashSaleStatus.ENDED, ends_at=min(sale.ends_at, now)
+    )
+    if not ended:
+        return False
+    sale.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="live.flash_sale.end",
+        target=sale,
+        after={**_snapshot(sale), "reason": reason},
+    )
+    engine = flash_engine()
+    if engine is not None:
+        sale_id = sale.pk
+        transaction.on_commit(lambda: engine.close(flash_sale_id=sale_id))
+    publish(
+        events.FlashSaleEnded(
+            session_code=sale.session.code,
+            flash_sale_id=sale.pk,
+            claimed=sale.claimed,
+            paid=sale.paid,
+            reason=reason,
+        )
+    )
+    return True
+
+
+@transaction.atomic
+def flash_sale_end(*, flash_sale: FlashSale, actor: Actor) -> FlashSale:
+    """Stop a running sale now (the host's button). Claims already made stay valid: their
+    buyers can still pay within the order's deadline. Ending an ended sale changes nothing."""
+    _end(flash_sale, actor=actor, reason="主播结束秒杀", now=clock.now())
+    flash_sale.refresh_from_db()
+    return flash_sale
+
+
+def flash_sales_close_due(*, now: dt.datetime | None = None) -> list[int]:
+    """Mark running sales whose time is up as ended (the gate already refuses them)."""
+    moment = now or clock.now()
+    closed = []
+    for sale in (
+        FlashSale.objects.select_related("session")
+        .filter(status=FlashSaleStatus.RUNNING, ends_at__lte=moment)
+        .order_by("pk")
+    ):
+        with transaction.atomic():
+            if _end(
+                sale, actor=Actor.system("live.flash_reconcile"), reason="到时自动结束", now=moment
+            ):
+                closed.append(sale.pk)
+    return closed
+
+
+# --- buy --------------------------------------------------------------------------------------
+
+
+class _Replayed(Exception):
+    """The idempotency key already made this buyer's order: undo this attempt, answer with it."""
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        super().__init__(order.order_no)
+
+
+def _check_buy_quantity(sale: FlashSale, quantity: int) -> None:
+    if not _is_count(quantity) or quantity < 1:
+        raise FlashSaleQuantityInvalid("购买数量须为正整数", detail={"quantity": quantity})
+    if quantity > sale.per_user_limit:
+        raise FlashSaleLimitExceeded(
+            f"每人限购 {sale.per_user_limit} 件",
+            detail={"quantity": quantity, "per_user_limit": sale.per_user_limit},
+        )
+
+
+def _ensure_open(sale: FlashSale, now: dt.datetime) -> None:
+    if sale.status != FlashSaleStatus.RUNNING or now >= sale.ends_at:
+        raise FlashSaleNotOpen(detail={"flash_sale_id": sale.pk, "ends_at": sale.ends_at})
+    if now < sale.starts_at:
+        raise FlashSaleNotOpen("秒杀尚未开始", detail={"starts_at": sale.starts_at})
+
+
+def _replayed_order(*, sale: FlashSale, person: Person, idempotency_key: str) -> Order | None:
+    # Checked before a unit is claimed, so a retry never takes a second one; what a key's
+    # reuse means is order_create's rule (it answers the reuse with its own error).
+    order = order_for_idempotency_key(person=person, idempotency_key=idempotency_key)
+    if order is None:
+        return None
+    if not FlashSaleClaim.objects.filter(flash_sale=sale, order_ref=order.order_no).exists():
+        return None  # not this sale's: order_create refuses the reused key with its own error
+    return order
+
+
+def _sold_out_or_closed(sale_id: int, now: dt.datetime) -> Exception:
+    current = FlashSale.objects.get(pk=sale_id)
+    if current.status != FlashSaleStatus.RUNNING or now >= current.ends_at:
+        return FlashSaleNotOpen(detail={"flash_sale_id": sale_id})
+    return FlashSaleSoldOut(detail={"flash_sale_id": sale_id, "remaining": 0})
+
+
+def _settle(
+    *,
+    sale: FlashSale,
+    person: Person,
+    quantity: int,
+    address: dict[str, Any],
+    coupon_ids: Sequence[int],
+    idempotency_key: str,
+    claim_ref: str,
+) -> tuple[Order, int]:
+    """Claim the units in the database, create the order and record the claim — one
+    transaction. Returns the order and the units left."""
+    now = clock.now()
+    total, claimed = FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
+    if claimed + quantity > total:
+        # A read, not a write: sold-out answers need no turn at the write lock.
+        raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
+    with transaction.atomic():
+        taken = FlashSale.objects.filter(
+            pk=sale.pk,
+            status=FlashSaleStatus.RUNNING,
+            ends_at__gt=now,
+            claimed__lte=F("quantity") - quantity,
+        ).update(claimed=F("claimed") + quantity)
+        if not taken:
+            raise _sold_out_or_closed(sale.pk, now)
+        # This transaction holds the sale's row lock from here to commit (see module docstring).
+        held = (
+            FlashSaleClaim.objects.filter(
+                flash_sale_id=sale.pk, person=person, status__in=HELD_OR_PAID
+            ).aggregate(units=Sum("quantity"))["units"]
+            or 0
+        )
+        if held + quantity > sale.per_user_limit:
+            raise FlashSaleLimitExceeded(
+                f"每人限购 {sale.per_user_limit} 件，您已抢到 {held} 件",
+                detail={"held": held, "per_user_limit": sale.per_user_limit},
+            )
+        order, _ = order_create(
+            request=CheckoutRequest(
+                person=person,
+                channel="live",
+                source_ref=sale.session.code,
+                items=[CheckoutItem(sku_id=sale.sku_id, quantity=quantity)],
+                coupon_ids=list(coupon_ids),
+                address=dict(address),
+                idempotency_key=idempotency_key,
+                special_prices={
+                    sale.sku_id: SpecialPrice(
+                        unit_price_fen=sale.price_fen,
+                        label=FLASH_PRICE_LABEL,
+                        ref=claim_ref,
+                        max_quantity=quantity,
+                    )
+                },
+            )
+        )
+        if FlashSaleClaim.objects.filter(order_ref=order.order_no).exists():
+            raise _Replayed(order)  # a concurrent retry with the same key won; undo ours
+        claim = FlashSaleClaim.objects.create(
+            flash_sale_id=sale.pk,
+            person=person,
+            quantity=quantity,
+            order_ref=order.order_no,
+            claim_ref=claim_ref,
+            created_at=now,
+        )
+        remaining = FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
+        left = remaining[0] - remaining[1]
+        audit_record(
+            actor=Actor.consumer(person.one_id),
+            action="live.flash_sale.claim",
+            target=claim,
+            after={
+                "flash_sale_id": sale.pk,
+                "quantity": quantity,
+                "order_no": order.order_no,
+                "price_fen": sale.price_fen,
+            },
+        )
+        publish(
+            events.FlashSaleClaimed(
+                session_code=sale.session.code,
+                flash_sale_id=sale.pk,
+                person_id=person.pk,
+                quantity=quantity,
+                order_no=order.order_no,
+            )
+        )
+        return order, left
+
+
+def flash_sale_buy(
+    *,
+    flash_sale: FlashSale,
+    person: Person,
+    quantity: int,
+    address: dict[str, Any],
+    coupon_ids: Sequence[int] = (),
+    idempotency_key: str = "",
+) -> Order:
+    """Buy flash-sale units: claim them (or be refused at once) and get the unpaid order at
+    the flash price. A retry with the same idempotency key returns the same order."""
+    sale = flash_sale
+    _check_buy_quantity(sale, quantity)
+    replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
+    if replay is not None:
+        return replay
+    now = clock.now()
+    _ensure_open(sale, now)
+    engine = flash_engine()
+    if engine is None and sale.claimed + quantity > sale.quantity:
+        # Cheap early answer from the row just read; the conditional UPDATE decides for real.
+        raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
+    claim_ref = new_id("FC")
+    if engine is not None:
+        gate_reserve(engine, sale=sale, person=person, quantity=quantity, claim_ref=claim_ref)
+
+    def settle() -> tuple[Order, int]:
+        return _settle(
+            sale=sale,
+            person=person,
+            quantity=quantity,
+            address=address,
+            coupon_ids=coupon_ids,
+            idempotency_key=idempotency_key,
+            claim_ref=claim_ref,
+        )
+
+    try:
+        with writer_turn(sale.pk):
+            order, left = retry_transient(settle)
+    except _Replayed as replayed:
+        if engine is not None:
+            engine.rollback(flash_sale_id=sale.pk, claim_ref=claim_ref)
+        return replayed.order
+    except BaseException:
+        # No leak: the database rolled back; the Redis reservation is given back here (and by
+        # flash_sale_reconcile if this process dies before this line).
+        if engine is not None:
+            engine.rollback(flash_sale_id=sale.pk, claim_ref=claim_ref)
+        raise
+    if engine is not None:
+        engine.settled(flash_sale_id=sale.pk, claim_ref=claim_ref)
+        left = engine.left(flash_sale_id=sale.pk) or 0
+    publish(
+        events.FlashSaleStockChanged(
+            session_code=sale.session.code, flash_sale_id=sale.pk, remaining=max(0, left)
+        )
+    )
+    return order
+
+
+# --- claims follow their order ----------------------------------------------------------------
+
+
+def _close_claims(*, order_no: str, to_status: str, actor: Actor) -> list[FlashSaleClaim]:
+    """Move the order's held claims to `to_status` (paid or released), each exactly once."""
+    closed = []
+    now = clock.now()
+    for claim in (
+        FlashSaleClaim.objects.select_related("flash_sale__session")
+        .filter(order_ref=order_no, status=ClaimStatus.HELD)
+        .order_by("pk")
+    ):
+        moved = FlashSaleClaim.objects.filter(pk=claim.pk, status=ClaimStatus.HELD).update(
+            status=to_status, closed_at=now
+        )
+        if not moved:
+            continue  # a concurrent or retried handler did it
+        sale = claim.flash_sale
+        if to_status == ClaimStatus.RELEASED:
+            FlashSale.objects.filter(pk=sale.pk).update(claimed=F("claimed") - claim.quantity)
+        else:
+            FlashSale.objects.filter(pk=sale.pk).update(paid=F("paid") + claim.quantity)
+        audit_record(
+            actor=actor,
+            action=f"live.flash_sale.claim_{to_status}",
+            target=claim,
+            before={"status": ClaimStatus.HELD},
+            after={"status": to_status, "quantity": claim.quantity, "order_no": order_no},
+        )
+        publish(
+            events.FlashSaleClaimClosed(
+                session_code=sale.session.code,
+                flash_sale_id=sale.pk,
+                person_id=claim.person_id,
+                quantity=claim.quantity,
+                order_no=order_no,
+                status=to_status,
+            )
+        )
+        claim.status = to_status
+        closed.append(claim)
+    return closed
+
+
+def flash_sale_claims_release(*, order_no: str, actor: Actor) -> list[FlashSaleClaim]:
+    """The order was cancelled: its claims' units are sellable again (database and Redis)."""
+    with transaction.atomic():
+        released = _close_claims(order_no=order_no, to_status=ClaimStatus.RELEASED, actor=actor)
+        engine = flash_engine()
+        for claim in released:
+            sale_id, person_id, units = claim.flash_sale_id, claim.person_id, claim.quantity
+            session_code = claim.flash_sale.session.code
+
+            def after_commit(
+                sale_id: int = sale_id,
+                person_id: int = person_id,
+                units: int = units,
+                session_code: str = session_code,
+            ) -> None:
+                left: int | None = None
+                if engine is not None:
+                    # If this never runs (crash), reconcile re-derives the counters.
+                    left = engine.give_back(
+                        flash_sale_id=sale_id, person_id=person_id, quantity=units
+                    )
+                if left is None:
+                    sale = FlashSale.objects.get(pk=sale_id)
+                    left = sale.quantity - sale.claimed
+                publish(
+                    events.FlashSaleStockChanged(
+                        session_code=session_code, flash_sale_id=sale_id, remaining=left
+                    )
+                )
+
+            transaction.on_commit(after_commit)
+    return released
+
+
+@transaction.atomic
+def flash_sale_claims_paid(*, order_no: str, actor: Actor) -> list[FlashSaleClaim]:
+    """The order was paid: its claims are paid for good."""
+    return _close_claims(order_no=order_no, to_status=ClaimStatus.PAID, actor=actor)
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ReconcileReport:
+    rolled_back: list[str] = dataclasses.field(default_factory=list)  # pending, never settled
+    settled_cleared: list[str] = dataclasses.field(default_factory=list)  # settled, still pending
+    rederived: list[int] = dataclasses.field(default_factory=list)  # sales whose counters moved
+    claims_released: list[str] = dataclasses.field(default_factory=list)  # order cancelled
+    claims_paid: list[str] = dataclasses.field(default_factory=list)  # order paid
+    closed: list[int] = dataclasses.field(default_factory=list)  # sales past their end
+
+
+def _repair_claims(report: ReconcileReport) -> None:
+    """Held claims whose order was cancelled or paid while the event handler failed."""
+    held = dict(
+        FlashSaleClaim.objects.filter(status=ClaimStatus.HELD)
+        .exclude(order_ref="")
+        .values_list("order_ref", "pk")
+    )
+    if not held:
+        return
+    statuses = dict(Order.objects.filter(order_no__in=list(held)).values_list("order_no", "status"))
+    actor = Actor.system("live.flash_reconcile")
+    for order_no in sorted(held):
+        status = statuses.get(order_no)
+        if status == OrderStatus.CANCELLED:
+            if flash_sale_claims_release(order_no=order_no, actor=actor):
+                report.claims_released.append(order_no)
+        elif status not in (None, OrderStatus.PENDING_PAYMENT) and flash_sale_claims_paid(
+            order_no=order_no, actor=actor
+        ):
+            report.claims_paid.append(order_no)
+
+
+def flash_sale_reconcile(*, older_than_seconds: int = RECONCILE_GRACE_SECONDS) -> ReconcileReport:
+    """Repair what a crash can leave behind; safe to run at any time, any number of times.
+
+    - Sales past their end are closed.
+    - Held claims whose order was cancelled or paid (the event handler failed) are closed.
+    - Redis mode, for each sale in Redis: a pending reservation older than the grace period
+      with no database claim is rolled back (the process died between the Lua reservation and
+      the settlement: its units are sellable again); one whose claim exists only loses its
+      pending record (died after settlement). Then `left` and the per-person counts are
+      re-derived from the database plus the still-pending reservations, if they disagree.
+
+    The database is the truth: it holds the orders, the money and the never-oversold CHECK;
+    Redis is a fast gate in front of it that a restart, a flush or a crash can make stale.
+    """
+    report = ReconcileReport()
+    report.closed = flash_sales_close_due()
+    _repair_claims(report)
+    engine = flash_engine()
+    if engine is not None:
+        repairs = gate_reconcile(engine, grace=dt.timedelta(seconds=older_than_seconds))
+        report.rolled_back = repairs.rolled_back
+        report.settled_cleared = repairs.settled_cleared
+        report.rederived = repairs.rederived
+    return report

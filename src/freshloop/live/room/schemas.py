@@ -1,0 +1,52 @@
+"""Schemas of the viewer API (`room.api`)."""
+
+from __future__ import annotations
+
+from ninja import Schema
+from pydantic import Field
+
+DEVICE_ID = Field(
+    "", max_length=64, pattern=r"^[A-Za-z0-9_-]*$", description="未登录观众的设备标识"
+)
+
+
+class JoinIn(Schema):
+    device_id: str = DEVICE_ID
+    nickname: str = Field("", max_length=32)
+
+
+class DeviceIn(Schema):
+    device_id: str = DEVICE_ID
+
+
+class CommentIn(Schema):
+    text: str = Field(..., min_length=1, max_length=500)
+
+
+class LikeIn(Schema):
+    count: int = Field(1, ge=1, le=50)
+    device_id: str = DEVICE_ID
+
+
+class TrackIn(Schema):
+    action: str = Field(..., pattern=r"^(click_product|add_to_cart)$")
+    sku_id: int = Field(..., ge=1)
+    device_id: str = DEVICE_ID
+
+
+class FlashQuoteIn(Schema):
+    quantity: int = Field(1, ge=1, le=99)
+    coupon_ids: list[int] = Field(default_factory=list, max_length=5)
+
+
+class JoinOut(Schema):
+    nickname: str
+    guest: bool
+    one_id: str
+
+
+class CommentOut(Schema):
+    id: int
+    nickname: str
+    text: str
+    at: str

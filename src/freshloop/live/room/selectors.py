@@ -1,0 +1,161 @@
+"""Reads of the room: the session, its channel, what the room shows (where to play it, its
+products pinned first, running flash sales, live coupons, likes, and for a logged-in viewer what
+they already bought here), its recent comments, and the list of sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from freshloop.core import clock, realtime
+from freshloop.core.errors import NotFound
+from freshloop.identity.models import Person
+from freshloop.inventory.selectors import stock_available_by_sku
+from freshloop.live.models import (
+    FlashSale,
+    FlashSaleStatus,
+    LiveComment,
+    LiveProduct,
+    LiveSession,
+    LiveStatus,
+    LiveViewer,
+)
+from freshloop.live.streams.selectors import stream_provider
+from freshloop.orders.models import Order, OrderStatus
+from freshloop.promotions.models import CouponTemplate
+from freshloop.promotions.selectors import coupon_value_text
+
+HEARTBEAT_SECONDS = 30
+"""How often a watching page beats (room.js); a viewer counts as online a little longer."""
+ONLINE_WINDOW = dt.timedelta(seconds=HEARTBEAT_SECONDS + 15)
+RECENT_COMMENTS = 50
+LISTED_SESSIONS = 30
+BOUGHT_STATUSES = [
+    OrderStatus.PAID,
+    OrderStatus.ALLOCATED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED,
+    OrderStatus.PARTIALLY_REFUNDED,
+]
+
+
+def room_channel(*, code: str) -> str:
+    """The real-time channel of a session's room: the viewers' page and the host console."""
+    return realtime.channel_name("live", code)
+
+
+def live_session_get(*, code: str) -> LiveSession:
+    session = LiveSession.objects.select_related("host").filter(code=code).first()
+    if session is None:
+        raise NotFound("直播不存在", detail={"code": code[:40]})
+    return session
+
+
+def live_session_list_current() -> list[LiveSession]:
+    """Live now, coming up, and replays (ended sessions without a replay are left out)."""
+    listed = LiveSession.objects.exclude(status=LiveStatus.ENDED).order_by("status", "scheduled_at")
+    return list(listed[:LISTED_SESSIONS])
+
+
+def viewers_online_count(*, session: LiveSession, now: dt.datetime) -> int:
+    """Viewers who joined or beat within the online window (banned ones too: the room's figure;
+    the host's numbers leave them out)."""
+    return LiveViewer.objects.filter(session=session, last_seen_at__gte=now - ONLINE_WINDOW).count()
+
+
+def live_coupon_template(*, session: LiveSession, template_id: int) -> CouponTemplate:
+    template = session.coupon_templates.filter(pk=template_id).first()
+    if template is None:
+        raise NotFound("本场直播没有这张券", detail={"template_id": template_id})
+    return template
+
+
+def product_card(live_product: LiveProduct, available: int) -> dict[str, Any]:
+    sku = live_product.sku
+    return {
+        "sku_id": sku.pk,
+        "name": sku.product.name,
+        "spec": sku.spec,
+        "price_fen": sku.price_fen,
+        "storage": sku.product.storage,
+        "storage_label": sku.product.get_storage_display(),
+        "origin": sku.product.origin,
+        "available": available,
+        "pinned": live_product.pinned_at is not None,
+    }
+
+
+def room_state(*, session: LiveSession, person: Person | None) -> dict[str, Any]:
+    now = clock.now()
+    products = list(
+        session.products.select_related("sku__product").order_by("-pinned_at", "sort_order", "pk")
+    )
+    available = stock_available_by_sku(sku_ids=[p.sku_id for p in products])
+    cards = [product_card(p, available.get(p.sku_id, 0)) for p in products]
+    flash_sales = [
+        {
+            "id": sale.pk,
+            "sku_id": sale.sku_id,
+            "price_fen": sale.price_fen,
+            "quantity": sale.quantity,
+            "remaining": sale.quantity - sale.claimed,
+            "per_user_limit": sale.per_user_limit,
+            "ends_at": sale.ends_at.isoformat(),
+        }
+        for sale in FlashSale.objects.filter(
+            session=session, status=FlashSaleStatus.RUNNING, ends_at__gt=now
+        )
+    ]
+    coupons = [
+        {"template_id": t.pk, "name": t.name, "value": coupon_value_text(t)}
+        for t in session.coupon_templates.filter(is_active=True)
+    ]
+    addresses = stream_provider().addresses(stream_name=session.stream_name)
+    play_url = session.replay_url if session.status == LiveStatus.REPLAY else addresses.play_url
+    me: dict[str, Any] | None = None
+    if person is not None:
+        viewer = LiveViewer.objects.filter(session=session, person=person).first()
+        bought = Order.objects.filter(
+            person=person,
+            channel="live",
+            source_ref=session.code,
+            status__in=BOUGHT_STATUSES,
+        ).values_list("lines__sku_id", flat=True)
+        me = {
+            "one_id": person.one_id,
+            "nickname": viewer.nickname if viewer else "",
+            "muted_until": viewer.muted_until.isoformat()
+            if viewer and viewer.muted_until and viewer.muted_until > now
+            else None,
+            "banned": bool(viewer and viewer.banned),
+            "bought_sku_ids": sorted({sku_id for sku_id in bought if sku_id}),
+        }
+    return {
+        "code": session.code,
+        "title": session.title,
+        "description": session.description,
+        "cover_url": session.cover_url,
+        "status": session.status,
+        "status_label": session.get_status_display(),
+        "scheduled_at": session.scheduled_at.isoformat(),
+        "play_url": play_url if session.status in {LiveStatus.LIVE, LiveStatus.REPLAY} else "",
+        "likes": session.likes,
+        "online": viewers_online_count(session=session, now=now),
+        "products": cards,
+        "flash_sales": flash_sales,
+        "coupons": coupons,
+        "me": me,
+    }
+
+
+def recent_comments(*, session: LiveSession) -> list[dict[str, Any]]:
+    comments = (
+        LiveComment.objects.filter(session=session, deleted_at__isnull=True)
+        .select_related("viewer")
+        .order_by("-id")[:RECENT_COMMENTS]
+    )
+    return [
+        {"id": c.pk, "nickname": c.viewer.nickname, "text": c.text, "at": c.created_at.isoformat()}
+        for c in reversed(list(comments))
+    ]

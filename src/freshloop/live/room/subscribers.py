@@ -1,0 +1,152 @@
+"""What the room hears from elsewhere: orders placed and paid in the room count in its funnel
+(`channel="live"`, `source_ref` = the session code), flash sales are announced to it, and a
+OneID merge moves the merged person's viewing to the survivor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from freshloop.core.db import retry_transient
+from freshloop.core.events import subscribe
+from freshloop.identity.events import IdentityMerged
+from freshloop.identity.models import Person
+from freshloop.live import events
+from freshloop.live.models import (
+    LiveAction,
+    LiveActivity,
+    LiveComment,
+    LiveReservation,
+    LiveSession,
+    LiveViewer,
+)
+from freshloop.live.room.services import activity_record, room_publish
+from freshloop.orders.events import OrderCreated, OrderPaid
+
+
+def _record_order_step(
+    *, source_ref: str, person_id: int, action: str, order_no: str, amount_fen: int
+) -> tuple[LiveSession, Person] | None:
+    """Record an order step of a room's buyer; None when the room or the buyer is unknown.
+
+    It runs after the order committed, under a flash-sale rush: retried rather than lost.
+    """
+    session = LiveSession.objects.filter(code=source_ref).first()
+    person = Person.objects.filter(pk=person_id).first()
+    if session is None or person is None:
+        return None
+
+    def record() -> None:
+        with transaction.atomic():
+            activity_record(
+                session=session,
+                person=person,
+                action=action,
+                order_ref=order_no,
+                amount_fen=amount_fen,
+            )
+
+    retry_transient(record)
+    return session, person
+
+
+@subscribe(OrderCreated)
+def order_placed_in_room(event: OrderCreated) -> None:
+    if event.channel != "live" or not event.source_ref:
+        return
+    _record_order_step(
+        source_ref=event.source_ref,
+        person_id=event.person_id,
+        action=LiveAction.ORDER,
+        order_no=event.order_no,
+        amount_fen=event.total_fen,
+    )
+
+
+@subscribe(OrderPaid)
+def order_paid_in_room(event: OrderPaid) -> None:
+    if event.channel != "live" or not event.source_ref:
+        return
+    recorded = _record_order_step(
+        source_ref=event.source_ref,
+        person_id=event.person_id,
+        action=LiveAction.PAY,
+        order_no=event.order_no,
+        amount_fen=event.paid_fen,
+    )
+    if recorded is None:
+        return
+    session, person = recorded
+    # Everyone sees the room buying (by nickname only); the buyer's own page re-reads the
+    # room state and turns the card to "已购".
+    viewer = LiveViewer.objects.filter(session=session, person=person).first()
+    room_publish(
+        session_code=session.code,
+        event="order_paid",
+        data={"nickname": viewer.nickname if viewer else "有人"},
+    )
+
+
+@subscribe(events.FlashSaleStarted)
+def flash_sale_started_in_room(event: events.FlashSaleStarted) -> None:
+    data: dict[str, Any] = {
+        "id": event.flash_sale_id,
+        "sku_id": event.sku_id,
+        "price_fen": event.price_fen,
+        "quantity": event.quantity,
+        "ends_at": event.ends_at.isoformat(),
+    }
+    room_publish(session_code=event.session_code, event="flash_sale_started", data=data)
+
+
+@subscribe(events.FlashSaleStockChanged)
+def flash_sale_stock_in_room(event: events.FlashSaleStockChanged) -> None:
+    # Sent on every claim and release: the room updates its counter without re-reading.
+    room_publish(
+        session_code=event.session_code,
+        event="flash_sale_stock",
+        data={"id": event.flash_sale_id, "remaining": event.remaining},
+    )
+
+
+@subscribe(events.FlashSaleEnded)
+def flash_sale_ended_in_room(event: events.FlashSaleEnded) -> None:
+    room_publish(
+        session_code=event.session_code,
+        event="flash_sale_ended",
+        data={"id": event.flash_sale_id},
+    )
+
+
+@subscribe(IdentityMerged)
+def viewers_follow_merge(event: IdentityMerged) -> None:
+    """Re-point the merged person's viewing: one viewer row per session (dwell added up,
+    comments moved), activities and reservations moved."""
+    with transaction.atomic():
+        for old in LiveViewer.objects.select_for_update().filter(person_id=event.from_person_id):
+            survivor = LiveViewer.objects.filter(
+                session_id=old.session_id, person_id=event.into_person_id
+            ).first()
+            if survivor is None:
+                LiveViewer.objects.filter(pk=old.pk).update(person_id=event.into_person_id)
+                continue
+            LiveViewer.objects.filter(pk=survivor.pk).update(
+                dwell_seconds=F("dwell_seconds") + old.dwell_seconds,
+                first_seen_at=min(survivor.first_seen_at, old.first_seen_at),
+            )
+            LiveComment.objects.filter(viewer=old).update(viewer=survivor)
+            old.delete()
+        LiveActivity.objects.filter(person_id=event.from_person_id).update(
+            person_id=event.into_person_id
+        )
+        for reservation in LiveReservation.objects.filter(person_id=event.from_person_id):
+            if LiveReservation.objects.filter(
+                session_id=reservation.session_id, person_id=event.into_person_id
+            ).exists():
+                reservation.delete()
+            else:
+                LiveReservation.objects.filter(pk=reservation.pk).update(
+                    person_id=event.into_person_id
+                )

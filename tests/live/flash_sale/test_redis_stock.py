@@ -1,0 +1,207 @@
+"""The Redis gate (REDIS_URL set) against the real Redis: reservation, settlement, release, and
+reconciliation after a process dies between the Lua reservation and the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from freshloop.core import clock
+from freshloop.core.ids import new_id
+from freshloop.live.flash_sale.errors import FlashSaleSoldOut
+from freshloop.live.flash_sale.redis_stock import FlashRedis, flash_engine
+from freshloop.live.flash_sale.services import flash_sale_reconcile
+from freshloop.live.models import FlashSale, FlashSaleClaim
+from freshloop.orders.services import order_cancel
+from tests.factories import make_person
+from tests.live.flash_sale.helpers import HOST, buy, make_flash_sale, use_redis
+
+
+@pytest.fixture
+def engine(settings: Any, redis_url: str) -> FlashRedis:
+    use_redis(settings, redis_url)
+    found = flash_engine()
+    assert found is not None
+    return found
+
+
+def started(units: int, capture: Any, per_user_limit: int = 1) -> FlashSale:
+    with capture(execute=True):  # the sale is loaded into Redis when its start commits
+        return make_flash_sale(units=units, per_user_limit=per_user_limit)
+
+
+def claimed(sale: FlashSale) -> int:
+    return FlashSale.objects.get(pk=sale.pk).claimed
+
+
+@pytest.mark.django_db
+class TestRedisBuy:
+    def test_settled_buy_counts_once_in_redis_and_the_database(
+        self, engine: FlashRedis, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        sale = started(3, django_capture_on_commit_callbacks)
+        assert engine.left(flash_sale_id=sale.pk) == 3
+        person = make_person()
+        order = buy(sale, person)
+        assert engine.left(flash_sale_id=sale.pk) == 2
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=person.pk) == 1
+        assert engine.pending(flash_sale_id=sale.pk) == []
+        assert claimed(sale) == 1
+        assert FlashSaleClaim.objects.get().order_ref == order.order_no
+
+    def test_cancel_gives_the_units_back_in_redis(
+        self, engine: FlashRedis, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        sale = started(1, django_capture_on_commit_callbacks)
+        person = make_person()
+        order = buy(sale, person)
+        with pytest.raises(FlashSaleSoldOut):
+            buy(sale, make_person())
+        with django_capture_on_commit_callbacks(execute=True):
+            order_cancel(order_no=order.order_no, reason="顾客取消", actor=HOST)
+        assert engine.left(flash_sale_id=sale.pk) == 1
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=person.pk) == 0
+        buy(sale, make_person())
+        assert claimed(sale) == 1
+
+    def test_failed_settlement_rolls_the_reservation_back(
+        self, engine: FlashRedis, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        from freshloop.live.flash_sale.services import flash_sale_buy
+
+        sale = started(2, django_capture_on_commit_callbacks)
+        with pytest.raises(Exception, match="收货地址不完整"):
+            flash_sale_buy(flash_sale=sale, person=make_person(), quantity=1, address={})
+        assert engine.left(flash_sale_id=sale.pk) == 2
+        assert engine.pending(flash_sale_id=sale.pk) == []
+
+    def test_a_flushed_redis_is_reloaded_from_the_database(
+        self, engine: FlashRedis, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        sale = started(2, django_capture_on_commit_callbacks)
+        first = make_person()
+        buy(sale, first)
+        engine.client.flushdb()  # Redis restarted without persistence
+        buy(sale, make_person())
+        assert engine.left(flash_sale_id=sale.pk) == 0
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=first.pk) == 1
+        with pytest.raises(FlashSaleSoldOut):
+            buy(sale, make_person())
+
+
+@pytest.mark.django_db
+class TestFlashSaleReconcile:
+    def test_crash_between_reservation_and_settlement_is_rolled_back(
+        self, engine: FlashRedis, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given a sale of 2 units and a buyer whose process ran the Lua reservation and died
+        # before writing the order (the settlement never happens)
+        sale = started(2, django_capture_on_commit_callbacks)
+        ghost = make_person()
+        ref = new_id("FC")
+        assert (
+            engine.reserve(
+                flash_sale_id=sale.pk,
+                person_id=ghost.pk,
+                quantity=1,
+                claim_ref=ref,
+                now=clock.now(),
+            )
+            == 1
+        )
+        buy(sale, make_person())
+        with pytest.raises(FlashSaleSoldOut):
+            buy(sale, make_person())  # the ghost's unit is still held in Redis
+        # when reconcile runs inside the grace period, nothing is touched
+        assert flash_sale_reconcile().rolled_back == []
+        assert engine.left(flash_sale_id=sale.pk) == 0
+        # and after it
+        with clock.frozen(clock.now() + dt.timedelta(seconds=31)):
+            report = flash_sale_reconcile()
+        # then the ghost's unit is sellable again, and nothing is counted twice
+        assert report.rolled_back == [ref]
+        assert report.rederived == []
+        assert engine.left(flash_sale_id=sale.pk) == 1
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=ghost.pk) == 0
+        buy(sale, ghost)
+        with pytest.raises(FlashSaleSoldOut):
+            buy(sale, make_person())
+        assert claimed(sale) == 2
+        assert engine.left(flash_sale_id=sale.pk) == 0
+        # and a second run finds nothing to do
+        with clock.frozen(clock.now() + dt.timedelta(seconds=31)):
+            again = flash_sale_reconcile()
+        assert (again.rolled_back, again.settled_cleared, again.rederived) == ([], [], [])
+
+    def test_crash_after_settlement_before_clearing_the_pending_record(
+        self,
+        engine: FlashRedis,
+        django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # given a buyer whose order and claim were committed, then the process died before
+        # removing the pending record in Redis
+        sale = started(2, django_capture_on_commit_callbacks, per_user_limit=2)
+        person = make_person()
+
+        def die(self: FlashRedis, **_: Any) -> None:
+            raise SystemExit("killed")
+
+        with monkeypatch.context() as patched, pytest.raises(SystemExit):
+            patched.setattr(FlashRedis, "settled", die)
+            buy(sale, person)
+        [pending] = engine.pending(flash_sale_id=sale.pk)
+        assert FlashSaleClaim.objects.filter(claim_ref=pending.claim_ref).exists()
+        # when reconcile runs after the grace period
+        with clock.frozen(clock.now() + dt.timedelta(seconds=31)):
+            report = flash_sale_reconcile()
+        # then only the pending record goes: the unit stays sold, counted once
+        assert report.settled_cleared == [pending.claim_ref]
+        assert report.rolled_back == []
+        assert report.rederived == []
+        assert engine.pending(flash_sale_id=sale.pk) == []
+        assert engine.left(flash_sale_id=sale.pk) == 1
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=person.pk) == 1
+        assert claimed(sale) == 1
+        buy(sale, person)
+        assert engine.left(flash_sale_id=sale.pk) == 0
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=person.pk) == 2
+        assert claimed(sale) == 2
+
+    def test_counters_that_drifted_are_rederived_from_the_database(
+        self, engine: FlashRedis, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given a release whose Redis give-back never ran (the process died after the commit)
+        sale = started(2, django_capture_on_commit_callbacks)
+        person = make_person()
+        order = buy(sale, person)
+        order_cancel(order_no=order.order_no, reason="顾客取消", actor=HOST)
+        from freshloop.live.flash_sale.services import flash_sale_claims_release
+
+        flash_sale_claims_release(order_no=order.order_no, actor=HOST)  # on-commit not run
+        assert claimed(sale) == 0
+        assert engine.left(flash_sale_id=sale.pk) == 1  # Redis still counts the unit
+        # and a pending reservation in flight at the same time
+        other = make_person()
+        assert (
+            engine.reserve(
+                flash_sale_id=sale.pk,
+                person_id=other.pk,
+                quantity=1,
+                claim_ref="FC_inflight",
+                now=clock.now(),
+            )
+            == 0
+        )
+        # when reconcile runs (the in-flight reservation is inside its grace period)
+        report = flash_sale_reconcile()
+        # then Redis agrees with the database plus what is pending
+        assert report.rederived == [sale.pk]
+        assert engine.left(flash_sale_id=sale.pk) == 1
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=person.pk) == 0
+        assert engine.held_by(flash_sale_id=sale.pk, person_id=other.pk) == 1
+        assert [claim.claim_ref for claim in engine.pending(flash_sale_id=sale.pk)] == [
+            "FC_inflight"
+        ]
