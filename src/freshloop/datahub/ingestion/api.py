@@ -11,6 +11,7 @@ import orjson
 from django.http import HttpRequest
 from ninja import Router
 
+from freshloop.core.api_errors import raises
 from freshloop.datahub.ingestion.errors import (
     AllEventsRejected,
     BatchMalformed,
@@ -72,6 +73,7 @@ def _batch(request: HttpRequest) -> list[Any]:
     summary="批量上报行为事件（最多 1000 个，支持 gzip）",
     openapi_extra=TRACK_BODY_OPENAPI,
 )
+@raises(AllEventsRejected, BatchMalformed, BatchTooLarge, WriteKeyInvalid)
 def track(request: HttpRequest) -> dict[str, Any]:
     """Authenticate with the source's write key (`Authorization: Bearer flw_…`). Good events
     of a batch are accepted even when others fail; each failure lists its field errors."""

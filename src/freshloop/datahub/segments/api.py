@@ -16,10 +16,18 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Header, Path, Router, Status
 
 from freshloop.core.api import OperatorAuth, request_actor
-from freshloop.core.errors import NotFound
+from freshloop.core.api_errors import raises
+from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.datahub.access import ANALYST_ROLES
 from freshloop.datahub.models import Segment
 from freshloop.datahub.segments import selectors, services
+from freshloop.datahub.segments.errors import (
+    SegmentBusy,
+    SegmentInvalid,
+    SegmentIssueKeyReused,
+    SegmentNotFound,
+    SegmentNotMaterialised,
+)
 from freshloop.datahub.segments.schemas import (
     MAX_ID,
     IssueCouponIn,
@@ -31,6 +39,7 @@ from freshloop.datahub.segments.schemas import (
     SegmentOut,
     SkipOut,
 )
+from freshloop.promotions.errors import CouponTemplateInactive
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.services import SKIP_REASONS
 
@@ -68,6 +77,7 @@ def schema(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/preview", response=PreviewOut, summary="按规则实时估算人数（不保存）")
+@raises(SegmentInvalid)
 def preview(request: HttpRequest, body: PreviewIn) -> PreviewOut:
     return PreviewOut(count=selectors.segment_preview(definition=body.definition))
 
@@ -81,6 +91,7 @@ def segment_list(request: HttpRequest) -> SegmentListOut:
 
 
 @router.post("", response={201: SegmentOut}, summary="保存新人群并立即计算成员")
+@raises(SegmentBusy, SegmentInvalid, SegmentNotFound)
 def segment_create(request: HttpRequest, body: SegmentIn) -> Status[SegmentOut]:
     segment = services.segment_save_and_materialise(
         name=body.name,
@@ -92,11 +103,13 @@ def segment_create(request: HttpRequest, body: SegmentIn) -> Status[SegmentOut]:
 
 
 @router.get("/{segment_id}", response=SegmentOut, summary="人群详情")
+@raises(SegmentNotFound)
 def segment_detail(request: HttpRequest, segment_id: int = SegmentId) -> SegmentOut:
     return _segment_out(selectors.segment_get(segment_id=segment_id))
 
 
 @router.put("/{segment_id}", response=SegmentOut, summary="修改人群（名称、说明、规则）并重新计算")
+@raises(SegmentBusy, SegmentInvalid, SegmentNotFound)
 def segment_update(
     request: HttpRequest, body: SegmentIn, segment_id: int = SegmentId
 ) -> SegmentOut:
@@ -111,6 +124,7 @@ def segment_update(
 
 
 @router.delete("/{segment_id}", response={204: None}, summary="删除人群")
+@raises(SegmentNotFound)
 def segment_delete(request: HttpRequest, segment_id: int = SegmentId) -> Status[None]:
     services.segment_delete(
         segment=selectors.segment_get(segment_id=segment_id), actor=request_actor(request)
@@ -119,6 +133,7 @@ def segment_delete(request: HttpRequest, segment_id: int = SegmentId) -> Status[
 
 
 @router.post("/{segment_id}/materialise", response=SegmentOut, summary="立即重新计算成员")
+@raises(SegmentBusy, SegmentInvalid, SegmentNotFound)
 def segment_materialise(request: HttpRequest, segment_id: int = SegmentId) -> SegmentOut:
     segment = services.segment_materialise(
         segment=selectors.segment_get(segment_id=segment_id), actor=request_actor(request)
@@ -138,6 +153,7 @@ def segment_materialise(request: HttpRequest, segment_id: int = SegmentId) -> Se
         }
     },
 )
+@raises(SegmentNotFound)
 def segment_export(request: HttpRequest, segment_id: int = SegmentId) -> HttpResponse:
     segment = selectors.segment_get(segment_id=segment_id)
     body = selectors.segment_csv(segment=segment)
@@ -150,6 +166,16 @@ def segment_export(request: HttpRequest, segment_id: int = SegmentId) -> HttpRes
     "/{segment_id}/issue-coupon",
     response=IssueCouponOut,
     summary="给人群成员每人发一张券（按模板的每人限领和总量）",
+)
+@raises(
+    CouponTemplateInactive,
+    InvalidInput,
+    NotFound,
+    SegmentBusy,
+    SegmentInvalid,
+    SegmentIssueKeyReused,
+    SegmentNotFound,
+    SegmentNotMaterialised,
 )
 def segment_issue_coupon(
     request: HttpRequest,

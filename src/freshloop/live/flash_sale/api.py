@@ -7,7 +7,17 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Header, Router, Status
 
+from freshloop.core.api_errors import raises
+from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.identity.auth import ConsumerAuth, request_person
+from freshloop.inventory.errors import OutOfStock
+from freshloop.live.flash_sale.errors import (
+    FlashSaleLimitExceeded,
+    FlashSaleNotFound,
+    FlashSaleNotOpen,
+    FlashSaleQuantityInvalid,
+    FlashSaleSoldOut,
+)
 from freshloop.live.flash_sale.schemas import FlashBuyIn, FlashSaleOut
 from freshloop.live.flash_sale.selectors import (
     flash_sale_effective_status,
@@ -15,13 +25,32 @@ from freshloop.live.flash_sale.selectors import (
     flash_sale_remaining,
 )
 from freshloop.live.flash_sale.services import flash_sale_buy
+from freshloop.membership.errors import (
+    InsufficientPoints,
+    InvalidPointsRequest,
+    MemberNotFound,
+    PointsRefConflict,
+)
+from freshloop.orders.errors import (
+    AddressInvalid,
+    CartEmpty,
+    CartLimitExceeded,
+    IdempotencyKeyReused,
+)
 from freshloop.orders.models import Order
 from freshloop.orders.schemas import OrderDetailOut, order_out
+from freshloop.promotions.errors import (
+    CampaignBudgetExhausted,
+    CampaignInvalid,
+    CouponBudgetExhausted,
+    CouponUnavailable,
+)
 
 router = Router(tags=["直播秒杀 live flash sales"])
 
 
 @router.get("/{flash_sale_id}", response=FlashSaleOut, summary="秒杀详情：价格、数量、剩余、状态")
+@raises(FlashSaleNotFound)
 def flash_sale_detail(request: HttpRequest, flash_sale_id: int) -> dict[str, Any]:
     sale = flash_sale_get(flash_sale_id=flash_sale_id)
     status = flash_sale_effective_status(sale)
@@ -47,6 +76,28 @@ def flash_sale_detail(request: HttpRequest, flash_sale_id: int) -> dict[str, Any
     response={201: OrderDetailOut, 200: OrderDetailOut},
     summary="秒杀下单：抢到即生成待支付订单（秒杀价），15 分钟内未支付自动释放；"
     "Idempotency-Key 重试返回同一订单",
+)
+@raises(
+    AddressInvalid,
+    CampaignBudgetExhausted,
+    CampaignInvalid,
+    CartEmpty,
+    CartLimitExceeded,
+    CouponBudgetExhausted,
+    CouponUnavailable,
+    FlashSaleLimitExceeded,
+    FlashSaleNotFound,
+    FlashSaleNotOpen,
+    FlashSaleQuantityInvalid,
+    FlashSaleSoldOut,
+    IdempotencyKeyReused,
+    InsufficientPoints,
+    InvalidInput,
+    InvalidPointsRequest,
+    MemberNotFound,
+    NotFound,
+    OutOfStock,
+    PointsRefConflict,
 )
 def flash_sale_buy_endpoint(
     request: HttpRequest,

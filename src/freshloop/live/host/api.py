@@ -15,11 +15,24 @@ from ninja import Query, Router, Status
 
 from freshloop.catalog.models import Sku
 from freshloop.core.api import OperatorAuth, request_actor
-from freshloop.core.errors import NotFound
+from freshloop.core.api_errors import raises
+from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.permissions import Role
 from freshloop.live.flash_sale import services as flash_sale
+from freshloop.live.flash_sale.errors import (
+    FlashSaleAlreadyRunning,
+    FlashSaleInvalid,
+    FlashSaleSessionNotLive,
+)
 from freshloop.live.host import selectors, services
-from freshloop.live.host.errors import CouponNotInSession, ProductNotInSession
+from freshloop.live.host.errors import (
+    CouponNotInSession,
+    LiveStateInvalid,
+    NoDrawCandidates,
+    NotSessionHost,
+    ProductNotInSession,
+    ViewerNotInSession,
+)
 from freshloop.live.host.schemas import (
     CommentsQuery,
     CouponDropIn,
@@ -42,6 +55,7 @@ from freshloop.live.host.schemas import (
     viewer_out,
 )
 from freshloop.live.models import FlashSale, LiveComment, LiveSession
+from freshloop.live.room.errors import LiveSessionNotLive
 from freshloop.live.room.selectors import live_session_get
 from freshloop.promotions.models import CouponTemplate
 
@@ -58,6 +72,7 @@ def _hosted(request: HttpRequest, code: str) -> LiveSession:
 
 
 @router.post("/{code}/start", response=SessionStateOut, summary="开播")
+@raises(LiveStateInvalid, NotFound, NotSessionHost)
 def start(request: HttpRequest, code: str) -> SessionStateOut:
     session = services.live_session_start(
         session=_hosted(request, code), actor=request_actor(request)
@@ -66,6 +81,7 @@ def start(request: HttpRequest, code: str) -> SessionStateOut:
 
 
 @router.post("/{code}/end", response=SessionStateOut, summary="结束直播（同时结束进行中的秒杀）")
+@raises(LiveStateInvalid, NotFound, NotSessionHost)
 def end(request: HttpRequest, code: str) -> SessionStateOut:
     session = services.live_session_end(
         session=_hosted(request, code), actor=request_actor(request)
@@ -74,6 +90,7 @@ def end(request: HttpRequest, code: str) -> SessionStateOut:
 
 
 @router.post("/{code}/replay", response=SessionStateOut, summary="开放回放")
+@raises(InvalidInput, LiveStateInvalid, NotFound, NotSessionHost)
 def replay(request: HttpRequest, code: str, body: ReplayIn) -> SessionStateOut:
     session = services.live_session_replay(
         session=_hosted(request, code), replay_url=body.replay_url, actor=request_actor(request)
@@ -85,6 +102,7 @@ def replay(request: HttpRequest, code: str, body: ReplayIn) -> SessionStateOut:
 
 
 @router.post("/{code}/pin", summary="置顶商品（同时取消之前的置顶）")
+@raises(LiveStateInvalid, NotFound, NotSessionHost, ProductNotInSession)
 def pin(request: HttpRequest, code: str, body: PinIn) -> dict[str, Any]:
     pinned = services.product_pin(
         session=_hosted(request, code), sku_id=body.sku_id, actor=request_actor(request)
@@ -93,6 +111,7 @@ def pin(request: HttpRequest, code: str, body: PinIn) -> dict[str, Any]:
 
 
 @router.post("/{code}/unpin", response=UnpinOut, summary="取消置顶")
+@raises(NotFound, NotSessionHost)
 def unpin(request: HttpRequest, code: str) -> UnpinOut:
     unpinned = services.product_unpin(session=_hosted(request, code), actor=request_actor(request))
     return UnpinOut(unpinned_sku_id=unpinned.sku_id if unpinned else None)
@@ -101,6 +120,7 @@ def unpin(request: HttpRequest, code: str) -> UnpinOut:
 @router.post(
     "/{code}/coupons/drop", response=CouponDropOut, summary="发放直播专享券（观众自行领取）"
 )
+@raises(CouponNotInSession, LiveSessionNotLive, NotFound, NotSessionHost)
 def coupon_drop(request: HttpRequest, code: str, body: CouponDropIn) -> CouponDropOut:
     session = _hosted(request, code)
     template = CouponTemplate.objects.filter(pk=body.template_id).first()
@@ -114,6 +134,7 @@ def coupon_drop(request: HttpRequest, code: str, body: CouponDropIn) -> CouponDr
 
 
 @router.post("/{code}/draws", response={201: DrawOut}, summary="评论抽奖")
+@raises(InvalidInput, LiveStateInvalid, NoDrawCandidates, NotFound, NotSessionHost)
 def draw(request: HttpRequest, code: str, body: DrawIn) -> Status[DrawOut]:
     drawn = services.lucky_draw(
         session=_hosted(request, code),
@@ -125,6 +146,7 @@ def draw(request: HttpRequest, code: str, body: DrawIn) -> Status[DrawOut]:
 
 
 @router.get("/{code}/draws", response=list[DrawOut], summary="本场抽奖记录（含复核结果）")
+@raises(NotFound, NotSessionHost)
 def draws(request: HttpRequest, code: str) -> list[DrawOut]:
     session = _hosted(request, code)
     return [draw_out(d) for d in selectors.lucky_draws_recent(session=session)]
@@ -136,6 +158,7 @@ def draws(request: HttpRequest, code: str) -> list[DrawOut]:
 @router.get(
     "/{code}/comments", response=list[ModerationCommentOut], summary="最近评论（含观众编号）"
 )
+@raises(NotFound, NotSessionHost)
 def comments(
     request: HttpRequest, code: str, query: Query[CommentsQuery]
 ) -> list[ModerationCommentOut]:
@@ -149,6 +172,7 @@ def comments(
 @router.post(
     "/{code}/comments/{comment_id}/delete", response=ModerationCommentOut, summary="删除评论"
 )
+@raises(NotFound, NotSessionHost)
 def comment_delete(request: HttpRequest, code: str, comment_id: int) -> ModerationCommentOut:
     session = _hosted(request, code)
     comment = LiveComment.objects.filter(pk=comment_id, session=session).first()
@@ -159,6 +183,7 @@ def comment_delete(request: HttpRequest, code: str, comment_id: int) -> Moderati
 
 
 @router.post("/{code}/viewers/{person_id}/mute", response=ViewerOut, summary="禁言观众")
+@raises(InvalidInput, NotFound, NotSessionHost, ViewerNotInSession)
 def mute(request: HttpRequest, code: str, person_id: int, body: MuteIn) -> ViewerOut:
     viewer = services.viewer_mute(
         session=_hosted(request, code),
@@ -170,6 +195,7 @@ def mute(request: HttpRequest, code: str, person_id: int, body: MuteIn) -> Viewe
 
 
 @router.post("/{code}/viewers/{person_id}/unmute", response=ViewerOut, summary="解除禁言")
+@raises(NotFound, NotSessionHost, ViewerNotInSession)
 def unmute(request: HttpRequest, code: str, person_id: int) -> ViewerOut:
     viewer = services.viewer_unmute(
         session=_hosted(request, code), person_id=person_id, actor=request_actor(request)
@@ -180,6 +206,7 @@ def unmute(request: HttpRequest, code: str, person_id: int) -> ViewerOut:
 @router.post(
     "/{code}/viewers/{person_id}/ban", response=ViewerOut, summary="拉黑观众（移出直播间）"
 )
+@raises(NotFound, NotSessionHost, ViewerNotInSession)
 def ban(request: HttpRequest, code: str, person_id: int) -> ViewerOut:
     viewer = services.viewer_ban(
         session=_hosted(request, code), person_id=person_id, actor=request_actor(request)
@@ -188,6 +215,7 @@ def ban(request: HttpRequest, code: str, person_id: int) -> ViewerOut:
 
 
 @router.post("/{code}/viewers/{person_id}/unban", response=ViewerOut, summary="解除拉黑")
+@raises(NotFound, NotSessionHost, ViewerNotInSession)
 def unban(request: HttpRequest, code: str, person_id: int) -> ViewerOut:
     viewer = services.viewer_unban(
         session=_hosted(request, code), person_id=person_id, actor=request_actor(request)
@@ -199,6 +227,14 @@ def unban(request: HttpRequest, code: str, person_id: int) -> ViewerOut:
 
 
 @router.post("/{code}/flash-sales", response={201: FlashSaleOut}, summary="发起秒杀")
+@raises(
+    FlashSaleAlreadyRunning,
+    FlashSaleInvalid,
+    FlashSaleSessionNotLive,
+    NotFound,
+    NotSessionHost,
+    ProductNotInSession,
+)
 def flash_sale_start(request: HttpRequest, code: str, body: FlashSaleIn) -> Status[FlashSaleOut]:
     session = _hosted(request, code)
     if not session.products.filter(sku_id=body.sku_id).exists():
@@ -216,12 +252,14 @@ def flash_sale_start(request: HttpRequest, code: str, body: FlashSaleIn) -> Stat
 
 
 @router.get("/{code}/flash-sales", response=list[FlashSaleOut], summary="本场秒杀（最近 20 场）")
+@raises(NotFound, NotSessionHost)
 def flash_sales(request: HttpRequest, code: str) -> list[FlashSaleOut]:
     session = _hosted(request, code)
     return [flash_sale_out(sale) for sale in session.flash_sales.order_by("-pk")[:20]]
 
 
 @router.post("/{code}/flash-sales/{flash_sale_id}/end", response=FlashSaleOut, summary="结束秒杀")
+@raises(NotFound, NotSessionHost)
 def flash_sale_end(request: HttpRequest, code: str, flash_sale_id: int) -> FlashSaleOut:
     session = _hosted(request, code)
     sale = FlashSale.objects.filter(pk=flash_sale_id, session=session).first()
@@ -240,5 +278,6 @@ def flash_sale_end(request: HttpRequest, code: str, flash_sale_id: int) -> Flash
     response=selectors.SessionStats,
     summary="实时数据：在线、峰值、评论/分钟、加购、订单、GMV",
 )
+@raises(NotFound, NotSessionHost)
 def stats(request: HttpRequest, code: str) -> selectors.SessionStats:
     return selectors.session_stats(session=_hosted(request, code))

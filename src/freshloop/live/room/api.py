@@ -13,14 +13,20 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from freshloop.core.errors import NotAuthenticated
+from freshloop.core.api_errors import raises
+from freshloop.core.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited
 from freshloop.identity.auth import ConsumerAuth, consumer_from_request, request_person
-from freshloop.identity.errors import TokenInvalid
+from freshloop.identity.errors import (
+    ConflictingIdentifiers,
+    InvalidIdentifier,
+    TokenInvalid,
+    TooManyIdentifiers,
+)
 from freshloop.identity.models import Person
 from freshloop.live.flash_sale.selectors import flash_sale_quote
 from freshloop.live.models import LiveAction, LiveSession
 from freshloop.live.room import selectors, services
-from freshloop.live.room.errors import CommentRefused
+from freshloop.live.room.errors import CommentRefused, LiveSessionNotLive, ViewerBanned, ViewerMuted
 from freshloop.live.room.schemas import (
     CommentIn,
     CommentOut,
@@ -31,7 +37,16 @@ from freshloop.live.room.schemas import (
     LikeIn,
     TrackIn,
 )
+from freshloop.membership.errors import MemberNotFound
+from freshloop.orders.errors import CartEmpty, CartLimitExceeded
 from freshloop.orders.schemas import QuoteOut, quote_out
+from freshloop.promotions.errors import (
+    CouponLimitReached,
+    CouponNotForLive,
+    CouponSoldOut,
+    CouponTemplateInactive,
+    CouponUnavailable,
+)
 from freshloop.promotions.services import coupon_issue_in_live
 
 router = Router(tags=["直播间 live"])
@@ -62,11 +77,21 @@ def _session(code: str) -> LiveSession:
 
 
 @router.get("/{code}", summary="直播间当前状态：视频地址、商品与置顶、秒杀、直播券、点赞")
+@raises(NotFound)
 def room_state(request: HttpRequest, code: str) -> dict[str, Any]:
     return selectors.room_state(session=_session(code), person=_logged_in(request))
 
 
 @router.post("/{code}/join", response=JoinOut, summary="进入直播间（未登录时用设备标识）")
+@raises(
+    ConflictingIdentifiers,
+    InvalidIdentifier,
+    LiveSessionNotLive,
+    NotAuthenticated,
+    NotFound,
+    TooManyIdentifiers,
+    ViewerBanned,
+)
 def join(request: HttpRequest, code: str, body: JoinIn) -> JoinOut:
     session = _session(code)
     person, guest = _viewer(request, body.device_id)
@@ -75,12 +100,14 @@ def join(request: HttpRequest, code: str, body: JoinIn) -> JoinOut:
 
 
 @router.post("/{code}/heartbeat", summary="观看心跳（每 30 秒），累计观看时长")
+@raises(ConflictingIdentifiers, InvalidIdentifier, NotAuthenticated, NotFound, TooManyIdentifiers)
 def heartbeat(request: HttpRequest, code: str, body: DeviceIn) -> dict[str, int]:
     person, _ = _viewer(request, body.device_id)
     return {"dwell_seconds": services.viewer_heartbeat(session=_session(code), person=person)}
 
 
 @router.post("/{code}/leave", response={204: None}, summary="离开直播间")
+@raises(ConflictingIdentifiers, InvalidIdentifier, NotAuthenticated, NotFound, TooManyIdentifiers)
 def leave(request: HttpRequest, code: str, body: DeviceIn) -> Status[None]:
     person, _ = _viewer(request, body.device_id)
     services.viewer_leave(session=_session(code), person=person)
@@ -88,6 +115,7 @@ def leave(request: HttpRequest, code: str, body: DeviceIn) -> Status[None]:
 
 
 @router.get("/{code}/comments", response=list[CommentOut], summary="最近的评论")
+@raises(NotFound)
 def comments(request: HttpRequest, code: str) -> list[dict[str, Any]]:
     return selectors.recent_comments(session=_session(code))
 
@@ -95,6 +123,7 @@ def comments(request: HttpRequest, code: str) -> list[dict[str, Any]]:
 @router.post(
     "/{code}/comments", response={201: CommentOut}, auth=ConsumerAuth(), summary="发评论（需登录）"
 )
+@raises(CommentRefused, LiveSessionNotLive, NotFound, RateLimited, ViewerBanned, ViewerMuted)
 def comment(request: HttpRequest, code: str, body: CommentIn) -> Status[dict[str, Any]]:
     if len(body.text.strip()) > services.MAX_COMMENT_CHARS:
         raise CommentRefused(
@@ -116,12 +145,29 @@ def comment(request: HttpRequest, code: str, body: CommentIn) -> Status[dict[str
 
 
 @router.post("/{code}/likes", summary="点赞")
+@raises(
+    ConflictingIdentifiers,
+    InvalidIdentifier,
+    InvalidInput,
+    LiveSessionNotLive,
+    NotAuthenticated,
+    NotFound,
+    TooManyIdentifiers,
+)
 def likes(request: HttpRequest, code: str, body: LikeIn) -> dict[str, int]:
     person, _ = _viewer(request, body.device_id)
     return {"likes": services.like(session=_session(code), person=person, count=body.count)}
 
 
 @router.post("/{code}/track", response={204: None}, summary="记录点击商品 / 加购")
+@raises(
+    ConflictingIdentifiers,
+    InvalidIdentifier,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyIdentifiers,
+)
 def track(request: HttpRequest, code: str, body: TrackIn) -> Status[None]:
     person, _ = _viewer(request, body.device_id)
     services.product_action(
@@ -136,6 +182,7 @@ def track(request: HttpRequest, code: str, body: TrackIn) -> Status[None]:
     auth=ConsumerAuth(),
     summary="秒杀价格预览（抢到后按此价格下单）",
 )
+@raises(CartEmpty, CartLimitExceeded, InvalidInput, MemberNotFound, NotFound)
 def flash_quote(
     request: HttpRequest, code: str, flash_sale_id: int, body: FlashQuoteIn
 ) -> QuoteOut:
@@ -150,6 +197,7 @@ def flash_quote(
 
 
 @router.post("/{code}/reserve", auth=ConsumerAuth(), summary="预约直播，开播前提醒")
+@raises(LiveSessionNotLive, NotFound)
 def reserve(request: HttpRequest, code: str) -> dict[str, bool]:
     services.live_reserve(session=_session(code), person=request_person(request))
     return {"reserved": True}
@@ -159,6 +207,15 @@ def reserve(request: HttpRequest, code: str) -> dict[str, bool]:
     "/{code}/coupons/{template_id}/claim",
     auth=ConsumerAuth(),
     summary="领取直播间专享券",
+)
+@raises(
+    CouponLimitReached,
+    CouponNotForLive,
+    CouponSoldOut,
+    CouponTemplateInactive,
+    CouponUnavailable,
+    InvalidInput,
+    NotFound,
 )
 def claim_coupon(request: HttpRequest, code: str, template_id: int) -> dict[str, Any]:
     session = _session(code)
