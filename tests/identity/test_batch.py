@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from freshloop.identity.batch import IdentifyCall, identify_many
 from freshloop.identity.events import PersonCreated
 from freshloop.identity.models import Identifier, Person, PersonStatus
 from freshloop.identity.resolver import IdentifierInput, identify
+from tests.concurrency import errors_of, run_at_once
 from tests.identity.test_resolver import (
     _partition_now,
     _reset_identity_tables,
@@ -171,40 +171,20 @@ class TestIdentifyManyConcurrency:
     ) -> None:
         # given a batch of new devices, and identify() calls naming the same devices at once
         devices = [f"race-{n}" for n in range(30)]
-        barrier = threading.Barrier(3)
-        errors: list[BaseException] = []
-        answers: dict[str, Any] = {}
 
-        def batch() -> None:
-            try:
-                barrier.wait()
-                answers["batch"] = identify_many(_calls(*[[device(d)] for d in devices]))
-            except Exception as error:  # noqa: BLE001 (asserted below)
-                errors.append(error)
-            finally:
-                connection.close()
+        def singles(chosen: list[str]) -> list[int]:
+            return [identify(identifiers=[device(d)], source="shop").person.pk for d in chosen]
 
-        def singles(chosen: list[str]) -> None:
-            try:
-                barrier.wait()
-                answers[chosen[0]] = [
-                    identify(identifiers=[device(d)], source="shop").person.pk for d in chosen
-                ]
-            except Exception as error:  # noqa: BLE001 (asserted below)
-                errors.append(error)
-            finally:
-                connection.close()
-
-        threads = [
-            threading.Thread(target=batch),
-            threading.Thread(target=singles, args=(devices[::2],)),
-            threading.Thread(target=singles, args=(list(reversed(devices)),)),
-        ]
         # when they all run together
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        batch, evens, reversed_all = run_at_once(
+            [
+                lambda: identify_many(_calls(*[[device(d)] for d in devices])),
+                lambda: singles(devices[::2]),
+                lambda: singles(list(reversed(devices))),
+            ]
+        )
+        errors = errors_of([batch, evens, reversed_all])
+        answers: dict[str, Any] = {"batch": batch.value, devices[-1]: reversed_all.value}
 
         # then nothing failed and every device belongs to exactly one person, the same one
         # whichever path answered

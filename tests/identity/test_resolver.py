@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import random
-import threading
 from typing import Any
 
 import pytest
-from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,7 @@ from freshloop.identity.models import (
 )
 from freshloop.identity.resolver import IdentifierInput, identify
 from freshloop.identity.services import consumer_token_issue
+from tests.concurrency import errors_of, run_at_once
 
 T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -394,24 +394,11 @@ class TestIdentifyOrderIndependence:
 
 def _run_concurrently(calls: list[list[IdentifierInput]]) -> list[BaseException]:
     """Start every call at the same instant, each on its own connection; collect failures."""
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call: list[IdentifierInput]) -> None:
-        try:
-            barrier.wait()
-            identify(identifiers=call, source="live")
-        except Exception as error:  # noqa: BLE001 (reported by the test thread's assertion)
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    return errors_of(
+        run_at_once(
+            [functools.partial(identify, identifiers=call, source="live") for call in calls]
+        )
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
+import functools
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from freshloop.catalog.services import batch_register
 from freshloop.core import clock
@@ -33,6 +33,7 @@ from freshloop.inventory.services import (
     stock_reserve,
     stock_take,
 )
+from tests.concurrency import run_at_once
 from tests.factories import make_sku, make_warehouse
 
 pytestmark = pytest.mark.django_db
@@ -228,29 +229,16 @@ class TestNeverOversold:
         # given 5 units and 16 buyers who each want 1, all at the same instant
         sku = make_sku(stock=5)
         buyers = 16
-        barrier = threading.Barrier(buyers)
-        outcomes: list[str] = []
-        lock = threading.Lock()
 
-        def buy(number: int) -> None:
-            try:
-                barrier.wait()
-                reserve(f"O-{number}", sku, 1)
-                result = "ok"
-            except OutOfStock:
-                result = "sold_out"
-            except Exception as error:  # noqa: BLE001 (reported by the assertion below)
-                result = f"error: {error!r}"
-            finally:
-                connection.close()
-            with lock:
-                outcomes.append(result)
+        def buy(number: int) -> str:
+            reserve(f"O-{number}", sku, 1)
+            return "ok"
 
-        threads = [threading.Thread(target=buy, args=(n,)) for n in range(buyers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = run_at_once([functools.partial(buy, n) for n in range(buyers)])
+        outcomes = [
+            "sold_out" if isinstance(answer.error, OutOfStock) else answer.label
+            for answer in answers
+        ]
         # then exactly 5 got one, the rest were told it is sold out, and nothing else happened
         assert sorted(outcomes).count("ok") == 5, outcomes
         assert outcomes.count("sold_out") == buyers - 5, outcomes

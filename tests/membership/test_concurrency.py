@@ -7,39 +7,21 @@ the database write lock at BEGIN, so the second spend waits and then sees the fi
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, transaction
 
 from freshloop.membership.errors import InsufficientPoints
 from freshloop.membership.models import PointsEntry
 from freshloop.membership.services import ledger_verify, points_earn_for_order, points_spend
+from tests.concurrency import errors_of, run_at_once
 from tests.factories import make_person
 from tests.membership.helpers import give_points, membership_of
 
 
 def _run_concurrently(calls: list[Callable[[], object]]) -> list[BaseException]:
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            with transaction.atomic():  # the caller's (order's) transaction
-                call()
-        except Exception as error:  # noqa: BLE001 (collected for the test's assertions)
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    # each call inside its own transaction: the caller's (an order's)
+    return errors_of(run_at_once(calls, in_transaction=True))
 
 
 @pytest.mark.django_db(transaction=True)

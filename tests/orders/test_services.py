@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
@@ -49,6 +48,7 @@ from freshloop.orders.services import (
 from freshloop.promotions.errors import CouponUnavailable
 from freshloop.promotions.models import Coupon, CouponStatus
 from freshloop.promotions.services import CampaignSpec, campaign_create
+from tests.concurrency import run_at_once
 from tests.factories import make_person, make_sku
 from tests.orders.helpers import ADDRESS, MARKETER, buy, coupon_template, give_coupon, pay
 
@@ -261,28 +261,8 @@ class TestOrderCreate:
 
 @pytest.mark.django_db(transaction=True)
 class TestOrderCreateConcurrency:
-    def _race(self, calls: int, run) -> list[str]:  # type: ignore[no-untyped-def]
-        barrier = threading.Barrier(calls)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def worker() -> None:
-            try:
-                barrier.wait()
-                result = run()
-            except Exception as error:  # noqa: BLE001 (the assertions name it)
-                result = type(error).__name__
-            finally:
-                connection.close()
-            with lock:
-                outcomes.append(result)
-
-        threads = [threading.Thread(target=worker) for _ in range(calls)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return outcomes
+    def _race(self, calls: int, run: Callable[[], str]) -> list[str]:
+        return [outcome.label for outcome in run_at_once([run] * calls)]
 
     def test_one_per_user_coupon_used_twice_at_once_succeeds_once(self) -> None:
         person = make_person()

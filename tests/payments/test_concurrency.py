@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from freshloop.core.models import AuditLog
 from freshloop.orders.models import Order, OrderStatus
@@ -13,33 +10,15 @@ from freshloop.payments.models import Payment, PaymentStatus
 from freshloop.payments.providers import payment_provider
 from freshloop.payments.providers.sandbox import SandboxProvider
 from freshloop.payments.services import payment_create, payment_notification_handle
+from tests.concurrency import run_at_once
 from tests.payments.helpers import make_order
 
 
 def _deliver_at_once(headers: dict[str, str], body: bytes, copies: int) -> list[str]:
-    barrier = threading.Barrier(copies)
-    outcomes: list[str] = []
-    lock = threading.Lock()
+    def deliver() -> str:
+        return payment_notification_handle(provider="sandbox", headers=headers, body=body).code
 
-    def worker() -> None:
-        try:
-            barrier.wait()
-            result = payment_notification_handle(
-                provider="sandbox", headers=headers, body=body
-            ).code
-        except Exception as error:  # noqa: BLE001 (the assertion names it)
-            result = type(error).__name__
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
-
-    threads = [threading.Thread(target=worker) for _ in range(copies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+    return [outcome.label for outcome in run_at_once([deliver] * copies)]
 
 
 @pytest.mark.django_db(transaction=True)

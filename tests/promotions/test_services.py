@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
@@ -63,6 +61,7 @@ from freshloop.promotions.services import (
     promotions_person_repoint,
     redeem_code_create,
 )
+from tests.concurrency import errors_of, run_at_once
 from tests.factories import make_person
 from tests.promotions.helpers import (
     SYSTEM,
@@ -727,26 +726,7 @@ class TestExportSection:
 
 
 def run_concurrently(calls: list[Callable[[], object]]) -> list[BaseException]:
-    """Start every call at the same instant, each on its own connection; collect failures."""
-    barrier = threading.Barrier(len(calls))
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            with transaction.atomic():
-                call()
-        except Exception as error:  # noqa: BLE001 (reported by the test's assertions)
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    return errors_of(run_at_once(calls, in_transaction=True))
 
 
 @pytest.mark.django_db(transaction=True)

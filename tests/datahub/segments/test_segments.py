@@ -24,7 +24,6 @@ import itertools
 import json
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,6 +76,7 @@ from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.privacy import person_erase, person_export
 from freshloop.identity.resolver import IdentifierInput, identify
 from freshloop.promotions.models import Coupon, CouponSource
+from tests.concurrency import errors_of, run_at_once, values_of
 from tests.datahub.helpers import make_source, record_server_event, send_and_flush, track_event
 from tests.factories import make_sku
 from tests.orders.helpers import buy, coupon_template, pay
@@ -1528,29 +1528,15 @@ class TestSegmentIssueCouponRace:
         vip(*members)
         segment = segment_materialise(segment=saved(), store=store)
         template = coupon_template("race10", per_user_limit=5)
-        barrier = threading.Barrier(2)
-        outcomes: list[Any] = []
-        errors: list[BaseException] = []
 
-        def click() -> None:
-            try:
-                barrier.wait()
-                outcomes.append(
-                    segment_issue_coupon(
-                        segment=segment, template=template, actor=OPERATOR, idempotency_key="k-1"
-                    )
-                )
-            except Exception as error:  # noqa: BLE001 (asserted below)
-                errors.append(error)
-            finally:
-                connection.close()
+        def click() -> Any:
+            return segment_issue_coupon(
+                segment=segment, template=template, actor=OPERATOR, idempotency_key="k-1"
+            )
 
         # when the same click reaches two server threads at once
-        threads = [threading.Thread(target=click) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = run_at_once([click, click])
+        outcomes, errors = values_of(answers), errors_of(answers)
 
         # then one issued and the other answered its result: one coupon each, not two
         assert errors == []

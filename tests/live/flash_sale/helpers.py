@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
 from freshloop.catalog.models import Sku
 from freshloop.core import clock
@@ -21,6 +19,7 @@ from freshloop.live.host.services import live_session_start
 from freshloop.live.models import FlashSale, LiveSession
 from freshloop.live.room.services import live_session_create
 from freshloop.orders.models import Order
+from tests.concurrency import errors_of, run_at_once, values_of
 from tests.factories import make_sku, make_staff_user
 
 HOST = Actor(type="user", id="1", label="主播小鲜")
@@ -87,22 +86,5 @@ def use_redis(django_settings: Any, url: str) -> None:
 
 def run_concurrently(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
     """Start every call at the same instant, each on its own connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = []
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results.append(call())
-        except Exception as error:  # noqa: BLE001 (reported by the test's assertions)
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
+    outcomes = run_at_once(calls)
+    return values_of(outcomes), errors_of(outcomes)
