@@ -24,30 +24,38 @@ def _die_after_commit() -> None:
     transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))
 
 
-def pay_order(die_after_commit: bool) -> dict[str, Any]:
-    """A buyer's payment is confirmed by the provider's callback (an order fact for the hub)."""
-    from django.db import transaction
-
+def _order_with_sandbox_callback() -> tuple[str, dict[str, str], bytes]:
+    """An unpaid order with a sandbox payment, and the provider's success callback for it."""
     from freshloop.payments.providers import payment_provider
     from freshloop.payments.providers.sandbox import SandboxProvider
-    from freshloop.payments.services import payment_create, payment_notification_handle
+    from freshloop.payments.services import payment_create
     from tests.payments.helpers import make_order
 
     order = make_order()
     payment = payment_create(
         order_no=order.order_no, person_id=order.person_id, provider="sandbox", client_kind="h5"
     )
-    print(json.dumps({"order_no": order.order_no}), flush=True)
     sandbox = payment_provider("sandbox")
     assert isinstance(sandbox, SandboxProvider)
     headers, body = sandbox.build_payment_notification(
         payment_no=payment.payment_no, amount_fen=payment.amount_fen, succeed=True
     )
+    return order.order_no, headers, body
+
+
+def pay_order(die_after_commit: bool) -> dict[str, Any]:
+    """A buyer's payment is confirmed by the provider's callback (an order fact for the hub)."""
+    from django.db import transaction
+
+    from freshloop.payments.services import payment_notification_handle
+
+    order_no, headers, body = _order_with_sandbox_callback()
+    print(json.dumps({"order_no": order_no}), flush=True)
     with transaction.atomic():
         if die_after_commit:
             _die_after_commit()
         payment_notification_handle(provider="sandbox", headers=headers, body=body)
-    return {"order_no": order.order_no}
+    return {"order_no": order_no}
 
 
 def hub_state(order_no: str) -> dict[str, Any]:
@@ -67,25 +75,14 @@ def hub_state(order_no: str) -> dict[str, Any]:
 def _paid_order_with_refund_request() -> tuple[str, str]:
     from freshloop.core.audit import Actor
     from freshloop.orders.services import order_refund_request
-    from freshloop.payments.providers import payment_provider
-    from freshloop.payments.providers.sandbox import SandboxProvider
-    from freshloop.payments.services import payment_create, payment_notification_handle
-    from tests.payments.helpers import make_order
+    from freshloop.payments.services import payment_notification_handle
 
-    order = make_order()
-    payment = payment_create(
-        order_no=order.order_no, person_id=order.person_id, provider="sandbox", client_kind="h5"
-    )
-    sandbox = payment_provider("sandbox")
-    assert isinstance(sandbox, SandboxProvider)
-    headers, body = sandbox.build_payment_notification(
-        payment_no=payment.payment_no, amount_fen=payment.amount_fen, succeed=True
-    )
+    order_no, headers, body = _order_with_sandbox_callback()
     payment_notification_handle(provider="sandbox", headers=headers, body=body)
     request = order_refund_request(
-        order_no=order.order_no, reason="坏了一盒", actor=Actor.system("drill"), amount_fen=1000
+        order_no=order_no, reason="坏了一盒", actor=Actor.system("drill"), amount_fen=1000
     )
-    return order.order_no, request.refund_no
+    return order_no, request.refund_no
 
 
 def approve_refund(die_after_commit: bool) -> dict[str, Any]:
