@@ -15,7 +15,9 @@ from freshloop.core.models import OutboxMessage
 from freshloop.live.models import LiveAction, LiveActivity, LiveComment, LiveStatus, LiveViewer
 from freshloop.live.room.errors import CommentRefused, LiveSessionNotLive, ViewerBanned, ViewerMuted
 from freshloop.live.room.services import (
+    MAX_COMMENT_CHARS,
     comment_post,
+    comment_text_check,
     guest_for_device,
     like,
     live_reminders_send,
@@ -208,3 +210,18 @@ class TestGuestBecomesCustomer:
             LiveActivity.objects.filter(session=session).exclude(person_id=survivor.pk).count() == 0
         )
         assert Order.objects.count() == 0
+
+
+class TestCommentTextCheck:
+    def test_trims_and_drops_control_characters(self) -> None:
+        assert comment_text_check("  好喝\x07吗？ \n") == "好喝吗？"
+
+    @pytest.mark.parametrize("text", ["", "   ", "\x00\x01"])
+    def test_an_empty_comment_is_refused(self, text: str) -> None:
+        with pytest.raises(CommentRefused, match="不能为空"):
+            comment_text_check(text)
+
+    def test_a_comment_over_the_limit_is_refused_with_the_limit(self) -> None:
+        with pytest.raises(CommentRefused) as refused:
+            comment_text_check("奶" * (MAX_COMMENT_CHARS + 1))
+        assert refused.value.detail == {"max_chars": MAX_COMMENT_CHARS}

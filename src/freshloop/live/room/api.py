@@ -125,13 +125,9 @@ def comments(request: HttpRequest, code: str) -> list[dict[str, Any]]:
 )
 @raises(CommentRefused, LiveSessionNotLive, NotFound, RateLimited, ViewerBanned, ViewerMuted)
 def comment(request: HttpRequest, code: str, body: CommentIn) -> Status[dict[str, Any]]:
-    if len(body.text.strip()) > services.MAX_COMMENT_CHARS:
-        raise CommentRefused(
-            f"评论不能超过 {services.MAX_COMMENT_CHARS} 个字",
-            detail={"max_chars": services.MAX_COMMENT_CHARS},
-        )
+    text = services.comment_text_check(body.text)
     posted = services.comment_post(
-        session=_session(code), person=request_person(request), text=body.text
+        session=_session(code), person=request_person(request), text=text
     )
     return Status(
         201,

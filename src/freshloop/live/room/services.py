@@ -273,6 +273,21 @@ def _check_words(text: str) -> None:
             raise CommentRefused("评论包含不当内容，请修改后再发", detail={"reason": "sensitive"})
 
 
+def comment_text_check(text: str) -> str:
+    """The comment as it will be stored — control characters out, trimmed — or CommentRefused
+    (empty, over `MAX_COMMENT_CHARS`, a blocked word). The one place these rules live: the API
+    runs it before touching the room, `comment_post` runs it for every other caller."""
+    cleaned = re.sub(r"[\u0000-\u001f\u007f]", "", text or "").strip()
+    if not cleaned:
+        raise CommentRefused("评论不能为空")
+    if len(cleaned) > MAX_COMMENT_CHARS:
+        raise CommentRefused(
+            f"评论不能超过 {MAX_COMMENT_CHARS} 个字", detail={"max_chars": MAX_COMMENT_CHARS}
+        )
+    _check_words(cleaned)
+    return cleaned
+
+
 @transaction.atomic
 def comment_post(*, session: LiveSession, person: Person, text: str) -> LiveComment:
     """A viewer's comment: length-limited, word-filtered, rate-limited, refused when muted or
@@ -287,14 +302,7 @@ def comment_post(*, session: LiveSession, person: Person, text: str) -> LiveComm
     now = clock.now()
     if viewer.muted_until and viewer.muted_until > now:
         raise ViewerMuted(detail={"muted_until": viewer.muted_until.isoformat()})
-    cleaned = re.sub(r"[\u0000-\u001f\u007f]", "", text or "").strip()
-    if not cleaned:
-        raise CommentRefused("评论不能为空")
-    if len(cleaned) > MAX_COMMENT_CHARS:
-        raise CommentRefused(
-            f"评论不能超过 {MAX_COMMENT_CHARS} 个字", detail={"max_chars": MAX_COMMENT_CHARS}
-        )
-    _check_words(cleaned)
+    cleaned = comment_text_check(text)
     config = live_config()
     rate_limit_hit(
         f"live-comment:{session.code}:{person.pk}",
