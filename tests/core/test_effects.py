@@ -199,8 +199,9 @@ class TestOutboxStuckCount:
         monkeypatch.setattr("freshloop.core.effects.kick_relay", lambda: None)
         with transaction.atomic():
             effect_enqueue(name="test.background", payload={})
-        later = clock.now() + STUCK_AFTER + dt.timedelta(minutes=1)
+        # two checks five minutes apart within one clock hour, long after the row was due
+        later = (clock.now() + dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
         assert outbox_stuck_alert(now=later) == 1
-        outbox_stuck_alert(now=later + dt.timedelta(minutes=5))  # the same hour
+        outbox_stuck_alert(now=later + dt.timedelta(minutes=5))
         alerts = OutboxMessage.objects.filter(channel=ALERT_CHANNEL)
         assert [alert.payload["kind"] for alert in alerts] == ["outbox.stuck"]
