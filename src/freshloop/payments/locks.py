@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from freshloop.payments.models import Payment
+from freshloop.payments.models import Payment, Refund
 
 
 def payment_lock(*, payment_no: str) -> Payment | None:
@@ -14,3 +14,8 @@ def payment_lock(*, payment_no: str) -> Payment | None:
         .filter(payment_no=payment_no)
         .first()
     )
+
+
+def refund_lock(refund_id: int) -> Refund:
+    """One refund, after its payment (raises `Refund.DoesNotExist` when it is gone)."""
+    return Refund.objects.select_for_update().get(pk=refund_id)
