@@ -14,22 +14,20 @@ SOURCE_ROOT = Path(freshloop.__file__).parent
 RAW_ROW_LOCK = re.compile(r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(KEY\s+)?SHARE\b")
 
 
+def takes_row_lock(node: ast.AST) -> bool:
+    """`select_for_update` (called or passed on), or a raw SQL locking clause in a string."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "select_for_update"
+    if isinstance(node, ast.Name):
+        return node.id == "select_for_update"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return RAW_ROW_LOCK.search(node.value) is not None
+    return False
+
+
 def row_locks_in(source: str) -> list[int]:
-    """Line numbers where `source` takes a row lock: `select_for_update` (called or passed
-    on) or a raw SQL locking clause in a string."""
-    lines = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and node.attr == "select_for_update":
-            lines.append(node.lineno)
-        elif isinstance(node, ast.Name) and node.id == "select_for_update":
-            lines.append(node.lineno)
-        elif (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and RAW_ROW_LOCK.search(node.value)
-        ):
-            lines.append(node.lineno)
-    return sorted(lines)
+    """Line numbers where `source` takes a row lock."""
+    return sorted(node.lineno for node in ast.walk(ast.parse(source)) if takes_row_lock(node))
 
 
 def row_locks_outside_locks_modules(root: Path) -> list[str]:

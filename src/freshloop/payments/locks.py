@@ -1,5 +1,10 @@
 """Row locks of the payments module, taken in one order: a payment row before its order
-(orders' services lock the order), refunds after their payment."""
+(orders' services lock the order), refunds after their payment.
+
+`payment_lock` fetches the order in the same statement, so on PostgreSQL the order is locked
+with the payment; settling a refund then locks orders' refund request, which orders themselves
+lock before the order. The two never meet on one request: orders decide a request while it is
+asked for, payments settle it only once approved."""
 
 from __future__ import annotations
 
