@@ -1,14 +1,13 @@
-"""Locks and loads of the identity graph: advisory locks on identifier keys, people locked in\nprimary-key order, and the connected component an identify call touches."""
+"""Loads of the identity graph: the connected component an identify call touches, and its
+people locked (the locks themselves are in `locks.py`)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection
-
+from freshloop.identity.locks import people_lock
 from freshloop.identity.models import (
     Identifier,
     IdentifierLink,
@@ -17,37 +16,6 @@ from freshloop.identity.models import (
 )
 from freshloop.identity.normalise import identifier_key
 from freshloop.identity.partition import Node, Split
-
-
-def advisory_lock(keys: Iterable[str]) -> None:
-    """Serialise calls that share an identifier, even one no row holds yet (PostgreSQL).
-
-    All of a call's locks in one statement, taken in ascending order (PostgreSQL evaluates a
-    volatile select list after ORDER BY), so any two callers lock in the same global order."""
-    if connection.vendor != "postgresql":
-        return  # SQLite runs write transactions one at a time (BEGIN IMMEDIATE)
-    lock_ids = sorted(
-        {
-            int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-            for key in keys
-        }
-    )
-    if not lock_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS t(k) ORDER BY k",
-            [lock_ids],
-        )
-
-
-def people_lock(person_ids: Iterable[int]) -> dict[int, Person]:
-    """Lock people rows in primary-key order (the module's one locking helper)."""
-    ids = sorted(set(person_ids))
-    return {
-        person.pk: person
-        for person in Person.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    }
 
 
 @dataclass

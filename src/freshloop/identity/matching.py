@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from freshloop.core import clock, crypto
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import Conflict
+from freshloop.identity.locks import match_candidate_lock
 from freshloop.identity.models import (
     Identifier,
     IdentifierLink,
@@ -173,7 +174,7 @@ def match_candidate_accept(*, actor: Actor, candidate_id: int) -> Person:
     """Merge the pair: the operator's decision becomes evidence (a link), so a rebuild keeps it,
     and the merge record names the decision and the candidate's score and compared fields."""
     with transaction.atomic():
-        candidate = MatchCandidate.objects.select_for_update().get(pk=candidate_id)
+        candidate = match_candidate_lock(candidate_id)
         if candidate.status != MatchStatus.PENDING:
             raise Conflict("该候选已处理", detail={"status": candidate.status})
         a, b = candidate.person_a, candidate.person_b
@@ -220,7 +221,7 @@ def match_candidate_accept(*, actor: Actor, candidate_id: int) -> Person:
 
 def match_candidate_reject(*, actor: Actor, candidate_id: int) -> None:
     with transaction.atomic():
-        candidate = MatchCandidate.objects.select_for_update().get(pk=candidate_id)
+        candidate = match_candidate_lock(candidate_id)
         if candidate.status != MatchStatus.PENDING:
             raise Conflict("该候选已处理", detail={"status": candidate.status})
         candidate.status = MatchStatus.REJECTED

@@ -29,15 +29,14 @@ from freshloop.core.db import retry_transient
 from freshloop.core.events import publish
 from freshloop.identity.components import (
     Component,
-    advisory_lock,
     component_load,
     component_load_locked,
-    people_lock,
 )
 from freshloop.identity.errors import (
     InvalidIdentifier,
 )
 from freshloop.identity.events import PersonCreated
+from freshloop.identity.locks import advisory_lock, people_lock
 from freshloop.identity.merging import (
     PRIVATE_TRAITS,
     SOURCE_PRIORITY,
@@ -73,7 +72,7 @@ from freshloop.identity.normalise import (
 from freshloop.identity.partition import partition
 from freshloop.identity.rules import rule_for
 
-# Written in normalise.py, components.py, merging.py; part of this module's public face.
+# Written in normalise.py, components.py, locks.py, merging.py; part of this module's public face.
 __all__ = [
     "MAX_IDENTIFIERS_PER_CALL",
     "MAX_TRAITS",

@@ -20,6 +20,7 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import Conflict, InvalidInput
 from freshloop.inventory.errors import OutOfStock
+from freshloop.inventory.locks import lots_lock, stock_levels_lock
 from freshloop.inventory.models import (
     BatchStock,
     MovementKind,
@@ -188,12 +189,7 @@ def stock_take(
     missing = sorted(set(counts) - set(skus))
     if missing:
         raise InvalidInput("盘点中有不存在的 SKU", detail={"sku_ids": missing})
-    levels = {
-        level.sku_id: level
-        for level in StockLevel.objects.select_for_update()
-        .filter(warehouse=warehouse, sku_id__in=counts)
-        .order_by("pk")
-    }
+    levels = stock_levels_lock(warehouse=warehouse, sku_ids=counts)
     short = [
         {"sku_id": sku_id, "counted": counted, "reserved": levels[sku_id].reserved}
         for sku_id, counted in sorted(counts.items())
@@ -362,12 +358,7 @@ def reservations_ship(*, order_ref: str) -> list[Reservation]:
 
 def _take_from_lots(stock: StockLevel, quantity: int) -> None:
     remaining = quantity
-    lots = (
-        BatchStock.objects.select_for_update()
-        .filter(warehouse_id=stock.warehouse_id, batch__sku_id=stock.sku_id, quantity__gt=0)
-        .order_by("batch__expires_on", "pk")
-    )
-    for lot in lots:
+    for lot in lots_lock(stock):
         take = min(lot.quantity, remaining)
         BatchStock.objects.filter(pk=lot.pk).update(quantity=F("quantity") - take)
         remaining -= take

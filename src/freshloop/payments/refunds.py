@@ -24,7 +24,7 @@ from freshloop.payments.errors import (
     NothingToRefund,
     RefundAmountInvalid,
 )
-from freshloop.payments.locks import payment_lock
+from freshloop.payments.locks import payment_lock, refund_lock
 from freshloop.payments.models import (
     PAID_STATUSES,
     NotificationKind,
@@ -196,7 +196,7 @@ def refund_result_apply(*, refund_no: str, result: RefundResult) -> Refund:
     unlocked = Refund.objects.select_related("payment").get(refund_no=refund_no)
     payment = payment_lock(payment_no=unlocked.payment.payment_no)
     assert payment is not None
-    refund = Refund.objects.select_for_update().get(pk=unlocked.pk)
+    refund = refund_lock(unlocked.pk)
     if refund.status != RefundStatus.PENDING:
         return refund  # settled before: a repeated answer changes nothing
     now = clock.now()

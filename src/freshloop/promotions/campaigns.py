@@ -18,6 +18,7 @@ from freshloop.promotions.errors import (
     CampaignBudgetExhausted,
     CampaignInvalid,
 )
+from freshloop.promotions.locks import campaign_lock
 from freshloop.promotions.models import (
     BudgetChargeStatus,
     Campaign,
@@ -173,7 +174,7 @@ def campaign_update(*, actor: Actor, campaign: Campaign, spec: CampaignSpec) -> 
     tiers, prices = campaign_validate(spec)
     product_ids = ids_check(Product, spec.product_ids, "product_ids", _campaign_invalid)
     category_ids = ids_check(Category, spec.category_ids, "category_ids", _campaign_invalid)
-    current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    current = campaign_lock(campaign.pk)
     if spec.code != current.code:
         raise _campaign_invalid("编码创建后不能修改", "code", spec.code)
     if spec.budget_fen is not None and spec.budget_fen < current.spent_fen:

@@ -17,6 +17,7 @@ from freshloop.promotions.errors import (
     CouponTemplateLocked,
     RedeemCodeInvalid,
 )
+from freshloop.promotions.locks import coupon_template_lock, redeem_code_lock
 from freshloop.promotions.models import (
     CouponKind,
     CouponTemplate,
@@ -191,7 +192,7 @@ def coupon_template_update(
     coupon_template_validate(spec)
     product_ids = ids_check(Product, spec.product_ids, "product_ids", _invalid)
     category_ids = ids_check(Category, spec.category_ids, "category_ids", _invalid)
-    current = CouponTemplate.objects.select_for_update().get(pk=template.pk)
+    current = coupon_template_lock(template.pk)
     before = _template_snapshot(current)
     coupon_template_update_check(template=current, spec=spec)
     fields = {field: getattr(spec, field) for field in _TEMPLATE_MODEL_FIELDS}
@@ -271,7 +272,7 @@ def redeem_code_update(
     valid_until: dt.datetime | None,
     is_active: bool,
 ) -> RedeemCode:
-    current = RedeemCode.objects.select_for_update().get(pk=redeem_code.pk)
+    current = redeem_code_lock(redeem_code.pk)
     if max_claims is not None and (not is_int(max_claims) or max_claims < current.claimed_count):
         raise RedeemCodeInvalid("最多领取次数不能少于已领取次数", detail={"max_claims": max_claims})
     before = {

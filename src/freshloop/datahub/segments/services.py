@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -30,6 +29,7 @@ from freshloop.datahub.segments.errors import (
 )
 from freshloop.datahub.segments.evaluation import id_chunks
 from freshloop.datahub.segments.grammar import segment_validate, unprintable
+from freshloop.datahub.segments.locks import segment_lock, segments_lock
 from freshloop.datahub.segments.selectors import segment_evaluate, segment_get, segment_member_ids
 from freshloop.identity.models import Person
 from freshloop.promotions.models import CouponSource, CouponTemplate
@@ -61,18 +61,6 @@ def _segment_description(description: Any) -> str:
     return clean
 
 
-def _segments_lock(segment_ids: Iterable[int]) -> list[Segment]:
-    """The module's one row-lock helper: segments locked in primary-key order."""
-    return list(Segment.objects.select_for_update().filter(pk__in=set(segment_ids)).order_by("pk"))
-
-
-def _segment_locked(segment_id: int) -> Segment:
-    locked = _segments_lock([segment_id])
-    if not locked:
-        raise SegmentNotFound(detail={"segment_id": segment_id})
-    return locked[0]
-
-
 @transaction.atomic
 def segment_save(
     *,
@@ -99,7 +87,7 @@ def segment_save(
         segment = Segment(created_by=actor.label[:64], created_at=now)
         action = "datahub.segment_create"
     else:
-        segment = _segment_locked(segment.pk)
+        segment = segment_lock(segment.pk)
         before = {
             "name": segment.name,
             "description": segment.description,
@@ -172,7 +160,7 @@ def segment_materialise(
     for _ in range(3):
         members = segment_evaluate(definition=definition, now=moment, store=store)
         with transaction.atomic():
-            locked = _segment_locked(segment.pk)
+            locked = segment_lock(segment.pk)
             if locked.definition != definition:
                 definition = locked.definition
                 continue
@@ -216,7 +204,7 @@ def segments_materialise_all(*, now: dt.datetime | None = None) -> int:
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, actor: Actor) -> None:
-    locked = _segment_locked(segment.pk)
+    locked = segment_lock(segment.pk)
     audit_record(
         actor=actor,
         action="datahub.segment_delete",
@@ -239,7 +227,7 @@ def segment_members_forget(*, person_id: int) -> int:
         )
         if not segment_ids:
             return 0
-        for segment in _segments_lock(segment_ids):
+        for segment in segments_lock(segment_ids):
             removed, _ = SegmentMember.objects.filter(segment=segment, person_id=person_id).delete()
             if removed:
                 segment.member_count = max(0, segment.member_count - removed)

@@ -25,6 +25,7 @@ from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.datahub.eventstore.selectors import EventStore, event_store, to_naive_utc
 from freshloop.datahub.models import ManualTag
 from freshloop.datahub.tags.computation import FULL_SQL, QUINTILE_CUTS, SCOPED_SQL, parameters
+from freshloop.datahub.tags.locks import manual_tag_lock
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.services import people_lock
 
@@ -183,7 +184,7 @@ def manual_tag_remove(*, person: Person, tag: str, actor: Actor) -> bool:
     """Take a tag off a person; return whether there was one to take off."""
     text = manual_tag_text_clean(tag)
     with transaction.atomic():
-        row = ManualTag.objects.select_for_update().filter(person=person, tag=text).first()
+        row = manual_tag_lock(person=person, tag=text)
         if row is None:
             return False
         audit_record(

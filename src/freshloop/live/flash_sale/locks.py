@@ -1,4 +1,5 @@
-"""The flash sales' own lock: one writer at a time per sale on SQLite (see `writer_turn`)."""
+"""The flash sales' own lock: one writer at a time per sale on SQLite (see `writer_turn`),
+taken before any row lock; the row locks are live's (`live/locks.py`)."""
 
 from __future__ import annotations
 

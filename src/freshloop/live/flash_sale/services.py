@@ -65,6 +65,7 @@ from freshloop.live.flash_sale.redis_stock import (
     gate_reserve,
 )
 from freshloop.live.flash_sale.selectors import FLASH_PRICE_LABEL
+from freshloop.live.locks import live_session_lock
 from freshloop.live.models import (
     ClaimStatus,
     FlashSale,
@@ -134,9 +135,10 @@ def flash_sale_start(
         if not _is_count(value):
             raise FlashSaleInvalid(f"{name} 必须是整数", detail={name: value})
     # The session row lock serialises starts in one session ("one running sale per SKU").
-    locked = LiveSession.objects.select_for_update().filter(pk=session.pk).first()
-    if locked is None:
-        raise NotFound("直播场次不存在", detail={"session_id": session.pk})
+    try:
+        locked = live_session_lock(session.pk)
+    except LiveSession.DoesNotExist:
+        raise NotFound("直播场次不存在", detail={"session_id": session.pk}) from None
     if locked.status != LiveStatus.LIVE:
         raise FlashSaleSessionNotLive(detail={"status": locked.status})
     sku = sku_get_sellable(sku_id=sku.pk, channel="live")

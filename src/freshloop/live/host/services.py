@@ -32,6 +32,12 @@ from freshloop.live.host.errors import (
     ViewerNotInSession,
 )
 from freshloop.live.host.selectors import draw_candidates, draw_winners, pinned_card
+from freshloop.live.locks import (
+    live_comment_lock,
+    live_products_lock,
+    live_session_lock,
+    live_viewer_lock,
+)
 from freshloop.live.models import (
     FlashSale,
     FlashSaleStatus,
@@ -53,10 +59,6 @@ MAX_PRIZE_CHARS = 64
 
 
 # --- the session's state --------------------------------------------------------------------
-
-
-def _locked_session(session: LiveSession) -> LiveSession:
-    return LiveSession.objects.select_for_update().get(pk=session.pk)
 
 
 def _status_payload(session: LiveSession) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def _session_move(
 ) -> LiveSession:
     """Lock the session, check its status is `allowed_from`, move it to `to_status` (with
     `stamp_now` set to now and `values` set), and audit the move. Returns the locked row."""
-    locked = _locked_session(session)
+    locked = live_session_lock(session.pk)
     if locked.status != allowed_from:
         raise LiveStateInvalid(refusal, detail={"status": locked.status})
     now = clock.now()
@@ -183,22 +185,12 @@ def _open_for_selling(session: LiveSession) -> None:
         raise LiveStateInvalid("直播已结束，不能再置顶商品", detail={"status": session.status})
 
 
-def _session_products_locked(session: LiveSession) -> list[LiveProduct]:
-    # Locked in primary-key order: two quick pins in a row must not both stay pinned.
-    return list(
-        LiveProduct.objects.select_for_update()
-        .filter(session=session)
-        .select_related("sku__product")
-        .order_by("pk")
-    )
-
-
 @transaction.atomic
 def product_pin(*, session: LiveSession, sku_id: int, actor: Actor) -> LiveProduct:
     """Pin one of the session's products; the product pinned before is unpinned."""
-    locked = _locked_session(session)
+    locked = live_session_lock(session.pk)
     _open_for_selling(locked)
-    products = _session_products_locked(locked)
+    products = live_products_lock(locked.pk)
     target = next((p for p in products if p.sku_id == sku_id), None)
     if target is None:
         raise ProductNotInSession(detail={"sku_id": sku_id})
@@ -223,8 +215,8 @@ def product_pin(*, session: LiveSession, sku_id: int, actor: Actor) -> LiveProdu
 @transaction.atomic
 def product_unpin(*, session: LiveSession, actor: Actor) -> LiveProduct | None:
     """Take the pinned product down; nothing pinned is not an error (returns None)."""
-    locked = _locked_session(session)
-    products = _session_products_locked(locked)
+    locked = live_session_lock(session.pk)
+    products = live_products_lock(locked.pk)
     pinned = next((p for p in products if p.pinned_at is not None), None)
     if pinned is None:
         return None
@@ -300,7 +292,7 @@ def lucky_draw(*, session: LiveSession, prize: str, winners_count: int, actor: A
         raise InvalidInput(
             f"中奖人数需为 1 到 {MAX_DRAW_WINNERS}", detail={"field": "winners_count"}
         )
-    locked = _locked_session(session)
+    locked = live_session_lock(session.pk)
     if locked.status not in {LiveStatus.LIVE, LiveStatus.ENDED}:
         raise LiveStateInvalid("直播开始后才能抽奖", detail={"status": locked.status})
     candidates = draw_candidates(session=locked)
@@ -349,12 +341,7 @@ def lucky_draw(*, session: LiveSession, prize: str, winners_count: int, actor: A
 
 
 def _locked_viewer(session: LiveSession, person_id: int) -> LiveViewer:
-    viewer = (
-        LiveViewer.objects.select_for_update()
-        .select_related("person")
-        .filter(session=session, person_id=person_id)
-        .first()
-    )
+    viewer = live_viewer_lock(session_id=session.pk, person_id=person_id, with_person=True)
     if viewer is None:
         raise ViewerNotInSession(detail={"person_id": person_id})
     return viewer
@@ -447,7 +434,7 @@ def viewer_unban(*, session: LiveSession, person_id: int, actor: Actor) -> LiveV
 @transaction.atomic
 def comment_delete(*, comment: LiveComment, actor: Actor) -> LiveComment:
     """Hide a comment (soft delete: kept for the audit trail); deleting twice is harmless."""
-    locked = LiveComment.objects.select_for_update().select_related("session").get(pk=comment.pk)
+    locked = live_comment_lock(comment.pk)
     if locked.deleted_at is not None:
         return locked
     locked.deleted_at = clock.now()

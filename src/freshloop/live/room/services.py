@@ -29,6 +29,7 @@ from freshloop.identity.models import Identifier, IdentifierType, Person
 from freshloop.identity.services import IdentifierInput, identify
 from freshloop.live import events
 from freshloop.live.config import live_config
+from freshloop.live.locks import live_viewer_lock
 from freshloop.live.models import (
     LiveAction,
     LiveActivity,
@@ -294,7 +295,7 @@ def comment_post(*, session: LiveSession, person: Person, text: str) -> LiveComm
     banned. Stored as typed; every page renders it as text (never as HTML)."""
     if session.status != LiveStatus.LIVE:
         raise LiveSessionNotLive("直播未开始或已结束，暂不能评论")
-    viewer = LiveViewer.objects.select_for_update().filter(session=session, person=person).first()
+    viewer = live_viewer_lock(session_id=session.pk, person_id=person.pk)
     if viewer is None:
         raise NotFound("请先进入直播间")
     if viewer.banned:

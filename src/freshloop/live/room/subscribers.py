@@ -14,6 +14,7 @@ from freshloop.core.events import subscribe
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.models import Person
 from freshloop.live import events
+from freshloop.live.locks import live_viewers_lock
 from freshloop.live.models import (
     LiveAction,
     LiveActivity,
@@ -125,10 +126,12 @@ def viewers_follow_merge(event: IdentityMerged) -> None:
     """Re-point the merged person's viewing: one viewer row per session (dwell added up,
     comments moved), activities and reservations moved."""
     with transaction.atomic():
-        for old in LiveViewer.objects.select_for_update().filter(person_id=event.from_person_id):
-            survivor = LiveViewer.objects.filter(
-                session_id=old.session_id, person_id=event.into_person_id
-            ).first()
+        # Both people's rows, locked in one primary-key order: two merges into one survivor
+        # (from two identify calls) then wait on each other instead of deadlocking.
+        viewers = live_viewers_lock([event.from_person_id, event.into_person_id])
+        survivors = {v.session_id: v for v in viewers if v.person_id == event.into_person_id}
+        for old in (v for v in viewers if v.person_id == event.from_person_id):
+            survivor = survivors.get(old.session_id)
             if survivor is None:
                 LiveViewer.objects.filter(pk=old.pk).update(person_id=event.into_person_id)
                 continue

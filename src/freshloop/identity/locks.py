@@ -1,0 +1,58 @@
+"""Row locks of the identity module (and its advisory locks), always taken in this order:
+
+1. advisory locks on the call's identifier keys (PostgreSQL), all in one ascending statement;
+2. a match candidate (one row), when an operator decides one;
+3. people, in primary-key order.
+
+A component that turns out larger than first thought locks its newcomers after the people
+already held (`components.component_load_locked`), which can break step 3's order; PostgreSQL
+then aborts one of two such calls and `identify` runs it again (`retry_transient`).
+
+Other modules lock a person through `identity.services.people_lock`; identity never waits on
+their rows while it holds people (their reactions to a merge run after its commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from django.db import connection
+
+from freshloop.identity.models import MatchCandidate, Person
+
+
+def advisory_lock(keys: Iterable[str]) -> None:
+    """Serialise calls that share an identifier, even one no row holds yet (PostgreSQL).
+
+    All of a call's locks in one statement, taken in ascending order (PostgreSQL evaluates a
+    volatile select list after ORDER BY), so any two callers lock in the same global order."""
+    if connection.vendor != "postgresql":
+        return  # SQLite runs write transactions one at a time (BEGIN IMMEDIATE)
+    lock_ids = sorted(
+        {
+            int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+            for key in keys
+        }
+    )
+    if not lock_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS t(k) ORDER BY k",
+            [lock_ids],
+        )
+
+
+def match_candidate_lock(candidate_id: int) -> MatchCandidate:
+    """One review candidate (raises `MatchCandidate.DoesNotExist` when there is none)."""
+    return MatchCandidate.objects.select_for_update().get(pk=candidate_id)
+
+
+def people_lock(person_ids: Iterable[int]) -> dict[int, Person]:
+    """Lock people rows in primary-key order; returned by id (missing ids are left out)."""
+    ids = sorted(set(person_ids))
+    return {
+        person.pk: person
+        for person in Person.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    }
