@@ -20,11 +20,6 @@ from freshloop.orders.models import (
     OrderStatus,
 )
 
-PAYMENT_WINDOW = dt.timedelta(minutes=15)
-MAX_LINES = 50
-MAX_QUANTITY_PER_LINE = 99
-ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
-
 
 @dataclass(frozen=True)
 class HistoricalLine:

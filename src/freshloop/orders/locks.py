@@ -3,8 +3,6 @@ time, so locks are always taken in one order; payments lock a payment before its
 
 from __future__ import annotations
 
-import datetime as dt
-
 from freshloop.orders.errors import (
     OrderNotFound,
     RefundNotFound,
@@ -13,11 +11,6 @@ from freshloop.orders.models import (
     Order,
     RefundRequest,
 )
-
-PAYMENT_WINDOW = dt.timedelta(minutes=15)
-MAX_LINES = 50
-MAX_QUANTITY_PER_LINE = 99
-ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
 
 
 def order_lock(order_no: str) -> Order:

@@ -57,6 +57,17 @@ class OrderStatus(models.TextChoices):
     PARTIALLY_REFUNDED = "partially_refunded", "部分退款"
 
 
+# Paid and kept (not cancelled, not wholly refunded): what "bought" means to other modules.
+BOUGHT_STATUSES: tuple[str, ...] = (
+    OrderStatus.PAID,
+    OrderStatus.ALLOCATED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED,
+    OrderStatus.PARTIALLY_REFUNDED,
+)
+
+
 class Order(models.Model):
     order_no = models.CharField("订单号", max_length=40, unique=True)
     person = models.ForeignKey(

@@ -21,7 +21,7 @@ from freshloop.catalog.models import Sku, StorageCondition
 from freshloop.identity.models import Person
 from freshloop.membership import services as membership
 from freshloop.membership.models import Membership
-from freshloop.orders.models import Order, OrderStatus
+from freshloop.orders.models import BOUGHT_STATUSES, Order, OrderStatus
 from freshloop.promotions import pricing as engine
 from freshloop.promotions.errors import CouponUnavailable
 from freshloop.promotions.selectors import (
@@ -33,15 +33,8 @@ from freshloop.promotions.selectors import (
 AMBIENT_SHIPPING_FEN = 800
 COLD_CHAIN_SHIPPING_FEN = 1500
 FREE_SHIPPING_FROM_FEN = 9900
-PAID_STATUSES = [
-    OrderStatus.PAID,
-    OrderStatus.ALLOCATED,
-    OrderStatus.SHIPPED,
-    OrderStatus.DELIVERED,
-    OrderStatus.COMPLETED,
-    OrderStatus.PARTIALLY_REFUNDED,
-    OrderStatus.REFUND_REQUESTED,
-]
+# A buyer with any of these has bought before (a refund being asked for does not undo it).
+PAID_STATUSES = [*BOUGHT_STATUSES, OrderStatus.REFUND_REQUESTED]
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,6 @@ from freshloop.orders.models import (
 from freshloop.orders.state import NOT_YET_SHIPPED, REFUNDABLE, effective_status
 from freshloop.orders.timeline import event_base, status_set, timeline_add
 
-PAYMENT_WINDOW = dt.timedelta(minutes=15)
-MAX_LINES = 50
-MAX_QUANTITY_PER_LINE = 99
-ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
-
 
 def _refundable_left(order: Order) -> int:
     pending = sum(

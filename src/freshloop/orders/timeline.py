@@ -3,7 +3,6 @@ through the state machine, and the common fields of every order event."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from freshloop.core import clock
@@ -12,11 +11,6 @@ from freshloop.orders.models import (
     OrderEvent,
 )
 from freshloop.orders.state import ensure_transition
-
-PAYMENT_WINDOW = dt.timedelta(minutes=15)
-MAX_LINES = 50
-MAX_QUANTITY_PER_LINE = 99
-ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
 
 
 def timeline_add(order: Order, to_status: str, *, note: str = "", actor: str = "") -> None:

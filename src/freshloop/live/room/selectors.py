@@ -21,7 +21,7 @@ from freshloop.live.models import (
     LiveViewer,
 )
 from freshloop.live.streams.selectors import stream_provider
-from freshloop.orders.models import Order, OrderStatus
+from freshloop.orders.models import BOUGHT_STATUSES, Order
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.selectors import coupon_value_text
 
@@ -30,14 +30,6 @@ HEARTBEAT_SECONDS = 30
 ONLINE_WINDOW = dt.timedelta(seconds=HEARTBEAT_SECONDS + 15)
 RECENT_COMMENTS = 50
 LISTED_SESSIONS = 30
-BOUGHT_STATUSES = [
-    OrderStatus.PAID,
-    OrderStatus.ALLOCATED,
-    OrderStatus.SHIPPED,
-    OrderStatus.DELIVERED,
-    OrderStatus.COMPLETED,
-    OrderStatus.PARTIALLY_REFUNDED,
-]
 
 
 def room_channel(*, code: str) -> str:
