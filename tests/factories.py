@@ -15,6 +15,8 @@ from freshloop.identity.services import person_resolve_identifier, phone_normali
 if TYPE_CHECKING:
     from freshloop.catalog.models import Sku
     from freshloop.inventory.models import Warehouse
+    from freshloop.orders.models import Order
+    from freshloop.promotions.models import Coupon, CouponTemplate
 
 _phone_numbers = itertools.count(13800000001)
 
@@ -101,3 +103,54 @@ def make_sku(
             actor=Actor.system("tests"),
         )
     return sku
+
+
+# --- orders and coupons -----------------------------------------------------------------------
+
+ADDRESS = {
+    "name": "王小明",
+    "phone": "13800138000",
+    "province": "上海",
+    "city": "上海",
+    "district": "浦东新区",
+    "detail": "张江路 1 号",
+}
+"""A complete delivery address (every field checkout requires)."""
+
+MARKETER = Actor(type="user", id="9", label="市场部小周")
+
+
+def make_order(
+    person: Person,
+    *items: tuple[Sku, int],
+    coupons: list[int] | None = None,
+    points: int = 0,
+    key: str = "",
+    channel: str = "shop",
+    source_ref: str = "",
+) -> Order:
+    """An unpaid order placed through the real checkout (priced, stock reserved, audited)."""
+    from freshloop.orders.services import CheckoutItem, CheckoutRequest, order_create
+
+    order, _ = order_create(
+        request=CheckoutRequest(
+            person=person,
+            channel=channel,
+            source_ref=source_ref,
+            items=[CheckoutItem(sku_id=sku.pk, quantity=quantity) for sku, quantity in items],
+            coupon_ids=coupons or [],
+            points=points,
+            address=dict(ADDRESS),
+            idempotency_key=key,
+        )
+    )
+    return order
+
+
+def give_coupon(person: Person, template: CouponTemplate) -> Coupon:
+    """Issue one coupon of `template` to `person` by hand, as an operator would."""
+    from freshloop.promotions.services import coupon_issue
+
+    result = coupon_issue(template=template, people=[person], source="manual", actor=MARKETER)
+    assert len(result.issued) == 1, result.skipped
+    return result.issued[0]

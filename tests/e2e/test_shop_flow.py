@@ -15,8 +15,8 @@ from freshloop.identity.models import Identifier
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.promotions.models import Coupon, CouponStatus
 from tests.e2e.test_login_flows import MOBILE, _sms_code_from_outbox
-from tests.factories import make_sku
-from tests.orders.helpers import coupon_template, give_coupon
+from tests.factories import give_coupon, make_sku
+from tests.orders.helpers import coupon_template
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

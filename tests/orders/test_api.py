@@ -11,8 +11,8 @@ from django.test import Client
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.orders.models import Order
-from tests.factories import make_person, make_sku
-from tests.orders.helpers import ADDRESS, coupon_template, give_coupon, pay
+from tests.factories import ADDRESS, give_coupon, make_person, make_sku
+from tests.orders.helpers import coupon_template, pay
 
 pytestmark = pytest.mark.django_db
 

@@ -49,8 +49,8 @@ from freshloop.promotions.errors import CouponUnavailable
 from freshloop.promotions.models import Coupon, CouponStatus
 from freshloop.promotions.services import CampaignSpec, campaign_create
 from tests.concurrency import run_at_once
-from tests.factories import make_person, make_sku
-from tests.orders.helpers import ADDRESS, MARKETER, buy, coupon_template, give_coupon, pay
+from tests.factories import ADDRESS, give_coupon, make_person, make_sku
+from tests.orders.helpers import MARKETER, buy, coupon_template, pay
 
 pytestmark = pytest.mark.django_db
 OPERATOR = Actor(type="user", id="2", label="客服小陈")

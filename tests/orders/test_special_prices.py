@@ -21,8 +21,8 @@ from freshloop.orders.services import (
 from freshloop.promotions import pricing, selectors
 from freshloop.promotions.models import Campaign
 from freshloop.promotions.services import CampaignSpec, campaign_create
-from tests.factories import make_person, make_sku
-from tests.orders.helpers import ADDRESS, MARKETER
+from tests.factories import ADDRESS, make_person, make_sku
+from tests.orders.helpers import MARKETER
 
 FLASH = SpecialPrice(unit_price_fen=990, label="直播秒杀价", ref="FC_1", max_quantity=2)
 

@@ -21,18 +21,9 @@ from cryptography.x509.oid import NameOID
 from freshloop.core import clock
 from freshloop.identity.models import Person
 from freshloop.orders.models import Order
-from freshloop.orders.services import CheckoutItem, CheckoutRequest, order_create
 from freshloop.payments.providers import wechat_v3
+from tests import factories
 from tests.factories import make_person, make_sku
-
-ADDRESS = {
-    "name": "李小红",
-    "phone": "13900139000",
-    "province": "浙江",
-    "city": "杭州",
-    "district": "西湖区",
-    "detail": "文三路 1 号",
-}
 
 WECHAT_MCHID = "1900000109"
 WECHAT_APPID = "wxd678efh567hg6787"
@@ -41,17 +32,9 @@ ALIPAY_APP_ID = "2021000000000001"
 
 
 def make_order(*, person: Person | None = None, price_fen: int = 6000, quantity: int = 2) -> Order:
-    """An unpaid order created through the orders module's checkout."""
-    person = person or make_person()
+    """An unpaid order of one SKU, placed through the orders module's checkout."""
     sku = make_sku(price_fen=price_fen, stock=quantity + 5)
-    order, _ = order_create(
-        request=CheckoutRequest(
-            person=person,
-            items=[CheckoutItem(sku_id=sku.pk, quantity=quantity)],
-            address=dict(ADDRESS),
-        )
-    )
-    return order
+    return factories.make_order(person or make_person(), (sku, quantity))
 
 
 @lru_cache(maxsize=8)

@@ -12,8 +12,8 @@ from freshloop.core.audit import Actor
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.inventory.services import stock_receive
-from tests.factories import make_person, make_sku, make_warehouse
-from tests.orders.helpers import buy, coupon_template, give_coupon, pay
+from tests.factories import give_coupon, make_person, make_sku, make_warehouse
+from tests.orders.helpers import buy, coupon_template, pay
 
 pytestmark = pytest.mark.django_db
 

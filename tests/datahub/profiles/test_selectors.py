@@ -46,9 +46,9 @@ from freshloop.live.room.services import (
 from freshloop.orders.models import Order
 from freshloop.promotions.models import Coupon
 from tests.datahub.helpers import make_source, send_and_flush, track_event
-from tests.factories import make_person, make_sku
+from tests.factories import give_coupon, make_person, make_sku
 from tests.live.host.helpers import make_room, say
-from tests.orders.helpers import buy, coupon_template, give_coupon, pay
+from tests.orders.helpers import buy, coupon_template, pay
 
 pytestmark = pytest.mark.django_db
 

@@ -20,17 +20,9 @@ from freshloop.live.models import FlashSale, LiveSession
 from freshloop.live.room.services import live_session_create
 from freshloop.orders.models import Order
 from tests.concurrency import errors_of, run_at_once, values_of
-from tests.factories import make_sku, make_staff_user
+from tests.factories import ADDRESS, make_sku, make_staff_user
 
 HOST = Actor(type="user", id="1", label="主播小鲜")
-ADDRESS = {
-    "name": "王小明",
-    "phone": "13800138000",
-    "province": "上海",
-    "city": "上海",
-    "district": "浦东新区",
-    "detail": "张江路 1 号",
-}
 _hosts = itertools.count(1)
 
 

@@ -34,9 +34,9 @@ from freshloop.live.host.services import live_session_end
 from freshloop.live.models import ClaimStatus, FlashSale, FlashSaleClaim, FlashSaleStatus
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.orders.services import order_cancel, orders_expire_unpaid
+from tests.factories import make_order as shop_buy
 from tests.factories import make_person, make_sku
 from tests.live.flash_sale.helpers import HOST, buy, make_flash_sale, make_live_session
-from tests.orders.helpers import buy as shop_buy
 from tests.orders.helpers import pay
 
 
