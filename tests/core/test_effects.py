@@ -13,9 +13,11 @@ from django.db import transaction
 from freshloop.core import clock
 from freshloop.core.effects import (
     EFFECT_CHANNEL,
+    EFFECTS_KEPT_FOR,
     STUCK_AFTER,
     effect_consumer,
     effect_enqueue,
+    effects_purge_delivered,
     outbox_stuck_alert,
     outbox_stuck_count,
 )
@@ -205,3 +207,28 @@ class TestOutboxStuckCount:
         outbox_stuck_alert(now=later + dt.timedelta(minutes=5))
         alerts = OutboxMessage.objects.filter(channel=ALERT_CHANNEL)
         assert [alert.payload["kind"] for alert in alerts] == ["outbox.stuck"]
+
+
+class TestEffectsPurgeDelivered:
+    def test_forgets_delivered_effects_after_a_week_and_keeps_the_rest(
+        self, inline: Recorder, background: Recorder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given a delivered effect, one still pending, and an SMS already sent
+        monkeypatch.setattr("freshloop.core.effects.kick_relay", lambda: None)
+        with transaction.atomic():
+            delivered = effect_enqueue(name="test.inline", payload={})
+            pending = effect_enqueue(name="test.background", payload={})
+        sms = OutboxMessage.objects.create(
+            channel="sms",
+            status=OutboxStatus.SENT,
+            sent_at=clock.now(),
+            next_attempt_at=clock.now(),
+            created_at=clock.now(),
+        )
+        # when the purge runs a week and a day later
+        later = clock.now() + EFFECTS_KEPT_FOR + dt.timedelta(days=1)
+        assert effects_purge_delivered(now=later) == 1
+        # then only the delivered effect is gone
+        remaining = set(OutboxMessage.objects.values_list("pk", flat=True))
+        assert remaining == {pending.pk, sms.pk}
+        assert delivered.pk not in remaining

@@ -172,3 +172,23 @@ def outbox_stuck_alert(*, now: dt.datetime | None = None) -> int:
             dedupe_key=f"outbox.stuck:{moment:%Y%m%d%H}",
         )
     return count
+
+
+EFFECTS_KEPT_FOR = dt.timedelta(days=7)
+
+
+def effects_purge_delivered(*, now: dt.datetime | None = None, batch: int = 5000) -> int:
+    """Forget delivered effects older than `EFFECTS_KEPT_FOR` (every order writes a few, and a
+    delivered one is only worth keeping while someone may be investigating it); returns how
+    many were deleted. Messages on other channels are kept: they are the record of what left."""
+    cutoff = (now or clock.now()) - EFFECTS_KEPT_FOR
+    deleted = 0
+    while True:
+        ids = list(
+            OutboxMessage.objects.filter(
+                channel=EFFECT_CHANNEL, status=OutboxStatus.SENT, sent_at__lt=cutoff
+            ).values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += OutboxMessage.objects.filter(pk__in=ids).delete()[0]

@@ -8,7 +8,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from freshloop.core import clock
-from freshloop.core.effects import outbox_stuck_alert
+from freshloop.core.effects import effects_purge_delivered, outbox_stuck_alert
 from freshloop.core.models import WorkerHeartbeat
 from freshloop.core.outbox import outbox_relay
 from freshloop.core.ratelimit import rate_limit_purge_expired
@@ -42,6 +42,11 @@ def relay_outbox_now() -> None:
 @db_periodic_task(crontab(minute="*/5"), name="core.outbox_stuck_alert")
 def alert_stuck_outbox() -> None:
     outbox_stuck_alert()
+
+
+@db_periodic_task(crontab(hour="4", minute="7"), name="core.effects_purge")
+def purge_delivered_effects() -> None:
+    effects_purge_delivered()
 
 
 @db_periodic_task(crontab(minute="*/15"), name="core.ratelimit_purge")
