@@ -82,3 +82,35 @@ class TestPublish:
             unsubscribe(DomainEvent, everything.append)
         assert everything[0].payload()["parcel_id"] == 7
         assert "occurred_at" in everything[0].payload()
+
+
+@pytest.mark.django_db(transaction=True)
+class TestInTransactionHandlers:
+    @pytest.fixture
+    def written(self) -> Iterator[list[int]]:
+        seen: list[int] = []
+
+        def write_row(event: ParcelPacked) -> None:
+            # stands for a row written beside the fact (the data hub's buffer)
+            seen.append(event.parcel_id)
+
+        subscribe(ParcelPacked, in_transaction=True)(write_row)
+        yield seen
+        unsubscribe(ParcelPacked, write_row)
+
+    def test_runs_inside_the_publishing_transaction(self, written: list[int]) -> None:
+        with transaction.atomic():
+            publish(ParcelPacked(parcel_id=5))
+            # then it has run before the commit, as part of the transaction
+            assert written == [5]
+
+    def test_a_failing_handler_fails_the_transaction(self) -> None:
+        def refuse(event: ParcelPacked) -> None:
+            raise RuntimeError("buffer full")
+
+        subscribe(ParcelPacked, in_transaction=True)(refuse)
+        try:
+            with pytest.raises(RuntimeError), transaction.atomic():
+                publish(ParcelPacked(parcel_id=6))
+        finally:
+            unsubscribe(ParcelPacked, refuse)

@@ -4,14 +4,19 @@
 outermost transaction commits and not at all if it rolls back, so no listener ever sees a fact
 that did not happen. Outside a transaction (autocommit) handlers run at once.
 
-Two kinds of handler:
+Three kinds of handler:
 - plain (`@subscribe(E)`): best effort, called after commit in the committing process; lost if
   that process dies in between (fine for a screen refresh, a cache, a live counter);
 - durable (`@subscribe(E, durable=True)`): the event is written as an effect row in the
   publishing transaction (`core.effects`) and delivered at least once, after a crash too. The
-  handler must be idempotent. Use it for anything that must happen: a data-hub fact of an order,
-  the refund that follows an approval. `background=True` runs it on the worker instead of in the
-  committing request.
+  handler must be idempotent. Use it for anything that must happen: the refund that follows an
+  approval, a webhook. `background=True` runs it on the worker instead of in the committing
+  request;
+- in the transaction (`@subscribe(E, in_transaction=True)`): called at once, inside the
+  publishing transaction, so its rows commit or roll back with the fact. Only for a handler
+  whose whole effect is a few rows in our own database that some consumer reads idempotently
+  later (the data hub's write-ahead buffer): never an outside call, and a failure fails the
+  publishing transaction. Cheaper than an effect row when that is all the effect is.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ Handler = Callable[[Any], None]
 _handlers: dict[type[DomainEvent], list[Handler]] = {}
 _durable_handlers: dict[type[DomainEvent], list[str]] = {}
 """Per event type, the effect names of its durable handlers."""
+_in_transaction_handlers: dict[type[DomainEvent], list[Handler]] = {}
 
 
 def _effect_name(handler: Handler) -> str:
@@ -92,7 +98,11 @@ def _effect_name(handler: Handler) -> str:
 
 
 def subscribe(
-    event_type: type[EventT], *, durable: bool = False, background: bool = False
+    event_type: type[EventT],
+    *,
+    durable: bool = False,
+    background: bool = False,
+    in_transaction: bool = False,
 ) -> Callable[[Callable[[EventT], None]], Callable[[EventT], None]]:
     """Register a handler for an event type; subscribing to DomainEvent receives every event.
 
@@ -101,6 +111,11 @@ def subscribe(
     """
 
     def register(handler: Callable[[EventT], None]) -> Callable[[EventT], None]:
+        if in_transaction:
+            handlers = _in_transaction_handlers.setdefault(event_type, [])
+            if handler not in handlers:
+                handlers.append(handler)
+            return handler
         if durable:
             name = _effect_name(handler)
 
@@ -129,11 +144,18 @@ def unsubscribe(event_type: type[DomainEvent], handler: Handler) -> None:
     durable = _durable_handlers.get(event_type, [])
     if _effect_name(handler) in durable:
         durable.remove(_effect_name(handler))
+    in_transaction = _in_transaction_handlers.get(event_type, [])
+    if handler in in_transaction:
+        in_transaction.remove(handler)
 
 
 def publish(event: DomainEvent, *, using: str | None = None) -> None:
     """Deliver `event` to its handlers after the current transaction commits; durable
-    handlers' effects are written now, in that transaction."""
+    handlers' effects are written now, in that transaction, and in-transaction handlers run
+    now."""
+    for event_class in type(event).__mro__:
+        for handler in list(_in_transaction_handlers.get(event_class, ())):
+            handler(event)
     durable = [
         name
         for event_class in type(event).__mro__

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from freshloop.core.events import publish
 from freshloop.datahub.eventstore.selectors import EventStore
@@ -49,6 +50,17 @@ class TestOrderEventId:
 
 
 class TestRecordDomainEvent:
+    def test_an_order_fact_is_written_with_the_order_and_rolls_back_with_it(self) -> None:
+        # given a checkout whose transaction fails after the order was written
+        person, milk = make_person(), make_sku(stock=5)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            order = buy(person, (milk, 1))
+            # then, inside the transaction, its fact is already in the buffer beside it
+            assert BufferedEvent.objects.filter(event_id=f"order_created:{order.order_no}").exists()
+            raise RuntimeError("the payment step failed")
+        # and the rollback took the fact away with the order
+        assert not BufferedEvent.objects.filter(event_id__startswith="order_created:").exists()
+
     def test_a_paid_order_is_recorded_with_its_lines_and_region(
         self, store: EventStore, django_capture_on_commit_callbacks: Any
     ) -> None:

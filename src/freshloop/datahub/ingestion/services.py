@@ -180,7 +180,9 @@ def buffer_append(
     """Append events to the write-ahead buffer; return how many were new (ids not seen before)."""
     with transaction.atomic():
         stored = _insert_ignoring_conflicts(source, list(payloads.items()), received_at)
-    flusher_nudge()
+        # Inside a caller's transaction (an order's fact) the rows are visible only after its
+        # commit, so that is when the flusher is woken.
+        transaction.on_commit(flusher_nudge)
     return stored
 
 

@@ -3,10 +3,10 @@ announced it.
 
 Handlers run after the announcing transaction committed; each appends one row to the
 write-ahead buffer (an insert, no analytics work). Order facts (placed, paid, refunded, …) are
-durable: written as an effect in the order's own transaction and delivered at least once, so a
-process killed between the commit and the recording loses none (`core.effects`); the buffer
-ignores an event id it already holds, so a repeat records nothing twice. Viewer actions and
-other facts are best effort. Orders get deterministic event ids
+written into the buffer inside the order's own transaction (`in_transaction=True`), so they
+commit or roll back with the order and a process killed right after the commit loses none; the
+buffer is itself a durable queue that the flusher consumes, and it ignores an event id it
+already holds. Viewer actions and other facts are best effort, after commit. Orders get deterministic event ids
 (`order_paid:<order no>`, `ingestion.services.order_event_id`), so the historical backfill and
 the live recording of the same fact meet as one event. OneID merges travel through the buffer
 too and are applied by the flush, in order with the events around them.
@@ -74,7 +74,7 @@ def record_domain_event(event: DomainEvent) -> None:
     )
 
 
-@subscribe(OrderEventBase, durable=True)
+@subscribe(OrderEventBase, in_transaction=True)
 def record_order_event(event: OrderEventBase) -> None:
     name = event_name_for(event.name)
     suffix = getattr(event, "refund_no", "")
