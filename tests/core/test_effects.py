@@ -117,7 +117,7 @@ class TestEffectEnqueue:
         def queue_down() -> None:
             raise ConnectionError("Redis is down")
 
-        monkeypatch.setattr("freshloop.core.effects.kick_relay", queue_down)
+        monkeypatch.setattr("freshloop.core.outbox.kick_relay", queue_down)
         with transaction.atomic():
             effect_enqueue(name="test.background", payload={"refund_id": 7})
         # then the commit stands and the effect waits, due at once
@@ -129,7 +129,7 @@ class TestEffectEnqueue:
     def test_an_effect_that_keeps_failing_is_given_up_with_an_alert(
         self, background: Recorder, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr("freshloop.core.effects.kick_relay", lambda: None)
+        monkeypatch.setattr("freshloop.core.outbox.kick_relay", lambda: None)
         background.fail_with = RuntimeError("provider refuses")
         with transaction.atomic():
             row = effect_enqueue(name="test.background", payload={})
@@ -186,7 +186,7 @@ class TestOutboxStuckCount:
     def test_counts_rows_due_longer_than_the_threshold(
         self, background: Recorder, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr("freshloop.core.effects.kick_relay", lambda: None)  # no worker
+        monkeypatch.setattr("freshloop.core.outbox.kick_relay", lambda: None)  # no worker
         with transaction.atomic():
             effect_enqueue(name="test.background", payload={})
         later = clock.now() + STUCK_AFTER + dt.timedelta(minutes=1)
@@ -198,7 +198,7 @@ class TestOutboxStuckCount:
     def test_stuck_rows_raise_one_alert_per_hour(
         self, background: Recorder, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr("freshloop.core.effects.kick_relay", lambda: None)
+        monkeypatch.setattr("freshloop.core.outbox.kick_relay", lambda: None)
         with transaction.atomic():
             effect_enqueue(name="test.background", payload={})
         # two checks five minutes apart within one clock hour, long after the row was due
@@ -214,7 +214,7 @@ class TestEffectsPurgeDelivered:
         self, inline: Recorder, background: Recorder, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # given a delivered effect, one still pending, and an SMS already sent
-        monkeypatch.setattr("freshloop.core.effects.kick_relay", lambda: None)
+        monkeypatch.setattr("freshloop.core.outbox.kick_relay", lambda: None)
         with transaction.atomic():
             delivered = effect_enqueue(name="test.inline", payload={})
             pending = effect_enqueue(name="test.background", payload={})

@@ -56,6 +56,21 @@ def sender() -> Iterator[RecordingSender]:
 
 @pytest.mark.django_db(transaction=True)
 class TestOutboxEnqueue:
+    def test_an_urgent_message_commits_while_the_task_queue_is_down(
+        self, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given the worker's queue (Redis) refusing the kick
+        def queue_down() -> None:
+            raise ConnectionError("Redis is down")
+
+        monkeypatch.setattr("freshloop.core.outbox.kick_relay", queue_down)
+        # when a login code is queued as urgent and its transaction commits
+        with transaction.atomic():
+            message = outbox_enqueue(channel="test-channel", payload={}, urgent=True)
+        # then nothing was raised, and the periodic relay still sends it
+        assert outbox_relay().sent == 1
+        assert sender.sent == [message.pk]
+
     def test_rolled_back_business_change_sends_nothing(self, sender: RecordingSender) -> None:
         with pytest.raises(RuntimeError), transaction.atomic():
             outbox_enqueue(channel="test-channel", payload={"n": 1})

@@ -35,7 +35,7 @@ from freshloop.core.outbox import (
     ALERT_CHANNEL,
     CLAIM_LEASE,
     DeliveryError,
-    kick_relay,
+    kick_relay_best_effort,
     outbox_enqueue,
     register_sender,
 )
@@ -94,17 +94,10 @@ def effect_enqueue(
     )
     row_id = row.pk
     if registration.background:
-        transaction.on_commit(_kick_relay_best_effort)
+        transaction.on_commit(kick_relay_best_effort)
     else:
         transaction.on_commit(lambda: _deliver_inline(row_id, name, payload))
     return row
-
-
-def _kick_relay_best_effort() -> None:
-    try:
-        kick_relay()
-    except Exception:  # noqa: BLE001 (the queue, Redis, is down: the periodic relay finds the row)
-        logger.warning("could not kick the outbox relay; the periodic relay will deliver")
 
 
 def _deliver_inline(row_id: int, name: str, payload: dict[str, Any]) -> None:

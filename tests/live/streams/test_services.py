@@ -4,18 +4,15 @@ HLS view (and nothing outside its folder)."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from freshloop.live.streams.selectors import LocalHlsProvider
 from freshloop.live.streams.services import demo_stream_generate
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is installed by .ci/run")
 class TestDemoStream:
     def test_ffmpeg_makes_a_playable_hls_stream_served_locally(
         self, settings: Any, tmp_path: Path

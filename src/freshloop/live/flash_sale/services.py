@@ -176,7 +176,8 @@ def flash_sale_start(
         created_at=now,
     )
     audit_record(actor=actor, action="live.flash_sale.start", target=sale, after=_snapshot(sale))
-    transaction.on_commit(lambda: gate_load(sale.pk))
+    # Best effort: a buyer meeting an unloaded gate loads it, and flash_reconcile re-derives it.
+    transaction.on_commit(lambda: gate_load(sale.pk), robust=True)
     publish(
         events.FlashSaleStarted(
             session_code=locked.code,
@@ -212,7 +213,8 @@ def _end(sale: FlashSale, *, actor: Actor, reason: str, now: dt.datetime) -> boo
     engine = flash_engine()
     if engine is not None:
         sale_id = sale.pk
-        transaction.on_commit(lambda: engine.close(flash_sale_id=sale_id))
+        # Best effort: flash_reconcile closes what a Redis outage left open.
+        transaction.on_commit(lambda: engine.close(flash_sale_id=sale_id), robust=True)
     publish(
         events.FlashSaleEnded(
             session_code=sale.session.code,
@@ -524,7 +526,7 @@ def flash_sale_claims_release(*, order_no: str, actor: Actor) -> list[FlashSaleC
                     )
                 )
 
-            transaction.on_commit(after_commit)
+            transaction.on_commit(after_commit, robust=True)
     return released
 
 
