@@ -24,6 +24,7 @@ __all__ = [
     "PaymentPrompt",
     "PaymentProvider",
     "PaymentRequest",
+    "PromptKind",
     "ProviderUnavailable",
     "RefundNotification",
     "RefundRequest",
@@ -41,10 +42,19 @@ class ProviderUnavailable(Exception):
 
 
 class ClientKind(StrEnum):
-    """Where the consumer pays: a mobile browser (H5) or WeChat's in-app browser (JSAPI)."""
+    """Where the consumer pays, which decides how a provider takes the money."""
 
-    H5 = "h5"
-    JSAPI = "jsapi"
+    H5 = "h5"  # a phone browser outside WeChat: WeChat H5 pay, Alipay WAP pay
+    JSAPI = "jsapi"  # WeChat's in-app browser: WeixinJSBridge getBrandWCPayRequest
+    NATIVE = "native"  # a desktop browser: a QR code the consumer scans with their phone
+
+
+class PromptKind(StrEnum):
+    """What the consumer's page does with a payment prompt."""
+
+    REDIRECT = "redirect"  # open `redirect_url` (the provider's page, which returns to us)
+    JSAPI = "jsapi"  # call WeixinJSBridge with `jsapi`
+    QR = "qr"  # draw `qr_content` as a QR code for the phone to scan
 
 
 class NotificationStatus(StrEnum):
@@ -69,6 +79,8 @@ class PaymentRequest:
     description: str
     expires_at: dt.datetime | None
     client_kind: str
+    # Where the provider's H5/WAP page sends the consumer back to: a path on our site (the
+    # live room or the order page), joined to the public base URL by the provider.
     return_path: str = ""
 
 
@@ -82,14 +94,21 @@ class Payer:
 
 @dataclass(frozen=True)
 class PaymentPrompt:
-    """What the client does next: follow `redirect_url`, or call WeChat JSAPI with `jsapi`."""
+    """What the client does next: follow `redirect_url`, call WeChat JSAPI with `jsapi`, or
+    show `qr_content` as a QR code (see PromptKind)."""
 
-    kind: str  # "redirect" | "jsapi"
+    kind: str
     redirect_url: str = ""
     jsapi: dict[str, str] = field(default_factory=dict)
+    qr_content: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "redirect_url": self.redirect_url, "jsapi": dict(self.jsapi)}
+        return {
+            "kind": self.kind,
+            "redirect_url": self.redirect_url,
+            "jsapi": dict(self.jsapi),
+            "qr_content": self.qr_content,
+        }
 
 
 @dataclass(frozen=True)
@@ -158,6 +177,18 @@ class PaymentProvider(Protocol):
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
         """Verify a payment callback and read it; raise ForgedNotification when unverifiable."""
+        ...
+
+    def query_payment(self, payment_no: str) -> PaymentNotification | None:
+        """查单: the provider's own view of the payment, verified like a callback; None when the
+        provider has no such order (never opened there, e.g. an Alipay page never visited).
+        Raise ProviderUnavailable when it cannot answer."""
+        ...
+
+    def close_payment(self, payment_no: str) -> None:
+        """关单: make the provider refuse any further money for the payment. Closing one the
+        provider does not know is done; raise ProviderUnavailable when it cannot close it (the
+        caller queries first, so money that already arrived is booked, never lost)."""
         ...
 
     def refund(self, request: RefundRequest) -> RefundResult:

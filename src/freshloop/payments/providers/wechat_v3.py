@@ -140,6 +140,18 @@ def open_notification(
     return envelope, decrypt_resource(envelope["resource"], apiv3_key)
 
 
+def check_merchant(resource: Mapping[str, Any], *, mchid: str) -> None:
+    """A verified resource about another merchant's money is not ours to book."""
+    if str(resource.get("mchid", "")) != mchid:
+        raise ForgedNotification("notification is for another merchant")
+
+
+def check_app(resource: Mapping[str, Any], *, appid: str) -> None:
+    """A payment taken through another app (公众号/小程序) is not ours either."""
+    if str(resource.get("appid", "")) != appid:
+        raise ForgedNotification("notification is for another app")
+
+
 def _parse_time(value: object) -> dt.datetime | None:
     if not value:
         return None

@@ -24,7 +24,6 @@ from freshloop.payments.config import PaymentsConfigurationError, WechatPayConfi
 from freshloop.payments.providers import wechat_v3
 from freshloop.payments.providers.base import (
     ClientKind,
-    ForgedNotification,
     NotificationAck,
     Payer,
     PaymentNotification,
@@ -157,14 +156,12 @@ class WechatPayV3Provider:
             apiv3_key=self.config.apiv3_key.encode(),
             now=clock.now(),
         )
-        if str(resource.get("mchid", "")) != self.config.mchid:
-            raise ForgedNotification("notification is for another merchant")
+        wechat_v3.check_merchant(resource, mchid=self.config.mchid)
         return resource
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
         resource = self._open(headers, body)
-        if str(resource.get("appid", "")) != self.config.appid:
-            raise ForgedNotification("notification is for another app")
+        wechat_v3.check_app(resource, appid=self.config.appid)
         return wechat_v3.transaction_to_notification(resource)
 
     def refund(self, request: RefundRequest) -> RefundResult:
