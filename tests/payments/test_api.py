@@ -50,8 +50,10 @@ class TestCreatePaymentApi:
         assert body["amount_fen"] == order.total_fen
         assert body["prompt"] == {
             "kind": "redirect",
-            "redirect_url": f"/m/pay/{payment.payment_no}",
+            "redirect_url": f"/m/pay/{payment.payment_no}?next=%2Fm%2Forders%2F{order.order_no}",
             "jsapi": {},
+            "qr_content": "",
+            "qr_svg": "",
         }
 
     def test_needs_a_logged_in_consumer(self, client: Client) -> None:

@@ -99,8 +99,9 @@ class TestPaymentCreate:
         assert payment.status == PaymentStatus.CREATED
         assert payment.prompt == {
             "kind": "redirect",
-            "redirect_url": f"/m/pay/{payment.payment_no}",
+            "redirect_url": f"/m/pay/{payment.payment_no}?next=%2Fm%2Forders%2F{order.order_no}",
             "jsapi": {},
+            "qr_content": "",
         }
         assert AuditLog.objects.filter(action="payments.create", target_id=str(payment.pk)).exists()
 

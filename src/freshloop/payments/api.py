@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import segno
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
@@ -16,25 +17,44 @@ from freshloop.payments.errors import (
     ClientKindUnsupported,
     OrderNotPayable,
     PaymentGatewayError,
+    PaymentNotFound,
     PaymentProviderUnavailable,
     RefundAmountInvalid,
     WechatOpenidMissing,
 )
 from freshloop.payments.models import Payment
 from freshloop.payments.providers import payment_provider
-from freshloop.payments.schemas import PaymentCreateIn, PaymentOut, PromptOut
+from freshloop.payments.schemas import (
+    PaymentCreateIn,
+    PaymentMethodOut,
+    PaymentMethodsOut,
+    PaymentOut,
+    PromptOut,
+)
+from freshloop.payments.selectors import payment_methods
 from freshloop.payments.services import (
     NotificationOutcome,
     payment_create,
     payment_notification_handle,
+    payment_sync,
     refund_notification_handle,
 )
 
 router = Router(tags=["支付 payments"])
 
 
-def _payment_out(payment: Payment) -> PaymentOut:
+def _qr_svg(request: HttpRequest, content: str) -> str:
+    """The QR a phone scans: the provider's code URL, or our own (sandbox) cashier address."""
+    if not content:
+        return ""
+    if content.startswith("/"):
+        content = request.build_absolute_uri(content)
+    return str(segno.make(content, error="m").svg_data_uri(scale=6, border=2))
+
+
+def _payment_out(payment: Payment, request: HttpRequest) -> PaymentOut:
     prompt = payment.prompt or {}
+    qr_content = str(prompt.get("qr_content", ""))
     return PaymentOut(
         payment_no=payment.payment_no,
         order_no=payment.order.order_no,
@@ -47,6 +67,8 @@ def _payment_out(payment: Payment) -> PaymentOut:
             kind=str(prompt.get("kind", "")),
             redirect_url=str(prompt.get("redirect_url", "")),
             jsapi={str(k): str(v) for k, v in dict(prompt.get("jsapi") or {}).items()},
+            qr_content=qr_content,
+            qr_svg=_qr_svg(request, qr_content),
         ),
     )
 
@@ -73,8 +95,58 @@ def create_payment(request: HttpRequest, body: PaymentCreateIn) -> PaymentOut:
         provider=body.provider,
         client_kind=body.client_kind,
         client_ip=client_ip(request) or "",
+        return_path=body.return_to,
     )
-    return _payment_out(payment)
+    return _payment_out(payment, request)
+
+
+@router.get(
+    "/methods",
+    response=PaymentMethodsOut,
+    auth=ConsumerAuth(),
+    summary="当前环境可用的支付方式：微信内 JSAPI、手机浏览器 H5/WAP、电脑扫码",
+)
+@raises()
+def list_methods(request: HttpRequest) -> PaymentMethodsOut:
+    person = request_person(request)
+    context, methods = payment_methods(
+        person_id=person.pk, user_agent=request.headers.get("User-Agent", "")[:512]
+    )
+    return PaymentMethodsOut(
+        context=context.value,
+        methods=[
+            PaymentMethodOut(
+                provider=method.provider,
+                client_kind=method.client_kind,
+                label=method.label,
+                ready=method.ready,
+                hint=method.hint,
+            )
+            for method in methods
+        ],
+    )
+
+
+@router.post(
+    "/{payment_no}/sync",
+    response=PaymentOut,
+    auth=ConsumerAuth(),
+    summary="查单：向支付渠道查询这笔支付的结果并入账（从支付页返回、扫码等待时调用）",
+)
+# Booking what the provider answers reaches the same guards as a callback (points, refunds).
+@raises(
+    PaymentNotFound,
+    PaymentProviderUnavailable,
+    PaymentGatewayError,
+    RefundAmountInvalid,
+    InsufficientPoints,
+    InvalidPointsRequest,
+    MemberNotFound,
+)
+def sync_payment(request: HttpRequest, payment_no: str) -> PaymentOut:
+    person = request_person(request)
+    payment = payment_sync(payment_no=payment_no, person_id=person.pk)
+    return _payment_out(payment, request)
 
 
 def _ack(outcome: NotificationOutcome) -> HttpResponse:

@@ -28,7 +28,11 @@ class WechatPayConfig:
     apiv3_key: str
     platform_public_key: str
     platform_public_key_id: str
+    # One or more PEM certificates (an old and a new one side by side while WeChat Pay rotates).
     platform_certificate: str
+    # Fetch the platform certificates with the certificate download API on a schedule
+    # (certificate mode); the downloaded ones are trusted beside the configured keys.
+    download_certificates: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ def _wechatpay() -> WechatPayConfig | None:
         platform_public_key=_pem("FRESHLOOP_WECHATPAY_PLATFORM_PUBLIC_KEY"),
         platform_public_key_id=_env("FRESHLOOP_WECHATPAY_PLATFORM_PUBLIC_KEY_ID"),
         platform_certificate=_pem("FRESHLOOP_WECHATPAY_PLATFORM_CERT"),
+        download_certificates=_bool(
+            "FRESHLOOP_WECHATPAY_DOWNLOAD_CERTIFICATES",
+            not _env("FRESHLOOP_WECHATPAY_PLATFORM_PUBLIC_KEY"),
+        ),
     )
     missing = [
         name

@@ -43,6 +43,8 @@ class Payment(models.Model):
     created_at = models.DateTimeField("创建时间")
     paid_at = models.DateTimeField("支付时间", null=True, blank=True)
     updated_at = models.DateTimeField("更新时间")
+    # 查单: when the provider was last asked about an open payment (reconciliation backs off).
+    last_queried_at = models.DateTimeField("最近查单时间", null=True, blank=True)
 
     class Meta:
         verbose_name = "支付"
@@ -73,6 +75,7 @@ class Payment(models.Model):
 class NotificationKind(models.TextChoices):
     PAYMENT = "payment", "支付通知"
     REFUND = "refund", "退款通知"
+    QUERY = "query", "主动查单"
 
 
 class PaymentNotificationLog(models.Model):
@@ -133,3 +136,24 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.refund_no
+
+
+class WechatPlatformCertificate(models.Model):
+    """A WeChat Pay platform certificate fetched with the certificate download API.
+
+    Trusted (by its serial) beside the configured keys until it expires, so WeChat Pay can
+    rotate certificates without anyone editing the configuration."""
+
+    serial_no = models.CharField("证书序列号", max_length=64, unique=True)
+    certificate_pem = models.TextField("证书(PEM)")
+    effective_at = models.DateTimeField("生效时间")
+    expires_at = models.DateTimeField("过期时间")
+    fetched_at = models.DateTimeField("下载时间")
+
+    class Meta:
+        verbose_name = "微信支付平台证书"
+        verbose_name_plural = "微信支付平台证书"
+        ordering = ["-expires_at"]
+
+    def __str__(self) -> str:
+        return self.serial_no

@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 
 class PaymentCreateIn(Schema):
@@ -14,17 +14,50 @@ class PaymentCreateIn(Schema):
     provider: str = Field(
         ..., min_length=1, max_length=16, description="sandbox / wechatpay / alipay"
     )
-    client_kind: Literal["h5", "jsapi"] = Field(
-        "h5", description="h5：手机浏览器；jsapi：微信内打开（公众号/小程序）"
+    client_kind: Literal["h5", "jsapi", "native"] = Field(
+        "h5",
+        description="h5：手机浏览器（微信H5支付/支付宝手机网站支付）；jsapi：微信内打开；"
+        "native：电脑浏览器，扫码支付",
     )
+    return_to: str = Field(
+        "",
+        max_length=200,
+        pattern=r"^(/[A-Za-z0-9\-_.~!$&'()*+,;=:@%/?]*)?$",
+        description="支付渠道页面付完后返回的本站路径（如直播间 /live/xxx），默认订单页",
+    )
+
+    @field_validator("return_to")
+    @classmethod
+    def _same_site(cls, value: str) -> str:
+        # "//host" and "/\\host" are other sites to a browser; only our own paths come back.
+        if value.startswith("//") or "\\" in value:
+            raise ValueError("return_to must be a path on this site")
+        return value
 
 
 class PromptOut(Schema):
     kind: str = Field(
-        ..., description="redirect：跳转 redirect_url；jsapi：用 jsapi 参数调起微信支付"
+        ...,
+        description="redirect：跳转 redirect_url；jsapi：用 jsapi 参数调起微信支付；"
+        "qr：展示二维码（qr_svg）供手机扫码",
     )
     redirect_url: str
     jsapi: dict[str, str]
+    qr_content: str = ""
+    qr_svg: str = Field("", description="二维码图片（SVG data URI），kind 为 qr 时给出")
+
+
+class PaymentMethodOut(Schema):
+    provider: str
+    client_kind: str
+    label: str
+    ready: bool = Field(..., description="false：需先完成前置步骤（如微信授权登录）")
+    hint: str = ""
+
+
+class PaymentMethodsOut(Schema):
+    context: str = Field(..., description="wechat：微信内；mobile：手机浏览器；desktop：电脑")
+    methods: list[PaymentMethodOut]
 
 
 class PaymentOut(Schema):

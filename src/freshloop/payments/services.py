@@ -17,22 +17,28 @@ Invariants
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import logging
 from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
+from freshloop.core.effects import effect_enqueue
 from freshloop.core.ids import new_id
 from freshloop.identity.models import Identifier, IdentifierType, Person
 from freshloop.orders.errors import OrderNotFound, OrderStateInvalid, PaymentAmountMismatch
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.orders.services import order_payment_succeeded
+from freshloop.payments.config import payments_config
 from freshloop.payments.errors import (
     ClientKindUnsupported,
     OrderNotPayable,
     PaymentGatewayError,
+    PaymentNotFound,
     WechatOpenidMissing,
 )
 from freshloop.payments.locks import payment_lock
@@ -42,11 +48,13 @@ from freshloop.payments.models import (
     Payment,
     PaymentStatus,
     RefundOrigin,
+    WechatPlatformCertificate,
 )
 from freshloop.payments.notifications import (
     NotificationOutcome,
     callback_alert,
     callback_handle,
+    callback_log,
     gateway_for,
     notification_outcome,
 )
@@ -58,6 +66,7 @@ from freshloop.payments.providers import (
     PaymentProvider,
     PaymentRequest,
     ProviderUnavailable,
+    payment_provider,
 )
 from freshloop.payments.refunds import (
     refund_create_locked,
@@ -70,16 +79,23 @@ from freshloop.payments.refunds import (
 # The module's public face (other modules and the API import these from here).
 __all__ = [
     "NotificationOutcome",
+    "payment_close_at_provider",
     "payment_create",
     "payment_notification_handle",
+    "payment_sync",
+    "payments_reconcile",
     "refund_notification_handle",
     "refund_result_apply",
     "refund_start",
     "refund_submit",
+    "wechatpay_certificates_refresh",
 ]
 
 
 logger = logging.getLogger(__name__)
+
+# The effect that closes a payment at its provider once it can no longer be paid here.
+CLOSE_AT_PROVIDER = "payments.close_at_provider"
 
 
 # --- creating a payment ---------------------------------------------------------------------
@@ -109,13 +125,21 @@ def _ensure_payable(order: Order) -> None:
 
 
 def payment_create(
-    *, order_no: str, person_id: int, provider: str, client_kind: str, client_ip: str = ""
+    *,
+    order_no: str,
+    person_id: int,
+    provider: str,
+    client_kind: str,
+    client_ip: str = "",
+    return_path: str = "",
 ) -> Payment:
     """Open (or reuse) the payment that collects an unpaid order's total through `provider`.
 
     Only the order's owner may pay it, and only while it is pending payment and before its
     deadline. An open payment for the same order, provider and client kind is reused, so a
-    double-tapped "pay" button opens one gateway order, not two.
+    double-tapped "pay" button opens one gateway order, not two. `return_path` is the page of
+    ours a provider's H5/WAP page sends the buyer back to (the live room they paid from);
+    the order page by default.
     """
     gateway = gateway_for(provider)
     if client_kind not in gateway.client_kinds:
@@ -150,7 +174,7 @@ def payment_create(
                 description=f"鲜环订单 {order.order_no}",
                 expires_at=order.expires_at,
                 client_kind=client_kind,
-                return_path=f"/m/orders/{order.order_no}",
+                return_path=return_path or f"/m/orders/{order.order_no}",
             ),
             payer,
         )
@@ -163,9 +187,16 @@ def payment_create(
             if open_payment is not None:
                 # A different client kind or amount needs a new gateway order; the old one is
                 # closed here (money still arriving on it is booked, see notifications).
-                Payment.objects.filter(pk=open_payment.pk, status=PaymentStatus.CREATED).update(
-                    status=PaymentStatus.CLOSED, updated_at=now
-                )
+                replaced = Payment.objects.filter(
+                    pk=open_payment.pk, status=PaymentStatus.CREATED
+                ).update(status=PaymentStatus.CLOSED, updated_at=now)
+                if replaced:
+                    # ...and at the provider too, so the buyer cannot pay the old one later.
+                    effect_enqueue(
+                        name=CLOSE_AT_PROVIDER,
+                        payload={"payment_no": open_payment.payment_no},
+                        dedupe_key=f"{CLOSE_AT_PROVIDER}:{open_payment.payment_no}",
+                    )
             payment = Payment.objects.create(
                 payment_no=payment_no,
                 order=order,
@@ -355,3 +386,179 @@ def _payment_notification_apply(
     return notification_outcome(
         gateway, accepted=True, code="paid", message="OK", payment_no=payment.payment_no
     )
+
+
+# --- 查单 and 关单: reconciling open payments with the provider ------------------------------
+
+
+def _query_and_book(gateway: PaymentProvider, payment: Payment) -> str:
+    """Ask the provider about an open payment and book what it says, through the same checks
+    as a callback (a query answer is verified like one); returns the outcome code."""
+    now = clock.now()
+    Payment.objects.filter(pk=payment.pk).update(last_queried_at=now)
+    try:
+        notification = gateway.query_payment(payment.payment_no)
+    except ProviderUnavailable as exc:
+        logger.warning(
+            "query of payment %s at %s failed: %s", payment.payment_no, gateway.name, exc
+        )
+        raise PaymentGatewayError(detail={"provider": gateway.name}) from exc
+    if notification is None:
+        return "not_at_provider"
+    digest = hashlib.sha256(
+        f"query:{notification.out_trade_no}:{notification.status}:{notification.transaction_id}".encode()
+    ).hexdigest()
+    outcome = _payment_notification_apply(gateway, notification, digest)
+    if notification.status != NotificationStatus.PENDING:
+        callback_log(
+            provider=gateway.name,
+            kind=NotificationKind.QUERY,
+            verified=True,
+            outcome=outcome,
+            digest=digest,
+            out_trade_no=notification.out_trade_no,
+            transaction_id=notification.transaction_id,
+        )
+    return outcome.code
+
+
+def payment_sync(*, payment_no: str, person_id: int | None = None) -> Payment:
+    """查单 on demand: when the buyer comes back from the provider's page, while a QR code is
+    on screen, after the WeChat bridge says "ok". The bridge's word never books money; only
+    the provider's verified answer (or its signed callback) does.
+
+    With `person_id`, only that person's payment is found (another's answers not-found)."""
+    payment = Payment.objects.select_related("order").filter(payment_no=payment_no[:40]).first()
+    if payment is None or (person_id is not None and payment.order.person_id != person_id):
+        raise PaymentNotFound(detail={"payment_no": payment_no[:40]})
+    if payment.status == PaymentStatus.CREATED:
+        _query_and_book(gateway_for(payment.provider), payment)
+        payment.refresh_from_db()
+    return payment
+
+
+def payment_close_at_provider(*, payment_no: str) -> None:
+    """关单: a payment that can no longer be paid here (its order cancelled or timed out, or a
+    newer payment replaced it) is closed at the provider. Money that already arrived is found
+    by querying first and booked (and, the order being gone, sent back); money that arrives
+    between the query and the close makes the close fail, and the retry books it."""
+    payment = Payment.objects.select_related("order").filter(payment_no=payment_no).first()
+    if payment is None or payment.status in PAID_STATUSES:
+        return
+    gateway = payment_provider(payment.provider)
+    if gateway is None:
+        logger.error("payment %s: provider %s is gone, cannot close", payment_no, payment.provider)
+        return
+    _query_and_book(gateway, payment)
+    payment.refresh_from_db()
+    if payment.status in PAID_STATUSES:
+        return
+    try:
+        gateway.close_payment(payment.payment_no)
+    except ProviderUnavailable as exc:
+        logger.warning("close of payment %s at %s failed: %s", payment_no, gateway.name, exc)
+        raise PaymentGatewayError(detail={"provider": gateway.name}) from exc
+    closed = Payment.objects.filter(
+        pk=payment.pk, status__in=[PaymentStatus.CREATED, PaymentStatus.CLOSED]
+    ).update(status=PaymentStatus.CLOSED, updated_at=clock.now())
+    if closed:
+        audit_record(
+            actor=Actor.system(f"payments.{gateway.name}"),
+            action="payments.closed_at_provider",
+            target=payment,
+            after={"order_no": payment.order.order_no, "provider": gateway.name},
+        )
+
+
+def payments_for_order_close(*, order_no: str) -> None:
+    """Every open payment of an order that will not be paid is closed at its provider."""
+    for payment_no in Payment.objects.filter(
+        order__order_no=order_no, status=PaymentStatus.CREATED
+    ).values_list("payment_no", flat=True):
+        payment_close_at_provider(payment_no=payment_no)
+
+
+# Open payments are asked about a minute after they open, then every few minutes while the
+# buyer may still be paying, then rarely; after two days the provider has closed them itself.
+RECONCILE_FIRST_AFTER = dt.timedelta(minutes=1)
+RECONCILE_FRESH_FOR = dt.timedelta(minutes=30)
+RECONCILE_FRESH_EVERY = dt.timedelta(minutes=2)
+RECONCILE_STALE_EVERY = dt.timedelta(minutes=15)
+RECONCILE_GIVE_UP_AFTER = dt.timedelta(days=2)
+
+
+def payments_reconcile(*, now: dt.datetime | None = None, limit: int = 200) -> dict[str, int]:
+    """The scheduled 查单 sweep: open payments whose callback has not come are queried (a lost
+    callback still books the money), and open payments of orders that were cancelled are
+    closed at the provider (in case the cancellation's own close did not get through)."""
+    now = now or clock.now()
+    due = (
+        Payment.objects.filter(
+            status=PaymentStatus.CREATED,
+            created_at__lte=now - RECONCILE_FIRST_AFTER,
+            created_at__gte=now - RECONCILE_GIVE_UP_AFTER,
+        )
+        .filter(
+            Q(last_queried_at__isnull=True)
+            | Q(
+                created_at__gte=now - RECONCILE_FRESH_FOR,
+                last_queried_at__lte=now - RECONCILE_FRESH_EVERY,
+            )
+            | Q(last_queried_at__lte=now - RECONCILE_STALE_EVERY)
+        )
+        .select_related("order")
+        .order_by("last_queried_at", "pk")[:limit]
+    )
+    counts = {"queried": 0, "paid": 0, "closed": 0, "failed": 0}
+    for payment in due:
+        gateway = payment_provider(payment.provider)
+        if gateway is None:
+            continue
+        try:
+            if payment.order.status == OrderStatus.CANCELLED:
+                payment_close_at_provider(payment_no=payment.payment_no)
+                counts["closed"] += 1
+                continue
+            code = _query_and_book(gateway, payment)
+        except PaymentGatewayError:
+            counts["failed"] += 1
+            continue
+        counts["queried"] += 1
+        if code in {"paid", "late_payment_refunding"}:
+            counts["paid"] += 1
+    if any(counts.values()):
+        logger.info("payments reconcile: %s", counts)
+    return counts
+
+
+def wechatpay_certificates_refresh() -> int:
+    """Fetch WeChat Pay's platform certificates (download API) and keep the new ones; returns
+    how many were new. Does nothing unless certificate download is configured."""
+    config = payments_config().wechatpay
+    gateway = payment_provider("wechatpay")
+    if config is None or not config.download_certificates or gateway is None:
+        return 0
+    download = getattr(gateway, "download_certificates", None)
+    if download is None:
+        return 0
+    try:
+        certificates = download()
+    except ProviderUnavailable as exc:
+        logger.warning("wechatpay certificate download failed: %s", exc)
+        raise PaymentGatewayError(detail={"provider": "wechatpay"}) from exc
+    now = clock.now()
+    added = 0
+    for certificate in certificates:
+        _, created = WechatPlatformCertificate.objects.get_or_create(
+            serial_no=certificate.serial_no,
+            defaults={
+                "certificate_pem": certificate.certificate_pem,
+                "effective_at": certificate.effective_at,
+                "expires_at": certificate.expires_at,
+                "fetched_at": now,
+            },
+        )
+        added += int(created)
+    if added:
+        logger.info("wechatpay: %d new platform certificate(s) trusted", added)
+    return added

@@ -11,11 +11,12 @@ import logging
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from freshloop.core.money import format_fen
 from freshloop.payments.models import Payment, PaymentStatus
-from freshloop.payments.providers import payment_provider
+from freshloop.payments.providers import ProviderUnavailable, payment_provider
 from freshloop.payments.providers.sandbox import SandboxProvider
 from freshloop.payments.services import payment_notification_handle
 
@@ -39,10 +40,24 @@ def sandbox_pay_page(request: HttpRequest, payment_no: str) -> HttpResponse:
     if payment is None:
         return _error(request, "支付单不存在", 404)
     order_url = f"/m/orders/{payment.order.order_no}"
+    # Like a provider's H5 page, the cashier returns the buyer where they paid from (the live
+    # room) — only ever to a path on this site.
+    next_url = request.GET.get("next", "")
+    if not (next_url.startswith("/") and url_has_allowed_host_and_scheme(next_url, None)):
+        next_url = order_url
     if request.method == "POST":
         if payment.status != PaymentStatus.CREATED:
-            return HttpResponseRedirect(order_url)
-        succeed = request.POST.get("action") == "succeed"
+            return HttpResponseRedirect(next_url)
+        action = request.POST.get("action")
+        succeed = action in {"succeed", "succeed_silently"}
+        if succeed:
+            try:
+                provider.record_paid(payment_no=payment.payment_no, amount_fen=payment.amount_fen)
+            except ProviderUnavailable:
+                return _error(request, "该支付单已在渠道关闭，请回到订单重新发起支付", 409)
+        if action == "succeed_silently":
+            # The platform took the money but its callback is lost: only 查单 will book it.
+            return HttpResponseRedirect(next_url)
         headers, body = provider.build_payment_notification(
             payment_no=payment.payment_no, amount_fen=payment.amount_fen, succeed=succeed
         )
@@ -50,7 +65,7 @@ def sandbox_pay_page(request: HttpRequest, payment_no: str) -> HttpResponse:
         if not outcome.accepted:
             logger.error("sandbox payment %s was not accepted: %s", payment_no, outcome.code)
             return _error(request, f"支付未被受理（{outcome.code}）", 409)
-        return HttpResponseRedirect(order_url)
+        return HttpResponseRedirect(next_url)
     return render(
         request,
         "payments/sandbox_pay.html",
@@ -59,6 +74,6 @@ def sandbox_pay_page(request: HttpRequest, payment_no: str) -> HttpResponse:
             "order": payment.order,
             "amount": format_fen(payment.amount_fen),
             "payable": payment.status == PaymentStatus.CREATED,
-            "order_url": order_url,
+            "order_url": next_url,
         },
     )

@@ -33,9 +33,12 @@ def _build() -> dict[str, base.PaymentProvider]:
         built["sandbox"] = SandboxProvider()
     if config.wechatpay is not None:
         from freshloop.payments.providers.wechatpay import WechatPayV3Provider
+        from freshloop.payments.selectors import wechatpay_downloaded_keys
 
         built["wechatpay"] = WechatPayV3Provider(
-            config=config.wechatpay, notify_base_url=config.notify_base_url
+            config=config.wechatpay,
+            notify_base_url=config.notify_base_url,
+            downloaded_keys=wechatpay_downloaded_keys,
         )
     if config.alipay is not None:
         from freshloop.payments.providers.alipay import AlipayProvider

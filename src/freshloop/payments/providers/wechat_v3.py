@@ -110,17 +110,25 @@ def read_envelope(body: bytes) -> dict[str, Any]:
     return envelope
 
 
-def decrypt_resource(resource: Mapping[str, Any], apiv3_key: bytes) -> dict[str, Any]:
+def decrypt_text(resource: Mapping[str, Any], apiv3_key: bytes) -> str:
+    """Open an AEAD_AES_256_GCM envelope (callback resource, downloaded certificate)."""
     if resource.get("algorithm") != ALGORITHM:
         raise ForgedNotification("unsupported resource algorithm")
     try:
         nonce = str(resource["nonce"]).encode()
         associated_data = str(resource.get("associated_data") or "").encode()
         ciphertext = base64.b64decode(str(resource["ciphertext"]), validate=True)
-        plain = AESGCM(apiv3_key).decrypt(nonce, ciphertext, associated_data)
-        data = json.loads(plain)
+        return AESGCM(apiv3_key).decrypt(nonce, ciphertext, associated_data).decode()
     except (KeyError, binascii.Error, InvalidTag, ValueError) as exc:
         raise ForgedNotification("resource does not decrypt with our APIv3 key") from exc
+
+
+def decrypt_resource(resource: Mapping[str, Any], apiv3_key: bytes) -> dict[str, Any]:
+    plain = decrypt_text(resource, apiv3_key)
+    try:
+        data = json.loads(plain)
+    except ValueError as exc:
+        raise ForgedNotification("resource is not JSON") from exc
     if not isinstance(data, dict):
         raise ForgedNotification("decrypted resource is not an object")
     return data
@@ -246,14 +254,19 @@ def acknowledge(*, accepted: bool, message: str, retry: bool) -> NotificationAck
 
 
 def encrypt_resource(
-    plain: Mapping[str, Any], *, apiv3_key: bytes, original_type: str, associated_data: str
+    plain: Mapping[str, Any] | str,
+    *,
+    apiv3_key: bytes,
+    original_type: str,
+    associated_data: str,
 ) -> dict[str, str]:
     nonce = secrets.token_hex(6)  # 12 ASCII characters, as WeChat Pay sends
-    ciphertext = AESGCM(apiv3_key).encrypt(
-        nonce.encode(),
-        json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode(),
-        associated_data.encode(),
+    text = (
+        plain
+        if isinstance(plain, str)
+        else json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
     )
+    ciphertext = AESGCM(apiv3_key).encrypt(nonce.encode(), text.encode(), associated_data.encode())
     return {
         "original_type": original_type,
         "algorithm": ALGORITHM,
