@@ -14,8 +14,8 @@ from freshloop.core import clock
 from freshloop.live.models import FlashSaleClaim, LiveSession
 from freshloop.live.room.services import live_session_create
 from freshloop.orders.models import Order, OrderStatus
-from tests.e2e.conftest import AsgiServer
-from tests.e2e.test_login_flows import MOBILE, _sms_code_from_outbox
+from tests.e2e.conftest import PHONE_CONTEXT, AsgiServer
+from tests.e2e.test_login_flows import _sms_code_from_outbox
 from tests.factories import make_sku
 from tests.live.helpers import HOST_ACTOR, make_host
 
@@ -47,7 +47,7 @@ def _host_console(browser: Browser, base: str, code: str, errors: list[str]) -> 
 
 
 def _viewer_room(browser: Browser, base: str, code: str, errors: list[str]) -> Page:
-    context = browser.new_context(viewport=MOBILE, locale="zh-CN", is_mobile=True)
+    context = browser.new_context(**PHONE_CONTEXT)
     page = context.new_page()
     _watch_errors(page, errors)
     page.goto(f"{base}/m/login?next=/m/live/{code}")

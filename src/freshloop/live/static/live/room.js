@@ -8,7 +8,7 @@ function liveRoom(code) {
   return {
     state: { title: '', status: '', products: [], flash_sales: [], coupons: [], online: 0, likes: 0, me: null, play_url: '' },
     comments: [], draft: '', error: '', toast: '', drop: null, reserved: false,
-    sheet: '', item: null, qty: 1, flash: null, coupons: [], chosen: [], quote: null, busy: false, paying: false,
+    sheet: '', item: null, qty: 1, flash: null, coupons: [], chosen: [], quote: null, busy: false,
     address: Object.assign({ name: '', phone: '', province: '', city: '', district: '', detail: '' }, savedAddress),
     pendingLikes: 0, events: null, player: null, joined: null,
 
@@ -88,7 +88,7 @@ function liveRoom(code) {
       try { const c = await api('POST', base + '/coupons/' + templateId + '/claim'); this.drop = null; this.say('已领取 ' + c.name); } catch (e) { this.say(e.message); }
     },
     openProducts() { this.sheet = 'products'; },
-    closeSheet() { this.sheet = ''; this.paying = false; },
+    closeSheet() { this.sheet = ''; },
     track(action, skuId) { api('POST', base + '/track', { action: action, sku_id: skuId, device_id: deviceId }).catch(() => {}); },
 
     body() {
@@ -99,7 +99,7 @@ function liveRoom(code) {
       if (!this.loggedIn()) return this.login();
       this.item = product; this.qty = 1; this.flash = this.flashFor(product.sku_id); this.chosen = []; this.quote = null; this.error = '';
       this.track('add_to_cart', product.sku_id);
-      this.sheet = 'checkout'; this.paying = false;
+      this.sheet = 'checkout';
       try {
         this.coupons = this.flash ? [] : await api('POST', '/api/v1/shop/checkout/coupons', this.body());
         const best = this.coupons.find(c => c.usable); if (best) this.chosen = [best.coupon_id];
@@ -122,24 +122,13 @@ function liveRoom(code) {
         const order = this.flash
           ? await api('POST', '/api/v1/live/flash-sales/' + this.flash.id + '/buy', { quantity: this.qty, address: this.address, coupon_ids: this.chosen }, { 'Idempotency-Key': key })
           : await api('POST', '/api/v1/shop/orders', Object.assign(this.body(), { address: this.address }), { 'Idempotency-Key': key });
-        const payment = await api('POST', '/api/v1/payments', { order_no: order.order_no, provider: 'sandbox', client_kind: 'h5' });
-        // The cashier opens inside the sheet; the viewer never leaves the room.
-        this.paying = true;
-        this.$refs.cashier.src = payment.prompt.redirect_url;
-        this.waitPaid(order.order_no);
+        // The cashier takes over (WeChat JSAPI, a QR, or the provider's page that returns here);
+        // the viewer stays in the room.
+        this.sheet = '';
+        window.dispatchEvent(new CustomEvent('cashier:open', { detail: { orderNo: order.order_no, returnTo: location.pathname, inFrame: true } }));
       } catch (e) { this.error = e.message; this.say(e.message); }
       this.busy = false;
     },
-    waitPaid(orderNo) {
-      const check = async () => {
-        if (!this.paying) return;
-        try {
-          const order = await api('GET', '/api/v1/shop/orders/' + encodeURIComponent(orderNo));
-          if (order.status === 'paid') { this.paying = false; this.sheet = ''; this.say('支付成功，已购'); await this.refresh(); return; }
-        } catch (e) { /* keep waiting */ }
-        setTimeout(check, 1000);
-      };
-      setTimeout(check, 1000);
-    },
+    async paid() { this.say('支付成功，已购'); await this.refresh(); },
   };
 }
