@@ -247,15 +247,77 @@ def alipay_notification(
     return urlencode(params).encode()
 
 
+ALIPAY_TRADE_NO = "2024050122001400000000000001"
+ALIPAY_QR_CODE = "https://qr.alipay.com/bax08431ljhokirwl38f00a7"
+
+
+def alipay_trade(
+    *,
+    out_trade_no: str,
+    total_amount: str,
+    trade_status: str = "TRADE_SUCCESS",
+    send_pay_date: str = "2024-05-01 10:34:56",
+    trade_no: str = ALIPAY_TRADE_NO,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An alipay_trade_query_response node with the fields of the published sample
+    (docs.open.alipay.com/api_1/alipay.trade.query)."""
+    return {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": trade_no,
+        "out_trade_no": out_trade_no,
+        "buyer_logon_id": "159****5620",
+        "trade_status": trade_status,
+        "total_amount": total_amount,
+        "buyer_pay_amount": total_amount,
+        "point_amount": "0.00",
+        "invoice_amount": total_amount,
+        "send_pay_date": send_pay_date,
+        "receipt_amount": total_amount,
+        "buyer_user_id": "2088101117955611",
+        **(extra or {}),
+    }
+
+
+def alipay_failure(sub_code: str, sub_msg: str) -> dict[str, Any]:
+    """A business failure node: code 40004 with Alipay's sub_code, signed like a success."""
+    return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg}
+
+
 class FakeAlipayGateway:
     """Stands in for https://openapi.alipay.com/gateway.do: checks the app's RSA2 signature on
-    the request and answers with a response signed by Alipay's key, as the API documents."""
+    the request and answers with a response signed by Alipay's key, as the API documents.
+
+    `answers[method]` replaces the default answer node of one method; a list there is answered
+    in turn (one per call). `signing_key` signs answers with another key (a forgery),
+    `unsigned` leaves `sign` out."""
 
     def __init__(self, *, alipay_key: RSAPrivateKey, app_public_key_pem: str) -> None:
         self.alipay_key = alipay_key
         self.app_public_key_pem = app_public_key_pem
         self.requests: list[dict[str, Any]] = []
         self.refund_answer: dict[str, Any] = {"fund_change": "Y"}
+        self.answers: dict[str, dict[str, Any] | list[dict[str, Any]]] = {}
+        self.signing_key: RSAPrivateKey | None = None
+        self.unsigned = False
+
+    def _default_answer(self, method: str, biz: dict[str, Any]) -> dict[str, Any]:
+        ok = {"code": "10000", "msg": "Success", "out_trade_no": biz.get("out_trade_no", "")}
+        if method == "alipay.trade.precreate":
+            return {**ok, "qr_code": ALIPAY_QR_CODE}
+        if method == "alipay.trade.close":
+            return {**ok, "trade_no": ALIPAY_TRADE_NO}
+        if method == "alipay.trade.query":
+            return alipay_failure("ACQ.TRADE_NOT_EXIST", "交易不存在")
+        return {
+            **ok,
+            "trade_no": ALIPAY_TRADE_NO,
+            "buyer_logon_id": "159****5620",
+            "refund_fee": biz.get("refund_amount", ""),
+            "gmt_refund_pay": "2024-05-02 10:00:00",
+            **self.refund_answer,
+        }
 
     def __call__(self, url: str) -> str:
         params = dict(parse_qsl(urlparse(url).query, keep_blank_values=True))
@@ -263,22 +325,22 @@ class FakeAlipayGateway:
         assert rsa2_verify(
             self.app_public_key_pem, alipay_signing_string(params, request=True), signature
         )
+        method = params["method"]
         biz = json.loads(params["biz_content"])
-        self.requests.append({"method": params["method"], "biz_content": biz})
-        method_key = params["method"].replace(".", "_") + "_response"
-        content = {
-            "code": "10000",
-            "msg": "Success",
-            "trade_no": "2024050122001400000000000001",
-            "out_trade_no": biz.get("out_trade_no", ""),
-            "buyer_logon_id": "159****5620",
-            "refund_fee": biz.get("refund_amount", ""),
-            "gmt_refund_pay": "2024-05-02 10:00:00",
-            **self.refund_answer,
-        }
+        self.requests.append(
+            {"method": method, "biz_content": biz, "params": params, "sign": signature}
+        )
+        planned = self.answers.get(method)
+        if isinstance(planned, list):
+            content = planned.pop(0)
+        else:
+            content = planned if planned is not None else self._default_answer(method, biz)
         content_json = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
-        sign = rsa2_sign(self.alipay_key, content_json)
-        return f'{{"{method_key}":{content_json},"sign":"{sign}"}}'
+        node = f'"{method.replace(".", "_")}_response":{content_json}'
+        if self.unsigned:
+            return f"{{{node}}}"
+        sign = rsa2_sign(self.signing_key or self.alipay_key, content_json)
+        return f'{{{node},"sign":"{sign}"}}'
 
 
 def alipay_env(alipay_key: RSAPrivateKey, app_key: RSAPrivateKey) -> dict[str, str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlparse
 
 import pytest
@@ -21,6 +23,8 @@ from freshloop.payments.providers import (
     NotificationStatus,
     Payer,
     PaymentRequest,
+    PromptKind,
+    ProviderUnavailable,
     RefundRequest,
     RefundStatus,
     enabled_providers,
@@ -32,13 +36,18 @@ from freshloop.payments.providers.sandbox import SandboxProvider
 from freshloop.payments.providers.wechatpay import WechatPayV3Provider
 from tests.payments.helpers import (
     ALIPAY_APP_ID,
+    ALIPAY_QR_CODE,
+    ALIPAY_TRADE_NO,
     WECHAT_APPID,
     FakeAlipayGateway,
     WechatPlatform,
+    alipay_failure,
     alipay_notification,
     alipay_signing_string,
+    alipay_trade,
     private_pem,
     public_pem,
+    rsa2_sign,
     rsa2_verify,
     rsa_key,
     self_signed_certificate,
@@ -380,31 +389,319 @@ class TestAlipayParseNotification:
             _alipay().parse_notification({}, b"out_trade_no=PAY_1&total_amount=1.00")
 
 
+def _alipay_with(gateway: Callable[[str], str], **config_changes: str) -> AlipayProvider:
+    """The configured Alipay provider, on another transport or with other settings."""
+    config = payments_config()
+    assert config.alipay is not None
+    return AlipayProvider(
+        config=dataclasses.replace(config.alipay, **config_changes),
+        notify_base_url=config.notify_base_url,
+        transport=gateway,
+    )
+
+
+def _signed_by_the_app(params: dict[str, str], signature: str) -> bool:
+    """Alipay's request signing rule checked with `cryptography`, not the SDK: every parameter
+    but `sign`, sorted by name, joined as k=v with &, SHA256withRSA with the app key
+    (docs.open.alipay.com/291/105974)."""
+    return rsa2_verify(
+        public_pem(rsa_key("alipay-app")), alipay_signing_string(params, request=True), signature
+    )
+
+
+def _down(url: str) -> str:
+    raise OSError("connection refused")
+
+
 class TestAlipayCreatePayment:
     def test_wap_pay_redirect_is_signed_by_the_app_key(
         self, alipay_gateway: FakeAlipayGateway
     ) -> None:
         prompt = _alipay().create_payment(_request(ClientKind.H5), Payer())
+        assert prompt.kind == PromptKind.REDIRECT
         url = urlparse(prompt.redirect_url)
         assert f"{url.scheme}://{url.netloc}{url.path}" == "https://openapi.alipay.com/gateway.do"
         params = dict(parse_qsl(url.query))
         signature = params.pop("sign")
-        assert rsa2_verify(
-            public_pem(rsa_key("alipay-app")),
-            alipay_signing_string(params, request=True),
-            signature,
-        )
+        assert _signed_by_the_app(params, signature)
+        assert not _signed_by_the_app({**params, "return_url": "https://evil.example/"}, signature)
         biz = json.loads(params["biz_content"])
         assert params["method"] == "alipay.trade.wap.pay"
         assert params["app_id"] == ALIPAY_APP_ID
+        assert params["sign_type"] == "RSA2"
         assert params["notify_url"] == "https://shop.example.com/api/v1/payments/notify/alipay"
         assert params["return_url"] == "https://shop.example.com/m/orders/O_1"
+        assert biz["quit_url"] == "https://shop.example.com/m/orders/O_1"
+        assert biz["time_expire"] == "2024-05-01 11:00:00"  # 03:00 UTC in Beijing time
         assert biz["total_amount"] == "123.45"
         assert biz["out_trade_no"] == "PAY_01HXTEST"
         assert biz["product_code"] == "QUICK_WAP_PAY"
+        assert alipay_gateway.requests == []  # WAP pay is a URL for the phone; nothing sent yet
 
-    def test_alipay_has_no_jsapi(self, alipay_gateway: FakeAlipayGateway) -> None:
-        assert ClientKind.JSAPI not in _alipay().client_kinds
+    def test_a_return_path_off_our_site_is_refused(self, alipay_gateway: FakeAlipayGateway) -> None:
+        request = dataclasses.replace(_request(ClientKind.H5), return_path="@evil.example/x")
+        with pytest.raises(ProviderUnavailable, match="not a path on this site"):
+            _alipay().create_payment(request, Payer())
+
+    def test_phone_and_desktop_but_no_jsapi(self, alipay_gateway: FakeAlipayGateway) -> None:
+        assert _alipay().client_kinds == {ClientKind.H5, ClientKind.NATIVE}
+        with pytest.raises(ProviderUnavailable):
+            _alipay().create_payment(_request(ClientKind.JSAPI), Payer())
+
+    def test_desktop_gets_the_precreate_qr_code(self, alipay_gateway: FakeAlipayGateway) -> None:
+        prompt = _alipay().create_payment(_request(ClientKind.NATIVE), Payer())
+
+        assert prompt.kind == PromptKind.QR
+        assert prompt.qr_content == ALIPAY_QR_CODE
+        assert prompt.redirect_url == ""
+        [sent] = alipay_gateway.requests
+        assert _signed_by_the_app(sent["params"], sent["sign"])
+        assert sent["method"] == "alipay.trade.precreate"
+        assert sent["params"]["app_id"] == ALIPAY_APP_ID
+        assert sent["params"]["notify_url"].endswith("/api/v1/payments/notify/alipay")
+        assert sent["biz_content"] == {
+            "out_trade_no": "PAY_01HXTEST",
+            "total_amount": "123.45",
+            "subject": "鲜环订单 O_1",
+            "time_expire": "2024-05-01 11:00:00",
+        }
+
+    def test_a_precreate_refusal_is_unavailable_with_its_code(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.precreate"] = alipay_failure(
+            "ACQ.TOTAL_FEE_EXCEED", "订单金额超过限额"
+        )
+        with pytest.raises(ProviderUnavailable, match=r"ACQ\.TOTAL_FEE_EXCEED"):
+            _alipay().create_payment(_request(ClientKind.NATIVE), Payer())
+
+    def test_a_qr_code_not_signed_by_alipay_is_refused(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.precreate"] = {
+            "code": "10000",
+            "msg": "Success",
+            "out_trade_no": "PAY_01HXTEST",
+            "qr_code": "https://evil.example/pay",
+        }
+        alipay_gateway.signing_key = rsa_key("attacker")
+        with pytest.raises(ProviderUnavailable, match="not signed by Alipay"):
+            _alipay().create_payment(_request(ClientKind.NATIVE), Payer())
+
+    def test_a_qr_code_for_another_trade_is_refused(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.precreate"] = {
+            "code": "10000",
+            "msg": "Success",
+            "out_trade_no": "PAY_SOMEONE_ELSE",
+            "qr_code": ALIPAY_QR_CODE,
+        }
+        with pytest.raises(ProviderUnavailable, match="another out_trade_no"):
+            _alipay().create_payment(_request(ClientKind.NATIVE), Payer())
+
+
+class TestAlipayQueryPayment:
+    def test_a_paid_trade_is_succeeded_with_alipays_trade_number(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="123.45", send_pay_date="2024-05-01 10:34:56"
+        )
+
+        found = _alipay().query_payment("PAY_1")
+
+        [sent] = alipay_gateway.requests
+        assert _signed_by_the_app(sent["params"], sent["sign"])
+        assert sent["method"] == "alipay.trade.query"
+        assert sent["params"]["app_id"] == ALIPAY_APP_ID
+        assert sent["biz_content"] == {"out_trade_no": "PAY_1"}
+        assert found is not None
+        assert found.status == NotificationStatus.SUCCEEDED
+        assert (found.out_trade_no, found.transaction_id) == ("PAY_1", ALIPAY_TRADE_NO)
+        assert found.amount_fen == 12345
+        assert found.paid_at == dt.datetime(2024, 5, 1, 2, 34, 56, tzinfo=dt.UTC)
+        assert found.app_id == ALIPAY_APP_ID
+
+    @pytest.mark.parametrize(
+        ("trade_status", "status"),
+        [
+            ("TRADE_FINISHED", NotificationStatus.SUCCEEDED),
+            ("WAIT_BUYER_PAY", NotificationStatus.PENDING),
+            ("TRADE_CLOSED", NotificationStatus.CLOSED),
+        ],
+    )
+    def test_trade_status_is_read(
+        self, alipay_gateway: FakeAlipayGateway, trade_status: str, status: NotificationStatus
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="9.90", trade_status=trade_status
+        )
+        found = _alipay().query_payment("PAY_1")
+        assert found is not None
+        assert (found.status, found.amount_fen) == (status, 990)
+        assert (found.paid_at is not None) == (status == NotificationStatus.SUCCEEDED)
+
+    def test_an_unknown_trade_is_none(self, alipay_gateway: FakeAlipayGateway) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_failure(
+            "ACQ.TRADE_NOT_EXIST", "交易不存在"
+        )
+        assert _alipay().query_payment("PAY_NEVER_OPENED") is None
+
+    def test_an_answer_not_signed_by_alipay_is_refused(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="123.45"
+        )
+        alipay_gateway.signing_key = rsa_key("attacker")
+        with pytest.raises(ProviderUnavailable, match="not signed by Alipay"):
+            _alipay().query_payment("PAY_1")
+
+    def test_an_unsigned_not_exist_is_not_believed(self, alipay_gateway: FakeAlipayGateway) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_failure(
+            "ACQ.TRADE_NOT_EXIST", "交易不存在"
+        )
+        alipay_gateway.unsigned = True
+        with pytest.raises(ProviderUnavailable, match="unsigned"):
+            _alipay().query_payment("PAY_1")
+
+    def test_a_signed_answer_to_another_call_cannot_stand_in(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        # Given a genuinely signed node placed under another method's name, with the query's
+        # name planted in a field ahead of it (where a text search for it would land)
+        node = json.dumps(
+            alipay_trade(out_trade_no="PAY_1", total_amount="123.45"), separators=(",", ":")
+        )
+        sign = rsa2_sign(rsa_key("alipay-platform"), node)
+        body = (
+            '{"note":"alipay_trade_query_response",'
+            f'"alipay_trade_close_response":{node},"sign":"{sign}"}}'
+        )
+        provider = _alipay_with(lambda url: body)
+        # When it is queried, then the answer is refused rather than booked as paid
+        with pytest.raises(ProviderUnavailable, match="not signed by Alipay"):
+            provider.query_payment("PAY_1")
+
+    def test_an_amount_that_is_not_whole_fen_is_refused(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="1.005"
+        )
+        with pytest.raises(ProviderUnavailable, match="whole number of fen"):
+            _alipay().query_payment("PAY_1")
+
+    def test_an_answer_about_another_trade_is_refused(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_2", total_amount="1.00"
+        )
+        with pytest.raises(ProviderUnavailable, match="out_trade_no"):
+            _alipay().query_payment("PAY_1")
+
+    def test_an_answer_for_another_seller_is_refused(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="1.00", extra={"seller_id": "2088000000000002"}
+        )
+        ours = _alipay_with(alipay_gateway, seller_id="2088000000000001")
+        with pytest.raises(ProviderUnavailable, match="seller_id"):
+            ours.query_payment("PAY_1")
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="1.00", extra={"seller_id": "2088000000000001"}
+        )
+        found = ours.query_payment("PAY_1")
+        assert found is not None
+        assert found.amount_fen == 100
+
+    def test_an_answer_for_another_app_is_refused(self, alipay_gateway: FakeAlipayGateway) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="1.00", extra={"app_id": "2021999999999999"}
+        )
+        with pytest.raises(ProviderUnavailable, match="app_id"):
+            _alipay().query_payment("PAY_1")
+
+    def test_another_business_error_is_unavailable_with_its_code(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.query"] = alipay_failure(
+            "ACQ.SYSTEM_ERROR", "系统错误"
+        )
+        with pytest.raises(ProviderUnavailable, match=r"ACQ\.SYSTEM_ERROR"):
+            _alipay().query_payment("PAY_1")
+
+    def test_an_unreachable_gateway_is_unavailable(self, alipay_gateway: FakeAlipayGateway) -> None:
+        with pytest.raises(ProviderUnavailable, match="unreachable"):
+            _alipay_with(_down).query_payment("PAY_1")
+
+
+class TestAlipayClosePayment:
+    def test_a_waiting_trade_is_closed(self, alipay_gateway: FakeAlipayGateway) -> None:
+        _alipay().close_payment("PAY_1")
+
+        [sent] = alipay_gateway.requests
+        assert _signed_by_the_app(sent["params"], sent["sign"])
+        assert sent["method"] == "alipay.trade.close"
+        assert sent["params"]["app_id"] == ALIPAY_APP_ID
+        assert sent["biz_content"] == {"out_trade_no": "PAY_1"}
+
+    def test_an_unknown_trade_counts_as_closed(self, alipay_gateway: FakeAlipayGateway) -> None:
+        alipay_gateway.answers["alipay.trade.close"] = alipay_failure(
+            "ACQ.TRADE_NOT_EXIST", "交易不存在"
+        )
+        _alipay().close_payment("PAY_NEVER_OPENED")
+        assert [sent["method"] for sent in alipay_gateway.requests] == ["alipay.trade.close"]
+
+    def test_a_paid_trade_cannot_be_closed(self, alipay_gateway: FakeAlipayGateway) -> None:
+        # Given the buyer paid before the close arrived
+        alipay_gateway.answers["alipay.trade.close"] = alipay_failure(
+            "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"
+        )
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="1.00"
+        )
+        # When it is closed, then the caller hears that the money arrived
+        with pytest.raises(ProviderUnavailable, match=r"ACQ\.TRADE_STATUS_ERROR.*succeeded"):
+            _alipay().close_payment("PAY_1")
+
+    def test_a_trade_closed_already_is_done(self, alipay_gateway: FakeAlipayGateway) -> None:
+        # Given our first close went through but its answer was lost
+        alipay_gateway.answers["alipay.trade.close"] = alipay_failure(
+            "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"
+        )
+        alipay_gateway.answers["alipay.trade.query"] = alipay_trade(
+            out_trade_no="PAY_1", total_amount="1.00", trade_status="TRADE_CLOSED"
+        )
+        # When it is closed again, then that is done
+        _alipay().close_payment("PAY_1")
+        assert [sent["method"] for sent in alipay_gateway.requests] == [
+            "alipay.trade.close",
+            "alipay.trade.query",
+        ]
+
+    def test_a_close_answer_not_signed_by_alipay_is_refused(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.signing_key = rsa_key("attacker")
+        with pytest.raises(ProviderUnavailable, match="not signed by Alipay"):
+            _alipay().close_payment("PAY_1")
+
+    def test_another_business_error_is_unavailable_with_its_code(
+        self, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        alipay_gateway.answers["alipay.trade.close"] = alipay_failure(
+            "ACQ.SYSTEM_ERROR", "系统异常"
+        )
+        with pytest.raises(ProviderUnavailable, match=r"ACQ\.SYSTEM_ERROR"):
+            _alipay().close_payment("PAY_1")
+
+    def test_an_unreachable_gateway_is_unavailable(self, alipay_gateway: FakeAlipayGateway) -> None:
+        with pytest.raises(ProviderUnavailable, match="unreachable"):
+            _alipay_with(_down).close_payment("PAY_1")
 
 
 class TestAlipayRefund:
@@ -438,19 +735,8 @@ class TestAlipayRefund:
         assert "ACQ.TRADE_HAS_CLOSE" in result.message
 
     def test_unreachable_gateway_is_retryable(self, alipay_gateway: FakeAlipayGateway) -> None:
-        from freshloop.payments.providers import ProviderUnavailable
-
-        config = payments_config()
-        assert config.alipay is not None
-
-        def down(url: str) -> str:
-            raise OSError("connection refused")
-
-        provider = AlipayProvider(
-            config=config.alipay, notify_base_url=config.notify_base_url, transport=down
-        )
         with pytest.raises(ProviderUnavailable):
-            provider.refund(RefundRequest("R1", "PAY_1", "2024", 1, 1, ""))
+            _alipay_with(_down).refund(RefundRequest("R1", "PAY_1", "2024", 1, 1, ""))
 
 
 class TestSandboxProvider:

@@ -1,10 +1,16 @@
-"""Alipay through `python-alipay-sdk`: mobile-site pay (alipay.trade.wap.pay), RSA2 async
-notifications, refunds (alipay.trade.refund).
+"""Alipay through `python-alipay-sdk`: mobile-site pay (alipay.trade.wap.pay) on a phone, a
+face-to-face QR order (alipay.trade.precreate) on a desktop, 查单 (alipay.trade.query), 关单
+(alipay.trade.close), RSA2 async notifications, refunds (alipay.trade.refund).
 
 Notifications are form-encoded. Per Alipay's rules every parameter except `sign` and
 `sign_type` is sorted by name, joined as `k=v` with `&` (decoded values) and checked with
 RSA2 (SHA256withRSA) against the Alipay public key; then `app_id` must be ours and
 `total_amount` (yuan, two decimals) must convert to fen exactly.
+
+Answers to our gateway calls are JSON `{"<method>_response": {...}, "sign": "..."}`; the SDK
+checks `sign` over the exact text of the response node with the same key. Only a signed answer
+is believed, including a business failure such as ACQ.TRADE_NOT_EXIST: an unsigned or forged
+answer is ProviderUnavailable, never a fact about money.
 
 The gateway call is the one external edge: `transport(url) -> response text` defaults to an
 HTTPS GET with httpx and is replaced in tests.
@@ -13,6 +19,7 @@ HTTPS GET with httpx and is replaced in tests.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,6 +41,7 @@ from freshloop.payments.providers.base import (
     PaymentNotification,
     PaymentPrompt,
     PaymentRequest,
+    PromptKind,
     ProviderUnavailable,
     RefundNotification,
     RefundRequest,
@@ -60,7 +68,13 @@ class _AliPayClient(AliPay):
 
     def verified_sync_response(self, data: dict[str, Any], response_type: str) -> Any:
         raw = self._transport(self._gateway + "?" + self.sign_data(data))
-        return self._verify_and_return_sync_response(raw, response_type)
+        answer = self._verify_and_return_sync_response(raw, response_type)
+        # The SDK verifies the text after the first occurrence of the response's name wherever
+        # it appears; insist that what it verified is the body's own answer to this call, so a
+        # signed answer to another call (or one smuggled inside a field) cannot stand in.
+        if json.loads(raw).get(response_type) != answer:
+            raise AliPayValidationError(f"the verified text is not the {response_type}")
+        return answer
 
 
 def yuan_text_to_fen(text: str) -> int:
@@ -94,11 +108,32 @@ _TRADE_STATUSES = {
     "TRADE_CLOSED": NotificationStatus.CLOSED,
 }
 
+SUCCESS_CODE = "10000"
+# 查单/关单 of an out_trade_no Alipay has no trade for: with WAP and QR pay the trade is only
+# created when the buyer opens the cashier or scans the code.
+TRADE_NOT_EXIST = "ACQ.TRADE_NOT_EXIST"
+# 关单 of a trade that is no longer waiting for the buyer (paid, finished, or already closed).
+# The v3 error table lists the two REASON_ codes with the same meaning.
+CLOSE_STATUS_ERRORS = frozenset(
+    {"ACQ.TRADE_STATUS_ERROR", "ACQ.REASON_ILLEGAL_STATUS", "ACQ.REASON_TRADE_STATUS_INVALID"}
+)
+
+
+def _beijing_text(moment: dt.datetime) -> str:
+    """Alipay's `yyyy-MM-dd HH:mm:ss`, which it reads as Beijing time."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _refusal(answer: Mapping[str, Any]) -> str:
+    """A business failure as people read it: `40004 ACQ.TOTAL_FEE_EXCEED 订单金额超过限额`."""
+    parts = (answer.get("code", ""), answer.get("sub_code", ""), answer.get("sub_msg", ""))
+    return " ".join(str(part) for part in parts if part)[:200]
+
 
 class AlipayProvider:
     name = "alipay"
     label = "支付宝"
-    client_kinds = frozenset({ClientKind.H5.value})
+    client_kinds = frozenset({ClientKind.H5.value, ClientKind.NATIVE.value})
 
     def __init__(
         self, *, config: AlipayConfig, notify_base_url: str, transport: Transport | None = None
@@ -120,21 +155,164 @@ class AlipayProvider:
     def gateway(self) -> str:
         return str(self.client._gateway)
 
+    def _site_url(self, path: str) -> str | None:
+        """Our page the cashier returns to. Only a path on our own site is joined to the base
+        URL: `@evil.example` would turn `https://shop.example.com@evil.example` into a
+        redirect to another host."""
+        if not path:
+            return None
+        if not path.startswith("/") or path.startswith("//"):
+            raise ProviderUnavailable(f"return path {path[:40]!r} is not a path on this site")
+        return f"{self.base_url}{path}"
+
     def create_payment(self, request: PaymentRequest, payer: Payer) -> PaymentPrompt:
+        if request.client_kind == ClientKind.NATIVE:
+            return self._precreate(request)
+        if request.client_kind != ClientKind.H5:
+            raise ProviderUnavailable(f"alipay has no {request.client_kind!r} cashier")
+        return self._wap_pay(request)
+
+    def _wap_pay(self, request: PaymentRequest) -> PaymentPrompt:
+        """手机网站支付: a signed gateway URL the phone browser opens; nothing is sent yet, the
+        trade exists at Alipay only once the buyer opens it.
+        https://docs.open.alipay.com/api_1/alipay.trade.wap.pay (quit_url: where the cashier's
+        "back" goes; time_expire: absolute deadline, yyyy-MM-dd HH:mm:ss in Beijing time)."""
         extra: dict[str, str] = {}
         if request.expires_at is not None:
-            extra["time_expire"] = request.expires_at.astimezone(BEIJING).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            )
+            extra["time_expire"] = _beijing_text(request.expires_at)
+        back = self._site_url(request.return_path)
+        if back:
+            extra["quit_url"] = back
         query = self.client.api_alipay_trade_wap_pay(
             subject=request.description[:256],
             out_trade_no=request.payment_no,
             total_amount=str(fen_to_yuan(request.amount_fen)),
-            return_url=f"{self.base_url}{request.return_path}" if request.return_path else None,
+            return_url=back,
             notify_url=self.notify_url,
             **extra,
         )
-        return PaymentPrompt(kind="redirect", redirect_url=f"{self.gateway}?{query}")
+        return PaymentPrompt(kind=PromptKind.REDIRECT, redirect_url=f"{self.gateway}?{query}")
+
+    def _precreate(self, request: PaymentRequest) -> PaymentPrompt:
+        """当面付 预下单: Alipay opens the trade now and answers a `qr_code` URL for the buyer's
+        phone to scan; failures are code 40004 with a sub_code (e.g. ACQ.TOTAL_FEE_EXCEED).
+        product_code is left to Alipay's default for 当面付 (FACE_TO_FACE_PAYMENT).
+        https://docs.open.alipay.com/api_1/alipay.trade.precreate"""
+        extra: dict[str, str] = {}
+        if request.expires_at is not None:
+            extra["time_expire"] = _beijing_text(request.expires_at)
+        answer = self._signed_answer(
+            "precreate",
+            request.payment_no,
+            lambda: self.client.api_alipay_trade_precreate(
+                subject=request.description[:256],
+                out_trade_no=request.payment_no,
+                total_amount=str(fen_to_yuan(request.amount_fen)),
+                notify_url=self.notify_url,
+                **extra,
+            ),
+        )
+        if str(answer.get("code")) != SUCCESS_CODE:
+            raise ProviderUnavailable(f"alipay precreate refused: {_refusal(answer)}")
+        qr_code = answer.get("qr_code")
+        if not isinstance(qr_code, str) or not qr_code:
+            raise ProviderUnavailable("alipay precreate answered no qr_code")
+        if answer.get("out_trade_no") != request.payment_no:
+            raise ProviderUnavailable("alipay precreate answered for another out_trade_no")
+        return PaymentPrompt(kind=PromptKind.QR, qr_content=qr_code)
+
+    def query_payment(self, payment_no: str) -> PaymentNotification | None:
+        """查单 by out_trade_no: https://opendocs.alipay.com/open/02e7gm (alipay.trade.query; also
+        https://docs.open.alipay.com/api_1/alipay.trade.query). trade_status WAIT_BUYER_PAY /
+        TRADE_SUCCESS / TRADE_FINISHED / TRADE_CLOSED, total_amount in yuan, send_pay_date in
+        Beijing time; ACQ.TRADE_NOT_EXIST when no trade was ever opened."""
+        answer = self._signed_answer(
+            "query", payment_no, lambda: self.client.api_alipay_trade_query(out_trade_no=payment_no)
+        )
+        if str(answer.get("code")) != SUCCESS_CODE:
+            if answer.get("sub_code") == TRADE_NOT_EXIST:
+                return None
+            raise ProviderUnavailable(f"alipay query refused: {_refusal(answer)}")
+        if answer.get("out_trade_no") != payment_no:
+            raise ProviderUnavailable("alipay query answered for another out_trade_no")
+        status = _TRADE_STATUSES.get(str(answer.get("trade_status", "")))
+        if status is None:
+            raise ProviderUnavailable("alipay query answered an unknown trade_status")
+        try:
+            amount_fen = yuan_text_to_fen(str(answer.get("total_amount", "")))
+            paid_at = (
+                _beijing_time(str(answer.get("send_pay_date", "")))
+                if status == NotificationStatus.SUCCEEDED
+                else None
+            )
+        except ForgedNotification as exc:
+            raise ProviderUnavailable(f"alipay query answer refused: {exc}") from exc
+        return PaymentNotification(
+            out_trade_no=payment_no,
+            transaction_id=str(answer.get("trade_no", "")),
+            amount_fen=amount_fen,
+            status=status,
+            paid_at=paid_at,
+            app_id=self.config.app_id,
+        )
+
+    def close_payment(self, payment_no: str) -> None:
+        """关单 by out_trade_no: https://opendocs.alipay.com/open/02e7gn (alipay.trade.close; also
+        https://docs.open.alipay.com/api_1/alipay.trade.close). Only a WAIT_BUYER_PAY trade can
+        be closed; any other state answers ACQ.TRADE_STATUS_ERROR."""
+        answer = self._signed_answer(
+            "close", payment_no, lambda: self.client.api_alipay_trade_close(out_trade_no=payment_no)
+        )
+        if str(answer.get("code")) == SUCCESS_CODE:
+            return
+        sub_code = answer.get("sub_code")
+        if sub_code == TRADE_NOT_EXIST:
+            return  # never opened at Alipay: nothing can be paid on it any more than now
+        if sub_code in CLOSE_STATUS_ERRORS:
+            # Closed already (our earlier close whose answer was lost) is done; paid or finished
+            # is money that arrived and must be booked, which only the caller can do.
+            found = self.query_payment(payment_no)
+            if found is not None and found.status == NotificationStatus.CLOSED:
+                return
+            state = found.status.value if found is not None else "unknown"
+            raise ProviderUnavailable(
+                f"alipay close refused ({sub_code}): the trade is {state}, not waiting for "
+                "payment; query it and book the money"
+            )
+        raise ProviderUnavailable(f"alipay close refused: {_refusal(answer)}")
+
+    def _signed_answer(
+        self, operation: str, payment_no: str, call: Callable[[], Any]
+    ) -> dict[str, Any]:
+        """Make one gateway call and return Alipay's signed answer (a success or a business
+        failure). Unreachable, unsigned, forged or foreign answers are ProviderUnavailable."""
+        try:
+            answer = call()
+        except (httpx.HTTPError, OSError) as exc:
+            raise ProviderUnavailable(f"alipay {operation}: gateway unreachable: {exc!r}") from exc
+        except AliPayValidationError as exc:
+            raise ProviderUnavailable(
+                f"alipay {operation}: answer not signed by Alipay's key, refused"
+            ) from exc
+        except AliPayException as exc:
+            # The SDK raises this for an answer without `sign` (or an `error_response`):
+            # gateway-level errors such as a bad app id or request signature.
+            raise ProviderUnavailable(f"alipay {operation}: unsigned answer: {exc}"[:300]) from exc
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise ProviderUnavailable(f"alipay {operation}: unreadable answer") from exc
+        if not isinstance(answer, dict):
+            raise ProviderUnavailable(f"alipay {operation}: unreadable answer")
+        # The answer names the trade (and, in some answers, the app and seller); where it does,
+        # it must be ours, so a genuine answer about another trade cannot be replayed to us.
+        for field, ours in (
+            ("out_trade_no", payment_no),
+            ("app_id", self.config.app_id),
+            ("seller_id", self.config.seller_id),
+        ):
+            theirs = answer.get(field)
+            if theirs and ours and theirs != ours:
+                raise ProviderUnavailable(f"alipay {operation}: answer is for another {field}")
+        return answer
 
     def _verified_params(self, body: bytes) -> dict[str, str]:
         try:
