@@ -6,7 +6,12 @@ from __future__ import annotations
 from django.contrib import admin
 
 from freshloop.core.admin_base import ReadOnlyAdmin, ReadOnlyInline
-from freshloop.payments.models import Payment, PaymentNotificationLog, Refund
+from freshloop.payments.models import (
+    Payment,
+    PaymentNotificationLog,
+    Refund,
+    WechatPlatformCertificate,
+)
 
 
 class RefundInline(ReadOnlyInline):
@@ -27,6 +32,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "refunded_fen",
         "created_at",
         "paid_at",
+        "last_queried_at",
     )
     list_filter = ("provider", "status", "client_kind")
     search_fields = ("payment_no", "order__order_no", "transaction_id")
@@ -68,3 +74,11 @@ class RefundAdmin(ReadOnlyAdmin):
     list_filter = ("status", "origin")
     search_fields = ("refund_no", "payment__payment_no", "payment__order__order_no")
     date_hierarchy = "created_at"
+
+
+@admin.register(WechatPlatformCertificate)
+class WechatPlatformCertificateAdmin(ReadOnlyAdmin):
+    """Fetched by the certificate download API; trusted by serial until they expire."""
+
+    list_display = ("serial_no", "effective_at", "expires_at", "fetched_at")
+    search_fields = ("serial_no",)
