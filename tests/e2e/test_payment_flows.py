@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -33,6 +36,7 @@ from tests.payments.helpers import (
     WECHAT_APPID,
     WECHAT_PUBLIC_KEY_ID,
     WechatPlatform,
+    alipay_env,
     make_order,
     rsa_key,
     wechat_env,
@@ -43,6 +47,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 GATEWAY = "https://api.mch.weixin.qq.com"
 PUBLIC_SITE = "https://shop.example.com"  # FRESHLOOP_PAYMENTS_NOTIFY_BASE_URL in wechat_env
+# Where the flows leave pictures of the cashier for people to look at (not compared).
+SCREENSHOTS = Path(
+    os.environ.get("FRESHLOOP_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "freshloop-screens"
+)
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 DESKTOP_CONTEXT: dict[str, Any] = {"viewport": {"width": 1280, "height": 860}, "locale": "zh-CN"}
 
 
@@ -293,6 +302,46 @@ class TestCashiersByDevice:
         order.refresh_from_db()
         assert order.status == OrderStatus.PAID
 
+    def test_a_phone_chooses_alipay_and_reaches_its_wap_page(
+        self,
+        browser: Browser,
+        asgi_server: AsgiServer,
+        wechat_pay: FakeWechatPay,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # given Alipay configured beside WeChat Pay
+        for name, value in alipay_env(rsa_key("alipay-platform"), rsa_key("alipay-app")).items():
+            monkeypatch.setenv(name, value)
+        providers_reset()
+        order = make_order(person=make_person(phone="13900139005"))
+        context = browser.new_context(**PHONE_CONTEXT)
+        page = context.new_page()
+        reached: list[str] = []
+        page.route(
+            "https://openapi.alipay.com/**",
+            lambda route: (
+                reached.append(route.request.url),
+                route.fulfill(status=200, content_type="text/html", body="<p>支付宝</p>"),
+            ),
+        )
+        _log_in(page, asgi_server.url, "13900139005", f"/m/orders/{order.order_no}")
+        # when they press 去支付, the cashier lists both ways to pay on a phone
+        page.click("[data-testid=pay]")
+        methods = page.locator("[data-testid=cashier-methods]")
+        expect(methods).to_contain_text("微信支付")
+        expect(methods).to_contain_text("支付宝")
+        page.screenshot(path=str(SCREENSHOTS / "cashier-phone.png"))
+        page.locator("label", has=page.locator("[data-testid=method-alipay]")).click()
+        page.click("[data-testid=cashier-pay]")
+        # then the browser goes to Alipay's mobile-site cashier, signed, coming back to us
+        expect(page).to_have_url(re.compile(r"^https://openapi\.alipay\.com/"))
+        query = parse_qs(urlparse(reached[0]).query)
+        assert query["method"] == ["alipay.trade.wap.pay"]
+        assert query["return_url"] == [
+            f"{PUBLIC_SITE}/m/orders/{order.order_no}?paying={order.order_no}"
+        ]
+        assert query["sign_type"] == ["RSA2"]
+
     def test_a_desktop_gets_the_qr_cashier(
         self, browser: Browser, asgi_server: AsgiServer, wechat_pay: FakeWechatPay
     ) -> None:
@@ -306,6 +355,7 @@ class TestCashiersByDevice:
         expect(qr).to_be_visible()
         assert (qr.get_attribute("src") or "").startswith("data:image/svg+xml")
         expect(page.locator("[data-testid=cashier-message]")).to_contain_text("请用微信扫码支付")
+        page.screenshot(path=str(SCREENSHOTS / "cashier-desktop-qr.png"))
         # when the buyer scans and pays on their phone
         payment_no = wechat_pay.opened[-1]
         wechat_pay.paid.add(payment_no)

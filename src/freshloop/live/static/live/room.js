@@ -125,7 +125,7 @@ function liveRoom(code) {
         // The cashier takes over (WeChat JSAPI, a QR, or the provider's page that returns here);
         // the viewer stays in the room.
         this.sheet = '';
-        window.dispatchEvent(new CustomEvent('cashier:open', { detail: { orderNo: order.order_no, returnTo: location.pathname, inFrame: true } }));
+        window.dispatchEvent(new CustomEvent('cashier:open', { detail: { orderNo: order.order_no, returnTo: location.pathname, inFrame: true, amountFen: order.total_fen } }));
       } catch (e) { this.error = e.message; this.say(e.message); }
       this.busy = false;
     },

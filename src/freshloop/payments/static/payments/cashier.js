@@ -53,6 +53,7 @@
       message: '',
       polls: 0,
       frameUrl: '',
+      knownAmountFen: 0,
 
       init() {
         window.addEventListener('cashier:open', (event) => this.show(event.detail || {}));
@@ -68,7 +69,7 @@
       },
 
       async show(detail) {
-        Object.assign(this, { open: true, stage: 'choose', orderNo: detail.orderNo, returnTo: detail.returnTo || '', inFrame: !!detail.inFrame, payment: null, message: '', polls: 0, frameUrl: '' });
+        Object.assign(this, { open: true, stage: 'choose', orderNo: detail.orderNo, returnTo: detail.returnTo || '', inFrame: !!detail.inFrame, knownAmountFen: detail.amountFen || 0, payment: null, message: '', polls: 0, frameUrl: '' });
         try {
           const answer = await api('GET', '/api/v1/payments/methods');
           this.context = answer.context; this.methods = answer.methods;
@@ -78,6 +79,8 @@
           if (this.methods.length === 1 && this.chosen) await this.pay();
         } catch (e) { this.message = e.message; }
       },
+
+      amountFen() { return (this.payment && this.payment.amount_fen) || this.knownAmountFen; },
 
       label(method) { return method.label + (method.client_kind === 'native' ? '（扫码）' : ''); },
 
