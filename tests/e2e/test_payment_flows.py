@@ -220,22 +220,32 @@ def _buy_in_room(page: Page, sku_id: int) -> None:
     page.click("[data-testid=room-pay]")
 
 
+def _viewer_buying_milk(
+    browser: Browser, server: AsgiServer, wechat_pay: FakeWechatPay, *, bridge_lies: bool = False
+) -> tuple[Page, str]:
+    """A live session selling milk, and a viewer inside WeChat (who logged in with WeChat
+    before) buying it; returns their page and the session code."""
+    milk = make_sku(price_fen=2990, stock=20, name="牧场鲜牛奶")
+    session = make_session(skus=[milk])
+    _wechat_buyer("13900139002")
+    page = _room_in_wechat(browser, server.url, session.code, wechat_pay)
+    if bridge_lies:
+        page.evaluate("window.__bridgeLies = true")
+    _buy_in_room(page, milk.pk)
+    return page, session.code
+
+
 class TestJsapiInTheLiveRoom:
     def test_the_viewer_pays_with_wechat_inside_the_room(
         self, browser: Browser, asgi_server: AsgiServer, wechat_pay: FakeWechatPay
     ) -> None:
-        # given a live session, and a viewer inside WeChat who logged in with WeChat before
-        milk = make_sku(price_fen=2990, stock=20, name="牧场鲜牛奶")
-        session = make_session(skus=[milk])
-        _wechat_buyer("13900139002")
-        page = _room_in_wechat(browser, asgi_server.url, session.code, wechat_pay)
-        # when they buy the milk
-        _buy_in_room(page, milk.pk)
+        # given a viewer in WeChat, when they buy the milk in the room
+        page, code = _viewer_buying_milk(browser, asgi_server, wechat_pay)
         # then WeChat's bridge is called with a paySign it can verify, and the room says paid
         expect(page.locator("[data-testid=toast]")).to_contain_text("支付成功", timeout=15000)
         assert page.evaluate("window.__paySign") == "valid"
-        expect(page).to_have_url(re.compile(rf"/m/live/{session.code}$"))  # never left
-        order = Order.objects.get(source_ref=session.code)
+        expect(page).to_have_url(re.compile(rf"/m/live/{code}$"))  # never left
+        order = Order.objects.get(source_ref=code)
         assert order.status == OrderStatus.PAID
         # and what booked it was WeChat Pay's answer to our query
         log = PaymentNotificationLog.objects.get(kind=NotificationKind.QUERY)
@@ -244,18 +254,13 @@ class TestJsapiInTheLiveRoom:
     def test_the_bridges_word_alone_books_nothing(
         self, browser: Browser, asgi_server: AsgiServer, wechat_pay: FakeWechatPay
     ) -> None:
-        milk = make_sku(price_fen=2990, stock=20, name="牧场鲜牛奶")
-        session = make_session(skus=[milk])
-        _wechat_buyer("13900139002")
-        page = _room_in_wechat(browser, asgi_server.url, session.code, wechat_pay)
-        page.evaluate("window.__bridgeLies = true")
         # when the bridge says "ok" but WeChat Pay never took any money
-        _buy_in_room(page, milk.pk)
+        page, code = _viewer_buying_milk(browser, asgi_server, wechat_pay, bridge_lies=True)
         expect(page.locator("[data-testid=cashier-message]")).to_contain_text("正在确认支付结果")
         page.wait_for_timeout(5000)  # a few rounds of asking WeChat Pay
         # then the order is still unpaid and the cashier still waits for the provider
         assert page.evaluate("window.__paySign") == "valid"
-        assert Order.objects.get(source_ref=session.code).status == OrderStatus.PENDING_PAYMENT
+        assert Order.objects.get(source_ref=code).status == OrderStatus.PENDING_PAYMENT
         expect(page.locator("[data-testid=cashier-paid]")).to_be_hidden()
 
 

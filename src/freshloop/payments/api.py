@@ -42,6 +42,10 @@ from freshloop.payments.services import (
 
 router = Router(tags=["支付 payments"])
 
+# Booking money the provider reports (a callback or a query answer) reaches the order's
+# points and, for money an order cannot take, the automatic refund: their guards can answer.
+BOOKING_ERRORS = (InsufficientPoints, InvalidPointsRequest, MemberNotFound)
+
 
 def _qr_svg(request: HttpRequest, content: str) -> str:
     """The QR a phone scans: the provider's code URL, or our own (sandbox) cashier address."""
@@ -133,15 +137,12 @@ def list_methods(request: HttpRequest) -> PaymentMethodsOut:
     auth=ConsumerAuth(),
     summary="查单：向支付渠道查询这笔支付的结果并入账（从支付页返回、扫码等待时调用）",
 )
-# Booking what the provider answers reaches the same guards as a callback (points, refunds).
 @raises(
     PaymentNotFound,
     PaymentProviderUnavailable,
     PaymentGatewayError,
     RefundAmountInvalid,
-    InsufficientPoints,
-    InvalidPointsRequest,
-    MemberNotFound,
+    *BOOKING_ERRORS,
 )
 def sync_payment(request: HttpRequest, payment_no: str) -> PaymentOut:
     person = request_person(request)
@@ -169,13 +170,7 @@ def _unknown_provider(provider: str) -> HttpResponse:
 # Besides the unknown provider (404, checked first), these come from guards deep in the refund
 # bookkeeping a notification reaches; every expected outcome is answered with the provider's ack.
 @raises(
-    PaymentProviderUnavailable,
-    RefundAmountInvalid,
-    RefundNotFound,
-    InvalidInput,
-    InsufficientPoints,
-    InvalidPointsRequest,
-    MemberNotFound,
+    PaymentProviderUnavailable, RefundAmountInvalid, RefundNotFound, InvalidInput, *BOOKING_ERRORS
 )
 def payment_notify(request: HttpRequest, provider: str) -> HttpResponse:
     if payment_provider(provider) is None:
@@ -191,14 +186,7 @@ def payment_notify(request: HttpRequest, provider: str) -> HttpResponse:
     summary="退款结果异步通知",
     response={200: None, 204: None, 400: None, 404: None, 500: None},
 )
-@raises(
-    PaymentProviderUnavailable,
-    RefundNotFound,
-    InvalidInput,
-    InsufficientPoints,
-    InvalidPointsRequest,
-    MemberNotFound,
-)
+@raises(PaymentProviderUnavailable, RefundNotFound, InvalidInput, *BOOKING_ERRORS)
 def refund_notify(request: HttpRequest, provider: str) -> HttpResponse:
     if payment_provider(provider) is None:
         return _unknown_provider(provider)
