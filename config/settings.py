@@ -179,6 +179,14 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "SAMEORIGIN"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Machine-to-machine callbacks are never redirected to https: WeChat Pay, Alipay and the SMS
+# providers do not follow a 301, so a proxy that drops X-Forwarded-Proto would silently lose
+# payments and receipts. The body has already crossed the wire by then, so a redirect protects
+# nothing; each callback is verified by its own signature. Any provider callback mounted
+# under /api/v1/ goes under a `notify` or `receipt(s)` path segment to be covered
+# (/api/v1/payments/notify/<provider>[/refund], /api/v1/<module>/.../receipts/<provider>).
+# Patterns are searched in the path without its leading slash (SecurityMiddleware).
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/(?:[^/]+/)*(?:notify|receipts?)(?:/|$)"]
 if FRESHLOOP.behind_tls:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True

@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
+import responses
 
 from freshloop.payments.config import payments_config
 from freshloop.payments.providers import provider_register, providers_reset
@@ -66,3 +67,15 @@ def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], AbstractC
     """`with committed():` runs what the block queued for after commit (events, jobs), as a
     real commit would; the test transaction itself never commits."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def wechat_api() -> Iterator[None]:
+    """WeChat Pay's API (prepay, refunds) answers from `responses` (what a test registers with
+    `responses.add`); nothing reaches the network."""
+    responses.start()
+    try:
+        yield
+    finally:
+        responses.stop()
+        responses.reset()

@@ -7,11 +7,14 @@ import base64
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse
 
+import responses
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -19,9 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.x509.oid import NameOID
 
 from freshloop.core import clock
+from freshloop.core.audit import Actor
 from freshloop.identity.models import Person
 from freshloop.orders.models import Order
+from freshloop.orders.services import order_refund_request, refund_request_approve
+from freshloop.payments.models import Payment, Refund, RefundStatus
 from freshloop.payments.providers import wechat_v3
+from freshloop.payments.services import payment_create, payment_notification_handle
 from tests import factories
 from tests.factories import make_person, make_sku
 
@@ -350,3 +357,98 @@ def alipay_env(alipay_key: RSAPrivateKey, app_key: RSAPrivateKey) -> dict[str, s
         "FRESHLOOP_ALIPAY_PUBLIC_KEY": public_pem(alipay_key),
         "FRESHLOOP_PAYMENTS_NOTIFY_BASE_URL": "https://shop.example.com",
     }
+
+
+# --- a WeChat Pay refund waiting for its notification, through the real services ----------
+
+REFUND_OPERATOR = Actor(type="user", id="7", label="客服小陈")
+WECHAT_REFUNDS_URL = "https://api.mch.weixin.qq.com/v3/refund/domestic/refunds"
+WECHAT_H5_URL = "https://api.mch.weixin.qq.com/v3/pay/transactions/h5"
+
+
+def approve_refund(
+    order: Order, amount_fen: int, committed: Callable[[], AbstractContextManager[Any]]
+) -> str:
+    """An operator approves a refund; its OrderRefundApproved handler submits it after commit
+    (`committed` runs what a commit would run; a transactional test passes `nullcontext`)."""
+    request = order_refund_request(
+        order_no=order.order_no, reason="坏了一盒", actor=REFUND_OPERATOR, amount_fen=amount_fen
+    )
+    with committed():
+        refund_request_approve(refund_no=request.refund_no, actor=REFUND_OPERATOR)
+    return request.refund_no
+
+
+@dataclass
+class WechatRefundCase:
+    """A WeChat-paid order with one approved refund that WeChat Pay answered PROCESSING to."""
+
+    platform: WechatPlatform
+    order: Order
+    payment: Payment
+    refund_no: str
+    refund_fen: int
+
+    def notification(
+        self, status: str, *, refund_fen: int | None = None, out_trade_no: str = ""
+    ) -> tuple[dict[str, str], bytes]:
+        """The signed 退款结果通知 WeChat Pay posts for the refund in `status`."""
+        return self.platform.notification(
+            wechat_refund_resource(
+                out_refund_no=self.refund_no,
+                out_trade_no=out_trade_no or self.payment.payment_no,
+                refund=self.refund_fen if refund_fen is None else refund_fen,
+                total=self.payment.amount_fen,
+                status=status,
+            ),
+            event_type=f"REFUND.{status}",
+            original_type="refund",
+        )
+
+
+def wechat_h5_payment(platform: WechatPlatform) -> Payment:
+    """An unpaid order with a WeChat Pay H5 payment opened through `payment_create` (the prepay
+    call answered, signed, from `responses`)."""
+    prepay = b'{"h5_url":"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx1"}'
+    responses.add(
+        responses.POST, WECHAT_H5_URL, body=prepay, headers=platform.response_headers(prepay)
+    )
+    order = make_order()
+    return payment_create(
+        order_no=order.order_no,
+        person_id=order.person_id,
+        provider="wechatpay",
+        client_kind="h5",
+        client_ip="14.23.150.211",
+    )
+
+
+def wechat_refund_case(
+    platform: WechatPlatform,
+    committed: Callable[[], AbstractContextManager[Any]],
+    *,
+    refund_fen: int = 1500,
+) -> WechatRefundCase:
+    """Pay an order through WeChat Pay H5 (prepay and the payment callback signed as WeChat Pay
+    signs them), then approve a refund WeChat Pay accepts as PROCESSING. Needs `responses`
+    started: WeChat Pay's API answers from it."""
+    payment = wechat_h5_payment(platform)
+    headers, body = platform.notification(
+        wechat_transaction(out_trade_no=payment.payment_no, total=payment.amount_fen)
+    )
+    paid = payment_notification_handle(provider="wechatpay", headers=headers, body=body)
+    assert paid.code == "paid"
+    answer = json.dumps({"refund_id": "5000000038", "status": "PROCESSING"}).encode()
+    responses.add(
+        responses.POST, WECHAT_REFUNDS_URL, body=answer, headers=platform.response_headers(answer)
+    )
+    order = Order.objects.get(pk=payment.order_id)
+    refund_no = approve_refund(order, refund_fen, committed)
+    assert Refund.objects.get(refund_no=refund_no).status == RefundStatus.PENDING
+    return WechatRefundCase(
+        platform=platform,
+        order=order,
+        payment=Payment.objects.get(pk=payment.pk),
+        refund_no=refund_no,
+        refund_fen=refund_fen,
+    )

@@ -8,12 +8,13 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.payments.models import Payment, PaymentNotificationLog, PaymentStatus
+from freshloop.payments.services import payment_create
 from tests.factories import make_person
 from tests.payments.helpers import (
     FakeAlipayGateway,
@@ -21,6 +22,7 @@ from tests.payments.helpers import (
     alipay_notification,
     make_order,
     rsa_key,
+    wechat_h5_payment,
     wechat_transaction,
 )
 
@@ -219,6 +221,110 @@ class TestNotifyEndpoints:
             assert response.status_code == 400
             assert json.loads(response.content)["code"] == "FAIL"
         assert PaymentNotificationLog.objects.filter(verified=False).count() == 2
+
+
+# What production runs with behind its TLS proxy (config/settings.py, FRESHLOOP_BEHIND_TLS).
+BEHIND_TLS = {
+    "SECURE_SSL_REDIRECT": True,
+    "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+}
+
+
+@pytest.mark.usefixtures("wechat_api")
+class TestProviderCallbacksThroughAProxy:
+    """A proxy that forwards a provider's callback without X-Forwarded-Proto makes it look like
+    plain http. WeChat Pay and Alipay do not follow redirects: a 301 there loses the callback,
+    so provider callback paths are never redirected, while pages and the consumer API are."""
+
+    @override_settings(**BEHIND_TLS)
+    def test_a_plain_http_wechat_callback_is_processed_not_redirected(
+        self, client: Client, wechat_platform: WechatPlatform
+    ) -> None:
+        # given a WeChat Pay payment, and production's https redirect
+        payment = wechat_h5_payment(wechat_platform)
+        headers, body = wechat_platform.notification(
+            wechat_transaction(out_trade_no=payment.payment_no, total=payment.amount_fen)
+        )
+        meta = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+
+        # when its genuine callback arrives over plain http, without X-Forwarded-Proto
+        response = client.generic(
+            "POST",
+            "/api/v1/payments/notify/wechatpay",
+            body,
+            content_type="application/json",
+            **meta,
+        )
+
+        # then it is answered and booked, not redirected
+        assert response.status_code == 204
+        assert Order.objects.get(pk=payment.order_id).status == OrderStatus.PAID
+
+    @override_settings(**BEHIND_TLS)
+    def test_a_plain_http_alipay_callback_is_processed_not_redirected(
+        self, client: Client, alipay_gateway: FakeAlipayGateway
+    ) -> None:
+        order = make_order()
+        payment = payment_create(
+            order_no=order.order_no, person_id=order.person_id, provider="alipay", client_kind="h5"
+        )
+        body = alipay_notification(
+            rsa_key("alipay-platform"),
+            out_trade_no=payment.payment_no,
+            total_amount=f"{payment.amount_fen / 100:.2f}",
+        )
+        response = client.generic(
+            "POST",
+            "/api/v1/payments/notify/alipay",
+            body,
+            content_type="application/x-www-form-urlencoded; charset=utf-8",
+            HTTP_X_FORWARDED_PROTO="http",
+        )
+        assert (response.status_code, response.content) == (200, b"success")
+        assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+    @override_settings(**BEHIND_TLS)
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/v1/payments/notify/sandbox/refund",
+            # Delivery receipts (SMS providers post them back) fall under the same rule,
+            # whatever module mounts them; an unmounted one is a 404, never a 301.
+            "/api/v1/messaging/sms/receipts/aliyun",
+            "/api/v1/messaging/receipt/tencent",
+        ],
+    )
+    def test_every_provider_callback_path_is_exempt(self, client: Client, path: str) -> None:
+        response = client.post(path, b"{}", content_type="application/json")
+        assert response.status_code != 301
+
+    @override_settings(**BEHIND_TLS)
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("get", "/"),
+            ("get", "/m/auth/wechat/callback"),  # a browser's OAuth return: it follows redirects
+            ("post", "/api/v1/payments"),
+            ("get", "/api/v1/payments/notifyx/wechatpay"),
+            ("get", "/api/v1/notify-me"),
+        ],
+    )
+    def test_pages_and_the_consumer_api_still_redirect_to_https(
+        self, client: Client, method: str, path: str
+    ) -> None:
+        response = getattr(client, method)(path)
+        assert response.status_code == 301
+        assert response["Location"] == f"https://testserver{path}"
+
+    @override_settings(**BEHIND_TLS)
+    def test_a_callback_over_https_is_processed_as_before(self, client: Client) -> None:
+        response = client.post(
+            "/api/v1/payments/notify/sandbox",
+            b"not json",
+            content_type="application/json",
+            HTTP_X_FORWARDED_PROTO="https",
+        )
+        assert response.status_code == 400  # refused as unverifiable, not redirected
 
 
 class TestRefundFromTheBackOffice:

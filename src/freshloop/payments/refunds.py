@@ -190,43 +190,186 @@ def refund_submit(*, refund_id: int) -> Refund:
     return refund_result_apply(refund_no=refund.refund_no, result=result)
 
 
+def _refund_and_payment_lock(refund_no: str) -> tuple[Payment, Refund] | None:
+    """The refund and its payment, locked in the module's order (payment first)."""
+    unlocked = Refund.objects.select_related("payment").filter(refund_no=refund_no).first()
+    if unlocked is None:
+        return None
+    payment = payment_lock(payment_no=unlocked.payment.payment_no)
+    assert payment is not None  # payments are never deleted (PROTECT)
+    return payment, refund_lock(unlocked.pk)
+
+
 @transaction.atomic
 def refund_result_apply(*, refund_no: str, result: RefundResult) -> Refund:
-    """Record what the provider said about a refund (its API answer or its notification)."""
-    unlocked = Refund.objects.select_related("payment").get(refund_no=refund_no)
-    payment = payment_lock(payment_no=unlocked.payment.payment_no)
-    assert payment is not None
-    refund = refund_lock(unlocked.pk)
-    if refund.status != RefundStatus.PENDING:
-        return refund  # settled before: a repeated answer changes nothing
-    now = clock.now()
+    """Record what the provider said about a refund (its API answer, or a query's answer).
+
+    Settles a pending refund, and a failed one the provider says succeeded after all (see
+    `_refund_result_apply_locked`); anything else that contradicts our record is alerted."""
+    located = _refund_and_payment_lock(refund_no)
+    if located is None:
+        raise Refund.DoesNotExist(refund_no)
+    payment, refund = located
+    _refund_result_apply_locked(
+        payment=payment,
+        refund=refund,
+        result=result,
+        digest=hashlib.sha256(refund.refund_no.encode()).hexdigest(),
+    )
+    return refund
+
+
+def _refund_result_apply_locked(
+    *, payment: Payment, refund: Refund, result: RefundResult, digest: str
+) -> str:
+    """Apply a provider's verified word on a refund (the caller holds the payment and refund
+    locks, so this decision is the only one) and name what it led to.
+
+    The provider holds the money, so its final word wins, but nothing is answered "OK" while
+    silently changing nothing: each answer either moves the refund or raises an alert.
+
+    | our refund | provider says | outcome |
+    |---|---|---|
+    | pending | processing | `refund_pending` (its refund id kept) |
+    | pending | succeeded | `refunded`: booked on the payment and the order |
+    | pending | closed/abnormal | `refund_failed`, alerted |
+    | succeeded | succeeded | `duplicate` |
+    | succeeded or failed | processing | `stale_ignored` (older news arriving late) |
+    | succeeded | closed/abnormal | `refund_state_conflict`, alerted; the booking stands |
+    | failed | closed/abnormal | `duplicate` |
+    | failed | succeeded | `refunded_after_failure`: booked and alerted; or, when another
+      refund of the payment may already have paid it back, `refund_success_unsettled`:
+      nothing booked, alerted |
+    """
+    if refund.status == RefundStatus.PENDING:
+        if result.status == ProviderRefundStatus.PENDING:
+            if result.provider_refund_id:
+                refund.provider_refund_id = result.provider_refund_id[:64]
+            refund.updated_at = clock.now()
+            refund.save(update_fields=["provider_refund_id", "updated_at"])
+            return "refund_pending"
+        if result.status == ProviderRefundStatus.FAILED:
+            _refund_fail(payment=payment, refund=refund, result=result, digest=digest)
+            return "refund_failed"
+        _refund_book_success(payment=payment, refund=refund, result=result)
+        return "refunded"
+    facts = {
+        "refund_no": refund.refund_no,
+        "out_trade_no": payment.payment_no,
+        "refund_status": refund.status,
+        "provider_status": str(result.status),
+        "amount_fen": refund.amount_fen,
+    }
+    if result.status == ProviderRefundStatus.PENDING:
+        # "Processing" moves no money and never follows a final word at the provider: it is
+        # an older answer arriving late (the API's answer to our submission racing its
+        # notification). A re-driven failed refund announces itself with SUCCESS, below.
+        return "stale_ignored"
+    if refund.status == RefundStatus.SUCCEEDED:
+        if result.status == ProviderRefundStatus.SUCCEEDED:
+            return "duplicate"
+        # SUCCESS is final at WeChat Pay and Alipay: a later CLOSED/ABNORMAL contradicts
+        # money we booked as returned. Un-booking on its word could refund twice; a person
+        # checks with the provider.
+        callback_alert(
+            code="refund_state_conflict", provider=payment.provider, digest=digest, detail=facts
+        )
+        return "refund_state_conflict"
+    if result.status == ProviderRefundStatus.FAILED:
+        return "duplicate"
+    return _refund_settle_after_failure(
+        payment=payment, refund=refund, result=result, digest=digest, facts=facts
+    )
+
+
+def _refund_fail(*, payment: Payment, refund: Refund, result: RefundResult, digest: str) -> None:
     if result.provider_refund_id:
         refund.provider_refund_id = result.provider_refund_id[:64]
-    refund.updated_at = now
-    if result.status == ProviderRefundStatus.PENDING:
-        refund.save(update_fields=["provider_refund_id", "updated_at"])
-        return refund
-    actor = Actor.system(f"payments.{payment.provider}")
-    if result.status == ProviderRefundStatus.FAILED:
-        refund.status = RefundStatus.FAILED
-        refund.last_error = result.message[:200]
-        refund.save(update_fields=["status", "last_error", "provider_refund_id", "updated_at"])
-        audit_record(
-            actor=actor,
-            action="payments.refund_failed",
-            target=refund,
-            after={"message": result.message[:200]},
+    refund.status = RefundStatus.FAILED
+    refund.last_error = result.message[:200]
+    refund.updated_at = clock.now()
+    refund.save(update_fields=["status", "last_error", "provider_refund_id", "updated_at"])
+    audit_record(
+        actor=Actor.system(f"payments.{payment.provider}"),
+        action="payments.refund_failed",
+        target=refund,
+        after={"message": result.message[:200]},
+    )
+    callback_alert(
+        code="refund_failed",
+        provider=payment.provider,
+        digest=digest,
+        detail={"refund_no": refund.refund_no, "message": result.message[:200]},
+    )
+
+
+def _refund_settle_after_failure(
+    *,
+    payment: Payment,
+    refund: Refund,
+    result: RefundResult,
+    digest: str,
+    facts: dict[str, Any],
+) -> str:
+    """The provider paid back a refund we had marked failed (WeChat Pay: ABNORMAL, then
+    SUCCESS once the merchant re-drove it). The money is gone, so book it as a normal success
+    would be — unless a later refund of the same payment may be its replacement, or booking it
+    would return more than the payment took: then the buyer may have been paid twice, and
+    booking it too would hide that. Either way a person is told."""
+    # Refunds of one payment are started one at a time (orders allows one open refund request
+    # per order), so a refund started after this one failed that has not failed itself is
+    # taken for its retry: settling both would book the same money twice.
+    replacements = list(
+        Refund.objects.filter(
+            payment=payment,
+            pk__gt=refund.pk,
+            status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED],
         )
+        .order_by("pk")
+        .values_list("refund_no", flat=True)
+    )
+    committed = (
+        Refund.objects.filter(
+            payment=payment, status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED]
+        )
+        .exclude(pk=refund.pk)
+        .aggregate(total=Sum("amount_fen"))["total"]
+        or 0
+    )
+    if replacements or committed + refund.amount_fen > payment.amount_fen:
         callback_alert(
-            code="refund_failed",
+            code="refund_success_unsettled",
             provider=payment.provider,
-            digest=hashlib.sha256(refund.refund_no.encode()).hexdigest(),
-            detail={"refund_no": refund.refund_no, "message": result.message[:200]},
+            digest=digest,
+            detail={
+                **facts,
+                "replacements": replacements,
+                "payment_committed_fen": committed,
+                "payment_amount_fen": payment.amount_fen,
+            },
         )
-        return refund
+        return "refund_success_unsettled"
+    _refund_book_success(payment=payment, refund=refund, result=result)
+    callback_alert(
+        code="refund_settled_after_failure",
+        provider=payment.provider,
+        digest=digest,
+        detail={**facts, "last_error": refund.last_error},
+    )
+    return "refunded_after_failure"
+
+
+def _refund_book_success(*, payment: Payment, refund: Refund, result: RefundResult) -> None:
+    """Mark the refund succeeded and book its amount on the payment and the order, once (the
+    caller holds the locks and has seen the refund not yet succeeded)."""
+    now = clock.now()
+    before = refund.status
     refunded_at = result.refunded_at or now
+    if result.provider_refund_id:
+        refund.provider_refund_id = result.provider_refund_id[:64]
     refund.status = RefundStatus.SUCCEEDED
     refund.refunded_at = refunded_at
+    refund.updated_at = now
     refund.save(update_fields=["status", "refunded_at", "provider_refund_id", "updated_at"])
     payment.refunded_fen += refund.amount_fen
     payment.status = (
@@ -237,9 +380,10 @@ def refund_result_apply(*, refund_no: str, result: RefundResult) -> Refund:
     payment.updated_at = now
     payment.save(update_fields=["refunded_fen", "status", "updated_at"])
     audit_record(
-        actor=actor,
+        actor=Actor.system(f"payments.{payment.provider}"),
         action="payments.refund_succeeded",
         target=refund,
+        before={"status": before},
         after={
             "payment_no": payment.payment_no,
             "amount_fen": refund.amount_fen,
@@ -263,7 +407,6 @@ def refund_result_apply(*, refund_no: str, result: RefundResult) -> Refund:
                 digest=hashlib.sha256(refund.refund_no.encode()).hexdigest(),
                 detail={"refund_no": refund.refund_no, "order_error": exc.code},
             )
-    return refund
 
 
 def refund_notification_handle(
@@ -289,6 +432,9 @@ def refund_notification_handle(
 def _refund_notification_apply(
     gateway: PaymentProvider, notification: RefundNotification, digest: str
 ) -> NotificationOutcome:
+    """Check a verified refund callback against our refund and apply it, all under the payment
+    and refund row locks: concurrent replays queue on the lock, and each later one sees the
+    refund settled and is answered (and logged) "duplicate"."""
     provider = gateway.name
     facts = {
         "refund_no": notification.refund_no,
@@ -296,48 +442,61 @@ def _refund_notification_apply(
         "amount_fen": notification.amount_fen,
     }
     with transaction.atomic():
-        refund = (
-            Refund.objects.select_related("payment")
-            .filter(refund_no=notification.refund_no)
-            .first()
-        )
-        if refund is None or refund.payment.provider != provider:
+        located = _refund_and_payment_lock(notification.refund_no)
+        if located is None or located[0].provider != provider:
             callback_alert(code="unknown_refund_no", provider=provider, digest=digest, detail=facts)
             return notification_outcome(
                 gateway, accepted=False, code="unknown_refund_no", message="退款单不存在"
             )
-        if refund.status == RefundStatus.SUCCEEDED:
-            return notification_outcome(gateway, accepted=True, code="duplicate", message="OK")
-        mismatch = (
-            notification.amount_fen is not None and notification.amount_fen != refund.amount_fen
-        )
-        if notification.total_refunded_fen is not None:
-            expected_total = refund.payment.refunded_fen + refund.amount_fen
-            mismatch = mismatch or notification.total_refunded_fen != expected_total
-        if mismatch:
+        payment, refund = located
+        if notification.out_trade_no and notification.out_trade_no != payment.payment_no:
+            # Our refund number on another payment: our records and the provider's disagree
+            # about whose money this is; book nothing until a person has looked.
             callback_alert(
-                code="refund_amount_mismatch",
+                code="refund_payment_mismatch",
                 provider=provider,
                 digest=digest,
-                detail={
-                    **facts,
-                    "expected_fen": refund.amount_fen,
-                    "total_refunded_fen": notification.total_refunded_fen,
-                },
+                detail={**facts, "expected_out_trade_no": payment.payment_no},
             )
             return notification_outcome(
-                gateway, accepted=False, code="refund_amount_mismatch", message="金额不一致"
+                gateway, accepted=False, code="refund_payment_mismatch", message="支付单不一致"
             )
-    refund_result_apply(
-        refund_no=refund.refund_no,
-        result=RefundResult(
-            status=notification.status,
-            provider_refund_id=notification.provider_refund_id,
-            refunded_at=notification.refunded_at,
-            message="provider reported the refund closed or abnormal"
-            if notification.status == ProviderRefundStatus.FAILED
-            else "",
-        ),
-    )
-    code = "refunded" if notification.status == ProviderRefundStatus.SUCCEEDED else "refund_updated"
+        if refund.status != RefundStatus.SUCCEEDED:
+            # Amounts are checked while the refund is not booked yet; once booked, later
+            # refunds change the payment's total, and a replay is recognised by its refund.
+            mismatch = (
+                notification.amount_fen is not None and notification.amount_fen != refund.amount_fen
+            )
+            if notification.total_refunded_fen is not None:
+                expected_total = payment.refunded_fen + refund.amount_fen
+                mismatch = mismatch or notification.total_refunded_fen != expected_total
+            if mismatch:
+                callback_alert(
+                    code="refund_amount_mismatch",
+                    provider=provider,
+                    digest=digest,
+                    detail={
+                        **facts,
+                        "expected_fen": refund.amount_fen,
+                        "total_refunded_fen": notification.total_refunded_fen,
+                    },
+                )
+                return notification_outcome(
+                    gateway, accepted=False, code="refund_amount_mismatch", message="金额不一致"
+                )
+        code = _refund_result_apply_locked(
+            payment=payment,
+            refund=refund,
+            result=RefundResult(
+                status=notification.status,
+                provider_refund_id=notification.provider_refund_id,
+                refunded_at=notification.refunded_at,
+                message="provider reported the refund closed or abnormal"
+                if notification.status == ProviderRefundStatus.FAILED
+                else "",
+            ),
+            digest=digest,
+        )
+    # Accepted in every case: the outcome is recorded (and alerted where a person must act);
+    # the provider's retries could not change it.
     return notification_outcome(gateway, accepted=True, code=code, message="OK")
