@@ -442,6 +442,23 @@ class TestPaymentNotificationHandle:
         assert Refund.objects.get().payment_id == first.pk
 
 
+class TestNotPaidAfterPaid:
+    def test_a_failure_reported_for_booked_money_is_alerted_and_changes_nothing(self) -> None:
+        # given a payment booked as paid
+        _, payment = _pay_order()
+        assert _sandbox_pays(payment) == "paid"
+        # when the provider later reports it as not paid
+        code = _sandbox_pays(payment, succeed=False)
+        # then the money stays booked, the provider is answered (no endless retries), and a
+        # person is alerted — it used to be accepted silently
+        assert code == "payment_state_conflict"
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.SUCCEEDED
+        (alert,) = _alerts()
+        assert alert.payload["kind"] == "payments.payment_state_conflict"
+        assert alert.payload["booked"] == PaymentStatus.SUCCEEDED
+
+
 class TestAlipayNotifications:
     def _payment(self) -> Payment:
         order = make_order(price_fen=6150, quantity=2)

@@ -276,6 +276,33 @@ def _payment_notification_apply(
                 message="OK",
                 payment_no=payment.payment_no,
             )
+        if payment.status in PAID_STATUSES:
+            # Alipay closes a trade refunded in full: expected. Any other "not paid" about a
+            # payment we booked contradicts the money we hold: a person must look.
+            if (
+                payment.status == PaymentStatus.REFUNDED
+                and notification.status == NotificationStatus.CLOSED
+            ):
+                return notification_outcome(
+                    gateway,
+                    accepted=True,
+                    code="duplicate",
+                    message="OK",
+                    payment_no=payment.payment_no,
+                )
+            callback_alert(
+                code="payment_state_conflict",
+                provider=provider,
+                digest=digest,
+                detail={**facts, "booked": payment.status, "reported": notification.status},
+            )
+            return notification_outcome(
+                gateway,
+                accepted=True,
+                code="payment_state_conflict",
+                message="OK",
+                payment_no=payment.payment_no,
+            )
         if payment.status == PaymentStatus.CREATED:
             payment.status = (
                 PaymentStatus.CLOSED
