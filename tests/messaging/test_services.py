@@ -134,6 +134,27 @@ class TestSmsDeliveryThroughTheRelay:
         assert message.next_attempt_at >= start + dt.timedelta(hours=1)
         assert not SmsDelivery.objects.filter(message=message).exists()
 
+    def test_a_failing_delivery_record_never_sends_the_text_twice(
+        self, settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # given a gateway that accepts, and a delivery record that cannot be written
+        def broken(**_: Any) -> None:
+            raise RuntimeError("database hiccup")
+
+        monkeypatch.setattr("freshloop.messaging.services.sms_delivery_record", broken)
+        with local_gateway(_tencent_answer(serial="2433:5")) as (url, seen):
+            use_gateway(settings, "tencent", tencent_endpoint=url)
+            message = _queue_text()
+            # when the relay runs twice
+            with caplog.at_level(logging.ERROR):
+                assert outbox_relay().sent == 1
+            assert outbox_relay().sent == 0
+        # then the text went out once and the outbox knows it was sent
+        assert len(seen) == 1
+        message.refresh_from_db()
+        assert (message.status, message.provider_message_id) == (OutboxStatus.SENT, "2433:5")
+        assert "delivery record failed" in caplog.text
+
     def test_an_unreachable_gateway_is_retried(self, settings: Any) -> None:
         use_gateway(settings, "tencent", tencent_endpoint="http://127.0.0.1:9", timeout_seconds=1)
         message = _queue_text()

@@ -644,12 +644,19 @@ class SmsChannelSender:
             provider_id,
             (time.monotonic() - started) * 1000,
         )
-        sms_delivery_record(
-            message_id=message.pk,
-            provider=provider.name,
-            purpose=template,
-            provider_message_id=provider_id,
-        )
+        try:
+            sms_delivery_record(
+                message_id=message.pk,
+                provider=provider.name,
+                purpose=template,
+                provider_message_id=provider_id,
+            )
+        except Exception:
+            # The relay must still record the send: raising would leave the row pending and
+            # the provider would be asked again. Receipts still find the text by our own id.
+            logger.exception(
+                "sms %s sent as %s but its delivery record failed", message.pk, provider_id
+            )
         return provider_id
 
 
