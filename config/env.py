@@ -6,9 +6,10 @@ Every variable is documented in docs/configuration.md; keep the two in step.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -114,6 +115,113 @@ def _parse_key_ring(raw: str) -> dict[str, bytes]:
     return ring
 
 
+SmsProviderName = Literal["sandbox", "aliyun", "tencent"]
+
+
+@dataclass(frozen=True)
+class SmsGatewaySettings:
+    """What a real SMS provider needs (docs/operator-guide.md, "SMS"); empty for the sandbox."""
+
+    sign_name: str = ""
+    # message purpose ("login_code", "live_reminder", …) → the provider's template id
+    templates: dict[str, str] = field(default_factory=dict)
+    aliyun_access_key_id: str = ""
+    aliyun_access_key_secret: str = ""
+    aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_region: str = "cn-hangzhou"
+    tencent_secret_id: str = ""
+    tencent_secret_key: str = ""
+    tencent_sdk_app_id: str = ""
+    tencent_endpoint: str = "https://sms.tencentcloudapi.com"
+    tencent_region: str = "ap-guangzhou"
+    # shared secret in the delivery-receipt URL the provider console is given
+    receipt_token: str = ""
+    timeout_seconds: float = 5.0
+
+
+def _parse_templates(raw: str) -> dict[str, str]:
+    templates: dict[str, str] = {}
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        purpose, sep, template_id = entry.partition(":")
+        if not sep or not purpose.strip() or not template_id.strip():
+            raise ConfigurationError(
+                "FRESHLOOP_SMS_TEMPLATES entries must look like '<purpose>:<template id>', "
+                f"got {entry!r}"
+            )
+        templates[purpose.strip()] = template_id.strip()
+    return templates
+
+
+def _load_sms_gateway(provider: str, *, production: bool) -> SmsGatewaySettings:
+    """Read FRESHLOOP_SMS_*; a real provider without its keys, sign name or login template
+    refuses to start (a login code that cannot be sent is found at start-up, not by users)."""
+    env = os.environ.get
+    gateway = SmsGatewaySettings(
+        sign_name=env("FRESHLOOP_SMS_SIGN_NAME", "").strip(),
+        templates=_parse_templates(env("FRESHLOOP_SMS_TEMPLATES", "")),
+        aliyun_access_key_id=env("FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_ID", "").strip(),
+        aliyun_access_key_secret=env("FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_SECRET", "").strip(),
+        aliyun_endpoint=(
+            env("FRESHLOOP_SMS_ALIYUN_ENDPOINT", "").strip() or SmsGatewaySettings.aliyun_endpoint
+        ).rstrip("/"),
+        aliyun_region=env("FRESHLOOP_SMS_ALIYUN_REGION", "").strip() or "cn-hangzhou",
+        tencent_secret_id=env("FRESHLOOP_SMS_TENCENT_SECRET_ID", "").strip(),
+        tencent_secret_key=env("FRESHLOOP_SMS_TENCENT_SECRET_KEY", "").strip(),
+        tencent_sdk_app_id=env("FRESHLOOP_SMS_TENCENT_SDK_APP_ID", "").strip(),
+        tencent_endpoint=(
+            env("FRESHLOOP_SMS_TENCENT_ENDPOINT", "").strip() or SmsGatewaySettings.tencent_endpoint
+        ).rstrip("/"),
+        tencent_region=env("FRESHLOOP_SMS_TENCENT_REGION", "").strip() or "ap-guangzhou",
+        receipt_token=env("FRESHLOOP_SMS_RECEIPT_TOKEN", "").strip(),
+        timeout_seconds=_read_float("FRESHLOOP_SMS_TIMEOUT_SECONDS", 5.0, minimum=0.5),
+    )
+    if provider == "sandbox":
+        if production:
+            raise ConfigurationError(
+                "FRESHLOOP_SMS_PROVIDER=sandbox sends no texts and is refused in production: "
+                "set it to aliyun or tencent with its keys"
+            )
+        return gateway
+    required = {
+        "aliyun": [
+            ("FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_ID", gateway.aliyun_access_key_id),
+            ("FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_SECRET", gateway.aliyun_access_key_secret),
+        ],
+        "tencent": [
+            ("FRESHLOOP_SMS_TENCENT_SECRET_ID", gateway.tencent_secret_id),
+            ("FRESHLOOP_SMS_TENCENT_SECRET_KEY", gateway.tencent_secret_key),
+            ("FRESHLOOP_SMS_TENCENT_SDK_APP_ID", gateway.tencent_sdk_app_id),
+        ],
+    }[provider]
+    required.append(("FRESHLOOP_SMS_SIGN_NAME", gateway.sign_name))
+    if production:
+        required.append(("FRESHLOOP_SMS_RECEIPT_TOKEN", gateway.receipt_token))
+    missing = [name for name, value in required if not value]
+    if "login_code" not in gateway.templates:
+        missing.append("FRESHLOOP_SMS_TEMPLATES (login_code:<template id>)")
+    if missing:
+        raise ConfigurationError(f"FRESHLOOP_SMS_PROVIDER={provider} needs " + ", ".join(missing))
+    endpoints = [gateway.aliyun_endpoint, gateway.tencent_endpoint]
+    if production and not all(url.startswith("https://") for url in endpoints):
+        raise ConfigurationError("SMS provider endpoints must be https:// URLs in production")
+    return gateway
+
+
+def _read_proxies(name: str) -> list[str]:
+    entries = _read_list(name, [])
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"{name} entries must be IP addresses or networks, got {entry!r}"
+            ) from exc
+    return entries
+
+
 @dataclass(frozen=True)
 class FreshloopSettings:
     environment: Environment
@@ -131,22 +239,27 @@ class FreshloopSettings:
     pii_keys: dict[str, bytes]
     pii_active_key_id: str
     blind_index_key: bytes
-    sms_provider: Literal["sandbox"]
+    sms_provider: SmsProviderName
     sms_sandbox_echo: bool
+    sms_gateway: SmsGatewaySettings
     otp_ttl_seconds: int
     otp_max_attempts: int
-    otp_per_phone_per_minute: int
+    otp_lock_seconds: int
+    otp_resend_seconds: int
     otp_per_phone_per_day: int
     otp_per_ip_per_hour: int
+    otp_per_ip_per_day: int
+    otp_per_day: int
     verify_per_ip_per_hour: int
     operator_login_per_ip_per_hour: int
     operator_login_per_user_per_hour: int
+    operator_login_per_user_all_ips_per_hour: int
     consumer_token_days: int
     wechat_oauth_provider: Literal["sandbox", "wechat"]
     wechat_app_id: str
     wechat_app_secret: str
     huey_immediate: bool
-    trusted_proxy_hops: int
+    trusted_proxies: list[str]
     worker_heartbeat_stale_seconds: int
     datahub_store: str
     datahub_autoflush: bool
@@ -213,6 +326,20 @@ def load_settings() -> FreshloopSettings:
             + ("" if production else " (or http:// outside production)")
         )
 
+    if os.environ.get("FRESHLOOP_TRUSTED_PROXY_HOPS", "").strip() not in {"", "0"}:
+        # Counting hops trusted the header from whoever connected directly; the proxies are
+        # now named, so a stale setting must not silently stop trusting the real proxy.
+        raise ConfigurationError(
+            "FRESHLOOP_TRUSTED_PROXY_HOPS is replaced by FRESHLOOP_TRUSTED_PROXIES "
+            "(the proxies' addresses or networks, e.g. 10.0.0.0/8)"
+        )
+    trusted_proxies = _read_proxies("FRESHLOOP_TRUSTED_PROXIES")
+
+    sms_provider = _read_choice(
+        "FRESHLOOP_SMS_PROVIDER", "sandbox", {"sandbox", "aliyun", "tencent"}
+    )
+    sms_gateway = _load_sms_gateway(sms_provider, production=production)
+
     default_db = f"sqlite:///{data_dir / 'freshloop.sqlite3'}"
     return FreshloopSettings(
         environment=environment,  # type: ignore[arg-type]
@@ -232,13 +359,17 @@ def load_settings() -> FreshloopSettings:
         pii_keys=pii_keys,
         pii_active_key_id=active,
         blind_index_key=raw_blind.encode(),
-        sms_provider="sandbox",
+        sms_provider=sms_provider,  # type: ignore[arg-type]
         sms_sandbox_echo=_read_bool("FRESHLOOP_SMS_SANDBOX_ECHO", not production),
+        sms_gateway=sms_gateway,
         otp_ttl_seconds=_read_int("FRESHLOOP_OTP_TTL_SECONDS", 300, minimum=30),
         otp_max_attempts=_read_int("FRESHLOOP_OTP_MAX_ATTEMPTS", 5, minimum=1),
-        otp_per_phone_per_minute=_read_int("FRESHLOOP_OTP_PER_PHONE_PER_MINUTE", 1, minimum=1),
+        otp_lock_seconds=_read_int("FRESHLOOP_OTP_LOCK_SECONDS", 900, minimum=60),
+        otp_resend_seconds=_read_int("FRESHLOOP_OTP_RESEND_SECONDS", 60, minimum=10),
         otp_per_phone_per_day=_read_int("FRESHLOOP_OTP_PER_PHONE_PER_DAY", 10, minimum=1),
         otp_per_ip_per_hour=_read_int("FRESHLOOP_OTP_PER_IP_PER_HOUR", 30, minimum=1),
+        otp_per_ip_per_day=_read_int("FRESHLOOP_OTP_PER_IP_PER_DAY", 100, minimum=1),
+        otp_per_day=_read_int("FRESHLOOP_OTP_PER_DAY", 20000, minimum=1),
         verify_per_ip_per_hour=_read_int("FRESHLOOP_VERIFY_PER_IP_PER_HOUR", 60, minimum=1),
         operator_login_per_ip_per_hour=_read_int(
             "FRESHLOOP_OPERATOR_LOGIN_PER_IP_PER_HOUR", 30, minimum=1
@@ -246,12 +377,15 @@ def load_settings() -> FreshloopSettings:
         operator_login_per_user_per_hour=_read_int(
             "FRESHLOOP_OPERATOR_LOGIN_PER_USER_PER_HOUR", 10, minimum=1
         ),
+        operator_login_per_user_all_ips_per_hour=_read_int(
+            "FRESHLOOP_OPERATOR_LOGIN_PER_USER_ALL_IPS_PER_HOUR", 100, minimum=1
+        ),
         consumer_token_days=_read_int("FRESHLOOP_CONSUMER_TOKEN_DAYS", 30, minimum=1),
         wechat_oauth_provider=wechat_provider,  # type: ignore[arg-type]
         wechat_app_id=wechat_app_id or "wx_sandbox_app",
         wechat_app_secret=wechat_app_secret,
         huey_immediate=_read_bool("FRESHLOOP_HUEY_IMMEDIATE", environment == "test"),
-        trusted_proxy_hops=_read_int("FRESHLOOP_TRUSTED_PROXY_HOPS", 0),
+        trusted_proxies=trusted_proxies,
         worker_heartbeat_stale_seconds=_read_int("FRESHLOOP_WORKER_STALE_SECONDS", 120, minimum=10),
         datahub_store=os.environ.get("FRESHLOOP_DATAHUB_STORE", ""),
         # Tests flush explicitly; a background flusher would race their assertions.

@@ -26,4 +26,6 @@ cat <<MSG
   Demo logins are listed above (printed by demo_seed). Ctrl-C stops the server and the worker.
 
 MSG
-$PY -m uvicorn config.asgi:application --host "$HOST" --port "$PORT" --workers 1 --no-access-log
+# uvicorn through `manage.py serve`: it trusts X-Forwarded-For from exactly FRESHLOOP_TRUSTED_PROXIES
+# (none by default), as the application does — plain uvicorn would trust any local client's header.
+$PY manage.py serve --host "$HOST" --port "$PORT" --workers 1

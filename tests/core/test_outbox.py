@@ -20,6 +20,8 @@ from freshloop.core.models import OutboxMessage, OutboxStatus
 from freshloop.core.outbox import (
     MAX_ATTEMPTS,
     DeliveryError,
+    PermanentDeliveryError,
+    ThrottledDeliveryError,
     outbox_enqueue,
     outbox_relay,
     register_sender,
@@ -39,8 +41,11 @@ class RecordingSender:
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.fail_with: str | None = None
+        self.raise_error: DeliveryError | None = None
 
     def send(self, message: OutboxMessage) -> str:
+        if self.raise_error is not None:
+            raise self.raise_error
         if self.fail_with:
             raise DeliveryError(self.fail_with)
         self.sent.append(message.pk)
@@ -137,6 +142,40 @@ class TestOutboxRelay:
             assert stored.last_error == "gateway down"
         assert result.failed == 1
         assert stored.status == OutboxStatus.FAILED
+
+    def test_a_permanent_refusal_fails_at_once_and_alerts(self, sender: RecordingSender) -> None:
+        # given a provider that says no retry can help (an invalid number)
+        message = outbox_enqueue(channel="test-channel", payload={})
+        sender.raise_error = PermanentDeliveryError("number invalid")
+        # when the relay runs once
+        result = outbox_relay()
+        # then the message is failed after that one attempt, and people are told
+        assert (result.failed, result.retried) == (1, 0)
+        stored = OutboxMessage.objects.get(pk=message.pk)
+        assert (stored.status, stored.attempts, stored.last_error) == (
+            OutboxStatus.FAILED,
+            1,
+            "number invalid",
+        )
+        alert = OutboxMessage.objects.get(channel=ALERT_CHANNEL)
+        assert alert.payload["kind"] == "outbox.gave_up"
+        assert alert.payload["outbox_id"] == message.pk
+
+    def test_throttling_waits_at_least_as_long_as_asked(self, sender: RecordingSender) -> None:
+        message = outbox_enqueue(channel="test-channel", payload={})
+        sender.raise_error = ThrottledDeliveryError("slow down", retry_after=900)
+        moment = clock.now()
+        with clock.frozen(moment):
+            assert outbox_relay().retried == 1
+        stored = OutboxMessage.objects.get(pk=message.pk)
+        # the first back-off would be 10 s; the provider asked for 15 minutes
+        assert stored.status == OutboxStatus.PENDING
+        assert stored.next_attempt_at == moment + dt.timedelta(seconds=900)
+        with clock.frozen(moment + dt.timedelta(seconds=899)):
+            assert outbox_relay().sent == 0
+        sender.raise_error = None
+        with clock.frozen(moment + dt.timedelta(seconds=900)):
+            assert outbox_relay().sent == 1
 
     def test_unknown_channel_is_a_delivery_failure_not_a_crash(self) -> None:
         message = outbox_enqueue(channel="nobody-listens", payload={})

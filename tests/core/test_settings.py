@@ -23,6 +23,23 @@ def _key() -> str:
     return base64.urlsafe_b64encode(b"k" * 32).decode()
 
 
+def _production(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FRESHLOOP_ENV", "production")
+    env.setenv("FRESHLOOP_SECRET_KEY", "s" * 50)
+    env.setenv("FRESHLOOP_PII_KEYS", f"2026a:{_key()}")
+    env.setenv("FRESHLOOP_BLIND_INDEX_KEY", "blind")
+
+
+def _tencent_sms(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FRESHLOOP_SMS_PROVIDER", "tencent")
+    env.setenv("FRESHLOOP_SMS_TENCENT_SECRET_ID", "AKID-x")
+    env.setenv("FRESHLOOP_SMS_TENCENT_SECRET_KEY", "key-x")
+    env.setenv("FRESHLOOP_SMS_TENCENT_SDK_APP_ID", "1400006666")
+    env.setenv("FRESHLOOP_SMS_SIGN_NAME", "鲜环")
+    env.setenv("FRESHLOOP_SMS_TEMPLATES", "login_code:1234567, live_reminder:7654321")
+    env.setenv("FRESHLOOP_SMS_RECEIPT_TOKEN", "t" * 32)
+
+
 class TestLoadSettings:
     def test_development_defaults_are_safe_and_self_contained(
         self, clean_env: pytest.MonkeyPatch, tmp_path: Path
@@ -50,6 +67,7 @@ class TestLoadSettings:
         clean_env.setenv("FRESHLOOP_SECRET_KEY", "s" * 50)
         clean_env.setenv("FRESHLOOP_PII_KEYS", f"2026a:{_key()}")
         clean_env.setenv("FRESHLOOP_BLIND_INDEX_KEY", "blind")
+        _tencent_sms(clean_env)
         config = load_settings()
         assert config.behind_tls is True
         assert config.sms_sandbox_echo is False
@@ -86,4 +104,100 @@ class TestLoadSettings:
         assert config.pii_active_key_id == "new"
         clean_env.setenv("FRESHLOOP_PII_ACTIVE_KEY_ID", "missing")
         with pytest.raises(ConfigurationError, match="not in"):
+            load_settings()
+
+
+class TestSmsSettings:
+    def test_the_sandbox_is_the_default_outside_production(
+        self, clean_env: pytest.MonkeyPatch
+    ) -> None:
+        config = load_settings()
+        assert config.sms_provider == "sandbox"
+        assert config.sms_gateway.templates == {}
+
+    def test_production_refuses_the_sandbox(self, clean_env: pytest.MonkeyPatch) -> None:
+        _production(clean_env)
+        with pytest.raises(ConfigurationError, match="FRESHLOOP_SMS_PROVIDER=sandbox"):
+            load_settings()
+
+    def test_a_real_provider_is_read_whole(self, clean_env: pytest.MonkeyPatch) -> None:
+        _production(clean_env)
+        _tencent_sms(clean_env)
+        config = load_settings()
+        assert config.sms_provider == "tencent"
+        assert config.sms_gateway.templates == {
+            "login_code": "1234567",
+            "live_reminder": "7654321",
+        }
+        assert config.sms_gateway.sign_name == "鲜环"
+        assert config.sms_gateway.tencent_endpoint == "https://sms.tencentcloudapi.com"
+
+    @pytest.mark.parametrize(
+        ("provider", "missing"),
+        [
+            ("aliyun", "FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_ID"),
+            ("aliyun", "FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_SECRET"),
+            ("tencent", "FRESHLOOP_SMS_TENCENT_SECRET_KEY"),
+            ("tencent", "FRESHLOOP_SMS_TENCENT_SDK_APP_ID"),
+            ("tencent", "FRESHLOOP_SMS_SIGN_NAME"),
+            ("tencent", "FRESHLOOP_SMS_TEMPLATES"),
+            ("tencent", "FRESHLOOP_SMS_RECEIPT_TOKEN"),
+        ],
+    )
+    def test_production_names_every_missing_key(
+        self, clean_env: pytest.MonkeyPatch, provider: str, missing: str
+    ) -> None:
+        _production(clean_env)
+        _tencent_sms(clean_env)
+        clean_env.setenv("FRESHLOOP_SMS_PROVIDER", provider)
+        clean_env.setenv("FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_ID", "LTAI-x")
+        clean_env.setenv("FRESHLOOP_SMS_ALIYUN_ACCESS_KEY_SECRET", "secret-x")
+        clean_env.delenv(missing)
+        with pytest.raises(ConfigurationError, match=missing):
+            load_settings()
+
+    def test_a_template_map_without_the_login_code_is_refused(
+        self, clean_env: pytest.MonkeyPatch
+    ) -> None:
+        _tencent_sms(clean_env)
+        clean_env.setenv("FRESHLOOP_SMS_TEMPLATES", "live_reminder:1")
+        with pytest.raises(ConfigurationError, match="login_code"):
+            load_settings()
+
+    @pytest.mark.parametrize("raw", ["login_code", "login_code:", ":123", "login_code=1"])
+    def test_malformed_template_entries_are_named(
+        self, clean_env: pytest.MonkeyPatch, raw: str
+    ) -> None:
+        clean_env.setenv("FRESHLOOP_SMS_TEMPLATES", raw)
+        with pytest.raises(ConfigurationError, match="FRESHLOOP_SMS_TEMPLATES"):
+            load_settings()
+
+    def test_production_endpoints_are_https(self, clean_env: pytest.MonkeyPatch) -> None:
+        _production(clean_env)
+        _tencent_sms(clean_env)
+        clean_env.setenv("FRESHLOOP_SMS_TENCENT_ENDPOINT", "http://sms.example.test")
+        with pytest.raises(ConfigurationError, match="https"):
+            load_settings()
+
+
+class TestTrustedProxies:
+    def test_none_by_default(self, clean_env: pytest.MonkeyPatch) -> None:
+        assert load_settings().trusted_proxies == []
+
+    def test_addresses_and_networks(self, clean_env: pytest.MonkeyPatch) -> None:
+        clean_env.setenv("FRESHLOOP_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")
+        assert load_settings().trusted_proxies == ["127.0.0.1", "10.0.0.0/8", "::1"]
+
+    def test_a_bad_entry_is_named(self, clean_env: pytest.MonkeyPatch) -> None:
+        clean_env.setenv("FRESHLOOP_TRUSTED_PROXIES", "127.0.0.1,proxy.internal")
+        with pytest.raises(ConfigurationError, match=r"proxy\.internal"):
+            load_settings()
+
+    def test_the_old_hop_count_is_refused_with_a_pointer(
+        self, clean_env: pytest.MonkeyPatch
+    ) -> None:
+        # a hop count trusted the header from whoever connected; silently ignoring the old
+        # setting would stop trusting a real proxy and put every user behind one IP
+        clean_env.setenv("FRESHLOOP_TRUSTED_PROXY_HOPS", "1")
+        with pytest.raises(ConfigurationError, match="FRESHLOOP_TRUSTED_PROXIES"):
             load_settings()

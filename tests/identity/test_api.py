@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.test import Client
 
+from freshloop.core import clock
 from freshloop.identity.models import ConsumerToken, Person
 from freshloop.identity.providers import SandboxWechatOAuthProvider
 from tests.identity.helpers import last_sms_code
@@ -79,8 +81,15 @@ class TestOtpLoginApi:
             if f"{guess:06d}" != last_sms_code()
         ]
         attempts = settings.FRESHLOOP.otp_max_attempts  # type: ignore[attr-defined]
-        assert statuses[:attempts] == [400] * attempts
-        assert set(statuses[attempts:]) == {429}
+        assert statuses[: attempts - 1] == [400] * (attempts - 1)
+        assert set(statuses[attempts - 1 :]) == {429}
+        locked = client.post(
+            "/api/v1/auth/otp/verify",
+            {"phone": "13800138000", "code": last_sms_code()},
+            content_type="application/json",
+        )
+        assert locked.json()["code"] == "otp_locked"
+        assert locked.json()["detail"]["retry_after"] == int(locked["Retry-After"]) == 900
 
     def test_otp_spam_gets_429_with_retry_after(self, client: Client) -> None:
         client.post("/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json")
@@ -90,6 +99,28 @@ class TestOtpLoginApi:
         assert response.status_code == 429
         assert response.json()["code"] == "rate_limited"
         assert 0 < int(response["Retry-After"]) <= 60
+
+    def test_the_429_says_one_wait_in_body_header_message_and_resend_after(
+        self, client: Client
+    ) -> None:
+        # the probe found retry_after 5 while the message and resend_after said 60 s: a fixed
+        # one-minute window 55 s old. Given a code sent 55 s into a clock minute
+        with clock.frozen(dt.datetime(2026, 5, 1, 12, 0, 55, tzinfo=dt.UTC)):
+            sent = client.post(
+                "/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json"
+            )
+            # when the phone asks again at once
+            again = client.post(
+                "/api/v1/auth/otp", {"phone": "13800138000"}, content_type="application/json"
+            )
+        # then every place says the same 60 seconds
+        resend_after = sent.json()["resend_after"]
+        body = again.json()
+        assert again.status_code == 429
+        assert resend_after == 60
+        assert body["detail"]["retry_after"] == resend_after
+        assert int(again["Retry-After"]) == resend_after
+        assert f"{resend_after} 秒" in body["message"]
 
     def test_invalid_phone(self, client: Client) -> None:
         response = client.post(

@@ -75,6 +75,7 @@ class TestOtpRequest:
         with pytest.raises(RateLimited) as refused:
             otp_request(phone="+86 13800138000", ip_address="10.0.0.2")
         assert 0 < refused.value.retry_after <= 60
+        assert f"{refused.value.retry_after} 秒" in refused.value.text
         assert OutboxMessage.objects.count() == 1
 
     def test_daily_cap_per_phone(self, settings: object) -> None:
@@ -154,16 +155,23 @@ class TestOtpVerify:
                     otp_verify(phone="13800138000", code=old, ip_address=None)
             assert otp_verify(phone="13800138000", code=new, ip_address=None).person
 
-    def test_brute_force_locks_the_code(self, settings: object) -> None:
+    def test_brute_force_voids_the_code_and_locks_the_phone(self, settings: object) -> None:
         # given a code and an attacker guessing
         otp_request(phone="13800138000", ip_address=None)
         real = last_sms_code()
         wrong = f"{(int(real) + 1) % 1_000_000:06d}"
         attempts = settings.FRESHLOOP.otp_max_attempts  # type: ignore[attr-defined]
-        for _ in range(attempts):
-            with pytest.raises(OtpInvalid):
+        for guess in range(1, attempts):
+            with pytest.raises(OtpInvalid) as refused:
                 otp_verify(phone="13800138000", code=wrong, ip_address="198.51.100.1")
-        # then even the right code no longer works: it must be requested again
+            assert refused.value.detail == {"remaining_attempts": attempts - guess}
+        # when the last allowed guess is wrong too
+        with pytest.raises(OtpLocked) as locked:
+            otp_verify(phone="13800138000", code=wrong, ip_address="198.51.100.1")
+        # then the phone is locked for 15 minutes, and the message says so
+        assert locked.value.retry_after == 900
+        assert "15 分钟" in locked.value.text
+        # and even the right code no longer works
         with pytest.raises(OtpLocked):
             otp_verify(phone="13800138000", code=real, ip_address="198.51.100.1")
         assert Person.objects.count() == 0
@@ -261,3 +269,131 @@ class TestConsumerTokens:
             consumer_token_authenticate(token=login.token)
         with pytest.raises(TokenInvalid):
             consumer_token_authenticate(token="flc_forged")
+
+
+@pytest.fixture(params=["database", "redis"])
+def limit_backend(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Run a limit test on both counter stores: the database (no REDIS_URL) and the real Redis."""
+    import dataclasses
+
+    from freshloop.core import ratelimit
+
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    settings.FRESHLOOP = dataclasses.replace(settings.FRESHLOOP, redis_url=url)
+    ratelimit.default_backend.cache_clear()
+    return str(request.param)
+
+
+def _limits(settings: Any, **changes: int) -> None:
+    import dataclasses
+
+    settings.FRESHLOOP = dataclasses.replace(settings.FRESHLOOP, **changes)
+
+
+def _wrong_code() -> str:
+    return f"{(int(last_sms_code()) + 1) % 1_000_000:06d}"
+
+
+START = dt.datetime(2026, 5, 1, 12, 0, 55, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("limit_backend")
+class TestOtpAbuseLimits:
+    def test_the_resend_wait_is_one_number_in_every_place(self) -> None:
+        # given a code sent 55 s into a clock minute (a fixed one-minute window would end in 5 s)
+        with clock.frozen(START):
+            sent = otp_request(phone="13800138000", ip_address="10.0.0.1")
+            # when the same phone asks again at once
+            with pytest.raises(RateLimited) as refused:
+                otp_request(phone="13800138000", ip_address="10.0.0.1")
+        # then the wait it is told is the resend_after it was given: 60 s, in both forms
+        assert sent.resend_after == 60
+        assert refused.value.retry_after == 60
+        assert refused.value.detail == {"retry_after": 60}
+        assert "请 60 秒后" in refused.value.text
+        # and it counts down, and then a new code may be sent
+        with clock.frozen(START + dt.timedelta(seconds=59)), pytest.raises(RateLimited) as later:
+            otp_request(phone="13800138000", ip_address="10.0.0.1")
+        assert (later.value.retry_after, "请 1 秒后" in later.value.text) == (1, True)
+        with clock.frozen(START + dt.timedelta(seconds=60)):
+            otp_request(phone="13800138000", ip_address="10.0.0.1")
+        assert OutboxMessage.objects.filter(channel="sms").count() == 2
+
+    def test_per_ip_limits_per_hour_and_per_day(self, settings: Any) -> None:
+        _limits(settings, otp_per_ip_per_hour=3, otp_per_ip_per_day=5)
+        phones = (f"1390000{index:04d}" for index in range(20))
+        start = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.UTC)
+        with clock.frozen(start):
+            for _ in range(3):
+                otp_request(phone=next(phones), ip_address="203.0.113.7")
+            with pytest.raises(RateLimited) as hourly:
+                otp_request(phone=next(phones), ip_address="203.0.113.7")
+            # another address is not affected
+            otp_request(phone=next(phones), ip_address="203.0.113.8")
+        assert (hourly.value.retry_after, "60 分钟" in hourly.value.text) == (3600, True)
+        with clock.frozen(start + dt.timedelta(hours=1)):
+            for _ in range(2):
+                otp_request(phone=next(phones), ip_address="203.0.113.7")
+            with pytest.raises(RateLimited) as daily:
+                otp_request(phone=next(phones), ip_address="203.0.113.7")
+        # the day (UTC) ends 13 hours later; the message says the rounded figure it carries
+        assert daily.value.retry_after == 13 * 3600
+        assert "13 小时" in daily.value.text
+
+    def test_the_daily_total_stops_sms_pumping_and_alerts_once(self, settings: Any) -> None:
+        _limits(settings, otp_per_day=2)
+        otp_request(phone="13900000001", ip_address="198.51.100.1")
+        otp_request(phone="13900000002", ip_address="198.51.100.2")
+        for phone in ("13900000003", "13900000004"):
+            with pytest.raises(RateLimited, match="今日验证码发送量已达上限"):
+                otp_request(phone=phone, ip_address="198.51.100.3")
+        alerts = OutboxMessage.objects.filter(channel="alert")
+        assert [alert.payload["kind"] for alert in alerts] == ["otp.daily_cap_reached"]
+        assert OutboxMessage.objects.filter(channel="sms").count() == 2
+
+    def test_wrong_codes_lock_the_phone_for_requests_too_until_the_lock_ends(
+        self, settings: Any
+    ) -> None:
+        # given a phone whose code was guessed wrong five times
+        with clock.frozen(START):
+            otp_request(phone="13800138000", ip_address="10.0.0.1")
+            wrong = _wrong_code()
+            for _ in range(4):
+                with pytest.raises(OtpInvalid):
+                    otp_verify(phone="13800138000", code=wrong, ip_address="10.0.0.2")
+            with pytest.raises(OtpLocked):
+                otp_verify(phone="13800138000", code=wrong, ip_address="10.0.0.2")
+        # then no new code can restart the guessing for 15 minutes, from anywhere
+        with clock.frozen(START + dt.timedelta(minutes=14)), pytest.raises(OtpLocked) as locked:
+            otp_request(phone="+8613800138000", ip_address="10.0.0.9")
+        assert (locked.value.retry_after, "60 秒" in locked.value.text) == (60, True)
+        assert OutboxMessage.objects.filter(channel="sms").count() == 1
+        # and after the lock a new code works
+        with clock.frozen(START + dt.timedelta(minutes=15)):
+            otp_request(phone="13800138000", ip_address="10.0.0.1")
+            login = otp_verify(phone="13800138000", code=last_sms_code(), ip_address="10.0.0.1")
+        assert login.created is True
+
+    def test_another_phone_is_not_locked(self) -> None:
+        otp_request(phone="13800138000", ip_address="10.0.0.1")
+        wrong = _wrong_code()
+        for _ in range(5):
+            with pytest.raises((OtpInvalid, OtpLocked)):
+                otp_verify(phone="13800138000", code=wrong, ip_address="10.0.0.2")
+        otp_request(phone="13800138001", ip_address="10.0.0.1")
+        assert otp_verify(phone="13800138001", code=last_sms_code(), ip_address="10.0.0.1")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("limit_backend")
+class TestOtpRequestConcurrency:
+    def test_parallel_requests_for_one_phone_send_one_code(self) -> None:
+        from tests.concurrency import run_at_once
+
+        outcomes = run_at_once(
+            [lambda: otp_request(phone="13800138000", ip_address="10.0.0.1") for _ in range(6)]
+        )
+        labels = sorted(outcome.label for outcome in outcomes)
+        assert labels.count("RateLimited") == 5
+        assert OutboxMessage.objects.filter(channel="sms").count() == 1

@@ -17,23 +17,10 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 from freshloop.core.errors import MalformedRequest, PayloadTooLarge
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
 from freshloop.core.logging import client_ip_var, request_id_var
+from freshloop.core.net import client_ip as client_ip  # the one client-IP function, re-exported
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The caller's IP: REMOTE_ADDR, or X-Forwarded-For counted from the right past trusted proxies."""
-    hops = settings.FRESHLOOP.trusted_proxy_hops
-    if hops:
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class _BothStacks:

@@ -32,6 +32,19 @@ class DeliveryError(Exception):
     """The channel could not deliver; the relay retries with backoff."""
 
 
+class ThrottledDeliveryError(DeliveryError):
+    """The provider asks us to slow down: retried, but not before `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Sending again cannot help (an invalid number, an unapproved template, bad credentials):
+    the relay marks the message failed at once and raises an alert."""
+
+
 class ChannelSender(Protocol):
     def send(self, message: OutboxMessage) -> str:
         """Deliver the message; return the provider's message id or raise DeliveryError."""
@@ -159,12 +172,15 @@ def outbox_relay(*, batch_size: int = 100) -> RelayResult:
             provider_id = sender.send(message)
         except DeliveryError as exc:
             message.last_error = str(exc)[:2000]
-            if message.attempts >= MAX_ATTEMPTS:
+            if message.attempts >= MAX_ATTEMPTS or isinstance(exc, PermanentDeliveryError):
                 message.status = OutboxStatus.FAILED
                 failed += 1
                 _alert_gave_up(message)
             else:
-                message.next_attempt_at = clock.now() + _backoff(message.attempts)
+                delay = _backoff(message.attempts)
+                if isinstance(exc, ThrottledDeliveryError):
+                    delay = max(delay, dt.timedelta(seconds=exc.retry_after))
+                message.next_attempt_at = clock.now() + delay
                 retried += 1
             logger.warning(
                 "outbox %s delivery failed (attempt %s): %s", message.pk, message.attempts, exc

@@ -1,7 +1,12 @@
-"""Fixed-window rate limiting shared by every process: Redis when configured, else the database.
+"""Fixed-window rate limiting and timed locks shared by every process: Redis when configured,
+else the database.
 
 Both backends increment atomically (Redis INCR; a conditional UPDATE or a unique INSERT in the
-database), so N server processes enforce one limit, not N.
+database), so N server processes enforce one limit, not N. A *lock* (a cool-down between two
+login codes, a phone locked after wrong codes) holds a key until a moment; `lock_acquire` takes
+it only when it is free, atomically (a Lua script in Redis, a conditional UPDATE or a unique
+INSERT in the database), so two parallel requests never both pass a cool-down. Locks keep their
+end as a timestamp of `core.clock`, so they age with the clock the rest of the code reads.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Protocol
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 
 from freshloop.core import clock
 from freshloop.core.errors import RateLimited
@@ -25,6 +30,29 @@ class RateLimitBackend(Protocol):
     def increment(self, key: str, window_start: int, window_seconds: int) -> int:
         """Add one hit to the window and return the hits counted in it so far."""
         ...
+
+    def count(self, key: str, window_start: int) -> int:
+        """The hits counted in the window so far, without adding one."""
+        ...
+
+    def lock_acquire(self, key: str, *, now: float, until: float) -> float | None:
+        """Hold `key` until `until` if it is free at `now`; else return when it frees."""
+        ...
+
+    def lock_set(self, key: str, *, now: float, until: float) -> None:
+        """Hold `key` until `until`, whoever held it before."""
+        ...
+
+    def lock_until(self, key: str, *, now: float) -> float | None:
+        """When the lock on `key` frees, or None when it is free at `now`."""
+        ...
+
+    def lock_release(self, key: str) -> None: ...
+
+
+# Locks live in the counter table with this window, which no fixed window can have (windows
+# start at multiples of their length, and a lock's row is found by key alone).
+_LOCK_WINDOW = -1
 
 
 class DatabaseBackend:
@@ -48,10 +76,95 @@ class DatabaseBackend:
                 continue
         raise RuntimeError("rate limit counter kept disappearing")  # pragma: no cover
 
+    def count(self, key: str, window_start: int) -> int:
+        found = (
+            RateLimitCounter.objects.filter(key=key, window_start=window_start)
+            .values_list("count", flat=True)
+            .first()
+        )
+        return int(found or 0)
+
+    def _lock_row(self, key: str) -> QuerySet[RateLimitCounter]:
+        return RateLimitCounter.objects.filter(key=key, window_start=_LOCK_WINDOW)
+
+    def lock_acquire(self, key: str, *, now: float, until: float) -> float | None:
+        expires_at = dt.datetime.fromtimestamp(until, dt.UTC)
+        moment = dt.datetime.fromtimestamp(now, dt.UTC)
+        for _ in range(3):
+            # Take an expired lock over with one conditional UPDATE, or create it; a concurrent
+            # taker loses on the condition or on the unique (key, window) constraint.
+            with transaction.atomic():
+                if (
+                    self._lock_row(key)
+                    .filter(expires_at__lte=moment)
+                    .update(expires_at=expires_at, count=1)
+                ):
+                    return None
+            try:
+                with transaction.atomic():
+                    RateLimitCounter.objects.create(
+                        key=key, window_start=_LOCK_WINDOW, count=1, expires_at=expires_at
+                    )
+                return None
+            except IntegrityError:
+                pass
+            held = self._lock_row(key).values_list("expires_at", flat=True).first()
+            if held is not None and held > moment:
+                return held.timestamp()
+        raise RuntimeError("lock kept changing hands")  # pragma: no cover
+
+    def lock_set(self, key: str, *, now: float, until: float) -> None:
+        expires_at = dt.datetime.fromtimestamp(until, dt.UTC)
+        for _ in range(3):
+            with transaction.atomic():
+                if self._lock_row(key).update(expires_at=expires_at, count=1):
+                    return
+            try:
+                with transaction.atomic():
+                    RateLimitCounter.objects.create(
+                        key=key, window_start=_LOCK_WINDOW, count=1, expires_at=expires_at
+                    )
+                return
+            except IntegrityError:
+                continue
+        raise RuntimeError("lock kept disappearing")  # pragma: no cover
+
+    def lock_until(self, key: str, *, now: float) -> float | None:
+        held = self._lock_row(key).values_list("expires_at", flat=True).first()
+        if held is None or held.timestamp() <= now:
+            return None
+        return held.timestamp()
+
+    def lock_release(self, key: str) -> None:
+        self._lock_row(key).delete()
+
+
+# Take the lock unless it is held past `now`: GET and SET in one script, so two takers can
+# never both find it free. The value is the lock's end (a clock timestamp), the TTL only
+# tidies up; `now` comes from the caller so a frozen test clock ages locks as it ages windows.
+_LOCK_ACQUIRE = """
+local held = redis.call('GET', KEYS[1])
+if held and tonumber(held) > tonumber(ARGV[1]) then
+  return held
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return false
+"""
+
 
 class RedisBackend:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
+        self._acquire = self.client.register_script(_LOCK_ACQUIRE)
+
+    @staticmethod
+    def _lock_key(key: str) -> str:
+        return f"freshloop:lock:{key}"
+
+    @staticmethod
+    def _ttl(now: float, until: float) -> int:
+        # Kept a little past the end so a clock slightly ahead of Redis never loses a lock early.
+        return max(1, math.ceil(until - now)) + 5
 
     def increment(self, key: str, window_start: int, window_seconds: int) -> int:
         redis_key = f"freshloop:rl:{key}:{window_start}"
@@ -60,6 +173,27 @@ class RedisBackend:
         pipe.expire(redis_key, window_seconds + 5)
         count, _ = pipe.execute()
         return int(count)
+
+    def count(self, key: str, window_start: int) -> int:
+        return int(self.client.get(f"freshloop:rl:{key}:{window_start}") or 0)
+
+    def lock_acquire(self, key: str, *, now: float, until: float) -> float | None:
+        held = self._acquire(
+            keys=[self._lock_key(key)], args=[repr(now), repr(until), self._ttl(now, until)]
+        )
+        return float(held) if held is not None else None
+
+    def lock_set(self, key: str, *, now: float, until: float) -> None:
+        self.client.set(self._lock_key(key), repr(until), ex=self._ttl(now, until))
+
+    def lock_until(self, key: str, *, now: float) -> float | None:
+        held = self.client.get(self._lock_key(key))
+        if held is None or float(held) <= now:
+            return None
+        return float(held)
+
+    def lock_release(self, key: str) -> None:
+        self.client.delete(self._lock_key(key))
 
 
 @lru_cache(maxsize=1)
@@ -84,6 +218,67 @@ def rate_limit_hit(
         retry_after = max(1, math.ceil(window_start + window_seconds - now))
         raise RateLimited(message, retry_after=retry_after)
     return count
+
+
+def rate_limit_check(
+    key: str,
+    *,
+    limit: int,
+    window_seconds: int,
+    message: str | None = None,
+    backend: RateLimitBackend | None = None,
+) -> int:
+    """Raise RateLimited when `limit` hits already fall in the window, without counting one.
+
+    For limits on failures (wrong passwords): check before the attempt, `rate_limit_hit` after
+    a failure, so successes never use up the allowance.
+    """
+    now = clock.now().timestamp()
+    window_start = int(now // window_seconds * window_seconds)
+    count = (backend or default_backend()).count(key, window_start)
+    if count >= limit:
+        retry_after = max(1, math.ceil(window_start + window_seconds - now))
+        raise RateLimited(message, retry_after=retry_after)
+    return count
+
+
+def lock_acquire(key: str, *, seconds: int, backend: RateLimitBackend | None = None) -> int:
+    """Hold `key` for `seconds` if it is free; else return the seconds until it frees (> 0)."""
+    now = clock.now().timestamp()
+    held_until = (backend or default_backend()).lock_acquire(key, now=now, until=now + seconds)
+    return 0 if held_until is None else max(1, math.ceil(held_until - now))
+
+
+def lock_set(key: str, *, seconds: int, backend: RateLimitBackend | None = None) -> None:
+    """Hold `key` for `seconds` from now, whoever held it before."""
+    now = clock.now().timestamp()
+    (backend or default_backend()).lock_set(key, now=now, until=now + seconds)
+
+
+def lock_remaining(key: str, *, backend: RateLimitBackend | None = None) -> int:
+    """Seconds until the lock on `key` frees; 0 when it is free."""
+    now = clock.now().timestamp()
+    held_until = (backend or default_backend()).lock_until(key, now=now)
+    return 0 if held_until is None else max(1, math.ceil(held_until - now))
+
+
+def lock_release(key: str, *, backend: RateLimitBackend | None = None) -> None:
+    (backend or default_backend()).lock_release(key)
+
+
+def wait_phrase(seconds: int) -> tuple[int, str]:
+    """Round a wait up to what a person is told, and say it: (120, "2 分钟").
+
+    The rounded number is what `retry_after` carries, so the message and the machine-readable
+    wait always agree.
+    """
+    if seconds <= 90:
+        return seconds, f"{seconds} 秒"
+    if seconds <= 90 * 60:
+        minutes = math.ceil(seconds / 60)
+        return minutes * 60, f"{minutes} 分钟"
+    hours = math.ceil(seconds / 3600)
+    return hours * 3600, f"{hours} 小时"
 
 
 def rate_limit_purge_expired() -> int:

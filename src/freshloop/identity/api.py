@@ -11,7 +11,7 @@ from ninja import Query, Router, Schema, Status
 from freshloop.core.api import ApiKeyAuth, OperatorAuth, request_actor
 from freshloop.core.api_errors import raises
 from freshloop.core.errors import RateLimited
-from freshloop.core.middleware import client_ip
+from freshloop.core.net import client_ip
 from freshloop.core.permissions import Role
 from freshloop.identity.auth import (
     ConsumerAuth,
@@ -24,6 +24,7 @@ from freshloop.identity.errors import (
     InvalidIdentifier,
     InvalidPhone,
     OtpInvalid,
+    OtpLocked,
     PersonErased,
     PersonNotFound,
     SplitInvalid,
@@ -58,7 +59,7 @@ oneid_router = Router(tags=["OneID 用户身份"])
 
 
 @router.post("/otp", response={202: OtpRequestOut}, summary="发送登录验证码")
-@raises(InvalidPhone, RateLimited)
+@raises(InvalidPhone, RateLimited, OtpLocked)
 def request_code(request: HttpRequest, body: OtpRequestIn) -> Status[OtpRequestOut]:
     result = otp_request(phone=body.phone, ip_address=client_ip(request))
     return Status(
@@ -74,6 +75,7 @@ def request_code(request: HttpRequest, body: OtpRequestIn) -> Status[OtpRequestO
 @router.post("/otp/verify", response=LoginOut, summary="验证码登录（首次登录即注册）")
 @raises(
     OtpInvalid,
+    OtpLocked,
     InvalidPhone,
     InvalidIdentifier,
     ConflictingIdentifiers,

@@ -1,4 +1,4 @@
-from freshloop.core.errors import DomainError
+from freshloop.core.errors import DomainError, RateLimited
 
 
 class InvalidPhone(DomainError):
@@ -13,9 +13,11 @@ class OtpInvalid(DomainError):
     status = 400
 
 
-class OtpLocked(DomainError):
+class OtpLocked(RateLimited):
+    """Too many wrong codes: the code is void and the phone locked for a while (retry_after)."""
+
     code = "otp_locked"
-    message = "验证码错误次数过多，请重新获取"
+    message = "验证码错误次数过多，请稍后再试"
     status = 429
 
 

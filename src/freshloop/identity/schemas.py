@@ -14,8 +14,11 @@ class OtpRequestIn(Schema):
 
 
 class OtpRequestOut(Schema):
-    expires_in: int
-    resend_after: int
+    expires_in: int = Field(..., description="验证码有效期（秒）")
+    resend_after: int = Field(
+        ...,
+        description="多少秒后才能再次获取验证码；在此之前再次请求会得到 429，其 retry_after 与剩余秒数一致",
+    )
     sandbox_code: str | None = Field(None, description="仅沙箱短信模式返回，生产环境永远为空")
 
 

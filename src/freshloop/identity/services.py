@@ -17,9 +17,16 @@ from django.db import transaction
 from django.db.models import F
 
 from freshloop.core import clock, crypto
+from freshloop.core.errors import RateLimited
 from freshloop.core.events import publish
-from freshloop.core.outbox import SMS_CHANNEL, outbox_enqueue, sms_payload
-from freshloop.core.ratelimit import rate_limit_hit
+from freshloop.core.outbox import ALERT_CHANNEL, SMS_CHANNEL, outbox_enqueue, sms_payload
+from freshloop.core.ratelimit import (
+    lock_acquire,
+    lock_remaining,
+    lock_set,
+    rate_limit_hit,
+    wait_phrase,
+)
 from freshloop.identity.batch import IdentifyCall, identify_many
 from freshloop.identity.errors import OtpInvalid, OtpLocked, TokenInvalid
 from freshloop.identity.events import ConsumerLoggedIn
@@ -103,26 +110,87 @@ class OtpRequestResult:
     sandbox_code: str | None
 
 
+# What a refused caller reads; `{wait}` is filled with the same rounded wait `retry_after`
+# carries (core.ratelimit.wait_phrase), so the message, `retry_after` and `Retry-After` agree.
+_RESEND_WAIT = "验证码已发送，请 {wait}后再重新获取"
+_IP_WAIT = "获取验证码过于频繁，请 {wait}后再试"
+_PHONE_DAY_WAIT = "今日验证码发送次数已达上限，请 {wait}后再试"
+_ALL_DAY_WAIT = "今日验证码发送量已达上限，请 {wait}后再试"
+_VERIFY_WAIT = "验证过于频繁，请 {wait}后再试"
+_LOCKED_WAIT = "验证码错误次数过多，请 {wait}后再试"
+
+
+def _refused(text: str, seconds: int) -> RateLimited:
+    retry_after, wait = wait_phrase(seconds)
+    return RateLimited(text.format(wait=wait), retry_after=retry_after)
+
+
+def _locked(seconds: int) -> OtpLocked:
+    retry_after, wait = wait_phrase(seconds)
+    return OtpLocked(_LOCKED_WAIT.format(wait=wait), retry_after=retry_after)
+
+
+def _count(key: str, *, limit: int, window_seconds: int, text: str) -> None:
+    try:
+        rate_limit_hit(key, limit=limit, window_seconds=window_seconds)
+    except RateLimited as limited:
+        raise _refused(text, limited.retry_after) from None
+
+
+def _phone_lock_key(phone_index: str) -> str:
+    return f"otp:lock:{phone_index}"
+
+
+def _refuse_if_locked(phone_index: str) -> None:
+    remaining = lock_remaining(_phone_lock_key(phone_index))
+    if remaining:
+        raise _locked(remaining)
+
+
+def _count_daily_send(config: Any) -> None:
+    try:
+        rate_limit_hit("otp:all-day", limit=config.otp_per_day, window_seconds=86400)
+    except RateLimited as limited:
+        # Far more codes than the brand's users ever ask for is SMS pumping (someone making us
+        # pay for texts to premium numbers): people must look now, once a day is enough.
+        day = clock.now().date().isoformat()
+        outbox_enqueue(
+            channel=ALERT_CHANNEL,
+            payload={"kind": "otp.daily_cap_reached", "limit": config.otp_per_day, "day": day},
+            dedupe_key=f"otp.daily_cap_reached:{day}",
+            urgent=True,
+        )
+        raise _refused(_ALL_DAY_WAIT, limited.retry_after) from None
+
+
 def otp_request(*, phone: str, ip_address: str | None) -> OtpRequestResult:
-    """Send a login code by SMS (through the outbox). Rate limited per phone and per IP."""
+    """Send a login code by SMS (through the outbox).
+
+    Limits, in the order they are checked: a phone locked after wrong codes; requests per IP
+    per hour and per day; one code per phone per `otp_resend_seconds` (a cool-down taken
+    atomically, so two parallel requests never both send); codes per phone per day; codes
+    per day in all (against SMS pumping). Counters live in Redis when configured
+    (core.ratelimit).
+    """
     config = settings.FRESHLOOP
     phone_e164 = phone_normalise(phone)
     phone_index = _phone_index(phone_e164)
-    rate_limit_hit(
-        f"otp:ip:{ip_address or 'unknown'}", limit=config.otp_per_ip_per_hour, window_seconds=3600
+    _refuse_if_locked(phone_index)
+    ip_key = ip_address or "unknown"
+    _count(f"otp:ip:{ip_key}", limit=config.otp_per_ip_per_hour, window_seconds=3600, text=_IP_WAIT)
+    _count(
+        f"otp:ip-day:{ip_key}", limit=config.otp_per_ip_per_day, window_seconds=86400, text=_IP_WAIT
     )
-    rate_limit_hit(
-        f"otp:phone-min:{phone_index}",
-        limit=config.otp_per_phone_per_minute,
-        window_seconds=60,
-        message="验证码发送过于频繁，请一分钟后再试",
-    )
-    rate_limit_hit(
+    wait = lock_acquire(f"otp:resend:{phone_index}", seconds=config.otp_resend_seconds)
+    if wait:
+        raise _refused(_RESEND_WAIT, wait)
+    _count(
         f"otp:phone-day:{phone_index}",
         limit=config.otp_per_phone_per_day,
         window_seconds=86400,
-        message="今日验证码发送次数已达上限",
+        text=_PHONE_DAY_WAIT,
     )
+    _count_daily_send(config)
     code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
     now = clock.now()
     with transaction.atomic():
@@ -150,7 +218,9 @@ def otp_request(*, phone: str, ip_address: str | None) -> OtpRequestResult:
         )
     echo = config.sms_sandbox_echo and config.sms_provider == "sandbox"
     return OtpRequestResult(
-        expires_in=config.otp_ttl_seconds, resend_after=60, sandbox_code=code if echo else None
+        expires_in=config.otp_ttl_seconds,
+        resend_after=config.otp_resend_seconds,
+        sandbox_code=code if echo else None,
     )
 
 
@@ -163,22 +233,37 @@ class LoginResult:
     expires_at: dt.datetime
 
 
+def _lock_phone(*, challenge_id: int, phone_index: str) -> OtpLocked:
+    """Void the code and lock the phone: no new code and no guess for `otp_lock_seconds`."""
+    config = settings.FRESHLOOP
+    OtpChallenge.objects.filter(pk=challenge_id, consumed_at__isnull=True).update(
+        consumed_at=clock.now()
+    )
+    lock_set(_phone_lock_key(phone_index), seconds=config.otp_lock_seconds)
+    return _locked(config.otp_lock_seconds)
+
+
 def otp_verify(*, phone: str, code: str, ip_address: str | None) -> LoginResult:
     """Check a login code and log the phone's owner in (creating them on first login).
 
-    Single use is enforced by a conditional update on `consumed_at`; a wrong guess counts
-    against the code, and after `otp_max_attempts` guesses the code is dead.
+    Single use is enforced by a conditional update on `consumed_at`. Every guess counts
+    against the code, in one conditional update so parallel guesses cannot slip past the
+    limit; the `otp_max_attempts`-th wrong guess voids the code and locks the phone for
+    `otp_lock_seconds` (OtpLocked, 429 with retry_after), so a new code cannot restart the
+    guessing either.
     """
     config = settings.FRESHLOOP
     phone_e164 = phone_normalise(phone)
     phone_index = _phone_index(phone_e164)
-    rate_limit_hit(
+    _count(
         f"otp-verify:ip:{ip_address or 'unknown'}",
         limit=config.verify_per_ip_per_hour,
         window_seconds=3600,
+        text=_VERIFY_WAIT,
     )
     if not isinstance(code, str) or len(code) != OTP_DIGITS or not code.isdigit():
         raise OtpInvalid(detail={"code": f"需要 {OTP_DIGITS} 位数字"})
+    _refuse_if_locked(phone_index)
     now = clock.now()
     challenge = (
         OtpChallenge.objects.filter(
@@ -190,16 +275,20 @@ def otp_verify(*, phone: str, code: str, ip_address: str | None) -> LoginResult:
     if challenge is None:
         raise OtpInvalid()
     open_challenge = OtpChallenge.objects.filter(pk=challenge.pk, consumed_at__isnull=True)
-    # Count the guess before checking it, in one conditional update, so parallel guesses
-    # cannot slip past the attempt limit.
     counted = open_challenge.filter(attempts__lt=config.otp_max_attempts).update(
         attempts=F("attempts") + 1
     )
     if not counted:
-        raise OtpLocked() if open_challenge.exists() else OtpInvalid()
+        if open_challenge.exists():
+            raise _lock_phone(challenge_id=challenge.pk, phone_index=phone_index)
+        raise OtpInvalid()
     if not hmac.compare_digest(challenge.code_hash, _code_hash(phone_index, code)):
-        remaining = max(0, config.otp_max_attempts - challenge.attempts - 1)
-        raise OtpInvalid(detail={"remaining_attempts": remaining})
+        attempts = (
+            OtpChallenge.objects.filter(pk=challenge.pk).values_list("attempts", flat=True).get()
+        )
+        if attempts >= config.otp_max_attempts:
+            raise _lock_phone(challenge_id=challenge.pk, phone_index=phone_index)
+        raise OtpInvalid(detail={"remaining_attempts": config.otp_max_attempts - attempts})
     with transaction.atomic():
         if open_challenge.update(consumed_at=now) != 1:
             raise OtpInvalid()  # used by a concurrent request a moment ago
