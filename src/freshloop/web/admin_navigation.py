@@ -70,6 +70,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("支付单", "payments", "payments.payment"),
             ("支付回调记录", "receipt", "payments.paymentnotificationlog"),
             ("退款", "currency_exchange", "payments.refund"),
+            ("微信支付平台证书", "verified", "payments.wechatplatformcertificate"),
         ),
     ),
     (
@@ -77,6 +78,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         (
             ("审计日志", "history", "core.auditlog"),
             ("外发消息(Outbox)", "outbox", "core.outboxmessage"),
+            ("短信回执", "sms", "messaging.smsdelivery"),
             ("后台任务心跳", "monitor_heart", "core.workerheartbeat"),
             ("API 密钥", "key", "core.apikey"),
         ),
