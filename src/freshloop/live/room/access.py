@@ -17,8 +17,6 @@ from freshloop.identity.models import Person
 from freshloop.live.models import LiveSession
 from freshloop.live.room.selectors import room_admit
 
-_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
 
 def _csrf_check(request: HttpRequest) -> None:
     """Django's CSRF check (token in the X-CSRFToken header or the form, Origin/Referer on
@@ -38,22 +36,26 @@ def _csrf_check(request: HttpRequest) -> None:
 
 
 def request_buyer(request: HttpRequest) -> Person | None:
-    """The logged-in buyer, or None (a guest, or a token that is no longer valid).
+    """The logged-in buyer for a read (GET), or None (a guest, or a token no longer valid)."""
+    try:
+        record = consumer_from_request(request)
+    except TokenInvalid:
+        return None
+    return record.person if record is not None else None
+
+
+def request_buyer_writing(request: HttpRequest) -> Person | None:
+    """The logged-in buyer for a write, or None.
 
     A write authenticated by the session cookie alone must pass the CSRF check, as every
     cookie write of the API does (`identity.auth.ConsumerAuth`): without it another site could
     make a logged-in viewer's browser join, beat, like or leave in their name. It is refused
     (403), never quietly treated as a guest. Bearer-token clients send no cookie to forge.
     """
-    try:
-        record = consumer_from_request(request)
-    except TokenInvalid:
-        return None
-    if record is None:
-        return None
-    if request.method not in _SAFE_METHODS and not request.headers.get("Authorization"):
+    buyer = request_buyer(request)
+    if buyer is not None and not request.headers.get("Authorization"):
         _csrf_check(request)
-    return record.person
+    return buyer
 
 
 def request_admit(request: HttpRequest, *, session: LiveSession, person: Person | None) -> None:

@@ -6,7 +6,7 @@ Watching needs no login: a guest is known by a device id (a weak identifier) unt
 when the device is linked to their phone's OneID and the guest's history follows them. Once a
 device belongs to an account, it no longer speaks for that person on its own: an anonymous
 caller presenting it is refused (`live_device_login_required`) and starts a new device id.
-A cookie-authenticated write carries the CSRF token (`room.access.request_buyer`); a
+A cookie-authenticated write carries the CSRF token (`room.access.request_buyer_writing`); a
 members-only room lets in only logged-in members and the back office (`room_admit`).
 """
 
@@ -36,7 +36,7 @@ from freshloop.identity.models import Person
 from freshloop.live.flash_sale.selectors import flash_sale_quote
 from freshloop.live.models import LiveAction, LiveSession
 from freshloop.live.room import selectors, services
-from freshloop.live.room.access import request_admit, request_buyer
+from freshloop.live.room.access import request_admit, request_buyer, request_buyer_writing
 from freshloop.live.room.errors import (
     CommentRefused,
     DeviceLoginRequired,
@@ -105,7 +105,7 @@ def _room(request: HttpRequest, code: str, *, person: Person | None) -> LiveSess
 def _viewer_in_room(request: HttpRequest, code: str, device_id: str) -> tuple[LiveSession, Person]:
     """Admission is decided before a guest is created for the device: a refused caller
     leaves nothing behind."""
-    buyer = request_buyer(request)
+    buyer = request_buyer_writing(request)
     session = _room(request, code, person=buyer)
     person, _ = _viewer(buyer, device_id)
     return session, person
@@ -121,7 +121,7 @@ def room_state(request: HttpRequest, code: str) -> dict[str, Any]:
 @router.post("/{code}/join", response=JoinOut, summary="进入直播间（未登录时用设备标识）")
 @raises(*VIEWER_ERRORS, LiveSessionNotLive, ViewerBanned)
 def join(request: HttpRequest, code: str, body: JoinIn) -> JoinOut:
-    buyer = request_buyer(request)
+    buyer = request_buyer_writing(request)
     session = _room(request, code, person=buyer)
     person, guest = _viewer(buyer, body.device_id)
     viewer = services.viewer_join(session=session, person=person, nickname=body.nickname)
