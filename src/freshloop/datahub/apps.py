@@ -11,6 +11,9 @@ class DatahubConfig(AppConfig):
         # djhuey only discovers `<app>.tasks`, and a handler exists once its module is
         # imported: every sub-package's jobs and subscribers are imported here.
         from freshloop.datahub.eventstore import (
+            subscribers as eventstore_subscribers,  # noqa: F401  (PIPL erasure scrubs the events)
+        )
+        from freshloop.datahub.eventstore import (
             tasks,  # noqa: F401  (flush, buffer prune, person map reconcile)
         )
         from freshloop.datahub.ingestion import (

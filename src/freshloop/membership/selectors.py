@@ -1,4 +1,5 @@
-"""Membership reads: the consumer's own summary and ledger, and the PIPL export section."""
+"""Membership reads: who is a member, the consumer's own summary and ledger, and the PIPL
+export section."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from freshloop.core import clock
-from freshloop.identity.models import Person
+from freshloop.identity.models import Person, PersonStatus
 from freshloop.membership.models import MemberLevel, Membership, PointsEntry
 from freshloop.membership.services import (
     level_next,
@@ -35,6 +36,19 @@ class MembershipSummary:
     points_earned_total: int
     joined_at: Any
     next_level: NextLevel | None
+
+
+def person_is_member(*, person_id: int) -> bool:
+    """Whether the person has joined (入会): they hold a membership account, at any level.
+
+    The account is opened by their first paid order (`points_earn_for_order`) or an operator's
+    points adjustment, and only ever follows them (merges move it to the survivor). Everyone
+    without one is shown the lowest level in `membership_summary` but has not joined; an
+    erased or merged-away person is no member (their survivor may be).
+    """
+    return Membership.objects.filter(
+        person_id=person_id, person__status=PersonStatus.ACTIVE
+    ).exists()
 
 
 def membership_summary(*, person: Person) -> MembershipSummary:

@@ -7,22 +7,31 @@ stream, as long as the viewer watches: 5,000 viewers would be 5,000 idle threads
 `EventStreamRoute` looks its channel up in a pooled thread, then streams on the event loop with
 no thread at all; `with_event_streams` puts the registered routes in front of Django
 (config/asgi.py). The same route's `response` serves the stream as a Django view, for WSGI and
-the test client. Only public streams belong here: the middleware (and so the login) is skipped.
+the test client. The middleware (and so the login) is skipped: a stream that is not public
+names an `authorize` gate, which gets the request with its session and user read from the
+cookie as Django's middleware would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib import auth
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.utils.functional import SimpleLazyObject
 
+from freshloop.core.errors import DomainError
 from freshloop.core.http import error_response
 from freshloop.core.middleware import close_request_connections
 from freshloop.core.realtime import subscribe
@@ -116,11 +125,14 @@ class EventStreamRoute:
     `path` matches the whole request path; its named groups are passed to `channel_for`, a
     sync function (it may read the database: it runs in a pooled thread whose connections are
     closed afterwards) that returns the channel, or None for a 404 with `not_found_message`.
+    `authorize`, when given, runs next in the same thread with the request and the same
+    parameters, and refuses by raising a `DomainError` (answered as its JSON and status).
     """
 
     path: re.Pattern[str]
     channel_for: Callable[..., str | None]
     not_found_message: str
+    authorize: Callable[..., None] | None = None
 
     def match(self, scope: Scope) -> dict[str, str] | None:
         """The path's parameters if `scope` is a GET/HEAD of this route, else None."""
@@ -129,22 +141,34 @@ class EventStreamRoute:
         found = self.path.fullmatch(scope.get("path", ""))
         return found.groupdict() if found else None
 
-    def _lookup(self, params: dict[str, str]) -> str | None:
+    def _lookup(
+        self, params: dict[str, str], request: Callable[[], HttpRequest] | None
+    ) -> str | None:
         try:
-            return self.channel_for(**params)
+            channel = self.channel_for(**params)
+            if channel is not None and self.authorize is not None and request is not None:
+                self.authorize(request(), **params)
+            return channel
         finally:
             close_request_connections()
 
-    async def channel(self, params: dict[str, str]) -> str | None:
+    async def channel(
+        self, params: dict[str, str], request: Callable[[], HttpRequest] | None = None
+    ) -> str | None:
+        """The channel, or None (404); raises the `authorize` gate's DomainError. `request`
+        builds the caller's request, only for a route with a gate."""
         # A pooled thread (not the request's own) so that the open stream holds no thread.
-        return await sync_to_async(self._lookup, thread_sensitive=False)(params)
+        return await sync_to_async(self._lookup, thread_sensitive=False)(params, request)
 
     def _not_found_detail(self, params: dict[str, str]) -> dict[str, str]:
         return {name: value[:40] for name, value in params.items()}
 
     async def response(self, request: HttpRequest, **params: str) -> HttpResponseBase:
         """The stream as a Django (async) view: under WSGI and the test client."""
-        channel = await self.channel(params)
+        try:
+            channel = await self.channel(params, lambda: request)
+        except DomainError as error:
+            return error_response(error.status, error.code, error.text, error.detail)
         if channel is None:
             return error_response(
                 404, "not_found", self.not_found_message, self._not_found_detail(params)
@@ -153,9 +177,15 @@ class EventStreamRoute:
 
     async def serve(self, scope: Scope, receive: Any, send: Any, params: dict[str, str]) -> None:
         """The stream as a bare ASGI app: no middleware, no thread while it streams."""
-        channel = await self.channel(params)
+        try:
+            channel = await self.channel(params, lambda: _request_from_scope(scope))
+        except DomainError as error:
+            await _send_error(send, error.status, error.code, error.text, error.detail)
+            return
         if channel is None:
-            await _send_not_found(send, self.not_found_message, self._not_found_detail(params))
+            await _send_error(
+                send, 404, "not_found", self.not_found_message, self._not_found_detail(params)
+            )
             return
         subscription = subscribe(channel, last_event_id=_scope_last_event_id(scope))
         await _stream_to(receive, send, sse_stream(subscription))
@@ -170,14 +200,25 @@ def _scope_last_event_id(scope: Scope) -> str | None:
     return values[0] if values else None
 
 
-async def _send_not_found(send: Any, message: str, detail: dict[str, str]) -> None:
+def _request_from_scope(scope: Scope) -> HttpRequest:
+    """The request of a route served ahead of Django, with what the middleware would have
+    attached for an `authorize` gate: the session from its cookie and the (lazy) user. Called
+    in the lookup's pooled thread, which may read the database."""
+    request = ASGIRequest({"method": "GET", "path": "", **scope}, io.BytesIO())
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    request.user = SimpleLazyObject(lambda: auth.get_user(request))  # type: ignore[assignment]
+    return request
+
+
+async def _send_error(send: Any, status: int, code: str, message: str, detail: Any) -> None:
     body = json.dumps(
-        {"code": "not_found", "message": message, "detail": detail}, ensure_ascii=False
+        {"code": code, "message": message, "detail": detail}, ensure_ascii=False
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 404,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

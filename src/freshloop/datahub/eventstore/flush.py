@@ -35,6 +35,7 @@ from django.db import close_old_connections, connection, connections
 from freshloop.core import clock, crypto
 from freshloop.core.db import postgresql_binary_cursor
 from freshloop.core.errors import DomainError
+from freshloop.datahub.eventstore.scrub import buffer_payload_scrub
 from freshloop.datahub.eventstore.store import (
     EVENT_SCHEMA,
     ORDER_ITEM_SCHEMA,
@@ -44,7 +45,7 @@ from freshloop.datahub.eventstore.store import (
     to_naive_utc,
 )
 from freshloop.datahub.models import BufferedEvent
-from freshloop.identity.models import Person
+from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.services import IdentifierInput, IdentifyCall, identify_many
 
 logger = logging.getLogger(__name__)
@@ -282,12 +283,32 @@ def buffer_flush(*, limit: int = FLUSH_BATCH, store: EventStore | None = None) -
             return FlushReport(read=0, written=0, person_ids=frozenset())
         payloads = [orjson.loads(row.payload) for row in rows]
         people = _resolve_people(payloads)
+        payloads = _erased_scrubbed(payloads, people)
         events, order_items = _tables(rows, payloads, people)
         written = store.append(events, order_items, merges=_merges(payloads))
         _mark_flushed([row.pk for row in rows])
     touched = frozenset(p for p in people if p is not None)
     _after_flush(touched)
     return FlushReport(read=len(rows), written=written, person_ids=touched)
+
+
+def _erased_scrubbed(
+    payloads: list[dict[str, Any]], people: list[int | None]
+) -> list[dict[str, Any]]:
+    """Events that land on an erased person (a late server fact, a client naming the OneID)
+    are stored scrubbed (`eventstore.scrub`), as the erasure left their earlier ones."""
+    known = {person_id for person_id in people if person_id is not None}
+    if not known:
+        return payloads
+    erased = set(
+        Person.objects.filter(pk__in=known, status=PersonStatus.ERASED).values_list("pk", flat=True)
+    )
+    if not erased:
+        return payloads
+    return [
+        buffer_payload_scrub(payload, person_id=person_id) if person_id in erased else payload
+        for payload, person_id in zip(payloads, people, strict=True)
+    ]
 
 
 def _mark_flushed(pks: list[int]) -> None:

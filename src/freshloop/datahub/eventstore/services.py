@@ -1,5 +1,6 @@
 """Writes of the event store: flushing the write-ahead buffer into it (`eventstore.flush`),
-pruning the buffer, and keeping the store's OneID map in step with OneID itself.
+pruning the buffer, keeping the store's OneID map in step with OneID itself, and scrubbing an
+erased person's events (`eventstore.privacy`, PIPL).
 
 Merges normally reach the store as `identity_merged` events through the buffer, in order with
 the events around them (`datahub.ingestion.subscribers`). That recording runs after the merge
@@ -27,19 +28,24 @@ from freshloop.datahub.eventstore.flush import (
     buffer_prune,
     flusher_nudge,
 )
+from freshloop.datahub.eventstore.privacy import EraseReport, event_store_erase_person
+from freshloop.datahub.eventstore.scrub import properties_scrub
 from freshloop.datahub.eventstore.store import EVENT_SCHEMA, EventStore, event_store
 from freshloop.identity.models import Person
 
 __all__ = [
     "FLUSH_BATCH",
     "MERGE_EVENT",
+    "EraseReport",
     "FlushReport",
     "ReconcileReport",
     "buffer_flush",
     "buffer_flush_all",
     "buffer_prune",
+    "event_store_erase_person",
     "flusher_nudge",
     "person_map_reconcile",
+    "properties_scrub",
 ]
 
 logger = logging.getLogger(__name__)

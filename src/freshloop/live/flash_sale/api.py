@@ -25,6 +25,8 @@ from freshloop.live.flash_sale.selectors import (
     flash_sale_remaining,
 )
 from freshloop.live.flash_sale.services import flash_sale_buy
+from freshloop.live.room.access import request_admit
+from freshloop.live.room.errors import MembersOnly
 from freshloop.membership.errors import (
     InsufficientPoints,
     InvalidPointsRequest,
@@ -95,6 +97,7 @@ def flash_sale_detail(request: HttpRequest, flash_sale_id: int) -> dict[str, Any
     InvalidInput,
     InvalidPointsRequest,
     MemberNotFound,
+    MembersOnly,
     NotFound,
     OutOfStock,
     PointsRefConflict,
@@ -107,6 +110,8 @@ def flash_sale_buy_endpoint(
 ) -> Status[dict[str, Any]]:
     person = request_person(request)
     sale = flash_sale_get(flash_sale_id=flash_sale_id)
+    # A members-only room's flash price is for the people let into the room.
+    request_admit(request, session=sale.session, person=person)
     replay = (
         bool(idempotency_key)
         and Order.objects.filter(person=person, idempotency_key=idempotency_key).exists()

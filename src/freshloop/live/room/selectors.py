@@ -1,6 +1,7 @@
-"""Reads of the room: the session, its channel, what the room shows (where to play it, its
-products pinned first, running flash sales, live coupons, likes, and for a logged-in viewer what
-they already bought here), its recent comments, and the list of sessions."""
+"""Reads of the room: the session, its channel, who may enter a members-only room, what the
+room shows (where to play it, its products pinned first, running flash sales, live coupons,
+likes, and for a logged-in viewer what they already bought here), its recent comments, the
+list of sessions, and a viewer's PIPL export section."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from freshloop.core import clock, realtime
 from freshloop.core.errors import NotFound
+from freshloop.core.permissions import UserLike
 from freshloop.identity.models import Person
 from freshloop.inventory.selectors import stock_available_by_sku
 from freshloop.live.models import (
@@ -20,7 +22,9 @@ from freshloop.live.models import (
     LiveStatus,
     LiveViewer,
 )
+from freshloop.live.room.errors import MembersOnly
 from freshloop.live.streams.selectors import stream_provider
+from freshloop.membership.selectors import person_is_member
 from freshloop.orders.models import BOUGHT_STATUSES, Order
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.selectors import coupon_value_text
@@ -42,6 +46,38 @@ def live_session_get(*, code: str) -> LiveSession:
     if session is None:
         raise NotFound("直播不存在", detail={"code": code[:40]})
     return session
+
+
+MEMBERS_ONLY_HOW_TO_JOIN = "在鲜环商城完成任意一笔订单支付即自动成为会员"
+"""What a refused viewer is told (the notice on the room page and the 403's detail)."""
+
+
+def room_operator_admitted(*, session: LiveSession, user: UserLike | None) -> bool:
+    """Back-office people who run or oversee live rooms: the session's host, and anyone whose
+    role lets them see live sessions in the console (主播, 营销, 管理员)."""
+    if user is None or not user.is_authenticated:
+        return False
+    return session.host_id == user.pk or bool(user.has_perm("live.view_livesession"))
+
+
+def room_admit(*, session: LiveSession, person: Person | None, user: UserLike | None) -> None:
+    """Let the caller into the room or raise `MembersOnly` (403).
+
+    A members-only room admits a logged-in member (`membership.selectors.person_is_member`:
+    they hold a membership account, opened by their first paid order) and the back office
+    (`room_operator_admitted`); a guest known only by a device is refused like a non-member.
+    Every way into the room asks here: state and stream address, the event stream, joining
+    and every viewer action, comments, the replay and the local HLS files.
+    """
+    if not session.members_only or room_operator_admitted(session=session, user=user):
+        return
+    if person is None:
+        raise MembersOnly(
+            "本场为会员专享直播，请先登录",
+            detail={"reason": "login_required", "how_to_join": MEMBERS_ONLY_HOW_TO_JOIN},
+        )
+    if not person_is_member(person_id=person.pk):
+        raise MembersOnly(detail={"reason": "not_member", "how_to_join": MEMBERS_ONLY_HOW_TO_JOIN})
 
 
 def live_session_list_current() -> list[LiveSession]:
@@ -130,6 +166,7 @@ def room_state(*, session: LiveSession, person: Person | None) -> dict[str, Any]
         "cover_url": session.cover_url,
         "status": session.status,
         "status_label": session.get_status_display(),
+        "members_only": session.members_only,
         "scheduled_at": session.scheduled_at.isoformat(),
         "play_url": play_url if session.status in {LiveStatus.LIVE, LiveStatus.REPLAY} else "",
         "likes": session.likes,
@@ -151,3 +188,33 @@ def recent_comments(*, session: LiveSession) -> list[dict[str, Any]]:
         {"id": c.pk, "nickname": c.viewer.nickname, "text": c.text, "at": c.created_at.isoformat()}
         for c in reversed(list(comments))
     ]
+
+
+def live_export_section(person: Person) -> dict[str, Any]:
+    """PIPL export: every room the person watched (nickname, when, how long) and what they
+    wrote there, deleted comments included (they are still held)."""
+    viewers = LiveViewer.objects.filter(person=person).select_related("session").order_by("pk")
+    comments = (
+        LiveComment.objects.filter(viewer__person=person).select_related("session").order_by("pk")
+    )
+    return {
+        "viewing": [
+            {
+                "session": viewer.session.code,
+                "title": viewer.session.title,
+                "nickname": viewer.nickname,
+                "first_seen_at": viewer.first_seen_at.isoformat(),
+                "dwell_seconds": viewer.dwell_seconds,
+            }
+            for viewer in viewers
+        ],
+        "comments": [
+            {
+                "session": comment.session.code,
+                "text": comment.text,
+                "at": comment.created_at.isoformat(),
+                "deleted": comment.deleted_at is not None,
+            }
+            for comment in comments
+        ],
+    }

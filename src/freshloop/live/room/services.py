@@ -24,8 +24,9 @@ from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.events import publish
 from freshloop.core.ids import new_id
+from freshloop.core.models import AuditLog
 from freshloop.core.ratelimit import rate_limit_hit
-from freshloop.identity.models import Identifier, IdentifierType, Person
+from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
 from freshloop.identity.services import IdentifierInput, identify
 from freshloop.live import events
 from freshloop.live.config import live_config
@@ -42,6 +43,7 @@ from freshloop.live.models import (
 )
 from freshloop.live.room.errors import (
     CommentRefused,
+    DeviceLoginRequired,
     LiveSessionNotLive,
     ViewerBanned,
     ViewerMuted,
@@ -50,6 +52,9 @@ from freshloop.live.room.selectors import HEARTBEAT_SECONDS, room_channel, viewe
 from freshloop.messaging.services import sms_send
 from freshloop.promotions.models import CouponTemplate
 
+ERASED_NICKNAME = "已注销用户"
+"""What an erased person's viewer rows are called from then on (PIPL erasure)."""
+ERASED_BY = "PIPL 删除"
 REMIND_BEFORE = dt.timedelta(minutes=10)
 MAX_COMMENT_CHARS = 100
 MAX_NICKNAME_CHARS = 16
@@ -346,11 +351,21 @@ def like(*, session: LiveSession, person: Person, count: int = 1) -> int:
 
 
 def guest_for_device(*, device_id: str) -> Person:
-    """A viewer who has not logged in: their OneID is known by the device alone (weak)."""
-    return identify(
+    """A viewer who has not logged in: their OneID is known by the device alone (weak).
+
+    The device id is then the guest's only credential, so it stands for a guest and nobody
+    else: once the device belongs to a person with anything more (a phone, a WeChat login —
+    they logged in on it, and `viewer_device_link` linked it), an anonymous caller presenting
+    it is refused with `DeviceLoginRequired` rather than answered with that person's OneID
+    and nickname and let act in their name (the room page then starts a new device id).
+    """
+    person = identify(
         identifiers=[IdentifierInput(type=IdentifierType.DEVICE_ID, value=device_id)],
         source="live",
     ).person
+    if Identifier.objects.filter(person=person).exclude(type=IdentifierType.DEVICE_ID).exists():
+        raise DeviceLoginRequired()
+    return person
 
 
 def viewer_device_link(*, person: Person, device_id: str) -> Person:
@@ -380,3 +395,73 @@ def product_action(*, session: LiveSession, person: Person, action: str, sku_id:
         raise NotFound("该商品不在本场直播中", detail={"sku_id": sku_id})
     with transaction.atomic():
         activity_record(session=session, person=person, action=action, sku_id=sku_id)
+
+
+# --- PIPL erasure -------------------------------------------------------------------------------
+
+
+def _erased_family_ids(person_id: int) -> list[int]:
+    """The person and everyone merged into them, however deep (rows a lost merge handler left
+    on a merged-away id belong to them too); bounded so a corrupt cycle cannot hang."""
+    family = {person_id}
+    frontier = {person_id}
+    for _ in range(10):
+        frontier = (
+            set(Person.objects.filter(merged_into_id__in=frontier).values_list("pk", flat=True))
+            - family
+        )
+        if not frontier:
+            break
+        family |= frontier
+    return sorted(family)
+
+
+@transaction.atomic
+def viewer_personal_data_erase(*, person_id: int) -> dict[str, int]:
+    """Take what an erased person wrote or was called out of the room's records (PIPL).
+
+    Kept, as a tombstone: every row and its person id — viewing, dwell, likes, the funnel,
+    draws, claims — so the session's figures stay right. Removed: the text of their comments
+    (now hidden like a moderated one, `deleted_by` "PIPL 删除"), their nickname in every
+    session (`ERASED_NICKNAME`), and the comment text a moderator's deletion copied into the
+    audit trail (who deleted which comment when stays). Idempotent: a redelivered erasure
+    finds nothing left to change. Returns what was scrubbed, by kind.
+    """
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None or person.status != PersonStatus.ERASED:
+        return {"comments": 0, "viewers": 0, "audit_records": 0}  # never for a live person
+    family = _erased_family_ids(person_id)
+    now = clock.now()
+    comments = LiveComment.objects.filter(viewer__person_id__in=family)
+    comment_ids = list(comments.values_list("pk", flat=True))
+    shown = list(comments.filter(deleted_at__isnull=True).values_list("pk", "session__code"))
+    scrubbed = comments.exclude(text="").update(text="")
+    comments.filter(deleted_at__isnull=True).update(deleted_at=now, deleted_by=ERASED_BY)
+    for comment_id, session_code in shown:
+        # Open rooms drop them from the screen, as after a moderator's deletion.
+        room_publish(session_code=session_code, event="comment_deleted", data={"id": comment_id})
+    viewers = (
+        LiveViewer.objects.filter(person_id__in=family)
+        .exclude(nickname=ERASED_NICKNAME)
+        .update(nickname=ERASED_NICKNAME)
+    )
+    audits = 0
+    for entry in AuditLog.objects.filter(
+        action="live.comment_delete",
+        target_type=LiveComment._meta.label,
+        target_id__in=[str(pk) for pk in comment_ids],
+    ):
+        before = entry.before if isinstance(entry.before, dict) else {}
+        if before.get("text"):
+            # An update through the queryset: the audit trail has no other writer.
+            AuditLog.objects.filter(pk=entry.pk).update(before={**before, "text": ""})
+            audits += 1
+    counts = {"comments": scrubbed, "viewers": viewers, "audit_records": audits}
+    if any(counts.values()):
+        audit_record(
+            actor=Actor.system("live.person_erased"),
+            action="live.viewer_erase",
+            target=person,
+            after=counts,
+        )
+    return counts

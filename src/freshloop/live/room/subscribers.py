@@ -1,6 +1,7 @@
 """What the room hears from elsewhere: orders placed and paid in the room count in its funnel
-(`channel="live"`, `source_ref` = the session code), flash sales are announced to it, and a
-OneID merge moves the merged person's viewing to the survivor."""
+(`channel="live"`, `source_ref` = the session code), flash sales are announced to it, a
+OneID merge moves the merged person's viewing to the survivor, and a PIPL erasure takes the
+person's comments and nickname out (the PIPL export lists their viewing and comments)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from django.db.models import F
 
 from freshloop.core.db import retry_transient
 from freshloop.core.events import subscribe
-from freshloop.identity.events import IdentityMerged
+from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Person
+from freshloop.identity.services import register_export_section
 from freshloop.live import events
 from freshloop.live.locks import live_viewers_lock
 from freshloop.live.models import (
@@ -23,7 +25,12 @@ from freshloop.live.models import (
     LiveSession,
     LiveViewer,
 )
-from freshloop.live.room.services import activity_record, room_publish
+from freshloop.live.room.selectors import live_export_section
+from freshloop.live.room.services import (
+    activity_record,
+    room_publish,
+    viewer_personal_data_erase,
+)
 from freshloop.orders.events import OrderCreated, OrderPaid
 
 
@@ -153,3 +160,14 @@ def viewers_follow_merge(event: IdentityMerged) -> None:
                 LiveReservation.objects.filter(pk=reservation.pk).update(
                     person_id=event.into_person_id
                 )
+
+
+@subscribe(PersonErased, durable=True)
+def viewers_erased(event: PersonErased) -> None:
+    """Durable: written with the erasure and delivered at least once, after a crash too (the
+    scrub is idempotent). What the room's real-time replay buffer already carried (its last
+    500 events, forgotten after a day without any) ages out there."""
+    viewer_personal_data_erase(person_id=event.person_id)
+
+
+register_export_section("live", live_export_section)

@@ -2,8 +2,8 @@
 // Everything user-typed is shown with x-text (textContent), never as HTML.
 function liveRoom(code) {
   const base = '/api/v1/live/' + encodeURIComponent(code);
-  const deviceId = localStorage.getItem('fl_device') || ('d' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10));
-  localStorage.setItem('fl_device', deviceId);
+  const newDevice = () => { const id = 'd' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10); localStorage.setItem('fl_device', id); return id; };
+  let deviceId = localStorage.getItem('fl_device') || newDevice();
   const savedAddress = JSON.parse(localStorage.getItem('fl_address') || '{}');
   return {
     state: { title: '', status: '', products: [], flash_sales: [], coupons: [], online: 0, likes: 0, me: null, play_url: '' },
@@ -29,10 +29,15 @@ function liveRoom(code) {
       await this.joined;
       this.listen();
       setInterval(() => api('POST', base + '/heartbeat', { device_id: deviceId }).catch(() => {}), 30000);
-      window.addEventListener('pagehide', () => navigator.sendBeacon && navigator.sendBeacon(base + '/leave', new Blob([JSON.stringify({ device_id: deviceId })], { type: 'application/json' })));
+      // keepalive outlives the page like a beacon, and carries the CSRF token a beacon cannot.
+      window.addEventListener('pagehide', () => fetch(base + '/leave', { method: 'POST', keepalive: true, credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content }, body: JSON.stringify({ device_id: deviceId }) }).catch(() => {}));
     },
-    join() {
-      return api('POST', base + '/join', { device_id: deviceId }).then(() => true, (e) => { this.error = e.message; return false; });
+    join(retried) {
+      return api('POST', base + '/join', { device_id: deviceId }).then(() => true, (e) => {
+        // This device now belongs to an account that is not logged in here: watch as a new guest.
+        if (!retried && e.data && e.data.code === 'live_device_login_required') { deviceId = newDevice(); return this.join(true); }
+        this.error = e.message; return false;
+      });
     },
     async refresh() {
       this.state = await api('GET', base);
