@@ -145,6 +145,35 @@ class TestPublish:
         assert received == list(range(1, 401))
 
 
+class TestRedact:
+    def test_buffered_events_are_rewritten_in_place_and_replayed_so(self, broker: Broker) -> None:
+        # given a comment that must go (PIPL) between two that stay
+        broker.publish("live:redact", "comment", {"id": 1, "text": "牛奶真新鲜"})
+        gone = broker.publish("live:redact", "comment", {"id": 2, "text": "我住张江路 88 号"})
+        broker.publish("live:redact", "like", {"count": 3})
+
+        # when the buffer is redacted
+        def rewrite(event: str, data: dict[str, Any]) -> dict[str, Any] | None:
+            return {**data, "text": ""} if data.get("id") == 2 else None
+
+        assert broker.redact("live:redact", rewrite) == 1
+
+        # then a page catching up from the start gets the same ids, without the text
+        async def catch_up() -> list[Event]:
+            async with Subscription(broker, "live:redact", "0") as subscription:
+                return await take(subscription, 3)
+
+        replayed = run(catch_up)
+        assert [event.id for event in replayed][1] == gone
+        assert [event.data.get("text") for event in replayed] == ["牛奶真新鲜", "", None]
+        assert "张江路" not in replayed[1].data_json
+        # and a second redaction finds nothing left to change
+        assert broker.redact("live:redact", rewrite) == 0
+
+    def test_an_unknown_channel_has_nothing_to_redact(self, broker: Broker) -> None:
+        assert broker.redact("live:nobody", lambda event, data: {}) == 0
+
+
 class TestSubscribe:
     def test_live_events_arrive_in_order_after_subscribing(self, broker: Broker) -> None:
         broker.publish("live:s", "comment", {"n": 0})  # before: not wanted without an id

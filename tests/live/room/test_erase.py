@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps
 from django.db import models
 
-from freshloop.core import clock
+from freshloop.core import clock, realtime
 from freshloop.core.audit import Actor
 from freshloop.core.models import AuditLog, OutboxMessage
 from freshloop.core.outbox import outbox_relay
@@ -20,6 +20,7 @@ from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.privacy import person_erase, person_export
 from freshloop.live.host.services import comment_delete
 from freshloop.live.models import LiveActivity, LiveComment, LiveSession, LiveViewer
+from freshloop.live.room.selectors import room_channel
 from freshloop.live.room.services import (
     ERASED_NICKNAME,
     comment_post,
@@ -80,6 +81,27 @@ class TestPersonErasedInTheRoom:
         # then none of their words or their nickname is left anywhere
         for secret in ("张江路 88 号", "13800138000", "王小明"):
             assert rows_containing(secret) == [], secret
+
+    def test_the_rooms_replay_buffer_forgets_their_words_and_name(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given a room whose real-time buffer carries the person's join and comment (a page
+        # reconnecting with Last-Event-ID would be handed them again)
+        session, erased, other = make_session(), make_person(), make_person()
+        with django_capture_on_commit_callbacks(execute=True):
+            watch_and_say(session, erased, "王小明", "电话 13800138000 联系我")
+            watch_and_say(session, other, "李大姐", "牛奶真新鲜")
+        channel = room_channel(code=session.code)
+        assert "13800138000" in str([e.data for e in realtime.get_broker().buffered(channel)])
+        # when the person is erased
+        with django_capture_on_commit_callbacks(execute=True):
+            person_erase(actor=CS, one_id=erased.one_id, reason="用户申请注销")
+        # then the buffer holds neither their words nor their name; the others' stay
+        buffered = str([e.data for e in realtime.get_broker().buffered(channel)])
+        assert "13800138000" not in buffered
+        assert "王小明" not in buffered
+        assert "牛奶真新鲜" in buffered
+        assert "李大姐" in buffered
 
     def test_their_person_id_stays_on_every_row_as_a_tombstone(
         self, room: dict[str, Any], django_capture_on_commit_callbacks: Any

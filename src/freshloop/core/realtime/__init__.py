@@ -34,6 +34,7 @@ from freshloop.core.realtime.subscription import (
     Broker,
     Event,
     RealtimeUnavailable,
+    Rewrite,
     SubscriberDropped,
     Subscription,
     channel_name,
@@ -93,6 +94,15 @@ def publish_on_commit(channel: str, event: str, data: dict[str, Any]) -> None:
     transaction.on_commit(send, robust=True)
 
 
+def redact(channel: str, rewrite: Rewrite) -> int:
+    """Rewrite what the channel's replay buffer still carries (e.g. an erased person's
+    comments, PIPL): each buffered event's data passes through `rewrite`, which returns the
+    data to keep instead, or None (or the same data) to leave the event as it is. Ids stay, so replay after
+    Last-Event-ID is unchanged. Raises redis.RedisError when Redis is configured and down
+    (a durable caller is retried). Returns how many events changed."""
+    return get_broker().redact(channel, rewrite)
+
+
 def subscribe(channel: str, *, last_event_id: str | None = None) -> Subscription:
     """Events of `channel`: the buffered ones after `last_event_id`, then live ones."""
     return Subscription(get_broker(), channel, last_event_id)
@@ -116,6 +126,7 @@ __all__ = [
     "InProcessBroker",
     "RealtimeUnavailable",
     "RedisBroker",
+    "Rewrite",
     "SubscriberDropped",
     "Subscription",
     "channel_name",
@@ -124,5 +135,6 @@ __all__ = [
     "parse_event_id",
     "publish",
     "publish_on_commit",
+    "redact",
     "subscribe",
 ]

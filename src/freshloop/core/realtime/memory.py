@@ -20,6 +20,7 @@ from freshloop.core.realtime.subscription import (
     BUFFER_TTL_SECONDS,
     Event,
     LocalSubscriber,
+    Rewrite,
     check_names,
     encode_data,
     replay_from,
@@ -115,6 +116,22 @@ class InProcessBroker:
         with self._lock:
             state = self._channels.get(channel)
             return sum(len(s) for s in state.subscribers.values()) if state else 0
+
+    def redact(self, channel: str, rewrite: Rewrite) -> int:
+        changed = 0
+        with self._lock:
+            state = self._channels.get(channel)
+            if state is None:
+                return 0
+            for index, item in enumerate(state.buffer):
+                data = rewrite(item.event, dict(item.data))
+                if data is None or data == item.data:
+                    continue
+                state.buffer[index] = Event(
+                    item.id, item.event, data, item.published_at, encode_data(data)
+                )
+                changed += 1
+        return changed
 
     def buffered(self, channel: str) -> list[Event]:
         with self._lock:

@@ -30,6 +30,7 @@ from freshloop.core.realtime.subscription import (
     Event,
     LocalSubscriber,
     RealtimeUnavailable,
+    Rewrite,
     check_names,
     encode_data,
     replay_from,
@@ -137,6 +138,36 @@ class RedisBroker:
         with self._listeners_lock:
             listeners = list(self._listeners.values())
         return sum(listener.count(channel) for listener in listeners)
+
+    def redact(self, channel: str, rewrite: Rewrite) -> int:
+        """Replace buffered payloads whose data `rewrite` changes, keeping their ids (scores),
+        atomically against concurrent publishes (WATCH; retried when one lands meanwhile)."""
+        key = _buffer_key(channel)
+        with self._client.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    ttl = int(pipe.ttl(key))
+                    replaced: list[tuple[bytes, int, str]] = []
+                    for raw in cast(list[bytes], pipe.zrange(key, 0, -1)):
+                        payload = json.loads(raw)
+                        data = rewrite(payload["event"], dict(payload["data"]))
+                        if data is not None and data != payload["data"]:
+                            new = json.dumps({**payload, "data": data}, separators=(",", ":"))
+                            replaced.append((raw, int(payload["id"]), new))
+                    if not replaced:
+                        pipe.unwatch()
+                        return 0
+                    pipe.multi()
+                    for raw, event_id, new in replaced:
+                        pipe.zrem(key, raw)
+                        pipe.zadd(key, {new: event_id})
+                    if ttl > 0:
+                        pipe.expire(key, ttl)
+                    pipe.execute()
+                    return len(replaced)
+                except redis.WatchError:
+                    continue
 
     def buffered(self, channel: str) -> list[Event]:
         raw_buffer = cast(list[bytes], self._client.zrange(_buffer_key(channel), 0, -1))

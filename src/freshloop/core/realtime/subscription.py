@@ -24,6 +24,7 @@ import functools
 import json
 import re
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -143,6 +144,14 @@ class Broker(Protocol):
     async def detach(self, channel: str, subscriber: LocalSubscriber) -> None: ...
 
     def local_subscriber_count(self, channel: str) -> int: ...
+
+    def redact(self, channel: str, rewrite: Rewrite) -> int:
+        """Rewrite buffered events in place (same ids); returns how many changed."""
+        ...
+
+
+# Given a buffered event's name and data, the data to keep instead, or None to leave it.
+Rewrite = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 
 
 class Subscription:

@@ -416,6 +416,25 @@ def _erased_family_ids(person_id: int) -> list[int]:
     return sorted(family)
 
 
+def _replay_buffers_redact(
+    session_codes: set[str], comment_ids: set[int], nicknames: set[str]
+) -> None:
+    """What the rooms' real-time replay buffers still carry of an erased person (their last
+    day of comments and joins) is rewritten too: a page reconnecting with Last-Event-ID
+    must not be handed the text or the name again."""
+
+    def rewrite(event: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        changed = dict(data)
+        if event == "comment" and data.get("id") in comment_ids:
+            changed["text"] = ""
+        if data.get("nickname") in nicknames:
+            changed["nickname"] = ERASED_NICKNAME
+        return changed if changed != data else None
+
+    for code in sorted(session_codes):
+        realtime.redact(room_channel(code=code), rewrite)
+
+
 @transaction.atomic
 def viewer_personal_data_erase(*, person_id: int) -> dict[str, int]:
     """Take what an erased person wrote or was called out of the room's records (PIPL).
@@ -440,11 +459,11 @@ def viewer_personal_data_erase(*, person_id: int) -> dict[str, int]:
     for comment_id, session_code in shown:
         # Open rooms drop them from the screen, as after a moderator's deletion.
         room_publish(session_code=session_code, event="comment_deleted", data={"id": comment_id})
-    viewers = (
-        LiveViewer.objects.filter(person_id__in=family)
-        .exclude(nickname=ERASED_NICKNAME)
-        .update(nickname=ERASED_NICKNAME)
-    )
+    erased_viewers = LiveViewer.objects.filter(person_id__in=family)
+    old_nicknames = set(erased_viewers.values_list("nickname", flat=True)) - {ERASED_NICKNAME, ""}
+    session_codes = set(erased_viewers.values_list("session__code", flat=True))
+    viewers = erased_viewers.exclude(nickname=ERASED_NICKNAME).update(nickname=ERASED_NICKNAME)
+    _replay_buffers_redact(session_codes, set(comment_ids), old_nicknames)
     audits = 0
     for entry in AuditLog.objects.filter(
         action="live.comment_delete",

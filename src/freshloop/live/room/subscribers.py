@@ -165,8 +165,7 @@ def viewers_follow_merge(event: IdentityMerged) -> None:
 @subscribe(PersonErased, durable=True)
 def viewers_erased(event: PersonErased) -> None:
     """Durable: written with the erasure and delivered at least once, after a crash too (the
-    scrub is idempotent). What the room's real-time replay buffer already carried (its last
-    500 events, forgotten after a day without any) ages out there."""
+    scrub is idempotent). The rooms' real-time replay buffers are rewritten as well."""
     viewer_personal_data_erase(person_id=event.person_id)
 
 
