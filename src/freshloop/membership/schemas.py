@@ -3,7 +3,9 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
+
+from freshloop.core.schemas import InputSchema
 
 
 class LevelOut(Schema):
@@ -34,9 +36,7 @@ class MembershipMeOut(Schema):
     next_level: NextLevelOut | None = Field(None, description="已是最高等级时为空")
 
 
-class PointsQuery(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class PointsQuery(InputSchema):
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1_000_000)
 

@@ -5,11 +5,12 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from freshloop.core.schemas import InputSchema
 from freshloop.orders.models import Order
 from freshloop.orders.pricing import CheckoutQuote
 
 
-class CartItemIn(Schema):
+class CartItemIn(InputSchema):
     sku_id: int = Field(..., ge=1)
     quantity: int = Field(..., ge=0, le=99)
 
@@ -26,7 +27,7 @@ class CartOut(Schema):
     items: list[CartLineOut]
 
 
-class AddressIn(Schema):
+class AddressIn(InputSchema):
     name: str = Field(..., min_length=1, max_length=32)
     phone: str = Field(..., min_length=5, max_length=20)
     province: str = Field(..., min_length=1, max_length=32)
@@ -35,12 +36,12 @@ class AddressIn(Schema):
     detail: str = Field(..., min_length=1, max_length=120)
 
 
-class CheckoutItemIn(Schema):
+class CheckoutItemIn(InputSchema):
     sku_id: int = Field(..., ge=1)
     quantity: int = Field(..., ge=1, le=99)
 
 
-class CheckoutIn(Schema):
+class CheckoutIn(InputSchema):
     items: list[CheckoutItemIn] | None = Field(
         None, max_length=50, description="不传则结算整个购物车"
     )
@@ -130,12 +131,12 @@ class OrderDetailOut(OrderOut):
     timeline: list[TimelineOut]
 
 
-class RefundLineIn(Schema):
+class RefundLineIn(InputSchema):
     line_id: int = Field(..., ge=1)
     quantity: int = Field(..., ge=1, le=99)
 
 
-class RefundIn(Schema):
+class RefundIn(InputSchema):
     lines: list[RefundLineIn] = Field(..., min_length=1, max_length=50)
     reason: str = Field(..., min_length=1, max_length=200)
 

@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
+from freshloop.core.schemas import InputSchema
 from freshloop.datahub.ingestion.schemas import NAME_PATTERN
 from freshloop.datahub.models import SourceChannel
 from freshloop.datahub.segments.grammar import (
@@ -118,15 +119,11 @@ def _definition_schema() -> dict[str, Any]:
 DEFINITION_SCHEMA = _definition_schema()
 
 
-class _In(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PreviewIn(_In):
+class PreviewIn(InputSchema):
     definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
 
 
-class SegmentIn(_In):
+class SegmentIn(InputSchema):
     name: str = Field(
         ...,
         description="人群名称（1–64 个字符，不能重名）",
@@ -138,7 +135,7 @@ class SegmentIn(_In):
     definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
 
 
-class IssueCouponIn(_In):
+class IssueCouponIn(InputSchema):
     template_id: int = Field(..., ge=1, le=MAX_ID, description="优惠券模板")
 
 
