@@ -6,7 +6,7 @@ from typing import Any
 from ninja import Schema
 from pydantic import Field
 
-from freshloop.core.schemas import InputSchema
+from freshloop.core.schemas import Id, InputSchema
 
 
 class OtpRequestIn(InputSchema):
@@ -62,7 +62,9 @@ class IdentifyIn(InputSchema):
     identifiers: list[IdentifierIn]
     traits: dict[str, Any] = Field(default_factory=dict)
     source: str = Field(..., min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
-    occurred_at: dt.datetime | None = None
+    occurred_at: dt.datetime | None = Field(
+        None, strict=False, description="特征成立的时间（ISO 8601，带时区），不能晚于当前时间"
+    )
     display_name: str = Field("", max_length=64)
 
 
@@ -95,7 +97,7 @@ class PersonOut(Schema):
 
 
 class SplitIn(InputSchema):
-    identifier_ids: list[int] = Field(..., min_length=1, max_length=100)
+    identifier_ids: list[Id] = Field(..., min_length=1, max_length=100)
     reason: str = Field(..., min_length=1, max_length=200)
 
 

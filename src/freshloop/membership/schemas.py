@@ -3,9 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Schema
-from pydantic import Field
-
-from freshloop.core.schemas import InputSchema
+from pydantic import ConfigDict, Field
 
 
 class LevelOut(Schema):
@@ -36,7 +34,9 @@ class MembershipMeOut(Schema):
     next_level: NextLevelOut | None = Field(None, description="已是最高等级时为空")
 
 
-class PointsQuery(InputSchema):
+class PointsQuery(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1_000_000)
 

@@ -5,13 +5,13 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from freshloop.core.schemas import InputSchema
+from freshloop.core.schemas import Id, InputSchema
 from freshloop.orders.models import Order
 from freshloop.orders.pricing import CheckoutQuote
 
 
 class CartItemIn(InputSchema):
-    sku_id: int = Field(..., ge=1)
+    sku_id: Id
     quantity: int = Field(..., ge=0, le=99)
 
 
@@ -37,7 +37,7 @@ class AddressIn(InputSchema):
 
 
 class CheckoutItemIn(InputSchema):
-    sku_id: int = Field(..., ge=1)
+    sku_id: Id
     quantity: int = Field(..., ge=1, le=99)
 
 
@@ -47,7 +47,7 @@ class CheckoutIn(InputSchema):
     )
     channel: str = Field("shop", pattern=r"^(shop|live|groupbuy|partner)$")
     source_ref: str = Field("", max_length=64, description="直播场次 / 团长 / 合作方标识")
-    coupon_ids: list[int] = Field(default_factory=list, max_length=5)
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
     points: int = Field(0, ge=0, le=10_000_000)
 
 
@@ -132,7 +132,7 @@ class OrderDetailOut(OrderOut):
 
 
 class RefundLineIn(InputSchema):
-    line_id: int = Field(..., ge=1)
+    line_id: Id
     quantity: int = Field(..., ge=1, le=99)
 
 

@@ -174,9 +174,14 @@ class TestTrackEndpoint:
     def test_the_endpoint_is_documented_in_openapi(self, client: Client) -> None:
         spec = client.get("/api/v1/openapi.json").json()
         operation = spec["paths"]["/api/v1/track"]["post"]
-        assert (
-            operation["requestBody"]["content"]["application/json"]["schema"]["properties"][
-                "batch"
-            ]["maxItems"]
-            == 1000
-        )
+        wrapped, bare = operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        assert wrapped["properties"]["batch"]["maxItems"] == 1000
+        # the bare array the endpoint accepts is documented too (the fuzz run found it was not)
+        assert bare["type"] == "array"
+        assert bare["maxItems"] == 1000
+
+    def test_a_bare_array_is_a_batch(self, client: Client) -> None:
+        key, _ = make_source()
+        response = _post(client, json.dumps(_events(2)).encode(), key)
+        assert response.status_code == 200
+        assert response.json()["accepted"] == 2
