@@ -105,6 +105,21 @@ def make_sku(
     return sku
 
 
+def product_channels_set(sku: Sku, *, channels: tuple[str, ...]) -> None:
+    """Sell `sku`'s product only in `channels` (through the catalog's own upsert)."""
+    from freshloop.catalog.services import product_upsert
+
+    product = sku.product
+    product_upsert(
+        code=product.code,
+        name=product.name,
+        category=product.category,
+        storage=product.storage,
+        shelf_life_days=product.shelf_life_days,
+        channels=channels,
+    )
+
+
 # --- orders and coupons -----------------------------------------------------------------------
 
 ADDRESS = {

@@ -29,6 +29,45 @@ class TestClock:
             clock.to_shanghai(dt.datetime(2026, 1, 1))
 
 
+class TestClientTimeProblem:
+    """The one check /track and identify share for a time a client sent."""
+
+    NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+    @pytest.mark.parametrize(
+        ("moment", "max_age", "problem"),
+        [
+            (NOW, None, None),
+            (NOW + dt.timedelta(minutes=10), None, None),
+            (NOW + dt.timedelta(minutes=10, seconds=1), None, "in_future"),
+            (
+                dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=14))),
+                None,
+                "in_future",
+            ),
+            (NOW - dt.timedelta(days=3000), None, None),
+            (NOW - dt.timedelta(days=3000), dt.timedelta(days=1830), "too_old"),
+            (
+                dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14))),
+                None,
+                "out_of_range",
+            ),
+        ],
+    )
+    def test_says_why_a_time_cannot_be_taken(
+        self, moment: dt.datetime, max_age: dt.timedelta | None, problem: str | None
+    ) -> None:
+        assert clock.client_time_problem(moment, now=self.NOW, max_age=max_age) == problem
+
+    def test_reads_the_frozen_clock_by_default(self) -> None:
+        with clock.frozen(self.NOW):
+            assert clock.client_time_problem(self.NOW + dt.timedelta(hours=1)) == "in_future"
+
+    def test_a_naive_time_is_a_programming_error(self) -> None:
+        with pytest.raises(ValueError, match="aware"):
+            clock.client_time_problem(dt.datetime(2026, 1, 1))
+
+
 class TestNewId:
     def test_prefixed_unique_and_time_ordered(self) -> None:
         first = new_id("P")

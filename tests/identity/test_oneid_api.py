@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from freshloop.core import clock
 from freshloop.core.apikeys import api_key_create
 from freshloop.core.audit import Actor
 from freshloop.core.permissions import Role
@@ -162,6 +164,107 @@ class TestIdentifyEndpoint:
             ).status_code
             == 200
         )
+
+
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+PHONE = [{"type": "phone", "value": "13800138000"}]
+
+
+def _traits(client: Client, key: str) -> dict[str, Any]:
+    found = client.get(
+        "/api/v1/identity/people/lookup",
+        {"type": "phone", "value": "13800138000"},
+        HTTP_X_API_KEY=key,
+    )
+    traits: dict[str, Any] = found.json()["traits"]
+    return traits
+
+
+@pytest.mark.django_db
+class TestIdentifyOccurredAt:
+    """`occurred_at` orders trait writes (the later time wins), so it is refused in the future
+    with the same tolerance as /track (core.clock.client_time_problem)."""
+
+    @pytest.mark.parametrize(
+        "occurred_at",
+        [
+            "9999-12-31T23:59:59+00:00",
+            "9999-12-31T23:59:59-14:00",
+            (NOW + dt.timedelta(minutes=11)).isoformat(),
+        ],
+    )
+    def test_a_time_in_the_future_is_refused_and_pins_nothing(
+        self, client: Client, occurred_at: str
+    ) -> None:
+        key = _key("identity:write", "identity:read")
+        with clock.frozen(NOW):
+            # given a person whose city was written now
+            _identify(
+                client, key, {"identifiers": PHONE, "traits": {"city": "杭州"}, "source": "crm"}
+            )
+            # when a source sends a trait dated in the future
+            response = _identify(
+                client,
+                key,
+                {
+                    "identifiers": PHONE,
+                    "traits": {"city": "北京"},
+                    "source": "crm",
+                    "occurred_at": occurred_at,
+                },
+            )
+            # then it is refused with a machine code, and a write a minute later still wins
+            assert response.status_code == 422, response.content[:300]
+            assert response.json()["code"] == "occurred_at_invalid"
+            assert response.json()["detail"]["problem"] == "in_future"
+            clock.advance(dt.timedelta(minutes=1))
+            _identify(
+                client, key, {"identifiers": PHONE, "traits": {"city": "上海"}, "source": "crm"}
+            )
+            assert _traits(client, key)["city"] == "上海"
+
+    def test_a_time_within_the_clock_skew_is_taken(self, client: Client) -> None:
+        key = _key("identity:write", "identity:read")
+        with clock.frozen(NOW):
+            response = _identify(
+                client,
+                key,
+                {
+                    "identifiers": PHONE,
+                    "traits": {"city": "杭州"},
+                    "source": "crm",
+                    "occurred_at": (NOW + dt.timedelta(minutes=9)).isoformat(),
+                },
+            )
+        assert response.status_code == 200
+        assert _traits(client, key)["city"] == "杭州"
+
+    def test_a_time_before_what_utc_can_hold_is_refused_not_a_500(self, client: Client) -> None:
+        key = _key("identity:write")
+        response = _identify(
+            client,
+            key,
+            {"identifiers": PHONE, "source": "crm", "occurred_at": "0001-01-01T00:00:00+14:00"},
+        )
+        assert response.status_code == 422, response.content[:300]
+        assert response.json()["detail"]["problem"] == "out_of_range"
+
+    def test_a_past_time_is_taken_and_loses_to_the_present(self, client: Client) -> None:
+        key = _key("identity:write", "identity:read")
+        _identify(client, key, {"identifiers": PHONE, "traits": {"city": "杭州"}, "source": "crm"})
+        old = {"city": "北京"}
+        response = _identify(
+            client,
+            key,
+            {
+                "identifiers": PHONE,
+                "traits": old,
+                "source": "crm",
+                "occurred_at": "2020-01-01T00:00:00+08:00",
+            },
+        )
+        assert response.status_code == 200
+        assert _traits(client, key)["city"] == "杭州"
 
 
 @pytest.mark.django_db

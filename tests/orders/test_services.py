@@ -206,6 +206,30 @@ class TestOrderCreate:
         with pytest.raises(IdempotencyKeyReused):
             buy(person, (milk, 2), key="k-1")
 
+    def test_a_cart_checkout_retried_after_the_cart_was_emptied_answers_the_order(self) -> None:
+        # given a whole-cart order (it took the bought lines out of the cart)
+        person, milk = make_person(), make_sku(stock=10)
+        cart_item_set(person=person, sku_id=milk.pk, quantity=2)
+        request = CheckoutRequest(person=person, address=ADDRESS, idempotency_key="cart-k")
+        first, _ = order_create(request=request)
+        # when the same request comes again
+        again, created = order_create(request=request)
+        # then it is answered with that order, not CartEmpty
+        assert (again.pk, created) == (first.pk, False)
+        assert reserved(milk.pk) == 2
+
+    def test_a_cart_checkout_retried_with_other_coupons_is_refused(self) -> None:
+        person, milk = make_person(), make_sku(price_fen=6000, stock=10)
+        coupon = give_coupon(person, coupon_template())
+        cart_item_set(person=person, sku_id=milk.pk, quantity=2)
+        order_create(request=CheckoutRequest(person=person, address=ADDRESS, idempotency_key="c"))
+        with pytest.raises(IdempotencyKeyReused):
+            order_create(
+                request=CheckoutRequest(
+                    person=person, address=ADDRESS, idempotency_key="c", coupon_ids=[coupon.pk]
+                )
+            )
+
     def test_cart_checkout_empties_the_bought_lines(self) -> None:
         person, milk = make_person(), make_sku(stock=10)
         cart_item_set(person=person, sku_id=milk.pk, quantity=2)
@@ -281,6 +305,20 @@ class TestOrderCreateConcurrency:
         assert outcomes[0].startswith("O_"), outcomes
         assert Order.objects.count() == 1
         assert reserved(milk.pk) == 1
+
+    def test_same_idempotency_key_at_once_says_created_once(self) -> None:
+        # The API answers 201 for `created` and 200 for a retry: racing retries must not all
+        # claim to have created the order.
+        person, milk = make_person(), make_sku(stock=10)
+        request = CheckoutRequest(
+            person=person, items=[_item(milk, 1)], address=ADDRESS, idempotency_key="same"
+        )
+
+        def place() -> str:
+            return "created" if order_create(request=request).created else "retry"
+
+        outcomes = self._race(4, place)
+        assert sorted(outcomes) == ["created", "retry", "retry", "retry"], outcomes
 
 
 class TestOrderPaymentSucceeded:

@@ -31,21 +31,107 @@ from freshloop.core.permissions import Role, require_role
 logger = logging.getLogger(__name__)
 
 
+# Where a value came from, as ninja names it first in `loc`; a body schema is a view parameter
+# named `body` by the house convention, which ninja repeats next (`["body", "body", "items"]`).
+_PARAMETER_SOURCES = frozenset({"body", "query", "path", "header", "cookie", "form", "file"})
+
+# Pydantic's error types, said in Chinese for the person reading the message: `{field}` is the
+# field's path, the other `{…}` come from the error's `ctx`. Anything not listed is 格式不正确.
+_PROBLEMS: dict[str, str] = {
+    "extra_forbidden": "未知字段 {field}",
+    "missing": "缺少必填字段 {field}",
+    "model_attributes_type": "{field}应为 JSON 对象",
+    "model_type": "{field}应为 JSON 对象",
+    "dict_type": "{field}应为 JSON 对象",
+    "list_type": "{field} 应为数组",
+    "string_type": "{field} 应为字符串",
+    "int_type": "{field} 应为整数",
+    "int_parsing": "{field} 应为整数",
+    "int_from_float": "{field} 应为整数",
+    "float_type": "{field} 应为数字",
+    "float_parsing": "{field} 应为数字",
+    "bool_type": "{field} 应为布尔值",
+    "bool_parsing": "{field} 应为布尔值",
+    "datetime_type": "{field} 应为 ISO 8601 时间",
+    "datetime_parsing": "{field} 应为 ISO 8601 时间",
+    "datetime_from_date_parsing": "{field} 应为 ISO 8601 时间",
+    "timezone_aware": "{field} 需要带时区",
+    "greater_than": "{field} 应大于 {gt}",
+    "greater_than_equal": "{field} 不能小于 {ge}",
+    "less_than": "{field} 应小于 {lt}",
+    "less_than_equal": "{field} 不能大于 {le}",
+    "string_too_short": "{field} 至少 {min_length} 个字符",
+    "string_too_long": "{field} 最多 {max_length} 个字符",
+    "too_short": "{field} 至少 {min_length} 项",
+    "too_long": "{field} 最多 {max_length} 项",
+    "string_pattern_mismatch": "{field} 格式不正确",
+    "literal_error": "{field} 应为 {expected} 之一",
+    "enum": "{field} 应为 {expected} 之一",
+}
+_DEFAULT_PROBLEM = "{field} 格式不正确"
+
+
+def _field_path(loc: list[str]) -> str:
+    """`["body", "body", "items", "0", "zz"]` → `items[0].zz`; "" for the body itself."""
+    parts = list(loc)
+    if parts and parts[0] in _PARAMETER_SOURCES:
+        source = parts.pop(0)
+        if source == "body" and parts[:1] == ["body"]:
+            parts.pop(0)
+    path = ""
+    for part in parts:
+        if part.isdigit():
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _problem(error_type: str, field: str, context: dict[str, Any]) -> str:
+    """One problem in Chinese, naming the field (请求体 when the body itself is wrong)."""
+    values = {**context, "field": field or "请求体"}
+    try:
+        return _PROBLEMS.get(error_type, _DEFAULT_PROBLEM).format(**values)
+    except (KeyError, IndexError, ValueError):
+        return _DEFAULT_PROBLEM.format(field=values["field"])
+
+
 def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
-    """Pydantic errors can carry exception objects in `ctx`; keep what a client can act on."""
+    """Pydantic errors can carry exception objects in `ctx`; keep what a client can act on:
+    `loc`, `msg`, `type` as pydantic says them, plus `field` (a path such as `items[0].sku_id`)
+    and a Chinese `message` that names it."""
     cleaned: list[dict[str, Any]] = []
     for error in errors:
         if not isinstance(error, dict):
-            cleaned.append({"msg": str(error)})
+            cleaned.append({"msg": str(error), "field": "", "message": "请求体 格式不正确"})
             continue
+        loc = [str(part) for part in error.get("loc", [])]
+        error_type = str(error.get("type", ""))
+        context = {str(k): v for k, v in dict(error.get("ctx") or {}).items()}
+        field = _field_path(loc)
         cleaned.append(
             {
-                "loc": [str(part) for part in error.get("loc", [])],
+                "loc": loc,
                 "msg": str(error.get("msg", "")),
-                "type": str(error.get("type", "")),
+                "type": error_type,
+                "field": field,
+                "message": _problem(error_type, field, context),
             }
         )
-    return cleaned
+    # Unknown keys first: a misspelt key (`coupon_idz`) is usually what the other problems
+    # (`coupon_ids` missing) come from, so it is the one the message should name.
+    return sorted(cleaned, key=lambda problem: problem.get("type") != "extra_forbidden")
+
+
+def validation_message(problems: list[dict[str, Any]]) -> str:
+    """The envelope's message: the first problem, naming its field, and how many more."""
+    base = STATUS_ERRORS[422][1]
+    if not problems:
+        return base
+    message = f"{base}：{problems[0]['message']}"
+    if len(problems) > 1:
+        message += f"（另有 {len(problems) - 1} 处问题，见 detail）"
+    return message
 
 
 class FreshLoopAPI(NinjaAPI):
@@ -66,8 +152,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return domain_error_response(exc)
 
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        code, message = STATUS_ERRORS[422]
-        return error_response(422, code, message, _clean_validation_errors(list(exc.errors)))
+        problems = _clean_validation_errors(list(exc.errors))
+        return error_response(422, STATUS_ERRORS[422][0], validation_message(problems), problems)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         code, message = STATUS_ERRORS.get(exc.status_code, ("http_error", "请求失败"))

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from ninja import Query, Router, Schema, Status
 
+from freshloop.core import clock
 from freshloop.core.api import ApiKeyAuth, OperatorAuth, request_actor
 from freshloop.core.api_errors import raises
 from freshloop.core.errors import RateLimited
@@ -23,6 +24,7 @@ from freshloop.identity.errors import (
     ConflictingIdentifiers,
     InvalidIdentifier,
     InvalidPhone,
+    OccurredAtInvalid,
     OtpInvalid,
     OtpLocked,
     PersonErased,
@@ -134,14 +136,38 @@ class LookupQuery(Schema):
     scope: str = ""
 
 
+_OCCURRED_AT_PROBLEMS = {
+    "in_future": f"occurred_at 不能晚于当前时间（最多允许超前 {clock.CLIENT_CLOCK_SKEW.seconds // 60} 分钟）",
+    "out_of_range": "occurred_at 超出可表示的时间范围",
+}
+
+
+def _check_occurred_at(body: IdentifyIn) -> None:
+    moment = body.occurred_at
+    if moment is None or moment.utcoffset() is None:
+        return  # none is "now"; a time without offset is identify's InvalidIdentifier
+    problem = clock.client_time_problem(moment)
+    if problem is not None:
+        raise OccurredAtInvalid(
+            _OCCURRED_AT_PROBLEMS.get(problem),
+            detail={
+                "problem": problem,
+                "max_ahead_seconds": int(clock.CLIENT_CLOCK_SKEW.total_seconds()),
+            },
+        )
+
+
 @oneid_router.post(
     "/identify",
     response=IdentifyOut,
     auth=[ApiKeyAuth("identity:write"), OperatorAuth(Role.CUSTOMER_SERVICE)],
     summary="识别用户：返回 OneID，必要时关联或合并",
 )
-@raises(InvalidIdentifier, ConflictingIdentifiers, TooManyIdentifiers)
+@raises(InvalidIdentifier, ConflictingIdentifiers, TooManyIdentifiers, OccurredAtInvalid)
 def identify_endpoint(request: HttpRequest, body: IdentifyIn) -> dict[str, Any]:
+    """`occurred_at` says when the traits were true: a later write with an earlier time does
+    not overwrite them, so a time in the future is refused as `/track` refuses it."""
+    _check_occurred_at(body)
     result = identify(
         identifiers=[IdentifierInput(**item.dict()) for item in body.identifiers],
         traits=body.traits,

@@ -45,6 +45,15 @@ class InvalidIdentifier(DomainError):
     status = 422
 
 
+class OccurredAtInvalid(DomainError):
+    """A client's `occurred_at` that cannot be taken: later than now (beyond the clock skew
+    `/track` allows too) would make its traits win against every later write."""
+
+    code = "occurred_at_invalid"
+    message = "occurred_at 不能晚于当前时间"
+    status = 422
+
+
 class TooManyIdentifiers(DomainError):
     code = "too_many_identifiers"
     message = "单次请求的身份标识过多"

@@ -6,8 +6,10 @@ from typing import Any
 from ninja import Schema
 from pydantic import Field
 
+from freshloop.core.schemas import Id, InputSchema
 
-class OtpRequestIn(Schema):
+
+class OtpRequestIn(InputSchema):
     phone: str = Field(
         ..., min_length=3, max_length=32, description="手机号，中国大陆号码可不带 +86"
     )
@@ -22,7 +24,7 @@ class OtpRequestOut(Schema):
     sandbox_code: str | None = Field(None, description="仅沙箱短信模式返回，生产环境永远为空")
 
 
-class OtpVerifyIn(Schema):
+class OtpVerifyIn(InputSchema):
     phone: str = Field(..., min_length=3, max_length=32)
     code: str = Field(..., min_length=1, max_length=12)
 
@@ -46,7 +48,7 @@ class MeOut(Schema):
     identifiers: list[IdentifierOut]
 
 
-class IdentifierIn(Schema):
+class IdentifierIn(InputSchema):
     type: str = Field(
         ...,
         max_length=32,
@@ -59,11 +61,13 @@ class IdentifierIn(Schema):
     verified: bool = False
 
 
-class IdentifyIn(Schema):
+class IdentifyIn(InputSchema):
     identifiers: list[IdentifierIn]
     traits: dict[str, Any] = Field(default_factory=dict)
     source: str = Field(..., min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
-    occurred_at: dt.datetime | None = None
+    occurred_at: dt.datetime | None = Field(
+        None, strict=False, description="特征成立的时间（ISO 8601，带时区），不能晚于当前时间"
+    )
     display_name: str = Field("", max_length=64)
 
 
@@ -95,10 +99,10 @@ class PersonOut(Schema):
     created_at: dt.datetime
 
 
-class SplitIn(Schema):
-    identifier_ids: list[int] = Field(..., min_length=1, max_length=100)
+class SplitIn(InputSchema):
+    identifier_ids: list[Id] = Field(..., min_length=1, max_length=100)
     reason: str = Field(..., min_length=1, max_length=200)
 
 
-class EraseIn(Schema):
+class EraseIn(InputSchema):
     reason: str = Field(..., min_length=1, max_length=200)

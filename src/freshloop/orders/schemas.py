@@ -5,12 +5,13 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from freshloop.core.schemas import Id, InputSchema
 from freshloop.orders.models import Order
 from freshloop.orders.pricing import CheckoutQuote
 
 
-class CartItemIn(Schema):
-    sku_id: int = Field(..., ge=1)
+class CartItemIn(InputSchema):
+    sku_id: Id
     quantity: int = Field(..., ge=0, le=99)
 
 
@@ -26,7 +27,7 @@ class CartOut(Schema):
     items: list[CartLineOut]
 
 
-class AddressIn(Schema):
+class AddressIn(InputSchema):
     name: str = Field(..., min_length=1, max_length=32)
     phone: str = Field(..., min_length=5, max_length=20)
     province: str = Field(..., min_length=1, max_length=32)
@@ -35,18 +36,18 @@ class AddressIn(Schema):
     detail: str = Field(..., min_length=1, max_length=120)
 
 
-class CheckoutItemIn(Schema):
-    sku_id: int = Field(..., ge=1)
+class CheckoutItemIn(InputSchema):
+    sku_id: Id
     quantity: int = Field(..., ge=1, le=99)
 
 
-class CheckoutIn(Schema):
+class CheckoutIn(InputSchema):
     items: list[CheckoutItemIn] | None = Field(
         None, max_length=50, description="不传则结算整个购物车"
     )
     channel: str = Field("shop", pattern=r"^(shop|live|groupbuy|partner)$")
     source_ref: str = Field("", max_length=64, description="直播场次 / 团长 / 合作方标识")
-    coupon_ids: list[int] = Field(default_factory=list, max_length=5)
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
     points: int = Field(0, ge=0, le=10_000_000)
 
 
@@ -130,12 +131,12 @@ class OrderDetailOut(OrderOut):
     timeline: list[TimelineOut]
 
 
-class RefundLineIn(Schema):
-    line_id: int = Field(..., ge=1)
+class RefundLineIn(InputSchema):
+    line_id: Id
     quantity: int = Field(..., ge=1, le=99)
 
 
-class RefundIn(Schema):
+class RefundIn(InputSchema):
     lines: list[RefundLineIn] = Field(..., min_length=1, max_length=50)
     reason: str = Field(..., min_length=1, max_length=200)
 

@@ -231,9 +231,11 @@ def _clean_address(address: dict[str, Any]) -> dict[str, str]:
     return cleaned
 
 
-def _request_fingerprint(items: list[tuple[Sku, int]], request: CheckoutRequest) -> str:
+def _request_fingerprint(quantities: dict[int, int], request: CheckoutRequest) -> str:
+    """What a retry must repeat to be the same request: SKU quantities (merged per SKU),
+    coupons, points, channel, source and special prices."""
     body = {
-        "items": sorted((sku.pk, quantity) for sku, quantity in items),
+        "items": sorted(quantities.items()),
         "coupons": sorted(request.coupon_ids),
         "points": request.points,
         "channel": request.channel,
@@ -247,11 +249,29 @@ def _request_fingerprint(items: list[tuple[Sku, int]], request: CheckoutRequest)
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _existing_for_key(request: CheckoutRequest, fingerprint: str) -> Order | None:
+def _replayed_quantities(request: CheckoutRequest, order: Order) -> dict[int, int]:
+    """The SKU quantities a retry of `order`'s request asks for, read without the catalog: the
+    product may have left sale since, and a whole-cart checkout (`items=None`) emptied the cart
+    lines it bought, so its retry means the cart as it was — the order's own lines."""
+    merged: dict[int, int] = {}
+    if request.items is None:
+        pairs = list(order.lines.values_list("sku_id", "quantity"))
+    else:
+        pairs = [(item.sku_id, item.quantity) for item in request.items]
+    for sku_id, quantity in pairs:
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+    return merged
+
+
+def _existing_for_key(request: CheckoutRequest) -> Order | None:
+    """The order placed earlier under this request's key, if the request repeats it;
+    `IdempotencyKeyReused` when the key comes back with other content."""
     order = order_for_idempotency_key(
         person=request.person, idempotency_key=request.idempotency_key
     )
-    if order is not None and order.request_fingerprint != fingerprint:
+    if order is not None and order.request_fingerprint != _request_fingerprint(
+        _replayed_quantities(request, order), request
+    ):
         raise IdempotencyKeyReused(detail={"order_no": order.order_no})
     return order
 
@@ -272,17 +292,19 @@ def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
     """
     if len(request.idempotency_key) > 64:
         raise InvalidInput("幂等键过长", detail={"max_length": 64})
-    items = _resolve_items(request)
-    fingerprint = _request_fingerprint(items, request)
-    existing = _existing_for_key(request, fingerprint)
+    # A retry is recognised before anything about the cart or the catalog is checked: what was
+    # bought stays bought even when the cart is empty or the product left sale since.
+    existing = _existing_for_key(request)
     if existing is not None:
         return OrderCreateResult(existing, created=False)
+    items = _resolve_items(request)
+    fingerprint = _request_fingerprint({sku.pk: quantity for sku, quantity in items}, request)
     address = _clean_address(request.address)
     try:
         order = retry_transient(lambda: _order_create_atomic(request, items, address, fingerprint))
     except IntegrityError:
         # The same key won a race a moment ago: answer with its order.
-        existing = _existing_for_key(request, fingerprint)
+        existing = _existing_for_key(request)
         if existing is None:
             raise
         return OrderCreateResult(existing, created=False)

@@ -3,12 +3,12 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
+
+from freshloop.core.schemas import InputSchema
 
 
-class ClaimIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ClaimIn(InputSchema):
     code: str = Field(
         ..., min_length=1, max_length=32, description="兑换码，如 MILK2026（不区分大小写）"
     )

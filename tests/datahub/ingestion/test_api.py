@@ -132,12 +132,56 @@ class TestTrackEndpoint:
         assert body["errors"][0]["index"] == 2
         assert body["errors"][0]["errors"][0]["message"] == "时间格式不正确，应为 ISO 8601"
 
+    @pytest.mark.parametrize("name", [{"a": 1}, ["page_view"], [], {}])
+    def test_an_object_or_array_name_is_refused_and_the_good_events_kept(
+        self, client: Client, name: Any
+    ) -> None:
+        # given a batch of two good events and one whose name is not a string (it used to
+        # be a 500 that dropped the good ones: `name in LIVE_EVENTS` on an unhashable value)
+        key, _ = make_source()
+        bad = {**_events(1)[0], "event_id": "bad-name", "name": name}
+        # when it is sent
+        response = _post(client, json.dumps({"batch": [*_events(2), bad]}).encode(), key)
+        # then the good events are kept and the bad one is refused with a machine code
+        assert response.status_code == 200, response.content[:300]
+        body = response.json()
+        assert (body["accepted"], body["rejected"]) == (2, 1)
+        assert body["errors"] == [
+            {
+                "index": 2,
+                "event_id": "bad-name",
+                "errors": [
+                    {
+                        "field": "name",
+                        "code": "format",
+                        "message": "事件名应为小写字母开头的 snake_case，最长 64 个字符",
+                    }
+                ],
+            }
+        ]
+        assert BufferedEvent.objects.count() == 2
+
+    def test_an_event_id_with_a_nul_is_refused_not_a_500(self, client: Client) -> None:
+        # PostgreSQL refuses NUL in a text column: the insert used to fail the whole request
+        key, _ = make_source()
+        bad = {**_events(1)[0], "event_id": "a\u0000b"}
+        response = _post(client, json.dumps({"batch": [*_events(1), bad]}).encode(), key)
+        assert response.status_code == 200, response.content[:300]
+        assert response.json()["errors"][0]["errors"] == [
+            {"field": "event_id", "code": "format", "message": "不能包含控制字符"}
+        ]
+
     def test_the_endpoint_is_documented_in_openapi(self, client: Client) -> None:
         spec = client.get("/api/v1/openapi.json").json()
         operation = spec["paths"]["/api/v1/track"]["post"]
-        assert (
-            operation["requestBody"]["content"]["application/json"]["schema"]["properties"][
-                "batch"
-            ]["maxItems"]
-            == 1000
-        )
+        wrapped, bare = operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        assert wrapped["properties"]["batch"]["maxItems"] == 1000
+        # the bare array the endpoint accepts is documented too (the fuzz run found it was not)
+        assert bare["type"] == "array"
+        assert bare["maxItems"] == 1000
+
+    def test_a_bare_array_is_a_batch(self, client: Client) -> None:
+        key, _ = make_source()
+        response = _post(client, json.dumps(_events(2)).encode(), key)
+        assert response.status_code == 200
+        assert response.json()["accepted"] == 2

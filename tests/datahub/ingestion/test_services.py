@@ -224,6 +224,65 @@ class TestTrackAccept:
         assert _errors_of(result, 7) == {"identifiers": "invalid_identifier"}
         assert BufferedEvent.objects.count() == 1
 
+    def test_values_the_store_cannot_hold_are_refused_at_the_door(self, store: EventStore) -> None:
+        # given events the door used to accept and the flush then failed on, for the whole
+        # buffer (an integer beyond int64 anywhere; on PostgreSQL a NUL in one_id or an
+        # identifier, an identifier scope over its 64-character column)
+        _, source = make_source()
+        good = track_event(
+            "page_view", occurred_at=NOW, identifiers=DEVICE, properties={"path": "/"}
+        )
+        openid = {"type": "wechat_openid", "value": "o-1"}
+        events = [
+            good,
+            track_event(
+                "order_paid",
+                occurred_at=NOW,
+                identifiers=DEVICE,
+                properties={"order_no": "O1", "amount_fen": 2**63},
+            ),
+            {
+                **track_event("recipe_saved", occurred_at=NOW, identifiers=DEVICE),
+                "custom": True,
+                "properties": {"steps": [{"seconds": 2**64 - 1}]},
+            },
+            track_event("page_view", occurred_at=NOW, one_id="P_\x00", properties={"path": "/"}),
+            track_event(
+                "page_view",
+                occurred_at=NOW,
+                identifiers=[{**openid, "scope": "w" * 65}],
+                properties={"path": "/"},
+            ),
+            track_event(
+                "page_view",
+                occurred_at=NOW,
+                identifiers=[DEVICE[0], {**openid, "scope": "wx\x00"}],
+                properties={"path": "/"},
+            ),
+            track_event(
+                "page_view",
+                occurred_at=NOW,
+                identifiers=[{"type": 7, "value": ["x"]}],
+                properties={"path": "/"},
+            ),
+        ]
+        # when the batch is accepted and flushed
+        with clock.frozen(NOW):
+            result = track_accept(source=source, events=events)
+            flushed = buffer_flush_all(store=store)
+        # then each is refused naming the field, and the good event reaches the store
+        assert (result.accepted, result.rejected) == (1, 6)
+        assert _errors_of(result, 1) == {"properties": "out_of_range"}
+        assert _errors_of(result, 2) == {"properties": "out_of_range"}
+        assert _errors_of(result, 3) == {"one_id": "format", "identifiers": "required"}
+        assert _errors_of(result, 4) == {"identifiers[0].scope": "too_long"}
+        assert _errors_of(result, 5) == {"identifiers[1].scope": "format"}
+        assert _errors_of(result, 6) == {
+            "identifiers[0].type": "type",
+            "identifiers[0].value": "type",
+        }
+        assert flushed == 1
+
     def test_unknown_names_pass_only_as_custom_events(self) -> None:
         _, source = make_source()
         unknown = track_event(

@@ -149,47 +149,51 @@ class TrackOut(Schema):
     errors: list[dict[str, Any]]
 
 
-# The batch as documented in the OpenAPI description (the endpoint parses the body itself: it
-# may be gzip, and a bad event must not fail the good ones around it).
+# One event as documented in OpenAPI: the fields are checked by `ingestion.validation` (which
+# answers every problem of every event at once), other keys are ignored (docs/datahub.md).
+_EVENT_OPENAPI = {
+    "type": "object",
+    "required": ["event_id", "name", "occurred_at"],
+    "properties": {
+        "event_id": {"type": "string", "maxLength": 64},
+        "name": {"type": "string", "example": "add_to_cart"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "identifiers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "example": "device_id"},
+                    "value": {"type": "string"},
+                    "scope": {"type": "string"},
+                },
+            },
+        },
+        "one_id": {"type": "string"},
+        "session_id": {"type": "string"},
+        "live_session": {"type": "string"},
+        "custom": {"type": "boolean"},
+        "properties": {"type": "object"},
+    },
+}
+_BATCH_OPENAPI = {"type": "array", "maxItems": MAX_BATCH, "items": _EVENT_OPENAPI}
+
+# The body as documented in OpenAPI: `{"batch": [...]}` or the bare array (the endpoint parses
+# the body itself: it may be gzip, and a bad event must not fail the good ones around it).
 TRACK_BODY_OPENAPI = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
                 "schema": {
-                    "type": "object",
-                    "required": ["batch"],
-                    "properties": {
-                        "batch": {
-                            "type": "array",
-                            "maxItems": MAX_BATCH,
-                            "items": {
-                                "type": "object",
-                                "required": ["event_id", "name", "occurred_at"],
-                                "properties": {
-                                    "event_id": {"type": "string", "maxLength": 64},
-                                    "name": {"type": "string", "example": "add_to_cart"},
-                                    "occurred_at": {"type": "string", "format": "date-time"},
-                                    "identifiers": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "properties": {
-                                                "type": {"type": "string", "example": "device_id"},
-                                                "value": {"type": "string"},
-                                                "scope": {"type": "string"},
-                                            },
-                                        },
-                                    },
-                                    "one_id": {"type": "string"},
-                                    "session_id": {"type": "string"},
-                                    "live_session": {"type": "string"},
-                                    "custom": {"type": "boolean"},
-                                    "properties": {"type": "object"},
-                                },
-                            },
-                        }
-                    },
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["batch"],
+                            "properties": {"batch": _BATCH_OPENAPI},
+                        },
+                        _BATCH_OPENAPI,
+                    ]
                 }
             }
         },

@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
+from freshloop.core.schemas import MAX_ID, InputSchema
 from freshloop.datahub.ingestion.schemas import NAME_PATTERN
 from freshloop.datahub.models import SourceChannel
 from freshloop.datahub.segments.grammar import (
@@ -25,7 +26,6 @@ from freshloop.datahub.segments.grammar import (
 )
 from freshloop.datahub.tags.schemas import TAG_FIELDS
 
-MAX_ID = 2**63 - 1  # ids beyond a BIGINT would fail in the database instead of being unknown
 DEFINITION_HELP = (
     '规则树：{"op": "and" | "or", "rules": [...], "not": false}；条件见 GET /segments/schema'
 )
@@ -87,12 +87,14 @@ def _definition_schema() -> dict[str, Any]:
                 "measure": {"enum": list(EVENT_MEASURES)},
                 "operator": {"enum": list(EVENT_OPERATORS)},
                 "value": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
+                # null is "no time limit" / "any channel" (and "" too), as the grammar reads them.
                 "within_days": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": MAX_WITHIN_DAYS,
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1, "maximum": MAX_WITHIN_DAYS},
+                        {"type": "null"},
+                    ]
                 },
-                "channel": {"enum": list(SourceChannel.values)},
+                "channel": {"enum": [*SourceChannel.values, "", None]},
                 "not": negate,
             },
         },
@@ -118,15 +120,11 @@ def _definition_schema() -> dict[str, Any]:
 DEFINITION_SCHEMA = _definition_schema()
 
 
-class _In(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PreviewIn(_In):
+class PreviewIn(InputSchema):
     definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
 
 
-class SegmentIn(_In):
+class SegmentIn(InputSchema):
     name: str = Field(
         ...,
         description="人群名称（1–64 个字符，不能重名）",
@@ -138,7 +136,7 @@ class SegmentIn(_In):
     definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
 
 
-class IssueCouponIn(_In):
+class IssueCouponIn(InputSchema):
     template_id: int = Field(..., ge=1, le=MAX_ID, description="优惠券模板")
 
 
