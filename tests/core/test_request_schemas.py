@@ -39,30 +39,10 @@ HAND_PARSED = {
     "freshloop_payments_api_refund_notify",
 }
 
-# The live room's viewer schemas (live/room/schemas.py) are switched to InputSchema in live's
-# own change; until then they are listed here, and an entry that has become strict fails the
-# test so the list only shrinks.
-NOT_YET_STRICT = {
-    "freshloop_live_room_api_join",
-    "freshloop_live_room_api_heartbeat",
-    "freshloop_live_room_api_leave",
-    "freshloop_live_room_api_comment",
-    "freshloop_live_room_api_likes",
-    "freshloop_live_room_api_track",
-    "freshloop_live_room_api_flash_quote",
-}
-
-
-# Live operations whose body ids have no upper bound yet (live/, as above): Django answers most
-# out-of-range lookups with "not found", but a bound says so in the schema and at the door.
-UNBOUNDED_INTEGERS_PENDING = {
-    "freshloop_live_host_api_pin",
-    "freshloop_live_host_api_coupon_drop",
-    "freshloop_live_host_api_flash_sale_start",
-    "freshloop_live_flash_sale_api_flash_sale_buy_endpoint",
-    "freshloop_live_room_api_track",
-    "freshloop_live_room_api_flash_quote",
-}
+# Every request body is strict now; these stay as the place a future exception would be
+# written down (with its reason), and must stay empty.
+NOT_YET_STRICT: set[str] = set()
+UNBOUNDED_INTEGERS_PENDING: set[str] = set()
 
 
 def _document() -> dict[str, Any]:

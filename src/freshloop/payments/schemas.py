@@ -4,12 +4,12 @@ import datetime as dt
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from freshloop.core.schemas import InputSchema
 
 
-class PaymentCreateIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class PaymentCreateIn(InputSchema):
     order_no: str = Field(..., min_length=1, max_length=40)
     provider: str = Field(
         ..., min_length=1, max_length=16, description="sandbox / wechatpay / alipay"

@@ -5,17 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
 
+from freshloop.core.schemas import Id, InputSchema
 from freshloop.orders.schemas import AddressIn
 
 
-class FlashBuyIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class FlashBuyIn(InputSchema):
     quantity: int = Field(1, ge=1, le=99)
     address: AddressIn
-    coupon_ids: list[int] = Field(default_factory=list, max_length=5)
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
 
 
 class FlashSaleOut(Schema):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
+from freshloop.core.schemas import MAX_ID, InputSchema
 from freshloop.live.host.selectors import lucky_draw_verify
 from freshloop.live.host.services import MAX_DRAW_WINNERS, MAX_MUTE_MINUTES
 from freshloop.live.models import (
@@ -21,8 +22,8 @@ from freshloop.live.models import (
 MAX_COMMENTS_LISTED = 200
 
 
-class _In(Schema):
-    model_config = ConfigDict(extra="forbid")
+class _In(InputSchema):
+    """Request bodies of the console: strict, like every API's (core.schemas)."""
 
 
 class ReplayIn(_In):
@@ -30,11 +31,11 @@ class ReplayIn(_In):
 
 
 class PinIn(_In):
-    sku_id: int = Field(..., ge=1, description="本场直播商品的 SKU")
+    sku_id: int = Field(..., ge=1, le=MAX_ID, description="本场直播商品的 SKU")
 
 
 class CouponDropIn(_In):
-    template_id: int = Field(..., ge=1, description="本场直播专享券模板")
+    template_id: int = Field(..., ge=1, le=MAX_ID, description="本场直播专享券模板")
 
 
 class DrawIn(_In):
@@ -47,7 +48,7 @@ class MuteIn(_In):
 
 
 class FlashSaleIn(_In):
-    sku_id: int = Field(..., ge=1)
+    sku_id: int = Field(..., ge=1, le=MAX_ID)
     price_fen: int = Field(..., ge=1, le=100_000_000, description="秒杀价（分）")
     quantity: int = Field(..., ge=1, le=1_000_000, description="秒杀数量")
     per_user_limit: int = Field(1, ge=1, le=99, description="每人限购")

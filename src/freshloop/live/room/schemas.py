@@ -5,38 +5,40 @@ from __future__ import annotations
 from ninja import Schema
 from pydantic import Field
 
+from freshloop.core.schemas import Id, InputSchema
+
 DEVICE_ID = Field(
     "", max_length=64, pattern=r"^[A-Za-z0-9_-]*$", description="未登录观众的设备标识"
 )
 
 
-class JoinIn(Schema):
+class JoinIn(InputSchema):
     device_id: str = DEVICE_ID
     nickname: str = Field("", max_length=32)
 
 
-class DeviceIn(Schema):
+class DeviceIn(InputSchema):
     device_id: str = DEVICE_ID
 
 
-class CommentIn(Schema):
+class CommentIn(InputSchema):
     text: str = Field(..., min_length=1, max_length=500)
 
 
-class LikeIn(Schema):
+class LikeIn(InputSchema):
     count: int = Field(1, ge=1, le=50)
     device_id: str = DEVICE_ID
 
 
-class TrackIn(Schema):
+class TrackIn(InputSchema):
     action: str = Field(..., pattern=r"^(click_product|add_to_cart)$")
-    sku_id: int = Field(..., ge=1)
+    sku_id: Id
     device_id: str = DEVICE_ID
 
 
-class FlashQuoteIn(Schema):
+class FlashQuoteIn(InputSchema):
     quantity: int = Field(1, ge=1, le=99)
-    coupon_ids: list[int] = Field(default_factory=list, max_length=5)
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
 
 
 class JoinOut(Schema):
