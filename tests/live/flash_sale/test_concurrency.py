@@ -10,9 +10,10 @@ import pytest
 
 from freshloop.live.flash_sale.errors import FlashSaleLimitExceeded, FlashSaleSoldOut
 from freshloop.live.flash_sale.redis_stock import flash_engine
+from freshloop.live.flash_sale.services import flash_sale_purchase
 from freshloop.live.models import ClaimStatus, FlashSale, FlashSaleClaim
 from freshloop.orders.models import Order
-from tests.factories import make_person
+from tests.factories import ADDRESS, make_person
 from tests.live.flash_sale.helpers import buy, make_flash_sale, run_concurrently, use_redis
 
 
@@ -40,6 +41,29 @@ def _sold(sale: FlashSale) -> tuple[int, int, int]:
 
 @pytest.mark.django_db(transaction=True)
 class TestFlashSaleBuyConcurrency:
+    def test_racing_retries_under_one_key_create_one_order_and_say_so(self, mode: str) -> None:
+        # given one buyer whose app sends the same buy three times at once (one Idempotency-Key)
+        sale = make_flash_sale(units=10, per_user_limit=3)
+        buyer = make_person()
+
+        def purchase() -> tuple[str, bool]:
+            order, created = flash_sale_purchase(
+                flash_sale=FlashSale.objects.select_related("session").get(pk=sale.pk),
+                person=buyer,
+                quantity=1,
+                address=dict(ADDRESS),
+                idempotency_key="tap-1",
+            )
+            return order.order_no, created
+
+        results, errors = run_concurrently([purchase] * 3)
+        # then one order, one unit sold — and exactly one call says it created it (the API's
+        # one 201; the two retries answer 200 with the same order)
+        assert errors == []
+        assert len({order_no for order_no, _ in results}) == 1
+        assert sorted(created for _, created in results) == [False, False, True]
+        assert _sold(sale) == (1, 1, 1)
+
     def test_forty_buyers_on_ten_units_never_oversold(self, mode: str) -> None:
         # given 10 units, one per person, and 40 different buyers tapping at the same instant
         sale = make_flash_sale(units=10, per_user_limit=1)

@@ -24,7 +24,7 @@ from freshloop.live.flash_sale.selectors import (
     flash_sale_get,
     flash_sale_remaining,
 )
-from freshloop.live.flash_sale.services import flash_sale_buy
+from freshloop.live.flash_sale.services import flash_sale_purchase
 from freshloop.live.room.access import request_admit
 from freshloop.live.room.errors import MembersOnly
 from freshloop.membership.errors import (
@@ -39,7 +39,6 @@ from freshloop.orders.errors import (
     CartLimitExceeded,
     IdempotencyKeyReused,
 )
-from freshloop.orders.models import Order
 from freshloop.orders.schemas import OrderDetailOut, order_out
 from freshloop.promotions.errors import (
     CampaignBudgetExhausted,
@@ -112,11 +111,9 @@ def flash_sale_buy_endpoint(
     sale = flash_sale_get(flash_sale_id=flash_sale_id)
     # A members-only room's flash price is for the people let into the room.
     request_admit(request, session=sale.session, person=person)
-    replay = (
-        bool(idempotency_key)
-        and Order.objects.filter(person=person, idempotency_key=idempotency_key).exists()
-    )
-    order = flash_sale_buy(
+    # The service decides whether this call created the order (a racing retry under the same
+    # key gets the order it made, and 200).
+    order, created = flash_sale_purchase(
         flash_sale=sale,
         person=person,
         quantity=body.quantity,
@@ -124,4 +121,4 @@ def flash_sale_buy_endpoint(
         coupon_ids=body.coupon_ids,
         idempotency_key=idempotency_key,
     )
-    return Status(200 if replay else 201, order_out(order, detail=True))
+    return Status(201 if created else 200, order_out(order, detail=True))

@@ -76,7 +76,13 @@ from freshloop.live.models import (
 )
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.orders.selectors import order_for_idempotency_key
-from freshloop.orders.services import CheckoutItem, CheckoutRequest, SpecialPrice, order_create
+from freshloop.orders.services import (
+    CheckoutItem,
+    CheckoutRequest,
+    OrderCreateResult,
+    SpecialPrice,
+    order_create,
+)
 
 MAX_PER_USER_LIMIT = 99
 MIN_DURATION_SECONDS = 10
@@ -402,11 +408,32 @@ def flash_sale_buy(
 ) -> Order:
     """Buy flash-sale units: claim them (or be refused at once) and get the unpaid order at
     the flash price. A retry with the same idempotency key returns the same order."""
+    return flash_sale_purchase(
+        flash_sale=flash_sale,
+        person=person,
+        quantity=quantity,
+        address=address,
+        coupon_ids=coupon_ids,
+        idempotency_key=idempotency_key,
+    ).order
+
+
+def flash_sale_purchase(
+    *,
+    flash_sale: FlashSale,
+    person: Person,
+    quantity: int,
+    address: dict[str, Any],
+    coupon_ids: Sequence[int] = (),
+    idempotency_key: str = "",
+) -> OrderCreateResult:
+    """`flash_sale_buy`, also saying whether this call created the order (False for a retry
+    under the same idempotency key, racing ones included): the API answers 201 or 200."""
     sale = flash_sale
     _check_buy_quantity(sale, quantity)
     replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
     if replay is not None:
-        return replay
+        return OrderCreateResult(replay, created=False)
     now = clock.now()
     _ensure_open(sale, now)
     engine = flash_engine()
@@ -434,7 +461,7 @@ def flash_sale_buy(
     except _Replayed as replayed:
         if engine is not None:
             engine.rollback(flash_sale_id=sale.pk, claim_ref=claim_ref)
-        return replayed.order
+        return OrderCreateResult(replayed.order, created=False)
     except BaseException:
         # No leak: the database rolled back; the Redis reservation is given back here (and by
         # flash_sale_reconcile if this process dies before this line).
@@ -449,7 +476,7 @@ def flash_sale_buy(
             session_code=sale.session.code, flash_sale_id=sale.pk, remaining=max(0, left)
         )
     )
-    return order
+    return OrderCreateResult(order, created=True)
 
 
 # --- claims follow their order ----------------------------------------------------------------
