@@ -238,25 +238,28 @@ class OperatorAuth(AuthBase):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
-        if request.method not in {"GET", "HEAD", "OPTIONS"} and self._csrf_failed(request):
-            raise PermissionDenied("CSRF 校验失败，请刷新页面后重试")
+        if request.method not in {"GET", "HEAD", "OPTIONS"}:
+            csrf_check(request)
         require_role(user, *self.roles)
         return user
 
-    @staticmethod
-    def _csrf_failed(request: HttpRequest) -> bool:
-        """Django's CSRF check reads `request.POST` (for `csrfmiddlewaretoken`), which parses a
-        multipart or urlencoded body and raises on a broken boundary or too many fields: that is
-        the client's malformed request (400), not a server error."""
-        try:
-            return check_csrf(request) is not None
-        except RequestDataTooBig:
-            raise  # rendered as 413
-        except (MultiPartParserError, SuspiciousOperation) as error:
-            raise MalformedRequest(
-                "请求体格式不正确，请以 JSON 发送",
-                detail={"content_type": (request.content_type or "")[:100]},
-            ) from error
+
+def csrf_check(request: HttpRequest) -> None:
+    """Django's CSRF check for a cookie-authenticated write (403 when it fails). It reads
+    `request.POST` (for `csrfmiddlewaretoken`), which parses a multipart or urlencoded body
+    and raises on a broken boundary or too many fields: that is the client's malformed request
+    (400), not a server error."""
+    try:
+        failed = check_csrf(request) is not None
+    except RequestDataTooBig:
+        raise  # rendered as 413
+    except (MultiPartParserError, SuspiciousOperation) as error:
+        raise MalformedRequest(
+            "请求体格式不正确，请以 JSON 发送",
+            detail={"content_type": (request.content_type or "")[:100]},
+        ) from error
+    if failed:
+        raise PermissionDenied("CSRF 校验失败，请刷新页面后重试")
 
 
 def request_actor(request: HttpRequest) -> Actor:

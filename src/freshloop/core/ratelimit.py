@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from functools import lru_cache
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import redis
 from django.conf import settings
@@ -202,6 +202,17 @@ def default_backend() -> RateLimitBackend:
     return RedisBackend(url) if url else DatabaseBackend()
 
 
+def _window(window_seconds: int) -> tuple[float, int]:
+    """Now, and the start of the fixed window it falls in."""
+    now = clock.now().timestamp()
+    return now, int(now // window_seconds * window_seconds)
+
+
+def _refuse(message: str | None, *, now: float, window_end: int) -> NoReturn:
+    """429, saying when the window ends (the wait the message and Retry-After agree on)."""
+    raise RateLimited(message, retry_after=max(1, math.ceil(window_end - now)))
+
+
 def rate_limit_hit(
     key: str,
     *,
@@ -211,12 +222,10 @@ def rate_limit_hit(
     backend: RateLimitBackend | None = None,
 ) -> int:
     """Count one hit for `key`; raise RateLimited (429) once more than `limit` fall in the window."""
-    now = clock.now().timestamp()
-    window_start = int(now // window_seconds * window_seconds)
+    now, window_start = _window(window_seconds)
     count = (backend or default_backend()).increment(key, window_start, window_seconds)
     if count > limit:
-        retry_after = max(1, math.ceil(window_start + window_seconds - now))
-        raise RateLimited(message, retry_after=retry_after)
+        _refuse(message, now=now, window_end=window_start + window_seconds)
     return count
 
 
@@ -233,12 +242,10 @@ def rate_limit_check(
     For limits on failures (wrong passwords): check before the attempt, `rate_limit_hit` after
     a failure, so successes never use up the allowance.
     """
-    now = clock.now().timestamp()
-    window_start = int(now // window_seconds * window_seconds)
+    now, window_start = _window(window_seconds)
     count = (backend or default_backend()).count(key, window_start)
     if count >= limit:
-        retry_after = max(1, math.ceil(window_start + window_seconds - now))
-        raise RateLimited(message, retry_after=retry_after)
+        _refuse(message, now=now, window_end=window_start + window_seconds)
     return count
 
 

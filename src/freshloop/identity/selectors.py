@@ -189,3 +189,20 @@ def merge_evidence_text(record: MergeRecord) -> str:
             + f"）；{text}"
         )
     return text
+
+
+def person_family_ids(person_id: int) -> list[int]:
+    """The person and everyone merged into them in OneID, however deep (rows a lost merge
+    handler left on a merged-away id belong to them too), in id order; bounded so a corrupt
+    cycle cannot hang. What PIPL erasure scrubs in every module."""
+    family = {person_id}
+    frontier = {person_id}
+    for _ in range(10):
+        frontier = (
+            set(Person.objects.filter(merged_into_id__in=frontier).values_list("pk", flat=True))
+            - family
+        )
+        if not frontier:
+            break
+        family |= frontier
+    return sorted(family)

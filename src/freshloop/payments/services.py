@@ -251,6 +251,13 @@ def payment_notification_handle(
     )
 
 
+def _acknowledged(gateway: PaymentProvider, code: str, payment: Payment) -> NotificationOutcome:
+    """The provider is told "received, stop retrying"; `code` says what it led to here."""
+    return notification_outcome(
+        gateway, accepted=True, code=code, message="OK", payment_no=payment.payment_no
+    )
+
+
 @transaction.atomic
 def _payment_notification_apply(
     gateway: PaymentProvider, notification: PaymentNotification, digest: str
@@ -269,13 +276,7 @@ def _payment_notification_apply(
         )
     if notification.status != NotificationStatus.SUCCEEDED:
         if notification.status == NotificationStatus.PENDING:
-            return notification_outcome(
-                gateway,
-                accepted=True,
-                code="pending_ignored",
-                message="OK",
-                payment_no=payment.payment_no,
-            )
+            return _acknowledged(gateway, "pending_ignored", payment)
         if payment.status in PAID_STATUSES:
             # Alipay closes a trade refunded in full: expected. Any other "not paid" about a
             # payment we booked contradicts the money we hold: a person must look.
@@ -283,26 +284,14 @@ def _payment_notification_apply(
                 payment.status == PaymentStatus.REFUNDED
                 and notification.status == NotificationStatus.CLOSED
             ):
-                return notification_outcome(
-                    gateway,
-                    accepted=True,
-                    code="duplicate",
-                    message="OK",
-                    payment_no=payment.payment_no,
-                )
+                return _acknowledged(gateway, "duplicate", payment)
             callback_alert(
                 code="payment_state_conflict",
                 provider=provider,
                 digest=digest,
                 detail={**facts, "booked": payment.status, "reported": notification.status},
             )
-            return notification_outcome(
-                gateway,
-                accepted=True,
-                code="payment_state_conflict",
-                message="OK",
-                payment_no=payment.payment_no,
-            )
+            return _acknowledged(gateway, "payment_state_conflict", payment)
         if payment.status == PaymentStatus.CREATED:
             payment.status = (
                 PaymentStatus.CLOSED
@@ -311,13 +300,7 @@ def _payment_notification_apply(
             )
             payment.updated_at = clock.now()
             payment.save(update_fields=["status", "updated_at"])
-        return notification_outcome(
-            gateway,
-            accepted=True,
-            code="failure_recorded",
-            message="OK",
-            payment_no=payment.payment_no,
-        )
+        return _acknowledged(gateway, "failure_recorded", payment)
     if not notification.transaction_id:
         callback_alert(
             code="missing_transaction_id", provider=provider, digest=digest, detail=facts
@@ -327,13 +310,7 @@ def _payment_notification_apply(
         )
     if payment.status in PAID_STATUSES:
         if payment.transaction_id == notification.transaction_id:
-            return notification_outcome(
-                gateway,
-                accepted=True,
-                code="duplicate",
-                message="OK",
-                payment_no=payment.payment_no,
-            )
+            return _acknowledged(gateway, "duplicate", payment)
         callback_alert(
             code="transaction_conflict",
             provider=provider,
@@ -403,16 +380,8 @@ def _payment_notification_apply(
             exc.code,
             refund.refund_no,
         )
-        return notification_outcome(
-            gateway,
-            accepted=True,
-            code="late_payment_refunding",
-            message="OK",
-            payment_no=payment.payment_no,
-        )
-    return notification_outcome(
-        gateway, accepted=True, code="paid", message="OK", payment_no=payment.payment_no
-    )
+        return _acknowledged(gateway, "late_payment_refunding", payment)
+    return _acknowledged(gateway, "paid", payment)
 
 
 # --- 查单 and 关单: reconciling open payments with the provider ------------------------------

@@ -23,6 +23,7 @@ from freshloop.datahub.eventstore.scrub import buffer_payload_scrub, properties_
 from freshloop.datahub.eventstore.store import EventStore, event_store
 from freshloop.datahub.models import BufferedEvent
 from freshloop.identity.models import Person
+from freshloop.identity.selectors import person_family_ids
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,21 +34,6 @@ class EraseReport:
     tags: int
 
 
-def _oneid_family(person_id: int) -> set[int]:
-    """The person and everyone merged into them in OneID, however deep (bounded)."""
-    family = {person_id}
-    frontier = {person_id}
-    for _ in range(10):
-        frontier = (
-            set(Person.objects.filter(merged_into_id__in=frontier).values_list("pk", flat=True))
-            - family
-        )
-        if not frontier:
-            break
-        family |= frontier
-    return family
-
-
 def event_store_erase_person(*, person_id: int, store: EventStore | None = None) -> EraseReport:
     """Scrub an erased person's events in the store and the buffer (module doc); idempotent.
 
@@ -56,7 +42,7 @@ def event_store_erase_person(*, person_id: int, store: EventStore | None = None)
     unit of work inside it, in the order every flush takes them (flush lock, then store).
     """
     store = store or event_store()
-    family = _oneid_family(person_id)
+    family = set(person_family_ids(person_id))
     with _flush_lock(store):
         with store.connect() as connection:
             connection.execute("BEGIN")

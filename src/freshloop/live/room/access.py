@@ -5,34 +5,14 @@ HLS files; private to `live`."""
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest
-from django.http.multipartparser import MultiPartParserError
-from ninja.utils import check_csrf
 
-from freshloop.core.errors import MalformedRequest, PermissionDenied
+from freshloop.core.api import csrf_check
 from freshloop.identity.auth import consumer_from_request
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.models import Person
 from freshloop.live.models import LiveSession
 from freshloop.live.room.selectors import room_admit
-
-
-def _csrf_check(request: HttpRequest) -> None:
-    """Django's CSRF check (token in the X-CSRFToken header or the form, Origin/Referer on
-    HTTPS). It reads `request.POST`, which raises on a broken multipart body: that is the
-    client's malformed request (400), not a server error."""
-    try:
-        failed = check_csrf(request) is not None
-    except RequestDataTooBig:
-        raise  # rendered as 413
-    except (MultiPartParserError, SuspiciousOperation) as error:
-        raise MalformedRequest(
-            "请求体格式不正确，请以 JSON 发送",
-            detail={"content_type": (request.content_type or "")[:100]},
-        ) from error
-    if failed:
-        raise PermissionDenied("CSRF 校验失败，请刷新页面后重试")
 
 
 def request_buyer(request: HttpRequest) -> Person | None:
@@ -54,7 +34,7 @@ def request_buyer_writing(request: HttpRequest) -> Person | None:
     """
     buyer = request_buyer(request)
     if buyer is not None and not request.headers.get("Authorization"):
-        _csrf_check(request)
+        csrf_check(request)
     return buyer
 
 

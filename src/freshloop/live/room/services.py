@@ -27,6 +27,7 @@ from freshloop.core.ids import new_id
 from freshloop.core.models import AuditLog
 from freshloop.core.ratelimit import rate_limit_hit
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
+from freshloop.identity.selectors import person_family_ids
 from freshloop.identity.services import IdentifierInput, identify
 from freshloop.live import events
 from freshloop.live.config import live_config
@@ -400,22 +401,6 @@ def product_action(*, session: LiveSession, person: Person, action: str, sku_id:
 # --- PIPL erasure -------------------------------------------------------------------------------
 
 
-def _erased_family_ids(person_id: int) -> list[int]:
-    """The person and everyone merged into them, however deep (rows a lost merge handler left
-    on a merged-away id belong to them too); bounded so a corrupt cycle cannot hang."""
-    family = {person_id}
-    frontier = {person_id}
-    for _ in range(10):
-        frontier = (
-            set(Person.objects.filter(merged_into_id__in=frontier).values_list("pk", flat=True))
-            - family
-        )
-        if not frontier:
-            break
-        family |= frontier
-    return sorted(family)
-
-
 def _replay_buffers_redact(
     session_codes: set[str], comment_ids: set[int], nicknames: set[str]
 ) -> None:
@@ -449,7 +434,7 @@ def viewer_personal_data_erase(*, person_id: int) -> dict[str, int]:
     person = Person.objects.filter(pk=person_id).first()
     if person is None or person.status != PersonStatus.ERASED:
         return {"comments": 0, "viewers": 0, "audit_records": 0}  # never for a live person
-    family = _erased_family_ids(person_id)
+    family = person_family_ids(person_id)
     now = clock.now()
     comments = LiveComment.objects.filter(viewer__person_id__in=family)
     comment_ids = list(comments.values_list("pk", flat=True))
