@@ -68,7 +68,7 @@ def buy(sale: FlashSale, person: Person, quantity: int = 1, *, key: str = "") ->
         quantity=quantity,
         address=dict(ADDRESS),
         idempotency_key=key,
-    )
+    ).order
 
 
 def use_redis(django_settings: Any, url: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from freshloop.live.flash_sale.errors import FlashSaleLimitExceeded, FlashSaleSoldOut
 from freshloop.live.flash_sale.redis_stock import flash_engine
-from freshloop.live.flash_sale.services import flash_sale_purchase
+from freshloop.live.flash_sale.services import flash_sale_buy
 from freshloop.live.models import ClaimStatus, FlashSale, FlashSaleClaim
 from freshloop.orders.models import Order
 from tests.factories import ADDRESS, make_person
@@ -47,7 +47,7 @@ class TestFlashSaleBuyConcurrency:
         buyer = make_person()
 
         def purchase() -> tuple[str, bool]:
-            order, created = flash_sale_purchase(
+            order, created = flash_sale_buy(
                 flash_sale=FlashSale.objects.select_related("session").get(pk=sale.pk),
                 person=buyer,
                 quantity=1,

@@ -24,7 +24,7 @@ from freshloop.live.flash_sale.selectors import (
     flash_sale_get,
     flash_sale_remaining,
 )
-from freshloop.live.flash_sale.services import flash_sale_purchase
+from freshloop.live.flash_sale.services import flash_sale_buy
 from freshloop.live.room.access import request_admit
 from freshloop.live.room.errors import MembersOnly
 from freshloop.membership.errors import (
@@ -113,7 +113,7 @@ def flash_sale_buy_endpoint(
     request_admit(request, session=sale.session, person=person)
     # The service decides whether this call created the order (a racing retry under the same
     # key gets the order it made, and 200).
-    order, created = flash_sale_purchase(
+    order, created = flash_sale_buy(
         flash_sale=sale,
         person=person,
         quantity=body.quantity,

@@ -405,30 +405,10 @@ def flash_sale_buy(
     address: dict[str, Any],
     coupon_ids: Sequence[int] = (),
     idempotency_key: str = "",
-) -> Order:
-    """Buy flash-sale units: claim them (or be refused at once) and get the unpaid order at
-    the flash price. A retry with the same idempotency key returns the same order."""
-    return flash_sale_purchase(
-        flash_sale=flash_sale,
-        person=person,
-        quantity=quantity,
-        address=address,
-        coupon_ids=coupon_ids,
-        idempotency_key=idempotency_key,
-    ).order
-
-
-def flash_sale_purchase(
-    *,
-    flash_sale: FlashSale,
-    person: Person,
-    quantity: int,
-    address: dict[str, Any],
-    coupon_ids: Sequence[int] = (),
-    idempotency_key: str = "",
 ) -> OrderCreateResult:
-    """`flash_sale_buy`, also saying whether this call created the order (False for a retry
-    under the same idempotency key, racing ones included): the API answers 201 or 200."""
+    """Buy flash-sale units: claim them (or be refused at once) and get the unpaid order at
+    the flash price. A retry with the same idempotency key returns the same order, with
+    `created` False (racing retries included): the API answers 201 or 200 by it."""
     sale = flash_sale
     _check_buy_quantity(sale, quantity)
     replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
