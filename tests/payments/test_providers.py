@@ -30,6 +30,7 @@ from freshloop.payments.providers import (
     enabled_providers,
     payment_provider,
     providers_reset,
+    wechat_v3,
 )
 from freshloop.payments.providers.alipay import AlipayProvider
 from freshloop.payments.providers.sandbox import SandboxProvider
@@ -767,3 +768,35 @@ class TestSandboxProvider:
         assert (notification.out_trade_no, notification.amount_fen) == ("PAY_1", 990)
         with pytest.raises(ForgedNotification):
             sandbox.parse_notification(headers, body.replace(b"encrypt", b"encrypX"))
+
+    @pytest.mark.parametrize(
+        ("field", "value", "refusal"),
+        [("mchid", "1230000109", "merchant"), ("appid", "wx-other-app", "app")],
+    )
+    def test_a_notification_for_another_merchant_or_app_is_refused(
+        self, tmp_path: object, field: str, value: str, refusal: str
+    ) -> None:
+        # given a callback signed and encrypted with the sandbox platform's own keys, but about
+        # another merchant's (or app's) money — docs/payments.md says the sandbox checks both
+        from pathlib import Path
+
+        sandbox = SandboxProvider(data_dir=Path(str(tmp_path)))
+        resource = {
+            **wechat_transaction(out_trade_no="PAY_1", total=990),
+            "mchid": sandbox.mchid,
+            "appid": sandbox.appid,
+            field: value,
+        }
+        headers, body = wechat_v3.build_notification(
+            private_key=sandbox.private_key,
+            serial=sandbox.serial,
+            apiv3_key=sandbox.apiv3_key,
+            event_type="TRANSACTION.SUCCESS",
+            original_type="transaction",
+            resource=resource,
+            summary="支付成功",
+            now=clock.now(),
+        )
+        # then it is refused like a forged one
+        with pytest.raises(ForgedNotification, match=refusal):
+            sandbox.parse_notification(headers, body)
