@@ -93,6 +93,20 @@ class TestPaymentSync:
         assert again.status == PaymentStatus.SUCCEEDED
         assert PaymentNotificationLog.objects.filter(kind=NotificationKind.QUERY).count() == 1
 
+    def test_asking_faster_than_once_a_second_does_not_reach_the_provider(self) -> None:
+        # given a payment just asked about (still unpaid then)
+        payment = _open_payment()
+        start = clock.now()
+        with clock.frozen(start):
+            payment_sync(payment_no=payment.payment_no)
+        _paid_but_callback_lost(payment)
+        # when a client asks again within the second, it gets what we know (not the provider)
+        with clock.frozen(start + dt.timedelta(milliseconds=500)):
+            assert payment_sync(payment_no=payment.payment_no).status == PaymentStatus.CREATED
+        # and a second later the provider is asked, and the money booked
+        with clock.frozen(start + dt.timedelta(seconds=2)):
+            assert payment_sync(payment_no=payment.payment_no).status == PaymentStatus.SUCCEEDED
+
     def test_another_persons_payment_is_not_found(self) -> None:
         payment = _open_payment()
         stranger = make_person()
