@@ -258,11 +258,14 @@ class TestClose:
             _wechat().close_payment("PAY_1")
 
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+def _now() -> dt.datetime:
+    """This instant: callbacks are built and checked against it, and responses signed by the
+    fake platform carry the real time (a module-level constant went stale in a long run)."""
+    return clock.now().replace(microsecond=0)
 
 
 def _callback_by(platform: WechatPlatform) -> tuple[dict[str, str], bytes]:
-    return platform.notification(wechat_transaction(out_trade_no="PAY_R", total=5), now=NOW)
+    return platform.notification(wechat_transaction(out_trade_no="PAY_R", total=5), now=_now())
 
 
 class TestKeyRotation:
@@ -279,7 +282,7 @@ class TestKeyRotation:
         by_certificate = WechatPlatform(
             certificate_key, format(CERT_SERIAL, "X"), wechat_platform.apiv3_key
         )
-        with clock.frozen(NOW):
+        with clock.frozen(_now()):
             # then a callback signed with either is accepted, each by its own serial
             assert _wechat().parse_notification(*_callback_by(wechat_platform)).amount_fen == 5
             assert _wechat().parse_notification(*_callback_by(by_certificate)).amount_fen == 5
@@ -300,7 +303,7 @@ class TestKeyRotation:
         providers_reset()
         old = WechatPlatform(old_key, format(CERT_SERIAL, "X"), wechat_platform.apiv3_key)
         new = WechatPlatform(new_key, format(NEW_CERT_SERIAL, "X"), wechat_platform.apiv3_key)
-        with clock.frozen(NOW):
+        with clock.frozen(_now()):
             assert _wechat().parse_notification(*_callback_by(old)).out_trade_no == "PAY_R"
             assert _wechat().parse_notification(*_callback_by(new)).out_trade_no == "PAY_R"
             # and a key under a serial nobody configured is still refused
@@ -365,7 +368,7 @@ class TestCertificateDownload:
                 new_platform, 200, _certificates_answer(new_platform, new_pem, NEW_CERT_SERIAL)
             ),
         )
-        with clock.frozen(NOW):
+        with clock.frozen(_now()):
             # a callback by the new certificate is not trusted yet
             with pytest.raises(ForgedNotification):
                 _wechat().parse_notification(*_callback_by(new_platform))
