@@ -183,37 +183,31 @@ def _provider_text(provider: str, code: str, message: str) -> str:
     return f"{provider} {code}: {message}"[:500]
 
 
-class SmsThrottled(ThrottledDeliveryError):
-    """The provider's rate limit (per phone, per account, per second): sent again later."""
+class _ProviderRefusal(Exception):
+    """Mixed into each SMS delivery error: the provider's own code and words, kept for the
+    alert and the log (`provider`, `code`), in one message text."""
 
-    def __init__(self, *, provider: str, code: str, message: str, retry_after: int) -> None:
-        super().__init__(_provider_text(provider, code, message), retry_after=retry_after)
+    def __init__(self, *, provider: str, code: str, message: str, **extra: Any) -> None:
+        super().__init__(_provider_text(provider, code, message), **extra)
         self.provider, self.code = provider, code
 
 
-class SmsRejected(PermanentDeliveryError):
+class SmsThrottled(_ProviderRefusal, ThrottledDeliveryError):
+    """The provider's rate limit (per phone, per account, per second): sent again later, not
+    before `retry_after` seconds."""
+
+
+class SmsRejected(_ProviderRefusal, PermanentDeliveryError):
     """This message can never go out as it is (an invalid or blocked number, refused content)."""
 
-    def __init__(self, *, provider: str, code: str, message: str) -> None:
-        super().__init__(_provider_text(provider, code, message))
-        self.provider, self.code = provider, code
 
-
-class SmsMisconfigured(PermanentDeliveryError):
+class SmsMisconfigured(_ProviderRefusal, PermanentDeliveryError):
     """Our side is wrong (keys, sign name, template, balance): nothing goes out until an
     operator fixes it, so the message fails at once and the alert says why."""
 
-    def __init__(self, *, provider: str, code: str, message: str) -> None:
-        super().__init__(_provider_text(provider, code, message))
-        self.provider, self.code = provider, code
 
-
-class SmsProviderUnavailable(DeliveryError):
+class SmsProviderUnavailable(_ProviderRefusal, DeliveryError):
     """The provider could not be reached or failed inside: retried with back-off."""
-
-    def __init__(self, *, provider: str, code: str, message: str) -> None:
-        super().__init__(_provider_text(provider, code, message))
-        self.provider, self.code = provider, code
 
 
 class SmsProvider(Protocol):

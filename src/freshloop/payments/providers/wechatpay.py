@@ -246,20 +246,22 @@ class WechatPayV3Provider:
     ) -> dict[str, Any] | None:
         """One API call through the library; None when the provider answers with one of the
         `absent` error codes (e.g. ORDER_NOT_EXIST for a query)."""
-        try:
-            code, message = getattr(self.client, operation)(**kwargs)
-        except Exception as exc:
-            raise ProviderUnavailable(f"wechatpay {operation} failed: {exc}") from exc
-        return self._read(operation, int(code), message, absent)
+        return self._send(operation, lambda: getattr(self.client, operation)(**kwargs), absent)
 
     def _call_path(self, path: str) -> dict[str, Any]:
-        try:
-            code, message = self.client._core.request(path)
-        except Exception as exc:
-            raise ProviderUnavailable(f"wechatpay GET {path} failed: {exc}") from exc
-        data = self._read(path, int(code), message, frozenset())
-        assert data is not None
+        """A GET the library has no method for (the certificate download)."""
+        data = self._send(f"GET {path}", lambda: self.client._core.request(path), frozenset())
+        assert data is not None  # no code counts as absent
         return data
+
+    def _send(
+        self, label: str, request: Callable[[], tuple[int, Any]], absent: frozenset[str]
+    ) -> dict[str, Any] | None:
+        try:
+            code, message = request()
+        except Exception as exc:  # the library raises bare Exception (e.g. a bad signature)
+            raise ProviderUnavailable(f"wechatpay {label} failed: {exc}") from exc
+        return self._read(label, int(code), message, absent)
 
     @staticmethod
     def _read(
