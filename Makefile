@@ -55,10 +55,10 @@ test-fast: install
 smoke: seed
 	bash scripts/smoke.sh
 
-bench: install
+bench: install system-deps
 	@for script in bench/[a-z]*.py; do $(PY) $$script || exit 1; done
 
-bench-quick: install
+bench-quick: install system-deps
 	@for script in bench/[a-z]*.py; do $(PY) $$script --quick || exit 1; done
 
 clean:

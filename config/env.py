@@ -266,6 +266,10 @@ class FreshloopSettings:
     datahub_flush_interval_seconds: float
     datahub_dedupe_days: int
     alert_webhook_url: str
+    web_workers: int
+    web_threads: int
+    db_pool_max: int
+    page_cache_seconds: int
 
     @property
     def is_production(self) -> bool:
@@ -395,4 +399,15 @@ def load_settings() -> FreshloopSettings:
         ),
         datahub_dedupe_days=_read_int("FRESHLOOP_DATAHUB_DEDUPE_DAYS", 7, minimum=1),
         alert_webhook_url=alert_webhook_url,
+        # The server layout (docs/decisions/0011-server-layout.md): processes on one port, each
+        # answering plain requests on a pool of threads, and a PostgreSQL connection pool per
+        # process as large as the threads that can hold a connection at once.
+        web_workers=_read_int("FRESHLOOP_WEB_WORKERS", os.cpu_count() or 1, minimum=1),
+        web_threads=_read_int("FRESHLOOP_WEB_THREADS", 8, minimum=1),
+        db_pool_max=_read_int("FRESHLOOP_DB_POOL_MAX", 12, minimum=0),
+        # Shop fragments shared by every visitor (core/fragments.py); tests render fresh pages
+        # unless a test turns it on.
+        page_cache_seconds=_read_int(
+            "FRESHLOOP_PAGE_CACHE_SECONDS", 0 if environment == "test" else 10, minimum=0
+        ),
     )

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
 from django.utils.module_loading import import_string
 
+from config.database import database_settings
 from config.env import BASE_DIR, load_settings
 
 FRESHLOOP = load_settings()
@@ -90,19 +90,13 @@ TEMPLATES = [
     },
 ]
 
-_database: dict[str, Any] = dict(dj_database_url.parse(FRESHLOOP.database_url, conn_max_age=60))
+_database = database_settings(
+    FRESHLOOP.database_url,
+    data_dir=FRESHLOOP.data_dir,
+    pool_max=FRESHLOOP.db_pool_max,
+    persistent=FRESHLOOP.environment != "test",
+)
 if _database["ENGINE"] == "django.db.backends.sqlite3":
-    _db_name = str(_database["NAME"])
-    if _db_name not in {"", ":memory:"} and not _db_name.startswith("file:"):
-        FRESHLOOP.data_dir.mkdir(parents=True, exist_ok=True)
-    # WAL lets the web server and the worker read while one of them writes; IMMEDIATE
-    # transactions take the write lock up front so two writers queue instead of deadlocking.
-    _database["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
-    _database["CONN_MAX_AGE"] = 0
     # One file per test process, so parallel runs (and xdist workers) never share a database.
     _database["TEST"] = {"NAME": str(FRESHLOOP.data_dir / f"test_freshloop_{os.getpid()}.sqlite3")}
 DATABASES = {"default": _database}

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite and the demo need when they are missing:
-# chromium (browser tests), CJK fonts (screenshots read in Chinese), ffmpeg (the live room's
-# HLS test stream). As root it installs directly, otherwise through passwordless sudo; where
+# Install the Debian packages the test suite, the demo and the benchmarks need when they are
+# missing: chromium (browser tests), CJK fonts (screenshots read in Chinese), ffmpeg (the live
+# room's HLS test stream), redis-server (the demo's real-time pushes across its processes, when no
+# Redis is configured), wrk (the HTTP benchmarks' load generator). As root it installs directly, otherwise through passwordless sudo; where
 # neither is possible it stops before anything runs and prints the one command to run.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-noto-cjk ffmpeg)
+PACKAGES=(chromium fonts-noto-cjk ffmpeg redis-server wrk)
 
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
@@ -13,6 +14,8 @@ if ! { command -v fc-list >/dev/null && fc-list :lang=zh | grep -qi noto; }; the
   missing+=(fonts-noto-cjk)
 fi
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
+command -v wrk >/dev/null || missing+=(wrk)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0

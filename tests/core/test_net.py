@@ -206,3 +206,17 @@ class TestForwardedForThroughTheServer:
             )
         # then each is counted under its own address, the forged hop ignored
         assert statuses == [202, 202, 202, 202]
+
+
+class TestServeWorkers:
+    def test_several_processes_need_redis_for_real_time(self, settings: Any) -> None:
+        settings.FRESHLOOP = dataclasses.replace(settings.FRESHLOOP, redis_url="", web_workers=4)
+        assert serve.serve_workers(None) == 1
+        assert serve.serve_workers(3) == 1
+
+    def test_with_redis_the_configured_processes_start(self, settings: Any) -> None:
+        settings.FRESHLOOP = dataclasses.replace(
+            settings.FRESHLOOP, redis_url="redis://127.0.0.1:6379/0", web_workers=4
+        )
+        assert serve.serve_workers(None) == 4
+        assert serve.serve_workers(2) == 2

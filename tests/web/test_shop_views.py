@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
+from freshloop.catalog.models import Product
 from freshloop.catalog.services import batch_register
 from freshloop.core.audit import Actor
 from freshloop.identity.models import Person
@@ -92,3 +96,37 @@ class TestLoginNext:
         page = Client().get("/m/login?next=https://evil.example/").content.decode()
         assert "evil.example" not in page
         assert '"/m/me"' in page
+
+
+class TestSharedFragments:
+    """With the page cache on (as in production), an edit in the catalog shows at once; stock
+    changes show within the fragment's lifetime."""
+
+    @pytest.fixture(autouse=True)
+    def _page_cache(self, settings: Any) -> None:
+        settings.FRESHLOOP = dataclasses.replace(settings.FRESHLOOP, page_cache_seconds=60)
+        cache.clear()
+
+    def test_a_renamed_product_shows_at_once(self, django_capture_on_commit_callbacks: Any) -> None:
+        sku = make_sku(name="牧场鲜牛奶", stock=5)
+        assert "牧场鲜牛奶" in Client().get("/m/").content.decode()
+        assert "牧场鲜牛奶" in Client().get(f"/m/products/{sku.product_id}").content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            product = Product.objects.get(pk=sku.product_id)
+            product.name = "有机鲜牛奶"
+            product.save()
+        assert "有机鲜牛奶" in Client().get("/m/").content.decode()
+        assert "有机鲜牛奶" in Client().get(f"/m/products/{sku.product_id}").content.decode()
+
+    def test_the_cached_grid_is_served_without_queries(
+        self, django_assert_num_queries: Any
+    ) -> None:
+        make_sku(name="牧场鲜牛奶", stock=5)
+        Client().get("/m/")
+        with django_assert_num_queries(0):
+            page = Client().get("/m/").content.decode()
+        assert "牧场鲜牛奶" in page
+
+    def test_an_unknown_product_is_still_a_404(self) -> None:
+        for _ in range(2):
+            assert Client().get("/m/products/999999").status_code == 404

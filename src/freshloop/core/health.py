@@ -1,4 +1,5 @@
-"""/healthz: is the database reachable and has the background worker been seen lately?"""
+"""/healthz: is the database reachable and has the background worker been seen lately?
+/livez: is the process answering at all (touches nothing: a load balancer's liveness probe)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if healthy else "unhealthy", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+def livez(request: HttpRequest) -> JsonResponse:
+    """The process answers: no database, no cache. A liveness probe restarts a process that
+    stops answering this; readiness (can it serve?) is /healthz."""
+    return JsonResponse({"status": "ok"})

@@ -7,6 +7,7 @@ with Alpine.js, so the H5 site uses exactly what a mini-program or partner app w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,10 +15,13 @@ from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
+from freshloop.catalog.apps import CATALOG_FRAGMENTS
 from freshloop.catalog.models import Category
 from freshloop.catalog.selectors import product_get_for_channel, product_list_for_channel
-from freshloop.core.errors import DomainError
+from freshloop.core.errors import DomainError, NotFound
+from freshloop.core.fragments import fragment_cached, fragment_version
 from freshloop.identity.auth import consumer_from_request
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.models import Person
@@ -33,6 +37,7 @@ from freshloop.orders.selectors import (
 from freshloop.promotions.selectors import coupons_for_person
 
 SHOP_CHANNEL = "shop"
+SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{0,40}")
 Page = Callable[..., HttpResponse]
 
 
@@ -63,6 +68,20 @@ def _not_found(request: HttpRequest, error: DomainError) -> HttpResponse:
 
 def h5_shop_home(request: HttpRequest) -> HttpResponse:
     category_code = request.GET.get("c", "")
+    if SAFE_KEY.fullmatch(category_code):
+        key = f"h5-grid:{fragment_version(CATALOG_FRAGMENTS)}:{category_code}"
+        grid = fragment_cached(key, lambda: _shop_grid(category_code))
+    else:  # not a category code: render it, but don't fill the cache with what anyone typed
+        grid = _shop_grid(category_code)
+    return render(
+        request,
+        "web/h5/shop/home.html",
+        {"grid": grid, "person": _person(request), "tab": "shop"},
+    )
+
+
+def _shop_grid(category_code: str) -> str:
+    """The category chips and product cards: the same for every visitor (cached)."""
     products = list(
         product_list_for_channel(channel=SHOP_CHANNEL, category_code=category_code or None)
     )
@@ -83,24 +102,31 @@ def h5_shop_home(request: HttpRequest) -> HttpResponse:
             }
         )
     categories = Category.objects.filter(parent__isnull=True).order_by("sort_order", "id")
-    return render(
-        request,
-        "web/h5/shop/home.html",
-        {
-            "cards": cards,
-            "categories": categories,
-            "current": category_code,
-            "person": _person(request),
-            "tab": "shop",
-        },
+    return render_to_string(
+        "web/h5/shop/_grid.html",
+        {"cards": cards, "categories": categories, "current": category_code},
     )
 
 
 def h5_product(request: HttpRequest, product_id: int) -> HttpResponse:
+    key = f"h5-product:{fragment_version(CATALOG_FRAGMENTS)}:{product_id}"
+    detail = fragment_cached(key, lambda: _product_detail(product_id))
+    if detail is None:
+        return _not_found(request, NotFound("商品不存在或已下架"))
+    return render(
+        request,
+        "web/h5/shop/product.html",
+        {"detail": detail, "logged_in": _person(request) is not None},
+    )
+
+
+def _product_detail(product_id: int) -> dict[str, Any] | None:
+    """The product's name, first SKU and rendered body (cached), or None when it is not sold
+    in the shop."""
     try:
         product = product_get_for_channel(product_id=product_id, channel=SHOP_CHANNEL)
-    except DomainError as error:
-        return _not_found(request, error)
+    except DomainError:
+        return None
     skus = list(product.skus.all())
     available = stock_available_by_sku(sku_ids=[sku.pk for sku in skus])
     options = [
@@ -111,11 +137,14 @@ def h5_product(request: HttpRequest, product_id: int) -> HttpResponse:
         }
         for sku in skus
     ]
-    return render(
-        request,
-        "web/h5/shop/product.html",
-        {"product": product, "options": options, "logged_in": _person(request) is not None},
+    body = render_to_string(
+        "web/h5/shop/_product_body.html", {"product": product, "options": options}
     )
+    return {
+        "name": product.name,
+        "first_sku_id": skus[0].pk if skus else "null",
+        "body": body,  # SafeString: escaped by its template, and it stays so in the cache
+    }
 
 
 @consumer_page
