@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+
+# bench/http.py shares its name with the standard library's `http`: with this folder first on the
+# path (as it is for every script run from it), `import http.client` would find the benchmark.
+# The folder goes last, so the standard library wins and `_common`/`_http` are still found.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
+sys.path.append(str(BENCH))
 
 
 def setup_django(environment: str = "development") -> None:

@@ -1,32 +1,33 @@
-"""Checkout through the HTTP API: orders per second and p50/p99 latency for many buyers on many
-SKUs, against a real uvicorn server on loopback; the same server's trivial endpoint (/healthz)
-is measured in the same run as the ratio base.
+"""Checkout through the HTTP API: orders per second and p50/p99 latency for many buyers (three
+SKUs each) against the server as `manage.py serve` runs it, driven by wrk with 32 requests in
+flight (bench/_http.py). Ratio bases in the same run, served the same way: the **minimal order
+transaction** of a bare Django project (three conditional stock decrements, a price read, an
+order row, its lines in one insert, an audit row, an outbox row) and its bare JSON view.
 
 Every order goes the whole way: price (campaigns, member benefits), reserve stock, write the
 order, its lines and timeline, audit — one transaction per request, as in production.
 
-Usage: python bench/checkout.py [--quick] [--db sqlite|postgres] [--concurrency N]
-Keys: orders_per_s, p50_ms, p99_ms, trivial_rps, ratio (one JSON line).
+Usage: python bench/checkout.py [--quick] [--db sqlite|postgres] [--concurrency N] [--workers N]
+Keys: orders_per_s, p50_ms, p99_ms, trivial_rps (/healthz), ratio (to it), bare_rps,
+min_order_rps, ratio_to_min (one JSON line). Aim (#13): ratio_to_min >= 0.4, p99 < 1 s.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, emit, setup_django
+from _http import BareProject, Request, bare_rps, serving, web_workers, wrk
 
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_DB = "freshloop_bench_checkout"
+REDIS_URL = "redis://127.0.0.1:6379/10"
 ADDRESS = {
     "name": "压测",
     "phone": "13800000000",
@@ -37,19 +38,13 @@ ADDRESS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _prepare_database(db: str, data_dir: str) -> str:
     if db == "sqlite":
         return f"sqlite:///{data_dir}/bench.sqlite3"
     import psycopg
 
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB}")
+        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB} WITH (FORCE)")
         connection.execute(f"CREATE DATABASE {POSTGRES_BENCH_DB}")
     return f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}"
 
@@ -98,77 +93,19 @@ def _seed(buyers: int, skus: int) -> list[str]:
     return tokens
 
 
-async def _measure(
-    base: str, tokens: list[str], sku_ids: list[int], concurrency: int
-) -> dict[str, float]:
-    import httpx
-
+def _plans(tokens: list[str], sku_ids: list[int]) -> list[tuple[str, list[dict[str, int]]]]:
+    """Each buyer's basket: three SKUs (the minimal order transaction's three decrements)."""
     rng = random.Random(20261125)
-    plans = [
+    return [
         (
             token,
             [
                 {"sku_id": sku_id, "quantity": rng.randint(1, 3)}
-                for sku_id in rng.sample(sku_ids, rng.randint(1, 3))
+                for sku_id in rng.sample(sku_ids, 3)
             ],
         )
         for token in tokens
     ]
-    latencies: list[float] = []
-    failures = 0
-    queue: asyncio.Queue[tuple[str, list[dict[str, int]]]] = asyncio.Queue()
-    for plan in plans:
-        queue.put_nowait(plan)
-
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-
-        async def buyer() -> None:
-            nonlocal failures
-            while not queue.empty():
-                token, items = queue.get_nowait()
-                started = time.perf_counter()
-                response = await client.post(
-                    "/api/v1/shop/orders",
-                    json={"items": items, "address": ADDRESS},
-                    headers={"Authorization": f"Bearer {token}", "Idempotency-Key": token[:32]},
-                )
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 201:
-                    failures += 1
-                    if failures <= 3:
-                        print(
-                            f"failed order: {response.status_code} {response.text[:300]}",
-                            file=sys.stderr,
-                        )
-
-        started = time.perf_counter()
-        await asyncio.gather(*(buyer() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-
-        trivial_requests = max(500, len(tokens))
-        trivial_queue = list(range(trivial_requests))
-
-        async def prober() -> None:
-            while trivial_queue:
-                trivial_queue.pop()
-                await client.get("/healthz")
-
-        trivial_started = time.perf_counter()
-        await asyncio.gather(*(prober() for _ in range(concurrency)))
-        trivial_elapsed = time.perf_counter() - trivial_started
-
-    latencies.sort()
-    orders_per_s = (len(plans) - failures) / elapsed
-    trivial_rps = trivial_requests / trivial_elapsed
-    return {
-        "orders": len(plans),
-        "failed": failures,
-        "orders_per_s": round(orders_per_s, 1),
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1),
-        "trivial_rps": round(trivial_rps, 1),
-        "ratio": round(orders_per_s / trivial_rps, 3),
-    }
 
 
 def main() -> None:
@@ -176,6 +113,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 buyers on 50 SKUs (CI smoke)")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=web_workers())
     args = parser.parse_args()
     buyers, skus = (200, 50) if args.quick else (1000, 200)
 
@@ -186,7 +124,11 @@ def main() -> None:
         "DATABASE_URL": _prepare_database(args.db, data_dir),
         "FRESHLOOP_LOG_LEVEL": "WARNING",
         "FRESHLOOP_ENV": "development",
+        "REDIS_URL": REDIS_URL,
     }
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
     os.environ.update(env)
     setup_django()
     from django.core.management import call_command
@@ -200,45 +142,52 @@ def main() -> None:
 
     connections.close_all()
 
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        import httpx
+    plans = _plans(tokens, sku_ids)
+    orders = [
+        Request("/api/v1/shop/orders", token, {"items": items, "address": ADDRESS})
+        for token, items in plans
+    ]
+    seconds = 5.0 if args.quick else 15.0
+    with serving(
+        "config.asgi:application", env=env, cwd=ROOT, workers=args.workers, ready_path="/livez"
+    ) as base:
+        wrk(base, orders[:50], connections=args.concurrency, seconds=1)  # warm-up
+        placed = wrk(base, orders, connections=args.concurrency, seconds=seconds)
+        trivial = wrk(base, [Request("/healthz")], connections=args.concurrency, seconds=seconds)
 
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code in {200, 503}:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        figures = asyncio.run(_measure(base, tokens, sku_ids, args.concurrency))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    bare = BareProject.write(env)
+    bare.create_tables(sku_ids, stock=10_000_000)
+    with bare.serving(args.workers) as base:
+        minimal = [Request("/order", "", {"items": items}) for _, items in plans]
+        wrk(base, minimal[:50], connections=args.concurrency, seconds=1)  # warm-up
+        floor = wrk(base, minimal, connections=args.concurrency, seconds=seconds)
+    base_rps = bare_rps(bare, workers=args.workers, connections=args.concurrency, seconds=seconds)
+
+    orders_per_s = placed.count(201) / placed.seconds
+    min_order_rps = floor.count(201) / floor.seconds
+    failed = placed.other_than(201) + floor.other_than(201)
     emit(
-        {"db": args.db, "buyers": buyers, "skus": skus, "concurrency": args.concurrency, **figures}
+        {
+            "db": args.db,
+            "buyers": buyers,
+            "skus": skus,
+            "concurrency": args.concurrency,
+            "workers": args.workers,
+            "orders": placed.count(201),
+            "failed": placed.other_than(201),
+            "orders_per_s": round(orders_per_s, 1),
+            "p50_ms": placed.p50_ms,
+            "p99_ms": placed.p99_ms,
+            "trivial_rps": round(trivial.rps, 1),
+            "ratio": round(orders_per_s / trivial.rps, 3),
+            "bare_rps": round(base_rps, 1),
+            "min_order_rps": round(min_order_rps, 1),
+            "min_order_p99_ms": floor.p99_ms,
+            "ratio_to_min": round(orders_per_s / min_order_rps, 3),
+        }
     )
-    if figures["failed"]:
-        raise SystemExit(f"{figures['failed']} orders failed")
+    if failed:
+        raise SystemExit(f"failed: {placed.statuses} (checkout), {floor.statuses} (minimal order)")
 
 
 if __name__ == "__main__":

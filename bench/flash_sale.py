@@ -1,8 +1,13 @@
 """Flash sale through the HTTP API: thousands of buyers (each a different person with a consumer
-token) tap "buy" on one SKU at the same moment, against a real uvicorn server on loopback —
-once embedded (the gate is a conditional UPDATE in the database) and once with the Redis gate
-(atomic Lua reservation, settled to the database). The same server's trivial endpoint
-(/healthz) is measured in the same run as the ratio base.
+token) tap "buy" on one SKU at the same moment, against the server as `manage.py serve` runs it,
+driven by wrk with 32 requests in flight (bench/_http.py) — once embedded (the gate is a
+conditional UPDATE in the database) and once with the Redis gate (atomic Lua reservation,
+settled to the database). Then the crowd keeps tapping the sold-out sale for a few seconds.
+
+Ratio bases in the same run, served the same way: a bare Django project's minimal order
+transaction (three conditional stock decrements, a price read, an order row, its lines in one
+insert, an audit row, an outbox row) for the orders, and its bare JSON view for the sold-out
+answers; /healthz as before for `ratio`.
 
 Every winner gets a real unpaid order at the flash price (price explained, stock reserved,
 claim recorded, audit) in one transaction; losers get 409 flash_sale_sold_out. Units sold are
@@ -10,24 +15,28 @@ counted from the database afterwards; `oversold` is max(0, sold - units) plus ev
 whose reservations exceed what is on hand, plus any mismatch between claims and order lines.
 
 Usage: python bench/flash_sale.py [--quick] [--mode embedded|redis|both] [--db sqlite|postgres]
-Keys (one JSON line per mode): mode, buyers, units, sold, oversold, orders_per_s, p50_ms,
-p99_ms, trivial_rps, ratio.
+Keys (one JSON line per mode): mode, buyers, units, sold, oversold, orders_per_s (units sold
+over the time from the opening to the last sale), p50_ms, p99_ms (every buyer's tap), trivial_rps,
+ratio, soldout_per_s, bare_rps, soldout_ratio, min_order_rps, ratio_to_min.
+Aims (#13, Redis mode, 2,000 buyers, 500 units): ratio_to_min >= 0.4, soldout_ratio >= 0.3,
+p99 < 1 s, 0 oversold, exactly 500 sold.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import socket
+import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, emit, setup_django
+from _http import BareProject, Request, bare_rps, serving, web_workers, wrk
 
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_DB = "freshloop_bench_flash_sale"
@@ -44,19 +53,13 @@ ADDRESS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _prepare_database(db: str, data_dir: str) -> str:
     if db == "sqlite":
         return f"sqlite:///{data_dir}/bench.sqlite3"
     import psycopg
 
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB}")
+        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB} WITH (FORCE)")
         connection.execute(f"CREATE DATABASE {POSTGRES_BENCH_DB}")
     return f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}"
 
@@ -123,74 +126,7 @@ def _seed(buyers: int, units: int) -> tuple[int, list[str]]:
     return sale.pk, tokens
 
 
-async def _measure(
-    base: str, sale_id: int, tokens: list[str], connections: int
-) -> dict[str, float | int]:
-    import httpx
-
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-        start_line = asyncio.Event()
-
-        async def buyer(token: str) -> None:
-            await start_line.wait()
-            started = time.perf_counter()
-            for attempt in range(3):
-                try:
-                    response = await client.post(
-                        f"/api/v1/live/flash-sales/{sale_id}/buy",
-                        json={"quantity": 1, "address": ADDRESS},
-                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": token[:32]},
-                    )
-                    break
-                except httpx.TransportError:
-                    # A dropped connection: retry with the same key, as a real client would.
-                    if attempt == 2:
-                        raise
-            latencies.append(time.perf_counter() - started)
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            if response.status_code not in {201, 409} and statuses[response.status_code] <= 3:
-                print(f"unexpected: {response.status_code} {response.text[:300]}", file=sys.stderr)
-
-        tasks = [asyncio.create_task(buyer(token)) for token in tokens]
-        await asyncio.sleep(0)
-        started = time.perf_counter()
-        start_line.set()
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - started
-
-        trivial_requests = max(500, len(tokens))
-        trivial_queue = list(range(trivial_requests))
-
-        async def prober() -> None:
-            while trivial_queue:
-                trivial_queue.pop()
-                await client.get("/healthz")
-
-        trivial_started = time.perf_counter()
-        await asyncio.gather(*(prober() for _ in range(min(connections, trivial_requests))))
-        trivial_elapsed = time.perf_counter() - trivial_started
-
-    latencies.sort()
-    won = statuses.get(201, 0)
-    orders_per_s = won / elapsed
-    trivial_rps = trivial_requests / trivial_elapsed
-    return {
-        "won": won,
-        "refused": statuses.get(409, 0),
-        "errors": sum(count for status, count in statuses.items() if status not in {201, 409}),
-        "elapsed_s": round(elapsed, 2),
-        "orders_per_s": round(orders_per_s, 1),
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1),
-        "trivial_rps": round(trivial_rps, 1),
-        "ratio": round(orders_per_s / trivial_rps, 3),
-    }
-
-
-def _count_sold(sale_id: int, units: int) -> dict[str, int]:
+def _count_sold(sale_id: int, units: int) -> dict[str, Any]:
     """What the database says after the run (the truth, not what the clients saw)."""
     from django.db.models import F, Sum
 
@@ -224,10 +160,16 @@ def _count_sold(sale_id: int, units: int) -> dict[str, int]:
         + over_limit
     )
     pending = flash_sale_pending_count(flash_sale_id=sale_id)
-    return {"sold": sold, "oversold": oversold, "pending_left": pending}
+    last = claims.order_by("-created_at").values_list("created_at", flat=True).first()
+    return {
+        "sold": sold,
+        "oversold": oversold,
+        "pending_left": pending,
+        "last_sale_at": last.timestamp() if last else None,
+    }
 
 
-def run_mode(mode: str, *, quick: bool, db: str, connections: int) -> None:
+def run_mode(mode: str, *, quick: bool, db: str, connections: int, workers: int) -> None:
     buyers, units = (300, 100) if quick else (2000, 500)
     data_dir = tempfile.mkdtemp(prefix=f"freshloop-bench-flash-{mode}-")
     env = {
@@ -252,45 +194,35 @@ def run_mode(mode: str, *, quick: bool, db: str, connections: int) -> None:
 
     db_connections.close_all()
 
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--backlog",
-            "4096",
-            "--timeout-keep-alive",
-            "120",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        import httpx
+    buy = f"/api/v1/live/flash-sales/{sale_id}/buy"
+    taps = [Request(buy, token, {"quantity": 1, "address": ADDRESS}) for token in tokens]
+    seconds = 5.0 if quick else 10.0
+    with serving(
+        "config.asgi:application", env=env, cwd=ROOT, workers=workers, ready_path="/livez"
+    ) as base:
+        # Every buyer taps once, 32 at a time, as the sale opens (a replayed key is answered
+        # as the same purchase, so a client retrying after a dropped connection buys once).
+        started = time.time()
+        rush = wrk(base, taps, connections=connections, seconds=120, once=True)
+        counted = _count_sold(sale_id, units)
+        # Then the crowd keeps tapping on a sale that is gone: sold-out answers.
+        after = wrk(base, taps, connections=connections, seconds=seconds)
+        trivial = wrk(base, [Request("/healthz")], connections=connections, seconds=seconds)
 
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code in {200, 503}:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        figures = asyncio.run(_measure(base, sale_id, tokens, connections))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-    counted = _count_sold(sale_id, units)
+    bare = BareProject.write(env)
+    plans = _minimal_orders(len(tokens))
+    bare.create_tables(sorted({line["sku_id"] for _, items in plans for line in items}), 10**7)
+    with bare.serving(workers) as base:
+        minimal = [Request("/order", "", {"items": items}) for _, items in plans]
+        wrk(base, minimal[:50], connections=connections, seconds=1)  # warm-up
+        floor = wrk(base, minimal, connections=connections, seconds=seconds)
+    base_rps = bare_rps(bare, workers=workers, connections=connections, seconds=seconds)
+
+    selling_s = max(0.001, (counted["last_sale_at"] or started) - started)
+    orders_per_s = counted["sold"] / selling_s
+    soldout_per_s = after.count(409) / after.seconds
+    min_order_rps = floor.count(201) / floor.seconds
+    errors = rush.other_than(201, 409) + after.other_than(409)
     emit(
         {
             "mode": mode,
@@ -298,21 +230,40 @@ def run_mode(mode: str, *, quick: bool, db: str, connections: int) -> None:
             "units": units,
             "sold": counted["sold"],
             "oversold": counted["oversold"],
-            "orders_per_s": figures["orders_per_s"],
-            "p50_ms": figures["p50_ms"],
-            "p99_ms": figures["p99_ms"],
-            "trivial_rps": figures["trivial_rps"],
-            "ratio": figures["ratio"],
+            "orders_per_s": round(orders_per_s, 1),
+            "p50_ms": rush.p50_ms,
+            "p99_ms": rush.p99_ms,
+            "trivial_rps": round(trivial.rps, 1),
+            "ratio": round(orders_per_s / trivial.rps, 3),
+            "soldout_per_s": round(soldout_per_s, 1),
+            "soldout_p99_ms": after.p99_ms,
+            "bare_rps": round(base_rps, 1),
+            "soldout_ratio": round(soldout_per_s / base_rps, 3),
+            "min_order_rps": round(min_order_rps, 1),
+            "ratio_to_min": round(orders_per_s / min_order_rps, 3),
             "db": db,
-            "won": figures["won"],
-            "refused": figures["refused"],
-            "errors": figures["errors"],
-            "elapsed_s": figures["elapsed_s"],
+            "workers": workers,
+            "won": rush.count(201),
+            "refused": rush.count(409),
+            "errors": errors,
+            "selling_s": round(selling_s, 2),
+            "rush_s": round(rush.seconds, 2),
             "pending_left": counted["pending_left"],
         }
     )
-    if counted["oversold"] or counted["sold"] != units or figures["errors"]:
-        raise SystemExit(f"{mode}: sold {counted['sold']} of {units}, {figures['errors']} errors")
+    if counted["oversold"] or counted["sold"] != units or errors:
+        raise SystemExit(
+            f"{mode}: sold {counted['sold']} of {units}; answers {rush.statuses}, {after.statuses}"
+        )
+
+
+def _minimal_orders(count: int) -> list[tuple[int, list[dict[str, int]]]]:
+    """The ratio base's baskets: three SKUs each, as in bench/checkout.py."""
+    rng = random.Random(20261206)
+    return [
+        (number, [{"sku_id": sku, "quantity": 1} for sku in rng.sample(range(1, 51), 3)])
+        for number in range(count)
+    ]
 
 
 def main() -> None:
@@ -326,15 +277,23 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=32, help="HTTP connections the buyers share"
     )
+    parser.add_argument("--workers", type=int, default=web_workers())
     args = parser.parse_args()
     if args.mode != "both":
-        run_mode(args.mode, quick=args.quick, db=args.db, connections=args.connections)
+        run_mode(
+            args.mode,
+            quick=args.quick,
+            db=args.db,
+            connections=args.connections,
+            workers=args.workers,
+        )
         return
     # Each mode in its own process: Django reads REDIS_URL once, at start-up.
     failed = False
     for mode in ("embedded", "redis"):
         command = [sys.executable, __file__, "--mode", mode, "--db", args.db]
-        command += ["--connections", str(args.connections)] + (["--quick"] if args.quick else [])
+        command += ["--connections", str(args.connections), "--workers", str(args.workers)]
+        command += ["--quick"] if args.quick else []
         failed |= subprocess.run(command, check=False).returncode != 0  # noqa: S603
     if failed:
         raise SystemExit(1)

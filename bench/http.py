@@ -21,10 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-# This file's name is the standard library's `http`: its folder goes last on the path, so that
-# `import http.client` (httpx, urllib) still finds the standard library.
-sys.path.pop(0)
-sys.path.append(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, emit
 from _http import BareProject, Request, bare_rps, serving, web_workers, wrk
 

@@ -67,6 +67,9 @@ function request()
 end
 
 function response(status, headers, body)
+  if status >= 400 and not statuses[status] and os.getenv("FRESHLOOP_WRK_SHOW_ERRORS") then
+    io.stderr:write("wrk: first " .. status .. " answer: " .. string.sub(body or "", 1, 300) .. "\n")
+  end
   statuses[status] = (statuses[status] or 0) + 1
   answered = answered + 1
   if mode == "once" and answered >= #lines then

@@ -4,11 +4,9 @@ from django.apps import AppConfig
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-CATALOG_FRAGMENTS = "catalog"
-"""The version of cached shop fragments (core/fragments.py) that show catalog data."""
-
 
 def _catalog_changed(sender: Any, **kwargs: Any) -> None:
+    from freshloop.catalog.selectors import CATALOG_FRAGMENTS
     from freshloop.core.fragments import fragment_version_bump
 
     transaction.on_commit(lambda: fragment_version_bump(CATALOG_FRAGMENTS))

@@ -9,6 +9,10 @@ from django.db.models import Prefetch, QuerySet
 from freshloop.catalog.models import Product, SalesChannel, Sku
 from freshloop.core.errors import NotFound
 
+CATALOG_FRAGMENTS = "catalog"
+"""The version of cached shop fragments (core/fragments.py) that show catalog data: bumped on
+every catalog write (catalog/apps.py), so a shop page shows an edit at once."""
+
 # Regional product pools (SPEC FD-5) plug in here later: a rule answers whether a product may be
 # sold to a buyer in a province. With no rule registered every product is sold everywhere.
 RegionRule = Callable[[Product, str], bool]

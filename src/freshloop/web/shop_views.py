@@ -17,9 +17,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from freshloop.catalog.apps import CATALOG_FRAGMENTS
 from freshloop.catalog.models import Category
-from freshloop.catalog.selectors import product_get_for_channel, product_list_for_channel
+from freshloop.catalog.selectors import (
+    CATALOG_FRAGMENTS,
+    product_get_for_channel,
+    product_list_for_channel,
+)
 from freshloop.core.errors import DomainError, NotFound
 from freshloop.core.fragments import fragment_cached, fragment_version
 from freshloop.identity.auth import consumer_from_request
