@@ -7,15 +7,18 @@ import datetime as dt
 from typing import Any
 
 import pytest
+import redis
+from django.test import Client
 
 from freshloop.core import clock
 from freshloop.core.ids import new_id
+from freshloop.identity.services import consumer_token_issue
 from freshloop.live.flash_sale.errors import FlashSaleSoldOut
 from freshloop.live.flash_sale.redis_stock import FlashRedis, flash_engine
 from freshloop.live.flash_sale.services import flash_sale_reconcile
 from freshloop.live.models import FlashSale, FlashSaleClaim
 from freshloop.orders.services import order_cancel
-from tests.factories import make_person
+from tests.factories import ADDRESS, make_person
 from tests.live.flash_sale.helpers import HOST, buy, make_flash_sale, use_redis
 
 
@@ -205,3 +208,75 @@ class TestFlashSaleReconcile:
         assert [claim.claim_ref for claim in engine.pending(flash_sale_id=sale.pk)] == [
             "FC_inflight"
         ]
+
+
+def _redis_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the gate's settle and counter reads meet a Redis that refuses connections
+    (a real client on a closed port: the error is the one redis-py raises in production)."""
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+
+    def settled(self: FlashRedis, *, flash_sale_id: int, claim_ref: str) -> None:
+        dead.hdel(self.keys(flash_sale_id)["pending"], claim_ref)
+
+    def left(self: FlashRedis, *, flash_sale_id: int) -> int | None:
+        value = dead.get(self.keys(flash_sale_id)["left"])
+        return None if value is None else int(value)
+
+    monkeypatch.setattr(FlashRedis, "settled", settled)
+    monkeypatch.setattr(FlashRedis, "left", left)
+
+
+@pytest.mark.django_db
+class TestRedisFailsAfterTheCommit:
+    def test_committed_buy_is_answered_with_its_order_and_reconciled_later(
+        self,
+        engine: FlashRedis,
+        django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # given a sale of 2 units whose Redis fails right after a buyer's order commits
+        from freshloop.live.flash_sale.services import flash_sale_buy
+
+        sale = started(2, django_capture_on_commit_callbacks)
+        person = make_person()
+        with monkeypatch.context() as patched:
+            _redis_gone(patched)
+            # when the buyer buys
+            order, created = flash_sale_buy(
+                flash_sale=FlashSale.objects.select_related("session").get(pk=sale.pk),
+                person=person,
+                quantity=1,
+                address=dict(ADDRESS),
+                idempotency_key="tap-1",
+            )
+        # then they get their order (the purchase committed), not an error
+        assert created is True
+        assert FlashSaleClaim.objects.get().order_ref == order.order_no
+        [pending] = engine.pending(flash_sale_id=sale.pk)  # Redis never heard of the commit
+        # and reconcile, once the grace period is over, clears it with the unit counted once
+        with clock.frozen(clock.now() + dt.timedelta(seconds=31)):
+            report = flash_sale_reconcile()
+        assert report.settled_cleared == [pending.claim_ref]
+        assert engine.pending(flash_sale_id=sale.pk) == []
+        assert engine.left(flash_sale_id=sale.pk) == 1
+        assert claimed(sale) == 1
+
+    def test_the_api_answers_201_not_500(
+        self,
+        engine: FlashRedis,
+        django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch,
+        client: Client,
+    ) -> None:
+        sale = started(2, django_capture_on_commit_callbacks)
+        token, _ = consumer_token_issue(person=make_person(), method="test")
+        _redis_gone(monkeypatch)
+        response = client.post(
+            f"/api/v1/live/flash-sales/{sale.pk}/buy",
+            {"quantity": 1, "address": ADDRESS},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+            HTTP_IDEMPOTENCY_KEY="tap-1",
+        )
+        assert response.status_code == 201
+        assert FlashSaleClaim.objects.get().order_ref == response.json()["order_no"]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,6 +60,7 @@ from freshloop.live.flash_sale.errors import (
 from freshloop.live.flash_sale.locks import writer_turn
 from freshloop.live.flash_sale.redis_stock import (
     HELD_OR_PAID,
+    FlashRedis,
     flash_engine,
     gate_load,
     gate_reconcile,
@@ -88,6 +90,8 @@ MAX_PER_USER_LIMIT = 99
 MIN_DURATION_SECONDS = 10
 MAX_DURATION_SECONDS = 24 * 60 * 60
 RECONCILE_GRACE_SECONDS = 30
+
+logger = logging.getLogger(__name__)
 
 
 # --- start and end ----------------------------------------------------------------------------
@@ -449,14 +453,34 @@ def flash_sale_buy(
             engine.rollback(flash_sale_id=sale.pk, claim_ref=claim_ref)
         raise
     if engine is not None:
-        engine.settled(flash_sale_id=sale.pk, claim_ref=claim_ref)
-        left = engine.left(flash_sale_id=sale.pk) or 0
+        left = _gate_settled(engine, sale_id=sale.pk, claim_ref=claim_ref, db_left=left)
     publish(
         events.FlashSaleStockChanged(
             session_code=sale.session.code, flash_sale_id=sale.pk, remaining=max(0, left)
         )
     )
     return OrderCreateResult(order, created=True)
+
+
+def _gate_settled(engine: FlashRedis, *, sale_id: int, claim_ref: str, db_left: int) -> int:
+    """Tell the gate the claim is in the database; the units left for the room's counter.
+
+    The purchase has committed: whatever Redis does now, the buyer is answered with the order.
+    If Redis fails here its pending record stays, and `flash_sale_reconcile` (every minute)
+    finds the database claim under that ref and clears it — the units stay counted once.
+    """
+    try:
+        engine.settled(flash_sale_id=sale_id, claim_ref=claim_ref)
+        left = engine.left(flash_sale_id=sale_id)
+    except Exception:  # the Redis client's errors and whatever a broken connection raises
+        logger.warning(
+            "flash sale %s: Redis unreachable after claim %s committed; reconcile will clear it",
+            sale_id,
+            claim_ref,
+            exc_info=True,
+        )
+        return db_left
+    return db_left if left is None else left
 
 
 # --- claims follow their order ----------------------------------------------------------------
