@@ -280,3 +280,80 @@ class TestRedisFailsAfterTheCommit:
         )
         assert response.status_code == 201
         assert FlashSaleClaim.objects.get().order_ref == response.json()["order_no"]
+
+
+def _post_buy(client: Client, sale: FlashSale, *, token: str = "", key: str = "") -> Any:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    if key:
+        headers["HTTP_IDEMPOTENCY_KEY"] = key
+    return client.post(
+        f"/api/v1/live/flash-sales/{sale.pk}/buy",
+        {"quantity": 1, "address": ADDRESS},
+        content_type="application/json",
+        **headers,
+    )
+
+
+@pytest.mark.django_db
+class TestSoldOutFromRedis:
+    def test_a_sold_out_buy_reads_nothing_from_the_database(
+        self,
+        engine: FlashRedis,
+        django_capture_on_commit_callbacks: Any,
+        django_assert_num_queries: Any,
+    ) -> None:
+        from freshloop.live.flash_sale.services import flash_sale_buy
+
+        # given a sale whose one unit is gone
+        sale = started(1, django_capture_on_commit_callbacks)
+        buy(sale, make_person())
+        late = make_person()
+        fresh = FlashSale.objects.select_related("session").get(pk=sale.pk)
+        # when another buyer taps, then then the refusal costs no SQL query at all
+        with django_assert_num_queries(0), pytest.raises(FlashSaleSoldOut):
+            flash_sale_buy(
+                flash_sale=fresh,
+                person=late,
+                quantity=1,
+                address=dict(ADDRESS),
+                idempotency_key="late-1",
+            )
+
+    def test_the_api_answers_sold_out_before_any_sql(
+        self,
+        engine: FlashRedis,
+        django_capture_on_commit_callbacks: Any,
+        django_assert_num_queries: Any,
+        client: Client,
+    ) -> None:
+        sale = started(1, django_capture_on_commit_callbacks)
+        buy(sale, make_person())
+        token, _ = consumer_token_issue(person=make_person(), method="test")
+        with django_assert_num_queries(0):
+            response = _post_buy(client, sale, token=token, key="late-1")
+            anonymous = _post_buy(client, sale)
+        assert (response.status_code, response.json()["code"]) == (409, "flash_sale_sold_out")
+        assert (anonymous.status_code, anonymous.json()["code"]) == (409, "flash_sale_sold_out")
+        assert response.json()["message"] == "手慢了，秒杀商品已抢光"
+
+    def test_a_winner_retrying_after_sold_out_gets_the_order(
+        self, engine: FlashRedis, django_capture_on_commit_callbacks: Any, client: Client
+    ) -> None:
+        # given the buyer who took the last unit, whose answer was lost
+        sale = started(1, django_capture_on_commit_callbacks)
+        token, _ = consumer_token_issue(person=make_person(), method="test")
+        first = _post_buy(client, sale, token=token, key="tap-1")
+        assert first.status_code == 201
+        # when they retry under the same key — also after a Redis restart reloaded the sale
+        retried = _post_buy(client, sale, token=token, key="tap-1")
+        engine.client.flushdb()
+        with django_capture_on_commit_callbacks(execute=True):
+            from freshloop.live.flash_sale.redis_stock import gate_load
+
+            gate_load(sale.pk)
+        after_restart = _post_buy(client, sale, token=token, key="tap-1")
+        # then each retry is answered with their order, never "sold out"
+        assert (retried.status_code, retried.json()["order_no"]) == (200, first.json()["order_no"])
+        assert after_restart.status_code == 200
+        assert after_restart.json()["order_no"] == first.json()["order_no"]
+        assert claimed(sale) == 1

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -318,14 +319,19 @@ def _settle(
     coupon_ids: Sequence[int],
     idempotency_key: str,
     claim_ref: str,
+    gated: bool,
 ) -> tuple[Order, int]:
     """Claim the units in the database, create the order and record the claim — one
     transaction. Returns the order and the units left."""
     now = clock.now()
-    total, claimed = FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
-    if claimed + quantity > total:
-        # A read, not a write: sold-out answers need no turn at the write lock.
-        raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
+    if not gated:
+        # A read, not a write: sold-out answers need no turn at the write lock. (Behind the
+        # Redis gate only reservation holders get here; the UPDATE below still decides.)
+        total, claimed = (
+            FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
+        )
+        if claimed + quantity > total:
+            raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
     with transaction.atomic():
         taken = FlashSale.objects.filter(
             pk=sale.pk,
@@ -415,18 +421,36 @@ def flash_sale_buy(
     `created` False (racing retries included): the API answers 201 or 200 by it."""
     sale = flash_sale
     _check_buy_quantity(sale, quantity)
-    replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
-    if replay is not None:
-        return OrderCreateResult(replay, created=False)
-    now = clock.now()
-    _ensure_open(sale, now)
     engine = flash_engine()
-    if engine is None and sale.claimed + quantity > sale.quantity:
-        # Cheap early answer from the row just read; the conditional UPDATE decides for real.
-        raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
     claim_ref = new_id("FC")
-    if engine is not None:
-        gate_reserve(engine, sale=sale, person=person, quantity=quantity, claim_ref=claim_ref)
+    if engine is None:
+        replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
+        if replay is not None:
+            return OrderCreateResult(replay, created=False)
+        _ensure_open(sale, clock.now())
+        if sale.claimed + quantity > sale.quantity:
+            # Cheap early answer from the row just read; the conditional UPDATE decides for real.
+            raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
+    else:
+        # Redis answers first, with no database read: sold out, over the limit or closed cost
+        # one round trip. Only a key that reserved here before is looked up (a retry gets its
+        # order back, even once the sale is sold out or over).
+        if clock.now() < sale.starts_at:
+            raise FlashSaleNotOpen("秒杀尚未开始", detail={"starts_at": sale.starts_at})
+        reserve = functools.partial(
+            gate_reserve,
+            engine,
+            sale=sale,
+            person=person,
+            quantity=quantity,
+            claim_ref=claim_ref,
+            idempotency_key=idempotency_key,
+        )
+        if not reserve():
+            replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
+            if replay is not None:
+                return OrderCreateResult(replay, created=False)
+            reserve(check_key=False)
 
     def settle() -> tuple[Order, int]:
         return _settle(
@@ -437,6 +461,7 @@ def flash_sale_buy(
             coupon_ids=coupon_ids,
             idempotency_key=idempotency_key,
             claim_ref=claim_ref,
+            gated=engine is not None,
         )
 
     try:
