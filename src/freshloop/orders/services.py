@@ -150,6 +150,8 @@ class CheckoutRequest:
 
     `special_prices` (sku_id → SpecialPrice) is internal: set only by a module that has
     verified the buyer's right to that price (a live flash-sale claim), never from API input.
+    `stock_blocks` (sku_id → block ref) is internal too: that line's units are drawn from a
+    block the caller set aside and keeps its draws within (`inventory.stock_block_reserve`).
     """
 
     person: Person
@@ -161,6 +163,7 @@ class CheckoutRequest:
     address: dict[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
     special_prices: Mapping[int, SpecialPrice] = field(default_factory=dict)
+    stock_blocks: Mapping[int, str] = field(default_factory=dict)
 
 
 def _resolve_items(request: CheckoutRequest) -> list[tuple[Sku, int]]:
@@ -365,7 +368,12 @@ def _order_create_atomic(
     )
     stock_reserve(
         order_ref=order.order_no,
-        requests=[ReservationRequest(sku=sku, quantity=quantity) for sku, quantity in items],
+        requests=[
+            ReservationRequest(
+                sku=sku, quantity=quantity, block_ref=request.stock_blocks.get(sku.pk, "")
+            )
+            for sku, quantity in items
+        ],
         expires_at=order.expires_at,
         province=address["province"],
     )
