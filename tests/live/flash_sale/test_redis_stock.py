@@ -357,3 +357,44 @@ class TestSoldOutFromRedis:
         assert after_restart.status_code == 200
         assert after_restart.json()["order_no"] == first.json()["order_no"]
         assert claimed(sale) == 1
+
+
+# Statements one flash-sale settlement sends today, after-commit work included (written down
+# in docs/live.md): order_create's (see tests/orders), the claim, the sale's conditional UPDATE
+# and limit check, the audit row, the room's activity row, the data hub's rows. The stock
+# level is not among them: the order is drawn from the sale's block.
+SETTLEMENT_STATEMENTS_REDIS = 34
+SETTLEMENT_STATEMENTS_EMBEDDED = 37
+
+
+@pytest.mark.django_db
+class TestSettlementQueryCount:
+    @pytest.mark.parametrize("mode", ["embedded", "redis"])
+    def test_a_settlement_costs_a_fixed_number_of_statements(
+        self,
+        mode: str,
+        settings: Any,
+        redis_url: str,
+        django_capture_on_commit_callbacks: Any,
+        django_assert_max_num_queries: Any,
+    ) -> None:
+        if mode == "redis":
+            use_redis(settings, redis_url)
+        sale = started(3, django_capture_on_commit_callbacks)
+        from freshloop.live.flash_sale.services import flash_sale_buy
+
+        buyer = make_person()
+        fresh = FlashSale.objects.select_related("session").get(pk=sale.pk)
+        limit = SETTLEMENT_STATEMENTS_REDIS if mode == "redis" else SETTLEMENT_STATEMENTS_EMBEDDED
+        with (
+            django_assert_max_num_queries(limit),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            flash_sale_buy(
+                flash_sale=fresh,
+                person=buyer,
+                quantity=1,
+                address=dict(ADDRESS),
+                idempotency_key="tap-1",
+            )
+        assert claimed(sale) == 1
