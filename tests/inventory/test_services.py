@@ -29,6 +29,8 @@ from freshloop.inventory.services import (
     reservations_release,
     reservations_ship,
     stock_adjust,
+    stock_block_close,
+    stock_block_reserve,
     stock_receive,
     stock_reserve,
     stock_take,
@@ -202,6 +204,90 @@ class TestReservationsRelease:
         reserve("O-1", sku, 1)
         assert reservations_overdue(now=clock.now()) == []
         assert reservations_overdue(now=clock.now() + dt.timedelta(minutes=16)) == ["O-1"]
+
+
+def draw(order_ref: str, sku, quantity: int, block_ref: str = "FS-1") -> Reservation:  # type: ignore[no-untyped-def]
+    with transaction.atomic():
+        (reservation,) = stock_reserve(
+            order_ref=order_ref,
+            requests=[ReservationRequest(sku=sku, quantity=quantity, block_ref=block_ref)],
+            expires_at=clock.now() + dt.timedelta(minutes=15),
+        )
+    return reservation
+
+
+class TestStockBlock:
+    def test_block_sets_units_aside_once_and_draws_touch_no_stock_level(self) -> None:
+        # given 10 on hand and a block of 6 for a sale
+        sku = make_sku(stock=10)
+        block = stock_block_reserve(block_ref="FS-1", sku=sku, quantity=6, actor=OPERATOR)
+        assert block is not None
+        assert block.is_block
+        assert (level(sku.pk).on_hand, level(sku.pk).reserved) == (10, 6)
+        assert stock_available_by_sku(sku_ids=[sku.pk]) == {sku.pk: 4}
+        # when an order draws 2 from it
+        drawn = draw("O-1", sku, 2)
+        # then the order holds a reservation from the block and the level did not move
+        assert (drawn.block_id, drawn.stock_id) == (block.pk, block.stock_id)
+        assert level(sku.pk).reserved == 6
+        assert not StockMovement.objects.filter(ref="O-1").exists()
+
+    def test_released_draw_goes_back_to_the_open_block_then_closing_gives_back_the_rest(
+        self,
+    ) -> None:
+        sku = make_sku(stock=10)
+        stock_block_reserve(block_ref="FS-1", sku=sku, quantity=6, actor=OPERATOR)
+        draw("O-1", sku, 2)
+        draw("O-2", sku, 1)
+        # a cancelled order's units are the block's again: the level stays at 6 reserved
+        assert reservations_release(order_ref="O-2") == 1
+        assert level(sku.pk).reserved == 6
+        # closing gives back what is not drawn (6 - 2), once
+        assert stock_block_close(block_ref="FS-1", actor=OPERATOR) == 4
+        assert stock_block_close(block_ref="FS-1", actor=OPERATOR) == 0
+        assert level(sku.pk).reserved == 2
+        # after the close a drawn reservation is an ordinary one
+        assert reservations_release(order_ref="O-1") == 2
+        assert (level(sku.pk).on_hand, level(sku.pk).reserved) == (10, 0)
+        assert AuditLog.objects.filter(action="inventory.block_close").count() == 1
+
+    def test_shipping_a_draw_shrinks_the_open_block(self) -> None:
+        sku = make_sku(stock=10)
+        stock_block_reserve(block_ref="FS-1", sku=sku, quantity=6, actor=OPERATOR)
+        draw("O-1", sku, 2)
+        reservations_ship(order_ref="O-1")
+        assert (level(sku.pk).on_hand, level(sku.pk).reserved) == (8, 4)
+        assert stock_block_close(block_ref="FS-1", actor=OPERATOR) == 4
+        assert (level(sku.pk).on_hand, level(sku.pk).reserved) == (8, 0)
+
+    def test_reducing_a_draw_gives_the_units_to_the_block_while_it_is_open(self) -> None:
+        sku = make_sku(stock=10)
+        stock_block_reserve(block_ref="FS-1", sku=sku, quantity=6, actor=OPERATOR)
+        draw("O-1", sku, 3)
+        assert reservation_reduce(order_ref="O-1", sku_id=sku.pk, quantity=1) == 1
+        assert level(sku.pk).reserved == 6
+        assert stock_block_close(block_ref="FS-1", actor=OPERATOR) == 4
+        assert reservation_reduce(order_ref="O-1", sku_id=sku.pk, quantity=1) == 1
+        assert level(sku.pk).reserved == 1
+
+    def test_no_single_warehouse_holding_all_means_no_block(self) -> None:
+        sku = make_sku()
+        stock_receive(sku=sku, warehouse=make_warehouse("sh"), quantity=3, actor=OPERATOR)
+        stock_receive(
+            sku=sku, warehouse=make_warehouse("bj", province="北京"), quantity=3, actor=OPERATOR
+        )
+        assert stock_block_reserve(block_ref="FS-1", sku=sku, quantity=5, actor=OPERATOR) is None
+        assert StockLevel.objects.filter(reserved__gt=0).count() == 0
+        # and a draw from a block that is not there reserves from the shelf as usual
+        assert draw("O-1", sku, 2).block_id is None
+        assert sum(level.reserved for level in StockLevel.objects.all()) == 2
+
+    def test_a_closed_block_is_not_drawn_from(self) -> None:
+        sku = make_sku(stock=10)
+        stock_block_reserve(block_ref="FS-1", sku=sku, quantity=6, actor=OPERATOR)
+        stock_block_close(block_ref="FS-1", actor=OPERATOR)
+        assert draw("O-1", sku, 2).block_id is None
+        assert level(sku.pk).reserved == 2
 
 
 class TestReservationsShip:

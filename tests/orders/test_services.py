@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
@@ -29,6 +31,7 @@ from freshloop.orders.errors import (
 from freshloop.orders.models import Order, OrderStatus, RefundRequest, RefundStatus
 from freshloop.orders.selectors import cart_items_for_person, order_get_for_person
 from freshloop.orders.services import (
+    CheckoutItem,
     CheckoutRequest,
     cart_item_add,
     cart_item_set,
@@ -281,6 +284,48 @@ class TestOrderCreate:
     def test_source_channel_is_recorded(self) -> None:
         order = buy(make_person(), (make_sku(stock=1), 1), channel="live", source_ref="LIVE-42")
         assert (order.channel, order.source_ref) == ("live", "LIVE-42")
+
+
+# Statements one order_create sends today (SQLite and PostgreSQL alike), written down in
+# docs/commerce.md; a change that adds one fails here. Of them, reads: the idempotency key,
+# the SKUs (one query for all lines), the member's level (3, membership's), whether they bought
+# before, the running campaigns, the stock levels (one for all lines); writes: the order, its
+# lines (one insert), one conditional stock UPDATE per line, the reservations and the stock
+# movements (one insert each), the timeline row, the data hub's buffer row; and the
+# transaction's savepoints.
+ORDER_CREATE_STATEMENTS_ONE_LINE = 19
+
+
+@pytest.mark.django_db
+class TestOrderCreateQueryCount:
+    def _order(self, person: Any, skus: list[Any], key: str) -> None:
+        order_create(
+            request=CheckoutRequest(
+                person=person,
+                items=[CheckoutItem(sku_id=sku.pk, quantity=1) for sku in skus],
+                address=dict(ADDRESS),
+                idempotency_key=key,
+            )
+        )
+
+    def test_one_line_costs_a_fixed_number_of_statements(
+        self, django_assert_max_num_queries: Any
+    ) -> None:
+        sku, buyer = make_sku(stock=10), make_person()
+        with django_assert_max_num_queries(ORDER_CREATE_STATEMENTS_ONE_LINE):
+            self._order(buyer, [sku], "k-1")
+
+    def test_more_lines_add_only_their_stock_updates(self) -> None:
+        # given three SKUs in stock
+        skus = [make_sku(stock=10, price_fen=1000 + n) for n in range(3)]
+        counts = []
+        for lines in (1, 3):
+            buyer = make_person()
+            with CaptureQueriesContext(connection) as captured:
+                self._order(buyer, skus[:lines], f"k-{lines}")
+            counts.append(len(captured.captured_queries))
+        # then two more lines cost exactly their two conditional UPDATEs: reads are batched
+        assert counts[1] - counts[0] == 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,7 +5,10 @@
    conditional UPDATE succeeds, so it cannot sort by anything else), and releases and ships
    them in reservation order, which is the same; a stock take locks one warehouse's levels,
    where the SKU orders them totally, in that order too;
-2. a level before its lots, lots in primary-key order.
+2. a level before its lots, lots in primary-key order;
+3. a block reservation (`Reservation.is_block`) before the stock level it sets units aside
+   in: closing a block, and releasing or shipping what was drawn from it, lock the block row
+   first, then move the level (draws themselves lock nothing: see `stock_reserve`).
 
 The conditional UPDATEs of reservations lock a level as much as `select_for_update` does;
 that is why the stock take follows their order rather than the levels' primary keys (two
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from freshloop.inventory.models import BatchStock, StockLevel, Warehouse
+from freshloop.inventory.models import BatchStock, Reservation, StockLevel, Warehouse
 
 
 def stock_levels_lock(*, warehouse: Warehouse, sku_ids: Iterable[int]) -> dict[int, StockLevel]:
@@ -41,3 +44,9 @@ def lots_lock(stock: StockLevel) -> list[BatchStock]:
         .order_by("pk")
     )
     return sorted(lots, key=lambda lot: (lot.batch.expires_on, lot.pk))
+
+
+def block_lock(block_id: int) -> Reservation:
+    """Lock one block reservation (see `Reservation`): its status and quantity decide what a
+    release or a shipment of a reservation drawn from it does to the stock level."""
+    return Reservation.objects.select_for_update().get(pk=block_id)

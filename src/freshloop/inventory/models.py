@@ -99,11 +99,28 @@ class ReservationStatus(models.TextChoices):
 
 class Reservation(models.Model):
     """Units promised to one order. Unpaid orders hold them until `expires_at`; paid ones until
-    they ship."""
+    they ship.
+
+    A **block** (`is_block`) sets units aside once for many orders to come — a live flash
+    sale's units when it opens — so that each of those orders is drawn from it (`block`)
+    without touching the stock level's hot row. While the block is active, `reserved` counts
+    the block's `quantity` and not its drawn reservations: a drawn reservation released goes
+    back to the block, one shipped shrinks it. Closing the block gives its undrawn units back;
+    from then on its drawn reservations count in `reserved` like any other.
+    """
 
     order_ref = models.CharField("订单号", max_length=40, db_index=True)
     stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations")
     quantity = models.PositiveIntegerField("数量")
+    is_block = models.BooleanField("整批预留", default=False)
+    block = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="drawn",
+        verbose_name="取自整批预留",
+    )
     status = models.CharField(
         "状态", max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.ACTIVE
     )

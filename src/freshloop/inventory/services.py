@@ -4,6 +4,10 @@ Invariant: for every stock level, 0 <= reserved <= on_hand. Reservations never r
 they move `reserved` with one conditional UPDATE (`... WHERE on_hand - reserved >= n`), which
 PostgreSQL re-checks after waiting for a concurrent writer's row lock and SQLite runs one
 writer at a time — so two buyers of the last unit cannot both get it, whatever the timing.
+
+A block (`stock_block_reserve`, see `models.Reservation`) moves `reserved` once for many
+orders; its owner keeps what is drawn from it within it (the live flash sale's `claimed`
+counter, under its CHECK, does), so drawing touches no stock level at all.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 
 from freshloop.catalog.models import Batch, Sku
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import Conflict, InvalidInput
 from freshloop.inventory.errors import OutOfStock
-from freshloop.inventory.locks import lots_lock, stock_levels_lock
+from freshloop.inventory.locks import block_lock, lots_lock, stock_levels_lock
 from freshloop.inventory.models import (
     BatchStock,
     MovementKind,
@@ -227,21 +231,31 @@ def stock_take(
 class ReservationRequest:
     sku: Sku
     quantity: int
+    block_ref: str = ""
+    """Draw the units from this active block (`stock_block_reserve`) instead of the shelf; when
+    no such block is active they are reserved from the shelf as usual."""
 
 
-def _candidate_levels(sku: Sku, quantity: int, province: str) -> list[StockLevel]:
-    """Warehouses that can store the product and hold enough, nearest (same province) first."""
-    levels = [
-        level
-        for level in StockLevel.objects.select_related("warehouse").filter(
-            sku=sku, warehouse__is_active=True, on_hand__gte=F("reserved") + quantity
+def _candidate_levels(
+    skus: Sequence[tuple[Sku, int]], province: str
+) -> dict[int, list[StockLevel]]:
+    """Per SKU, the warehouses that can store the product and hold enough, nearest (same
+    province) first — read in one query for the whole order."""
+    wanted = dict((sku.pk, (sku, quantity)) for sku, quantity in skus)
+    found: dict[int, list[StockLevel]] = {sku_id: [] for sku_id in wanted}
+    if not wanted:
+        return found
+    for level in StockLevel.objects.select_related("warehouse").filter(
+        sku_id__in=list(wanted), warehouse__is_active=True
+    ):
+        sku, quantity = wanted[level.sku_id]
+        if level.available >= quantity and level.warehouse.can_store(sku.product.storage):
+            found[level.sku_id].append(level)
+    for levels in found.values():
+        levels.sort(
+            key=lambda level: (level.warehouse.province != province, -level.available, level.pk)
         )
-        if level.warehouse.can_store(sku.product.storage)
-    ]
-    return sorted(
-        levels,
-        key=lambda level: (level.warehouse.province != province, -level.available, level.pk),
-    )
+    return found
 
 
 def stock_reserve(
@@ -255,22 +269,53 @@ def stock_reserve(
 
     Each line is taken whole from one warehouse; splitting a line across warehouses is the
     fulfillment module's job (SPEC FF-1). Raises OutOfStock naming the SKUs that cannot be had.
+    A line with a `block_ref` whose block is active is drawn from the block: no stock level
+    is read or written for it (that is the point: a flash sale's orders stop queuing on it).
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("stock_reserve must run inside the order's transaction")
-    reservations: list[Reservation] = []
-    short: list[dict[str, object]] = []
-    now = clock.now()
-    for request in sorted(requests, key=lambda r: r.sku.pk):
+    for request in requests:
         _check_quantity(request.quantity)
-        taken = False
-        for level in _candidate_levels(request.sku, request.quantity, province):
+    now = clock.now()
+    block_refs = sorted({request.block_ref for request in requests if request.block_ref})
+    blocks = (
+        {
+            block.order_ref: block
+            for block in Reservation.objects.select_related("stock").filter(
+                order_ref__in=block_refs, is_block=True, status=ReservationStatus.ACTIVE
+            )
+        }
+        if block_refs
+        else {}
+    )
+    drawn: list[Reservation] = []
+    from_shelf: list[ReservationRequest] = []
+    for request in requests:
+        block = blocks.get(request.block_ref) if request.block_ref else None
+        if block is not None and block.stock.sku_id == request.sku.pk:
+            drawn.append(
+                Reservation(
+                    order_ref=order_ref,
+                    stock_id=block.stock_id,
+                    quantity=request.quantity,
+                    expires_at=expires_at,
+                    created_at=now,
+                    block=block,
+                )
+            )
+        else:
+            from_shelf.append(request)
+    taken: list[Reservation] = []
+    short: list[dict[str, object]] = []
+    candidates = _candidate_levels([(r.sku, r.quantity) for r in from_shelf], province)
+    for request in sorted(from_shelf, key=lambda r: r.sku.pk):
+        for level in candidates[request.sku.pk]:
             changed = StockLevel.objects.filter(
                 pk=level.pk, on_hand__gte=F("reserved") + request.quantity
             ).update(reserved=F("reserved") + request.quantity)
             if changed:
-                reservations.append(
-                    Reservation.objects.create(
+                taken.append(
+                    Reservation(
                         order_ref=order_ref,
                         stock=level,
                         quantity=request.quantity,
@@ -278,15 +323,122 @@ def stock_reserve(
                         created_at=now,
                     )
                 )
-                _movement(level, MovementKind.RESERVE, reserved=request.quantity, ref=order_ref)
-                taken = True
                 break
-        if not taken:
+        else:
             short.append({"sku_id": request.sku.pk, "name": str(request.sku)})
     if short:
         # Raising rolls back the caller's transaction, and with it every line reserved above.
         raise OutOfStock(detail={"skus": short})
+    reservations = Reservation.objects.bulk_create([*drawn, *taken])
+    if taken:
+        StockMovement.objects.bulk_create(
+            StockMovement(
+                stock=reservation.stock,
+                kind=MovementKind.RESERVE,
+                reserved_delta=reservation.quantity,
+                ref=order_ref,
+                created_at=now,
+            )
+            for reservation in taken
+        )
     return reservations
+
+
+@transaction.atomic
+def stock_block_reserve(
+    *, block_ref: str, sku: Sku, quantity: int, actor: Actor
+) -> Reservation | None:
+    """Set `quantity` units of `sku` aside in one warehouse for the orders a sale will draw
+    from it (`ReservationRequest.block_ref`); the owner keeps its draws within `quantity`.
+
+    None when no single warehouse holds them all: the sale's orders then reserve one by one.
+    """
+    _check_quantity(quantity)
+    if Reservation.objects.filter(order_ref=block_ref, is_block=True).exists():
+        raise Conflict("整批预留已存在", detail={"block_ref": block_ref})
+    for level in _candidate_levels([(sku, quantity)], "")[sku.pk]:
+        changed = StockLevel.objects.filter(
+            pk=level.pk, on_hand__gte=F("reserved") + quantity
+        ).update(reserved=F("reserved") + quantity)
+        if not changed:
+            continue
+        block = Reservation.objects.create(
+            order_ref=block_ref,
+            stock=level,
+            quantity=quantity,
+            is_block=True,
+            expires_at=None,
+            created_at=clock.now(),
+        )
+        _movement(level, MovementKind.RESERVE, reserved=quantity, ref=block_ref, actor=actor)
+        audit_record(
+            actor=actor,
+            action="inventory.block_reserve",
+            target=block,
+            after={"sku_id": sku.pk, "warehouse_id": level.warehouse_id, "quantity": quantity},
+        )
+        return block
+    return None
+
+
+@transaction.atomic
+def stock_block_close(*, block_ref: str, actor: Actor) -> int:
+    """Give the block's undrawn units back to the shelf (the sale is over). What was drawn
+    from it stays reserved for its orders, as ordinary reservations from now on. Idempotent;
+    returns the units given back."""
+    found = (
+        Reservation.objects.filter(
+            order_ref=block_ref, is_block=True, status=ReservationStatus.ACTIVE
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if found is None:
+        return 0
+    block = block_lock(found)
+    if block.status != ReservationStatus.ACTIVE:
+        return 0  # a concurrent close did it
+    drawn = (
+        Reservation.objects.filter(block=block, status=ReservationStatus.ACTIVE).aggregate(
+            units=Sum("quantity")
+        )["units"]
+        or 0
+    )
+    unused = block.quantity - drawn
+    Reservation.objects.filter(pk=block.pk).update(
+        status=ReservationStatus.RELEASED, closed_at=clock.now()
+    )
+    if unused:
+        StockLevel.objects.filter(pk=block.stock_id).update(reserved=F("reserved") - unused)
+        _movement(
+            block.stock,
+            MovementKind.RELEASE,
+            reserved=-unused,
+            ref=block_ref,
+            note="整批预留结束",
+            actor=actor,
+        )
+    audit_record(
+        actor=actor,
+        action="inventory.block_close",
+        target=block,
+        after={"drawn": drawn, "given_back": unused},
+    )
+    return unused
+
+
+def _drawn_leaves(reservation: Reservation, units: int, *, shipped: bool) -> bool:
+    """`units` of a reservation drawn from a block stop being drawn (released, or shipped).
+    Returns True when the stock level is still covered by the active block — a release then
+    leaves `reserved` as it is (the units are the block's again) and a shipment shrinks the
+    block — and False when the block is closed (the level moves as for any reservation)."""
+    assert reservation.block_id is not None
+    block = block_lock(reservation.block_id)
+    if block.status != ReservationStatus.ACTIVE:
+        return False
+    if shipped:
+        Reservation.objects.filter(pk=block.pk).update(quantity=F("quantity") - units)
+    return True
 
 
 def reservations_confirm(*, order_ref: str) -> int:
@@ -312,6 +464,11 @@ def reservations_release(*, order_ref: str, note: str = "") -> int:
         ).update(status=ReservationStatus.RELEASED, closed_at=now)
         if not closed:
             continue
+        released += reservation.quantity
+        if reservation.block_id is not None and _drawn_leaves(
+            reservation, reservation.quantity, shipped=False
+        ):
+            continue  # back in the sale's block, which still covers them in `reserved`
         StockLevel.objects.filter(pk=reservation.stock_id).update(
             reserved=F("reserved") - reservation.quantity
         )
@@ -322,7 +479,6 @@ def reservations_release(*, order_ref: str, note: str = "") -> int:
             ref=order_ref,
             note=note,
         )
-        released += reservation.quantity
     return released
 
 
@@ -340,6 +496,8 @@ def reservations_ship(*, order_ref: str) -> list[Reservation]:
         ).update(status=ReservationStatus.SHIPPED, closed_at=now)
         if not closed:
             continue
+        if reservation.block_id is not None:
+            _drawn_leaves(reservation, reservation.quantity, shipped=True)
         StockLevel.objects.filter(pk=reservation.stock_id).update(
             on_hand=F("on_hand") - reservation.quantity,
             reserved=F("reserved") - reservation.quantity,
@@ -388,9 +546,11 @@ def reservation_reduce(*, order_ref: str, sku_id: int, quantity: int) -> int:
         ).update(quantity=F("quantity") - take)
         if not shrunk:
             continue
-        StockLevel.objects.filter(pk=reservation.stock_id).update(reserved=F("reserved") - take)
-        _movement(reservation.stock, MovementKind.RELEASE, reserved=-take, ref=order_ref)
         released += take
+        # Units drawn from an active block go back to it: the block still covers them.
+        if reservation.block_id is None or not _drawn_leaves(reservation, take, shipped=False):
+            StockLevel.objects.filter(pk=reservation.stock_id).update(reserved=F("reserved") - take)
+            _movement(reservation.stock, MovementKind.RELEASE, reserved=-take, ref=order_ref)
         if released == quantity:
             break
     return released

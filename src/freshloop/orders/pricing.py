@@ -181,12 +181,19 @@ def checkout_quote(
     points: int,
     now: dt.datetime,
     special_prices: Mapping[int, engine.SpecialPrice] = engine.NO_SPECIAL_PRICES,
+    need_balance: bool = True,
 ) -> CheckoutQuote:
+    """Price the cart for this buyer. `need_balance=False` (an order spending no points) skips
+    reading the points balance, and reports it as 0."""
     balance = (
-        Membership.objects.filter(person_id=person.pk)
-        .values_list("points_balance", flat=True)
-        .first()
-        or 0
+        (
+            Membership.objects.filter(person_id=person.pk)
+            .values_list("points_balance", flat=True)
+            .first()
+            or 0
+        )
+        if need_balance or points
+        else 0
     )
     wanted_points = max(0, min(int(points or 0), balance))
     quote = price_quote_for_cart(

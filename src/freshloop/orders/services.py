@@ -150,6 +150,8 @@ class CheckoutRequest:
 
     `special_prices` (sku_id → SpecialPrice) is internal: set only by a module that has
     verified the buyer's right to that price (a live flash-sale claim), never from API input.
+    `stock_blocks` (sku_id → block ref) is internal too: that line's units are drawn from a
+    block the caller set aside and keeps its draws within (`inventory.stock_block_reserve`).
     """
 
     person: Person
@@ -161,6 +163,21 @@ class CheckoutRequest:
     address: dict[str, str] = field(default_factory=dict)
     idempotency_key: str = ""
     special_prices: Mapping[int, SpecialPrice] = field(default_factory=dict)
+    stock_blocks: Mapping[int, str] = field(default_factory=dict)
+
+
+def _sellable_skus(sku_ids: list[int], channel: str) -> dict[int, Sku]:
+    """The SKUs by id, read in one query; the first one not sellable on `channel` is refused
+    with catalog's answer (`sku_get_sellable` is the rule, asked again for its error)."""
+    found = {
+        sku.pk: sku
+        for sku in Sku.objects.select_related("product").filter(pk__in=sku_ids, is_active=True)
+        if sku.product.is_active and sku.product.sold_in(channel)
+    }
+    for sku_id in sku_ids:
+        if sku_id not in found:
+            found[sku_id] = sku_get_sellable(sku_id=sku_id, channel=channel)  # raises NotFound
+    return found
 
 
 def _resolve_items(request: CheckoutRequest) -> list[tuple[Sku, int]]:
@@ -181,10 +198,10 @@ def _resolve_items(request: CheckoutRequest) -> list[tuple[Sku, int]]:
     for item in raw:
         _check_line_quantity(item.quantity)
         merged[item.sku_id] = merged.get(item.sku_id, 0) + item.quantity
-    resolved = []
-    for sku_id, quantity in merged.items():
+    for quantity in merged.values():
         _check_line_quantity(quantity)
-        resolved.append((sku_get_sellable(sku_id=sku_id, channel=request.channel), quantity))
+    sellable = _sellable_skus(list(merged), request.channel)
+    resolved = [(sellable[sku_id], quantity) for sku_id, quantity in merged.items()]
     for sku_id, special in request.special_prices.items():
         if sku_id not in merged:
             raise InvalidInput("特价商品不在订单中", detail={"sku_id": sku_id})
@@ -328,6 +345,7 @@ def _order_create_atomic(
         points=request.points,
         now=now,
         special_prices=request.special_prices,
+        need_balance=False,
     )
     quote.raise_for_rejections()
     order = Order.objects.create(
@@ -365,7 +383,12 @@ def _order_create_atomic(
     )
     stock_reserve(
         order_ref=order.order_no,
-        requests=[ReservationRequest(sku=sku, quantity=quantity) for sku, quantity in items],
+        requests=[
+            ReservationRequest(
+                sku=sku, quantity=quantity, block_ref=request.stock_blocks.get(sku.pk, "")
+            )
+            for sku, quantity in items
+        ],
         expires_at=order.expires_at,
         province=address["province"],
     )

@@ -166,7 +166,9 @@ def price_quote_for_cart(
     """
     moment = now or clock.now()
     offers = (
-        _wallet_offers(person_id=person_id, coupon_ids=coupon_ids) if person_id is not None else []
+        _wallet_offers(person_id=person_id, coupon_ids=coupon_ids)
+        if person_id is not None and coupon_ids
+        else []
     )
     found = {offer.coupon_id for offer in offers}
     quote = price_quote(

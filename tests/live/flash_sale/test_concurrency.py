@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from freshloop.inventory.models import Reservation, ReservationStatus, StockLevel
 from freshloop.live.flash_sale.errors import FlashSaleLimitExceeded, FlashSaleSoldOut
 from freshloop.live.flash_sale.redis_stock import flash_engine
 from freshloop.live.flash_sale.services import flash_sale_buy
@@ -77,6 +78,10 @@ class TestFlashSaleBuyConcurrency:
         assert len({order.person_id for order in orders}) == 10
         assert [type(error) for error in errors] == [FlashSaleSoldOut] * 30
         assert _sold(sale) == (10, 10, 10)
+        # and the shelf moved once, for the sale's block: the 10 orders were drawn from it
+        assert StockLevel.objects.get(sku_id=sale.sku_id).reserved == 10
+        drawn = Reservation.objects.filter(block__isnull=False, status=ReservationStatus.ACTIVE)
+        assert sum(reservation.quantity for reservation in drawn) == 10
         if mode == "redis":
             engine = flash_engine()
             assert engine is not None

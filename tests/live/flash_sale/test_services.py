@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from freshloop.catalog.models import Sku
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
@@ -14,6 +15,8 @@ from freshloop.core.events import subscribe, unsubscribe
 from freshloop.core.models import AuditLog
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.privacy import person_export
+from freshloop.inventory.models import Reservation, StockLevel
+from freshloop.inventory.services import stock_receive
 from freshloop.live.events import FlashSaleStarted, FlashSaleStockChanged
 from freshloop.live.flash_sale.errors import (
     FlashSaleAlreadyRunning,
@@ -33,15 +36,86 @@ from freshloop.live.flash_sale.services import (
 from freshloop.live.host.services import live_session_end
 from freshloop.live.models import ClaimStatus, FlashSale, FlashSaleClaim, FlashSaleStatus
 from freshloop.orders.models import Order, OrderStatus
-from freshloop.orders.services import order_cancel, orders_expire_unpaid
+from freshloop.orders.services import (
+    order_allocate,
+    order_cancel,
+    order_ship,
+    orders_expire_unpaid,
+)
 from tests.factories import make_order as shop_buy
-from tests.factories import make_person, make_sku
+from tests.factories import make_person, make_sku, make_warehouse
 from tests.live.flash_sale.helpers import HOST, buy, make_flash_sale, make_live_session
 from tests.orders.helpers import pay
 
 
 def fresh(sale: FlashSale) -> FlashSale:
     return FlashSale.objects.get(pk=sale.pk)
+
+
+def start_sale(sku: Sku, *, units: int) -> FlashSale:
+    return flash_sale_start(
+        session=make_live_session(sku),
+        sku=sku,
+        price_fen=990,
+        quantity=units,
+        per_user_limit=1,
+        duration_seconds=600,
+        actor=HOST,
+    )
+
+
+def shelf(sku: Sku) -> tuple[int, int]:
+    """(on hand, reserved) over every warehouse."""
+    levels = StockLevel.objects.filter(sku=sku)
+    return sum(lv.on_hand for lv in levels), sum(lv.reserved for lv in levels)
+
+
+@pytest.mark.django_db
+class TestFlashSaleStock:
+    def test_units_are_set_aside_when_the_sale_opens(self) -> None:
+        # given 8 on the shelf and a sale of 5
+        sku = make_sku(price_fen=2990, stock=8)
+        sale = start_sale(sku, units=5)
+        # then the 5 are reserved once, for the whole sale: the shop can sell 3, not 4
+        assert shelf(sku) == (8, 5)
+        assert Reservation.objects.filter(is_block=True).count() == 1
+        with pytest.raises(DomainError):
+            shop_buy(make_person(), (sku, 4))
+        # and the sale sells its 5 without moving the shelf again
+        for _ in range(5):
+            buy(sale, make_person())
+        assert shelf(sku) == (8, 5)
+        with pytest.raises(FlashSaleSoldOut):
+            buy(sale, make_person())
+
+    def test_a_cancelled_order_sells_again_and_the_end_gives_the_unsold_back(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        sku = make_sku(price_fen=2990, stock=10)
+        sale = start_sale(sku, units=5)
+        first, second = buy(sale, make_person()), buy(sale, make_person())
+        # a cancelled order's unit is the sale's again (not the shelf's) while it runs
+        with django_capture_on_commit_callbacks(execute=True):
+            order_cancel(order_no=first.order_no, reason="顾客取消", actor=HOST)
+        assert shelf(sku) == (10, 5)
+        assert fresh(sale).claimed == 1
+        # when the sale ends, the 4 unsold go back to the shelf; the held order keeps its unit
+        flash_sale_end(flash_sale=sale, actor=HOST)
+        assert shelf(sku) == (10, 1)
+        # and an unpaid order past its deadline after the end gives its unit to the shelf
+        orders_expire_unpaid(now=clock.now() + dt.timedelta(minutes=16))
+        assert Order.objects.get(pk=second.pk).status == OrderStatus.CANCELLED
+        assert shelf(sku) == (10, 0)
+
+    def test_a_paid_order_ships_from_the_block(self) -> None:
+        sku = make_sku(price_fen=2990, stock=10)
+        sale = start_sale(sku, units=3)
+        order = pay(buy(sale, make_person()))
+        flash_sale_end(flash_sale=sale, actor=HOST)
+        assert shelf(sku) == (10, 1)
+        order_allocate(order_no=order.order_no, actor=HOST)
+        order_ship(order_no=order.order_no, carrier="顺丰", tracking_no="SF1", actor=HOST)
+        assert shelf(sku) == (9, 0)
 
 
 @pytest.mark.django_db
@@ -235,9 +309,16 @@ class TestFlashSaleBuy:
         assert fresh(sale).status == FlashSaleStatus.ENDED
 
     def test_failed_order_gives_the_units_back(self) -> None:
-        # given a sale whose shelf has fewer units than the sale (sold elsewhere meanwhile)
-        sale = make_flash_sale(units=5, stock=5)
-        shop_buy(make_person(), (sale.sku, 5))
+        # given a sale with no block (its units sit in two warehouses) whose shelf was sold
+        # out elsewhere meanwhile
+        sku = make_sku(price_fen=2990)
+        for code, province in (("sh", "上海"), ("bj", "北京")):
+            stock_receive(
+                sku=sku, warehouse=make_warehouse(code, province=province), quantity=3, actor=HOST
+            )
+        sale = start_sale(sku, units=5)
+        shop_buy(make_person(), (sku, 3))
+        shop_buy(make_person(), (sku, 3))
         # when a viewer wins the gate but the order cannot reserve stock
         with pytest.raises(DomainError) as caught:
             buy(sale, make_person())

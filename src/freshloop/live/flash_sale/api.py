@@ -18,6 +18,7 @@ from freshloop.live.flash_sale.errors import (
     FlashSaleQuantityInvalid,
     FlashSaleSoldOut,
 )
+from freshloop.live.flash_sale.redis_stock import gate_sold_out
 from freshloop.live.flash_sale.schemas import FlashBuyIn, FlashSaleOut
 from freshloop.live.flash_sale.selectors import (
     flash_sale_effective_status,
@@ -50,6 +51,26 @@ from freshloop.promotions.errors import (
 router = Router(tags=["直播秒杀 live flash sales"])
 
 
+class BuyerUnlessSoldOut(ConsumerAuth):
+    """The buyer's bearer token or session — asked only once Redis has not answered "sold out".
+
+    When the units are gone, the thousands still tapping are told so from the Redis counter
+    alone (one round trip, no SQL: not even the token is looked up). Sold out is public (the
+    sale's figures are), so an anonymous tap on a sold-out sale is told it too. A request whose
+    Idempotency-Key reserved units before is asked the full way: it may be a winner's retry,
+    answered with its order.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        match = request.resolver_match
+        sale_id = match.kwargs.get("flash_sale_id") if match is not None else None
+        if sale_id is not None and str(sale_id).isdigit():
+            key = request.headers.get("Idempotency-Key", "")
+            if gate_sold_out(flash_sale_id=int(sale_id), idempotency_key=key):
+                raise FlashSaleSoldOut(detail={"flash_sale_id": int(sale_id), "remaining": 0})
+        return super().__call__(request)
+
+
 @router.get("/{flash_sale_id}", response=FlashSaleOut, summary="秒杀详情：价格、数量、剩余、状态")
 @raises(FlashSaleNotFound)
 def flash_sale_detail(request: HttpRequest, flash_sale_id: int) -> dict[str, Any]:
@@ -73,7 +94,7 @@ def flash_sale_detail(request: HttpRequest, flash_sale_id: int) -> dict[str, Any
 
 @router.post(
     "/{flash_sale_id}/buy",
-    auth=ConsumerAuth(),
+    auth=BuyerUnlessSoldOut(),
     response={201: OrderDetailOut, 200: OrderDetailOut},
     summary="秒杀下单：抢到即生成待支付订单（秒杀价），15 分钟内未支付自动释放；"
     "Idempotency-Key 重试返回同一订单",

@@ -8,11 +8,18 @@ Keys of one sale (one hash tag, so a Redis Cluster keeps them on one slot):
 - `freshloop:flash:{<id>}:users`    hash person_id → units the person holds (pending + settled)
 - `freshloop:flash:{<id>}:pending`  hash claim_ref → "person_id:quantity:reserved_at_ms": units
                                     reserved here whose database claim may not exist yet
+- `freshloop:flash:{<id>}:keys`     set of the Idempotency-Keys that reserved units here: a
+                                    request under one of them may be a winner's retry, which is
+                                    answered with its order (a database read), never "sold out"
 
 Invariant kept by every script: `left + Σ users = quantity` and `Σ users ≥ Σ pending`.
 The database is the truth for settled claims (it holds the orders and the money); Redis only
 adds the pending reservations on top. `rederive` rebuilds `left` and `users` from the database
 figures plus the pending records, in one atomic step (see `services.flash_sale_reconcile`).
+
+Sold out is answered from here alone: a buyer meeting `left = 0` under a key the sale has not
+seen costs one Redis round trip and no SQL (`sold_out`, asked before the buyer is even looked
+up, and `reserve`).
 
 Below the engine, the steps that join it to the database: loading a sale's figures, reserving
 for a buyer (refusals as the sale's errors), and repairing the gate from the database.
@@ -36,6 +43,7 @@ from freshloop.live.flash_sale.errors import (
     FlashSaleSoldOut,
 )
 from freshloop.live.models import ClaimStatus, FlashSale, FlashSaleClaim, FlashSaleStatus
+from freshloop.orders.models import Order
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +55,17 @@ SOLD_OUT = -1
 LIMIT_EXCEEDED = -2
 NOT_LOADED = -3
 CLOSED = -4
+MAYBE_REPLAY = -5  # the key reserved here before: look for its order first
+
+KEY_NAMES = ("meta", "left", "users", "pending", "keys")
 
 _RESERVE = """
--- KEYS: meta, left, users, pending; ARGV: person_id, quantity, claim_ref, now_ms
+-- KEYS: meta, left, users, pending, keys
+-- ARGV: person_id, quantity, claim_ref, now_ms, idempotency_key, check_key ('1' or '0')
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return -3 end
+if ARGV[5] ~= '' and ARGV[6] == '1' and redis.call('SISMEMBER', KEYS[5], ARGV[5]) == 1 then
+  return -5
+end
 local meta = redis.call('HMGET', KEYS[1], 'per_user_limit', 'ends_at_ms', 'closed')
 if meta[3] == '1' or tonumber(ARGV[4]) >= tonumber(meta[2]) then return -4 end
 local quantity = tonumber(ARGV[2])
@@ -61,7 +76,21 @@ if held + quantity > tonumber(meta[1]) then return -2 end
 redis.call('DECRBY', KEYS[2], quantity)
 redis.call('HINCRBY', KEYS[3], ARGV[1], quantity)
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[1] .. ':' .. ARGV[2] .. ':' .. ARGV[4])
+if ARGV[5] ~= '' then redis.call('SADD', KEYS[5], ARGV[5]) end
 return left - quantity
+"""
+
+_SOLD_OUT = """
+-- KEYS: meta, left, keys; ARGV: idempotency_key, now_ms. 1 when no unit is left for anyone
+-- and the key is not one that reserved here (a winner's retry is answered with its order).
+-- 0 means "ask the full way": not loaded, closed (its own answer), or units left.
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local left = redis.call('GET', KEYS[2])
+if not left or tonumber(left) > 0 then return 0 end
+local meta = redis.call('HMGET', KEYS[1], 'ends_at_ms', 'closed')
+if meta[2] == '1' or tonumber(ARGV[2]) >= tonumber(meta[1]) then return 0 end
+if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
+return 1
 """
 
 _ROLLBACK = """
@@ -86,18 +115,22 @@ return redis.call('GET', KEYS[1])
 """
 
 _REDERIVE = """
--- KEYS: meta, left, users, pending
--- ARGV: quantity, per_user_limit, ends_at_ms, closed, settled_refs_csv, then pairs
---       person_id, units (the database's held + paid claims per person)
+-- KEYS: meta, left, users, pending, keys
+-- ARGV: quantity, per_user_limit, ends_at_ms, closed, settled_refs_csv, n, n idempotency
+--       keys, then pairs person_id, units (the database's held + paid claims per person)
+-- The keys of the database's claims are added to `keys` (never removed: a key left over from
+-- a rolled-back reservation only sends its next request the full way).
 -- Pending records whose ref the database already holds are settled: the database figures
 -- count them, so they are not added twice. Returns {changed, old_left, new_left}.
 redis.call('HSET', KEYS[1], 'quantity', ARGV[1], 'per_user_limit', ARGV[2],
            'ends_at_ms', ARGV[3], 'closed', ARGV[4])
 local settled = {}
 for ref in string.gmatch(ARGV[5], '[^,]+') do settled[ref] = true end
+local key_count = tonumber(ARGV[6])
+for i = 7, 6 + key_count do redis.call('SADD', KEYS[5], ARGV[i]) end
 local users = {}
 local claimed = 0
-for i = 6, #ARGV, 2 do
+for i = 7 + key_count, #ARGV, 2 do
   local units = tonumber(ARGV[i + 1])
   users[ARGV[i]] = (users[ARGV[i]] or 0) + units
   claimed = claimed + units
@@ -157,6 +190,7 @@ class SaleFigures:
     closed: bool
     units_by_person: dict[int, int]
     settled_refs: frozenset[str]
+    idempotency_keys: frozenset[str] = frozenset()
 
 
 def _ms(moment: dt.datetime) -> int:
@@ -176,25 +210,44 @@ class FlashRedis:
         self._rollback = self.client.register_script(_ROLLBACK)
         self._give_back = self.client.register_script(_GIVE_BACK)
         self._rederive = self.client.register_script(_REDERIVE)
+        self._sold_out = self.client.register_script(_SOLD_OUT)
 
     @staticmethod
     def keys(flash_sale_id: int) -> dict[str, str]:
         base = f"freshloop:flash:{{{flash_sale_id}}}"
-        return {name: f"{base}:{name}" for name in ("meta", "left", "users", "pending")}
+        return {name: f"{base}:{name}" for name in KEY_NAMES}
 
     def reserve(
-        self, *, flash_sale_id: int, person_id: int, quantity: int, claim_ref: str, now: dt.datetime
+        self,
+        *,
+        flash_sale_id: int,
+        person_id: int,
+        quantity: int,
+        claim_ref: str,
+        now: dt.datetime,
+        idempotency_key: str = "",
+        check_key: bool = True,
     ) -> int:
         """Take `quantity` units for the person and record the pending claim, or refuse.
 
-        Returns the units left (≥ 0) or SOLD_OUT / LIMIT_EXCEEDED / NOT_LOADED / CLOSED.
+        Returns the units left (≥ 0) or SOLD_OUT / LIMIT_EXCEEDED / NOT_LOADED / CLOSED, or
+        MAYBE_REPLAY (nothing taken) when `check_key` and the key reserved here before.
         """
         k = self.keys(flash_sale_id)
         result = self._reserve(
-            keys=[k["meta"], k["left"], k["users"], k["pending"]],
-            args=[person_id, quantity, claim_ref, _ms(now)],
+            keys=[k["meta"], k["left"], k["users"], k["pending"], k["keys"]],
+            args=[person_id, quantity, claim_ref, _ms(now), idempotency_key, int(check_key)],
         )
         return int(result)
+
+    def sold_out(self, *, flash_sale_id: int, idempotency_key: str, now: dt.datetime) -> bool:
+        """True when the sale is loaded, open, has no unit left, and the key never reserved
+        here: the answer is "sold out" whoever asks. False means "ask the full way"."""
+        k = self.keys(flash_sale_id)
+        result = self._sold_out(
+            keys=[k["meta"], k["left"], k["keys"]], args=[idempotency_key, _ms(now)]
+        )
+        return bool(int(result))
 
     def rollback(self, *, flash_sale_id: int, claim_ref: str) -> int:
         """Give a pending reservation's units back (settlement failed or never happened).
@@ -248,11 +301,13 @@ class FlashRedis:
             _ms(figures.ends_at),
             "1" if figures.closed else "0",
             ",".join(sorted(figures.settled_refs)),
+            len(figures.idempotency_keys),
+            *sorted(figures.idempotency_keys),
         ]
         for person_id, units in sorted(figures.units_by_person.items()):
             args += [person_id, units]
         changed, old_left, new_left = self._rederive(
-            keys=[k["meta"], k["left"], k["users"], k["pending"]], args=args
+            keys=[k["meta"], k["left"], k["users"], k["pending"], k["keys"]], args=args
         )
         self.client.sadd(SALES_SET, flash_sale_id)
         return bool(changed), int(old_left), int(new_left)
@@ -287,9 +342,18 @@ def sale_figures(sale: FlashSale) -> SaleFigures:
     claims = FlashSaleClaim.objects.filter(flash_sale_id=sale.pk, status__in=HELD_OR_PAID)
     units: dict[int, int] = {}
     refs: set[str] = set()
-    for claim_ref, person_id, quantity in claims.values_list("claim_ref", "person_id", "quantity"):
+    order_nos: list[str] = []
+    for claim_ref, person_id, quantity, order_ref in claims.values_list(
+        "claim_ref", "person_id", "quantity", "order_ref"
+    ):
         units[person_id] = units.get(person_id, 0) + quantity
         refs.add(claim_ref)
+        order_nos.append(order_ref)
+    keys = (
+        Order.objects.filter(order_no__in=order_nos)
+        .exclude(idempotency_key="")
+        .values_list("idempotency_key", flat=True)
+    )
     return SaleFigures(
         quantity=sale.quantity,
         per_user_limit=sale.per_user_limit,
@@ -297,6 +361,7 @@ def sale_figures(sale: FlashSale) -> SaleFigures:
         closed=sale.status != FlashSaleStatus.RUNNING,
         units_by_person=units,
         settled_refs=frozenset(refs),
+        idempotency_keys=frozenset(keys),
     )
 
 
@@ -310,9 +375,20 @@ def gate_load(flash_sale_id: int) -> None:
 
 
 def gate_reserve(
-    engine: FlashRedis, *, sale: FlashSale, person: Person, quantity: int, claim_ref: str
-) -> None:
-    """Reserve the units at the gate under `claim_ref`, or refuse with the sale's error."""
+    engine: FlashRedis,
+    *,
+    sale: FlashSale,
+    person: Person,
+    quantity: int,
+    claim_ref: str,
+    idempotency_key: str = "",
+    check_key: bool = True,
+) -> bool:
+    """Reserve the units at the gate under `claim_ref`, or refuse with the sale's error.
+
+    Returns False, having taken nothing, when `check_key` and the key reserved here before:
+    the caller looks for that key's order, then asks again with `check_key=False`.
+    """
     for _attempt in range(2):
         result = engine.reserve(
             flash_sale_id=sale.pk,
@@ -320,10 +396,14 @@ def gate_reserve(
             quantity=quantity,
             claim_ref=claim_ref,
             now=clock.now(),
+            idempotency_key=idempotency_key,
+            check_key=check_key,
         )
         if result == NOT_LOADED:
             gate_load(sale.pk)  # first buyer after a Redis restart: rebuild from the database
             continue
+        if result == MAYBE_REPLAY:
+            return False
         if result == SOLD_OUT:
             raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
         if result == LIMIT_EXCEEDED:
@@ -333,8 +413,24 @@ def gate_reserve(
             )
         if result == CLOSED:
             raise FlashSaleNotOpen(detail={"flash_sale_id": sale.pk})
-        return
+        return True
     raise FlashSaleNotOpen("秒杀暂不可用，请稍后再试", detail={"flash_sale_id": sale.pk})
+
+
+def gate_sold_out(*, flash_sale_id: int, idempotency_key: str) -> bool:
+    """True when Redis alone says the sale is sold out for this request (see `sold_out`);
+    False without Redis, when it cannot tell, or when it does not answer (the full way then
+    decides, and reports an outage as it should)."""
+    engine = flash_engine()
+    if engine is None:
+        return False
+    try:
+        return engine.sold_out(
+            flash_sale_id=flash_sale_id, idempotency_key=idempotency_key, now=clock.now()
+        )
+    except redis.RedisError:
+        logger.warning("flash sale %s: Redis did not answer the sold-out check", flash_sale_id)
+        return False
 
 
 @dataclasses.dataclass

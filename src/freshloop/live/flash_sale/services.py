@@ -14,11 +14,21 @@ A buy has two steps:
    - Redis: one Lua script checks the units left and the person's count, takes both and
      records a pending claim (claim_ref → person, quantity, time). Losers never touch the
      database.
-2. **Settle** — in one database transaction: the same conditional UPDATE and limit check (the
-   database stays the truth and cannot be oversold even if Redis drifts), the order through
-   `orders.services.order_create` (channel "live", `source_ref` = session code, the flash price
-   as a trusted `SpecialPrice`, quantity capped at the claim), and the `FlashSaleClaim` (held).
+2. **Settle** — in one database transaction: the order through `orders.services.order_create`
+   (channel "live", `source_ref` = session code, the flash price as a trusted `SpecialPrice`,
+   quantity capped at the claim, units drawn from the sale's block), the `FlashSaleClaim`
+   (held), then — last, so the sale's row is locked only until the commit — the same
+   conditional UPDATE and limit check as the embedded gate (the database stays the truth and
+   cannot be oversold even if Redis drifts).
    Any failure rolls the transaction back; in Redis mode the pending reservation is given back.
+
+Stock: when a sale opens, its units are set aside in one block (`inventory.stock_block_reserve`,
+one reservation for the whole sale, `flash_block_ref`); each settlement draws its order's
+reservation from the block and never writes the stock level, so settlements queue on nothing
+but the sale's own row — and take that lock last, just before commit. A cancelled order's
+units go back to the block (the sale can sell them again); when the sale ends the undrawn units
+go back to the shelf and the orders keep theirs. If no single warehouse holds all the units,
+there is no block and each order reserves from the shelf as any order does.
 
 Units come back when the claim's order is cancelled (buyer, or unpaid past the 15-minute
 deadline — `OrderCancelled`); a paid order (`OrderPaid`) makes the claim paid. Both are
@@ -30,6 +40,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +58,7 @@ from freshloop.core.events import publish
 from freshloop.core.ids import new_id
 from freshloop.identity.models import Person
 from freshloop.inventory.selectors import stock_available_by_sku
+from freshloop.inventory.services import stock_block_close, stock_block_reserve
 from freshloop.live import events
 from freshloop.live.flash_sale.errors import (
     FlashSaleAlreadyRunning,
@@ -59,6 +72,7 @@ from freshloop.live.flash_sale.errors import (
 from freshloop.live.flash_sale.locks import writer_turn
 from freshloop.live.flash_sale.redis_stock import (
     HELD_OR_PAID,
+    FlashRedis,
     flash_engine,
     gate_load,
     gate_reconcile,
@@ -88,6 +102,8 @@ MAX_PER_USER_LIMIT = 99
 MIN_DURATION_SECONDS = 10
 MAX_DURATION_SECONDS = 24 * 60 * 60
 RECONCILE_GRACE_SECONDS = 30
+
+logger = logging.getLogger(__name__)
 
 
 # --- start and end ----------------------------------------------------------------------------
@@ -130,8 +146,8 @@ def flash_sale_start(
 ) -> FlashSale:
     """Put `quantity` units of `sku` on sale at `price_fen` in a live session, from now for
     `duration_seconds`. One running sale per SKU per session; the price must be below the list
-    price and the units must be in stock now (they are not set aside: each order reserves its
-    own stock, and a buy fails cleanly if the shelf ran out meanwhile)."""
+    price and the units must be in stock now. They are set aside at once, in one block for the
+    whole sale when one warehouse holds them all (see the module docstring)."""
     for name, value in (
         ("price_fen", price_fen),
         ("quantity", quantity),
@@ -182,6 +198,7 @@ def flash_sale_start(
         created_at=now,
     )
     audit_record(actor=actor, action="live.flash_sale.start", target=sale, after=_snapshot(sale))
+    stock_block_reserve(block_ref=flash_block_ref(sale.pk), sku=sku, quantity=quantity, actor=actor)
     # Best effort: a buyer meeting an unloaded gate loads it, and flash_reconcile re-derives it.
     transaction.on_commit(lambda: gate_load(sale.pk), robust=True)
     publish(
@@ -203,12 +220,20 @@ def flash_sale_start(
     return sale
 
 
+def flash_block_ref(flash_sale_id: int) -> str:
+    """The reference of the stock block a sale's units are set aside in."""
+    return f"flash-sale:{flash_sale_id}"
+
+
 def _end(sale: FlashSale, *, actor: Actor, reason: str, now: dt.datetime) -> bool:
     ended = FlashSale.objects.filter(pk=sale.pk, status=FlashSaleStatus.RUNNING).update(
         status=FlashSaleStatus.ENDED, ends_at=min(sale.ends_at, now)
     )
     if not ended:
         return False
+    # After the status UPDATE: a settlement still running holds the sale's row until it
+    # commits, so the block is closed with every committed draw counted.
+    stock_block_close(block_ref=flash_block_ref(sale.pk), actor=actor)
     sale.refresh_from_db()
     audit_record(
         actor=actor,
@@ -298,6 +323,13 @@ def _replayed_order(*, sale: FlashSale, person: Person, idempotency_key: str) ->
     return order
 
 
+def _limit_exceeded(sale: FlashSale, held: int) -> FlashSaleLimitExceeded:
+    return FlashSaleLimitExceeded(
+        f"每人限购 {sale.per_user_limit} 件，您已抢到 {held} 件",
+        detail={"held": held, "per_user_limit": sale.per_user_limit},
+    )
+
+
 def _sold_out_or_closed(sale_id: int, now: dt.datetime) -> Exception:
     current = FlashSale.objects.get(pk=sale_id)
     if current.status != FlashSaleStatus.RUNNING or now >= current.ends_at:
@@ -314,35 +346,28 @@ def _settle(
     coupon_ids: Sequence[int],
     idempotency_key: str,
     claim_ref: str,
+    gated: bool,
 ) -> tuple[Order, int]:
     """Claim the units in the database, create the order and record the claim — one
     transaction. Returns the order and the units left."""
     now = clock.now()
-    total, claimed = FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
-    if claimed + quantity > total:
-        # A read, not a write: sold-out answers need no turn at the write lock.
-        raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
-    with transaction.atomic():
-        taken = FlashSale.objects.filter(
-            pk=sale.pk,
-            status=FlashSaleStatus.RUNNING,
-            ends_at__gt=now,
-            claimed__lte=F("quantity") - quantity,
-        ).update(claimed=F("claimed") + quantity)
-        if not taken:
-            raise _sold_out_or_closed(sale.pk, now)
-        # This transaction holds the sale's row lock from here to commit (see module docstring).
+    if not gated:
+        # A read, not a write: sold-out answers need no turn at the write lock. (Behind the
+        # Redis gate only reservation holders get here; the UPDATE below still decides.)
+        total, claimed = (
+            FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
+        )
+        if claimed + quantity > total:
+            raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
         held = (
             FlashSaleClaim.objects.filter(
                 flash_sale_id=sale.pk, person=person, status__in=HELD_OR_PAID
             ).aggregate(units=Sum("quantity"))["units"]
             or 0
         )
-        if held + quantity > sale.per_user_limit:
-            raise FlashSaleLimitExceeded(
-                f"每人限购 {sale.per_user_limit} 件，您已抢到 {held} 件",
-                detail={"held": held, "per_user_limit": sale.per_user_limit},
-            )
+        if held + quantity > sale.per_user_limit:  # early answer; decided again below
+            raise _limit_exceeded(sale, held)
+    with transaction.atomic():
         order, _ = order_create(
             request=CheckoutRequest(
                 person=person,
@@ -360,6 +385,7 @@ def _settle(
                         max_quantity=quantity,
                     )
                 },
+                stock_blocks={sale.sku_id: flash_block_ref(sale.pk)},
             )
         )
         if FlashSaleClaim.objects.filter(order_ref=order.order_no).exists():
@@ -372,6 +398,26 @@ def _settle(
             claim_ref=claim_ref,
             created_at=now,
         )
+        # The sale's row last: it is the one row every settlement writes, locked from here to
+        # the commit. This conditional UPDATE is what keeps the sale from being oversold.
+        taken = FlashSale.objects.filter(
+            pk=sale.pk,
+            status=FlashSaleStatus.RUNNING,
+            ends_at__gt=now,
+            claimed__lte=F("quantity") - quantity,
+        ).update(claimed=F("claimed") + quantity)
+        if not taken:
+            raise _sold_out_or_closed(sale.pk, now)
+        # Under that lock (see the module docstring) the person's claims, this one included,
+        # are summed afresh: two buys of one person can never both see "under the limit".
+        held = (
+            FlashSaleClaim.objects.filter(
+                flash_sale_id=sale.pk, person=person, status__in=HELD_OR_PAID
+            ).aggregate(units=Sum("quantity"))["units"]
+            or 0
+        )
+        if held > sale.per_user_limit:
+            raise _limit_exceeded(sale, held - quantity)
         remaining = FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
         left = remaining[0] - remaining[1]
         audit_record(
@@ -411,18 +457,36 @@ def flash_sale_buy(
     `created` False (racing retries included): the API answers 201 or 200 by it."""
     sale = flash_sale
     _check_buy_quantity(sale, quantity)
-    replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
-    if replay is not None:
-        return OrderCreateResult(replay, created=False)
-    now = clock.now()
-    _ensure_open(sale, now)
     engine = flash_engine()
-    if engine is None and sale.claimed + quantity > sale.quantity:
-        # Cheap early answer from the row just read; the conditional UPDATE decides for real.
-        raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
     claim_ref = new_id("FC")
-    if engine is not None:
-        gate_reserve(engine, sale=sale, person=person, quantity=quantity, claim_ref=claim_ref)
+    if engine is None:
+        replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
+        if replay is not None:
+            return OrderCreateResult(replay, created=False)
+        _ensure_open(sale, clock.now())
+        if sale.claimed + quantity > sale.quantity:
+            # Cheap early answer from the row just read; the conditional UPDATE decides for real.
+            raise FlashSaleSoldOut(detail={"flash_sale_id": sale.pk, "remaining": 0})
+    else:
+        # Redis answers first, with no database read: sold out, over the limit or closed cost
+        # one round trip. Only a key that reserved here before is looked up (a retry gets its
+        # order back, even once the sale is sold out or over).
+        if clock.now() < sale.starts_at:
+            raise FlashSaleNotOpen("秒杀尚未开始", detail={"starts_at": sale.starts_at})
+        reserve = functools.partial(
+            gate_reserve,
+            engine,
+            sale=sale,
+            person=person,
+            quantity=quantity,
+            claim_ref=claim_ref,
+            idempotency_key=idempotency_key,
+        )
+        if not reserve():
+            replay = _replayed_order(sale=sale, person=person, idempotency_key=idempotency_key)
+            if replay is not None:
+                return OrderCreateResult(replay, created=False)
+            reserve(check_key=False)
 
     def settle() -> tuple[Order, int]:
         return _settle(
@@ -433,6 +497,7 @@ def flash_sale_buy(
             coupon_ids=coupon_ids,
             idempotency_key=idempotency_key,
             claim_ref=claim_ref,
+            gated=engine is not None,
         )
 
     try:
@@ -449,14 +514,34 @@ def flash_sale_buy(
             engine.rollback(flash_sale_id=sale.pk, claim_ref=claim_ref)
         raise
     if engine is not None:
-        engine.settled(flash_sale_id=sale.pk, claim_ref=claim_ref)
-        left = engine.left(flash_sale_id=sale.pk) or 0
+        left = _gate_settled(engine, sale_id=sale.pk, claim_ref=claim_ref, db_left=left)
     publish(
         events.FlashSaleStockChanged(
             session_code=sale.session.code, flash_sale_id=sale.pk, remaining=max(0, left)
         )
     )
     return OrderCreateResult(order, created=True)
+
+
+def _gate_settled(engine: FlashRedis, *, sale_id: int, claim_ref: str, db_left: int) -> int:
+    """Tell the gate the claim is in the database; the units left for the room's counter.
+
+    The purchase has committed: whatever Redis does now, the buyer is answered with the order.
+    If Redis fails here its pending record stays, and `flash_sale_reconcile` (every minute)
+    finds the database claim under that ref and clears it — the units stay counted once.
+    """
+    try:
+        engine.settled(flash_sale_id=sale_id, claim_ref=claim_ref)
+        left = engine.left(flash_sale_id=sale_id)
+    except Exception:  # the Redis client's errors and whatever a broken connection raises
+        logger.warning(
+            "flash sale %s: Redis unreachable after claim %s committed; reconcile will clear it",
+            sale_id,
+            claim_ref,
+            exc_info=True,
+        )
+        return db_left
+    return db_left if left is None else left
 
 
 # --- claims follow their order ----------------------------------------------------------------

@@ -60,15 +60,21 @@ def _record_order_step(
     return session, person
 
 
-@subscribe(OrderCreated)
+@subscribe(OrderCreated, in_transaction=True)
 def order_placed_in_room(event: OrderCreated) -> None:
+    """Written beside the order, in its transaction: a flash-sale rush pays one commit per
+    order, not a second transaction after it (the row is our own, like the data hub's)."""
     if event.channel != "live" or not event.source_ref:
         return
-    _record_order_step(
-        source_ref=event.source_ref,
-        person_id=event.person_id,
+    session = LiveSession.objects.filter(code=event.source_ref).first()
+    person = Person.objects.filter(pk=event.person_id).first()
+    if session is None or person is None:
+        return
+    activity_record(
+        session=session,
+        person=person,
         action=LiveAction.ORDER,
-        order_no=event.order_no,
+        order_ref=event.order_no,
         amount_fen=event.total_fen,
     )
 
