@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "freshloop.core.middleware.RequestIdMiddleware",
     "freshloop.core.middleware.ApiErrorShapeMiddleware",
     "freshloop.core.middleware.BodySizeLimitMiddleware",
+    "freshloop.core.middleware.DependencyOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "freshloop.core.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
