@@ -219,7 +219,10 @@ if FRESHLOOP.huey_immediate:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "freshloop.core.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "freshloop.core.logging.RequestIdFilter"},
+        "dependency_outage": {"()": "freshloop.core.logging.DependencyOutageFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
         "json": {
@@ -231,14 +234,16 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "dependency_outage"],
             "formatter": FRESHLOOP.log_format,
         }
     },
     "root": {"handlers": ["console"], "level": FRESHLOOP.log_level},
     "loggers": {
         "django.server": {"level": "WARNING"},
-        "huey": {"level": "INFO"},
+        # Handled here (not by run_huey's own handler, which it adds only to a logger without
+        # one), so the consumer's lines carry the request-id format and the outage filter.
+        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
     },
 }
 

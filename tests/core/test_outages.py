@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis
 from django.db import IntegrityError, OperationalError, connection
 from django.test import Client, RequestFactory
 
@@ -159,3 +160,35 @@ class TestRedisDown:
     def test_the_limiter_raises_its_own_error(self, redis_down: None) -> None:
         with pytest.raises(RateLimiterUnavailable):
             ratelimit.rate_limit_hit("drill", limit=5, window_seconds=60)
+
+
+class TestDependencyOutageFilter:
+    def _record(self, error: Exception) -> logging.LogRecord:
+        try:
+            raise error
+        except (ZeroDivisionError, redis.ConnectionError):
+            import sys
+
+            return logging.LogRecord(
+                "huey.consumer", logging.ERROR, "", 1, "poll failed", (), sys.exc_info()
+            )
+
+    def test_an_outage_is_one_line_and_repeats_are_held_back(self) -> None:
+        from freshloop.core.logging import DependencyOutageFilter
+
+        # given the worker's queue (Redis) refuses connections, polled many times a second
+        outage_filter = DependencyOutageFilter()
+        records = [self._record(redis.ConnectionError("Connection refused")) for _ in range(3)]
+        # when the records pass the filter
+        passed = [outage_filter.filter(record) for record in records]
+        # then the first is one line without its traceback and the repeats are held back
+        assert passed == [True, False, False]
+        assert records[0].exc_info is None
+        assert records[0].getMessage() == "poll failed (ConnectionError: Connection refused)"
+
+    def test_any_other_error_keeps_its_traceback(self) -> None:
+        from freshloop.core.logging import DependencyOutageFilter
+
+        record = self._record(ZeroDivisionError("division by zero"))
+        assert DependencyOutageFilter().filter(record) is True
+        assert record.exc_info is not None
