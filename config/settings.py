@@ -243,7 +243,9 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         # Handled here (not by run_huey's own handler, which it adds only to a logger without
         # one), so the consumer's lines carry the request-id format and the outage filter.
-        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        # WARNING: a line per task run is noise (what `run_huey --quiet` gave the demo before);
+        # retries and failures still show.
+        "huey": {"level": "WARNING", "handlers": ["console"], "propagate": False},
     },
 }
 
