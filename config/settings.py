@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "freshloop.core.middleware.RequestIdMiddleware",
     "freshloop.core.middleware.ApiErrorShapeMiddleware",
     "freshloop.core.middleware.BodySizeLimitMiddleware",
+    "freshloop.core.middleware.DependencyOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "freshloop.core.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -212,7 +213,10 @@ if FRESHLOOP.huey_immediate:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "freshloop.core.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "freshloop.core.logging.RequestIdFilter"},
+        "dependency_outage": {"()": "freshloop.core.logging.DependencyOutageFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
         "json": {
@@ -224,14 +228,18 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "dependency_outage"],
             "formatter": FRESHLOOP.log_format,
         }
     },
     "root": {"handlers": ["console"], "level": FRESHLOOP.log_level},
     "loggers": {
         "django.server": {"level": "WARNING"},
-        "huey": {"level": "INFO"},
+        # Handled here (not by run_huey's own handler, which it adds only to a logger without
+        # one), so the consumer's lines carry the request-id format and the outage filter.
+        # WARNING: a line per task run is noise (what `run_huey --quiet` gave the demo before);
+        # retries and failures still show.
+        "huey": {"level": "WARNING", "handlers": ["console"], "propagate": False},
     },
 }
 

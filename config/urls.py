@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.api import api
-from freshloop.core.health import healthz, livez
+from freshloop.core.health import healthz, livez, readyz
 from freshloop.live.host import views as live_host_views
 from freshloop.live.room import views as live_views
 from freshloop.live.streams import views as live_stream_views
@@ -12,6 +12,7 @@ from freshloop.web import shop_views, views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("livez", livez, name="livez"),
     # Browsers ask for /favicon.ico whatever the page says; point them at the brand icon.
     path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),

@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import redis
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
@@ -26,6 +28,7 @@ from freshloop.core.errors import (
 )
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
 from freshloop.core.models import ApiKey
+from freshloop.core.outages import outage_response
 from freshloop.core.permissions import Role, require_role
 
 logger = logging.getLogger(__name__)
@@ -186,8 +189,17 @@ def install_error_handlers(api: NinjaAPI) -> None:
             500, code, message, {"request_id": getattr(request, "request_id", "")}
         )
 
+    def on_dependency_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # 503 with Retry-After when the database or Redis does not answer (core.outages);
+        # any other database or Redis error is a bug like any other.
+        return outage_response(request, exc) or on_unexpected(request, exc)
+
     handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
         (DomainError, on_domain_error),
+        (OperationalError, on_dependency_error),
+        (InterfaceError, on_dependency_error),
+        (redis.ConnectionError, on_dependency_error),
+        (redis.TimeoutError, on_dependency_error),
         (ValidationError, on_validation_error),
         (HttpError, on_http_error),
         (Http404, on_not_found),

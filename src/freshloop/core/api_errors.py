@@ -14,7 +14,9 @@ The errors every operation can answer by construction are added here, never repe
 422 `validation_error` when it takes parameters or a body, 400 `malformed_request` and 413
 `payload_too_large` for methods that carry a body (the body-size middleware and the JSON parser
 answer them), 401 `not_authenticated` plus what each auth class declares when it needs a caller,
-429 when a ninja throttle guards it, and 500 `internal_error` everywhere.
+429 when a ninja throttle guards it, 500 `internal_error` everywhere, and 503
+`database_unavailable` / `service_unavailable` everywhere (the database or Redis not answering,
+`core.outages`; the answer carries `Retry-After`).
 `tests/core/test_openapi_errors.py` proves by static analysis that every code a view can raise is
 listed.
 """
@@ -30,7 +32,7 @@ from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
-from freshloop.core.errors import DomainError
+from freshloop.core.errors import DatabaseUnavailable, DomainError
 from freshloop.core.http import STATUS_ERRORS
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
@@ -101,6 +103,8 @@ def operation_errors(operation: Operation, *, has_parameters: bool) -> list[Erro
     if operation.throttle_objects:
         docs.append(ErrorDoc.for_status(429))
     docs.append(ErrorDoc.for_status(500))
+    # Any operation can meet a dependency outage; core.outages answers it (never a 500).
+    docs += [ErrorDoc.of(DatabaseUnavailable), ErrorDoc.for_status(503)]
     # One entry per code: a declared error's own message wins over the generic one.
     unique: dict[tuple[int, str], ErrorDoc] = {}
     for doc in docs:

@@ -74,3 +74,32 @@ class MalformedRequest(DomainError):
     code = "malformed_request"
     message = "请求格式不正确"
     status = 400
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (the database, Redis) does not answer: nothing the caller did is wrong,
+    and the same request sent again after `retry_after` seconds may well succeed."""
+
+    code = "service_unavailable"
+    message = "服务暂时不可用，请稍后再试"
+    status = 503
+    default_retry_after: ClassVar[int] = 5
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int | None = None, detail: Any = None
+    ) -> None:
+        self.retry_after = retry_after if retry_after is not None else self.default_retry_after
+        super().__init__(message, detail={"retry_after": self.retry_after, **(detail or {})})
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    message = "系统繁忙（数据库暂时无法连接），请稍后再试"
+
+
+class RateLimiterUnavailable(ServiceUnavailable):
+    """Redis, where the rate limits and login-code locks live, does not answer: refusing is
+    safer than sending codes (SMS pumping) or checking passwords without a limit."""
+
+    code = "rate_limiter_unavailable"
+    message = "验证服务暂时不可用，请稍后再试"

@@ -19,6 +19,7 @@ STATUS_ERRORS: dict[int, tuple[str, str]] = {
     422: ("validation_error", "请求参数不正确"),
     429: ("rate_limited", "操作过于频繁，请稍后再试"),
     500: ("internal_error", "服务器内部错误，请稍后再试"),
+    503: ("service_unavailable", "服务暂时不可用，请稍后再试"),
 }
 
 
@@ -28,7 +29,7 @@ def error_response(status: int, code: str, message: str, detail: Any = None) -> 
         status=status,
         json_dumps_params={"ensure_ascii": False},
     )
-    if status == 429 and isinstance(detail, dict) and "retry_after" in detail:
+    if status in (429, 503) and isinstance(detail, dict) and "retry_after" in detail:
         response["Retry-After"] = str(detail["retry_after"])
     return response
 

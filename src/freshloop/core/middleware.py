@@ -18,6 +18,7 @@ from freshloop.core.errors import MalformedRequest, PayloadTooLarge
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
 from freshloop.core.logging import client_ip_var, request_id_var
 from freshloop.core.net import client_ip as client_ip  # the one client-IP function, re-exported
+from freshloop.core.outages import outage_response
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -145,6 +146,18 @@ class ApiErrorShapeMiddleware(_DualModeMiddleware):
         if response.has_header("Allow"):
             shaped["Allow"] = response["Allow"]
         return shaped
+
+
+class DependencyOutageMiddleware(_DualModeMiddleware):
+    """A view that fails because the database or Redis does not answer gets a 503 with
+    Retry-After (JSON for the API, a short page otherwise) and one throttled warning line,
+    instead of a 500 and a traceback per request (core.outages). Failures in a middleware
+    reach `handler500`, which answers the same way."""
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        return outage_response(request, exception)
 
 
 def close_request_connections() -> None:

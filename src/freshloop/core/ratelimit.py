@@ -7,12 +7,18 @@ login codes, a phone locked after wrong codes) holds a key until a moment; `lock
 it only when it is free, atomically (a Lua script in Redis, a conditional UPDATE or a unique
 INSERT in the database), so two parallel requests never both pass a cool-down. Locks keep their
 end as a timestamp of `core.clock`, so they age with the clock the rest of the code reads.
+
+When Redis does not answer, every function here raises `RateLimiterUnavailable` (503 with
+Retry-After): without its counters nothing may pass unlimited (a login code is an SMS we pay
+for), and a 500 would tell the client the request itself was wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import NoReturn, Protocol
 
@@ -22,8 +28,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 
 from freshloop.core import clock
-from freshloop.core.errors import RateLimited
+from freshloop.core.errors import RateLimited, RateLimiterUnavailable
 from freshloop.core.models import RateLimitCounter
+from freshloop.core.outages import outage_log
 
 
 class RateLimitBackend(Protocol):
@@ -196,6 +203,17 @@ class RedisBackend:
         self.client.delete(self._lock_key(key))
 
 
+@contextlib.contextmanager
+def _answering() -> Iterator[None]:
+    """Redis not answering is `RateLimiterUnavailable` (503), never a 500."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        unavailable = RateLimiterUnavailable()
+        outage_log.warn(unavailable, error)
+        raise unavailable from error
+
+
 @lru_cache(maxsize=1)
 def default_backend() -> RateLimitBackend:
     url = settings.FRESHLOOP.redis_url
@@ -223,7 +241,8 @@ def rate_limit_hit(
 ) -> int:
     """Count one hit for `key`; raise RateLimited (429) once more than `limit` fall in the window."""
     now, window_start = _window(window_seconds)
-    count = (backend or default_backend()).increment(key, window_start, window_seconds)
+    with _answering():
+        count = (backend or default_backend()).increment(key, window_start, window_seconds)
     if count > limit:
         _refuse(message, now=now, window_end=window_start + window_seconds)
     return count
@@ -243,7 +262,8 @@ def rate_limit_check(
     a failure, so successes never use up the allowance.
     """
     now, window_start = _window(window_seconds)
-    count = (backend or default_backend()).count(key, window_start)
+    with _answering():
+        count = (backend or default_backend()).count(key, window_start)
     if count >= limit:
         _refuse(message, now=now, window_end=window_start + window_seconds)
     return count
@@ -252,25 +272,29 @@ def rate_limit_check(
 def lock_acquire(key: str, *, seconds: int, backend: RateLimitBackend | None = None) -> int:
     """Hold `key` for `seconds` if it is free; else return the seconds until it frees (> 0)."""
     now = clock.now().timestamp()
-    held_until = (backend or default_backend()).lock_acquire(key, now=now, until=now + seconds)
+    with _answering():
+        held_until = (backend or default_backend()).lock_acquire(key, now=now, until=now + seconds)
     return 0 if held_until is None else max(1, math.ceil(held_until - now))
 
 
 def lock_set(key: str, *, seconds: int, backend: RateLimitBackend | None = None) -> None:
     """Hold `key` for `seconds` from now, whoever held it before."""
     now = clock.now().timestamp()
-    (backend or default_backend()).lock_set(key, now=now, until=now + seconds)
+    with _answering():
+        (backend or default_backend()).lock_set(key, now=now, until=now + seconds)
 
 
 def lock_remaining(key: str, *, backend: RateLimitBackend | None = None) -> int:
     """Seconds until the lock on `key` frees; 0 when it is free."""
     now = clock.now().timestamp()
-    held_until = (backend or default_backend()).lock_until(key, now=now)
+    with _answering():
+        held_until = (backend or default_backend()).lock_until(key, now=now)
     return 0 if held_until is None else max(1, math.ceil(held_until - now))
 
 
 def lock_release(key: str, *, backend: RateLimitBackend | None = None) -> None:
-    (backend or default_backend()).lock_release(key)
+    with _answering():
+        (backend or default_backend()).lock_release(key)
 
 
 def wait_phrase(seconds: int) -> tuple[int, str]:

@@ -11,7 +11,7 @@ from ninja import Query, Router, Schema, Status
 from freshloop.core import clock
 from freshloop.core.api import ApiKeyAuth, OperatorAuth, request_actor
 from freshloop.core.api_errors import raises
-from freshloop.core.errors import RateLimited
+from freshloop.core.errors import RateLimited, RateLimiterUnavailable
 from freshloop.core.net import client_ip
 from freshloop.core.permissions import Role
 from freshloop.identity.auth import (
@@ -61,7 +61,7 @@ oneid_router = Router(tags=["OneID 用户身份"])
 
 
 @router.post("/otp", response={202: OtpRequestOut}, summary="发送登录验证码")
-@raises(InvalidPhone, RateLimited, OtpLocked)
+@raises(InvalidPhone, RateLimited, OtpLocked, RateLimiterUnavailable)
 def request_code(request: HttpRequest, body: OtpRequestIn) -> Status[OtpRequestOut]:
     result = otp_request(phone=body.phone, ip_address=client_ip(request))
     return Status(
@@ -83,6 +83,7 @@ def request_code(request: HttpRequest, body: OtpRequestIn) -> Status[OtpRequestO
     ConflictingIdentifiers,
     TooManyIdentifiers,
     RateLimited,
+    RateLimiterUnavailable,
 )
 def verify_code(request: HttpRequest, body: OtpVerifyIn) -> LoginOut:
     result = otp_verify(phone=body.phone, code=body.code, ip_address=client_ip(request))

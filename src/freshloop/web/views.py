@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from freshloop.core.errors import DomainError
 from freshloop.core.http import STATUS_ERRORS, error_response
+from freshloop.core.outages import outage_response
 from freshloop.core.permissions import ROLE_LABELS, user_roles
 from freshloop.identity.auth import consumer_from_request, wechat_oauth_finish
 from freshloop.identity.errors import TokenInvalid
@@ -211,6 +213,11 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while the exception is being handled (one raised in a middleware,
+    # e.g. a session saved on the way out): a database or Redis outage answers 503.
+    exception = sys.exc_info()[1]
+    if exception is not None and (outage := outage_response(request, exception)) is not None:
+        return outage
     if _wants_json(request):
         code, message = STATUS_ERRORS[500]
         return error_response(

@@ -25,6 +25,7 @@ from freshloop.core.errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    RateLimiterUnavailable,
 )
 from freshloop.identity.auth import ConsumerAuth, request_person
 from freshloop.identity.errors import (
@@ -159,6 +160,7 @@ def comments(request: HttpRequest, code: str) -> list[dict[str, Any]]:
     MembersOnly,
     NotFound,
     RateLimited,
+    RateLimiterUnavailable,
     ViewerBanned,
     ViewerMuted,
 )

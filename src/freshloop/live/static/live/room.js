@@ -10,7 +10,7 @@ function liveRoom(code) {
     comments: [], draft: '', error: '', toast: '', drop: null, reserved: false,
     sheet: '', item: null, qty: 1, flash: null, coupons: [], chosen: [], quote: null, busy: false,
     address: Object.assign({ name: '', phone: '', province: '', city: '', district: '', detail: '' }, savedAddress),
-    pendingLikes: 0, events: null, player: null, joined: null,
+    pendingLikes: 0, events: null, player: null, joined: null, intent: purchaseIntent('live:' + code),
 
     get pinned() { return this.state.products.find(p => p.pinned) || null; },
     flashFor(skuId) { return this.state.flash_sales.find(f => f.sku_id === skuId && f.remaining > 0) || null; },
@@ -122,11 +122,13 @@ function liveRoom(code) {
     async placeOrder() {
       this.busy = true; this.error = '';
       localStorage.setItem('fl_address', JSON.stringify(this.address));
-      const key = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
+      // The same purchase tapped again after an error reuses its key (one order, not two).
+      const key = this.intent.key(this.flash ? { flash: this.flash.id, quantity: this.qty, coupon_ids: this.chosen } : this.body());
       try {
         const order = this.flash
           ? await api('POST', '/api/v1/live/flash-sales/' + this.flash.id + '/buy', { quantity: this.qty, address: this.address, coupon_ids: this.chosen }, { 'Idempotency-Key': key })
           : await api('POST', '/api/v1/shop/orders', Object.assign(this.body(), { address: this.address }), { 'Idempotency-Key': key });
+        this.intent.done();
         // The cashier takes over (WeChat JSAPI, a QR, or the provider's page that returns here);
         // the viewer stays in the room.
         this.sheet = '';
