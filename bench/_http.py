@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -321,12 +322,26 @@ def wrk(
         uuid.uuid4().hex[:12],
     ]
     try:
-        finished = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
+        process = subprocess.Popen(  # noqa: S603
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        if once:
+            # wrk's main thread sleeps out -d even when every thread has stopped: interrupt it
+            # (SIGINT: it then reports as usual) once all threads have left their marker.
+            markers = [Path(f"{file.name}.done.{thread}") for thread in range(1, WRK_THREADS + 1)]
+            while process.poll() is None and not all(marker.exists() for marker in markers):
+                time.sleep(0.02)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate()
     finally:
-        os.unlink(file.name)
-    marked = [line for line in finished.stdout.splitlines() if line.startswith("WRK ")]
+        for leftover in Path(file.name).parent.glob(Path(file.name).name + "*"):
+            leftover.unlink()
+    if process.returncode != 0:
+        raise SystemExit(f"wrk failed ({process.returncode}):\n{stdout}\n{stderr}")
+    marked = [line for line in stdout.splitlines() if line.startswith("WRK ")]
     if not marked:
-        raise SystemExit(f"wrk printed no result:\n{finished.stdout}\n{finished.stderr}")
+        raise SystemExit(f"wrk printed no result:\n{stdout}\n{stderr}")
     figures = json.loads(marked[-1][4:])
     return WrkResult(
         requests=figures["requests"],

@@ -5,8 +5,7 @@
 -- (an empty body is a GET). Thread N takes the lines N, N+threads, N+2*threads... (all of
 -- them when there are fewer lines than threads).
 --   once:  each line is sent exactly once (a buyer taps once); the thread stops when it has
---          as many answers as lines. A connection that asks for more meanwhile replays the
---          thread's last line with the same Idempotency-Key (a replay, answered as one).
+--          as many answers as lines, and leaves "<request file>.done.<thread>" behind.
 --   cycle: the lines are sent round and round for the run's duration, each request with a
 --          fresh Idempotency-Key.
 -- At the end one line "WRK {json}" carries requests, duration, latency percentiles (each
@@ -24,6 +23,7 @@ function init(args)
   mode = args[2]
   local thread_count = tonumber(args[3])
   nonce = args[4]
+  done_marker = args[1] .. ".done."
   lines = {}
   local all = {}
   for line in io.lines(path) do
@@ -48,10 +48,9 @@ function request()
   local number = sent
   if number > #lines then
     if mode == "once" then
-      number = #lines
-    else
-      number = ((sent - 1) % #lines) + 1
+      return "" -- nothing more to send: the connection waits, idle, until the thread stops
     end
+    number = ((sent - 1) % #lines) + 1
   end
   local line = lines[number]
   local key = nonce .. "-" .. tid .. "-" .. (mode == "once" and number or sent)
@@ -72,7 +71,11 @@ function response(status, headers, body)
   end
   statuses[status] = (statuses[status] or 0) + 1
   answered = answered + 1
-  if mode == "once" and answered >= #lines then
+  if mode == "once" and answered >= #lines and not finished then
+    -- wrk's main thread sleeps out the whole duration; this file tells the caller
+    -- (bench/_http.py) that this thread is done, and it interrupts wrk once all are.
+    finished = true
+    io.open(done_marker .. tid, "w"):close()
     wrk.thread:stop()
   end
 end
