@@ -19,7 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, setup_django
 
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-POSTGRES_BENCH_DB = "freshloop_bench_identity"
+# The bench drops and re-creates this database; several people benchmarking on one server
+# each name their own (FRESHLOOP_BENCH_POSTGRES_DB).
+POSTGRES_BENCH_DB = os.environ.get("FRESHLOOP_BENCH_POSTGRES_DB", "freshloop_bench_identity")
 
 
 def _prepare_postgres() -> str:
