@@ -2,7 +2,13 @@
 on SQLite and on PostgreSQL (one JSON line per database).
 
 Call mix per round: 50% a known phone, 30% a known phone with a new device (a link),
-20% a brand-new person. Usage: python bench/identity_online.py [--quick] [--db sqlite|postgres]
+20% a brand-new person. `queries_by_kind`: the statements one more call of each kind sends
+(BEGIN and COMMIT included, and whatever the after-commit handlers of other modules send),
+counted outside the timed loop. The data hub flusher is off, as in the served layout (`make
+demo` runs it in a process of its own).
+
+Usage: python bench/identity_online.py [--quick] [--db sqlite|postgres]
+(FRESHLOOP_BENCH_POSTGRES_DB names the PostgreSQL database it drops and re-creates.)
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, setup_django
 
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-POSTGRES_BENCH_DB = "freshloop_bench_identity"
+# The bench drops and re-creates this database; several people benchmarking on one server
+# each name their own (FRESHLOOP_BENCH_POSTGRES_DB).
+POSTGRES_BENCH_DB = os.environ.get("FRESHLOOP_BENCH_POSTGRES_DB", "freshloop_bench_identity")
 
 
 def _prepare_postgres() -> str:
@@ -75,10 +83,13 @@ def run_one(db: str, people: int, calls: int) -> None:
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{data_dir}/bench.sqlite3"
     os.environ["FRESHLOOP_LOG_LEVEL"] = "WARNING"
+    os.environ["FRESHLOOP_DATAHUB_AUTOFLUSH"] = "0"
     setup_django()
     import random
 
     from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     from freshloop.identity.resolver import IdentifierInput, identify
 
@@ -88,26 +99,33 @@ def run_one(db: str, people: int, calls: int) -> None:
     latencies: list[float] = []
     by_kind: dict[str, list[float]] = {"known": [], "link": [], "new": []}
     started = time.perf_counter()
-    for call in range(calls):
-        roll = rng.random()
+
+    def call_of(kind: str, call: int) -> list[IdentifierInput]:
         phone = rng.choice(phones)
-        if roll < 0.5:
-            kind = "known"
-            identifiers = [IdentifierInput(type="phone", value=phone, verified=True)]
-        elif roll < 0.8:
-            kind = "link"
-            identifiers = [
+        if kind == "known":
+            return [IdentifierInput(type="phone", value=phone, verified=True)]
+        if kind == "link":
+            return [
                 IdentifierInput(type="phone", value=phone, verified=True),
                 IdentifierInput(type="device_id", value=f"bench-device-{call}"),
             ]
-        else:
-            kind = "new"
-            identifiers = [IdentifierInput(type="device_id", value=f"bench-new-{call}")]
+        return [IdentifierInput(type="device_id", value=f"bench-new-{call}")]
+
+    for call in range(calls):
+        roll = rng.random()
+        kind = "known" if roll < 0.5 else "link" if roll < 0.8 else "new"
+        identifiers = call_of(kind, call)
         before = time.perf_counter()
         identify(identifiers=identifiers, source="live")
         latencies.append(time.perf_counter() - before)
         by_kind[kind].append(latencies[-1])
     elapsed = time.perf_counter() - started
+    queries_by_kind: dict[str, int] = {}
+    for kind in by_kind:
+        identifiers = call_of(kind, calls + len(queries_by_kind))
+        with CaptureQueriesContext(connection) as captured:
+            identify(identifiers=identifiers, source="live")
+        queries_by_kind[kind] = len(captured.captured_queries)
     latencies.sort()
     emit(
         {
@@ -120,6 +138,7 @@ def run_one(db: str, people: int, calls: int) -> None:
             "p99_ms_by_kind": {
                 kind: _percentile_ms(sorted(values), 0.99) for kind, values in by_kind.items()
             },
+            "queries_by_kind": queries_by_kind,
         }
     )
     if db == "postgres":
@@ -128,8 +147,8 @@ def run_one(db: str, people: int, calls: int) -> None:
         connections.close_all()
         import psycopg
 
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB}")
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB}")
 
 
 def main() -> None:

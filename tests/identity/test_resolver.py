@@ -10,9 +10,12 @@ import random
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from freshloop.core import clock
 from freshloop.core.models import AuditLog
 from freshloop.identity.errors import ConflictingIdentifiers, InvalidIdentifier, TooManyIdentifiers
 from freshloop.identity.events import IdentityMerged
@@ -25,6 +28,8 @@ from freshloop.identity.models import (
     Person,
     PersonStatus,
 )
+from freshloop.identity.normalise import identifier_key
+from freshloop.identity.partition import Node, partition
 from freshloop.identity.resolver import IdentifierInput, identify
 from freshloop.identity.services import consumer_token_issue
 from tests.concurrency import errors_of, run_at_once
@@ -421,3 +426,149 @@ class TestIdentifyConcurrency:
             assert active_people() == 1
             assert Identifier.objects.values("person_id").distinct().count() == 1
             assert Identifier.objects.count() == 6
+
+
+# --- the stored people are the canonical partition ------------------------------------------
+
+
+def _canonical_groups() -> set[frozenset[int]]:
+    """The partition of all the stored evidence, computed from scratch."""
+    nodes = {
+        i.pk: Node(
+            id=i.pk, key=identifier_key(i.type, i.scope, i.value_index), type=i.type, scope=i.scope
+        )
+        for i in Identifier.objects.all()
+    }
+    links = list(IdentifierLink.objects.values_list("left_id", "right_id"))
+    return {frozenset(group) for group in partition(nodes, links).groups}
+
+
+def _stored_groups() -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for pk, person_id in Identifier.objects.values_list("pk", "person_id"):
+        groups.setdefault(person_id, set()).add(pk)
+    return {frozenset(group) for group in groups.values()}
+
+
+@pytest.mark.django_db
+class TestIdentifyKeepsTheCanonicalPartition:
+    """identify takes a shortcut when a call's new identifiers can only join the one person
+    holding the rest (or form a new person); after every call, shortcut or not, the people
+    must still be exactly the partition of all the evidence stored so far."""
+
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(calls=calls_strategy)
+    def test_after_every_call(self, calls: list[list[IdentifierInput]]) -> None:
+        # given the tables empty
+        _reset_identity_tables()
+        for call in calls:
+            # when a call arrives
+            identify(identifiers=call, source="shop")
+            # then the stored people are the partition of the stored evidence
+            assert _stored_groups() == _canonical_groups()
+
+    def test_a_new_phone_never_joins_a_person_who_has_one(self) -> None:
+        # given a person with a phone and a unionid
+        first = identify(identifiers=[phone("13800000001"), unionid("u-1")], source="shop")
+        # when the unionid comes back with another phone
+        second = identify(identifiers=[unionid("u-1"), phone("13800000002")], source="shop")
+        # then the new phone is someone else, and the refusal is recorded
+        new_phone = Identifier.objects.get(type="phone", person=second.person)
+        assert second.person.pk == first.person.pk or new_phone.person_id != first.person.pk
+        assert Identifier.objects.filter(person=first.person, type="phone").count() == 1
+        assert IdentityConflict.objects.count() == 1
+        assert _stored_groups() == _canonical_groups()
+
+
+# --- statements per call ------------------------------------------------------------------
+
+
+def _statements_of(**call: Any) -> list[str]:
+    """The SQL one identify call sends in its own transaction, BEGIN to COMMIT (the
+    after-commit handlers of other modules are theirs to count)."""
+    with CaptureQueriesContext(connection) as captured:
+        identify(source="live", **call)
+    sqls = [query["sql"] for query in captured.captured_queries]
+    commit = next(index for index, sql in enumerate(sqls) if sql.startswith("COMMIT"))
+    return sqls[: commit + 1]
+
+
+# (SQLite, PostgreSQL): BEGIN and COMMIT included. PostgreSQL adds the advisory lock on the
+# call's identifiers, and a known customer's call that only refreshes last_seen_at says it
+# need not wait for the disk (SET LOCAL synchronous_commit).
+STATEMENTS = {
+    "known, seen a minute ago": (3, 4),
+    "known, last seen long ago": (4, 6),
+    "known, with a new trait": (4, 5),
+    "known phone with a new device": (5, 6),
+    "known phone and device, linked before": (4, 5),
+    "new person": (6, 7),
+    "new person with two identifiers": (7, 8),
+    "merge of two people": (18, 19),
+    "conflict": (14, 15),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+class TestIdentifyStatements:
+    """How many statements each kind of identify call sends: a regression here is a round
+    trip every login pays."""
+
+    def _expect(self, case: str, statements: list[str]) -> None:
+        sqlite, postgresql = STATEMENTS[case]
+        expected = postgresql if connection.vendor == "postgresql" else sqlite
+        assert len(statements) == expected, "\n".join(statements)
+
+    def test_known_customer(self) -> None:
+        # given a known customer
+        with clock.frozen(T0):
+            identify(identifiers=[phone("13800000001")], source="live")
+        # when they come back a minute later, then an hour later, then with a new trait
+        with clock.frozen(T0 + dt.timedelta(minutes=1)):
+            soon = _statements_of(identifiers=[phone("13800000001")])
+        with clock.frozen(T0 + dt.timedelta(hours=1)):
+            later = _statements_of(identifiers=[phone("13800000001")])
+            with_trait = _statements_of(identifiers=[phone("13800000001")], traits={"city": "上海"})
+        # then one read answers; the refresh and the trait are one write each
+        self._expect("known, seen a minute ago", soon)
+        self._expect("known, last seen long ago", later)
+        self._expect("known, with a new trait", with_trait)
+        assert any("synchronous_commit" in sql for sql in later) == (
+            connection.vendor == "postgresql"
+        )
+        assert not any("synchronous_commit" in sql for sql in with_trait)
+
+    def test_link(self) -> None:
+        # given a known customer
+        identify(identifiers=[phone("13800000001")], source="live")
+        # when they come with a new device, and again with the same device
+        linked = _statements_of(identifiers=[phone("13800000001"), device("dev-1")])
+        again = _statements_of(identifiers=[phone("13800000001"), device("dev-1")])
+        # then the device and its link are one insert each; the second call only reads
+        self._expect("known phone with a new device", linked)
+        self._expect("known phone and device, linked before", again)
+        assert not any("synchronous_commit" in sql for sql in linked)
+
+    def test_new_person(self) -> None:
+        # when nobody knows the identifiers
+        alone = _statements_of(identifiers=[device("dev-1")])
+        pair = _statements_of(identifiers=[phone("13800000001"), device("dev-2")])
+        # then the person, its identifiers (one insert), its links and its audit row
+        self._expect("new person", alone)
+        self._expect("new person with two identifiers", pair)
+
+    def test_merge_and_conflict(self) -> None:
+        # given two people, and a device known to the first
+        identify(identifiers=[phone("13800000001"), device("dev-1")], source="live")
+        identify(identifiers=[device("dev-2")], source="live")
+        identify(identifiers=[phone("13800000003")], source="live")
+        # when a call proves the second is the first, and another ties a third phone to dev-1
+        merge = _statements_of(identifiers=[phone("13800000001"), device("dev-2")])
+        conflict = _statements_of(identifiers=[phone("13800000003"), device("dev-1")])
+        # then each repartitions its component once
+        self._expect("merge of two people", merge)
+        self._expect("conflict", conflict)
+        assert MergeRecord.objects.count() == 1
+        assert IdentityConflict.objects.count() == 1

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from freshloop.identity.locks import people_lock
 from freshloop.identity.models import (
     Identifier,
@@ -57,17 +59,13 @@ def component_load(seed_identifier_ids: Iterable[int]) -> Component:
             if identifier.person_id not in seen_people:
                 new_people.add(identifier.person_id)
         seen_people |= new_people
-        ids = list(frontier)
+        ids = sorted(frontier)
         next_ids: set[int] = set()
-        for left, right, source in IdentifierLink.objects.filter(left_id__in=ids).values_list(
-            "left_id", "right_id", "source"
-        ):
+        for left, right, source in IdentifierLink.objects.filter(
+            Q(left_id__in=ids) | Q(right_id__in=ids)
+        ).values_list("left_id", "right_id", "source"):
             links[(left, right)] = source
             next_ids.add(right)
-        for left, right, source in IdentifierLink.objects.filter(right_id__in=ids).values_list(
-            "left_id", "right_id", "source"
-        ):
-            links[(left, right)] = source
             next_ids.add(left)
         if new_people:
             next_ids |= set(
@@ -94,16 +92,23 @@ def component_load(seed_identifier_ids: Iterable[int]) -> Component:
 
 
 def component_load_locked(
-    seed_identifier_ids: Iterable[int], *, person_ids: Iterable[int] = ()
+    seed_identifier_ids: Iterable[int],
+    *,
+    person_ids: Iterable[int] = (),
+    locked: dict[int, Person] | None = None,
 ) -> tuple[Component, dict[int, Person]]:
-    """Lock the people we already know are involved, load the component, and lock whoever
-    else it turned out to hold; reload until nobody new appears."""
+    """Lock the people we already know are involved (`locked`: people the caller has locked
+    in this transaction already), load the component, and lock whoever else it turned out to
+    hold; reload until nobody new appears."""
     seeds = set(seed_identifier_ids)
-    locked: dict[int, Person] = people_lock(person_ids) if person_ids else {}
+    held: dict[int, Person] = dict(locked or {})
+    wanted = set(person_ids) - set(held)
+    if wanted:
+        held.update(people_lock(wanted))
     for _ in range(5):
         component = component_load(seeds)
-        missing = component.person_ids - set(locked)
+        missing = component.person_ids - set(held)
         if not missing:
-            return component, locked
-        locked.update(people_lock(component.person_ids))
-    return component, locked
+            return component, held
+        held.update(people_lock(missing))
+    return component, held

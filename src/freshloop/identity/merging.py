@@ -369,21 +369,32 @@ def person_references_repoint(*, from_person_id: int, into_person_id: int) -> No
 
 
 def conflicts_record(*, result: PartitionResult, now: dt.datetime) -> int:
-    opened = 0
+    """Keep each refused link as a conflict, once per pair: one read for the pairs already
+    recorded and one insert for the rest. The caller holds the component's people, so no
+    other call records the same pair meanwhile (the insert still ignores a duplicate)."""
+    wanted: dict[tuple[int, int], IdentityConflict] = {}
     for blocked in result.blocked:
         left, right = sorted((blocked.left, blocked.right))
+        if (left, right) in wanted:
+            continue
         # A link refused because of an operator's split was already decided: keep it as
         # history, not as work in the review queue.
         decided = blocked.reason == "split"
-        _, created = IdentityConflict.objects.get_or_create(
+        wanted[(left, right)] = IdentityConflict(
             left_id=left,
             right_id=right,
-            defaults={
-                "reason": blocked.reason,
-                "detail": blocked.detail[:200],
-                "status": ConflictStatus.DISMISSED if decided else ConflictStatus.OPEN,
-                "created_at": now,
-            },
+            reason=blocked.reason,
+            detail=blocked.detail[:200],
+            status=ConflictStatus.DISMISSED if decided else ConflictStatus.OPEN,
+            created_at=now,
         )
-        opened += int(created and not decided)
-    return opened
+    if not wanted:
+        return 0
+    known = set(
+        IdentityConflict.objects.filter(
+            left_id__in={left for left, _ in wanted}, right_id__in={right for _, right in wanted}
+        ).values_list("left_id", "right_id")
+    )
+    fresh = [conflict for pair, conflict in sorted(wanted.items()) if pair not in known]
+    IdentityConflict.objects.bulk_create(fresh, ignore_conflicts=True)
+    return sum(1 for conflict in fresh if conflict.status == ConflictStatus.OPEN)
