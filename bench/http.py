@@ -103,8 +103,11 @@ def main() -> None:
     with serving(
         "config.asgi:application", env=env, cwd=ROOT, workers=args.workers, ready_path="/livez"
     ) as base:
+        # Warm both processes on every path first (URL resolver, templates, pools), then each
+        # path once more just before it is measured.
+        wrk(base, [Request(path) for path in paths], connections=args.connections, seconds=3)
         for path in paths:
-            wrk(base, [Request(path)], connections=args.connections, seconds=1)  # warm-up
+            wrk(base, [Request(path)], connections=args.connections, seconds=1)
             measured.append(
                 (path, wrk(base, [Request(path)], connections=args.connections, seconds=seconds))
             )
