@@ -37,3 +37,16 @@ def peak_mb() -> float:
 
 def emit(figures: dict[str, Any]) -> None:
     print(json.dumps(figures, ensure_ascii=False), flush=True)
+
+
+def bench_database_url(db: str, data_dir: str, postgres_name: str) -> str:
+    """A fresh database for one benchmark run: a SQLite file in `data_dir`, or the PostgreSQL
+    database `postgres_name` dropped (with its connections) and created again."""
+    if db == "sqlite":
+        return f"sqlite:///{data_dir}/bench.sqlite3"
+    import psycopg
+
+    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {postgres_name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {postgres_name}")
+    return f"postgres://postgres@127.0.0.1:5432/{postgres_name}"

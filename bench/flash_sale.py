@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, emit, setup_django
+from _common import ROOT, bench_database_url, emit, setup_django
 from _http import BareProject, Request, bare_rps, serving, web_workers, wrk
 
-POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_DB = "freshloop_bench_flash_sale"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 LIST_PRICE_FEN = 2990
@@ -51,17 +50,6 @@ ADDRESS = {
     "district": "浦东新区",
     "detail": "张江路 1 号",
 }
-
-
-def _prepare_database(db: str, data_dir: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{data_dir}/bench.sqlite3"
-    import psycopg
-
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {POSTGRES_BENCH_DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}"
 
 
 def _seed(buyers: int, units: int) -> tuple[int, list[str]]:
@@ -175,7 +163,7 @@ def run_mode(mode: str, *, quick: bool, db: str, connections: int, workers: int)
     env = {
         **os.environ,
         "FRESHLOOP_DATA_DIR": data_dir,
-        "DATABASE_URL": _prepare_database(db, data_dir),
+        "DATABASE_URL": bench_database_url(db, data_dir, POSTGRES_BENCH_DB),
         "FRESHLOOP_LOG_LEVEL": "ERROR",  # 409 sold-out answers are expected here
         "FRESHLOOP_ENV": "development",
         "REDIS_URL": REDIS_URL if mode == "redis" else "",

@@ -22,25 +22,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, emit
+from _common import ROOT, bench_database_url, emit
 from _http import BareProject, Request, bare_rps, serving, web_workers, wrk
 
-POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_DB = "freshloop_bench_http"
 REDIS_URL = "redis://127.0.0.1:6379/9"
 AIMS = {"/livez": 0.5}
 PAGE_AIM = 0.15
-
-
-def _database_url(db: str, data_dir: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{data_dir}/bench.sqlite3"
-    import psycopg
-
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {POSTGRES_BENCH_DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}"
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
@@ -83,7 +71,7 @@ def main() -> None:
     env = {
         **os.environ,
         "FRESHLOOP_DATA_DIR": data_dir,
-        "DATABASE_URL": _database_url(args.db, data_dir),
+        "DATABASE_URL": bench_database_url(args.db, data_dir, POSTGRES_BENCH_DB),
         "REDIS_URL": REDIS_URL,
         "FRESHLOOP_LOG_LEVEL": "WARNING",
         "FRESHLOOP_ENV": "development",

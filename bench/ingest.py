@@ -29,23 +29,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, emit, setup_django
-from checkout import POSTGRES_ADMIN_URL, _free_port
+from _common import ROOT, bench_database_url, emit, setup_django
+from _http import free_port
 
 BATCH = 500
 SOURCE_NAME = "压测商城"
 NAMES = ["page_view", "product_view", "add_to_cart", "search", "share"]
-
-
-def _prepare_database(db: str, data_dir: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{data_dir}/bench.sqlite3"
-    import psycopg
-
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-        connection.execute("DROP DATABASE IF EXISTS freshloop_bench_ingest")
-        connection.execute("CREATE DATABASE freshloop_bench_ingest")
-    return "postgres://postgres@127.0.0.1:5432/freshloop_bench_ingest"
 
 
 def _batches(total: int, people: int, seed: int) -> list[bytes]:
@@ -127,7 +116,7 @@ def main() -> None:
     env = {
         **os.environ,
         "FRESHLOOP_DATA_DIR": data_dir,
-        "DATABASE_URL": _prepare_database(args.db, data_dir),
+        "DATABASE_URL": bench_database_url(args.db, data_dir, "freshloop_bench_ingest"),
         "FRESHLOOP_DATAHUB_STORE": str(store_path),
         "FRESHLOOP_DATAHUB_AUTOFLUSH": "1" if args.flusher == "web" else "0",
         "FRESHLOOP_LOG_LEVEL": "WARNING",
@@ -148,7 +137,7 @@ def main() -> None:
     connections.close_all()
     bodies = _batches(total, people, seed=int(time.time()))
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [
             sys.executable,

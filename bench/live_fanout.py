@@ -24,7 +24,6 @@ import json
 import os
 import re
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, emit
+from _http import free_port
 
 RATE_PER_S = 50
 REDIS_URL = os.environ.get("FRESHLOOP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -141,12 +141,6 @@ def serve(port: int) -> None:
 def _raise_fd_limit() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _proc_status(pid: int, field: str) -> int:
@@ -279,7 +273,7 @@ async def _measure(
 
 
 def _start_server(mode: str, data_dir: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FRESHLOOP_ENV": "development",

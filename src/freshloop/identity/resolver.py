@@ -313,23 +313,9 @@ def _identify_simple(
         person = next(iter(existing.values())).person
     call_identifiers = dict(existing)
     if fresh_items:
-        stored = Identifier.objects.bulk_create(
-            [
-                Identifier(
-                    person_id=person.pk,
-                    type=item.type,
-                    scope=item.scope,
-                    value=item.value,
-                    value_index=item.index,
-                    verified=item.verified,
-                    source=source,
-                    created_at=now,
-                    last_seen_at=now,
-                )
-                for item in fresh_items
-            ]
+        call_identifiers.update(
+            _identifiers_store(fresh_items, person_id=person.pk, source=source, now=now)
         )
-        call_identifiers.update(zip((item.key for item in fresh_items), stored, strict=True))
     new_links = _link_star(
         [call_identifiers[item.key] for item in normalised],
         fresh={call_identifiers[item.key].pk for item in fresh_items},
@@ -463,10 +449,18 @@ def _store_call_identifiers(
             source=source, display_name=display_name[:64], created_at=now, updated_at=now
         )
         home_id = provisional.pk
+    created = _identifiers_store(fresh_items, person_id=home_id, source=source, now=now)
+    return [existing.get(item.key) or created[item.key] for item in normalised], provisional
+
+
+def _identifiers_store(
+    items: list[NormalisedIdentifier], *, person_id: int, source: str, now: dt.datetime
+) -> dict[str, Identifier]:
+    """The call's new identifiers, stored for `person_id` in one insert, by their keys."""
     stored = Identifier.objects.bulk_create(
         [
             Identifier(
-                person_id=home_id,
+                person_id=person_id,
                 type=item.type,
                 scope=item.scope,
                 value=item.value,
@@ -476,11 +470,10 @@ def _store_call_identifiers(
                 created_at=now,
                 last_seen_at=now,
             )
-            for item in fresh_items
+            for item in items
         ]
     )
-    created = dict(zip((item.key for item in fresh_items), stored, strict=True))
-    return [existing.get(item.key) or created[item.key] for item in normalised], provisional
+    return dict(zip((item.key for item in items), stored, strict=True))
 
 
 def _link_star(
