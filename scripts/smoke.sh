@@ -12,7 +12,9 @@ trap cleanup EXIT
 
 for _ in $(seq 1 120); do
   if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-    curl -fsS "http://127.0.0.1:$PORT/m/" | grep -q "鲜" || { echo "smoke: /m/ did not render" >&2; exit 1; }
+    # Read the whole page first: `curl | grep -q` fails under pipefail when grep stops early.
+    home=$(curl -fsS "http://127.0.0.1:$PORT/m/")
+    grep -q "鲜" <<<"$home" || { echo "smoke: /m/ did not render" >&2; exit 1; }
     curl -fsS "http://127.0.0.1:$PORT/api/v1/openapi.json" >/dev/null
     echo "smoke: demo answered on port $PORT"
     exit 0
