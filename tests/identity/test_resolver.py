@@ -507,7 +507,10 @@ STATEMENTS = {
     "new person": (6, 7),
     "new person with two identifiers": (7, 8),
     "merge of two people": (18, 19),
-    "conflict": (14, 15),
+    # A conflict repartitions the component: whether an identifier changes person (one UPDATE
+    # more) depends on which of the people was created first, i.e. on ids the test does not
+    # choose (they differ between a fresh database and a long run).
+    "conflict": ((13, 14), (14, 15)),
 }
 
 
@@ -519,7 +522,8 @@ class TestIdentifyStatements:
     def _expect(self, case: str, statements: list[str]) -> None:
         sqlite, postgresql = STATEMENTS[case]
         expected = postgresql if connection.vendor == "postgresql" else sqlite
-        assert len(statements) == expected, "\n".join(statements)
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        assert len(statements) in allowed, "\n".join(statements)
 
     def test_known_customer(self) -> None:
         # given a known customer

@@ -2,7 +2,8 @@
 
 1. advisory locks on the call's identifier keys (PostgreSQL), all in one ascending statement;
 2. a match candidate (one row), when an operator decides one;
-3. people, in primary-key order.
+3. people, in primary-key order (`people_lock`, or `call_identifiers_lock`, which reads a call's
+   identifiers with their people and locks those people in that order in the same statement).
 
 A component that turns out larger than first thought locks its newcomers after the people
 already held (`components.component_load_locked`), which can break step 3's order; PostgreSQL
@@ -19,7 +20,8 @@ from collections.abc import Iterable
 
 from django.db import connection
 
-from freshloop.identity.models import MatchCandidate, Person
+from freshloop.identity.models import Identifier, MatchCandidate, Person
+from freshloop.identity.normalise import NormalisedIdentifier, identifier_key
 
 
 def advisory_lock(keys: Iterable[str]) -> None:
@@ -56,3 +58,18 @@ def people_lock(person_ids: Iterable[int]) -> dict[int, Person]:
         person.pk: person
         for person in Person.objects.select_for_update().filter(pk__in=ids).order_by("pk")
     }
+
+
+def call_identifiers_lock(normalised: list[NormalisedIdentifier]) -> dict[str, Identifier]:
+    """The call's identifiers already stored, by key, each with its person loaded and locked
+    (one statement; people locked in primary-key order, as `people_lock` does)."""
+    rows = (
+        Identifier.objects.filter(value_index__in=[n.index for n in normalised])
+        .select_related("person")
+        .select_for_update(of=("person",))
+        .order_by("person_id", "pk")
+    )
+    wanted = {n.key for n in normalised}
+    found = {identifier_key(i.type, i.scope, i.value_index): i for i in rows}
+    # A blind index is per (type, scope, value), so another type can share it only by accident.
+    return {key: identifier for key, identifier in found.items() if key in wanted}

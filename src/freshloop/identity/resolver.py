@@ -36,7 +36,7 @@ from freshloop.identity.errors import (
     InvalidIdentifier,
 )
 from freshloop.identity.events import PersonCreated
-from freshloop.identity.locks import advisory_lock, people_lock
+from freshloop.identity.locks import advisory_lock, call_identifiers_lock, people_lock
 from freshloop.identity.merging import (
     PRIVATE_TRAITS,
     SOURCE_PRIORITY,
@@ -164,7 +164,7 @@ def _identify_once(
     with transaction.atomic():
         advisory_lock(n.key for n in normalised)
         now = clock.now()
-        existing = _call_identifiers_read(normalised)
+        existing = call_identifiers_lock(normalised)
         seen, verified = _last_seen_refresh(normalised, existing, now=now)
         holders = {identifier.person_id for identifier in existing.values()}
         fresh_items = [item for item in normalised if item.key not in existing]
@@ -193,21 +193,6 @@ def _identify_once(
             actor=actor,
             now=now,
         )
-
-
-def _call_identifiers_read(normalised: list[NormalisedIdentifier]) -> dict[str, Identifier]:
-    """The call's identifiers already stored, by key, each with its person loaded and locked
-    (one statement; people locked in primary-key order, as `people_lock` does)."""
-    rows = (
-        Identifier.objects.filter(value_index__in=[n.index for n in normalised])
-        .select_related("person")
-        .select_for_update(of=("person",))
-        .order_by("person_id", "pk")
-    )
-    wanted = {n.key for n in normalised}
-    found = {identifier_key(i.type, i.scope, i.value_index): i for i in rows}
-    # A blind index is per (type, scope, value), so another type can share it only by accident.
-    return {key: identifier for key, identifier in found.items() if key in wanted}
 
 
 def _commit_without_waiting_for_disk() -> None:

@@ -16,7 +16,7 @@ from ninja import Query, Router, Status
 from freshloop.catalog.models import Sku
 from freshloop.core.api import OperatorAuth, request_actor
 from freshloop.core.api_errors import raises
-from freshloop.core.errors import InvalidInput, NotFound
+from freshloop.core.errors import Conflict, InvalidInput, NotFound
 from freshloop.core.permissions import Role
 from freshloop.live.flash_sale import services as flash_sale
 from freshloop.live.flash_sale.errors import (
@@ -234,6 +234,10 @@ def unban(request: HttpRequest, code: str, person_id: int) -> ViewerOut:
     NotFound,
     NotSessionHost,
     ProductNotInSession,
+    # Setting the sale's units aside (inventory.stock_block_reserve) checks the quantity and
+    # that the block is new again.
+    InvalidInput,
+    Conflict,
 )
 def flash_sale_start(request: HttpRequest, code: str, body: FlashSaleIn) -> Status[FlashSaleOut]:
     session = _hosted(request, code)
