@@ -64,7 +64,7 @@ from freshloop.orders.refunds import (
     refund_request_reject,
 )
 from freshloop.orders.selectors import order_for_idempotency_key
-from freshloop.orders.timeline import event_base, status_set, timeline_add
+from freshloop.orders.timeline import answer_from_written, event_base, status_set, timeline_add
 from freshloop.promotions import services as promotions
 from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
 from freshloop.promotions.selectors import CouponUsability
@@ -368,7 +368,7 @@ def _order_create_atomic(
         expires_at=now + PAYMENT_WINDOW,
         updated_at=now,
     )
-    OrderLine.objects.bulk_create(
+    lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
             sku=line.sku,
@@ -407,12 +407,15 @@ def _order_create_atomic(
         membership.points_spend(
             person_id=request.person.pk, points=quote.points_used, order_ref=order.order_no
         )
-    timeline_add(order, OrderStatus.PENDING_PAYMENT, note="下单成功，等待支付", actor="顾客")
+    placed = timeline_add(
+        order, OrderStatus.PENDING_PAYMENT, note="下单成功，等待支付", actor="顾客"
+    )
     if request.items is None:
         CartItem.objects.filter(
             cart__person=request.person, sku_id__in=[sku.pk for sku, _ in items]
         ).delete()
     publish(events.OrderCreated(**event_base(order), total_fen=order.total_fen))
+    answer_from_written(order, lines=lines, timeline=[placed])
     return order
 
 
