@@ -23,10 +23,11 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Subquery
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
-from freshloop.identity.models import Person
+from freshloop.identity.models import Person, PersonStatus
 from freshloop.membership.errors import (
     InsufficientPoints,
     InvalidPointsRequest,
@@ -48,6 +49,7 @@ from freshloop.membership.levels import (
 from freshloop.membership.locks import membership_get_or_create, memberships_lock, survivor_get
 from freshloop.membership.models import (
     GENESIS_HASH,
+    MemberLevel,
     Membership,
     PointsEntry,
     PointsKind,
@@ -220,10 +222,25 @@ def _whole(value: int, *, field: str, minimum: int) -> int:
 
 
 def member_benefits(*, person_id: int) -> MemberBenefits:
-    """The checkout benefits of the member's level (the lowest level if not yet a member)."""
-    person = survivor_get(person_id)
-    membership = Membership.objects.select_related("level").filter(person=person).first()
-    level = membership.level if membership is not None else member_levels()[0]
+    """The checkout benefits of the member's level (the lowest level if not yet a member).
+
+    Every checkout asks, so the common case is one statement: the levels, the member's own
+    first and then the lowest, with the person's status beside them. A merged person (whose
+    membership lives on the survivor) or an empty level table takes the long way."""
+    found = (
+        MemberLevel.objects.annotate(
+            mine=Exists(Membership.objects.filter(person_id=person_id, level=OuterRef("pk"))),
+            person_status=Subquery(Person.objects.filter(pk=person_id).values("status")),
+        )
+        .order_by(F("mine").desc(), "sort_order")
+        .first()
+    )
+    if found is not None and found.person_status == PersonStatus.ACTIVE:
+        level: MemberLevel = found
+    else:
+        person = survivor_get(person_id)  # raises MemberNotFound for nobody
+        membership = Membership.objects.select_related("level").filter(person=person).first()
+        level = membership.level if membership is not None else member_levels()[0]
     return MemberBenefits(
         level_code=level.code,
         level_name=level.name,
