@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -13,6 +14,7 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.errors import Conflict, InvalidInput
 from freshloop.core.models import AuditLog
+from freshloop.inventory import services
 from freshloop.inventory.errors import OutOfStock
 from freshloop.inventory.models import (
     BatchStock,
@@ -176,6 +178,62 @@ class TestStockReserve:
         StockLevel.objects.create(sku=sku, warehouse=ambient, on_hand=100)
         with pytest.raises(OutOfStock):
             reserve("O-1", sku, 1, province="广东")
+
+    def test_lines_reserve_in_one_statement(self, django_assert_num_queries: Any) -> None:
+        # given three SKUs in stock
+        skus = [make_sku(stock=10, name=f"商品{n}") for n in range(3)]
+        # when one order reserves all three: the levels are read once and updated once,
+        # then the reservations and the movements are written
+        with transaction.atomic(), django_assert_num_queries(4):
+            stock_reserve(
+                order_ref="O-1",
+                requests=[ReservationRequest(sku=sku, quantity=2) for sku in skus],
+                expires_at=None,
+            )
+        # then each level holds its two units
+        assert [level(sku.pk).reserved for sku in skus] == [2, 2, 2]
+
+    def test_first_choice_taken_since_the_read_falls_back_to_the_next_warehouse(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given milk in Beijing (nearest) and Shanghai, and eggs in Beijing
+        milk, eggs = make_sku(name="牛奶"), make_sku(name="鸡蛋")
+        shanghai, beijing = (
+            make_warehouse("sh", province="上海"),
+            make_warehouse("bj", province="北京"),
+        )
+        stock_receive(sku=milk, warehouse=shanghai, quantity=50, actor=OPERATOR)
+        stock_receive(sku=milk, warehouse=beijing, quantity=60, actor=OPERATOR)
+        stock_receive(sku=eggs, warehouse=beijing, quantity=5, actor=OPERATOR)
+        beijing_milk = StockLevel.objects.get(sku=milk, warehouse=beijing)
+        read_candidates = services._candidate_levels
+
+        def candidates_then_a_rival_buys(*args: Any, **kwargs: Any) -> Any:
+            found = read_candidates(*args, **kwargs)
+            # another buyer takes Beijing's milk between this order's read and its UPDATE
+            StockLevel.objects.filter(pk=beijing_milk.pk).update(reserved=59)
+            return found
+
+        monkeypatch.setattr(services, "_candidate_levels", candidates_then_a_rival_buys)
+        # when an order in Beijing asks for 3 milk and 2 eggs
+        with transaction.atomic():
+            taken = stock_reserve(
+                order_ref="O-1",
+                requests=[
+                    ReservationRequest(sku=milk, quantity=3),
+                    ReservationRequest(sku=eggs, quantity=2),
+                ],
+                expires_at=None,
+                province="北京",
+            )
+        # then the milk comes from Shanghai, the eggs from Beijing, and Beijing's milk is
+        # not over-promised
+        assert {(r.stock.sku_id, r.stock.warehouse_id) for r in taken} == {
+            (milk.pk, shanghai.pk),
+            (eggs.pk, beijing.pk),
+        }
+        assert StockLevel.objects.get(pk=beijing_milk.pk).reserved == 59
+        assert StockLevel.objects.get(sku=milk, warehouse=shanghai).reserved == 3
 
     @pytest.mark.django_db(transaction=True)
     def test_must_run_inside_the_order_transaction(self) -> None:

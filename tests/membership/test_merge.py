@@ -13,6 +13,7 @@ from freshloop.identity.resolver import IdentifierInput, identify
 from freshloop.membership.models import PointsEntry
 from freshloop.membership.services import (
     ledger_verify,
+    member_benefits,
     membership_merge,
     points_earn_for_order,
     points_reverse_for_refund,
@@ -72,6 +73,8 @@ class TestMembershipMerge:
         assert ledger_verify(person_id=visitor.pk).ok
         assert PointsEntry.objects.get(person=visitor, kind="merge_out").delta == -507
         assert PointsEntry.objects.get(person=shopper, kind="merge_in").delta == 507
+        # and the merged person's checkout gets the survivor's benefits
+        assert member_benefits(person_id=visitor.pk).level_code == "silver"
 
     def test_repeated_merge_event_moves_nothing_twice(
         self, django_capture_on_commit_callbacks: Any

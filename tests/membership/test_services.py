@@ -93,6 +93,19 @@ class TestMemberBenefits:
         with pytest.raises(MemberNotFound):
             member_benefits(person_id=999_999)
 
+    def test_levels_table_emptied_still_answers_the_lowest_level(self) -> None:
+        MemberLevel.objects.all().delete()
+        assert member_benefits(person_id=make_person().pk).level_code == "regular"
+
+    def test_a_checkout_pays_one_statement_for_it(self, django_assert_num_queries: Any) -> None:
+        # given a member and a non-member
+        member, other = make_person(), make_person()
+        points_earn_for_order(person_id=member.pk, order_ref="O-1", paid_amount_fen=500_000)
+        # then each asks once: person, membership and level in one read
+        for person in (member, other):
+            with django_assert_num_queries(1):
+                member_benefits(person_id=person.pk)
+
 
 class TestConversions:
     def test_one_hundred_points_are_one_yuan(self) -> None:

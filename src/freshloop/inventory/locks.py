@@ -10,6 +10,13 @@
    in: closing a block, and releasing or shipping what was drawn from it, lock the block row
    first, then move the level (draws themselves lock nothing: see `stock_reserve`).
 
+`stock_levels_reserve` takes an order's first-choice levels (one per SKU) in one statement,
+locking them in SKU order first; a line whose first choice fell short in the meantime then
+tries its other warehouses one by one, after that statement — the one place a level of a
+lower SKU can be locked after a higher one. It needs a race on the first choice and a second
+warehouse, and the deadlock it could cause is one PostgreSQL detects and `retry_transient`
+retries.
+
 The conditional UPDATEs of reservations lock a level as much as `select_for_update` does;
 that is why the stock take follows their order rather than the levels' primary keys (two
 orders of lock, one by SKU and one by primary key, would let a stock take and a multi-SKU
@@ -18,7 +25,9 @@ order wait on each other). Orders lock the order row before any stock (`orders.l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from django.db import connection
 
 from freshloop.inventory.models import BatchStock, Reservation, StockLevel, Warehouse
 
@@ -50,3 +59,39 @@ def block_lock(block_id: int) -> Reservation:
     """Lock one block reservation (see `Reservation`): its status and quantity decide what a
     release or a shipment of a reservation drawn from it does to the stock level."""
     return Reservation.objects.select_for_update().get(pk=block_id)
+
+
+def stock_levels_reserve(wanted: Sequence[tuple[int, int]]) -> set[int]:
+    """Reserve `quantity` more units on each `(level id, quantity)` — levels of distinct SKUs —
+    where the level still has them available, in one statement; returns the ids reserved on.
+
+    The same conditional UPDATE as one level at a time (`on_hand >= reserved + quantity`, so
+    a level is never over-promised), one round trip for the whole order. On PostgreSQL the
+    levels are locked in SKU order before they are updated (an UPDATE … FROM locks rows in
+    whatever order its plan visits them); SQLite has one writer at a time.
+    """
+    if not wanted:
+        return set()
+    table = connection.ops.quote_name(StockLevel._meta.db_table)
+    rows = ", ".join(["(%s, %s)"] * len(wanted))
+    params: list[int] = [value for pair in wanted for value in pair]
+    if connection.vendor == "postgresql":
+        sql = (
+            f"WITH wanted (id, quantity) AS (VALUES {rows}), "  # noqa: S608 (table name from the model, values are parameters)
+            f"locked AS MATERIALIZED (SELECT s.id FROM {table} s JOIN wanted w ON s.id = w.id::bigint "
+            "ORDER BY s.sku_id FOR UPDATE OF s) "
+            f"UPDATE {table} s SET reserved = s.reserved + w.quantity::integer "
+            "FROM wanted w, locked l "
+            "WHERE s.id = w.id::bigint AND l.id = s.id AND s.on_hand >= s.reserved + w.quantity::integer "
+            "RETURNING s.id"
+        )
+    else:
+        sql = (
+            f"WITH wanted (id, quantity) AS (VALUES {rows}) "  # noqa: S608 (table name from the model, values are parameters)
+            f"UPDATE {table} SET reserved = {table}.reserved + wanted.quantity FROM wanted "
+            f"WHERE {table}.id = wanted.id AND {table}.on_hand >= {table}.reserved + wanted.quantity "
+            f"RETURNING {table}.id"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}

@@ -24,7 +24,12 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import Conflict, InvalidInput
 from freshloop.inventory.errors import OutOfStock
-from freshloop.inventory.locks import block_lock, lots_lock, stock_levels_lock
+from freshloop.inventory.locks import (
+    block_lock,
+    lots_lock,
+    stock_levels_lock,
+    stock_levels_reserve,
+)
 from freshloop.inventory.models import (
     BatchStock,
     MovementKind,
@@ -258,6 +263,14 @@ def _candidate_levels(
     return found
 
 
+def _reserve_on(level: StockLevel, quantity: int) -> bool:
+    """Promise `quantity` more units of one level if it still has them (never over-promised)."""
+    changed = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") + quantity).update(
+        reserved=F("reserved") + quantity
+    )
+    return changed > 0
+
+
 def stock_reserve(
     *,
     order_ref: str,
@@ -308,22 +321,30 @@ def stock_reserve(
     taken: list[Reservation] = []
     short: list[dict[str, object]] = []
     candidates = _candidate_levels([(r.sku, r.quantity) for r in from_shelf], province)
-    for request in sorted(from_shelf, key=lambda r: r.sku.pk):
-        for level in candidates[request.sku.pk]:
-            changed = StockLevel.objects.filter(
-                pk=level.pk, on_hand__gte=F("reserved") + request.quantity
-            ).update(reserved=F("reserved") + request.quantity)
-            if changed:
-                taken.append(
-                    Reservation(
-                        order_ref=order_ref,
-                        stock=level,
-                        quantity=request.quantity,
-                        expires_at=expires_at,
-                        created_at=now,
-                    )
+    from_shelf.sort(key=lambda r: r.sku.pk)
+    # Every line's first choice in one statement; only a line whose first choice fell short
+    # since the read above tries its other warehouses, one at a time (see `locks`).
+    first_taken = stock_levels_reserve(
+        [(candidates[r.sku.pk][0].pk, r.quantity) for r in from_shelf if candidates[r.sku.pk]]
+    )
+    for request in from_shelf:
+        levels = candidates[request.sku.pk]
+        if levels and levels[0].pk in first_taken:
+            reserved_on: StockLevel | None = levels[0]
+        else:
+            reserved_on = next(
+                (level for level in levels[1:] if _reserve_on(level, request.quantity)), None
+            )
+        if reserved_on is not None:
+            taken.append(
+                Reservation(
+                    order_ref=order_ref,
+                    stock=reserved_on,
+                    quantity=request.quantity,
+                    expires_at=expires_at,
+                    created_at=now,
                 )
-                break
+            )
         else:
             short.append({"sku_id": request.sku.pk, "name": str(request.sku)})
     if short:
@@ -357,10 +378,7 @@ def stock_block_reserve(
     if Reservation.objects.filter(order_ref=block_ref, is_block=True).exists():
         raise Conflict("整批预留已存在", detail={"block_ref": block_ref})
     for level in _candidate_levels([(sku, quantity)], "")[sku.pk]:
-        changed = StockLevel.objects.filter(
-            pk=level.pk, on_hand__gte=F("reserved") + quantity
-        ).update(reserved=F("reserved") + quantity)
-        if not changed:
+        if not _reserve_on(level, quantity):
             continue
         block = Reservation.objects.create(
             order_ref=block_ref,

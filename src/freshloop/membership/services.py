@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
-from freshloop.identity.models import Person
+from freshloop.identity.models import Person, PersonStatus
 from freshloop.membership.errors import (
     InsufficientPoints,
     InvalidPointsRequest,
@@ -48,6 +48,7 @@ from freshloop.membership.levels import (
 from freshloop.membership.locks import membership_get_or_create, memberships_lock, survivor_get
 from freshloop.membership.models import (
     GENESIS_HASH,
+    MemberLevel,
     Membership,
     PointsEntry,
     PointsKind,
@@ -220,15 +221,37 @@ def _whole(value: int, *, field: str, minimum: int) -> int:
 
 
 def member_benefits(*, person_id: int) -> MemberBenefits:
-    """The checkout benefits of the member's level (the lowest level if not yet a member)."""
-    person = survivor_get(person_id)
-    membership = Membership.objects.select_related("level").filter(person=person).first()
-    level = membership.level if membership is not None else member_levels()[0]
+    """The checkout benefits of the member's level (the lowest level if not yet a member).
+
+    Every checkout asks, so the common case is one short statement, written out: the ORM
+    would spend several times the database's time building it. A merged person (whose
+    membership lives on the survivor), an unknown one or an empty level table takes the
+    long way."""
+    quote = connection.ops.quote_name
+    person, member, level = (
+        quote(model._meta.db_table) for model in (Person, Membership, MemberLevel)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.code, l.name, l.discount_percent, l.free_shipping "  # noqa: S608 (table names from the models, the id is a parameter)
+            f"FROM {person} p LEFT JOIN {member} m ON m.person_id = p.id "
+            f"JOIN {level} l ON l.id = COALESCE(m.level_id, "
+            f"(SELECT id FROM {level} ORDER BY sort_order, id LIMIT 1)) "
+            "WHERE p.id = %s AND p.status = %s",
+            [person_id, PersonStatus.ACTIVE],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        survivor = survivor_get(person_id)  # raises MemberNotFound for nobody
+        membership = Membership.objects.select_related("level").filter(person=survivor).first()
+        lowest = membership.level if membership is not None else member_levels()[0]
+        row = (lowest.code, lowest.name, lowest.discount_percent, lowest.free_shipping)
+    code, name, discount_percent, free_shipping = row
     return MemberBenefits(
-        level_code=level.code,
-        level_name=level.name,
-        discount_percent=level.discount_percent,
-        free_shipping=level.free_shipping,
+        level_code=code,
+        level_name=name,
+        discount_percent=discount_percent,
+        free_shipping=bool(free_shipping),
     )
 
 

@@ -203,7 +203,7 @@ def checkout_quote(
         live_session_id=source_ref if channel == "live" else None,
         coupon_ids=coupon_ids,
         member=_member_of(person),
-        is_new_customer=person_is_new_customer(person),
+        is_new_customer=lambda: person_is_new_customer(person),
         shipping_fee_fen=shipping_fee_for(items),
         free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
         points_redeem_fen=membership.points_to_fen(wanted_points),

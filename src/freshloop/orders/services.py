@@ -22,7 +22,7 @@ from freshloop.catalog.selectors import sku_get_sellable
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.db import retry_transient
-from freshloop.core.errors import InvalidInput
+from freshloop.core.errors import DomainError, InvalidInput
 from freshloop.core.events import publish
 from freshloop.core.ids import new_id
 from freshloop.identity.models import Person
@@ -64,7 +64,7 @@ from freshloop.orders.refunds import (
     refund_request_reject,
 )
 from freshloop.orders.selectors import order_for_idempotency_key
-from freshloop.orders.timeline import event_base, status_set, timeline_add
+from freshloop.orders.timeline import answer_from_written, event_base, status_set, timeline_add
 from freshloop.promotions import services as promotions
 from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
 from freshloop.promotions.selectors import CouponUsability
@@ -309,18 +309,16 @@ def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
     """
     if len(request.idempotency_key) > 64:
         raise InvalidInput("幂等键过长", detail={"max_length": 64})
-    # A retry is recognised before anything about the cart or the catalog is checked: what was
-    # bought stays bought even when the cart is empty or the product left sale since.
-    existing = _existing_for_key(request)
-    if existing is not None:
-        return OrderCreateResult(existing, created=False)
-    items = _resolve_items(request)
-    fingerprint = _request_fingerprint({sku.pk: quantity for sku, quantity in items}, request)
-    address = _clean_address(request.address)
     try:
+        items = _resolve_items(request)
+        fingerprint = _request_fingerprint({sku.pk: quantity for sku, quantity in items}, request)
+        address = _clean_address(request.address)
         order = retry_transient(lambda: _order_create_atomic(request, items, address, fingerprint))
-    except IntegrityError:
-        # The same key won a race a moment ago: answer with its order.
+    except (DomainError, IntegrityError):
+        # A retry is recognised when the attempt fails, not by a read before every order: it
+        # fails for certain, on the unique (person, key) if nothing refused it earlier (the
+        # same key may also have won a race a moment ago). What was bought stays bought even
+        # when the cart is empty, the product left sale or the stock ran out since.
         existing = _existing_for_key(request)
         if existing is None:
             raise
@@ -368,7 +366,7 @@ def _order_create_atomic(
         expires_at=now + PAYMENT_WINDOW,
         updated_at=now,
     )
-    OrderLine.objects.bulk_create(
+    lines = OrderLine.objects.bulk_create(
         OrderLine(
             order=order,
             sku=line.sku,
@@ -407,12 +405,15 @@ def _order_create_atomic(
         membership.points_spend(
             person_id=request.person.pk, points=quote.points_used, order_ref=order.order_no
         )
-    timeline_add(order, OrderStatus.PENDING_PAYMENT, note="下单成功，等待支付", actor="顾客")
+    placed = timeline_add(
+        order, OrderStatus.PENDING_PAYMENT, note="下单成功，等待支付", actor="顾客"
+    )
     if request.items is None:
         CartItem.objects.filter(
             cart__person=request.person, sku_id__in=[sku.pk for sku, _ in items]
         ).delete()
     publish(events.OrderCreated(**event_base(order), total_fen=order.total_fen))
+    answer_from_written(order, lines=lines, timeline=[placed])
     return order
 
 

@@ -9,12 +9,13 @@ from freshloop.core import clock
 from freshloop.orders.models import (
     Order,
     OrderEvent,
+    OrderLine,
 )
 from freshloop.orders.state import ensure_transition
 
 
-def timeline_add(order: Order, to_status: str, *, note: str = "", actor: str = "") -> None:
-    OrderEvent.objects.create(
+def timeline_add(order: Order, to_status: str, *, note: str = "", actor: str = "") -> OrderEvent:
+    return OrderEvent.objects.create(
         order=order,
         from_status=order.status if order.status != to_status else "",
         to_status=to_status,
@@ -22,6 +23,23 @@ def timeline_add(order: Order, to_status: str, *, note: str = "", actor: str = "
         actor=actor[:64],
         created_at=clock.now(),
     )
+
+
+def answer_from_written(
+    order: Order, *, lines: list[OrderLine], timeline: list[OrderEvent]
+) -> None:
+    """Let `order.lines.all()` and `order.timeline.all()` answer from the rows this request
+    has just written, as a `prefetch_related` would, instead of reading them back after the
+    commit (two round trips a checkout). Only for an order whose lines and timeline are
+    exactly these rows: the one its own transaction created."""
+    cache = {}
+    for name, rows in (("lines", lines), ("timeline", timeline)):
+        queryset = getattr(order, name).get_queryset()
+        # What prefetch_related_objects stores: the manager's queryset with its result filled in.
+        queryset._result_cache = list(rows)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+    order._prefetched_objects_cache = cache  # type: ignore[attr-defined]
 
 
 def event_base(order: Order) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -149,7 +149,7 @@ def price_quote_for_cart(
     live_session_id: str | None,
     coupon_ids: Sequence[int],
     member: MemberBenefits | None,
-    is_new_customer: bool,
+    is_new_customer: bool | Callable[[], bool],
     points_redeem_fen: int,
     now: dt.datetime | None = None,
     shipping_fee_fen: int = 0,
@@ -163,6 +163,8 @@ def price_quote_for_cart(
     `special_prices` (sku_id -> SpecialPrice) are trusted grants the caller checked (a live
     flash-sale claim…), handed to the engine as they are: each is explained on its own line and
     charges no campaign budget (see `pricing._apply_unit_prices`).
+    `is_new_customer` may be a question (a read the caller pays for): it is asked only when a
+    chosen coupon is for new customers, the one rule that looks at it.
     """
     moment = now or clock.now()
     offers = (
@@ -170,6 +172,8 @@ def price_quote_for_cart(
         if person_id is not None and coupon_ids
         else []
     )
+    if callable(is_new_customer):
+        is_new_customer = any(offer.new_customer_only for offer in offers) and is_new_customer()
     found = {offer.coupon_id for offer in offers}
     quote = price_quote(
         lines=lines,

@@ -363,8 +363,8 @@ class TestSoldOutFromRedis:
 # in docs/live.md): order_create's (see tests/orders), the claim, the sale's conditional UPDATE
 # and limit check, the audit row, the room's activity row, the data hub's rows. The stock
 # level is not among them: the order is drawn from the sale's block.
-SETTLEMENT_STATEMENTS_REDIS = 34
-SETTLEMENT_STATEMENTS_EMBEDDED = 37
+SETTLEMENT_STATEMENTS_REDIS = 24
+SETTLEMENT_STATEMENTS_EMBEDDED = 27
 
 
 @pytest.mark.django_db

@@ -178,7 +178,10 @@ def buffer_append(
     *, source: str, payloads: dict[str, dict[str, Any]], received_at: dt.datetime
 ) -> int:
     """Append events to the write-ahead buffer; return how many were new (ids not seen before)."""
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (an order's fact, written beside the order)
+    # a failed insert fails that transaction anyway, and nobody catches it to go on; the
+    # savepoint pair would be two more round trips on every order.
+    with transaction.atomic(savepoint=False):
         stored = _insert_ignoring_conflicts(source, list(payloads.items()), received_at)
         # Inside a caller's transaction (an order's fact) the rows are visible only after its
         # commit, so that is when the flusher is woken.
