@@ -34,7 +34,7 @@ def _prepare_postgres() -> str:
     import psycopg
 
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB}")
+        connection.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB} WITH (FORCE)")
         connection.execute(f"CREATE DATABASE {POSTGRES_BENCH_DB}")
     return f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}"
 
@@ -142,13 +142,13 @@ def run_one(db: str, people: int, calls: int) -> None:
         }
     )
     if db == "postgres":
-        from django.db import connections
+        from django.db import connection
 
-        connections.close_all()
+        connection.close_pool()  # the pool keeps its connections open past close_all()
         import psycopg
 
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB}")
+            admin.execute(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB} WITH (FORCE)")
 
 
 def main() -> None:
