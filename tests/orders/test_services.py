@@ -181,16 +181,7 @@ class TestOrderCreate:
         person = make_person()
         milk = make_sku(price_fen=1000, stock=10)
         pay(buy(person, (milk, 1)))
-        coupon = give_coupon(
-            person,
-            coupon_template(
-                code="newbie",
-                threshold_fen=0,
-                kind="fixed",
-                amount_off_fen=100,
-                new_customer_only=True,
-            ),
-        )
+        coupon = give_coupon(person, _new_customer_coupon())
         # when they order with it, then it is refused as new-customer only
         with pytest.raises(CouponUnavailable, match="新客"):
             buy(person, (milk, 1), coupons=[coupon.pk])
@@ -198,16 +189,7 @@ class TestOrderCreate:
     def test_a_new_customer_coupon_applies_to_a_first_order(self) -> None:
         person = make_person()
         milk = make_sku(price_fen=1000, stock=10)
-        coupon = give_coupon(
-            person,
-            coupon_template(
-                code="newbie",
-                threshold_fen=0,
-                kind="fixed",
-                amount_off_fen=100,
-                new_customer_only=True,
-            ),
-        )
+        coupon = give_coupon(person, _new_customer_coupon())
         order = buy(person, (milk, 1), coupons=[coupon.pk])
         assert order.coupon_ids == [coupon.pk]
 
@@ -786,3 +768,10 @@ class TestOrdersImportHistory:
                 actor=OPERATOR,
             )
         assert not Order.objects.exists()
+
+
+def _new_customer_coupon() -> Any:
+    """A ¥1 coupon for buyers who have never paid for an order."""
+    return coupon_template(
+        code="newbie", threshold_fen=0, kind="fixed", amount_off_fen=100, new_customer_only=True
+    )

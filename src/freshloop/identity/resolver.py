@@ -309,13 +309,7 @@ def _identify_simple(
     )
     learnt = bool(fresh_items or new_links)
     if created:
-        audit_record(
-            actor=actor,
-            action="person.create",
-            target=person,
-            after={"one_id": person.one_id, "source": source},
-        )
-        publish(PersonCreated(one_id=person.one_id, source=source, person_id=person.pk))
+        _person_created_record(person, source=source, actor=actor)
     else:
         learnt |= _traits_save(
             person, traits, source=source, occurred_at=occurred_at, display_name=display_name
@@ -369,13 +363,7 @@ def _identify_repartition(
     ):
         fresh_people.append(provisional)
     for fresh in fresh_people:
-        audit_record(
-            actor=actor,
-            action="person.create",
-            target=fresh,
-            after={"one_id": fresh.one_id, "source": source},
-        )
-        publish(PersonCreated(one_id=fresh.one_id, source=source, person_id=fresh.pk))
+        _person_created_record(fresh, source=source, actor=actor)
     merged_from = [merged.one_id for merged, into in outcome.merged if into.pk == person.pk]
     return IdentifyResult(
         person=person,
@@ -436,6 +424,17 @@ def _store_call_identifiers(
         home_id = provisional.pk
     created = _identifiers_store(fresh_items, person_id=home_id, source=source, now=now)
     return [existing.get(item.key) or created[item.key] for item in normalised], provisional
+
+
+def _person_created_record(person: Person, *, source: str, actor: Actor) -> None:
+    """A person this call created: audited, and announced (after commit) to other modules."""
+    audit_record(
+        actor=actor,
+        action="person.create",
+        target=person,
+        after={"one_id": person.one_id, "source": source},
+    )
+    publish(PersonCreated(one_id=person.one_id, source=source, person_id=person.pk))
 
 
 def _identifiers_store(
