@@ -176,8 +176,10 @@ class AsgiCloseConnectionsMiddleware(_BothStacks):
     middleware runs inside that task: after the response is produced it closes them with
     `sync_to_async` (thread-sensitive: the same thread the sync view used). Persistent
     connections (CONN_MAX_AGE) cannot be reused across ASGI requests for the same reason, so
-    they are closed too; pooling belongs in front of the database (pgbouncer). WSGI (the test
-    client, the live test server) is left alone.
+    they are closed too. The server no longer serves plain requests through Django's ASGI
+    handler (config/asgi.py: WSGI on threads, with Django's connection pool on PostgreSQL), so
+    this matters only where that handler is still used (ASGI test servers, a deployment that
+    runs `django.core.asgi` directly). WSGI is left alone.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
