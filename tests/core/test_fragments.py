@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
@@ -62,7 +63,7 @@ def test_a_cache_that_does_not_answer_renders_without_it(
     page_cache: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise ConnectionError("cache down")
+        raise redis.ConnectionError("cache down")
 
     for method in ("get", "set", "incr"):
         monkeypatch.setattr(cache, method, refuse)

@@ -20,6 +20,8 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
+from freshloop.core.outages import REDIS_OUTAGE_ERRORS
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _MISSING = object()
@@ -34,7 +36,7 @@ def fragment_cached(key: str, build: Callable[[], T], *, seconds: int | None = N
     full_key = f"fragment:{key}"
     try:
         found = cache.get(full_key, _MISSING)
-    except Exception as exc:  # noqa: BLE001 (any cache failure: render without it)
+    except REDIS_OUTAGE_ERRORS as exc:  # the cache is down: render without it
         logger.warning("fragment cache unavailable (%s): %s", type(exc).__name__, exc)
         return build()
     if found is not _MISSING:
@@ -43,7 +45,7 @@ def fragment_cached(key: str, build: Callable[[], T], *, seconds: int | None = N
     if value is not None:
         try:
             cache.set(full_key, value, lifetime)
-        except Exception as exc:  # noqa: BLE001
+        except REDIS_OUTAGE_ERRORS as exc:
             logger.warning("fragment cache unavailable (%s): %s", type(exc).__name__, exc)
     return value
 
@@ -52,7 +54,7 @@ def fragment_version(name: str) -> int:
     """The current version of a family of fragments (0 when never bumped or the cache is down)."""
     try:
         return int(cache.get(f"fragment-version:{name}", 0))
-    except Exception:  # noqa: BLE001
+    except REDIS_OUTAGE_ERRORS:
         return 0
 
 
@@ -64,5 +66,5 @@ def fragment_version_bump(name: str) -> None:
             cache.incr(key)
         except ValueError:  # never set: incr refuses a missing key
             cache.set(key, 1, None)
-    except Exception as exc:  # noqa: BLE001
+    except REDIS_OUTAGE_ERRORS as exc:
         logger.warning("fragment version %s not bumped (%s): %s", name, type(exc).__name__, exc)

@@ -63,9 +63,13 @@ def is_database_outage(exc: BaseException) -> bool:
     return any(marker in text for marker in _SQLITE_UNAVAILABLE)
 
 
+REDIS_OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+"""What redis-py raises when the server does not answer (as opposed to a wrong command)."""
+
+
 def is_redis_outage(exc: BaseException) -> bool:
     """Is `exc` Redis not answering (refused, reset, timed out, still loading)?"""
-    return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+    return isinstance(exc, REDIS_OUTAGE_ERRORS)
 
 
 def outage_error(exc: BaseException) -> ServiceUnavailable | None:
