@@ -7,10 +7,12 @@ import functools
 import itertools
 import json
 import random
+import threading
+import time
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -427,6 +429,56 @@ class TestIdentifyConcurrency:
             assert Identifier.objects.values("person_id").distinct().count() == 1
             assert Identifier.objects.count() == 6
 
+    @pytest.mark.skipif(
+        "connection.vendor != 'postgresql'", reason="SQLite runs writers one at a time"
+    )
+    def test_a_call_waiting_on_a_person_that_a_merge_empties_follows_its_identifiers(self) -> None:
+        # given A (a phone) and B (an openid and an email) — and a call merging B into A that
+        # holds B's row until another call, bringing B's email and a new device, waits on it
+        identify(identifiers=[phone("13800000001")], source="shop")
+        identify(
+            identifiers=[openid("o-1"), IdentifierInput(type="email", value="x@example.com")],
+            source="shop",
+        )
+        merged_uncommitted = threading.Event()
+        waiter_blocked = threading.Event()
+
+        def merge_and_hold() -> None:
+            with transaction.atomic():
+                identify(identifiers=[phone("13800000001"), openid("o-1")], source="live")
+                merged_uncommitted.set()
+                waiter_blocked.wait(timeout=10)
+
+        def bring_email_and_device() -> None:
+            merged_uncommitted.wait(timeout=10)
+            identify(
+                identifiers=[IdentifierInput(type="email", value="x@example.com"), device("d-2")],
+                source="live",
+            )
+
+        def report_when_blocked() -> None:
+            merged_uncommitted.wait(timeout=10)
+            with connection.cursor() as cursor:
+                for _ in range(500):
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.01)
+            waiter_blocked.set()
+
+        # when the merge commits while the other call waits for B
+        errors = errors_of(
+            run_at_once([merge_and_hold, bring_email_and_device, report_when_blocked])
+        )
+
+        # then the device joined the person who holds the email now, and B holds nothing
+        assert errors == []
+        assert active_people() == 1
+        assert Identifier.objects.values("person_id").distinct().count() == 1
+
 
 # --- the stored people are the canonical partition ------------------------------------------
 
@@ -496,21 +548,23 @@ def _statements_of(**call: Any) -> list[str]:
 
 
 # (SQLite, PostgreSQL): BEGIN and COMMIT included. PostgreSQL adds the advisory lock on the
-# call's identifiers, and a known customer's call that only refreshes last_seen_at says it
-# need not wait for the disk (SET LOCAL synchronous_commit).
+# call's identifiers, a second read of their holders when any is known (a lock that waited
+# may have returned a holder a concurrent merge has since replaced: locks.call_identifiers_lock),
+# and a known customer's call that only refreshes last_seen_at says it need not wait for the
+# disk (SET LOCAL synchronous_commit).
 STATEMENTS = {
-    "known, seen a minute ago": (3, 4),
-    "known, last seen long ago": (4, 6),
-    "known, with a new trait": (4, 5),
-    "known phone with a new device": (5, 6),
-    "known phone and device, linked before": (4, 5),
+    "known, seen a minute ago": (3, 5),
+    "known, last seen long ago": (4, 7),
+    "known, with a new trait": (4, 6),
+    "known phone with a new device": (5, 7),
+    "known phone and device, linked before": (4, 6),
     "new person": (6, 7),
     "new person with two identifiers": (7, 8),
-    "merge of two people": (18, 19),
+    "merge of two people": (18, 20),
     # A conflict repartitions the component: whether an identifier changes person (one UPDATE
     # more) depends on which of the people was created first, i.e. on ids the test does not
     # choose (they differ between a fresh database and a long run).
-    "conflict": ((13, 14), (14, 15)),
+    "conflict": ((13, 14), (15, 16)),
 }
 
 

@@ -105,10 +105,11 @@ def component_load_locked(
     wanted = set(person_ids) - set(held)
     if wanted:
         held.update(people_lock(wanted))
-    for _ in range(5):
+    # Each round locks at least one more person of a finite graph, so this ends; returning
+    # before nobody new appears would repartition people we do not hold.
+    while True:
         component = component_load(seeds)
         missing = component.person_ids - set(held)
         if not missing:
             return component, held
         held.update(people_lock(missing))
-    return component, held

@@ -62,14 +62,34 @@ def people_lock(person_ids: Iterable[int]) -> dict[int, Person]:
 
 def call_identifiers_lock(normalised: list[NormalisedIdentifier]) -> dict[str, Identifier]:
     """The call's identifiers already stored, by key, each with its person loaded and locked
-    (one statement; people locked in primary-key order, as `people_lock` does)."""
-    rows = (
-        Identifier.objects.filter(value_index__in=[n.index for n in normalised])
-        .select_related("person")
-        .select_for_update(of=("person",))
-        .order_by("person_id", "pk")
-    )
+    (people locked in primary-key order, as `people_lock` does).
+
+    A lock that had to wait returns the person as it is now but the identifier as it was when
+    the statement began (PostgreSQL re-checks only the locked row): a merge that committed
+    meanwhile may have moved the identifier to another person. So on PostgreSQL the holders
+    are read once more; if any moved, lock again from the fresh reading (converges: each
+    round starts after the last mover committed). The advisory locks keep the call's own
+    identifiers from appearing or vanishing in between."""
     wanted = {n.key for n in normalised}
+    indexes = [n.index for n in normalised]
+    while True:
+        rows = list(
+            Identifier.objects.filter(value_index__in=indexes)
+            .select_related("person")
+            .select_for_update(of=("person",))
+            .order_by("person_id", "pk")
+        )
+        if connection.vendor != "postgresql" or _holders_unchanged(rows):
+            break
     found = {identifier_key(i.type, i.scope, i.value_index): i for i in rows}
     # A blind index is per (type, scope, value), so another type can share it only by accident.
     return {key: identifier for key, identifier in found.items() if key in wanted}
+
+
+def _holders_unchanged(rows: list[Identifier]) -> bool:
+    if not rows:
+        return True
+    current = dict(
+        Identifier.objects.filter(pk__in=[i.pk for i in rows]).values_list("pk", "person_id")
+    )
+    return all(current.get(i.pk) == i.person_id for i in rows)
