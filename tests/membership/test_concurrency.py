@@ -7,12 +7,14 @@ the database write lock at BEGIN, so the second spend waits and then sees the fi
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 
 import pytest
+from django.db import connection, transaction
 
 from freshloop.membership.errors import InsufficientPoints
-from freshloop.membership.models import PointsEntry
+from freshloop.membership.models import MemberLevel, PointsEntry
 from freshloop.membership.services import ledger_verify, points_earn_for_order, points_spend
 from tests.concurrency import errors_of, run_at_once
 from tests.factories import make_person
@@ -77,3 +79,39 @@ class TestPointsSpendConcurrency:
         assert errors == []
         assert membership_of(person).points_balance == 100
         assert membership_of(person).lifetime_spend_fen == 10_000
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite has one writer at a time")
+class TestMembershipLockScope:
+    def test_a_members_points_do_not_wait_on_their_levels_row(self) -> None:
+        # given a member, and another transaction holding their level's row (an operator
+        # editing it, or another member's write that once locked the level with its membership)
+        person = make_person()
+        give_points(person, 100)
+        level_id = membership_of(person).level_id
+        level_held = threading.Event()
+        done = threading.Event()
+
+        def hold_the_level() -> None:
+            with transaction.atomic():
+                list(MemberLevel.objects.select_for_update().filter(pk=level_id))
+                level_held.set()
+                done.wait(timeout=10)
+
+        def spend() -> int:
+            level_held.wait(timeout=10)
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL lock_timeout = '2s'")
+                    return points_spend(person_id=person.pk, points=10, order_ref="L-1").pk
+            finally:
+                done.set()
+
+        # when the member spends points meanwhile
+        outcomes = run_at_once([hold_the_level, spend])
+
+        # then the spend went through without waiting for the level
+        assert errors_of(outcomes) == []
+        assert membership_of(person).points_balance == 90

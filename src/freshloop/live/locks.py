@@ -25,9 +25,10 @@ def live_session_lock(session_id: int) -> LiveSession:
 
 def live_products_lock(session_id: int) -> list[LiveProduct]:
     """A session's products with their SKU and product, in primary-key order (two quick pins in
-    a row must not both stay pinned)."""
+    a row must not both stay pinned). Only the session's rows are locked: the catalog rows
+    come along to be read, and an operator's catalog edit need not wait on a pin."""
     return list(
-        LiveProduct.objects.select_for_update()
+        LiveProduct.objects.select_for_update(of=("self",))
         .filter(session_id=session_id)
         .select_related("sku__product")
         .order_by("pk")

@@ -60,8 +60,11 @@ def memberships_lock(person_ids: Iterable[int]) -> dict[int, Membership]:
         if person_id not in people:
             raise MemberNotFound(detail={"person_id": person_id})
         membership_get_or_create(person=people[person_id])
+    # Only the membership rows: the level and person come along to be read, and locking them
+    # too would make every payment of one level wait on the others (and deadlock against
+    # an operator's level edit or identity's people locks).
     locked = (
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(of=("self",))
         .filter(person_id__in=ids)
         .order_by("pk")
         .select_related("level", "person")
