@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -202,6 +203,7 @@ def serving(
 
     port = free_port()
     server = subprocess.Popen(server_command(app, port, workers), cwd=cwd, env=env)  # noqa: S603
+    SERVER_PIDS.add(server.pid)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -217,6 +219,7 @@ def serving(
             raise SystemExit(f"the server for {app} never answered {ready_path}")
         yield base
     finally:
+        SERVER_PIDS.discard(server.pid)
         server.terminate()
         try:
             server.wait(timeout=15)
@@ -265,6 +268,8 @@ class WrkResult:
     socket_errors: int
     timeouts: int
     statuses: dict[int, int]
+    # CPU seconds spent during the run, by kind of process (see `cpu_seconds_by_kind`).
+    cpu_seconds: dict[str, float]
 
     @property
     def rps(self) -> float:
@@ -277,6 +282,55 @@ class WrkResult:
         """Answers with a status not in `statuses`, plus requests that never got one."""
         expected = self.count(*statuses)
         return sum(self.statuses.values()) - expected + self.socket_errors + self.timeouts
+
+    def cpu_ms_per(self, answers: int) -> dict[str, float]:
+        """CPU milliseconds per answer, by kind of process: where two cores' time went."""
+        return {
+            kind: round(seconds * 1000 / answers, 2) if answers else 0.0
+            for kind, seconds in sorted(self.cpu_seconds.items())
+        }
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# The servers `serving` has running: their process trees are the `app` of `cpu_seconds_by_kind`.
+SERVER_PIDS: set[int] = set()
+
+
+def cpu_seconds_by_kind() -> dict[str, float]:
+    """CPU seconds used so far by the processes a benchmark runs, by kind: `app` (the server
+    `serving` started, with its workers), `postgres`, `redis`. PostgreSQL and Redis are counted
+    whoever they work for, so this is only meaningful on a machine doing nothing else."""
+    kinds = {"postgres": "postgres", "redis-server": "redis"}
+    parents: dict[int, int] = {}
+    used: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        # after the name: state, ppid, …; utime and stime are the 12th and 13th
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (command, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+
+    def served(pid: int) -> bool:
+        while pid > 1:
+            if pid in SERVER_PIDS:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    totals: dict[str, float] = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid, (command, seconds) in used.items():
+        kind = "app" if served(pid) else kinds.get(command, "")
+        if kind:
+            totals[kind] += seconds
+    return totals
 
 
 @dataclass(frozen=True)
@@ -321,6 +375,8 @@ def wrk(
         str(WRK_THREADS),
         uuid.uuid4().hex[:12],
     ]
+    cpu_before = cpu_seconds_by_kind()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         process = subprocess.Popen(  # noqa: S603
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -337,6 +393,12 @@ def wrk(
     finally:
         for leftover in Path(file.name).parent.glob(Path(file.name).name + "*"):
             leftover.unlink()
+    cpu_after = cpu_seconds_by_kind()
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {kind: cpu_after[kind] - cpu_before.get(kind, 0.0) for kind in cpu_after}
+    cpu["wrk"] = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
     if process.returncode != 0:
         raise SystemExit(f"wrk failed ({process.returncode}):\n{stdout}\n{stderr}")
     marked = [line for line in stdout.splitlines() if line.startswith("WRK ")]
@@ -352,6 +414,7 @@ def wrk(
         socket_errors=figures["socket_errors"],
         timeouts=figures["timeouts"],
         statuses={int(status): count for status, count in figures["statuses"].items()},
+        cpu_seconds=cpu,
     )
 
 

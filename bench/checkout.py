@@ -9,7 +9,8 @@ order, its lines and timeline, audit — one transaction per request, as in prod
 
 Usage: python bench/checkout.py [--quick] [--db sqlite|postgres] [--concurrency N] [--workers N]
 Keys: orders_per_s, p50_ms, p99_ms, trivial_rps (/healthz), ratio (to it), bare_rps,
-min_order_rps, ratio_to_min (one JSON line). Aim (#13): ratio_to_min >= 0.4, p99 < 1 s.
+min_order_rps, ratio_to_min, cpu_ms_per_order and min_order_cpu_ms (CPU time per order by kind
+of process: app, postgres, redis, wrk) (one JSON line). Aim (#13): ratio_to_min >= 0.4, p99 < 1 s.
 """
 
 from __future__ import annotations
@@ -172,6 +173,8 @@ def main() -> None:
             "min_order_rps": round(min_order_rps, 1),
             "min_order_p99_ms": floor.p99_ms,
             "ratio_to_min": round(orders_per_s / min_order_rps, 3),
+            "cpu_ms_per_order": placed.cpu_ms_per(placed.count(201)),
+            "min_order_cpu_ms": floor.cpu_ms_per(floor.count(201)),
         }
     )
     if failed:

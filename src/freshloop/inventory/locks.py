@@ -25,11 +25,21 @@ order wait on each other). Orders lock the order row before any stock (`orders.l
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.db import connection
 
-from freshloop.inventory.models import BatchStock, Reservation, StockLevel, Warehouse
+from freshloop.inventory.models import (
+    BatchStock,
+    MovementKind,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+)
 
 
 def stock_levels_lock(*, warehouse: Warehouse, sku_ids: Iterable[int]) -> dict[int, StockLevel]:
@@ -95,3 +105,48 @@ def stock_levels_reserve(wanted: Sequence[tuple[int, int]]) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+def stock_levels_reserve_recorded(
+    wanted: Sequence[tuple[int, int]],
+    *,
+    order_ref: str,
+    expires_at: dt.datetime | None,
+    now: dt.datetime,
+) -> dict[int, int]:
+    """PostgreSQL only: `stock_levels_reserve`, and in the same statement the order's
+    reservation and reserve movement on every level it reserved on; returns the new
+    reservations' ids by level id (a level that fell short has neither).
+
+    One round trip instead of three for the common order whose every line has its first
+    choice; the levels are locked in SKU order exactly as `stock_levels_reserve` locks them."""
+    if not wanted:
+        return {}
+    quote = connection.ops.quote_name
+    levels = quote(StockLevel._meta.db_table)
+    reservations = quote(Reservation._meta.db_table)
+    movements = quote(StockMovement._meta.db_table)
+    rows = ", ".join(["(%s, %s)"] * len(wanted))
+    sql = (
+        f"WITH wanted (id, quantity) AS (VALUES {rows}), "  # noqa: S608 (table names from the models, values are parameters)
+        f"locked AS MATERIALIZED (SELECT s.id FROM {levels} s JOIN wanted w ON s.id = w.id::bigint "
+        "ORDER BY s.sku_id FOR UPDATE OF s), "
+        f"taken AS (UPDATE {levels} s SET reserved = s.reserved + w.quantity::integer "
+        "FROM wanted w, locked l "
+        "WHERE s.id = w.id::bigint AND l.id = s.id AND s.on_hand >= s.reserved + w.quantity::integer "
+        "RETURNING s.id, w.quantity::integer AS quantity), "
+        f"promised AS (INSERT INTO {reservations} "
+        "(order_ref, stock_id, quantity, is_block, block_id, status, expires_at, created_at, closed_at) "
+        "SELECT %s, t.id, t.quantity, false, NULL, %s, %s::timestamptz, %s, NULL FROM taken t "
+        "RETURNING id, stock_id), "
+        f"moved AS (INSERT INTO {movements} "
+        "(stock_id, kind, on_hand_delta, reserved_delta, ref, note, actor, created_at) "
+        "SELECT t.id, %s, 0, t.quantity, %s, '', '', %s FROM taken t) "
+        "SELECT stock_id, id FROM promised"
+    )
+    params: list[Any] = [value for pair in wanted for value in pair]
+    params += [order_ref, ReservationStatus.ACTIVE, expires_at, now]
+    params += [MovementKind.RESERVE, order_ref, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {stock_id: reservation_id for stock_id, reservation_id in cursor.fetchall()}

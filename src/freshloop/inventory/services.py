@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 
 from freshloop.catalog.models import Batch, Sku
@@ -29,6 +29,7 @@ from freshloop.inventory.locks import (
     lots_lock,
     stock_levels_lock,
     stock_levels_reserve,
+    stock_levels_reserve_recorded,
 )
 from freshloop.inventory.models import (
     BatchStock,
@@ -323,10 +324,20 @@ def stock_reserve(
     candidates = _candidate_levels([(r.sku, r.quantity) for r in from_shelf], province)
     from_shelf.sort(key=lambda r: r.sku.pk)
     # Every line's first choice in one statement; only a line whose first choice fell short
-    # since the read above tries its other warehouses, one at a time (see `locks`).
-    first_taken = stock_levels_reserve(
-        [(candidates[r.sku.pk][0].pk, r.quantity) for r in from_shelf if candidates[r.sku.pk]]
-    )
+    # since the read above tries its other warehouses, one at a time (see `locks`). On
+    # PostgreSQL that statement also writes the first choices' reservations and movements.
+    first_choices = [
+        (candidates[r.sku.pk][0].pk, r.quantity) for r in from_shelf if candidates[r.sku.pk]
+    ]
+    recorded: dict[int, int] = {}
+    if connection.vendor == "postgresql":
+        recorded = stock_levels_reserve_recorded(
+            first_choices, order_ref=order_ref, expires_at=expires_at, now=now
+        )
+        first_taken = set(recorded)
+    else:
+        first_taken = stock_levels_reserve(first_choices)
+    written: list[Reservation] = []
     for request in from_shelf:
         levels = candidates[request.sku.pk]
         if levels and levels[0].pk in first_taken:
@@ -336,21 +347,25 @@ def stock_reserve(
                 (level for level in levels[1:] if _reserve_on(level, request.quantity)), None
             )
         if reserved_on is not None:
-            taken.append(
-                Reservation(
-                    order_ref=order_ref,
-                    stock=reserved_on,
-                    quantity=request.quantity,
-                    expires_at=expires_at,
-                    created_at=now,
-                )
+            reservation = Reservation(
+                pk=recorded.get(reserved_on.pk),
+                order_ref=order_ref,
+                stock=reserved_on,
+                quantity=request.quantity,
+                expires_at=expires_at,
+                created_at=now,
             )
+            if reservation.pk:
+                reservation._state.adding = False  # stored by the statement above
+                written.append(reservation)
+            else:
+                taken.append(reservation)
         else:
             short.append({"sku_id": request.sku.pk, "name": str(request.sku)})
     if short:
         # Raising rolls back the caller's transaction, and with it every line reserved above.
         raise OutOfStock(detail={"skus": short})
-    reservations = Reservation.objects.bulk_create([*drawn, *taken])
+    reservations = [*Reservation.objects.bulk_create([*drawn, *taken]), *written]
     if taken:
         StockMovement.objects.bulk_create(
             StockMovement(

@@ -313,7 +313,26 @@ def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
         items = _resolve_items(request)
         fingerprint = _request_fingerprint({sku.pk: quantity for sku, quantity in items}, request)
         address = _clean_address(request.address)
-        order = retry_transient(lambda: _order_create_atomic(request, items, address, fingerprint))
+        # Priced before the write transaction: pricing only reads, and on SQLite every order
+        # holds the one write lock from BEGIN to COMMIT. What can change in between is checked
+        # again under lock when it is written: stock (a conditional reservation), coupons
+        # (`coupons_lock`), campaign budgets and points (their charges refuse an overdraft).
+        now = clock.now()
+        quote = checkout_quote(
+            person=request.person,
+            items=items,
+            channel=request.channel,
+            source_ref=request.source_ref,
+            coupon_ids=list(request.coupon_ids),
+            points=request.points,
+            now=now,
+            special_prices=request.special_prices,
+            need_balance=False,
+        )
+        quote.raise_for_rejections()
+        order = retry_transient(
+            lambda: _order_create_atomic(request, items, address, fingerprint, quote, now)
+        )
     except (DomainError, IntegrityError):
         # A retry is recognised when the attempt fails, not by a read before every order: it
         # fails for certain, on the unique (person, key) if nothing refused it earlier (the
@@ -332,20 +351,9 @@ def _order_create_atomic(
     items: list[tuple[Sku, int]],
     address: dict[str, str],
     fingerprint: str,
+    quote: CheckoutQuote,
+    now: dt.datetime,
 ) -> Order:
-    now = clock.now()
-    quote = checkout_quote(
-        person=request.person,
-        items=items,
-        channel=request.channel,
-        source_ref=request.source_ref,
-        coupon_ids=list(request.coupon_ids),
-        points=request.points,
-        now=now,
-        special_prices=request.special_prices,
-        need_balance=False,
-    )
-    quote.raise_for_rejections()
     order = Order.objects.create(
         order_no=new_id("O"),
         person=request.person,
