@@ -159,7 +159,7 @@ def order(request):
 
 urlpatterns = [path("ping", ping), path("order", order)]
 application = WSGIMiddleware(
-    get_wsgi_application(), workers=int(os.environ.get("FRESHLOOP_WEB_THREADS", "8"))
+    get_wsgi_application(), workers=int(os.environ.get("FRESHLOOP_WEB_THREADS", "3"))
 )
 '''
 

@@ -403,7 +403,7 @@ def load_settings() -> FreshloopSettings:
         # answering plain requests on a pool of threads, and a PostgreSQL connection pool per
         # process as large as the threads that can hold a connection at once.
         web_workers=_read_int("FRESHLOOP_WEB_WORKERS", os.cpu_count() or 1, minimum=1),
-        web_threads=_read_int("FRESHLOOP_WEB_THREADS", 8, minimum=1),
+        web_threads=_read_int("FRESHLOOP_WEB_THREADS", 3, minimum=1),
         db_pool_max=_read_int("FRESHLOOP_DB_POOL_MAX", 12, minimum=0),
         # Shop fragments shared by every visitor (core/fragments.py); tests render fresh pages
         # unless a test turns it on.
