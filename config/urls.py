@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("console/", views.console_home, name="console-home"),
+    path("console/home/<str:role>/", views.console_role_home, name="console-role-home"),
     path("console/login/", views.ConsoleLoginView.as_view(), name="console-login"),
     path("console/logout/", views.console_logout, name="console-logout"),
     path("console/data/", include("freshloop.datahub.urls")),

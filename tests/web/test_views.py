@@ -15,8 +15,10 @@ class TestConsoleHome:
         assert response.status_code == 302
         assert response["Location"].startswith("/console/login/")
 
-    def test_operator_sees_every_area_and_their_role(self, client: Client) -> None:
-        make_staff_user("host", Role.LIVE_HOST)
+    def test_operator_with_several_roles_sees_every_area_and_their_roles(
+        self, client: Client
+    ) -> None:
+        make_staff_user("host", Role.LIVE_HOST, Role.SUPPLY_CHAIN)
         client.login(username="host", password="pass-1234")
         page = client.get("/console/").content.decode()
         for title in [

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 
 from freshloop.catalog.models import Batch
 from freshloop.inventory.models import BatchStock, StockLevel
@@ -28,3 +30,52 @@ def batch_next_to_ship(*, sku_id: int) -> Batch | None:
         .first()
     )
     return lot.batch if lot else None
+
+
+@dataclass(frozen=True)
+class WarehouseStock:
+    """One warehouse's totals, for the supply chain's home page."""
+
+    warehouse_id: int
+    name: str
+    province: str
+    skus: int
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def stock_by_warehouse() -> list[WarehouseStock]:
+    """Every active warehouse with its SKU count and units on hand / promised (one query)."""
+    rows = (
+        StockLevel.objects.filter(warehouse__is_active=True)
+        .values("warehouse_id", "warehouse__name", "warehouse__province")
+        .annotate(skus=Count("sku_id"), on_hand=Sum("on_hand"), reserved=Sum("reserved"))
+        .order_by("warehouse__name")
+    )
+    return [
+        WarehouseStock(
+            warehouse_id=row["warehouse_id"],
+            name=row["warehouse__name"],
+            province=row["warehouse__province"],
+            skus=row["skus"],
+            on_hand=row["on_hand"] or 0,
+            reserved=row["reserved"] or 0,
+        )
+        for row in rows
+    ]
+
+
+def lots_expiring(*, today: dt.date, within_days: int, limit: int = 50) -> list[BatchStock]:
+    """Lots still holding units that expire within `within_days` of `today` (already expired
+    ones included: they must not ship), earliest first, with their SKU, product and warehouse."""
+    return list(
+        BatchStock.objects.filter(
+            quantity__gt=0, batch__expires_on__lte=today + dt.timedelta(days=within_days)
+        )
+        .select_related("batch__sku__product", "warehouse")
+        .order_by("batch__expires_on", "pk")[:limit]
+    )

@@ -6,7 +6,14 @@ from django.db.models import Prefetch, QuerySet
 
 from freshloop.identity.models import Person
 from freshloop.orders.errors import OrderNotFound
-from freshloop.orders.models import Cart, CartItem, Order, OrderEvent
+from freshloop.orders.models import (
+    Cart,
+    CartItem,
+    Order,
+    OrderEvent,
+    RefundRequest,
+    RefundStatus,
+)
 
 
 def cart_items_for_person(*, person: Person) -> list[CartItem]:
@@ -14,6 +21,20 @@ def cart_items_for_person(*, person: Person) -> list[CartItem]:
     if cart is None:
         return []
     return list(cart.items.select_related("sku__product").order_by("added_at", "id"))
+
+
+def refund_request_list_pending(*, limit: int = 20) -> list[RefundRequest]:
+    """Refund requests waiting for a decision, oldest first (customer service works the queue
+    from its far end), with their orders."""
+    return list(
+        RefundRequest.objects.filter(status=RefundStatus.REQUESTED)
+        .select_related("order")
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+def refund_request_count_pending() -> int:
+    return RefundRequest.objects.filter(status=RefundStatus.REQUESTED).count()
 
 
 def order_list_for_person(*, person: Person, status: str | None = None) -> QuerySet[Order]:

@@ -19,10 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from freshloop.core.errors import DomainError
 from freshloop.core.http import STATUS_ERRORS, error_response
 from freshloop.core.outages import outage_response
-from freshloop.core.permissions import ROLE_LABELS, user_roles
+from freshloop.core.permissions import ROLE_LABELS, user_is_admin, user_roles
 from freshloop.identity.auth import consumer_from_request, wechat_oauth_finish
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.providers import SandboxWechatOAuthProvider, wechat_oauth_provider
+from freshloop.web import role_homes
 from freshloop.web.forms import OperatorAuthenticationForm
 
 
@@ -132,8 +133,37 @@ def operator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 
 @operator_required
 def console_home(request: HttpRequest) -> HttpResponse:
+    """A person with one role lands on that role's home; an admin or a holder of several roles
+    gets the overview of every area with a link to each of their homes."""
+    homes = role_homes.homes_for(request.user)
+    if len(homes) == 1 and not user_is_admin(request.user):
+        return _role_home_page(request, homes[0])
     roles = [ROLE_LABELS[role] for role in sorted(user_roles(request.user))]
-    return render(request, "web/console/home.html", {"areas": CONSOLE_AREAS, "roles": roles})
+    return render(
+        request,
+        "web/console/home.html",
+        {"areas": CONSOLE_AREAS, "roles": roles, "homes": homes},
+    )
+
+
+@operator_required
+def console_role_home(request: HttpRequest, role: str) -> HttpResponse:
+    home = next((home for home in role_homes.homes_for(request.user) if home.role == role), None)
+    if home is None:
+        # Unknown role names and another role's home answer alike: nothing to see here.
+        return render(request, "web/console/forbidden.html", status=403)
+    return _role_home_page(request, home)
+
+
+def _role_home_page(request: HttpRequest, home: role_homes.RoleHome) -> HttpResponse:
+    if home.redirect_to:
+        return HttpResponseRedirect(home.redirect_to)
+    context = {
+        "home": home,
+        "homes": role_homes.homes_for(request.user),
+        **home.context(request),
+    }
+    return render(request, home.template, context)
 
 
 class ConsoleLoginView(LoginView):

@@ -34,6 +34,7 @@ from freshloop.live.models import (
     LiveComment,
     LiveProduct,
     LiveSession,
+    LiveStatus,
     LiveViewer,
     LuckyDraw,
 )
@@ -222,3 +223,31 @@ def lucky_draw_verify(*, draw: LuckyDraw) -> bool:
 
 def lucky_draws_recent(*, session: LiveSession, limit: int = 20) -> QuerySet[LuckyDraw]:
     return session.draws.order_by("-pk")[:limit]
+
+
+def live_session_list_for_host(
+    *, user: UserLike, now: dt.datetime | None = None, upcoming_days: int = 7
+) -> tuple[list[LiveSession], list[LiveSession]]:
+    """A host's sessions for their home page: (live now or scheduled for today, the next ones
+    within `upcoming_days`). An admin sees every host's sessions."""
+    now = now or clock.now()
+    # "Today" is the brand's day (Asia/Shanghai), not UTC's.
+    local_today = clock.to_shanghai(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = local_today + dt.timedelta(days=1)
+    sessions = LiveSession.objects.select_related("host").order_by("scheduled_at", "pk")
+    if not user_is_admin(user):
+        sessions = sessions.filter(host_id=user.pk)
+    today = list(
+        sessions.filter(status=LiveStatus.LIVE)
+        | sessions.filter(
+            status=LiveStatus.SCHEDULED, scheduled_at__gte=local_today, scheduled_at__lt=tomorrow
+        )
+    )
+    upcoming = list(
+        sessions.filter(
+            status=LiveStatus.SCHEDULED,
+            scheduled_at__gte=tomorrow,
+            scheduled_at__lt=local_today + dt.timedelta(days=upcoming_days + 1),
+        )[:20]
+    )
+    return today, upcoming
