@@ -55,8 +55,9 @@ class TestConsoleLogin:
         page.fill("input[name=password]", "pass-1234")
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{live_server.url}/console/")
-        expect(page.locator("#live h2")).to_have_text("直播间")
-        expect(page.locator(".roles")).to_contain_text("主播")
+        # a host lands on their own working home
+        expect(page.locator(".topbar h1")).to_have_text("主播工作台")
+        expect(page.get_by_test_id("today-sessions")).to_be_visible()
         page.click("text=退出")
         expect(page).to_have_url(f"{live_server.url}/console/login/")
         assert console_errors == []
