@@ -69,7 +69,7 @@ from freshloop.live.flash_sale.errors import (
     FlashSaleSessionNotLive,
     FlashSaleSoldOut,
 )
-from freshloop.live.flash_sale.locks import writer_turn
+from freshloop.live.flash_sale.locks import sale_units_take, writer_turn
 from freshloop.live.flash_sale.redis_stock import (
     HELD_OR_PAID,
     FlashRedis,
@@ -398,28 +398,6 @@ def _settle(
             claim_ref=claim_ref,
             created_at=now,
         )
-        # The sale's row last: it is the one row every settlement writes, locked from here to
-        # the commit. This conditional UPDATE is what keeps the sale from being oversold.
-        taken = FlashSale.objects.filter(
-            pk=sale.pk,
-            status=FlashSaleStatus.RUNNING,
-            ends_at__gt=now,
-            claimed__lte=F("quantity") - quantity,
-        ).update(claimed=F("claimed") + quantity)
-        if not taken:
-            raise _sold_out_or_closed(sale.pk, now)
-        # Under that lock (see the module docstring) the person's claims, this one included,
-        # are summed afresh: two buys of one person can never both see "under the limit".
-        held = (
-            FlashSaleClaim.objects.filter(
-                flash_sale_id=sale.pk, person=person, status__in=HELD_OR_PAID
-            ).aggregate(units=Sum("quantity"))["units"]
-            or 0
-        )
-        if held > sale.per_user_limit:
-            raise _limit_exceeded(sale, held - quantity)
-        remaining = FlashSale.objects.filter(pk=sale.pk).values_list("quantity", "claimed").get()
-        left = remaining[0] - remaining[1]
         audit_record(
             actor=Actor.consumer(person.one_id),
             action="live.flash_sale.claim",
@@ -440,6 +418,22 @@ def _settle(
                 order_no=order.order_no,
             )
         )
+        # The sale's row last: it is the one row every settlement writes, locked from here to
+        # the commit, so only two statements run under it. This conditional UPDATE is what
+        # keeps the sale from being oversold.
+        left = sale_units_take(flash_sale_id=sale.pk, quantity=quantity, now=now)
+        if left is None:
+            raise _sold_out_or_closed(sale.pk, now)
+        # Under that lock (see the module docstring) the person's claims, this one included,
+        # are summed afresh: two buys of one person can never both see "under the limit".
+        held = (
+            FlashSaleClaim.objects.filter(
+                flash_sale_id=sale.pk, person=person, status__in=HELD_OR_PAID
+            ).aggregate(units=Sum("quantity"))["units"]
+            or 0
+        )
+        if held > sale.per_user_limit:
+            raise _limit_exceeded(sale, held - quantity)
         return order, left
 
 
