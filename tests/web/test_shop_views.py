@@ -79,6 +79,8 @@ class TestConsumerPages:
         detail = browser.get(f"/m/orders/{order.order_no}").content.decode()
         assert "已支付" in detail
         assert "支付成功" in detail
+        assert 'data-testid="delivery-estimate"' in detail
+        assert "送达" in detail
         assert "满99减20" in browser.get("/m/coupons").content.decode()
         points = browser.get("/m/points").content.decode()
         assert "120" in points  # ¥120 paid → 120 points

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Sum
 
 from freshloop.catalog.models import Batch
-from freshloop.inventory.models import BatchStock, StockLevel
+from freshloop.inventory.models import BatchStock, Reservation, StockLevel
+from freshloop.inventory.transit import transit_days
 
 
 def stock_available_by_sku(*, sku_ids: Iterable[int]) -> dict[int, int]:
@@ -79,3 +80,17 @@ def lots_expiring(*, today: dt.date, within_days: int, limit: int = 50) -> list[
         .select_related("batch__sku__product", "warehouse")
         .order_by("batch__expires_on", "pk")[:limit]
     )
+
+
+def order_transit_days(*, order_ref: str, destination_province: str) -> int | None:
+    """Days on the road for an order to `destination_province`: the slowest of the warehouses
+    its units are reserved in (a split order arrives when its last parcel does); None when
+    nothing is reserved for it (cancelled, or refunded before shipping)."""
+    origins = set(
+        Reservation.objects.filter(order_ref=order_ref, is_block=False).values_list(
+            "stock__warehouse__province", flat=True
+        )
+    )
+    if not origins:
+        return None
+    return max(transit_days(origin, destination_province) for origin in origins)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from django.db.models import Prefetch, QuerySet
 
+from freshloop.core import clock
 from freshloop.identity.models import Person
+from freshloop.inventory.selectors import order_transit_days
 from freshloop.orders.errors import OrderNotFound
 from freshloop.orders.models import (
     Cart,
     CartItem,
     Order,
     OrderEvent,
+    OrderStatus,
     RefundRequest,
     RefundStatus,
 )
@@ -65,3 +71,47 @@ def order_for_idempotency_key(*, person: Person, idempotency_key: str) -> Order 
     if not idempotency_key:
         return None
     return Order.objects.filter(person=person, idempotency_key=idempotency_key).first()
+
+
+# Orders paid before this hour (Shanghai) leave the warehouse the same day, later ones the next.
+DISPATCH_CUTOFF_HOUR = 16
+_WEEKDAYS = "一二三四五六日"
+_ESTIMATED_STATUSES = frozenset(
+    {OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.ALLOCATED, OrderStatus.SHIPPED}
+)
+
+
+@dataclass(frozen=True)
+class DeliveryEstimate:
+    """When an order should arrive: a simple promise from the transit table by warehouse and
+    destination province (the fulfillment module's allocation replaces it with its own)."""
+
+    on: dt.date
+    transit_days: int
+    after_payment: bool
+    """True while unpaid: the date holds if the buyer pays now."""
+
+    @property
+    def label(self) -> str:
+        when = f"{self.on.month}月{self.on.day}日（周{_WEEKDAYS[self.on.weekday()]}）"
+        return f"付款后预计 {when}送达" if self.after_payment else f"预计 {when}送达"
+
+
+def order_delivery_estimate(
+    *, order: Order, now: dt.datetime | None = None
+) -> DeliveryEstimate | None:
+    """The estimated delivery date of an order that is on its way (or would be once paid);
+    None once delivered, cancelled or refunded, or when nothing is reserved for it."""
+    if order.status not in _ESTIMATED_STATUSES:
+        return None
+    days = order_transit_days(order_ref=order.order_no, destination_province=order.province)
+    if days is None:
+        return None
+    unpaid = order.status == OrderStatus.PENDING_PAYMENT
+    ordered = clock.to_shanghai(
+        (now or clock.now()) if unpaid or order.paid_at is None else order.paid_at
+    )
+    dispatch = ordered.date() + dt.timedelta(days=int(ordered.hour >= DISPATCH_CUTOFF_HOUR))
+    return DeliveryEstimate(
+        on=dispatch + dt.timedelta(days=days), transit_days=days, after_payment=unpaid
+    )

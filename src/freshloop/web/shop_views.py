@@ -34,6 +34,7 @@ from freshloop.membership.selectors import membership_summary, points_entries_fo
 from freshloop.orders.models import Order
 from freshloop.orders.selectors import (
     cart_items_for_person,
+    order_delivery_estimate,
     order_get_for_person,
     order_list_for_person,
 )
@@ -189,7 +190,11 @@ def h5_order(request: HttpRequest, person: Person, order_no: str) -> HttpRespons
         order = order_get_for_person(person=person, order_no=order_no)
     except DomainError as error:
         return _not_found(request, error)
-    return render(request, "web/h5/shop/order.html", {"order": order})
+    return render(
+        request,
+        "web/h5/shop/order.html",
+        {"order": order, "delivery": order_delivery_estimate(order=order)},
+    )
 
 
 @consumer_page
