@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from freshloop.identity.models import Person
-from freshloop.orders.errors import OrderNotFound
-from freshloop.orders.models import Cart, CartItem, Order, OrderEvent
+from freshloop.orders.errors import AddressNotFound, OrderNotFound
+from freshloop.orders.models import Address, Cart, CartItem, Order, OrderEvent
 
 
 def cart_items_for_person(*, person: Person) -> list[CartItem]:
@@ -44,3 +44,20 @@ def order_for_idempotency_key(*, person: Person, idempotency_key: str) -> Order 
     if not idempotency_key:
         return None
     return Order.objects.filter(person=person, idempotency_key=idempotency_key).first()
+
+
+def address_list_for_person(*, person: Person) -> list[Address]:
+    """The buyer's address book: the default first, then the most recently changed."""
+    return list(Address.objects.filter(person=person).order_by("-is_default", "-updated_at", "-id"))
+
+
+def address_get_for_person(*, person: Person, address_id: int) -> Address:
+    """Another buyer's address is "not found", never "forbidden": ids are not confirmed."""
+    address = Address.objects.filter(person=person, pk=address_id).first()
+    if address is None:
+        raise AddressNotFound(detail={"address_id": address_id})
+    return address
+
+
+def address_default_for_person(*, person: Person) -> Address | None:
+    return Address.objects.filter(person=person, is_default=True).first()
