@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from freshloop.orders.models import Address, Order
-from tests.e2e.conftest import PHONE_CONTEXT
+from tests.e2e.conftest import PHONE_CONTEXT, WECHAT_UA
 from tests.e2e.test_shop_flow import _log_in_by_phone
 from tests.factories import make_sku
 
@@ -119,3 +119,38 @@ class TestFirstTimeBuyerAddressBook:
         assert _overflowing(page) == []
         page.screenshot(path=str(SCREENSHOTS / "checkout-address-list.png"), full_page=True)
         assert console_errors == []
+
+
+WECHAT_ADDRESS = """
+window.wx = { openAddress(options) { options.success({
+  userName: '李四', telNumber: '13912345678', provinceName: '广东省', cityName: '深圳市',
+  countyName: '南山区', detailInfo: '科苑路15号' }); } };
+"""
+
+
+class TestWechatAddress:
+    def test_inside_wechat_the_wechat_address_fills_the_form(
+        self, browser: Browser, page: Page, live_server: Any
+    ) -> None:
+        # given a logged-in first-time buyer who opens the checkout inside WeChat
+        milk = make_sku(price_fen=5990, stock=20, name="牧场鲜牛奶")
+        base = live_server.url
+        _log_in_by_phone(page, base, "13900139000", f"/m/products/{milk.product_id}")
+        wechat = browser.new_context(**{**PHONE_CONTEXT, "user_agent": WECHAT_UA})
+        wechat.add_cookies(page.context.cookies())
+        wechat.add_init_script(WECHAT_ADDRESS)  # what the WeChat JS-SDK hands back
+        inside = wechat.new_page()
+        inside.goto(f"{base}/m/checkout?sku={milk.pk}&qty=1")
+
+        # when they tap 使用微信地址
+        inside.click("[data-testid=address-wechat]")
+
+        # then WeChat's address fills the form, pickers included
+        form = inside.locator("[data-testid=address-form]")
+        expect(form.locator("input[name=name]")).to_have_value("李四")
+        expect(form.locator("input[name=phone]")).to_have_value("13912345678")
+        expect(form.locator("select[name=province]")).to_have_value("广东省")
+        expect(form.locator("select[name=city]")).to_have_value("深圳市")
+        expect(form.locator("select[name=district]")).to_have_value("南山区")
+        expect(form.locator("input[name=detail]")).to_have_value("科苑路15号")
+        wechat.close()
