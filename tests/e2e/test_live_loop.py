@@ -119,11 +119,11 @@ class TestLiveLoop:
         for field, value in [
             ("name", "王小明"),
             ("phone", "13900139001"),
-            ("province", "上海"),
-            ("city", "上海"),
             ("detail", "张江路 1 号"),
         ]:
             sheet.locator(f"input[name={field}]").fill(value)
+        sheet.locator("select[name=province]").select_option("上海市")
+        sheet.locator("select[name=city]").select_option("上海市")
         expect(viewer.locator("[data-testid=room-price]")).to_contain_text("直播秒杀价")
         viewer.click("[data-testid=room-pay]")
         cashier = viewer.frame_locator("[data-testid=cashier]")

@@ -211,11 +211,11 @@ def _buy_in_room(page: Page, sku_id: int) -> None:
     for name, value in [
         ("name", "王小明"),
         ("phone", "13900139002"),
-        ("province", "上海"),
-        ("city", "上海"),
         ("detail", "张江路 1 号"),
     ]:
         sheet.locator(f"input[name={name}]").fill(value)
+    sheet.locator("select[name=province]").select_option("上海市")
+    sheet.locator("select[name=city]").select_option("上海市")
     expect(page.locator("[data-testid=room-price]")).to_contain_text("¥")
     page.click("[data-testid=room-pay]")
 

@@ -77,11 +77,11 @@ def _fill_address(scope: Any, phone_number: str) -> None:
     for field, value in [
         ("name", "王小明"),
         ("phone", phone_number),
-        ("province", "上海"),
-        ("city", "上海"),
         ("detail", "张江路 1 号"),
     ]:
         scope.locator(f"input[name={field}]").fill(value)
+    scope.locator("select[name=province]").select_option("上海市")
+    scope.locator("select[name=city]").select_option("上海市")
 
 
 class TestLiveRoomRetry:

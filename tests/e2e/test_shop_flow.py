@@ -73,8 +73,8 @@ class TestBuyWithCouponAndPay:
         expect(page).to_have_url(f"{base}/m/checkout")
         page.fill("input[name=name]", "王小明")
         page.fill("input[name=phone]", "13900139000")
-        page.fill("input[name=province]", "上海")
-        page.fill("input[name=city]", "上海")
+        page.select_option("select[name=province]", "上海市")
+        page.select_option("select[name=city]", "上海市")
         page.fill("input[name=detail]", "张江路 1 号")
         explanation = page.locator("[data-testid=price-explanation]")
         expect(explanation).to_contain_text("商品金额")
@@ -87,11 +87,11 @@ class TestBuyWithCouponAndPay:
         for field, value in [
             ("name", "王小明"),
             ("phone", "13900139000"),
-            ("province", "上海"),
-            ("city", "上海"),
             ("detail", "张江路 1 号"),
         ]:
             page.fill(f"input[name={field}]", value)
+        page.select_option("select[name=province]", "上海市")
+        page.select_option("select[name=city]", "上海市")
         # ¥59.90×2 + ¥32.90 = ¥152.70 − ¥20 = ¥132.70, free cold-chain shipping from ¥99
         expect(page.locator(f"[data-testid=coupon-{coupon.pk}]")).to_be_checked()
         expect(page.locator("[data-testid=total]")).to_have_text("¥132.70")

@@ -70,6 +70,7 @@ _PROBLEMS: dict[str, str] = {
     "string_pattern_mismatch": "{field} 格式不正确",
     "literal_error": "{field} 应为 {expected} 之一",
     "enum": "{field} 应为 {expected} 之一",
+    "one_of": "{fields} 必须且只能填一个",
 }
 _DEFAULT_PROBLEM = "{field} 格式不正确"
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Header, Router, Status
+from ninja import Header, Path, Router, Status
 
 from freshloop.core.api_errors import raises
 from freshloop.core.audit import Actor
+from freshloop.core.crypto import mask_phone
 from freshloop.core.errors import InvalidInput, NotFound
+from freshloop.core.schemas import MAX_ID
 from freshloop.identity.auth import ConsumerAuth, request_person
 from freshloop.inventory.errors import OutOfStock
 from freshloop.membership.errors import (
@@ -20,6 +22,9 @@ from freshloop.membership.errors import (
 )
 from freshloop.orders.errors import (
     AddressInvalid,
+    AddressLimitExceeded,
+    AddressNotFound,
+    AddressUnparseable,
     CartEmpty,
     CartLimitExceeded,
     IdempotencyKeyReused,
@@ -27,7 +32,12 @@ from freshloop.orders.errors import (
     OrderStateInvalid,
     RefundInvalid,
 )
+from freshloop.orders.models import Address
 from freshloop.orders.schemas import (
+    AddressBookIn,
+    AddressBookOut,
+    AddressParseIn,
+    AddressParseOut,
     CartItemIn,
     CartLineOut,
     CartOut,
@@ -39,10 +49,13 @@ from freshloop.orders.schemas import (
     QuoteOut,
     RefundIn,
     RefundOut,
+    RegionsOut,
     order_out,
     quote_out,
 )
 from freshloop.orders.selectors import (
+    address_get_for_person,
+    address_list_for_person,
     cart_items_for_person,
     order_get_for_person,
     order_list_for_person,
@@ -50,12 +63,18 @@ from freshloop.orders.selectors import (
 from freshloop.orders.services import (
     CheckoutItem,
     CheckoutRequest,
+    address_create,
+    address_delete,
+    address_parse,
+    address_set_default,
+    address_update,
     cart_item_set,
     checkout_coupons,
     checkout_preview,
     order_cancel,
     order_create,
     order_refund_request,
+    region_names,
 )
 from freshloop.promotions.errors import (
     CampaignBudgetExhausted,
@@ -140,6 +159,7 @@ def coupons_for_checkout(request: HttpRequest, body: CheckoutIn) -> list[CouponC
     CartEmpty,
     CartLimitExceeded,
     AddressInvalid,
+    AddressNotFound,
     NotFound,
     InvalidInput,
     OutOfStock,
@@ -162,7 +182,8 @@ def orders_create(
         request=_checkout_request(
             request,
             body,
-            address=body.address.model_dump(),
+            address=body.address.model_dump() if body.address is not None else {},
+            address_id=body.address_id,
             idempotency_key=idempotency_key,
         )
     )
@@ -212,3 +233,97 @@ def orders_refund(request: HttpRequest, order_no: str, body: RefundIn) -> Status
         201,
         RefundOut(refund_no=refund.refund_no, amount_fen=refund.amount_fen, status=refund.status),
     )
+
+
+# --- the address book ------------------------------------------------------------------------
+# `/addresses/parse` is declared before `/addresses/{address_id}`: the first matching path wins.
+
+AddressId = Path(..., ge=1, le=MAX_ID, description="地址编号")
+
+
+def _address_out(address: Address) -> AddressBookOut:
+    return AddressBookOut(
+        id=address.pk,
+        name=address.name,
+        phone=address.phone,
+        phone_masked=mask_phone("+86" + address.phone),
+        province=address.province,
+        city=address.city,
+        district=address.district,
+        detail=address.detail,
+        label=address.label,
+        is_default=address.is_default,
+        updated_at=address.updated_at,
+    )
+
+
+@router.get("/addresses", response=list[AddressBookOut], summary="我的收货地址（默认地址在前）")
+def addresses_list(request: HttpRequest) -> list[AddressBookOut]:
+    return [_address_out(a) for a in address_list_for_person(person=request_person(request))]
+
+
+@router.post("/addresses", response={201: AddressBookOut}, summary="新增收货地址（最多 20 个）")
+@raises(AddressInvalid, AddressLimitExceeded)
+def addresses_create(request: HttpRequest, body: AddressBookIn) -> Status[AddressBookOut]:
+    address = address_create(person=request_person(request), **body.model_dump())
+    return Status(201, _address_out(address))
+
+
+@router.post(
+    "/addresses/parse",
+    response=AddressParseOut,
+    summary="智能填写：从一段文字中识别收货人、手机号和省市区地址",
+)
+@raises(AddressUnparseable)
+def addresses_parse(request: HttpRequest, body: AddressParseIn) -> AddressParseOut:
+    parsed = address_parse(text=body.text)
+    return AddressParseOut(
+        name=parsed.name,
+        phone=parsed.phone,
+        province=parsed.province,
+        city=parsed.city,
+        district=parsed.district,
+        detail=parsed.detail,
+    )
+
+
+@router.get("/addresses/{address_id}", response=AddressBookOut, summary="一个收货地址")
+@raises(AddressNotFound)
+def addresses_get(request: HttpRequest, address_id: int = AddressId) -> AddressBookOut:
+    person = request_person(request)
+    return _address_out(address_get_for_person(person=person, address_id=address_id))
+
+
+@router.put("/addresses/{address_id}", response=AddressBookOut, summary="修改收货地址")
+@raises(AddressInvalid, AddressNotFound)
+def addresses_update(
+    request: HttpRequest, body: AddressBookIn, address_id: int = AddressId
+) -> AddressBookOut:
+    address = address_update(
+        person=request_person(request), address_id=address_id, **body.model_dump()
+    )
+    return _address_out(address)
+
+
+@router.delete("/addresses/{address_id}", response={204: None}, summary="删除收货地址")
+@raises(AddressNotFound)
+def addresses_delete(request: HttpRequest, address_id: int = AddressId) -> Status[None]:
+    address_delete(person=request_person(request), address_id=address_id)
+    return Status(204, None)
+
+
+@router.post("/addresses/{address_id}/default", response=AddressBookOut, summary="设为默认收货地址")
+@raises(AddressNotFound)
+def addresses_set_default(request: HttpRequest, address_id: int = AddressId) -> AddressBookOut:
+    address = address_set_default(person=request_person(request), address_id=address_id)
+    return _address_out(address)
+
+
+@router.get(
+    "/regions",
+    response=RegionsOut,
+    summary="省 → 市 → 区县 名称（逐级获取：不带参数为省份，带 province 为城市，再带 city 为区县）",
+)
+def regions(request: HttpRequest, province: str = "", city: str = "") -> RegionsOut:
+    level = "district" if province and city else "city" if province else "province"
+    return RegionsOut(level=level, names=region_names(province=province[:32], city=city[:32]))

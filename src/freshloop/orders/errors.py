@@ -47,3 +47,18 @@ class RefundInvalid(InvalidInput):
 class RefundNotFound(NotFound):
     code = "refund_not_found"
     message = "退款申请不存在"
+
+
+class AddressNotFound(NotFound):
+    code = "address_not_found"
+    message = "收货地址不存在"
+
+
+class AddressLimitExceeded(InvalidInput):
+    code = "address_limit_exceeded"
+    message = "最多保存 20 个收货地址，请先删除不用的地址"
+
+
+class AddressUnparseable(InvalidInput):
+    code = "address_unparseable"
+    message = "没能识别出省市区，请检查文字或手动填写"

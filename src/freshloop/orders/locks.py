@@ -1,5 +1,7 @@
 """Row locks of the orders module: one order (or one refund request and then its order) at a
-time, so locks are always taken in one order; payments lock a payment before its order."""
+time, so locks are always taken in one order; payments lock a payment before its order.
+A buyer's address book is locked as a whole (all their rows, in primary-key order) and never
+together with an order."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from freshloop.orders.errors import (
     RefundNotFound,
 )
 from freshloop.orders.models import (
+    Address,
     Order,
     RefundRequest,
 )
@@ -25,3 +28,9 @@ def refund_request_lock(refund_no: str) -> RefundRequest:
     if refund is None:
         raise RefundNotFound(detail={"refund_no": refund_no})
     return refund
+
+
+def addresses_lock(person_id: int) -> list[Address]:
+    """Every saved address of one buyer, locked in primary-key order (the book's limit and its
+    one default are decided under this lock)."""
+    return list(Address.objects.select_for_update().filter(person_id=person_id).order_by("pk"))

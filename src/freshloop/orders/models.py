@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 
 from freshloop.catalog.models import SalesChannel
-from freshloop.core.fields import EncryptedJSONField
+from freshloop.core.fields import EncryptedJSONField, EncryptedTextField
 from freshloop.identity.models import Person
 
 
@@ -42,6 +42,56 @@ class CartItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku_id} × {self.quantity}"
+
+
+class Address(models.Model):
+    """A buyer's saved delivery address (the address book). An order keeps its own copy
+    (`Order.address`), so editing or deleting a book entry never changes a placed order.
+
+    At most one default per person (a partial unique constraint); the services keep exactly
+    one while any exist. Name, phone and detail are PII, sealed at rest.
+    """
+
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="addresses", verbose_name="用户"
+    )
+    name = EncryptedTextField("收货人")
+    phone = EncryptedTextField("手机号")
+    province = models.CharField("省份", max_length=32)
+    city = models.CharField("城市", max_length=32)
+    district = models.CharField("区县", max_length=32, blank=True)
+    detail = EncryptedTextField("详细地址")
+    label = models.CharField("标签", max_length=8, blank=True, help_text="如 家 / 公司")
+    is_default = models.BooleanField("默认地址", default=False)
+    created_at = models.DateTimeField("创建时间")
+    updated_at = models.DateTimeField("更新时间")
+
+    class Meta:
+        verbose_name = "收货地址"
+        verbose_name_plural = "收货地址"
+        ordering = ["-is_default", "-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=models.Q(is_default=True),
+                name="orders_address_one_default",
+            ),
+        ]
+        indexes = [models.Index(fields=["person", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.province}{self.city}{self.district}"
+
+    def as_order_address(self) -> dict[str, str]:
+        """The copy an order keeps (`Order.address`)."""
+        return {
+            "name": self.name,
+            "phone": self.phone,
+            "province": self.province,
+            "city": self.city,
+            "district": self.district,
+            "detail": self.detail,
+        }
 
 
 class OrderStatus(models.TextChoices):

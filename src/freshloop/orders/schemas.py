@@ -4,6 +4,8 @@ import datetime as dt
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 
 from freshloop.core.schemas import Id, InputSchema
 from freshloop.orders.models import Order
@@ -51,8 +53,67 @@ class CheckoutIn(InputSchema):
     points: int = Field(0, ge=0, le=10_000_000)
 
 
-class OrderCreateIn(CheckoutIn):
-    address: AddressIn
+class AddressChoiceIn(InputSchema):
+    """Where an order goes: an address typed at checkout, or one from the buyer's address book
+    — exactly one of them."""
+
+    address: AddressIn | None = Field(None, description="手填的收货地址；与 address_id 二选一")
+    address_id: Id | None = Field(None, description="地址簿中的地址；与 address 二选一")
+
+    @model_validator(mode="after")
+    def _exactly_one_address(self) -> AddressChoiceIn:
+        if (self.address is None) == (self.address_id is None):
+            raise PydanticCustomError(
+                "one_of", "exactly one of {fields}", {"fields": "address / address_id"}
+            )
+        return self
+
+
+class OrderCreateIn(CheckoutIn, AddressChoiceIn):
+    pass
+
+
+class AddressBookIn(InputSchema):
+    name: str = Field(..., min_length=1, max_length=32, description="收货人")
+    phone: str = Field(..., min_length=1, max_length=20, description="中国大陆手机号")
+    province: str = Field(..., min_length=1, max_length=32)
+    city: str = Field(..., min_length=1, max_length=32)
+    district: str = Field("", max_length=32)
+    detail: str = Field(..., min_length=1, max_length=120)
+    label: str = Field("", max_length=8, description="标签，如 家 / 公司")
+    is_default: bool = Field(False, description="设为默认地址")
+
+
+class AddressBookOut(Schema):
+    id: int
+    name: str
+    phone: str
+    phone_masked: str
+    province: str
+    city: str
+    district: str
+    detail: str
+    label: str
+    is_default: bool
+    updated_at: dt.datetime
+
+
+class AddressParseIn(InputSchema):
+    text: str = Field(..., min_length=1, max_length=300, description="粘贴的一段地址文字")
+
+
+class AddressParseOut(Schema):
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+
+
+class RegionsOut(Schema):
+    level: str = Field(..., description="province / city / district")
+    names: list[str]
 
 
 class PriceRowOut(Schema):

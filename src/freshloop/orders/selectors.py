@@ -10,8 +10,9 @@ from django.db.models import Prefetch, QuerySet
 from freshloop.core import clock
 from freshloop.identity.models import Person
 from freshloop.inventory.selectors import order_transit_days
-from freshloop.orders.errors import OrderNotFound
+from freshloop.orders.errors import AddressNotFound, OrderNotFound
 from freshloop.orders.models import (
+    Address,
     Cart,
     CartItem,
     Order,
@@ -115,3 +116,20 @@ def order_delivery_estimate(
     return DeliveryEstimate(
         on=dispatch + dt.timedelta(days=days), transit_days=days, after_payment=unpaid
     )
+
+
+def address_list_for_person(*, person: Person) -> list[Address]:
+    """The buyer's address book: the default first, then the most recently changed."""
+    return list(Address.objects.filter(person=person).order_by("-is_default", "-updated_at", "-id"))
+
+
+def address_get_for_person(*, person: Person, address_id: int) -> Address:
+    """Another buyer's address is "not found", never "forbidden": ids are not confirmed."""
+    address = Address.objects.filter(person=person, pk=address_id).first()
+    if address is None:
+        raise AddressNotFound(detail={"address_id": address_id})
+    return address
+
+
+def address_default_for_person(*, person: Person) -> Address | None:
+    return Address.objects.filter(person=person, is_default=True).first()

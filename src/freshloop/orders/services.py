@@ -35,6 +35,16 @@ from freshloop.inventory.services import (
 )
 from freshloop.membership import services as membership
 from freshloop.orders import events
+from freshloop.orders.addresses import (
+    MAX_ADDRESSES,
+    ParsedAddress,
+    address_create,
+    address_delete,
+    address_parse,
+    address_set_default,
+    address_update,
+    region_names,
+)
 from freshloop.orders.errors import (
     AddressInvalid,
     CartEmpty,
@@ -63,7 +73,7 @@ from freshloop.orders.refunds import (
     refund_request_approve,
     refund_request_reject,
 )
-from freshloop.orders.selectors import order_for_idempotency_key
+from freshloop.orders.selectors import address_get_for_person, order_for_idempotency_key
 from freshloop.orders.timeline import answer_from_written, event_base, status_set, timeline_add
 from freshloop.promotions import services as promotions
 from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
@@ -71,13 +81,21 @@ from freshloop.promotions.selectors import CouponUsability
 
 # Written in refunds.py and history.py, part of this module's public face.
 __all__ = [
+    "MAX_ADDRESSES",
     "HistoricalLine",
     "HistoricalOrder",
+    "ParsedAddress",
+    "address_create",
+    "address_delete",
+    "address_parse",
+    "address_set_default",
+    "address_update",
     "order_refund_request",
     "order_refund_succeeded",
     "orders_import_history",
     "refund_request_approve",
     "refund_request_reject",
+    "region_names",
 ]
 
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
@@ -161,6 +179,7 @@ class CheckoutRequest:
     coupon_ids: Sequence[int] = ()
     points: int = 0
     address: dict[str, str] = field(default_factory=dict)
+    address_id: int | None = None
     idempotency_key: str = ""
     special_prices: Mapping[int, SpecialPrice] = field(default_factory=dict)
     stock_blocks: Mapping[int, str] = field(default_factory=dict)
@@ -238,6 +257,19 @@ def checkout_coupons(*, request: CheckoutRequest) -> list[CouponUsability]:
     )
 
 
+def _order_address(request: CheckoutRequest) -> dict[str, str]:
+    """The copy of the delivery address the order keeps: a saved address of the buyer's
+    (`address_id`) or one typed at checkout (`address`) — one of them, not both."""
+    if request.address_id is not None:
+        if request.address:
+            raise InvalidInput(
+                "收货地址与地址簿中的地址只能二选一", detail={"fields": ["address", "address_id"]}
+            )
+        saved = address_get_for_person(person=request.person, address_id=request.address_id)
+        return saved.as_order_address()
+    return _clean_address(request.address)
+
+
 def _clean_address(address: dict[str, Any]) -> dict[str, str]:
     if not isinstance(address, dict):
         raise AddressInvalid()
@@ -312,7 +344,7 @@ def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
     try:
         items = _resolve_items(request)
         fingerprint = _request_fingerprint({sku.pk: quantity for sku, quantity in items}, request)
-        address = _clean_address(request.address)
+        address = _order_address(request)
         # Priced before the write transaction: pricing only reads, and on SQLite every order
         # holds the one write lock from BEGIN to COMMIT. What can change in between is checked
         # again under lock when it is written: stock (a conditional reservation), coupons

@@ -1,5 +1,6 @@
-"""How orders react to identity: a merge moves orders and the cart to the surviving OneID,
-PIPL export lists the orders, erasure destroys the delivery addresses (the orders stay as
+"""How orders react to identity: a merge moves orders, the cart and the address book to the
+surviving OneID (its default stays the default), PIPL export lists the orders and saved
+addresses, erasure destroys the delivery addresses and the address book (the orders stay as
 anonymous facts for revenue and stock)."""
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from freshloop.core.events import subscribe
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Person
 from freshloop.identity.services import register_export_section
-from freshloop.orders.models import Cart, CartItem, Order
+from freshloop.orders.models import Address, Cart, CartItem, Order
 
 
 @subscribe(IdentityMerged)
 def orders_follow_merge(event: IdentityMerged) -> None:
     with transaction.atomic():
         Order.objects.filter(person_id=event.from_person_id).update(person_id=event.into_person_id)
+        book = Address.objects.filter(person_id=event.from_person_id)
+        if Address.objects.filter(person_id=event.into_person_id, is_default=True).exists():
+            book.update(is_default=False)  # the survivor's default stays the one default
+        book.update(person_id=event.into_person_id)
         old_cart = Cart.objects.filter(person_id=event.from_person_id).first()
         if old_cart is None:
             return
@@ -40,6 +45,7 @@ def orders_follow_merge(event: IdentityMerged) -> None:
 @subscribe(PersonErased)
 def addresses_erased(event: PersonErased) -> None:
     Order.objects.filter(person_id=event.person_id).update(address={})
+    Address.objects.filter(person_id=event.person_id).delete()
 
 
 def orders_export_section(person: Person) -> list[dict[str, Any]]:
@@ -62,4 +68,12 @@ def orders_export_section(person: Person) -> list[dict[str, Any]]:
     ]
 
 
+def addresses_export_section(person: Person) -> list[dict[str, Any]]:
+    return [
+        {**address.as_order_address(), "label": address.label, "is_default": address.is_default}
+        for address in Address.objects.filter(person=person).order_by("pk")
+    ]
+
+
 register_export_section("orders", orders_export_section)
+register_export_section("addresses", addresses_export_section)

@@ -36,6 +36,7 @@ from freshloop.membership.errors import (
 )
 from freshloop.orders.errors import (
     AddressInvalid,
+    AddressNotFound,
     CartEmpty,
     CartLimitExceeded,
     IdempotencyKeyReused,
@@ -101,6 +102,7 @@ def flash_sale_detail(request: HttpRequest, flash_sale_id: int) -> dict[str, Any
 )
 @raises(
     AddressInvalid,
+    AddressNotFound,
     CampaignBudgetExhausted,
     CampaignInvalid,
     CartEmpty,
@@ -138,7 +140,8 @@ def flash_sale_buy_endpoint(
         flash_sale=sale,
         person=person,
         quantity=body.quantity,
-        address=body.address.model_dump(),
+        address=body.address.model_dump() if body.address is not None else {},
+        address_id=body.address_id,
         coupon_ids=body.coupon_ids,
         idempotency_key=idempotency_key,
     )

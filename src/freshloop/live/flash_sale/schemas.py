@@ -6,13 +6,12 @@ import datetime as dt
 
 from ninja import Field, Schema
 
-from freshloop.core.schemas import Id, InputSchema
-from freshloop.orders.schemas import AddressIn
+from freshloop.core.schemas import Id
+from freshloop.orders.schemas import AddressChoiceIn
 
 
-class FlashBuyIn(InputSchema):
+class FlashBuyIn(AddressChoiceIn):
     quantity: int = Field(1, ge=1, le=99)
-    address: AddressIn
     coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
 
 

@@ -343,6 +343,7 @@ def _settle(
     person: Person,
     quantity: int,
     address: dict[str, Any],
+    address_id: int | None = None,
     coupon_ids: Sequence[int],
     idempotency_key: str,
     claim_ref: str,
@@ -376,6 +377,7 @@ def _settle(
                 items=[CheckoutItem(sku_id=sale.sku_id, quantity=quantity)],
                 coupon_ids=list(coupon_ids),
                 address=dict(address),
+                address_id=address_id,
                 idempotency_key=idempotency_key,
                 special_prices={
                     sale.sku_id: SpecialPrice(
@@ -443,6 +445,7 @@ def flash_sale_buy(
     person: Person,
     quantity: int,
     address: dict[str, Any],
+    address_id: int | None = None,
     coupon_ids: Sequence[int] = (),
     idempotency_key: str = "",
 ) -> OrderCreateResult:
@@ -488,6 +491,7 @@ def flash_sale_buy(
             person=person,
             quantity=quantity,
             address=address,
+            address_id=address_id,
             coupon_ids=coupon_ids,
             idempotency_key=idempotency_key,
             claim_ref=claim_ref,

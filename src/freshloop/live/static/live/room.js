@@ -4,12 +4,10 @@ function liveRoom(code) {
   const base = '/api/v1/live/' + encodeURIComponent(code);
   const newDevice = () => { const id = 'd' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10); localStorage.setItem('fl_device', id); return id; };
   let deviceId = localStorage.getItem('fl_device') || newDevice();
-  const savedAddress = JSON.parse(localStorage.getItem('fl_address') || '{}');
   return {
     state: { title: '', status: '', products: [], flash_sales: [], coupons: [], online: 0, likes: 0, me: null, play_url: '' },
     comments: [], draft: '', error: '', toast: '', drop: null, reserved: false,
     sheet: '', item: null, qty: 1, flash: null, coupons: [], chosen: [], quote: null, busy: false,
-    address: Object.assign({ name: '', phone: '', province: '', city: '', district: '', detail: '' }, savedAddress),
     pendingLikes: 0, events: null, player: null, joined: null, intent: purchaseIntent('live:' + code),
 
     get pinned() { return this.state.products.find(p => p.pinned) || null; },
@@ -105,6 +103,7 @@ function liveRoom(code) {
       this.item = product; this.qty = 1; this.flash = this.flashFor(product.sku_id); this.chosen = []; this.quote = null; this.error = '';
       this.track('add_to_cart', product.sku_id);
       this.sheet = 'checkout';
+      if (!this.book.loaded) this.bookLoad();  // the address book (web/address_book.js)
       try {
         this.coupons = this.flash ? [] : await api('POST', '/api/v1/shop/checkout/coupons', this.body());
         const best = this.coupons.find(c => c.usable); if (best) this.chosen = [best.coupon_id];
@@ -121,13 +120,13 @@ function liveRoom(code) {
     },
     async placeOrder() {
       this.busy = true; this.error = '';
-      localStorage.setItem('fl_address', JSON.stringify(this.address));
       // The same purchase tapped again after an error reuses its key (one order, not two).
       const key = this.intent.key(this.flash ? { flash: this.flash.id, quantity: this.qty, coupon_ids: this.chosen } : this.body());
       try {
+        const address = await this.bookForOrder();
         const order = this.flash
-          ? await api('POST', '/api/v1/live/flash-sales/' + this.flash.id + '/buy', { quantity: this.qty, address: this.address, coupon_ids: this.chosen }, { 'Idempotency-Key': key })
-          : await api('POST', '/api/v1/shop/orders', Object.assign(this.body(), { address: this.address }), { 'Idempotency-Key': key });
+          ? await api('POST', '/api/v1/live/flash-sales/' + this.flash.id + '/buy', Object.assign({ quantity: this.qty, coupon_ids: this.chosen }, address), { 'Idempotency-Key': key })
+          : await api('POST', '/api/v1/shop/orders', Object.assign(this.body(), address), { 'Idempotency-Key': key });
         this.intent.done();
         // The cashier takes over (WeChat JSAPI, a QR, or the provider's page that returns here);
         // the viewer stays in the room.
