@@ -6,7 +6,7 @@ from django.db.models import Prefetch, QuerySet
 
 from freshloop.identity.models import Person
 from freshloop.orders.errors import OrderNotFound
-from freshloop.orders.models import Cart, CartItem, Order, OrderEvent
+from freshloop.orders.models import Cart, CartItem, Order, OrderEvent, PaymentProvider
 
 
 def cart_items_for_person(*, person: Person) -> list[CartItem]:
@@ -44,3 +44,8 @@ def order_for_idempotency_key(*, person: Person, idempotency_key: str) -> Order 
     if not idempotency_key:
         return None
     return Order.objects.filter(person=person, idempotency_key=idempotency_key).first()
+
+
+def payment_provider_label(provider: str) -> str:
+    """微信支付 / 支付宝 / 沙箱支付 for a provider name; an unknown name is shown as it is."""
+    return str(dict(PaymentProvider.choices).get(provider, provider))
