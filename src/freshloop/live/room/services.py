@@ -315,7 +315,7 @@ def comment_post(*, session: LiveSession, person: Person, text: str) -> LiveComm
         f"live-comment:{session.code}:{person.pk}",
         limit=config.comments_per_minute,
         window_seconds=60,
-        message="发言太快了，请稍后再发",
+        message="发言太快了，请 {wait}后再发",
     )
     comment = LiveComment.objects.create(
         session=session, viewer=viewer, text=cleaned, created_at=now
