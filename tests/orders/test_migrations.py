@@ -21,7 +21,7 @@ class TestNotesInChinese:
         # given a paid order whose timeline was written before provider names were Chinese
         order = pay(buy(make_person(), (make_sku(stock=5), 1)))
         paid = OrderEvent.objects.get(order=order, to_status=OrderStatus.PAID)
-        OrderEvent.objects.filter(pk=paid.pk).update(note="支付成功（wechatpay）")
+        OrderEvent.objects.filter(pk=paid.pk).update(note="支付成功（wechatpay）", actor="wechatpay")
         other = OrderEvent.objects.exclude(pk=paid.pk).filter(order=order).first()
         assert other is not None
         other_note = other.note
@@ -30,11 +30,12 @@ class TestNotesInChinese:
         provider_names.notes_in_chinese(apps, None)
 
         # then the note names WeChat Pay in Chinese, and other notes are left as they were
-        assert OrderEvent.objects.get(pk=paid.pk).note == "支付成功（微信支付）"
+        rewritten = OrderEvent.objects.get(pk=paid.pk)
+        assert (rewritten.note, rewritten.actor) == ("支付成功（微信支付）", "微信支付")
         assert OrderEvent.objects.get(pk=other.pk).note == other_note
 
     def test_backwards_restores_the_ids(self) -> None:
         order = pay(buy(make_person(), (make_sku(stock=5), 1)))
         provider_names.notes_by_name(apps, None)
         paid = OrderEvent.objects.get(order=order, to_status=OrderStatus.PAID)
-        assert paid.note == "支付成功（sandbox）"
+        assert (paid.note, paid.actor) == ("支付成功（sandbox）", "sandbox")
