@@ -342,7 +342,9 @@ class _ProductNames:
             return {
                 value
                 for row in rows
-                if isinstance(value := row.get(key), int) and not isinstance(value, bool)
+                if isinstance(value := row.get(key), int)
+                and not isinstance(value, bool)
+                and 0 < value < 2**63  # a tracked id the database could not even compare
             }
 
         skus = {
