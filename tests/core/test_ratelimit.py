@@ -217,10 +217,20 @@ class TestRefusalSaysHowLongToWait:
     def test_a_callers_own_message_gets_the_wait_filled_in(self) -> None:
         backend = DatabaseBackend()
         with clock.frozen(START + dt.timedelta(seconds=50)):
-            rate_limit_hit("c", limit=1, window_seconds=60, backend=backend, message="发言太快了，请 {wait}后再发")
+            rate_limit_hit(
+                "c",
+                limit=1,
+                window_seconds=60,
+                backend=backend,
+                message="发言太快了，请 {wait}后再发",
+            )
             with pytest.raises(RateLimited) as refused:
                 rate_limit_hit(
-                    "c", limit=1, window_seconds=60, backend=backend, message="发言太快了，请 {wait}后再发"
+                    "c",
+                    limit=1,
+                    window_seconds=60,
+                    backend=backend,
+                    message="发言太快了，请 {wait}后再发",
                 )
         assert refused.value.text == "发言太快了，请 10 秒后再发"
 

@@ -128,7 +128,8 @@ class TestLiveLoop:
         # the pay button spans the sheet (14 px either side), not weui's 280 px at most
         sheet_box = sheet.bounding_box()
         pay_box = viewer.locator("[data-testid=room-pay]").bounding_box()
-        assert sheet_box is not None and pay_box is not None
+        assert sheet_box is not None
+        assert pay_box is not None
         assert abs(pay_box["width"] - (sheet_box["width"] - 28)) <= 1
         viewer.click("[data-testid=room-pay]")
         cashier = viewer.frame_locator("[data-testid=cashier]")

@@ -6,7 +6,14 @@ import pytest
 from django.test import Client
 
 from freshloop.core.permissions import Role
-from freshloop.identity.models import MergeRecord, Identifier, MatchCandidate, MatchStatus, Person, PersonStatus
+from freshloop.identity.models import (
+    Identifier,
+    MatchCandidate,
+    MatchStatus,
+    MergeRecord,
+    Person,
+    PersonStatus,
+)
 from freshloop.identity.resolver import IdentifierInput, identify
 from tests.factories import make_staff_user
 
@@ -59,7 +66,9 @@ class TestPersonAdmin:
             traits={"province": "浙江", "gender": "female", "birth_year": 1990, "vip": True},
             source="shop",
         ).person
-        identify(identifiers=[IdentifierInput(type="wechat_unionid", value="u-1")], source="wechat_oauth")
+        identify(
+            identifiers=[IdentifierInput(type="wechat_unionid", value="u-1")], source="wechat_oauth"
+        )
         identify(
             identifiers=[
                 IdentifierInput(type="phone", value="13800138000", verified=True),

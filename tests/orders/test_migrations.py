@@ -21,7 +21,9 @@ class TestNotesInChinese:
         # given a paid order whose timeline was written before provider names were Chinese
         order = pay(buy(make_person(), (make_sku(stock=5), 1)))
         paid = OrderEvent.objects.get(order=order, to_status=OrderStatus.PAID)
-        OrderEvent.objects.filter(pk=paid.pk).update(note="支付成功（wechatpay）", actor="wechatpay")
+        OrderEvent.objects.filter(pk=paid.pk).update(
+            note="支付成功（wechatpay）", actor="wechatpay"
+        )
         other = OrderEvent.objects.exclude(pk=paid.pk).filter(order=order).first()
         assert other is not None
         other_note = other.note

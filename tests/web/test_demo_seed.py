@@ -181,9 +181,9 @@ def _assert_history(people: int) -> None:
 
 def _first_orders() -> dict[int, dt.datetime]:
     firsts: dict[int, dt.datetime] = {}
-    for person_id, created_at in Order.objects.filter(
-        order_no__startswith=HISTORY
-    ).values_list("person_id", "created_at"):
+    for person_id, created_at in Order.objects.filter(order_no__startswith=HISTORY).values_list(
+        "person_id", "created_at"
+    ):
         firsts[person_id] = min(created_at, firsts.get(person_id, created_at))
     return firsts
 

@@ -25,11 +25,11 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 
+from freshloop.catalog.models import Product, Sku
 from freshloop.core import clock
 from freshloop.core.clock import to_shanghai
 from freshloop.core.crypto import mask_phone
 from freshloop.core.money import format_fen
-from freshloop.catalog.models import Product, Sku
 from freshloop.datahub.eventstore.selectors import EventStore, event_store
 from freshloop.datahub.ingestion.selectors import event_label
 from freshloop.datahub.models import EventDefinition, SourceChannel
@@ -353,9 +353,7 @@ class _ProductNames:
                 "pk", "product__name", "spec"
             )
         }
-        products = dict(
-            Product.objects.filter(pk__in=ids("product_id")).values_list("pk", "name")
-        )
+        products = dict(Product.objects.filter(pk__in=ids("product_id")).values_list("pk", "name"))
         return cls(skus=skus, products=products)
 
     def text(self, values: dict[str, Any]) -> str | None:
