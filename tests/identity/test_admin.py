@@ -88,6 +88,8 @@ class TestPersonAdmin:
         # and the merge history's columns are in Chinese
         assert "From person" not in page
         assert "被并入的用户" in page
+        # and the read-only page's 关闭 row is not pinned over the identifiers (web/admin.css)
+        assert "web/admin.css" in page
 
     def test_export_downloads_json(self, service_desk: Client) -> None:
         person = _customer()
