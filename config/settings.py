@@ -248,6 +248,8 @@ UNFOLD = {
     "SITE_HEADER": "FreshLoop 鲜环",
     "SITE_SYMBOL": "storefront",
     "SHOW_HISTORY": True,
+    # Back-office fixes on top of unfold's styles (web/static/web/admin.css).
+    "STYLES": [lambda request: import_string("django.templatetags.static.static")("web/admin.css")],
     # The brand green of the console and the H5 site (Tailwind's green scale).
     "COLORS": {
         "primary": {

@@ -188,3 +188,53 @@ class TestWaitPhrase:
         self, seconds: int, rounded: int, phrase: str
     ) -> None:
         assert wait_phrase(seconds) == (rounded, phrase)
+
+
+@pytest.mark.django_db
+class TestRefusalSaysHowLongToWait:
+    def test_the_default_message_names_the_seconds_left_in_the_window(self) -> None:
+        # given a limit of one hit a minute, used up 15 s into the window
+        backend = DatabaseBackend()
+        with clock.frozen(START + dt.timedelta(seconds=15)):
+            rate_limit_hit("w", limit=1, window_seconds=60, backend=backend)
+            # when the caller tries again
+            with pytest.raises(RateLimited) as refused:
+                rate_limit_hit("w", limit=1, window_seconds=60, backend=backend)
+        # then the message says how long to wait, the same number retry_after carries
+        assert refused.value.text == "操作太频繁，请 45 秒后再试"
+        assert refused.value.retry_after == 45
+        assert refused.value.detail == {"retry_after": 45}
+
+    def test_a_long_wait_is_rounded_and_said_in_minutes(self) -> None:
+        backend = DatabaseBackend()
+        with clock.frozen(START):
+            rate_limit_hit("h", limit=1, window_seconds=3600, backend=backend)
+            with pytest.raises(RateLimited) as refused:
+                rate_limit_hit("h", limit=1, window_seconds=3600, backend=backend)
+        assert refused.value.text == "操作太频繁，请 60 分钟后再试"
+        assert refused.value.retry_after == 3600
+
+    def test_a_callers_own_message_gets_the_wait_filled_in(self) -> None:
+        backend = DatabaseBackend()
+        with clock.frozen(START + dt.timedelta(seconds=50)):
+            rate_limit_hit(
+                "c",
+                limit=1,
+                window_seconds=60,
+                backend=backend,
+                message="发言太快了，请 {wait}后再发",
+            )
+            with pytest.raises(RateLimited) as refused:
+                rate_limit_hit(
+                    "c",
+                    limit=1,
+                    window_seconds=60,
+                    backend=backend,
+                    message="发言太快了，请 {wait}后再发",
+                )
+        assert refused.value.text == "发言太快了，请 10 秒后再发"
+
+    def test_a_message_without_a_placeholder_is_kept_as_given(self) -> None:
+        refused = RateLimited("今日次数已用完", retry_after=7)
+        assert refused.text == "今日次数已用完"
+        assert refused.retry_after == 7

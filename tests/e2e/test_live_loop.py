@@ -125,6 +125,12 @@ class TestLiveLoop:
         sheet.locator("select[name=province]").select_option("上海市")
         sheet.locator("select[name=city]").select_option("上海市")
         expect(viewer.locator("[data-testid=room-price]")).to_contain_text("直播秒杀价")
+        # the pay button spans the sheet (14 px either side), not weui's 280 px at most
+        sheet_box = sheet.bounding_box()
+        pay_box = viewer.locator("[data-testid=room-pay]").bounding_box()
+        assert sheet_box is not None
+        assert pay_box is not None
+        assert abs(pay_box["width"] - (sheet_box["width"] - 28)) <= 1
         viewer.click("[data-testid=room-pay]")
         cashier = viewer.frame_locator("[data-testid=cashier]")
         cashier.locator("[data-testid=pay-confirm]").click()

@@ -60,11 +60,11 @@ class TestBuyWithCouponAndPay:
 
         # when they put both products in the cart from their pages
         page.click("[data-testid=add-to-cart]")
-        expect(page.locator("[data-testid=message]")).to_have_text("已加入购物车")
+        expect(page.locator("[data-testid=toast]")).to_have_text("已加入购物车")
         page.goto(f"{base}/m/products/{yogurt.product_id}")
         expect(page.locator("[data-testid=product-name]")).to_have_text("原味老酸奶")
         page.click("[data-testid=add-to-cart]")
-        expect(page.locator("[data-testid=message]")).to_have_text("已加入购物车")
+        expect(page.locator("[data-testid=toast]")).to_have_text("已加入购物车")
         page.goto(f"{base}/m/cart")
         expect(page.locator("[data-testid=cart-line]")).to_have_count(2)
         page.click("[data-testid=go-checkout]")

@@ -6,7 +6,14 @@ import pytest
 from django.test import Client
 
 from freshloop.core.permissions import Role
-from freshloop.identity.models import Identifier, MatchCandidate, MatchStatus, Person, PersonStatus
+from freshloop.identity.models import (
+    Identifier,
+    MatchCandidate,
+    MatchStatus,
+    MergeRecord,
+    Person,
+    PersonStatus,
+)
 from freshloop.identity.resolver import IdentifierInput, identify
 from tests.factories import make_staff_user
 
@@ -50,6 +57,39 @@ class TestPersonAdmin:
         assert "王小明" not in page  # private traits are not shown on the page
         for label in ["拆分错误合并", "导出全部个人数据", "删除个人信息", "身份冲突"]:
             assert label in page
+
+    def test_traits_read_as_a_chinese_table_not_json(self, service_desk: Client) -> None:
+        # given a customer with known traits and one the system does not know, who absorbed a
+        # WeChat visitor
+        person = identify(
+            identifiers=[IdentifierInput(type="phone", value="13800138000", verified=True)],
+            traits={"province": "浙江", "gender": "female", "birth_year": 1990, "vip": True},
+            source="shop",
+        ).person
+        identify(
+            identifiers=[IdentifierInput(type="wechat_unionid", value="u-1")], source="wechat_oauth"
+        )
+        identify(
+            identifiers=[
+                IdentifierInput(type="phone", value="13800138000", verified=True),
+                IdentifierInput(type="wechat_unionid", value="u-1"),
+            ],
+            source="h5_otp",
+        )
+        assert MergeRecord.objects.filter(into_person=person).exists()
+        # when customer service opens the person page
+        page = service_desk.get(f"/admin/identity/person/{person.pk}/change/").content.decode()
+        # then the traits are a table of Chinese names and readable values, not escaped JSON
+        assert 'data-testid="person-traits"' in page
+        for name, value in [("省份", "浙江"), ("性别", "女"), ("出生年份", "1990"), ("vip", "是")]:
+            assert f'>{name}</th><td class="py-1">{value}</td>' in page
+        assert "\\u6d59" not in page  # 浙 as a JSON escape
+        assert "&quot;province&quot;" not in page
+        # and the merge history's columns are in Chinese
+        assert "From person" not in page
+        assert "被并入的用户" in page
+        # and the read-only page's 关闭 row is not pinned over the identifiers (web/admin.css)
+        assert "web/admin.css" in page
 
     def test_export_downloads_json(self, service_desk: Client) -> None:
         person = _customer()

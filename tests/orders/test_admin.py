@@ -32,6 +32,10 @@ class TestOrderAdmin:
         assert "张江路" not in page  # the street address stays out of the back office list
         assert "138****8000" in page
         assert "确认分仓" in page
+        # the provider by its Chinese name, in the form and on the timeline
+        assert "沙箱支付" in page
+        assert "支付成功（沙箱支付）" in page
+        assert "（sandbox）" not in page
 
     def test_supply_chain_walks_the_order_to_shipped(self) -> None:
         milk = make_sku(stock=5)

@@ -41,6 +41,7 @@ from freshloop.orders.services import (
     order_complete,
     order_create,
     order_deliver,
+    order_payment_succeeded,
     order_refund_request,
     order_refund_succeeded,
     order_ship,
@@ -404,6 +405,31 @@ class TestOrderPaymentSucceeded:
         assert Reservation.objects.get(order_ref=order.order_no).expires_at is None
         assert Coupon.objects.get(pk=coupon.pk).status == CouponStatus.USED
         assert balance(person.pk) == 100  # one point per yuan paid
+
+    @pytest.mark.parametrize(
+        ("provider", "note"),
+        [
+            ("wechatpay", "支付成功（微信支付）"),
+            ("alipay", "支付成功（支付宝）"),
+            ("sandbox", "支付成功（沙箱支付）"),
+        ],
+    )
+    def test_timeline_names_the_provider_in_chinese(self, provider: str, note: str) -> None:
+        # given an unpaid order
+        order = buy(make_person(), (make_sku(stock=5), 1))
+        # when the provider confirms the payment
+        order_payment_succeeded(
+            order_no=order.order_no,
+            amount_fen=order.total_fen,
+            provider=provider,
+            transaction_id="T1",
+            paid_at=clock.now(),
+        )
+        # then the buyer's timeline names it as people call it
+        paid = order.timeline.get(to_status=OrderStatus.PAID)
+        assert paid.note == note
+        assert paid.actor == note[5:-1]
+        assert Order.objects.get(pk=order.pk).get_payment_provider_display() == note[5:-1]
 
     def test_replayed_confirmation_changes_nothing(self) -> None:
         order = buy(make_person(), (make_sku(stock=5), 1))

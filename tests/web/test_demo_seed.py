@@ -15,6 +15,8 @@ from django.db import connection
 from freshloop.catalog.models import Batch, Sku, StorageCondition
 from freshloop.core import clock
 from freshloop.core.permissions import Role
+from freshloop.datahub.dashboards.schemas import dashboard_filter_parse
+from freshloop.datahub.dashboards.selectors import dashboard_repurchase, dashboard_retention
 from freshloop.identity.models import (
     Identifier,
     IdentityConflict,
@@ -168,6 +170,22 @@ def _assert_history(people: int) -> None:
     ]
     assert lapsed
     assert not set(lapsed) & set(weekly)
+    # New customers arrive all along: the dashboard's default window (the last 30 days) and
+    # each of the last four months have first orders in them.
+    firsts = sorted(_first_orders().values())
+    assert sum(1 for first in firsts if first >= now - dt.timedelta(days=30)) >= 12
+    for months_back in range(4):
+        end = now - dt.timedelta(days=30 * months_back)
+        assert any(end - dt.timedelta(days=30) <= first < end for first in firsts), months_back
+
+
+def _first_orders() -> dict[int, dt.datetime]:
+    firsts: dict[int, dt.datetime] = {}
+    for person_id, created_at in Order.objects.filter(order_no__startswith=HISTORY).values_list(
+        "person_id", "created_at"
+    ):
+        firsts[person_id] = min(created_at, firsts.get(person_id, created_at))
+    return firsts
 
 
 def _assert_live_room(output: str) -> None:
@@ -231,6 +249,15 @@ class TestDemoSeed:
         _assert_promotions(people)
         _assert_history(people)
         assert 4_000 <= Order.objects.filter(order_no__startswith=HISTORY).count() <= 6_500
+        # and the data hub dashboard's default window (the last 30 days) has new customers to
+        # follow: a repurchase cohort and retention cohorts with people in them
+        default = dashboard_filter_parse({})
+        repurchase = dashboard_repurchase(default)
+        assert repurchase["cohort"] >= 12
+        assert not repurchase["empty"]
+        retention = dashboard_retention(default)
+        assert not retention["empty"]
+        assert any(row["size"] >= 5 for row in retention["cohorts"])
         # and the live room is on air
         _assert_live_room(output)
 

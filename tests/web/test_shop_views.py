@@ -78,7 +78,9 @@ class TestConsumerPages:
         assert order.order_no in browser.get("/m/orders").content.decode()
         detail = browser.get(f"/m/orders/{order.order_no}").content.decode()
         assert "已支付" in detail
-        assert "支付成功" in detail
+        assert "支付成功（沙箱支付）" in detail
+        assert "sandbox" not in detail
+        assert "支付方式" in detail
         assert 'data-testid="delivery-estimate"' in detail
         assert "送达" in detail
         assert "满99减20" in browser.get("/m/coupons").content.decode()

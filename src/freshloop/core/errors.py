@@ -5,6 +5,7 @@ The API renders every one of them as `{"code": ..., "message": ..., "detail": ..
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 
@@ -54,14 +55,41 @@ class Conflict(DomainError):
     status = 409
 
 
+def wait_phrase(seconds: int) -> tuple[int, str]:
+    """Round a wait up to what a person is told, and say it: (120, "2 分钟").
+
+    The rounded number is what `retry_after` carries, so the message and the machine-readable
+    wait always agree.
+    """
+    if seconds <= 90:
+        return seconds, f"{seconds} 秒"
+    if seconds <= 90 * 60:
+        minutes = math.ceil(seconds / 60)
+        return minutes * 60, f"{minutes} 分钟"
+    hours = math.ceil(seconds / 3600)
+    return hours * 3600, f"{hours} 小时"
+
+
 class RateLimited(DomainError):
+    """429: the caller is told how long to wait, in the message and in `retry_after`.
+
+    A message holding `{wait}` (or none: `wait_message`) gets the rounded wait filled in
+    ("操作太频繁，请 45 秒后再试"), and `retry_after` carries the same rounded number, so the
+    message, `retry_after` and the Retry-After header agree.
+    """
+
     code = "rate_limited"
     message = "操作过于频繁，请稍后再试"
+    wait_message: ClassVar[str] = "操作太频繁，请 {wait}后再试"
     status = 429
 
     def __init__(self, message: str | None = None, *, retry_after: int, detail: Any = None) -> None:
+        text = self.wait_message if message is None else message
+        if "{wait}" in text:
+            retry_after, wait = wait_phrase(retry_after)
+            text = text.replace("{wait}", wait)
         self.retry_after = retry_after
-        super().__init__(message, detail={"retry_after": retry_after, **(detail or {})})
+        super().__init__(text, detail={"retry_after": retry_after, **(detail or {})})
 
 
 class PayloadTooLarge(DomainError):

@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 
 from freshloop.core import clock
-from freshloop.core.errors import RateLimited, RateLimiterUnavailable
+from freshloop.core.errors import RateLimited, RateLimiterUnavailable, wait_phrase
 from freshloop.core.models import RateLimitCounter
 from freshloop.core.outages import outage_log
 
@@ -227,7 +227,9 @@ def _window(window_seconds: int) -> tuple[float, int]:
 
 
 def _refuse(message: str | None, *, now: float, window_end: int) -> NoReturn:
-    """429, saying when the window ends (the wait the message and Retry-After agree on)."""
+    """429, saying when the window ends (the wait the message and Retry-After agree on): the
+    message is RateLimited's own ("操作太频繁，请 45 秒后再试") unless the caller gave one,
+    where `{wait}` is filled in the same way."""
     raise RateLimited(message, retry_after=max(1, math.ceil(window_end - now)))
 
 
@@ -297,22 +299,23 @@ def lock_release(key: str, *, backend: RateLimitBackend | None = None) -> None:
         (backend or default_backend()).lock_release(key)
 
 
-def wait_phrase(seconds: int) -> tuple[int, str]:
-    """Round a wait up to what a person is told, and say it: (120, "2 分钟").
-
-    The rounded number is what `retry_after` carries, so the message and the machine-readable
-    wait always agree.
-    """
-    if seconds <= 90:
-        return seconds, f"{seconds} 秒"
-    if seconds <= 90 * 60:
-        minutes = math.ceil(seconds / 60)
-        return minutes * 60, f"{minutes} 分钟"
-    hours = math.ceil(seconds / 3600)
-    return hours * 3600, f"{hours} 小时"
-
-
 def rate_limit_purge_expired() -> int:
     """Delete database counters whose window has passed; returns how many were removed."""
     deleted, _ = RateLimitCounter.objects.filter(expires_at__lt=clock.now()).delete()
     return deleted
+
+
+__all__ = [
+    "DatabaseBackend",
+    "RateLimitBackend",
+    "RedisBackend",
+    "default_backend",
+    "lock_acquire",
+    "lock_release",
+    "lock_remaining",
+    "lock_set",
+    "rate_limit_check",
+    "rate_limit_hit",
+    "rate_limit_purge_expired",
+    "wait_phrase",
+]

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.html import format_html, format_html_join
 
 from freshloop.core.admin_base import OperatorAdmin, ReadOnlyAdmin, ReadOnlyInline, ReadOnlyMixin
 from freshloop.core.audit import Actor
@@ -30,6 +31,7 @@ from freshloop.identity.selectors import (
     identifier_mask,
     merge_evidence_text,
     person_ids_by_any_identifier,
+    person_traits_readable,
 )
 
 CUSTOMER_SERVICE = (Role.CUSTOMER_SERVICE,)
@@ -73,16 +75,32 @@ class PersonAdmin(ReadOnlyMixin, OperatorAdmin):
         "status",
         "merged_into",
         "display_name",
-        "traits",
+        "traits_table",
         "source",
         "created_at",
         "updated_at",
         "erased_at",
     )
-    exclude = ("private_traits", "trait_sources")
+    exclude = ("traits", "private_traits", "trait_sources")
     inlines = [IdentifierInline, MergedFromInline]
     change_form_after_template = "identity/admin/person_tools.html"
     tool_views = ("export", "erase", "split")
+
+    @admin.display(description="属性")
+    def traits_table(self, obj: Person) -> str:
+        """The public traits as a table of Chinese names and readable values (not JSON)."""
+        rows = person_traits_readable(person=obj)
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="person-traits" data-testid="person-traits">{}</table>',
+            format_html_join(
+                "",
+                '<tr><th class="pr-4 py-1 text-left font-normal text-font-subtle-light'
+                ' dark:text-font-subtle-dark">{}</th><td class="py-1">{}</td></tr>',
+                rows,
+            ),
+        )
 
     @admin.display(description="省份")
     def province(self, obj: Person) -> str:

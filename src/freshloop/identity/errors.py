@@ -18,6 +18,7 @@ class OtpLocked(RateLimited):
 
     code = "otp_locked"
     message = "验证码错误次数过多，请稍后再试"
+    wait_message = "验证码错误次数过多，请 {wait}后再试"
     status = 429
 
 

@@ -77,7 +77,9 @@ class Person(models.Model):
 class Identifier(models.Model):
     """One way to recognise a person. Unique per (type, scope, value) across all people."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identifiers")
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="identifiers", verbose_name="用户"
+    )
     type = models.CharField("类型", max_length=32, choices=IdentifierType.choices)
     scope = models.CharField(
         "作用域", max_length=64, blank=True, help_text="如微信 app id、企业微信 corp id"
@@ -175,9 +177,14 @@ class MergeRecord(models.Model):
     """
 
     from_person = models.ForeignKey(
-        Person, on_delete=models.PROTECT, related_name="merged_away_records"
+        Person,
+        on_delete=models.PROTECT,
+        related_name="merged_away_records",
+        verbose_name="被并入的用户",
     )
-    into_person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="merge_records")
+    into_person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="merge_records", verbose_name="并入到"
+    )
     reason = models.CharField("原因", max_length=32)
     evidence = models.ForeignKey(
         Identifier,

@@ -206,3 +206,52 @@ def person_family_ids(person_id: int) -> list[int]:
             break
         family |= frontier
     return sorted(family)
+
+
+# --- traits, as people read them ---------------------------------------------------------------
+
+# Chinese names of the person traits the system itself writes (identify, the shop, the demo),
+# and of their known values: the back office's person page, the data hub's profile and its
+# segment builder all read them here. Traits nobody declared show under their own name.
+KNOWN_TRAITS: dict[str, tuple[str, dict[str, str]]] = {
+    "gender": ("性别", {"female": "女", "male": "男"}),
+    "birth_year": ("出生年份", {}),
+    "province": ("省份", {}),
+    "city": ("城市", {}),
+    "nickname": ("昵称", {}),
+    "member_level": ("会员等级", {}),
+}
+
+
+def trait_label(name: str) -> str:
+    known = KNOWN_TRAITS.get(name)
+    return known[0] if known else name
+
+
+def trait_value_label(name: str, value: str) -> str:
+    known = KNOWN_TRAITS.get(name)
+    return known[1].get(value, value) if known else value
+
+
+def _trait_value_text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(_trait_value_text(item) for item in value)
+    if isinstance(value, dict):
+        return "；".join(f"{key}：{_trait_value_text(item)}" for key, item in value.items())
+    return str(value)
+
+
+def person_traits_readable(*, person: Person) -> list[tuple[str, str]]:
+    """The person's public traits as (Chinese name, readable value) rows, known traits first
+    in their declared order, then the rest by name."""
+    traits = person.traits if isinstance(person.traits, dict) else {}
+    order = {name: index for index, name in enumerate(KNOWN_TRAITS)}
+    names = sorted(traits, key=lambda name: (order.get(name, len(order)), name))
+    return [
+        (trait_label(name), trait_value_label(name, _trait_value_text(traits[name])))
+        for name in names
+    ]

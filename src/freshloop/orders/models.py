@@ -118,6 +118,16 @@ BOUGHT_STATUSES: tuple[str, ...] = (
 )
 
 
+class PaymentProvider(models.TextChoices):
+    """The payment providers an order can be paid through, by the names people read: the
+    payments module keys its gateways by these values (payments.providers)."""
+
+    WECHATPAY = "wechatpay", "微信支付"
+    ALIPAY = "alipay", "支付宝"
+    SANDBOX = "sandbox", "沙箱支付"
+    IMPORT = "import", "历史导入"  # orders imported from an earlier system (orders.history)
+
+
 class Order(models.Model):
     order_no = models.CharField("订单号", max_length=40, unique=True)
     person = models.ForeignKey(
@@ -145,7 +155,9 @@ class Order(models.Model):
     price_explanation = models.JSONField("价格明细", default=list, blank=True)
     address = EncryptedJSONField("收货地址", default=dict, blank=True)
     province = models.CharField("省份", max_length=32, blank=True)
-    payment_provider = models.CharField("支付方式", max_length=16, blank=True)
+    payment_provider = models.CharField(
+        "支付方式", max_length=16, blank=True, choices=PaymentProvider.choices
+    )
     transaction_id = models.CharField("支付流水号", max_length=64, blank=True)
     created_at = models.DateTimeField("下单时间", db_index=True)
     expires_at = models.DateTimeField("支付截止", null=True, blank=True)

@@ -18,6 +18,7 @@ from freshloop.orders.models import (
     Order,
     OrderEvent,
     OrderStatus,
+    PaymentProvider,
     RefundRequest,
     RefundStatus,
 )
@@ -133,3 +134,8 @@ def address_get_for_person(*, person: Person, address_id: int) -> Address:
 
 def address_default_for_person(*, person: Person) -> Address | None:
     return Address.objects.filter(person=person, is_default=True).first()
+
+
+def payment_provider_label(provider: str) -> str:
+    """微信支付 / 支付宝 / 沙箱支付 for a provider name; an unknown name is shown as it is."""
+    return str(dict(PaymentProvider.choices).get(provider, provider))

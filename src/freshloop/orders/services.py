@@ -73,7 +73,11 @@ from freshloop.orders.refunds import (
     refund_request_approve,
     refund_request_reject,
 )
-from freshloop.orders.selectors import address_get_for_person, order_for_idempotency_key
+from freshloop.orders.selectors import (
+    address_get_for_person,
+    order_for_idempotency_key,
+    payment_provider_label,
+)
 from freshloop.orders.timeline import answer_from_written, event_base, status_set, timeline_add
 from freshloop.promotions import services as promotions
 from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
@@ -484,8 +488,8 @@ def order_payment_succeeded(
     status_set(
         order,
         OrderStatus.PAID,
-        note=f"支付成功（{provider}）",
-        actor=provider,
+        note=f"支付成功（{payment_provider_label(provider)}）",
+        actor=payment_provider_label(provider),
         paid_fen=amount_fen,
         paid_at=paid_at,
         payment_provider=provider,

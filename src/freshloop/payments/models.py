@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from freshloop.orders.models import Order
+from freshloop.orders.models import Order, PaymentProvider
 
 
 class PaymentStatus(models.TextChoices):
@@ -31,7 +31,7 @@ PAID_STATUSES = (
 class Payment(models.Model):
     payment_no = models.CharField("支付单号", max_length=40, unique=True)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
-    provider = models.CharField("支付渠道", max_length=16)
+    provider = models.CharField("支付渠道", max_length=16, choices=PaymentProvider.choices)
     client_kind = models.CharField("客户端", max_length=16)
     amount_fen = models.PositiveIntegerField("金额(分)")
     status = models.CharField(
@@ -82,7 +82,7 @@ class PaymentNotificationLog(models.Model):
     """One row per callback received, accepted or not. Holds no secrets and no body: only
     its SHA-256, so a disputed callback can be matched against the provider's records."""
 
-    provider = models.CharField("支付渠道", max_length=16)
+    provider = models.CharField("支付渠道", max_length=16, choices=PaymentProvider.choices)
     kind = models.CharField("类型", max_length=16, choices=NotificationKind.choices)
     verified = models.BooleanField("验签通过", default=False)
     outcome = models.CharField("处理结果", max_length=40)

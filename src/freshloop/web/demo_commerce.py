@@ -272,8 +272,35 @@ def _habit_for(rng: random.Random) -> tuple[str, float, int, int | None, dict[st
     return HABITS[-1]
 
 
+# The brand keeps growing: this share of the customers who still buy regularly (not the weekly
+# milk regulars, not the lapsed) placed their first order only in the last NEWCOMER_DAYS, so
+# the dashboard's default window (the last 30 days) has new customers, and the monthly
+# retention cohorts of the last months have people in them. One-time buyers came at any time.
+NEWCOMER_SHARE = 0.35
+NEWCOMER_DAYS = 120
+_NEWCOMER_HABITS = {"fortnightly_family", "monthly_pantry", "occasional_rice", "seasonal_fruit"}
+
+
+def _first_order_at(
+    rng: random.Random,
+    habit: str,
+    active_months: int | None,
+    *,
+    start: dt.datetime,
+    now: dt.datetime,
+) -> dt.datetime:
+    """When a demo customer first bought: the early base in the history's first four months,
+    newcomers spread over the last NEWCOMER_DAYS, one-time buyers over the whole history."""
+    if habit in _NEWCOMER_HABITS and rng.random() < NEWCOMER_SHARE:
+        return now - dt.timedelta(days=rng.uniform(4, NEWCOMER_DAYS))
+    if habit == "one_time":
+        return start + dt.timedelta(days=rng.uniform(0, (now - start).days - 4))
+    return start + dt.timedelta(days=rng.uniform(0, 120 if active_months else 500))
+
+
 def seed_history(*, rng: random.Random, people: list[Person]) -> dict[str, int]:
-    """~5,000 completed orders over 18 months, by habit; points earned for each."""
+    """~4,500 completed orders over 18 months, by habit, with new customers arriving all along
+    (the last 30 days included); points earned for each."""
     if Order.objects.filter(order_no__startswith=f"{IMPORT_PREFIX}_").exists():
         return {"orders": 0, "habits": 0}
     skus_by_category: dict[str, list[Sku]] = {}
@@ -291,7 +318,7 @@ def seed_history(*, rng: random.Random, people: list[Person]) -> dict[str, int]:
             # Regional taste: indica in the south, japonica in the north.
             basket = dict(basket)
             basket["indica-rice" if province in SOUTH else "japonica-rice"] = 6
-        first = start + dt.timedelta(days=rng.uniform(0, 120 if active_months else 500))
+        first = _first_order_at(rng, name, active_months, start=start, now=now)
         stop = start + dt.timedelta(days=30 * active_months) if active_months else now
         moment = first
         while moment < stop and moment < now - dt.timedelta(days=4):

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from freshloop.catalog.models import Product, Sku
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.datahub.eventstore.services import buffer_flush_all
@@ -97,6 +98,10 @@ def _behaviour(rng: random.Random, now: dt.datetime) -> dict[str, dict[str, Any]
     )
     if not people:
         return {}
+    # Browsing and live clicks name products and SKUs the catalog has (the profile timeline
+    # shows them by name).
+    product_ids = list(Product.objects.order_by("pk").values_list("pk", flat=True)) or [1]
+    sku_ids = list(Sku.objects.order_by("pk").values_list("pk", flat=True)) or [1]
     events: dict[str, dict[str, Any]] = {}
     sessions: dict[str, list[Order]] = defaultdict(list)
     for order in orders:
@@ -133,7 +138,7 @@ def _behaviour(rng: random.Random, now: dt.datetime) -> dict[str, dict[str, Any]
                 at=at,
                 person_id=person_id,
                 channel="shop",
-                product_id=rng.randint(1, 40),
+                product_id=rng.choice(product_ids),
             )
             if rng.random() < 0.25:
                 events[f"demo:abandon:{day}:{visit}"] = _event(
@@ -141,7 +146,7 @@ def _behaviour(rng: random.Random, now: dt.datetime) -> dict[str, dict[str, Any]
                     at=at + dt.timedelta(minutes=1),
                     person_id=person_id,
                     channel="shop",
-                    sku_id=rng.randint(1, 60),
+                    sku_id=rng.choice(sku_ids),
                     quantity=1,
                 )
     for code, session_orders in sessions.items():
@@ -179,7 +184,7 @@ def _behaviour(rng: random.Random, now: dt.datetime) -> dict[str, dict[str, Any]
                     person_id=person_id,
                     channel="live",
                     live_session=code,
-                    sku_id=rng.randint(1, 60),
+                    sku_id=rng.choice(sku_ids),
                 )
             if person_id in buyers or rng.random() < 0.15:
                 events[f"demo:lcart:{tag}"] = _event(
@@ -188,7 +193,7 @@ def _behaviour(rng: random.Random, now: dt.datetime) -> dict[str, dict[str, Any]
                     person_id=person_id,
                     channel="live",
                     live_session=code,
-                    sku_id=rng.randint(1, 60),
+                    sku_id=rng.choice(sku_ids),
                 )
         for order in session_orders:
             assert order.paid_at is not None

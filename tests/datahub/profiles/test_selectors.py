@@ -564,6 +564,48 @@ class TestProfileTimeline:
         assert [e.details for e in page.entries] == [[("页面", "/m/mine")]]
 
 
+class TestTimelineNamesProducts:
+    def test_a_sku_and_a_product_read_as_their_names_not_ids(self, store: EventStore) -> None:
+        # given a shopper who viewed a product and put one of its SKUs in the cart, and a
+        # cart event for a SKU the catalog no longer has
+        person = make_person()
+        milk = make_sku(price_fen=5990, stock=5, name="牧场鲜牛奶")
+        _, shop = make_source("shop")
+        send_and_flush(
+            shop,
+            [
+                track_event(
+                    "product_view",
+                    occurred_at=hours_ago(3),
+                    one_id=person.one_id,
+                    properties={"product_id": milk.product_id},
+                ),
+                track_event(
+                    "add_to_cart",
+                    occurred_at=hours_ago(2),
+                    one_id=person.one_id,
+                    properties={"sku_id": milk.pk, "product_id": milk.product_id, "quantity": 2},
+                ),
+                track_event(
+                    "add_to_cart",
+                    occurred_at=hours_ago(1),
+                    one_id=person.one_id,
+                    properties={"sku_id": 999999, "quantity": 1},
+                ),
+            ],
+            store,
+        )
+        # when her timeline is read
+        page = profile_timeline(person_ids=[person.pk], store=store)
+        # then the events name the product and its spec, never "SKU 21 · 商品 12"
+        assert [e.details for e in page.entries] == [
+            [("商品", "已删除商品（SKU 999999）"), ("数量", "1")],
+            [("商品", f"牧场鲜牛奶 {milk.spec}"), ("数量", "2")],
+            [("商品", "牧场鲜牛奶")],
+        ]
+        assert "SKU" not in repr(page.entries[1:])
+
+
 class TestPhonesMasked:
     @pytest.mark.parametrize(
         ("text", "shown"),

@@ -10,8 +10,8 @@ import pytest
 
 from freshloop.core import clock
 from freshloop.live.host.selectors import session_stats
-from freshloop.live.models import LiveAction
-from freshloop.live.room.services import product_action, viewer_heartbeat
+from freshloop.live.models import LiveAction, LiveViewer
+from freshloop.live.room.services import product_action, viewer_heartbeat, viewer_leave
 from freshloop.orders.services import (
     order_refund_request,
     order_refund_succeeded,
@@ -100,6 +100,26 @@ class TestSessionStats:
             ("add_to_cart", 3),
             ("pay", 2),
         ]
+
+    def test_watching_time_counts_until_the_viewer_leaves(self) -> None:
+        """A stays 20 s and leaves before any heartbeat; B beats at +30 s and leaves at +45 s:
+        dwell A 20, B 45 -> 65 / 2 = 32 s, not 0."""
+        with clock.frozen(T0):
+            session = make_room()
+            a, b = join(session, "阿鲜"), join(session, "小白")
+            clock.advance(dt.timedelta(seconds=20))
+            viewer_leave(session=session, person=a.person)
+            clock.advance(dt.timedelta(seconds=10))
+            viewer_heartbeat(session=session, person=b.person)
+            clock.advance(dt.timedelta(seconds=15))
+            viewer_leave(session=session, person=b.person)
+            # a second leave (pagehide fired twice) adds nothing
+            viewer_leave(session=session, person=b.person)
+            stats = session_stats(session=session)
+        assert sorted(
+            LiveViewer.objects.filter(session=session).values_list("dwell_seconds", flat=True)
+        ) == [20, 45]
+        assert stats.average_dwell_seconds == 32
 
     def test_an_empty_room_is_all_zeros(self) -> None:
         session = make_room()

@@ -133,8 +133,9 @@ class TestCommentPost:
         viewer_join(session=session, person=person)
         for number in range(10):
             comment_post(session=session, person=person, text=f"第{number}条")
-        with pytest.raises(RateLimited):
+        with pytest.raises(RateLimited) as refused:
             comment_post(session=session, person=person, text="再来一条")
+        assert refused.value.text == f"发言太快了，请 {refused.value.retry_after} 秒后再发"
 
     def test_no_comments_before_the_session_starts(self) -> None:
         session, person = make_session(status=LiveStatus.SCHEDULED), make_person()

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 
+from freshloop.catalog.models import Product, Sku
 from freshloop.core import clock
 from freshloop.core.clock import to_shanghai
 from freshloop.core.crypto import mask_phone
@@ -75,7 +76,7 @@ _PROPERTY_LABELS: dict[str, str] = {
     "order_no": "订单",
     "amount_fen": "金额",
     "discount_fen": "优惠",
-    "sku_id": "SKU",
+    "sku_id": "商品",  # named with its spec (_ProductNames), never by id
     "product_id": "商品",
     "quantity": "数量",
     "dwell_seconds": "时长",
@@ -320,17 +321,65 @@ def profile_live(*, person_ids: list[int], store: EventStore | None = None) -> L
     )
 
 
-def _details(properties: str | None, amount_fen: int | None) -> list[tuple[str, str]]:
+def _properties(properties: str | None) -> dict[str, Any]:
     try:
         values = json.loads(properties) if properties else {}
     except ValueError:
         values = {}
-    if not isinstance(values, dict):
-        values = {}
+    return values if isinstance(values, dict) else {}
+
+
+@dataclasses.dataclass(frozen=True)
+class _ProductNames:
+    """What the timeline's sku_id / product_id properties name: 牧场鲜牛奶 950ml, 牧场鲜牛奶."""
+
+    skus: dict[int, str]
+    products: dict[int, str]
+
+    @classmethod
+    def for_rows(cls, rows: list[dict[str, Any]]) -> _ProductNames:
+        def ids(key: str) -> set[int]:
+            return {
+                value
+                for row in rows
+                if isinstance(value := row.get(key), int)
+                and not isinstance(value, bool)
+                and 0 < value < 2**63  # a tracked id the database could not even compare
+            }
+
+        skus = {
+            pk: f"{name} {spec}".strip()
+            for pk, name, spec in Sku.objects.filter(pk__in=ids("sku_id")).values_list(
+                "pk", "product__name", "spec"
+            )
+        }
+        products = dict(Product.objects.filter(pk__in=ids("product_id")).values_list("pk", "name"))
+        return cls(skus=skus, products=products)
+
+    def text(self, values: dict[str, Any]) -> str | None:
+        """The SKU's product and spec, else the product's name; an id no longer in the
+        catalog reads 已删除商品（SKU id）."""
+        sku_id, product_id = values.get("sku_id"), values.get("product_id")
+        if isinstance(sku_id, int) and sku_id:
+            return self.skus.get(sku_id, f"已删除商品（SKU {sku_id}）")[:60]
+        if isinstance(product_id, int) and product_id:
+            return self.products.get(product_id, f"已删除商品（#{product_id}）")[:60]
+        return None
+
+
+def _details(
+    values: dict[str, Any], amount_fen: int | None, names: _ProductNames
+) -> list[tuple[str, str]]:
+    values = dict(values)
     if amount_fen is not None and "amount_fen" not in values:
         values["amount_fen"] = amount_fen
     details = []
+    product = names.text(values)
     for key, label in _PROPERTY_LABELS.items():
+        if key in ("sku_id", "product_id"):
+            if key == "sku_id" and product is not None:
+                details.append(("商品", product))
+            continue
         value = values.get(key)
         if value in (None, "", 0) and key != "coupon_used":
             continue
@@ -375,8 +424,12 @@ def profile_timeline(
             },
         ).fetchall()
     definitions = dict(EventDefinition.objects.values_list("name", "description"))
+    parsed = [_properties(row[5]) for row in rows]
+    names = _ProductNames.for_rows(parsed)
     entries = []
-    for occurred_at, name, channel, live_session, amount_fen, properties in rows:
+    for (occurred_at, name, channel, live_session, amount_fen, _), values in zip(
+        rows, parsed, strict=True
+    ):
         shown_at = _shanghai(occurred_at)
         assert shown_at is not None
         entries.append(
@@ -387,7 +440,7 @@ def profile_timeline(
                 channel=channel,
                 channel_label=channel_label(channel),
                 live_session=live_session or "",
-                details=_details(properties, amount_fen),
+                details=_details(values, amount_fen, names),
             )
         )
     return TimelinePage(entries=entries, page=page, pages=pages, total=total)

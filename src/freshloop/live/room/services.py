@@ -255,23 +255,34 @@ def viewer_join(*, session: LiveSession, person: Person, nickname: str = "") -> 
     return viewer
 
 
+def _dwell_add(viewer: LiveViewer, now: dt.datetime) -> int:
+    """Add the time since the viewer was last seen (capped: a gap longer than two beats was
+    not watching) to their dwell; returns the seconds added."""
+    step = int(min(max((now - viewer.last_seen_at).total_seconds(), 0), MAX_DWELL_STEP_SECONDS))
+    LiveViewer.objects.filter(pk=viewer.pk).update(
+        last_seen_at=now, dwell_seconds=F("dwell_seconds") + step
+    )
+    return step
+
+
 def viewer_heartbeat(*, session: LiveSession, person: Person) -> int:
     """Every 30 s while watching: adds the time since the last beat (capped) to the dwell."""
     viewer = LiveViewer.objects.filter(session=session, person=person).first()
     if viewer is None:
         raise NotFound("请先进入直播间")
-    now = clock.now()
-    step = int(min(max((now - viewer.last_seen_at).total_seconds(), 0), MAX_DWELL_STEP_SECONDS))
-    LiveViewer.objects.filter(pk=viewer.pk).update(
-        last_seen_at=now, dwell_seconds=F("dwell_seconds") + step
-    )
+    step = _dwell_add(viewer, clock.now())
     activity_record(session=session, person=person, action=LiveAction.HEARTBEAT, dwell_seconds=step)
     return viewer.dwell_seconds + step
 
 
 def viewer_leave(*, session: LiveSession, person: Person) -> None:
-    if LiveViewer.objects.filter(session=session, person=person).exists():
-        activity_record(session=session, person=person, action=LiveAction.LEAVE)
+    """Leaving counts the time since the last beat too: a viewer who stays 20 s and leaves
+    before the first heartbeat watched 20 s, not 0."""
+    viewer = LiveViewer.objects.filter(session=session, person=person).first()
+    if viewer is None:
+        return
+    step = _dwell_add(viewer, clock.now())
+    activity_record(session=session, person=person, action=LiveAction.LEAVE, dwell_seconds=step)
 
 
 def _check_words(text: str) -> None:
@@ -315,7 +326,7 @@ def comment_post(*, session: LiveSession, person: Person, text: str) -> LiveComm
         f"live-comment:{session.code}:{person.pk}",
         limit=config.comments_per_minute,
         window_seconds=60,
-        message="发言太快了，请稍后再发",
+        message="发言太快了，请 {wait}后再发",
     )
     comment = LiveComment.objects.create(
         session=session, viewer=viewer, text=cleaned, created_at=now

@@ -100,7 +100,13 @@
           data: data.windows.map((w) => w.rate === null ? null : Math.round(w.rate * 1000) / 10),
         }],
       }, true);
-      return table(['窗口', '新客数', '已满窗口', '复购人数', '复购率'], data.windows.map((w) => [w.label, data.cohort, w.eligible, w.repurchased, percent(w.rate)]), [false, true, true, true, true]);
+      const rows = table(['窗口', '新客数', '已满窗口', '复购人数', '复购率'], data.windows.map((w) => [w.label, data.cohort, w.eligible, w.repurchased, percent(w.rate)]), [false, true, true, true, true]);
+      if (data.cohort === 0 || data.windows.some((w) => w.eligible > 0)) return rows;
+      // A recent period: nobody's first order is 30 days old yet, so no rate can be told.
+      const box = el('div');
+      box.appendChild(el('p', '本期 ' + data.cohort + ' 位新客的首单都不满 30 天，复购率要等窗口期满才能计算；选更早的时段可看已满窗口的新客。', 'hint'));
+      box.appendChild(rows);
+      return box;
     },
     gmv(card, data) {
       chartFor(card).setOption({

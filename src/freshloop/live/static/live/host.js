@@ -366,6 +366,16 @@
   }
   window.addEventListener('resize', () => chart && chart.resize());
 
+  // Average watching time: — before anyone watched, seconds under a minute, then minutes
+  // (and hours past sixty minutes).
+  function watchTime(viewers, seconds) {
+    if (!viewers) return '—';
+    if (seconds < 60) return seconds + ' 秒';
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + ' 分 ' + (seconds % 60) + ' 秒';
+    return Math.floor(minutes / 60) + ' 小时 ' + (minutes % 60) + ' 分';
+  }
+
   function showStats(stats) {
     const set = (id, text) => { root.querySelector('[data-testid=' + id + ']').textContent = String(text); };
     set('stat-online', stats.online);
@@ -375,9 +385,7 @@
     set('stat-orders', stats.orders);
     set('stat-gmv', yuan(stats.gmv_fen));
     set('stat-conversion', (stats.conversion_bp / 100).toFixed(2) + '%');
-    set('stat-dwell', stats.average_dwell_seconds >= 60
-      ? Math.floor(stats.average_dwell_seconds / 60) + ' 分 ' + (stats.average_dwell_seconds % 60) + ' 秒'
-      : stats.average_dwell_seconds + ' 秒');
+    set('stat-dwell', watchTime(stats.viewers, stats.average_dwell_seconds));
     const steps = document.getElementById('funnel-steps');
     steps.replaceChildren();
     const top = Math.max(1, stats.funnel.length ? stats.funnel[0].persons : 1);
