@@ -40,12 +40,15 @@ def _block_outbound_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Iterator[None]:
     from freshloop.core import crypto, ratelimit
+    from freshloop.orders.services import shipping_rules_forget
 
     crypto.key_ring.cache_clear()
     ratelimit.default_backend.cache_clear()
+    shipping_rules_forget()
     yield
     crypto.key_ring.cache_clear()
     ratelimit.default_backend.cache_clear()
+    shipping_rules_forget()
 
 
 @pytest.fixture

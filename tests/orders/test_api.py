@@ -211,3 +211,28 @@ class TestMyOrdersApi:
         )
         assert response.status_code == 201
         assert response.json()["amount_fen"] == 3000
+
+
+class TestFreeShippingNudge:
+    def test_preview_says_how_much_more_ships_free(self) -> None:
+        milk = make_sku(price_fen=1590, stock=5, storage="chilled")
+        body = post(
+            client_for(make_person()),
+            "/api/v1/shop/checkout/preview",
+            {"items": [{"sku_id": milk.pk, "quantity": 2}]},
+        ).json()
+        assert body["shipping_fen"] == 1500
+        assert (body["free_shipping_from_fen"], body["free_shipping_gap_fen"]) == (9900, 6720)
+        assert body["shipping_rule"] == "全国默认"
+
+    def test_the_cart_page_shows_the_threshold(self) -> None:
+        person, milk = make_person(), make_sku(price_fen=1590, stock=5)
+        client = client_for(person)
+        client.put(
+            "/api/v1/shop/cart/items",
+            json.dumps({"sku_id": milk.pk, "quantity": 1}),
+            content_type="application/json",
+        )
+        page = client.get("/m/cart").content.decode()
+        assert 'data-testid="free-shipping-nudge"' in page
+        assert "满¥99.00包邮" in page

@@ -29,7 +29,11 @@ from freshloop.orders.errors import (
     RefundInvalid,
 )
 from freshloop.orders.models import Order, OrderStatus, RefundRequest, RefundStatus
-from freshloop.orders.selectors import cart_items_for_person, order_get_for_person
+from freshloop.orders.selectors import (
+    cart_items_for_person,
+    order_get_for_person,
+    shipping_rule_for,
+)
 from freshloop.orders.services import (
     CheckoutItem,
     CheckoutRequest,
@@ -326,6 +330,11 @@ ORDER_CREATE_STATEMENTS_ONE_LINE = {"sqlite": 13, "postgresql": 10}
 
 @pytest.mark.django_db
 class TestOrderCreateQueryCount:
+    @pytest.fixture(autouse=True)
+    def _shipping_rules_read(self) -> None:
+        # Each process reads the shipping rules once every few seconds, not once per order.
+        shipping_rule_for("")
+
     def _order(self, person: Any, skus: list[Any], key: str) -> None:
         order_create(
             request=CheckoutRequest(

@@ -49,6 +49,7 @@ ROLE_GRANTS: dict[Role, list[str]] = {
         "promotions.*",
         "membership.*",
         "orders.view_order",
+        "orders.*_shippingrule",
         "live.view_*",
         "datahub.*_acquisitionspend",
     ],

@@ -10,6 +10,7 @@ from django.db.models import Count, F, Sum
 
 from freshloop.catalog.models import Batch
 from freshloop.inventory.models import BatchStock, Reservation, StockLevel
+from freshloop.inventory.transit import province_short as province_short  # public: shipping rules
 from freshloop.inventory.transit import transit_days
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -15,7 +16,14 @@ from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
 from freshloop.core.money import format_fen
 from freshloop.core.permissions import Role, require_role
-from freshloop.orders.models import Order, OrderEvent, OrderLine, OrderStatus, RefundRequest
+from freshloop.orders.models import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    RefundRequest,
+    ShippingRule,
+)
 from freshloop.orders.services import (
     order_allocate,
     order_complete,
@@ -24,6 +32,7 @@ from freshloop.orders.services import (
     refund_request_approve,
     refund_request_reject,
 )
+from freshloop.orders.shipping import shipping_rule_save
 from freshloop.orders.state import allowed_next
 
 # The steps an operator takes from the order page; the rest follow payment and refunds.
@@ -187,3 +196,53 @@ class RefundRequestAdmin(ReadOnlyMixin, OperatorAdmin):
             ),
             "已拒绝",
         )
+
+
+class ShippingRuleForm(forms.ModelForm):
+    """Provinces typed as text (新疆 西藏, or 新疆、西藏), stored as a list."""
+
+    provinces_text = forms.CharField(
+        label="适用省份",
+        required=False,
+        help_text="省份简称，用空格、逗号或顿号分隔，如「新疆 西藏 青海」；留空表示全国默认",
+    )
+
+    class Meta:
+        model = ShippingRule
+        fields = (
+            "name",
+            "base_fee_fen",
+            "cold_chain_surcharge_fen",
+            "free_shipping_from_fen",
+            "is_active",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["provinces_text"].initial = " ".join(self.instance.provinces)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        text = str(cleaned.get("provinces_text") or "")
+        for separator in ",，、;；":
+            text = text.replace(separator, " ")
+        self.instance.provinces = [part for part in text.split() if part]
+        return cleaned
+
+
+@admin.register(ShippingRule)
+class ShippingRuleAdmin(OperatorAdmin):
+    form = ShippingRuleForm
+    list_display = ("name", "province_list", "base_fee", "cold_surcharge", "free_from", "is_active")
+    list_filter = ("is_active",)
+    base_fee = fen_column("base_fee_fen", "基础运费")
+    cold_surcharge = fen_column("cold_chain_surcharge_fen", "冷链附加费")
+    free_from = fen_column("free_shipping_from_fen", "包邮门槛")
+
+    @admin.display(description="适用省份")
+    def province_list(self, obj: ShippingRule) -> str:
+        return "、".join(obj.provinces) if obj.provinces else "全国默认"
+
+    def save_model(self, request: HttpRequest, obj: ShippingRule, form: Any, change: bool) -> None:
+        shipping_rule_save(actor=Actor.for_user(request.user), rule=obj)

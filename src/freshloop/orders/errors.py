@@ -34,6 +34,11 @@ class AddressInvalid(InvalidInput):
     message = "收货地址不完整"
 
 
+class ShippingRuleInvalid(InvalidInput):
+    code = "shipping_rule_invalid"
+    message = "运费模板不正确"
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     message = "该幂等键已用于另一笔不同的订单"

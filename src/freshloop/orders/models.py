@@ -253,3 +253,36 @@ class RefundRequest(models.Model):
 
     def __str__(self) -> str:
         return self.refund_no
+
+
+class ShippingRule(models.Model):
+    """运费模板: what a parcel to some provinces costs, and from how much it ships free.
+
+    A parcel pays `base_fee_fen`, plus `cold_chain_surcharge_fen` when anything chilled or
+    frozen travels in it; it ships free once the goods after promotions reach
+    `free_shipping_from_fen` (0: never free). The rule naming the destination province wins;
+    otherwise the one naming no province (全国默认); without either, the built-in defaults
+    (orders.pricing: ¥8, +¥7 cold chain, free from ¥99)."""
+
+    name = models.CharField("模板名称", max_length=32)
+    provinces = models.JSONField(
+        "适用省份",
+        default=list,
+        blank=True,
+        help_text="省份简称，如 新疆、西藏；留空表示全国默认",
+    )
+    base_fee_fen = models.PositiveIntegerField("基础运费(分)", default=800)
+    cold_chain_surcharge_fen = models.PositiveIntegerField("冷链附加费(分)", default=700)
+    free_shipping_from_fen = models.PositiveIntegerField(
+        "包邮门槛(分)", default=9900, help_text="商品优惠后满此金额包邮；0 表示不包邮"
+    )
+    is_active = models.BooleanField("启用", default=True)
+    updated_at = models.DateTimeField("更新时间")
+
+    class Meta:
+        verbose_name = "运费模板"
+        verbose_name_plural = "运费模板"
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -5,9 +5,11 @@ benefits and points (membership), whether they have ever paid (orders) and the s
 and turns the explained quote into order lines. Special prices another module granted (a live
 flash-sale claim) go to the engine as they are: `promotions.pricing.SpecialPrice` is their type.
 
-Shipping rule (the brand's, documented in docs/commerce.md): ¥8 for an ambient-only parcel,
-¥15 when anything chilled or frozen travels (cold chain), free from ¥99 of goods after
-promotions; member levels and free-shipping coupons can waive it too.
+Shipping (documented in docs/commerce.md): the destination's shipping rule (运费模板,
+`orders.shipping`) gives the parcel's fee — a base fee, plus a cold-chain surcharge when anything
+chilled or frozen travels — and the amount of goods after promotions from which it is free
+(without a configured rule: ¥8, ¥15 cold chain, free from ¥99); member levels and free-shipping
+coupons can waive it too.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from freshloop.catalog.models import Sku, StorageCondition
+from freshloop.catalog.models import Sku
 from freshloop.identity.models import Person
 from freshloop.membership import services as membership
 from freshloop.membership.models import Membership
 from freshloop.orders.models import BOUGHT_STATUSES, Order, OrderStatus
+from freshloop.orders.shipping import ShippingTerms, shipping_terms_for
 from freshloop.promotions import pricing as engine
 from freshloop.promotions.errors import CouponUnavailable
 from freshloop.promotions.selectors import (
@@ -30,9 +33,6 @@ from freshloop.promotions.selectors import (
     price_quote_for_cart,
 )
 
-AMBIENT_SHIPPING_FEN = 800
-COLD_CHAIN_SHIPPING_FEN = 1500
-FREE_SHIPPING_FROM_FEN = 9900
 # A buyer with any of these has bought before (a refund being asked for does not undo it).
 PAID_STATUSES = [*BOUGHT_STATUSES, OrderStatus.REFUND_REQUESTED]
 
@@ -52,6 +52,17 @@ class CheckoutQuote:
     quote: engine.PriceQuote
     points_used: int
     points_balance: int
+    shipping: ShippingTerms
+
+    @property
+    def free_shipping_gap_fen(self) -> int:
+        """How much more of the goods would make this order ship free (0 when it already does,
+        or when the destination never ships free): the "再买 ¥X 包邮" nudge."""
+        threshold = self.shipping.free_shipping_from_fen
+        if self.quote.shipping_fen == 0 or threshold == 0:
+            return 0
+        goods_after_promotions = self.quote.goods_fen + self.quote.points_applied_fen
+        return max(0, threshold - goods_after_promotions)
 
     @property
     def subtotal_fen(self) -> int:
@@ -115,11 +126,6 @@ class CheckoutQuote:
             )
 
 
-def shipping_fee_for(items: list[tuple[Sku, int]]) -> int:
-    cold = any(sku.product.storage != StorageCondition.AMBIENT for sku, _ in items)
-    return COLD_CHAIN_SHIPPING_FEN if cold else AMBIENT_SHIPPING_FEN
-
-
 def person_is_new_customer(person: Person) -> bool:
     return not Order.objects.filter(person=person, status__in=PAID_STATUSES).exists()
 
@@ -155,8 +161,10 @@ def checkout_coupon_choices(
     source_ref: str,
     now: dt.datetime,
     special_prices: Mapping[int, engine.SpecialPrice] = engine.NO_SPECIAL_PRICES,
+    province: str = "",
 ) -> list[CouponUsability]:
     """The buyer's coupons, each priced alone on this cart, usable ones first (for the picker)."""
+    shipping = shipping_terms_for(items, province=province)
     return coupons_usable_for_cart(
         person_id=person.pk,
         lines=_quote_lines(items),
@@ -165,8 +173,8 @@ def checkout_coupon_choices(
         now=now,
         member=_member_of(person),
         is_new_customer=person_is_new_customer(person),
-        shipping_fee_fen=shipping_fee_for(items),
-        free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
+        shipping_fee_fen=shipping.fee_fen,
+        free_shipping_threshold_fen=shipping.free_shipping_from_fen,
         special_prices=special_prices,
     )
 
@@ -182,6 +190,7 @@ def checkout_quote(
     now: dt.datetime,
     special_prices: Mapping[int, engine.SpecialPrice] = engine.NO_SPECIAL_PRICES,
     need_balance: bool = True,
+    province: str = "",
 ) -> CheckoutQuote:
     """Price the cart for this buyer. `need_balance=False` (an order spending no points) skips
     reading the points balance, and reports it as 0."""
@@ -196,6 +205,7 @@ def checkout_quote(
         else 0
     )
     wanted_points = max(0, min(int(points or 0), balance))
+    shipping = shipping_terms_for(items, province=province)
     quote = price_quote_for_cart(
         person_id=person.pk,
         lines=_quote_lines(items),
@@ -204,8 +214,8 @@ def checkout_quote(
         coupon_ids=coupon_ids,
         member=_member_of(person),
         is_new_customer=lambda: person_is_new_customer(person),
-        shipping_fee_fen=shipping_fee_for(items),
-        free_shipping_threshold_fen=FREE_SHIPPING_FROM_FEN,
+        shipping_fee_fen=shipping.fee_fen,
+        free_shipping_threshold_fen=shipping.free_shipping_from_fen,
         points_redeem_fen=membership.points_to_fen(wanted_points),
         now=now,
         special_prices=special_prices,
@@ -224,6 +234,7 @@ def checkout_quote(
     return CheckoutQuote(
         lines=lines,
         quote=quote,
+        shipping=shipping,
         points_used=membership.fen_to_points(quote.points_applied_fen),
         points_balance=balance,
     )

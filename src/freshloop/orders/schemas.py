@@ -148,6 +148,11 @@ class QuoteOut(Schema):
     points_balance: int
     applied_coupon_ids: list[int]
     rejected_coupons: list[RejectedCouponOut]
+    shipping_rule: str = Field(description="运费模板名称（按收货省份选出；未知省份用全国默认）")
+    free_shipping_from_fen: int = Field(description="包邮门槛（分），0 表示该地区不包邮")
+    free_shipping_gap_fen: int = Field(
+        description="再买多少（分）即可包邮；已包邮或该地区不包邮时为 0"
+    )
 
 
 class OrderLineOut(Schema):
@@ -238,6 +243,9 @@ def quote_out(quote: CheckoutQuote) -> QuoteOut:
         total_fen=quote.total_fen,
         points_used=quote.points_used,
         points_balance=quote.points_balance,
+        shipping_rule=quote.shipping.rule_name,
+        free_shipping_from_fen=quote.shipping.free_shipping_from_fen,
+        free_shipping_gap_fen=quote.free_shipping_gap_fen,
         applied_coupon_ids=quote.applied_coupon_ids,
         rejected_coupons=[
             RejectedCouponOut(coupon_id=r.coupon_id, reason=r.reason)

@@ -22,6 +22,7 @@ from freshloop.orders.models import (
     RefundRequest,
     RefundStatus,
 )
+from freshloop.orders.shipping import shipping_rule_for as shipping_rule_for  # a read: public
 
 
 def cart_items_for_person(*, person: Person) -> list[CartItem]:

@@ -78,6 +78,7 @@ from freshloop.orders.selectors import (
     order_for_idempotency_key,
     payment_provider_label,
 )
+from freshloop.orders.shipping import shipping_rule_save, shipping_rules_forget
 from freshloop.orders.timeline import answer_from_written, event_base, status_set, timeline_add
 from freshloop.promotions import services as promotions
 from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
@@ -100,6 +101,8 @@ __all__ = [
     "refund_request_approve",
     "refund_request_reject",
     "region_names",
+    "shipping_rule_save",
+    "shipping_rules_forget",
 ]
 
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
@@ -247,6 +250,7 @@ def checkout_preview(*, request: CheckoutRequest) -> CheckoutQuote:
         points=request.points,
         now=clock.now(),
         special_prices=request.special_prices,
+        province=_preview_province(request),
     )
 
 
@@ -258,7 +262,21 @@ def checkout_coupons(*, request: CheckoutRequest) -> list[CouponUsability]:
         source_ref=request.source_ref,
         now=clock.now(),
         special_prices=request.special_prices,
+        province=_preview_province(request),
     )
+
+
+def _preview_province(request: CheckoutRequest) -> str:
+    """The destination's province for a price preview, as far as it is known yet ("" prices
+    with the nationwide shipping rule): a preview never refuses an unfinished address."""
+    if request.address_id is not None:
+        try:
+            saved = address_get_for_person(person=request.person, address_id=request.address_id)
+        except DomainError:
+            return ""
+        return saved.province
+    address = request.address if isinstance(request.address, dict) else {}
+    return str(address.get("province", "")).strip()[:32]
 
 
 def _order_address(request: CheckoutRequest) -> dict[str, str]:
@@ -364,6 +382,7 @@ def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
             now=now,
             special_prices=request.special_prices,
             need_balance=False,
+            province=address["province"],
         )
         quote.raise_for_rejections()
         order = retry_transient(

@@ -33,10 +33,12 @@ from freshloop.inventory.selectors import batch_next_to_ship, stock_available_by
 from freshloop.membership.selectors import membership_summary, points_entries_for_person
 from freshloop.orders.models import Order
 from freshloop.orders.selectors import (
+    address_default_for_person,
     cart_items_for_person,
     order_delivery_estimate,
     order_get_for_person,
     order_list_for_person,
+    shipping_rule_for,
 )
 from freshloop.promotions.selectors import coupons_for_person
 
@@ -154,7 +156,19 @@ def _product_detail(product_id: int) -> dict[str, Any] | None:
 @consumer_page
 def h5_cart(request: HttpRequest, person: Person) -> HttpResponse:
     items = cart_items_for_person(person=person)
-    return render(request, "web/h5/shop/cart.html", {"items": items, "tab": "cart"})
+    # The cart knows no address yet: the buyer's default one, else the nationwide rule.
+    default = address_default_for_person(person=person)
+    rule = shipping_rule_for(default.province if default is not None else "")
+    return render(
+        request,
+        "web/h5/shop/cart.html",
+        {
+            "items": items,
+            "tab": "cart",
+            "shipping_rule": rule.name,
+            "free_shipping_from_fen": rule.free_shipping_from_fen,
+        },
+    )
 
 
 @consumer_page
