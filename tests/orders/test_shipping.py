@@ -3,18 +3,22 @@ threshold and the "再买 ¥X 包邮" nudge."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from freshloop.core import clock
 from freshloop.core.models import AuditLog
+from freshloop.identity.services import consumer_token_issue
 from freshloop.orders.errors import ShippingRuleInvalid
 from freshloop.orders.models import ShippingRule
 from freshloop.orders.pricing import checkout_quote
 from freshloop.orders.services import (
     CheckoutItem,
     CheckoutRequest,
+    address_create,
     order_create,
     shipping_rule_save,
 )
@@ -130,3 +134,44 @@ class TestShippingRuleSave:
     def test_a_negative_fee_is_refused(self) -> None:
         with pytest.raises(ShippingRuleInvalid):
             rule("坏模板", ["海南"], base_fee_fen=-1)
+
+
+@pytest.mark.django_db
+class TestPreviewByDestination:
+    def test_the_preview_prices_shipping_for_the_province_it_names(self) -> None:
+        # given the far west pays ¥25 and never ships free
+        rule(
+            "偏远地区",
+            ["新疆"],
+            base_fee_fen=2500,
+            cold_chain_surcharge_fen=0,
+            free_shipping_from_fen=0,
+        )
+        person = make_person()
+        token, _ = consumer_token_issue(person=person, method="test")
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        milk = make_sku(price_fen=20000, storage="ambient", stock=5)
+        saved = address_create(
+            person=person,
+            name="张三",
+            phone="13800138000",
+            province="新疆维吾尔自治区",
+            city="乌鲁木齐市",
+            district="天山区",
+            detail="人民路 1 号",
+        )
+        items = [{"sku_id": milk.pk, "quantity": 1}]
+
+        def shipping(**where: Any) -> tuple[int, str]:
+            body = client.post(
+                "/api/v1/shop/checkout/preview",
+                json.dumps({"items": items, **where}),
+                content_type="application/json",
+            ).json()
+            return body["shipping_fen"], body["shipping_rule"]
+
+        # when the preview names nothing, a province, or a saved address
+        # then the nationwide default applies until the destination is known
+        assert shipping() == (0, "全国默认")
+        assert shipping(province="新疆") == (2500, "偏远地区")
+        assert shipping(address_id=saved.pk) == (2500, "偏远地区")

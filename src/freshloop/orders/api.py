@@ -42,6 +42,7 @@ from freshloop.orders.schemas import (
     CartLineOut,
     CartOut,
     CheckoutIn,
+    CheckoutPreviewIn,
     CouponChoiceOut,
     OrderCreateIn,
     OrderDetailOut,
@@ -128,15 +129,25 @@ def _checkout_request(request: HttpRequest, body: CheckoutIn, **extra: Any) -> C
     )
 
 
+def _preview_request(request: HttpRequest, body: CheckoutPreviewIn) -> CheckoutRequest:
+    """A preview prices shipping for where the order would go, when it says so."""
+    return _checkout_request(
+        request,
+        body,
+        address_id=body.address_id,
+        address={"province": body.province} if body.province else {},
+    )
+
+
 @router.post("/checkout/preview", response=QuoteOut, summary="结算预览：逐项说明价格")
 @raises(CartEmpty, CartLimitExceeded, NotFound, InvalidInput, MemberNotFound)
-def preview(request: HttpRequest, body: CheckoutIn) -> QuoteOut:
-    return quote_out(checkout_preview(request=_checkout_request(request, body)))
+def preview(request: HttpRequest, body: CheckoutPreviewIn) -> QuoteOut:
+    return quote_out(checkout_preview(request=_preview_request(request, body)))
 
 
 @router.post("/checkout/coupons", response=list[CouponChoiceOut], summary="本次结算可用的优惠券")
 @raises(CartEmpty, CartLimitExceeded, NotFound, InvalidInput, MemberNotFound)
-def coupons_for_checkout(request: HttpRequest, body: CheckoutIn) -> list[CouponChoiceOut]:
+def coupons_for_checkout(request: HttpRequest, body: CheckoutPreviewIn) -> list[CouponChoiceOut]:
     return [
         CouponChoiceOut(
             coupon_id=choice.coupon.pk,
@@ -146,7 +157,7 @@ def coupons_for_checkout(request: HttpRequest, body: CheckoutIn) -> list[CouponC
             discount_fen=choice.discount_fen,
             valid_until=choice.coupon.valid_until,
         )
-        for choice in checkout_coupons(request=_checkout_request(request, body))
+        for choice in checkout_coupons(request=_preview_request(request, body))
     ]
 
 

@@ -53,6 +53,13 @@ class CheckoutIn(InputSchema):
     points: int = Field(0, ge=0, le=10_000_000)
 
 
+class CheckoutPreviewIn(CheckoutIn):
+    """A preview may say where the order would go, so shipping uses that province's rule."""
+
+    address_id: Id | None = Field(None, description="地址簿中的地址（用于按省份计算运费）")
+    province: str = Field("", max_length=32, description="收货省份（尚未保存地址时用于估算运费）")
+
+
 class AddressChoiceIn(InputSchema):
     """Where an order goes: an address typed at checkout, or one from the buyer's address book
     — exactly one of them."""
