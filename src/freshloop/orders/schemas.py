@@ -6,13 +6,14 @@ from typing import Any
 from ninja import Field, Schema
 
 from freshloop.core.schemas import Id, InputSchema
+from freshloop.orders.errors import ADDRESS_TITLES
 from freshloop.orders.models import Order
 from freshloop.orders.pricing import CheckoutQuote
 
 
 class CartItemIn(InputSchema):
-    sku_id: Id
-    quantity: int = Field(..., ge=0, le=99)
+    sku_id: Id = Field(..., title="商品规格")
+    quantity: int = Field(..., ge=0, le=99, title="购买数量", description="0 表示移出购物车")
 
 
 class CartLineOut(Schema):
@@ -28,31 +29,33 @@ class CartOut(Schema):
 
 
 class AddressIn(InputSchema):
-    name: str = Field(..., min_length=1, max_length=32)
-    phone: str = Field(..., min_length=5, max_length=20)
-    province: str = Field(..., min_length=1, max_length=32)
-    city: str = Field(..., min_length=1, max_length=32)
-    district: str = Field("", max_length=32)
-    detail: str = Field(..., min_length=1, max_length=120)
+    name: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["name"])
+    phone: str = Field(..., min_length=5, max_length=20, title=ADDRESS_TITLES["phone"])
+    province: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["province"])
+    city: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["city"])
+    district: str = Field("", max_length=32, title=ADDRESS_TITLES["district"])
+    detail: str = Field(..., min_length=1, max_length=120, title=ADDRESS_TITLES["detail"])
 
 
 class CheckoutItemIn(InputSchema):
-    sku_id: Id
-    quantity: int = Field(..., ge=1, le=99)
+    sku_id: Id = Field(..., title="商品规格")
+    quantity: int = Field(..., ge=1, le=99, title="购买数量")
 
 
 class CheckoutIn(InputSchema):
     items: list[CheckoutItemIn] | None = Field(
-        None, max_length=50, description="不传则结算整个购物车"
+        None, max_length=50, title="商品", description="不传则结算整个购物车"
     )
-    channel: str = Field("shop", pattern=r"^(shop|live|groupbuy|partner)$")
-    source_ref: str = Field("", max_length=64, description="直播场次 / 团长 / 合作方标识")
-    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
-    points: int = Field(0, ge=0, le=10_000_000)
+    channel: str = Field("shop", pattern=r"^(shop|live|groupbuy|partner)$", title="下单渠道")
+    source_ref: str = Field(
+        "", max_length=64, title="来源标识", description="直播场次 / 团长 / 合作方标识"
+    )
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5, title="优惠券")
+    points: int = Field(0, ge=0, le=10_000_000, title="抵扣积分")
 
 
 class OrderCreateIn(CheckoutIn):
-    address: AddressIn
+    address: AddressIn = Field(..., title="收货地址")
 
 
 class PriceRowOut(Schema):
@@ -132,13 +135,13 @@ class OrderDetailOut(OrderOut):
 
 
 class RefundLineIn(InputSchema):
-    line_id: Id
-    quantity: int = Field(..., ge=1, le=99)
+    line_id: Id = Field(..., title="订单商品")
+    quantity: int = Field(..., ge=1, le=99, title="退款数量")
 
 
 class RefundIn(InputSchema):
-    lines: list[RefundLineIn] = Field(..., min_length=1, max_length=50)
-    reason: str = Field(..., min_length=1, max_length=200)
+    lines: list[RefundLineIn] = Field(..., min_length=1, max_length=50, title="退款商品")
+    reason: str = Field(..., min_length=1, max_length=200, title="退款原因")
 
 
 class RefundOut(Schema):

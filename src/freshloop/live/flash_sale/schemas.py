@@ -11,9 +11,9 @@ from freshloop.orders.schemas import AddressIn
 
 
 class FlashBuyIn(InputSchema):
-    quantity: int = Field(1, ge=1, le=99)
-    address: AddressIn
-    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
+    quantity: int = Field(1, ge=1, le=99, title="购买数量")
+    address: AddressIn = Field(..., title="收货地址")
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5, title="优惠券")
 
 
 class FlashSaleOut(Schema):

@@ -1,0 +1,86 @@
+"""A refused form says what to fix next to the input it is about (issue #14): the H5 pages put
+each problem of the error envelope under the input whose `data-field` is its path
+(`showFieldErrors` in web/h5/base.html) and focus the first."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from freshloop.orders.models import Order
+from tests.e2e.conftest import PHONE_CONTEXT
+from tests.e2e.test_shop_flow import _log_in_by_phone
+from tests.factories import make_sku
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Set to a directory to keep a picture of the refused checkout (to look at it as a shopper).
+SCREENSHOT_DIR = os.environ.get("FRESHLOOP_SCREENSHOT_DIR", "")
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(**PHONE_CONTEXT)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+class TestCheckoutAddress:
+    def test_an_empty_phone_is_asked_for_under_its_input(
+        self, phone: Page, live_server: Any
+    ) -> None:
+        # given a shopper at the checkout who filled in everything but the phone
+        milk = make_sku(price_fen=5990, stock=20, name="牧场鲜牛奶")
+        _log_in_by_phone(phone, live_server.url, "13900139000", f"/m/products/{milk.product_id}")
+        phone.click("[data-testid=buy-now]")
+        expect(phone).to_have_url(re.compile(r"/m/checkout"))
+        for field, value in [
+            ("name", "王小明"),
+            ("phone", ""),
+            ("province", "上海"),
+            ("city", "上海"),
+            ("detail", "张江路 1 号"),
+        ]:
+            phone.locator(f"input[name={field}]").fill(value)
+        expect(phone.locator("[data-testid=total]")).not_to_have_text("¥0.00")
+
+        # when the order is submitted
+        phone.click("[data-testid=submit-order]")
+
+        # then the page says so under the phone input, which has the focus, and no order exists
+        note = phone.locator(".field-error[data-error-for='address.phone']")
+        expect(note).to_have_text("请填写收货人手机号")
+        phone_input = phone.locator("[data-field='address.phone']")
+        expect(phone_input).to_be_focused()
+        expect(phone_input).to_have_attribute("aria-invalid", "true")
+        if SCREENSHOT_DIR:
+            phone.screenshot(path=f"{SCREENSHOT_DIR}/checkout-empty-phone.png", full_page=True)
+        assert not Order.objects.exists()
+        # and typing in it clears the message
+        phone_input.fill("13900139000")
+        expect(note).to_have_count(0)
+
+
+class TestLogin:
+    def test_asking_for_a_code_without_a_phone_points_at_the_phone(
+        self, phone: Page, live_server: Any
+    ) -> None:
+        phone.goto(f"{live_server.url}/m/login?next=/m/")
+        phone.click("[data-testid=send-code]")
+        expect(phone.locator(".field-error[data-error-for=phone]")).to_have_text("请填写手机号")
+        expect(phone.locator("input[name=phone]")).to_be_focused()
+
+    def test_a_wrong_code_is_said_under_the_code_input(self, phone: Page, live_server: Any) -> None:
+        phone.goto(f"{live_server.url}/m/login?next=/m/")
+        phone.fill("input[name=phone]", "13900139000")
+        phone.click("[data-testid=send-code]")
+        expect(phone.locator("[data-testid=send-code]")).to_contain_text("秒后重发")
+        phone.fill("input[name=code]", "000000")
+        phone.click("[data-testid=login]")
+        expect(phone.locator(".field-error[data-error-for=code]")).to_contain_text("验证码")
