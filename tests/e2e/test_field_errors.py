@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from freshloop.live.host.services import product_pin
 from freshloop.orders.models import Order
-from tests.e2e.conftest import PHONE_CONTEXT
+from tests.e2e.conftest import PHONE_CONTEXT, AsgiServer
+from tests.e2e.test_live_loop import _viewer_room
 from tests.e2e.test_shop_flow import _log_in_by_phone
 from tests.factories import make_sku
+from tests.live.helpers import HOST_ACTOR, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,3 +87,34 @@ class TestLogin:
         phone.fill("input[name=code]", "000000")
         phone.click("[data-testid=login]")
         expect(phone.locator(".field-error[data-error-for=code]")).to_contain_text("验证码")
+
+
+class TestLiveRoomSheet:
+    def test_an_empty_phone_is_asked_for_in_the_checkout_sheet(
+        self, browser: Browser, asgi_server: AsgiServer
+    ) -> None:
+        # given a viewer in a live room buying the pinned milk, the phone left empty
+        milk = make_sku(price_fen=2990, stock=50, name="牧场鲜牛奶")
+        session = make_session(skus=[milk])
+        product_pin(session=session, sku_id=milk.pk, actor=HOST_ACTOR)
+        errors: list[str] = []
+        viewer = _viewer_room(browser, asgi_server.url, session.code, errors)
+        viewer.click("[data-testid=pinned-buy]")
+        sheet = viewer.locator("[data-testid=checkout-sheet]")
+        for field, value in [("name", "王小明"), ("province", "上海"), ("city", "上海")]:
+            sheet.locator(f"input[name={field}]").fill(value)
+        sheet.locator("input[name=detail]").fill("张江路 1 号")
+        expect(viewer.locator("[data-testid=room-price]")).to_contain_text("¥29.90")
+
+        # when they tap pay
+        viewer.click("[data-testid=room-pay]")
+
+        # then the sheet says so under the phone input, focused, and no order is placed
+        expect(sheet.locator(".field-error[data-error-for='address.phone']")).to_have_text(
+            "请填写收货人手机号"
+        )
+        expect(sheet.locator("[data-field='address.phone']")).to_be_focused()
+        if SCREENSHOT_DIR:
+            viewer.screenshot(path=f"{SCREENSHOT_DIR}/room-empty-phone.png")
+        assert not Order.objects.exists()
+        assert [e for e in errors if "pageerror" in e] == []

@@ -180,6 +180,8 @@ def _problem(
         return "缺少请求体（JSON 对象）"
     if error_type == "string_too_short" and (blank or context.get("min_length") == 1):
         error_type = "missing"  # "" or "   " for a required text: not filled in
+    if isinstance(context.get("expected"), str):  # "'h5', 'jsapi' or 'native'"
+        context = {**context, "expected": context["expected"].replace(" or ", ", ")}
     values = {**context, "field": field or _BODY_LABEL, "label": label}
     try:
         return _PROBLEMS.get(error_type, _DEFAULT_PROBLEM).format(**values)
