@@ -142,7 +142,13 @@ class RaiseFinder:
             arguments = node.args
             every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
             if scope.owner is not None and every and every[0].annotation is None:
-                scope.locals[every[0].arg] = _Instance(scope.owner)  # self / cls
+                # self is an instance; a classmethod's cls is the class, so `return cls(...)`
+                # of an error's constructor (`AddressInvalid.for_fields`) is that error
+                classmethod_ = any(
+                    isinstance(decorator, ast.Name) and decorator.id == "classmethod"
+                    for decorator in node.decorator_list
+                )
+                scope.locals[every[0].arg] = scope.owner if classmethod_ else _Instance(scope.owner)
             for argument in every:
                 if argument.annotation is not None:
                     cls = self._annotation_class(argument.annotation, scope)

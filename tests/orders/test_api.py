@@ -54,7 +54,7 @@ class TestCartApi:
             content_type="application/json",
         )
         assert response.status_code == 422
-        assert response.json()["message"] == ("请求参数不正确：sku_id 不能大于 9223372036854775807")
+        assert response.json()["message"] == "商品规格不能大于 9223372036854775807"
 
     def test_unknown_sku_is_404_with_code(self) -> None:
         response = client_for(make_person()).put(
@@ -163,6 +163,27 @@ class TestCheckoutApi:
         assert response.json()["code"] in {"validation_error", "address_invalid", "invalid_input"}
         assert response.json()["message"]
         assert not Order.objects.exists()
+
+    def test_a_blank_address_field_is_named_like_a_schema_problem(self) -> None:
+        # given a phone of spaces: long enough for the schema, empty to the order service
+        person, milk = make_person(), make_sku(stock=5)
+        address = {**ADDRESS, "name": "   ", "phone": "      "}
+        # when the order is placed
+        response = post(
+            client_for(person),
+            "/api/v1/shop/orders",
+            {"items": [{"sku_id": milk.pk, "quantity": 1}], "address": address},
+        )
+        # then the service's refusal has the shape of a 422 validation error: each field's
+        # path with a sentence, the message the first sentence
+        assert response.status_code == 422
+        body = response.json()
+        assert body["code"] == "address_invalid"
+        assert body["message"] == "请填写收货人姓名（另有 1 处问题）"
+        assert body["detail"] == [
+            {"field": "address.name", "message": "请填写收货人姓名"},
+            {"field": "address.phone", "message": "请填写收货人手机号"},
+        ]
 
 
 class TestMyOrdersApi:

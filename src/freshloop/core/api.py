@@ -4,7 +4,9 @@ OpenAPI, and caller authentication."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import redis
@@ -13,9 +15,10 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError, ValidationError, ValidationErrorContext
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
+from pydantic import BaseModel
 
 from freshloop.core.api_errors import ErrorDocumentedSchema
 from freshloop.core.apikeys import api_key_authenticate
@@ -25,6 +28,7 @@ from freshloop.core.errors import (
     MalformedRequest,
     NotAuthenticated,
     PermissionDenied,
+    problems_message,
 )
 from freshloop.core.http import STATUS_ERRORS, domain_error_response, error_response
 from freshloop.core.models import ApiKey
@@ -38,50 +42,48 @@ logger = logging.getLogger(__name__)
 # named `body` by the house convention, which ninja repeats next (`["body", "body", "items"]`).
 _PARAMETER_SOURCES = frozenset({"body", "query", "path", "header", "cookie", "form", "file"})
 
-# Pydantic's error types, said in Chinese for the person reading the message: `{field}` is the
-# field's path, the other `{…}` come from the error's `ctx`. Anything not listed is 格式不正确.
+# Pydantic's error types as Chinese sentences for the person filling the form: `{label}` is
+# the field's Chinese name (its schema `title`, see `field_label`), the other `{…}` come from
+# the error's `ctx`. Anything not listed is "{label}格式不正确".
 _PROBLEMS: dict[str, str] = {
     "extra_forbidden": "未知字段 {field}",
-    "missing": "缺少必填字段 {field}",
-    "model_attributes_type": "{field}应为 JSON 对象",
-    "model_type": "{field}应为 JSON 对象",
-    "dict_type": "{field}应为 JSON 对象",
-    "list_type": "{field} 应为数组",
-    "string_type": "{field} 应为字符串",
-    "int_type": "{field} 应为整数",
-    "int_parsing": "{field} 应为整数",
-    "int_from_float": "{field} 应为整数",
-    "float_type": "{field} 应为数字",
-    "float_parsing": "{field} 应为数字",
-    "bool_type": "{field} 应为布尔值",
-    "bool_parsing": "{field} 应为布尔值",
-    "datetime_type": "{field} 应为 ISO 8601 时间",
-    "datetime_parsing": "{field} 应为 ISO 8601 时间",
-    "datetime_from_date_parsing": "{field} 应为 ISO 8601 时间",
-    "timezone_aware": "{field} 需要带时区",
-    "greater_than": "{field} 应大于 {gt}",
-    "greater_than_equal": "{field} 不能小于 {ge}",
-    "less_than": "{field} 应小于 {lt}",
-    "less_than_equal": "{field} 不能大于 {le}",
-    "string_too_short": "{field} 至少 {min_length} 个字符",
-    "string_too_long": "{field} 最多 {max_length} 个字符",
-    "too_short": "{field} 至少 {min_length} 项",
-    "too_long": "{field} 最多 {max_length} 项",
-    "string_pattern_mismatch": "{field} 格式不正确",
-    "literal_error": "{field} 应为 {expected} 之一",
-    "enum": "{field} 应为 {expected} 之一",
-    "one_of": "{fields} 必须且只能填一个",
+    "missing": "请填写{label}",
+    "model_attributes_type": "{label}应为 JSON 对象",
+    "model_type": "{label}应为 JSON 对象",
+    "dict_type": "{label}应为 JSON 对象",
+    "list_type": "{label}应为列表",
+    "string_type": "{label}应为文字",
+    "int_type": "{label}应为整数",
+    "int_parsing": "{label}应为整数",
+    "int_from_float": "{label}应为整数",
+    "float_type": "{label}应为数字",
+    "float_parsing": "{label}应为数字",
+    "bool_type": "{label}应为 true 或 false",
+    "bool_parsing": "{label}应为 true 或 false",
+    "datetime_type": "{label}应为 ISO 8601 时间，如 2026-01-01T08:00:00+08:00",
+    "datetime_parsing": "{label}应为 ISO 8601 时间，如 2026-01-01T08:00:00+08:00",
+    "datetime_from_date_parsing": "{label}应为 ISO 8601 时间，如 2026-01-01T08:00:00+08:00",
+    "timezone_aware": "{label}需要带时区",
+    "greater_than": "{label}应大于 {gt}",
+    "greater_than_equal": "{label}不能小于 {ge}",
+    "less_than": "{label}应小于 {lt}",
+    "less_than_equal": "{label}不能大于 {le}",
+    "string_too_short": "{label}至少 {min_length} 个字",
+    "string_too_long": "{label}最多 {max_length} 个字",
+    "too_short": "{label}至少 {min_length} 项",
+    "too_long": "{label}最多 {max_length} 项",
+    "string_pattern_mismatch": "{label}格式不正确",
+    "literal_error": "{label}应为 {expected} 之一",
+    "enum": "{label}应为 {expected} 之一",
+    "address_choice": "请填写收货地址，或选择地址簿中的一个地址（二者只能选一个）",
 }
-_DEFAULT_PROBLEM = "{field} 格式不正确"
+_DEFAULT_PROBLEM = "{label}格式不正确"
+_BODY_LABEL = "请求体"
 
 
 def _field_path(loc: list[str]) -> str:
     """`["body", "body", "items", "0", "zz"]` → `items[0].zz`; "" for the body itself."""
-    parts = list(loc)
-    if parts and parts[0] in _PARAMETER_SOURCES:
-        source = parts.pop(0)
-        if source == "body" and parts[:1] == ["body"]:
-            parts.pop(0)
+    parts = _field_steps(loc)
     path = ""
     for part in parts:
         if part.isdigit():
@@ -91,35 +93,130 @@ def _field_path(loc: list[str]) -> str:
     return path
 
 
-def _problem(error_type: str, field: str, context: dict[str, Any]) -> str:
-    """One problem in Chinese, naming the field (请求体 when the body itself is wrong)."""
-    values = {**context, "field": field or "请求体"}
+def _field_steps(loc: list[str]) -> list[str]:
+    parts = list(loc)
+    if parts and parts[0] in _PARAMETER_SOURCES:
+        source = parts.pop(0)
+        if source == "body" and parts[:1] == ["body"]:
+            parts.pop(0)
+    return parts
+
+
+def _annotation_options(annotation: Any) -> list[Any]:
+    """`X | None`, `Annotated[X, …]`, `Optional[X]` → the types a value may be."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _annotation_options(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [
+            option
+            for arg in typing.get_args(annotation)
+            if arg is not type(None)
+            for option in _annotation_options(arg)
+        ]
+    return [annotation]
+
+
+def field_label(model: Any, loc: Sequence[str | int]) -> str | None:
+    """The Chinese name of the field at `loc` (pydantic's loc inside ninja's parameter
+    `model`), from the schemas' `Field(title=...)`. A nested object's field goes by its own
+    title (`address.phone` → 收货人手机号: titles are written to stand alone); an item of a
+    list is counted (`items[0]` → 第 1 项商品, `items[0].quantity` → 第 1 项商品的购买数量).
+    None when a field on the way has no title (the caller then names the path)."""
+    annotation: Any = model
+    title, scope, label = "", "", ""
+    for depth, step in enumerate(loc):
+        options = _annotation_options(annotation)
+        if isinstance(step, int) or (isinstance(step, str) and step.isdigit()):
+            sequences = [
+                option
+                for option in options
+                if typing.get_origin(option) in (list, tuple, set, frozenset)
+            ]
+            if not sequences or not title:
+                return label or None
+            counted = f"第 {int(step) + 1} 项{title}"
+            scope = label = f"{scope}的{counted}" if scope else counted
+            args = typing.get_args(sequences[0])
+            annotation = args[0] if args else Any
+            continue
+        models = [
+            option
+            for option in options
+            if isinstance(option, type)
+            and issubclass(option, BaseModel)
+            and str(step) in option.model_fields
+        ]
+        if not models:
+            mappings = [option for option in options if typing.get_origin(option) is dict]
+            if mappings and label:
+                label = f"{label}中的 {step}"
+                annotation = typing.get_args(mappings[0])[-1]
+            # else a union member's tag or a validator's name: not a field, nothing to add
+            continue
+        info = models[0].model_fields[str(step)]
+        annotation = info.annotation
+        if info.title:
+            title = info.title
+            label = f"{scope}的{title}" if scope else title
+        elif depth > 0:
+            return None
+        # depth 0 is ninja's model of the view's parameters (`body`): no title of its own
+    return label or None
+
+
+def _problem(
+    error_type: str,
+    field: str,
+    context: dict[str, Any],
+    *,
+    label: str | None = None,
+    blank: bool = False,
+) -> str:
+    """One problem as a Chinese sentence naming the field by its title (请求体 when the body
+    itself is wrong; the path, as 参数 limit, only for a parameter without a title)."""
+    if label is None:
+        label = f"参数 {field}" if field else _BODY_LABEL
+    if error_type == "missing" and not field:
+        return "缺少请求体（JSON 对象）"
+    if error_type == "string_too_short" and (blank or context.get("min_length") == 1):
+        error_type = "missing"  # "" or "   " for a required text: not filled in
+    if isinstance(context.get("expected"), str):  # "'h5', 'jsapi' or 'native'"
+        context = {**context, "expected": context["expected"].replace(" or ", ", ")}
+    values = {**context, "field": field or _BODY_LABEL, "label": label}
     try:
         return _PROBLEMS.get(error_type, _DEFAULT_PROBLEM).format(**values)
     except (KeyError, IndexError, ValueError):
-        return _DEFAULT_PROBLEM.format(field=values["field"])
+        return _DEFAULT_PROBLEM.format(label=label)
 
 
 def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
     """Pydantic errors can carry exception objects in `ctx`; keep what a client can act on:
     `loc`, `msg`, `type` as pydantic says them, plus `field` (a path such as `items[0].sku_id`)
-    and a Chinese `message` that names it."""
+    and a Chinese `message`, a sentence that names the field by its title."""
     cleaned: list[dict[str, Any]] = []
     for error in errors:
         if not isinstance(error, dict):
-            cleaned.append({"msg": str(error), "field": "", "message": "请求体 格式不正确"})
+            cleaned.append({"msg": str(error), "field": "", "message": "请求体格式不正确"})
             continue
         loc = [str(part) for part in error.get("loc", [])]
         error_type = str(error.get("type", ""))
         context = {str(k): v for k, v in dict(error.get("ctx") or {}).items()}
         field = _field_path(loc)
+        label = error.get("label")
         cleaned.append(
             {
                 "loc": loc,
                 "msg": str(error.get("msg", "")),
                 "type": error_type,
                 "field": field,
-                "message": _problem(error_type, field, context),
+                "message": _problem(
+                    error_type,
+                    field,
+                    context,
+                    label=str(label) if label else None,
+                    blank=bool(error.get("blank")),
+                ),
             }
         )
     # Unknown keys first: a misspelt key (`coupon_idz`) is usually what the other problems
@@ -128,14 +225,8 @@ def _clean_validation_errors(errors: list[Any]) -> list[dict[str, Any]]:
 
 
 def validation_message(problems: list[dict[str, Any]]) -> str:
-    """The envelope's message: the first problem, naming its field, and how many more."""
-    base = STATUS_ERRORS[422][1]
-    if not problems:
-        return base
-    message = f"{base}：{problems[0]['message']}"
-    if len(problems) > 1:
-        message += f"（另有 {len(problems) - 1} 处问题，见 detail）"
-    return message
+    """The envelope's message: the first problem's sentence, and how many more."""
+    return problems_message(problems, fallback=STATUS_ERRORS[422][1])
 
 
 class FreshLoopAPI(NinjaAPI):
@@ -144,6 +235,29 @@ class FreshLoopAPI(NinjaAPI):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._openapi_schemas: dict[str, ErrorDocumentedSchema] = {}
+
+    def validation_error_from_error_contexts(
+        self, error_contexts: list[ValidationErrorContext[Any]]
+    ) -> ValidationError:
+        """Ninja's errors, each with the Chinese `label` of its field (from the model that
+        failed, which is only known here) and whether the value was `blank` text; the
+        handler turns them into sentences (`_clean_validation_errors`)."""
+        errors: list[dict[str, Any]] = []
+        for context in error_contexts:
+            model = context.model
+            for error in context.pydantic_validation_error.errors(include_url=False):
+                raw_loc = tuple(error["loc"])
+                item: dict[str, Any] = dict(error)
+                flat_loc = model.__ninja_flatten_map_reverse__.get(raw_loc, raw_loc)
+                item["loc"] = (model.__ninja_param_source__, *flat_loc)
+                value = item.pop("input", None)
+                item["blank"] = isinstance(value, str) and not value.strip()
+                item["label"] = field_label(model, raw_loc)
+                ctx = item.get("ctx")
+                if isinstance(ctx, dict) and isinstance(ctx.get("error"), Exception):
+                    item["ctx"] = {**ctx, "error": str(ctx["error"])}
+                errors.append(item)
+        return ValidationError(errors)
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None

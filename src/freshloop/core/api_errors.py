@@ -120,7 +120,11 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
     "properties": {
         "code": {"type": "string", "description": "机器可读的错误码，稳定不变"},
         "message": {"type": "string", "description": "可直接展示给用户的中文说明"},
-        "detail": {"description": "错误的具体信息（字段、编号等），可能为 null"},
+        "detail": {
+            "description": "错误的具体信息，可能为 null。字段问题（validation_error 及"
+            "address_invalid 等）是列表，每项 {field: 字段路径如 address.phone, "
+            "message: 指明该字段的中文句子如 请填写收货人手机号}"
+        },
     },
 }
 

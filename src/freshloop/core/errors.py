@@ -6,7 +6,8 @@ The API renders every one of them as `{"code": ..., "message": ..., "detail": ..
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
 
 
 class DomainError(Exception):
@@ -25,10 +26,29 @@ class DomainError(Exception):
         return {"code": self.code, "message": self.text, "detail": self.detail}
 
 
+def problems_message(problems: Sequence[dict[str, Any]], *, fallback: str) -> str:
+    """The message of an error about fields: the first problem's sentence (it names the
+    field, 请填写收货人手机号), and how many more there are in `detail`."""
+    if not problems:
+        return fallback
+    message = str(problems[0]["message"])
+    if len(problems) > 1:
+        message += f"（另有 {len(problems) - 1} 处问题）"
+    return message
+
+
 class InvalidInput(DomainError):
     code = "invalid_input"
-    message = "请求参数不正确"
+    message = "提交的内容有误，请检查后重试"
     status = 422
+
+    @classmethod
+    def for_fields(cls, problems: Sequence[tuple[str, str]]) -> Self:
+        """Refuse named fields the way a 422 `validation_error` does: `detail` lists
+        `{"field": "address.phone", "message": "请填写收货人手机号"}` per problem, and the
+        message is the first sentence, so a form can show each next to its input."""
+        listed = [{"field": field, "message": message} for field, message in problems]
+        return cls(problems_message(listed, fallback=cls.message), detail=listed)
 
 
 class NotFound(DomainError):

@@ -16,7 +16,7 @@ STATUS_ERRORS: dict[int, tuple[str, str]] = {
     404: ("not_found", "接口或资源不存在"),
     405: ("method_not_allowed", "不支持该请求方法"),
     413: ("payload_too_large", "请求内容过大"),
-    422: ("validation_error", "请求参数不正确"),
+    422: ("validation_error", "提交的内容有误，请检查后重试"),
     429: ("rate_limited", "操作过于频繁，请稍后再试"),
     500: ("internal_error", "服务器内部错误，请稍后再试"),
     503: ("service_unavailable", "服务暂时不可用，请稍后再试"),

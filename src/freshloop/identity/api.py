@@ -138,8 +138,8 @@ class LookupQuery(Schema):
 
 
 _OCCURRED_AT_PROBLEMS = {
-    "in_future": f"occurred_at 不能晚于当前时间（最多允许超前 {clock.CLIENT_CLOCK_SKEW.seconds // 60} 分钟）",
-    "out_of_range": "occurred_at 超出可表示的时间范围",
+    "in_future": f"发生时间不能晚于当前时间（最多允许超前 {clock.CLIENT_CLOCK_SKEW.seconds // 60} 分钟）",
+    "out_of_range": "发生时间超出可表示的时间范围",
 }
 
 
@@ -152,6 +152,7 @@ def _check_occurred_at(body: IdentifyIn) -> None:
         raise OccurredAtInvalid(
             _OCCURRED_AT_PROBLEMS.get(problem),
             detail={
+                "field": "occurred_at",
                 "problem": problem,
                 "max_ahead_seconds": int(clock.CLIENT_CLOCK_SKEW.total_seconds()),
             },

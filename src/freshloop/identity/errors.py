@@ -51,7 +51,7 @@ class OccurredAtInvalid(DomainError):
     `/track` allows too) would make its traits win against every later write."""
 
     code = "occurred_at_invalid"
-    message = "occurred_at 不能晚于当前时间"
+    message = "发生时间不能晚于当前时间"
     status = 422
 
 

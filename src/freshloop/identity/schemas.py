@@ -11,7 +11,11 @@ from freshloop.core.schemas import Id, InputSchema
 
 class OtpRequestIn(InputSchema):
     phone: str = Field(
-        ..., min_length=3, max_length=32, description="手机号，中国大陆号码可不带 +86"
+        ...,
+        min_length=3,
+        max_length=32,
+        title="手机号",
+        description="手机号，中国大陆号码可不带 +86",
     )
 
 
@@ -25,8 +29,8 @@ class OtpRequestOut(Schema):
 
 
 class OtpVerifyIn(InputSchema):
-    phone: str = Field(..., min_length=3, max_length=32)
-    code: str = Field(..., min_length=1, max_length=12)
+    phone: str = Field(..., min_length=3, max_length=32, title="手机号")
+    code: str = Field(..., min_length=1, max_length=12, title="验证码")
 
 
 class LoginOut(Schema):
@@ -52,23 +56,30 @@ class IdentifierIn(InputSchema):
     type: str = Field(
         ...,
         max_length=32,
+        title="标识类型",
         description="phone / wechat_openid / wechat_unionid / wecom_external_userid / douyin_openid / device_id / email / member_no / store_card",
     )
-    value: str = Field(..., max_length=256)
+    value: str = Field(..., max_length=256, title="标识值")
     scope: str = Field(
-        "", max_length=64, description="微信 app id、企业微信 corp id 等（openid 类必填）"
+        "",
+        max_length=64,
+        title="标识范围",
+        description="微信 app id、企业微信 corp id 等（openid 类必填）",
     )
-    verified: bool = False
+    verified: bool = Field(False, title="是否已验证")
 
 
 class IdentifyIn(InputSchema):
-    identifiers: list[IdentifierIn]
-    traits: dict[str, Any] = Field(default_factory=dict)
-    source: str = Field(..., min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    identifiers: list[IdentifierIn] = Field(..., title="身份标识")
+    traits: dict[str, Any] = Field(default_factory=dict, title="用户属性")
+    source: str = Field(..., min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$", title="数据来源")
     occurred_at: dt.datetime | None = Field(
-        None, strict=False, description="特征成立的时间（ISO 8601，带时区），不能晚于当前时间"
+        None,
+        strict=False,
+        title="发生时间",
+        description="特征成立的时间（ISO 8601，带时区），不能晚于当前时间",
     )
-    display_name: str = Field("", max_length=64)
+    display_name: str = Field("", max_length=64, title="显示名称")
 
 
 class IdentifyOut(Schema):
@@ -100,9 +111,9 @@ class PersonOut(Schema):
 
 
 class SplitIn(InputSchema):
-    identifier_ids: list[Id] = Field(..., min_length=1, max_length=100)
-    reason: str = Field(..., min_length=1, max_length=200)
+    identifier_ids: list[Id] = Field(..., min_length=1, max_length=100, title="要拆出的标识")
+    reason: str = Field(..., min_length=1, max_length=200, title="拆分原因")
 
 
 class EraseIn(InputSchema):
-    reason: str = Field(..., min_length=1, max_length=200)
+    reason: str = Field(..., min_length=1, max_length=200, title="删除原因")

@@ -37,8 +37,8 @@ class MembershipMeOut(Schema):
 class PointsQuery(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=1_000_000)
+    limit: int = Field(20, ge=1, le=100, title="每页条数")
+    offset: int = Field(0, ge=0, le=1_000_000, title="起始位置")
 
 
 class PointsEntryOut(Schema):

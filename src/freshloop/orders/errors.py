@@ -29,6 +29,18 @@ class CartLimitExceeded(InvalidInput):
     message = "购物车商品数量超出上限"
 
 
+# The Chinese names of an address's fields: the request schema's titles (so a 422 from the
+# schema says 请填写收货人手机号) and the order service's own check say the same words.
+ADDRESS_TITLES: dict[str, str] = {
+    "name": "收货人姓名",
+    "phone": "收货人手机号",
+    "province": "省份",
+    "city": "城市",
+    "district": "区县",
+    "detail": "详细地址",
+}
+
+
 class AddressInvalid(InvalidInput):
     code = "address_invalid"
     message = "收货地址不完整"

@@ -8,13 +8,14 @@ from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
 from freshloop.core.schemas import Id, InputSchema
+from freshloop.orders.errors import ADDRESS_TITLES
 from freshloop.orders.models import Order
 from freshloop.orders.pricing import CheckoutQuote
 
 
 class CartItemIn(InputSchema):
-    sku_id: Id
-    quantity: int = Field(..., ge=0, le=99)
+    sku_id: Id = Field(..., title="商品规格")
+    quantity: int = Field(..., ge=0, le=99, title="购买数量", description="0 表示移出购物车")
 
 
 class CartLineOut(Schema):
@@ -30,49 +31,57 @@ class CartOut(Schema):
 
 
 class AddressIn(InputSchema):
-    name: str = Field(..., min_length=1, max_length=32)
-    phone: str = Field(..., min_length=5, max_length=20)
-    province: str = Field(..., min_length=1, max_length=32)
-    city: str = Field(..., min_length=1, max_length=32)
-    district: str = Field("", max_length=32)
-    detail: str = Field(..., min_length=1, max_length=120)
+    name: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["name"])
+    phone: str = Field(..., min_length=5, max_length=20, title=ADDRESS_TITLES["phone"])
+    province: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["province"])
+    city: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["city"])
+    district: str = Field("", max_length=32, title=ADDRESS_TITLES["district"])
+    detail: str = Field(..., min_length=1, max_length=120, title=ADDRESS_TITLES["detail"])
 
 
 class CheckoutItemIn(InputSchema):
-    sku_id: Id
-    quantity: int = Field(..., ge=1, le=99)
+    sku_id: Id = Field(..., title="商品规格")
+    quantity: int = Field(..., ge=1, le=99, title="购买数量")
 
 
 class CheckoutIn(InputSchema):
     items: list[CheckoutItemIn] | None = Field(
-        None, max_length=50, description="不传则结算整个购物车"
+        None, max_length=50, title="商品", description="不传则结算整个购物车"
     )
-    channel: str = Field("shop", pattern=r"^(shop|live|groupbuy|partner)$")
-    source_ref: str = Field("", max_length=64, description="直播场次 / 团长 / 合作方标识")
-    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
-    points: int = Field(0, ge=0, le=10_000_000)
+    channel: str = Field("shop", pattern=r"^(shop|live|groupbuy|partner)$", title="下单渠道")
+    source_ref: str = Field(
+        "", max_length=64, title="来源标识", description="直播场次 / 团长 / 合作方标识"
+    )
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5, title="优惠券")
+    points: int = Field(0, ge=0, le=10_000_000, title="抵扣积分")
 
 
 class CheckoutPreviewIn(CheckoutIn):
     """A preview may say where the order would go, so shipping uses that province's rule."""
 
-    address_id: Id | None = Field(None, description="地址簿中的地址（用于按省份计算运费）")
-    province: str = Field("", max_length=32, description="收货省份（尚未保存地址时用于估算运费）")
+    address_id: Id | None = Field(
+        None, title="地址簿地址", description="地址簿中的地址（用于按省份计算运费）"
+    )
+    province: str = Field(
+        "", max_length=32, title="收货省份", description="尚未保存地址时用于估算运费"
+    )
 
 
 class AddressChoiceIn(InputSchema):
     """Where an order goes: an address typed at checkout, or one from the buyer's address book
     — exactly one of them."""
 
-    address: AddressIn | None = Field(None, description="手填的收货地址；与 address_id 二选一")
-    address_id: Id | None = Field(None, description="地址簿中的地址；与 address 二选一")
+    address: AddressIn | None = Field(
+        None, title="收货地址", description="手填的收货地址；与 address_id 二选一"
+    )
+    address_id: Id | None = Field(
+        None, title="地址簿地址", description="地址簿中的地址；与 address 二选一"
+    )
 
     @model_validator(mode="after")
     def _exactly_one_address(self) -> AddressChoiceIn:
         if (self.address is None) == (self.address_id is None):
-            raise PydanticCustomError(
-                "one_of", "exactly one of {fields}", {"fields": "address / address_id"}
-            )
+            raise PydanticCustomError("address_choice", "exactly one of address / address_id")
         return self
 
 
@@ -81,14 +90,20 @@ class OrderCreateIn(CheckoutIn, AddressChoiceIn):
 
 
 class AddressBookIn(InputSchema):
-    name: str = Field(..., min_length=1, max_length=32, description="收货人")
-    phone: str = Field(..., min_length=1, max_length=20, description="中国大陆手机号")
-    province: str = Field(..., min_length=1, max_length=32)
-    city: str = Field(..., min_length=1, max_length=32)
-    district: str = Field("", max_length=32)
-    detail: str = Field(..., min_length=1, max_length=120)
-    label: str = Field("", max_length=8, description="标签，如 家 / 公司")
-    is_default: bool = Field(False, description="设为默认地址")
+    name: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["name"])
+    phone: str = Field(
+        ...,
+        min_length=1,
+        max_length=20,
+        title=ADDRESS_TITLES["phone"],
+        description="中国大陆手机号",
+    )
+    province: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["province"])
+    city: str = Field(..., min_length=1, max_length=32, title=ADDRESS_TITLES["city"])
+    district: str = Field("", max_length=32, title=ADDRESS_TITLES["district"])
+    detail: str = Field(..., min_length=1, max_length=120, title=ADDRESS_TITLES["detail"])
+    label: str = Field("", max_length=8, title="地址标签", description="如 家 / 公司")
+    is_default: bool = Field(False, title="设为默认地址")
 
 
 class AddressBookOut(Schema):
@@ -106,7 +121,7 @@ class AddressBookOut(Schema):
 
 
 class AddressParseIn(InputSchema):
-    text: str = Field(..., min_length=1, max_length=300, description="粘贴的一段地址文字")
+    text: str = Field(..., min_length=1, max_length=300, title="粘贴的地址文字")
 
 
 class AddressParseOut(Schema):
@@ -205,13 +220,13 @@ class OrderDetailOut(OrderOut):
 
 
 class RefundLineIn(InputSchema):
-    line_id: Id
-    quantity: int = Field(..., ge=1, le=99)
+    line_id: Id = Field(..., title="订单商品")
+    quantity: int = Field(..., ge=1, le=99, title="退款数量")
 
 
 class RefundIn(InputSchema):
-    lines: list[RefundLineIn] = Field(..., min_length=1, max_length=50)
-    reason: str = Field(..., min_length=1, max_length=200)
+    lines: list[RefundLineIn] = Field(..., min_length=1, max_length=50, title="退款商品")
+    reason: str = Field(..., min_length=1, max_length=200, title="退款原因")
 
 
 class RefundOut(Schema):

@@ -46,6 +46,7 @@ from freshloop.orders.addresses import (
     region_names,
 )
 from freshloop.orders.errors import (
+    ADDRESS_TITLES,
     AddressInvalid,
     CartEmpty,
     CartLimitExceeded,
@@ -121,10 +122,10 @@ def _cart_for(person: Person) -> Cart:
 
 def _check_line_quantity(quantity: int) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise InvalidInput("数量必须是整数", detail={"quantity": quantity})
+        raise InvalidInput.for_fields([("quantity", "购买数量应为整数")])
     if not 1 <= quantity <= MAX_QUANTITY_PER_LINE:
-        raise InvalidInput(
-            f"每件商品数量需在 1 到 {MAX_QUANTITY_PER_LINE} 之间", detail={"quantity": quantity}
+        raise InvalidInput.for_fields(
+            [("quantity", f"购买数量需在 1 到 {MAX_QUANTITY_PER_LINE} 之间")]
         )
 
 
@@ -294,11 +295,13 @@ def _order_address(request: CheckoutRequest) -> dict[str, str]:
 
 def _clean_address(address: dict[str, Any]) -> dict[str, str]:
     if not isinstance(address, dict):
-        raise AddressInvalid()
+        raise AddressInvalid.for_fields([("address", "请填写收货地址")])
     cleaned = {key: str(address.get(key, "")).strip()[:120] for key in ADDRESS_FIELDS}
     missing = [key for key in ("name", "phone", "province", "city", "detail") if not cleaned[key]]
     if missing:
-        raise AddressInvalid(detail={"missing": missing})
+        raise AddressInvalid.for_fields(
+            [(f"address.{key}", f"请填写{ADDRESS_TITLES[key]}") for key in missing]
+        )
     return cleaned
 
 

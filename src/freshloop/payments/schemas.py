@@ -10,18 +10,24 @@ from freshloop.core.schemas import InputSchema
 
 
 class PaymentCreateIn(InputSchema):
-    order_no: str = Field(..., min_length=1, max_length=40)
+    order_no: str = Field(..., min_length=1, max_length=40, title="订单号")
     provider: str = Field(
-        ..., min_length=1, max_length=16, description="sandbox / wechatpay / alipay"
+        ...,
+        min_length=1,
+        max_length=16,
+        title="支付方式",
+        description="sandbox / wechatpay / alipay",
     )
     client_kind: Literal["h5", "jsapi", "native"] = Field(
         "h5",
+        title="支付场景",
         description="h5：手机浏览器（微信H5支付/支付宝手机网站支付）；jsapi：微信内打开；"
         "native：电脑浏览器，扫码支付",
     )
     return_to: str = Field(
         "",
         max_length=200,
+        title="支付后返回的页面",
         pattern=r"^(/[A-Za-z0-9\-_.~!$&'()*+,;=:@%/?]*)?$",
         description="支付渠道页面付完后返回的本站路径（如直播间 /live/xxx），默认订单页",
     )

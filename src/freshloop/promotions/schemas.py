@@ -10,7 +10,11 @@ from freshloop.core.schemas import InputSchema
 
 class ClaimIn(InputSchema):
     code: str = Field(
-        ..., min_length=1, max_length=32, description="兑换码，如 MILK2026（不区分大小写）"
+        ...,
+        min_length=1,
+        max_length=32,
+        title="兑换码",
+        description="兑换码，如 MILK2026（不区分大小写）",
     )
 
 

@@ -75,7 +75,7 @@ class TestRedisBuy:
         from freshloop.live.flash_sale.services import flash_sale_buy
 
         sale = started(2, django_capture_on_commit_callbacks)
-        with pytest.raises(Exception, match="收货地址不完整"):
+        with pytest.raises(Exception, match="请填写收货人姓名"):
             flash_sale_buy(flash_sale=sale, person=make_person(), quantity=1, address={})
         assert engine.left(flash_sale_id=sale.pk) == 2
         assert engine.pending(flash_sale_id=sale.pk) == []

@@ -34,8 +34,8 @@ DEFINITION_HELP = (
 def _definition_schema() -> dict[str, Any]:
     """The rule grammar as JSON Schema, for the API docs and the fuzz run. The server still
     checks everything itself (`segment_validate`), so a nested group is left loose here."""
-    negate = {"type": "boolean", "description": "取反（相对全部有效用户）"}
-    text = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
+    negate = {"type": "boolean", "title": "取反", "description": "取反（相对全部有效用户）"}
+    text = {"type": "string", "title": "取值", "minLength": 1, "maxLength": MAX_TEXT}
     tag_operators = sorted({op for ops in TAG_OPERATORS.values() for op in ops})
     conditions = [
         {
@@ -44,10 +44,10 @@ def _definition_schema() -> dict[str, Any]:
             "required": ["kind", "field", "operator", "value"],
             "additionalProperties": False,
             "properties": {
-                "kind": {"enum": ["tag"]},
-                "field": {"enum": list(TAG_FIELDS)},
-                "operator": {"enum": tag_operators},
-                "value": {"description": "文本、整数、数字或其列表，按字段类型"},
+                "kind": {"title": "条件类型", "enum": ["tag"]},
+                "field": {"title": "标签字段", "enum": list(TAG_FIELDS)},
+                "operator": {"title": "比较方式", "enum": tag_operators},
+                "value": {"title": "取值", "description": "文本、整数、数字或其列表，按字段类型"},
                 "not": negate,
             },
         },
@@ -57,8 +57,8 @@ def _definition_schema() -> dict[str, Any]:
             "required": ["kind", "operator", "value"],
             "additionalProperties": False,
             "properties": {
-                "kind": {"enum": ["manual_tag"]},
-                "operator": {"enum": list(MANUAL_TAG_OPERATORS)},
+                "kind": {"title": "条件类型", "enum": ["manual_tag"]},
+                "operator": {"title": "比较方式", "enum": list(MANUAL_TAG_OPERATORS)},
                 "value": text,
                 "not": negate,
             },
@@ -69,10 +69,13 @@ def _definition_schema() -> dict[str, Any]:
             "required": ["kind", "field", "operator"],
             "additionalProperties": False,
             "properties": {
-                "kind": {"enum": ["trait"]},
-                "field": {"type": "string", "pattern": TRAIT_NAME.pattern},
-                "operator": {"enum": list(TRAIT_OPERATORS)},
-                "value": {"description": "文本、数字、布尔值；in 为列表；exists 为 true/false"},
+                "kind": {"title": "条件类型", "enum": ["trait"]},
+                "field": {"title": "属性名", "type": "string", "pattern": TRAIT_NAME.pattern},
+                "operator": {"title": "比较方式", "enum": list(TRAIT_OPERATORS)},
+                "value": {
+                    "title": "取值",
+                    "description": "文本、数字、布尔值；in 为列表；exists 为 true/false",
+                },
                 "not": negate,
             },
         },
@@ -82,19 +85,20 @@ def _definition_schema() -> dict[str, Any]:
             "required": ["kind", "name", "operator", "value"],
             "additionalProperties": False,
             "properties": {
-                "kind": {"enum": ["event"]},
-                "name": {"type": "string", "pattern": NAME_PATTERN.pattern},
-                "measure": {"enum": list(EVENT_MEASURES)},
-                "operator": {"enum": list(EVENT_OPERATORS)},
-                "value": {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
+                "kind": {"title": "条件类型", "enum": ["event"]},
+                "name": {"title": "事件名", "type": "string", "pattern": NAME_PATTERN.pattern},
+                "measure": {"title": "统计方式", "enum": list(EVENT_MEASURES)},
+                "operator": {"title": "比较方式", "enum": list(EVENT_OPERATORS)},
+                "value": {"title": "次数", "type": "integer", "minimum": 0, "maximum": MAX_INTEGER},
                 # null is "no time limit" / "any channel" (and "" too), as the grammar reads them.
                 "within_days": {
+                    "title": "时间范围（天）",
                     "anyOf": [
                         {"type": "integer", "minimum": 1, "maximum": MAX_WITHIN_DAYS},
                         {"type": "null"},
-                    ]
+                    ],
                 },
-                "channel": {"enum": [*SourceChannel.values, "", None]},
+                "channel": {"title": "渠道", "enum": [*SourceChannel.values, "", None]},
                 "not": negate,
             },
         },
@@ -105,8 +109,9 @@ def _definition_schema() -> dict[str, Any]:
         "required": ["op", "rules"],
         "additionalProperties": False,
         "properties": {
-            "op": {"enum": ["and", "or"]},
+            "op": {"title": "组合方式", "enum": ["and", "or"]},
             "rules": {
+                "title": "条件",
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_CONDITIONS,
@@ -120,24 +125,35 @@ def _definition_schema() -> dict[str, Any]:
 DEFINITION_SCHEMA = _definition_schema()
 
 
+DEFINITION = "人群规则"
+
+
 class PreviewIn(InputSchema):
-    definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
+    definition: Any = Field(
+        ..., title=DEFINITION, description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA
+    )
 
 
 class SegmentIn(InputSchema):
     name: str = Field(
         ...,
+        title="人群名称",
         description="人群名称（1–64 个字符，不能重名）",
         json_schema_extra={"minLength": 1, "maxLength": 64},
     )
     description: str = Field(
-        "", description="说明（最多 200 个字符）", json_schema_extra={"maxLength": 200}
+        "",
+        title="说明",
+        description="说明（最多 200 个字符）",
+        json_schema_extra={"maxLength": 200},
     )
-    definition: Any = Field(..., description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA)
+    definition: Any = Field(
+        ..., title=DEFINITION, description=DEFINITION_HELP, json_schema_extra=DEFINITION_SCHEMA
+    )
 
 
 class IssueCouponIn(InputSchema):
-    template_id: int = Field(..., ge=1, le=MAX_ID, description="优惠券模板")
+    template_id: int = Field(..., ge=1, le=MAX_ID, title="优惠券模板", description="优惠券模板")
 
 
 # --- output ---------------------------------------------------------------------------------

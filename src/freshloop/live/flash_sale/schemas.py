@@ -11,8 +11,8 @@ from freshloop.orders.schemas import AddressChoiceIn
 
 
 class FlashBuyIn(AddressChoiceIn):
-    quantity: int = Field(1, ge=1, le=99)
-    coupon_ids: list[Id] = Field(default_factory=list, max_length=5)
+    quantity: int = Field(1, ge=1, le=99, title="购买数量")
+    coupon_ids: list[Id] = Field(default_factory=list, max_length=5, title="优惠券")
 
 
 class FlashSaleOut(Schema):

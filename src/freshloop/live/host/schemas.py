@@ -27,32 +27,44 @@ class _In(InputSchema):
 
 
 class ReplayIn(_In):
-    replay_url: str = Field(..., min_length=1, max_length=300, description="回放地址")
+    replay_url: str = Field(
+        ..., min_length=1, max_length=300, title="回放地址", description="回放地址"
+    )
 
 
 class PinIn(_In):
-    sku_id: int = Field(..., ge=1, le=MAX_ID, description="本场直播商品的 SKU")
+    sku_id: int = Field(..., ge=1, le=MAX_ID, title="商品规格", description="本场直播商品的 SKU")
 
 
 class CouponDropIn(_In):
-    template_id: int = Field(..., ge=1, le=MAX_ID, description="本场直播专享券模板")
+    template_id: int = Field(
+        ..., ge=1, le=MAX_ID, title="优惠券模板", description="本场直播专享券模板"
+    )
 
 
 class DrawIn(_In):
-    prize: str = Field(..., min_length=1, max_length=64, description="奖品")
-    winners_count: int = Field(..., ge=1, le=MAX_DRAW_WINNERS, description="中奖人数")
+    prize: str = Field(..., min_length=1, max_length=64, title="奖品名称", description="奖品")
+    winners_count: int = Field(
+        ..., ge=1, le=MAX_DRAW_WINNERS, title="中奖人数", description="中奖人数"
+    )
 
 
 class MuteIn(_In):
-    minutes: int = Field(10, ge=1, le=MAX_MUTE_MINUTES, description="禁言分钟数")
+    minutes: int = Field(
+        10, ge=1, le=MAX_MUTE_MINUTES, title="禁言时长（分钟）", description="禁言分钟数"
+    )
 
 
 class FlashSaleIn(_In):
-    sku_id: int = Field(..., ge=1, le=MAX_ID)
-    price_fen: int = Field(..., ge=1, le=100_000_000, description="秒杀价（分）")
-    quantity: int = Field(..., ge=1, le=1_000_000, description="秒杀数量")
-    per_user_limit: int = Field(1, ge=1, le=99, description="每人限购")
-    duration_seconds: int = Field(..., ge=1, le=7 * 86400, description="持续秒数")
+    sku_id: int = Field(..., ge=1, le=MAX_ID, title="商品规格")
+    price_fen: int = Field(
+        ..., ge=1, le=100_000_000, title="秒杀价（分）", description="秒杀价（分）"
+    )
+    quantity: int = Field(..., ge=1, le=1_000_000, title="秒杀数量", description="秒杀数量")
+    per_user_limit: int = Field(1, ge=1, le=99, title="每人限购", description="每人限购")
+    duration_seconds: int = Field(
+        ..., ge=1, le=7 * 86400, title="持续时间（秒）", description="持续秒数"
+    )
 
 
 class CommentsQuery(Schema):

@@ -155,8 +155,8 @@ def live_session_end(*, session: LiveSession, actor: Actor) -> LiveSession:
 def _clean_replay_url(replay_url: str) -> str:
     url = (replay_url or "").strip()
     if not url or len(url) > 300 or not url.startswith(("https://", "http://", "/")):
-        raise InvalidInput(
-            "回放地址须为 http(s):// 或 / 开头、不超过 300 个字符", detail={"field": "replay_url"}
+        raise InvalidInput.for_fields(
+            [("replay_url", "回放地址须为 http(s):// 或 / 开头、不超过 300 个字符")]
         )
     return url
 
@@ -283,15 +283,13 @@ def lucky_draw(*, session: LiveSession, prize: str, winners_count: int, actor: A
     recomputed by anyone (`lucky_draw_verify`)."""
     prize = (prize or "").strip()
     if not 1 <= len(prize) <= MAX_PRIZE_CHARS:
-        raise InvalidInput(f"奖品名称需为 1 到 {MAX_PRIZE_CHARS} 个字", detail={"field": "prize"})
+        raise InvalidInput.for_fields([("prize", f"奖品名称需为 1 到 {MAX_PRIZE_CHARS} 个字")])
     if (
         isinstance(winners_count, bool)
         or not isinstance(winners_count, int)
         or not 1 <= winners_count <= MAX_DRAW_WINNERS
     ):
-        raise InvalidInput(
-            f"中奖人数需为 1 到 {MAX_DRAW_WINNERS}", detail={"field": "winners_count"}
-        )
+        raise InvalidInput.for_fields([("winners_count", f"中奖人数需为 1 到 {MAX_DRAW_WINNERS}")])
     locked = live_session_lock(session.pk)
     if locked.status not in {LiveStatus.LIVE, LiveStatus.ENDED}:
         raise LiveStateInvalid("直播开始后才能抽奖", detail={"status": locked.status})
@@ -369,11 +367,9 @@ def viewer_mute(*, session: LiveSession, person_id: int, minutes: int, actor: Ac
     """No comments from this viewer for `minutes` (1 minute to 24 hours); muting again sets
     a new end, shorter or longer."""
     if isinstance(minutes, bool) or not isinstance(minutes, int):
-        raise InvalidInput("禁言时长不正确", detail={"field": "minutes"})
+        raise InvalidInput.for_fields([("minutes", "禁言时长不正确")])
     if not 1 <= minutes <= MAX_MUTE_MINUTES:
-        raise InvalidInput(
-            f"禁言时长需为 1 到 {MAX_MUTE_MINUTES} 分钟", detail={"field": "minutes"}
-        )
+        raise InvalidInput.for_fields([("minutes", f"禁言时长需为 1 到 {MAX_MUTE_MINUTES} 分钟")])
     viewer = _locked_viewer(session, person_id)
     before = viewer.muted_until
     viewer.muted_until = clock.now() + dt.timedelta(minutes=minutes)

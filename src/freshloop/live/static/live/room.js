@@ -132,7 +132,7 @@ function liveRoom(code) {
         // the viewer stays in the room.
         this.sheet = '';
         window.dispatchEvent(new CustomEvent('cashier:open', { detail: { orderNo: order.order_no, returnTo: location.pathname, inFrame: true, amountFen: order.total_fen } }));
-      } catch (e) { this.error = e.message; this.say(e.message); }
+      } catch (e) { this.error = e.message; showFieldErrors(this.$refs.checkoutSheet, e, (message) => this.say(message)); }
       this.busy = false;
     },
     async paid() { this.say('支付成功，已购'); await this.refresh(); },
