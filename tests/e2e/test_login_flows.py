@@ -88,7 +88,8 @@ class TestConsumerPhoneLogin:
         real = _sms_code_from_outbox()
         page.fill("input[name=code]", f"{(int(real) + 1) % 1_000_000:06d}")
         page.click("[data-testid=login]")
-        expect(page.locator("[data-testid=error]")).to_have_text("验证码错误或已过期")
+        # the refusal is said under the code input (showFieldErrors: otp_invalid → code)
+        expect(page.locator(".field-error[data-error-for=code]")).to_have_text("验证码错误或已过期")
         expect(page).to_have_url(f"{live_server.url}/m/login")
         # the right one logs in
         page.fill("input[name=code]", real)
