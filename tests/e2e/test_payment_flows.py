@@ -242,7 +242,7 @@ class TestJsapiInTheLiveRoom:
         # given a viewer in WeChat, when they buy the milk in the room
         page, code = _viewer_buying_milk(browser, asgi_server, wechat_pay)
         # then WeChat's bridge is called with a paySign it can verify, and the room says paid
-        expect(page.locator("[data-testid=toast]")).to_contain_text("支付成功", timeout=15000)
+        expect(page.locator("[data-testid=room-toast]")).to_contain_text("支付成功", timeout=15000)
         assert page.evaluate("window.__paySign") == "valid"
         expect(page).to_have_url(re.compile(rf"/m/live/{code}$"))  # never left
         order = Order.objects.get(source_ref=code)
