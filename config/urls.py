@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from django.views.static import serve as media_serve
 
 from config.api import api
 from freshloop.core.health import healthz, livez, readyz
@@ -42,6 +44,14 @@ urlpatterns = [
     path("m/live/", live_views.sessions, name="live-list"),
     path("m/live/<str:code>", live_views.room, name="live-room"),
     path("media/hls/<path:path>", live_stream_views.hls_file, name="live-hls"),
+    # Uploaded pictures, served by the app for development and the demo only: production puts a
+    # CDN or object storage in front of MEDIA_ROOT (docs/operator-guide.md, 图片存储).
+    re_path(
+        r"^media/(?P<path>.*)$",
+        media_serve,
+        {"document_root": settings.MEDIA_ROOT},
+        name="media",
+    ),
 ]
 
 handler400 = "freshloop.web.views.handler400"
