@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponseBase
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
@@ -11,6 +12,12 @@ from freshloop.live.host import views as live_host_views
 from freshloop.live.room import views as live_views
 from freshloop.live.streams import views as live_stream_views
 from freshloop.web import shop_views, views
+
+
+def media_file(request: HttpRequest, path: str) -> HttpResponseBase:
+    """An uploaded picture from MEDIA_ROOT (read per request: tests move it)."""
+    return media_serve(request, path, document_root=str(settings.MEDIA_ROOT))
+
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -46,12 +53,7 @@ urlpatterns = [
     path("media/hls/<path:path>", live_stream_views.hls_file, name="live-hls"),
     # Uploaded pictures, served by the app for development and the demo only: production puts a
     # CDN or object storage in front of MEDIA_ROOT (docs/operator-guide.md, 图片存储).
-    re_path(
-        r"^media/(?P<path>.*)$",
-        media_serve,
-        {"document_root": settings.MEDIA_ROOT},
-        name="media",
-    ),
+    re_path(r"^media/(?P<path>.*)$", media_file, name="media"),
 ]
 
 handler400 = "freshloop.web.views.handler400"

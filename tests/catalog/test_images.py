@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import pytest
@@ -182,6 +183,24 @@ class TestAdminUpload:
         from freshloop.core.models import AuditLog
 
         assert AuditLog.objects.filter(action="catalog.product_image_add").exists()
+
+    def test_a_photo_larger_than_the_api_body_limit_still_uploads(
+        self, admin_client: Client, settings: object
+    ) -> None:
+        # given a 5 MB photo, more than the 2 MB every other request may send
+        product = make_sku().product
+        noise = Image.frombytes("RGB", (1400, 1300), os.urandom(1400 * 1300 * 3))
+        out = io.BytesIO()
+        noise.save(out, "PNG", compress_level=0)
+        assert len(out.getvalue()) > settings.FRESHLOOP.max_body_bytes  # type: ignore[attr-defined]
+        upload = SimpleUploadedFile("big.png", out.getvalue(), content_type="image/png")
+        # when the back office uploads it, then it is stored
+        response = admin_client.post(
+            f"/admin/catalog/product/{product.pk}/change/",
+            self.form(product, **{"images-0-upload": upload}),
+        )
+        assert response.status_code == 302
+        assert ProductImage.objects.get(product=product).width == 1400
 
     def test_a_renamed_text_file_is_a_message_on_the_form(self, admin_client: Client) -> None:
         product = make_sku().product
