@@ -16,7 +16,10 @@ from freshloop.web import shop_views, views
 
 def media_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """An uploaded picture from MEDIA_ROOT (read per request: tests move it)."""
-    return media_serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    response = media_serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    # Every upload gets a new random folder and is never rewritten: cache it for good.
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 urlpatterns = [

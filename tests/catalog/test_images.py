@@ -202,6 +202,28 @@ class TestAdminUpload:
         assert response.status_code == 302
         assert ProductImage.objects.get(product=product).width == 1400
 
+    def test_a_new_file_on_an_existing_row_replaces_that_picture(
+        self, admin_client: Client
+    ) -> None:
+        product = make_sku().product
+        old = product_image_add(product=product, file=picture(), actor=ACTOR, alt="旧图")
+        upload = SimpleUploadedFile("new.png", picture(900, 900, "PNG"), content_type="image/png")
+        response = admin_client.post(
+            f"/admin/catalog/product/{product.pk}/change/",
+            self.form(
+                product,
+                **{
+                    "images-INITIAL_FORMS": 1,
+                    "images-0-id": old.pk,
+                    "images-0-alt": "新图",
+                    "images-0-upload": upload,
+                },
+            ),
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        (image,) = ProductImage.objects.filter(product=product)
+        assert (image.pk != old.pk, image.alt, image.width) == (True, "新图", 900)
+
     def test_a_renamed_text_file_is_a_message_on_the_form(self, admin_client: Client) -> None:
         product = make_sku().product
         upload = SimpleUploadedFile("milk.jpg", b"hello", content_type="image/jpeg")
@@ -248,4 +270,5 @@ class TestShopPages:
         image = product_image_add(product=make_sku().product, file=picture(), actor=ACTOR)
         response = client.get(image.webp_400.url)
         assert response.status_code == 200
+        assert "immutable" in response["Cache-Control"]
         assert b"".join(response.streaming_content)[:4] == b"RIFF"  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ class ProductImageForm(forms.ModelForm):
     upload = forms.FileField(
         label="图片文件",
         required=False,
-        help_text="JPEG、PNG 或 WebP，不超过 10 MB、边长不超过 6000 像素",
+        help_text="JPEG、PNG 或 WebP，不超过 10 MB、边长不超过 6000 像素；在已有的图片行选择新文件即替换该图片",
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
 
@@ -66,6 +66,15 @@ class ProductImageInline(TabularInline):
     extra = 0
     fields = ("preview", "upload", "sku", "alt", "sort_order")
     readonly_fields = ("preview",)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "sku":
+            # Only this product's SKUs (none while the product is being added).
+            object_id = (
+                request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            )
+            kwargs["queryset"] = Sku.objects.filter(product_id=object_id or 0)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="预览")
     def preview(self, obj: ProductImage) -> str:
@@ -128,6 +137,19 @@ class ProductAdmin(ModelAdmin):
             image = image_form.instance
             if image.pk is not None and data.get("DELETE"):
                 product_image_delete(image=image, actor=actor)
+                formset.deleted_objects.append(image)
+            elif image.pk is not None and data.get("upload") is not None:
+                # A new file on an existing row replaces that picture, in its place.
+                added = product_image_add(
+                    product=product,
+                    file=data["upload"],
+                    actor=actor,
+                    sku=data.get("sku"),
+                    alt=data.get("alt") or "",
+                    sort_order=data.get("sort_order") or 0,
+                )
+                product_image_delete(image=image, actor=actor)
+                formset.new_objects.append(added)
                 formset.deleted_objects.append(image)
             elif image.pk is None and data.get("upload") is not None and not data.get("DELETE"):
                 added = product_image_add(
