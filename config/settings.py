@@ -157,6 +157,12 @@ STORAGES = {
         else "whitenoise.storage.CompressedStaticFilesStorage"
     },
 }
+# Uploaded pictures (product images, live covers; core/images.py). The app serves /media/ itself
+# for development and the demo; production puts a CDN or object storage in front
+# (docs/operator-guide.md).
+MEDIA_URL = "/media/"
+MEDIA_ROOT = FRESHLOOP.data_dir / "media"
+MEDIA_ROOT.mkdir(parents=True, exist_ok=True)
 # In tests and development, serve straight from the app folders without collectstatic.
 WHITENOISE_USE_FINDERS = FRESHLOOP.environment != "production"
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,7 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponseBase
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from django.views.static import serve as media_serve
 
 from config.api import api
 from freshloop.core.health import healthz, livez, readyz
@@ -9,6 +12,15 @@ from freshloop.live.host import views as live_host_views
 from freshloop.live.room import views as live_views
 from freshloop.live.streams import views as live_stream_views
 from freshloop.web import shop_views, views
+
+
+def media_file(request: HttpRequest, path: str) -> HttpResponseBase:
+    """An uploaded picture from MEDIA_ROOT (read per request: tests move it)."""
+    response = media_serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    # Every upload gets a new random folder and is never rewritten: cache it for good.
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -42,6 +54,9 @@ urlpatterns = [
     path("m/live/", live_views.sessions, name="live-list"),
     path("m/live/<str:code>", live_views.room, name="live-room"),
     path("media/hls/<path:path>", live_stream_views.hls_file, name="live-hls"),
+    # Uploaded pictures, served by the app for development and the demo only: production puts a
+    # CDN or object storage in front of MEDIA_ROOT (docs/operator-guide.md, 图片存储).
+    re_path(r"^media/(?P<path>.*)$", media_file, name="media"),
 ]
 
 handler400 = "freshloop.web.views.handler400"

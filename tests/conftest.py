@@ -76,3 +76,9 @@ def _remove_demo_keys_file() -> Iterator[None]:
     yield
     with contextlib.suppress(FileNotFoundError):
         os.remove(settings.DATAHUB_DEMO_KEYS_FILE)
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Uploaded pictures go to a per-run temporary folder, never into the checkout's data/."""
+    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"

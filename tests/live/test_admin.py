@@ -4,10 +4,13 @@ moderation actions go through the host services."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from PIL import Image
 
 from freshloop.core import clock
 from freshloop.core.models import AuditLog
@@ -87,6 +90,35 @@ class TestLiveSessionAdd:
         assert AuditLog.objects.filter(
             action="live.session_create", target_id=str(session.pk)
         ).exists()
+
+    def test_an_uploaded_cover_goes_through_the_cover_service(self, admin_client: Client) -> None:
+        starts = clock.to_shanghai(clock.now() + dt.timedelta(days=1))
+        picture = io.BytesIO()
+        Image.new("RGB", (1200, 800), (240, 200, 120)).save(picture, "JPEG")
+        form = {
+            "title": "带封面的直播",
+            "cover_url": "",
+            "host": make_host().pk,
+            "scheduled_at_0": starts.strftime("%Y-%m-%d"),
+            "scheduled_at_1": starts.strftime("%H:%M:%S"),
+            "skus": [make_sku(stock=5).pk],
+        }
+        bad = admin_client.post(
+            "/admin/live/livesession/add/",
+            {**form, "cover_upload": SimpleUploadedFile("c.jpg", b"text", "image/jpeg")},
+        )
+        assert bad.status_code == 200
+        assert "不是有效的图片" in bad.content.decode()
+        assert not LiveSession.objects.exists()
+
+        response = admin_client.post(
+            "/admin/live/livesession/add/",
+            {**form, "cover_upload": SimpleUploadedFile("c.jpg", picture.getvalue(), "image/jpeg")},
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        session = LiveSession.objects.get(title="带封面的直播")
+        assert session.cover_url.endswith("/w1080.jpg")
+        assert AuditLog.objects.filter(action="live.session_cover_upload").exists()
 
     def test_an_empty_form_is_an_error_not_a_session(self, admin_client: Client) -> None:
         response = admin_client.post("/admin/live/livesession/add/", {"title": ""})

@@ -9,10 +9,11 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
 
-from freshloop.catalog.models import Batch, Sku, StorageCondition
+from freshloop.catalog.models import Batch, Product, ProductImage, Sku, StorageCondition
 from freshloop.core import clock
 from freshloop.core.permissions import Role
 from freshloop.datahub.dashboards.schemas import dashboard_filter_parse
@@ -50,6 +51,7 @@ def _counts() -> dict[str, int]:
     """Every table the seed writes to that a duplicate would show up in."""
     return {
         "skus": Sku.objects.count(),
+        "product_images": ProductImage.objects.count(),
         "warehouses": Warehouse.objects.count(),
         "users": User.objects.count(),
         "people": Person.objects.count(),
@@ -264,6 +266,16 @@ class TestDemoSeed:
     def test_without_history(self) -> None:
         # when the demo is seeded small and without its order history
         output = _seed(consumers=20, no_history=True)
+        # then every product has its drawn picture, in all its sizes, and the room a cover
+        assert set(Product.objects.values_list("pk", flat=True)) == set(
+            ProductImage.objects.values_list("product_id", flat=True)
+        )
+        picture = ProductImage.objects.first()
+        assert picture is not None
+        assert default_storage.exists(picture.webp_400.name)
+        assert default_storage.exists(picture.jpeg_1080.name)
+        assert picture.width == 1080
+        assert LiveSession.objects.filter(cover_url__startswith="/media/live/").exists()
         # then there are no orders, and everything else is there
         assert not Order.objects.exists()
         assert ", 0 historical orders imported" in output

@@ -77,10 +77,28 @@ class Product(models.Model):
 
 
 class ProductImage(models.Model):
+    """One picture of a product (optionally of one SKU): the cleaned original plus the sizes the
+    pages use, all made once at upload by `product_image_add` (core/images.py)."""
+
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
-    url = models.CharField("图片地址", max_length=300)
-    caption = models.CharField("说明", max_length=64, blank=True)
+    sku = models.ForeignKey(
+        "Sku",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="images",
+        verbose_name="SKU",
+        help_text="留空表示整个商品通用",
+    )
+    alt = models.CharField("图片说明", max_length=120, blank=True, help_text="读屏软件朗读的文字")
     sort_order = models.PositiveIntegerField("排序", default=0)
+    original = models.FileField("原图", max_length=255)
+    webp_400 = models.FileField("WebP 400px", max_length=255)
+    webp_1080 = models.FileField("WebP 1080px", max_length=255)
+    jpeg_1080 = models.FileField("JPEG 1080px", max_length=255)
+    width = models.PositiveIntegerField("宽(px)", default=0)
+    height = models.PositiveIntegerField("高(px)", default=0)
+    created_at = models.DateTimeField("上传时间")
 
     class Meta:
         verbose_name = "商品图片"
@@ -88,7 +106,16 @@ class ProductImage(models.Model):
         ordering = ["sort_order", "id"]
 
     def __str__(self) -> str:
-        return self.caption or self.url
+        return self.alt or f"{self.product.name} 图片 {self.pk}"
+
+    @property
+    def url(self) -> str:
+        """The one address every browser can show (the 1080 px JPEG)."""
+        return self.jpeg_1080.url if self.jpeg_1080 else ""
+
+    @property
+    def srcset(self) -> str:
+        return f"{self.webp_400.url} 400w, {self.webp_1080.url} 1080w"
 
 
 class Sku(models.Model):

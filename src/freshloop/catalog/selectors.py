@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.db.models import Prefetch, QuerySet
 
-from freshloop.catalog.models import Product, SalesChannel, Sku
+from freshloop.catalog.models import Product, ProductImage, SalesChannel, Sku
 from freshloop.core.errors import NotFound
 
 CATALOG_FRAGMENTS = "catalog"
@@ -41,7 +41,10 @@ def product_list_for_channel(
     products = (
         Product.objects.filter(is_active=True, **{_CHANNEL_FIELD[SalesChannel(channel)]: True})
         .select_related("category")
-        .prefetch_related(Prefetch("skus", queryset=Sku.objects.filter(is_active=True)))
+        .prefetch_related(
+            Prefetch("skus", queryset=Sku.objects.filter(is_active=True)),
+            Prefetch("images", queryset=ProductImage.objects.order_by("sort_order", "id")),
+        )
     )
     if category_code:
         products = products.filter(category__code=category_code)
@@ -53,7 +56,7 @@ def product_list_for_channel(
 def product_get_for_channel(*, product_id: int, channel: str) -> Product:
     product = (
         product_list_for_channel(channel=channel)
-        .prefetch_related("images", "skus__batches")
+        .prefetch_related("skus__batches")
         .filter(pk=product_id)
         .first()
     )

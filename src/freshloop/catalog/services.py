@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import IO
 
 from django.db import transaction
+from django.db.models import Max
 
-from freshloop.catalog.models import Batch, Category, Product, Sku, StorageCondition
+from freshloop.catalog.models import Batch, Category, Product, ProductImage, Sku, StorageCondition
 from freshloop.core import clock
+from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import InvalidInput
+from freshloop.core.images import StoredImage, image_delete, image_store
 
 
 def category_upsert(
@@ -104,3 +108,94 @@ def batch_register(
         inspection_note=inspection_note,
         created_at=clock.now(),
     )
+
+
+def product_image_add(
+    *,
+    product: Product,
+    file: IO[bytes] | bytes,
+    actor: Actor,
+    sku: Sku | None = None,
+    alt: str = "",
+    sort_order: int | None = None,
+) -> ProductImage:
+    """Check an uploaded picture (real JPEG/PNG/WebP, ≤ 10 MB, ≤ 6000 px a side), turn it
+    upright, strip EXIF, make the 400/1080 px WebP and 1080 px JPEG, and attach it to the product
+    (after its last picture unless `sort_order` is given). Refusals are `ImageRejected`."""
+    if sku is not None and sku.product_id != product.pk:
+        raise InvalidInput("SKU 不属于这个商品", detail={"sku_id": sku.pk})
+    alt = alt.strip()
+    if len(alt) > 120:
+        raise InvalidInput("图片说明不能超过 120 个字符", detail={"alt": alt[:20]})
+    stored = image_store(file=file, folder=f"catalog/{product.pk}")
+    try:
+        with transaction.atomic():
+            if sort_order is None:
+                last = product.images.aggregate(last=Max("sort_order"))["last"]
+                sort_order = 0 if last is None else last + 1
+            image = ProductImage.objects.create(
+                product=product,
+                sku=sku,
+                alt=alt,
+                sort_order=sort_order,
+                original=stored.original,
+                webp_400=stored.webp_400,
+                webp_1080=stored.webp_1080,
+                jpeg_1080=stored.jpeg_1080,
+                width=stored.width,
+                height=stored.height,
+                created_at=clock.now(),
+            )
+            audit_record(
+                actor=actor,
+                action="catalog.product_image_add",
+                target=image,
+                after={"product": product.code, "sku": sku.code if sku else "", "alt": alt},
+            )
+    except Exception:
+        image_delete(stored)
+        raise
+    return image
+
+
+def product_image_update(
+    *, image: ProductImage, actor: Actor, alt: str, sort_order: int, sku: Sku | None = None
+) -> ProductImage:
+    """Change a picture's caption, place or SKU (the file itself is replaced by a new upload)."""
+    alt = alt.strip()
+    if len(alt) > 120:
+        raise InvalidInput("图片说明不能超过 120 个字符", detail={"alt": alt[:20]})
+    if sku is not None and sku.product_id != image.product_id:
+        raise InvalidInput("SKU 不属于这个商品", detail={"sku_id": sku.pk})
+    stored = ProductImage.objects.filter(pk=image.pk).values("alt", "sort_order", "sku_id").get()
+    before = {"alt": stored["alt"], "sort_order": stored["sort_order"], "sku": stored["sku_id"]}
+    image.alt, image.sort_order, image.sku = alt, sort_order, sku
+    image.save(update_fields=["alt", "sort_order", "sku"])  # the signal refreshes shop pages
+    audit_record(
+        actor=actor,
+        action="catalog.product_image_update",
+        target=image,
+        before=before,
+        after={"alt": alt, "sort_order": sort_order, "sku": image.sku_id},
+    )
+    return image
+
+
+def product_image_delete(*, image: ProductImage, actor: Actor) -> None:
+    """Remove a picture and its files."""
+    stored = StoredImage(
+        original=image.original.name,
+        webp_400=image.webp_400.name,
+        webp_1080=image.webp_1080.name,
+        jpeg_1080=image.jpeg_1080.name,
+        width=image.width,
+        height=image.height,
+    )
+    audit_record(
+        actor=actor,
+        action="catalog.product_image_delete",
+        target=image,
+        before={"product": image.product_id, "alt": image.alt},
+    )
+    image.delete()
+    transaction.on_commit(lambda: image_delete(stored))

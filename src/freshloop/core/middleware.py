@@ -99,6 +99,9 @@ class RequestIdMiddleware(_DualModeMiddleware):
         return response
 
 
+ADMIN_UPLOAD_BODY_BYTES = 12 * 1024 * 1024
+
+
 class BodySizeLimitMiddleware(_DualModeMiddleware):
     """Refuses bodies over FRESHLOOP_MAX_BODY_BYTES with a JSON 413 before any view parses them.
 
@@ -110,6 +113,9 @@ class BodySizeLimitMiddleware(_DualModeMiddleware):
         if request.method not in _BODY_METHODS:
             return None
         limit = settings.FRESHLOOP.max_body_bytes
+        if request.path.startswith("/admin/"):
+            # The back office uploads pictures of up to 10 MB (core/images.py) plus the form.
+            limit = max(limit, ADMIN_UPLOAD_BODY_BYTES)
         too_large = PayloadTooLarge(detail={"max_bytes": limit})
         declared = request.META.get("CONTENT_LENGTH")
         if declared:

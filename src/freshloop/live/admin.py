@@ -20,6 +20,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from freshloop.catalog.models import Sku
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
+from freshloop.core.images import image_check
 from freshloop.core.money import format_fen
 from freshloop.live.flash_sale.services import flash_sale_end
 from freshloop.live.host import services as host
@@ -33,7 +34,7 @@ from freshloop.live.models import (
     LiveViewer,
     LuckyDraw,
 )
-from freshloop.live.room.services import live_session_create
+from freshloop.live.room.services import live_session_cover_upload, live_session_create
 from freshloop.promotions.models import CouponTemplate
 
 
@@ -86,6 +87,12 @@ class LiveSessionCreateForm(forms.ModelForm):
         queryset=Sku.objects.filter(is_active=True).select_related("product"),
         help_text="按选择的顺序展示在直播间",
     )
+    cover_upload = forms.FileField(
+        label="上传封面",
+        required=False,
+        help_text="JPEG、PNG 或 WebP，不超过 10 MB；上传后覆盖上面的封面地址",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
 
     class Meta:
         model = LiveSession
@@ -106,6 +113,15 @@ class LiveSessionCreateForm(forms.ModelForm):
             live_only=True, is_active=True
         )
         self.fields["coupon_templates"].help_text = "只能选择“仅限直播间”的优惠券"
+
+    def clean_cover_upload(self) -> Any:
+        upload = self.cleaned_data.get("cover_upload")
+        if upload is not None:
+            try:
+                image_check(upload)
+            except DomainError as error:
+                raise forms.ValidationError(error.text) from error
+        return upload
 
 
 class LiveProductInline(_ReadOnly, TabularInline):
@@ -164,7 +180,9 @@ class LiveSessionAdmin(_Unchangeable, ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return [
-                *LiveSessionCreateForm.Meta.fields[:5],
+                *LiveSessionCreateForm.Meta.fields[:3],
+                "cover_upload",
+                *LiveSessionCreateForm.Meta.fields[3:5],
                 "skus",
                 *LiveSessionCreateForm.Meta.fields[5:],
             ]
@@ -205,6 +223,10 @@ class LiveSessionAdmin(_Unchangeable, ModelAdmin):
             members_only=bool(data.get("members_only")),
             actor=Actor.for_user(request.user),
         )
+        if data.get("cover_upload") is not None:
+            session = live_session_cover_upload(
+                session=session, file=data["cover_upload"], actor=Actor.for_user(request.user)
+            )
         # The admin goes on to log and redirect with `obj`: make it the saved row.
         for field in LiveSession._meta.concrete_fields:
             setattr(obj, field.attname, getattr(session, field.attname))

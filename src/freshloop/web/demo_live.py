@@ -11,9 +11,10 @@ from freshloop.catalog.models import Sku
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.live.models import LiveProduct, LiveSession, LiveStatus
-from freshloop.live.room.services import live_session_create
+from freshloop.live.room.services import live_session_cover_upload, live_session_create
 from freshloop.live.streams.services import demo_stream_generate
 from freshloop.promotions.models import CouponTemplate
+from freshloop.web import demo_images
 
 SEED_ACTOR = Actor.system("demo_seed")
 LIVE_SKUS = [
@@ -49,6 +50,8 @@ def seed_live() -> dict[str, object]:
             ),
         )
         created += 1
+    if not current.cover_url:
+        live_session_cover_upload(session=current, file=demo_images.live_cover(), actor=SEED_ACTOR)
     # The demo session is always live when the demo starts, whatever happened to it before.
     LiveSession.objects.filter(pk=current.pk).update(
         status=LiveStatus.LIVE, started_at=now - dt.timedelta(minutes=20), ended_at=None

@@ -102,6 +102,7 @@ def _shop_grid(category_code: str) -> str:
         cards.append(
             {
                 "product": product,
+                "image": next(iter(product.images.all()), None),
                 "price_fen": cheapest.price_fen,
                 "many_specs": len(skus) > 1,
                 "sold_out": all(available.get(sku.pk, 0) <= 0 for sku in skus),

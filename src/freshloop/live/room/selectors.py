@@ -101,8 +101,14 @@ def live_coupon_template(*, session: LiveSession, template_id: int) -> CouponTem
 
 def product_card(live_product: LiveProduct, available: int) -> dict[str, Any]:
     sku = live_product.sku
+    # The SKU's own picture first, else the product's first (prefetched by room_state).
+    pictures = sorted(
+        sku.product.images.all(),
+        key=lambda i: (i.sku_id != sku.pk, i.sku_id is not None, i.sort_order, i.pk),
+    )
     return {
         "sku_id": sku.pk,
+        "thumb": pictures[0].webp_400.url if pictures else "",
         "name": sku.product.name,
         "spec": sku.spec,
         "price_fen": sku.price_fen,
@@ -117,7 +123,9 @@ def product_card(live_product: LiveProduct, available: int) -> dict[str, Any]:
 def room_state(*, session: LiveSession, person: Person | None) -> dict[str, Any]:
     now = clock.now()
     products = list(
-        session.products.select_related("sku__product").order_by("-pinned_at", "sort_order", "pk")
+        session.products.select_related("sku__product")
+        .prefetch_related("sku__product__images")
+        .order_by("-pinned_at", "sort_order", "pk")
     )
     available = stock_available_by_sku(sku_ids=[p.sku_id for p in products])
     cards = [product_card(p, available.get(p.sku_id, 0)) for p in products]

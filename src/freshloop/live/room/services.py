@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.text import slugify
@@ -24,6 +25,7 @@ from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.events import publish
 from freshloop.core.ids import new_id
+from freshloop.core.images import image_store
 from freshloop.core.models import AuditLog
 from freshloop.core.ratelimit import rate_limit_hit
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
@@ -121,6 +123,27 @@ def live_session_create(
         for index, sku in enumerate(sorted(skus, key=lambda s: list(sku_ids).index(s.pk)))
     )
     audit_record(actor=actor, action="live.session_create", target=session, after={"title": title})
+    return session
+
+
+def live_session_cover_upload(
+    *, session: LiveSession, file: IO[bytes] | bytes, actor: Actor
+) -> LiveSession:
+    """Store an uploaded cover picture (same checks as product images: core/images.py) and point
+    `cover_url` at its 1080 px JPEG. The cover stays a plain address, so an operator can still
+    paste a CDN link instead, and the room needs one size only."""
+    stored = image_store(file=file, folder=f"live/{session.code}")
+    before = session.cover_url
+    session.cover_url = default_storage.url(stored.jpeg_1080)
+    session.updated_at = clock.now()
+    session.save(update_fields=["cover_url", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="live.session_cover_upload",
+        target=session,
+        before={"cover_url": before},
+        after={"cover_url": session.cover_url},
+    )
     return session
 
 

@@ -17,7 +17,12 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from freshloop.catalog.models import Product, Sku, StorageCondition
-from freshloop.catalog.services import category_upsert, product_upsert, sku_upsert
+from freshloop.catalog.services import (
+    category_upsert,
+    product_image_add,
+    product_upsert,
+    sku_upsert,
+)
 from freshloop.core.audit import Actor
 from freshloop.core.permissions import ROLE_LABELS, Role, roles_ensure, user_role_assign
 from freshloop.identity.errors import InvalidPhone
@@ -30,7 +35,7 @@ from freshloop.identity.services import (
 )
 from freshloop.inventory.models import Warehouse
 from freshloop.inventory.services import warehouse_upsert
-from freshloop.web import demo_commerce, demo_data, demo_datahub, demo_live
+from freshloop.web import demo_commerce, demo_data, demo_datahub, demo_images, demo_live
 
 SEED_ACTOR = Actor.system("demo_seed")
 
@@ -122,6 +127,14 @@ class Command(BaseCommand):
             )
             for code, spec, price_fen in item.skus:
                 sku_upsert(product=product, code=code, spec=spec, price_fen=price_fen)
+            if not product.images.exists():
+                # Drawn for the demo (web/demo_images.py), stored like any back-office upload.
+                product_image_add(
+                    product=product,
+                    file=demo_images.product_illustration(code=item.code, category=item.category),
+                    actor=SEED_ACTOR,
+                    alt=f"{item.name}插画",
+                )
         return {
             "products": Product.objects.count(),
             "skus": Sku.objects.count(),
