@@ -132,6 +132,16 @@ ADDRESS = {
 }
 """A complete delivery address (every field checkout requires)."""
 
+SAVED_ADDRESS = {
+    "name": "张三",
+    "phone": "13800138000",
+    "province": "上海市",
+    "city": "上海市",
+    "district": "浦东新区",
+    "detail": "张江路1号",
+}
+"""An address-book entry as the region picker and 智能填写 give it (full province names)."""
+
 MARKETER = Actor(type="user", id="9", label="市场部小周")
 
 

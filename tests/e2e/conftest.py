@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 # Playwright's sync API runs an event loop in the test thread; the tests also use the ORM.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -137,3 +138,12 @@ def asgi_server(transactional_db: Any) -> Iterator[AsgiServer]:
     server = AsgiServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def phone_page(browser: Browser) -> Iterator[Page]:
+    """A page in a phone's browser outside WeChat (390 px, touch; see PHONE_CONTEXT)."""
+    context = browser.new_context(**PHONE_CONTEXT)
+    page = context.new_page()
+    yield page
+    context.close()

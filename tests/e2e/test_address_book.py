@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +15,20 @@ from playwright.sync_api import Browser, Page, expect
 from freshloop.orders.models import Address, Order
 from tests.e2e.conftest import PHONE_CONTEXT, WECHAT_UA
 from tests.e2e.test_shop_flow import _log_in_by_phone
-from tests.factories import make_sku
+from tests.factories import SAVED_ADDRESS, make_sku
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SCREENSHOTS = Path(
     os.environ.get("FRESHLOOP_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "freshloop-screens"
 )
-SAVED = {
-    "name": "张三",
-    "phone": "13800138000",
-    "province": "上海市",
-    "city": "上海市",
-    "district": "浦东新区",
-    "detail": "张江路1号",
-}
+SAVED = SAVED_ADDRESS
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(**PHONE_CONTEXT)
-    phone = context.new_page()
-    yield phone
-    context.close()
+def page(phone_page: Page) -> Page:
+    """The buyer's phone browser (outside WeChat)."""
+    return phone_page
 
 
 def _overflowing(page: Page) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from freshloop.live.host.services import product_pin
 from freshloop.orders.models import Order
-from tests.e2e.conftest import PHONE_CONTEXT, AsgiServer
+from tests.e2e.conftest import AsgiServer
 from tests.e2e.test_live_loop import _viewer_room
 from tests.e2e.test_shop_flow import _log_in_by_phone
 from tests.factories import make_sku
@@ -27,11 +26,8 @@ SCREENSHOT_DIR = os.environ.get("FRESHLOOP_SCREENSHOT_DIR", "")
 
 
 @pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(**PHONE_CONTEXT)
-    page = context.new_page()
-    yield page
-    context.close()
+def phone(phone_page: Page) -> Page:
+    return phone_page
 
 
 class TestCheckoutAddress:

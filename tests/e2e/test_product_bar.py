@@ -3,13 +3,11 @@ screen, the cart link on one line, both buttons wholly on screen; 已加入购�
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PHONE_CONTEXT
 from tests.e2e.test_shop_flow import _log_in_by_phone
 from tests.factories import make_sku
 
@@ -29,11 +27,9 @@ _OVERFLOW = """() => {
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(**PHONE_CONTEXT)
-    phone = context.new_page()
-    yield phone
-    context.close()
+def page(phone_page: Page) -> Page:
+    """The buyer's phone browser (outside WeChat)."""
+    return phone_page
 
 
 def _box(page: Page, selector: str) -> dict[str, float]:

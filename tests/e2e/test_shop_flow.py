@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from freshloop.core import clock
 from freshloop.identity.models import Identifier
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.promotions.models import Coupon, CouponStatus
-from tests.e2e.conftest import PHONE_CONTEXT
 from tests.e2e.test_login_flows import MOBILE, _sms_code_from_outbox
 from tests.factories import give_coupon, make_sku
 from tests.orders.helpers import coupon_template
@@ -24,12 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """The buyer's phone browser (outside WeChat): the cashier offers H5 pay there."""
-    context = browser.new_context(**PHONE_CONTEXT)
-    phone = context.new_page()
-    yield phone
-    context.close()
+def page(phone_page: Page) -> Page:
+    """The buyer's phone browser (outside WeChat)."""
+    return phone_page
 
 
 def _log_in_by_phone(page: Page, base_url: str, phone: str, next_path: str) -> None:

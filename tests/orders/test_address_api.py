@@ -10,21 +10,14 @@ from django.test import Client
 
 from freshloop.live.models import FlashSale
 from freshloop.orders.models import Address, Order
-from tests.factories import ADDRESS, make_person, make_sku
+from tests.factories import ADDRESS, SAVED_ADDRESS, make_person, make_sku
 from tests.live.flash_sale.helpers import make_flash_sale
 from tests.orders.test_api import client_for, post
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/shop/addresses"
-HOME = {
-    "name": "张三",
-    "phone": "13800138000",
-    "province": "上海市",
-    "city": "上海市",
-    "district": "浦东新区",
-    "detail": "张江路1号",
-}
+HOME = SAVED_ADDRESS
 
 
 def _add(client: Client, **fields: Any) -> Any:

@@ -33,18 +33,11 @@ from freshloop.orders.services import (
     region_names,
 )
 from freshloop.orders.subscribers import orders_follow_merge
-from tests.factories import ADDRESS, make_person, make_sku
+from tests.factories import ADDRESS, SAVED_ADDRESS, make_person, make_sku
 
 pytestmark = pytest.mark.django_db
 
-HOME = {
-    "name": "张三",
-    "phone": "13800138000",
-    "province": "上海市",
-    "city": "上海市",
-    "district": "浦东新区",
-    "detail": "张江路1号",
-}
+HOME = SAVED_ADDRESS
 
 
 def _add(person: Person, **fields: Any) -> Address:
