@@ -99,6 +99,10 @@ class TestLiveRoomSheet:
         sheet.locator("select[name=city]").select_option("上海市")
         sheet.locator("input[name=detail]").fill("张江路 1 号")
         expect(viewer.locator("[data-testid=room-price]")).to_contain_text("¥29.90")
+        # (¥29.90 of chilled milk: ¥69.10 more ships free)
+        expect(viewer.locator("[data-testid=room-free-shipping-nudge]")).to_have_text(
+            "再买 ¥69.10 即可包邮"
+        )
 
         # when they tap pay
         viewer.click("[data-testid=room-pay]")
