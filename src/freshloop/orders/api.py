@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Header, Path, Router, Status
+from ninja import File, Form, Header, Path, Router, Status, UploadedFile
 
 from freshloop.core.api_errors import raises
 from freshloop.core.audit import Actor
 from freshloop.core.crypto import mask_phone
 from freshloop.core.errors import InvalidInput, NotFound
+from freshloop.core.images import ImageRejected
 from freshloop.core.schemas import MAX_ID
 from freshloop.identity.auth import ConsumerAuth, request_person
 from freshloop.inventory.errors import OutOfStock
@@ -25,6 +27,8 @@ from freshloop.orders.errors import (
     AddressLimitExceeded,
     AddressNotFound,
     AddressUnparseable,
+    AfterSalesAlreadyOpen,
+    AfterSalesInvalid,
     CartEmpty,
     CartLimitExceeded,
     IdempotencyKeyReused,
@@ -38,6 +42,8 @@ from freshloop.orders.schemas import (
     AddressBookOut,
     AddressParseIn,
     AddressParseOut,
+    AfterSalesCaseOut,
+    AfterSalesIn,
     CartItemIn,
     CartLineOut,
     CartOut,
@@ -51,12 +57,14 @@ from freshloop.orders.schemas import (
     RefundIn,
     RefundOut,
     RegionsOut,
+    aftersales_case_out,
     order_out,
     quote_out,
 )
 from freshloop.orders.selectors import (
     address_get_for_person,
     address_list_for_person,
+    aftersales_cases_for_order,
     cart_items_for_person,
     order_get_for_person,
     order_list_for_person,
@@ -69,6 +77,7 @@ from freshloop.orders.services import (
     address_parse,
     address_set_default,
     address_update,
+    aftersales_case_open,
     cart_item_set,
     checkout_coupons,
     checkout_preview,
@@ -244,6 +253,72 @@ def orders_refund(request: HttpRequest, order_no: str, body: RefundIn) -> Status
         201,
         RefundOut(refund_no=refund.refund_no, amount_fen=refund.amount_fen, status=refund.status),
     )
+
+
+# --- after-sales ------------------------------------------------------------------------------
+# Multipart, so photos travel with the fields in one request: ninja parses `Form[...]` fields and
+# `File[list[UploadedFile]]` parts cleanly; `lines` is one form field holding a JSON array.
+
+
+AfterSalesPhotos = File(
+    None, title="售后照片", description="最多 6 张 JPEG、PNG 或 WebP 图片，每张不超过 10 MB"
+)
+
+
+def _aftersales_lines(text: str) -> list[dict[str, Any]]:
+    try:
+        lines = json.loads(text)
+    except ValueError:
+        lines = None
+    if not isinstance(lines, list) or not all(isinstance(item, dict) for item in lines):
+        raise AfterSalesInvalid.for_fields([("lines", "售后商品格式不正确")])
+    if len(lines) > 50:
+        raise AfterSalesInvalid.for_fields([("lines", "售后商品最多 50 项")])
+    return lines
+
+
+@router.post(
+    "/orders/{order_no}/after-sales",
+    response={201: AfterSalesCaseOut},
+    summary="申请售后（multipart/form-data：字段 + 最多 6 张照片 photos）",
+)
+@raises(
+    OrderNotFound,
+    OrderStateInvalid,
+    AfterSalesInvalid,
+    AfterSalesAlreadyOpen,
+    ImageRejected,
+    InvalidInput,
+)
+def orders_aftersales_open(
+    request: HttpRequest,
+    order_no: str,
+    body: Form[AfterSalesIn],
+    photos: list[UploadedFile] = AfterSalesPhotos,
+) -> Status[AfterSalesCaseOut]:
+    person = request_person(request)
+    case = aftersales_case_open(
+        person=person,
+        order_no=order_no,
+        kind=body.kind,
+        reason=body.reason,
+        description=body.description,
+        lines=_aftersales_lines(body.lines),
+        photos=list(photos or []),
+    )
+    cases = aftersales_cases_for_order(person=person, order_no=order_no)
+    return Status(201, aftersales_case_out(next(c for c in cases if c.pk == case.pk)))
+
+
+@router.get(
+    "/orders/{order_no}/after-sales",
+    response=list[AfterSalesCaseOut],
+    summary="本订单的售后工单（最新在前）",
+)
+@raises(OrderNotFound)
+def orders_aftersales_list(request: HttpRequest, order_no: str) -> list[AfterSalesCaseOut]:
+    cases = aftersales_cases_for_order(person=request_person(request), order_no=order_no)
+    return [aftersales_case_out(case) for case in cases]
 
 
 # --- the address book ------------------------------------------------------------------------

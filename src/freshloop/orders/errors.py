@@ -79,3 +79,18 @@ class AddressLimitExceeded(InvalidInput):
 class AddressUnparseable(InvalidInput):
     code = "address_unparseable"
     message = "没能识别出省市区，请检查文字或手动填写"
+
+
+class AfterSalesInvalid(InvalidInput):
+    code = "aftersales_invalid"
+    message = "售后申请不正确"
+
+
+class AfterSalesNotFound(NotFound):
+    code = "aftersales_not_found"
+    message = "售后工单不存在"
+
+
+class AfterSalesAlreadyOpen(Conflict):
+    code = "aftersales_already_open"
+    message = "该订单已有处理中的售后申请，请等待客服处理"

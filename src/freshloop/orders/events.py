@@ -93,3 +93,25 @@ class OrderRefunded(OrderEventBase):
     refund_no: str
     amount_fen: int
     fully: bool
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AfterSalesCaseOpened(OrderEventBase):
+    name = "AfterSalesCaseOpened"
+    case_no: str
+    kind: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AfterSalesCaseApproved(OrderEventBase):
+    name = "AfterSalesCaseApproved"
+    case_no: str
+    refund_no: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AfterSalesCaseRejected(OrderEventBase):
+    name = "AfterSalesCaseRejected"
+    case_no: str
+    note: str

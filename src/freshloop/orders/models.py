@@ -286,3 +286,107 @@ class ShippingRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AfterSalesKind(models.TextChoices):
+    REFUND_ONLY = "refund_only", "仅退款"
+    RETURN_REFUND = "return_refund", "退货退款"
+
+
+class AfterSalesReason(models.TextChoices):
+    """Why fresh food comes back: the reasons a food brand's customer service sorts cases by."""
+
+    DAMAGED = "damaged", "商品破损"
+    SPOILED = "spoiled", "变质/异味"
+    EXPIRED = "expired", "临期/过期"
+    MISSING = "missing", "少发/漏发"
+    WRONG_ITEM = "wrong_item", "发错货"
+    COLD_CHAIN = "cold_chain", "冷链温度不达标"
+    OTHER = "other", "其他"
+
+
+class AfterSalesStatus(models.TextChoices):
+    SUBMITTED = "submitted", "待处理"
+    APPROVED = "approved", "已同意"
+    REJECTED = "rejected", "已拒绝"
+
+
+class AfterSalesCase(models.Model):
+    """A buyer's after-sales case (售后工单) on a paid order: which units, why, with photos.
+    Customer service approves it (a refund request for those units follows, linked here) or
+    rejects it with a note. At most one case per order is open (待处理) at a time."""
+
+    case_no = models.CharField("工单号", max_length=40, unique=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, related_name="aftersales_cases", verbose_name="订单"
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="aftersales_cases", verbose_name="用户"
+    )
+    kind = models.CharField("售后类型", max_length=16, choices=AfterSalesKind.choices)
+    reason = models.CharField("售后原因", max_length=16, choices=AfterSalesReason.choices)
+    description = models.CharField("问题描述", max_length=500, blank=True)
+    lines = models.JSONField("售后商品", default=list, help_text="[{line_id, quantity}]")
+    status = models.CharField(
+        "状态",
+        max_length=16,
+        choices=AfterSalesStatus.choices,
+        default=AfterSalesStatus.SUBMITTED,
+        db_index=True,
+    )
+    refund = models.ForeignKey(
+        RefundRequest,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="退款申请",
+    )
+    decision_note = models.CharField("处理意见", max_length=200, blank=True)
+    decided_by = models.CharField("处理人", max_length=64, blank=True)
+    created_at = models.DateTimeField("提交时间")
+    decided_at = models.DateTimeField("处理时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "售后工单"
+        verbose_name_plural = "售后工单"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(status="submitted"),
+                name="orders_aftersales_one_open_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.case_no
+
+
+class AfterSalesPhoto(models.Model):
+    """A buyer's photo of the problem: the cleaned original and its sizes (core/images.py)."""
+
+    case = models.ForeignKey(AfterSalesCase, on_delete=models.CASCADE, related_name="photos")
+    sort_order = models.PositiveIntegerField("排序", default=0)
+    original = models.FileField("原图", max_length=255)
+    webp_400 = models.FileField("WebP 400px", max_length=255)
+    webp_1080 = models.FileField("WebP 1080px", max_length=255)
+    jpeg_1080 = models.FileField("JPEG 1080px", max_length=255)
+    width = models.PositiveIntegerField("宽(px)", default=0)
+    height = models.PositiveIntegerField("高(px)", default=0)
+
+    class Meta:
+        verbose_name = "售后照片"
+        verbose_name_plural = "售后照片"
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} 照片 {self.sort_order + 1}"
+
+    @property
+    def url(self) -> str:
+        return self.jpeg_1080.url if self.jpeg_1080 else ""
+
+    @property
+    def thumb_url(self) -> str:
+        return self.webp_400.url if self.webp_400 else self.url

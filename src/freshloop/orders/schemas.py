@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from freshloop.core.schemas import Id, InputSchema
 from freshloop.orders.errors import ADDRESS_TITLES
-from freshloop.orders.models import Order
+from freshloop.orders.models import AfterSalesCase, Order
 from freshloop.orders.pricing import CheckoutQuote
 
 
@@ -299,3 +299,97 @@ def order_out(order: Order, *, detail: bool = False) -> dict[str, Any]:
     if detail:
         data["timeline"] = list(order.timeline.all())
     return data
+
+
+class AfterSalesIn(InputSchema):
+    """The form fields of an after-sales request (multipart/form-data, beside `photos`)."""
+
+    kind: str = Field(
+        ...,
+        pattern=r"^(refund_only|return_refund)$",
+        title="售后类型",
+        description="仅退款 refund_only / 退货退款 return_refund",
+    )
+    reason: str = Field(
+        ...,
+        pattern=r"^(damaged|spoiled|expired|missing|wrong_item|cold_chain|other)$",
+        title="售后原因",
+        description="商品破损 damaged / 变质、异味 spoiled / 临期、过期 expired / 少发、漏发 missing"
+        " / 发错货 wrong_item / 冷链温度不达标 cold_chain / 其他 other",
+    )
+    description: str = Field("", max_length=500, title="问题描述")
+    lines: str = Field(
+        ...,
+        min_length=2,
+        max_length=4000,
+        title="售后商品",
+        description='JSON 数组，每项为一个订单商品和件数：[{"line_id": 12, "quantity": 1}]',
+    )
+
+
+class AfterSalesLineOut(Schema):
+    line_id: int
+    quantity: int
+    product_name: str
+    spec: str
+
+
+class AfterSalesPhotoOut(Schema):
+    url: str
+    thumb_url: str
+    width: int
+    height: int
+
+
+class AfterSalesCaseOut(Schema):
+    case_no: str
+    order_no: str
+    kind: str
+    kind_label: str
+    reason: str
+    reason_label: str
+    description: str
+    lines: list[AfterSalesLineOut]
+    photos: list[AfterSalesPhotoOut]
+    status: str
+    status_label: str
+    decision_note: str
+    refund_no: str
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+
+
+def aftersales_case_out(case: AfterSalesCase) -> AfterSalesCaseOut:
+    by_id = {line.pk: line for line in case.order.lines.all()}
+    return AfterSalesCaseOut(
+        case_no=case.case_no,
+        order_no=case.order.order_no,
+        kind=case.kind,
+        kind_label=case.get_kind_display(),
+        reason=case.reason,
+        reason_label=case.get_reason_display(),
+        description=case.description,
+        lines=[
+            AfterSalesLineOut(
+                line_id=item["line_id"],
+                quantity=item["quantity"],
+                product_name=by_id[item["line_id"]].product_name
+                if item["line_id"] in by_id
+                else "",
+                spec=by_id[item["line_id"]].spec if item["line_id"] in by_id else "",
+            )
+            for item in case.lines
+        ],
+        photos=[
+            AfterSalesPhotoOut(
+                url=photo.url, thumb_url=photo.thumb_url, width=photo.width, height=photo.height
+            )
+            for photo in case.photos.all()
+        ],
+        status=case.status,
+        status_label=case.get_status_display(),
+        decision_note=case.decision_note,
+        refund_no=case.refund.refund_no if case.refund else "",
+        created_at=case.created_at,
+        decided_at=case.decided_at,
+    )

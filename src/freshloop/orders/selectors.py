@@ -13,6 +13,8 @@ from freshloop.inventory.selectors import order_transit_days
 from freshloop.orders.errors import AddressNotFound, OrderNotFound
 from freshloop.orders.models import (
     Address,
+    AfterSalesCase,
+    AfterSalesStatus,
     Cart,
     CartItem,
     Order,
@@ -140,3 +142,38 @@ def address_default_for_person(*, person: Person) -> Address | None:
 def payment_provider_label(provider: str) -> str:
     """微信支付 / 支付宝 / 沙箱支付 for a provider name; an unknown name is shown as it is."""
     return str(dict(PaymentProvider.choices).get(provider, provider))
+
+
+def aftersales_cases_for_order(*, person: Person, order_no: str) -> list[AfterSalesCase]:
+    """The buyer's cases on one of their orders, newest first (another buyer's: not found)."""
+    order = Order.objects.filter(person=person, order_no=order_no).only("pk").first()
+    if order is None:
+        raise OrderNotFound(detail={"order_no": order_no})
+    return list(
+        AfterSalesCase.objects.filter(order=order)
+        .select_related("refund")
+        .prefetch_related("photos")
+        .order_by("-created_at", "-id")
+    )
+
+
+def aftersales_case_list_for_person(*, person: Person) -> list[AfterSalesCase]:
+    """Every case of one buyer, newest first."""
+    return list(
+        AfterSalesCase.objects.filter(person=person)
+        .select_related("order", "refund")
+        .order_by("-created_at", "-id")[:100]
+    )
+
+
+def aftersales_case_list_open(*, limit: int = 20) -> list[AfterSalesCase]:
+    """The customer-service queue: cases waiting for a decision, oldest first."""
+    return list(
+        AfterSalesCase.objects.filter(status=AfterSalesStatus.SUBMITTED)
+        .select_related("order")
+        .order_by("created_at", "id")[:limit]
+    )
+
+
+def aftersales_case_count_open() -> int:
+    return AfterSalesCase.objects.filter(status=AfterSalesStatus.SUBMITTED).count()

@@ -45,6 +45,11 @@ from freshloop.orders.addresses import (
     address_update,
     region_names,
 )
+from freshloop.orders.aftersales import (
+    aftersales_case_approve,
+    aftersales_case_open,
+    aftersales_case_reject,
+)
 from freshloop.orders.errors import (
     ADDRESS_TITLES,
     AddressInvalid,
@@ -85,7 +90,7 @@ from freshloop.promotions import services as promotions
 from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
 from freshloop.promotions.selectors import CouponUsability
 
-# Written in refunds.py and history.py, part of this module's public face.
+# Written in refunds.py, aftersales.py and history.py, part of this module's public face.
 __all__ = [
     "MAX_ADDRESSES",
     "HistoricalLine",
@@ -96,6 +101,9 @@ __all__ = [
     "address_parse",
     "address_set_default",
     "address_update",
+    "aftersales_case_approve",
+    "aftersales_case_open",
+    "aftersales_case_reject",
     "order_refund_request",
     "order_refund_succeeded",
     "orders_import_history",
