@@ -15,6 +15,8 @@ from PIL import Image
 
 from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
+from freshloop.core.models import AuditLog
+from freshloop.core.permissions import Role
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.orders.errors import AfterSalesAlreadyOpen, OrderNotFound, OrderStateInvalid
@@ -25,7 +27,7 @@ from freshloop.orders.services import (
     aftersales_case_open,
     aftersales_case_reject,
 )
-from tests.factories import make_person, make_sku
+from tests.factories import make_person, make_sku, make_staff_user
 from tests.orders.helpers import buy, pay
 
 pytestmark = pytest.mark.django_db
@@ -285,3 +287,71 @@ class TestApi:
         response = submit(client, order)
         assert response.status_code == 409
         assert response.json()["code"] == "aftersales_already_open"
+
+
+# --- the back office --------------------------------------------------------------------------
+
+
+def staff_client(*roles: Role) -> Client:
+    client = Client()
+    client.force_login(make_staff_user(f"as-{'-'.join(roles)}", *roles))
+    return client
+
+
+class TestAdmin:
+    def test_the_list_and_a_case_with_its_photo_render(self) -> None:
+        buyer = make_person()
+        case = open_case(buyer, paid_order(buyer), photos=[jpeg(40, 40)])
+        client = staff_client(Role.CUSTOMER_SERVICE)
+        listing = client.get("/admin/orders/aftersalescase/")
+        assert listing.status_code == 200
+        assert case.case_no in listing.content.decode()
+        page = client.get(f"/admin/orders/aftersalescase/{case.pk}/change/").content.decode()
+        assert "商品破损" in page
+        assert case.photos.get().thumb_url in page
+        assert "× 1" in page
+
+    def test_approve_through_the_service_creates_the_refund_request(self) -> None:
+        buyer = make_person()
+        case = open_case(buyer, paid_order(buyer))
+        response = staff_client(Role.CUSTOMER_SERVICE).post(
+            "/admin/orders/aftersalescase/",
+            {"action": "approve", "_selected_action": [case.pk], "note": "属实"},
+        )
+        assert response.status_code == 302
+        case.refresh_from_db()
+        assert case.status == "approved"
+        assert case.decision_note == "属实"
+        assert case.refund is not None
+        assert AuditLog.objects.filter(action="orders.aftersales_approve").count() == 1
+
+    def test_reject_without_a_note_is_refused_with_a_message(self) -> None:
+        buyer = make_person()
+        case = open_case(buyer, paid_order(buyer))
+        client = staff_client(Role.CUSTOMER_SERVICE)
+        response = client.post(
+            "/admin/orders/aftersalescase/",
+            {"action": "reject", "_selected_action": [case.pk], "note": ""},
+            follow=True,
+        )
+        assert "请填写拒绝原因" in response.content.decode()
+        case.refresh_from_db()
+        assert case.status == "submitted"
+        client.post(
+            "/admin/orders/aftersalescase/",
+            {"action": "reject", "_selected_action": [case.pk], "note": "超过售后时限"},
+        )
+        case.refresh_from_db()
+        assert case.status == "rejected"
+        assert case.decision_note == "超过售后时限"
+
+    def test_a_marketer_cannot_decide(self) -> None:
+        buyer = make_person()
+        case = open_case(buyer, paid_order(buyer))
+        client = staff_client(Role.MARKETER)
+        client.post(
+            "/admin/orders/aftersalescase/",
+            {"action": "approve", "_selected_action": [case.pk], "note": ""},
+        )
+        case.refresh_from_db()
+        assert case.status == "submitted"

@@ -52,6 +52,7 @@ class TestSidebarNavigation:
         sidebar = _sidebar_for(Role.CUSTOMER_SERVICE)
         assert "用户" in sidebar["用户 OneID"]
         assert "支付单" in sidebar["支付"]
+        assert "售后工单" in sidebar["订单与售后"]
         assert "外发消息(Outbox)" in sidebar["平台"]
         assert "审计日志" not in sidebar["平台"]
         assert sidebar["商品与库存"] == []

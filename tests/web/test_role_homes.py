@@ -13,7 +13,11 @@ from freshloop.core.audit import Actor
 from freshloop.core.permissions import Role
 from freshloop.inventory.services import stock_receive
 from freshloop.live.room.services import live_session_create
-from freshloop.orders.services import order_refund_request
+from freshloop.orders.services import (
+    aftersales_case_open,
+    aftersales_case_reject,
+    order_refund_request,
+)
 from tests.factories import make_order, make_person, make_sku, make_staff_user, make_warehouse
 from tests.orders.helpers import pay
 
@@ -88,6 +92,36 @@ class TestLanding:
         assert 'action="/console/data/people/"' in page
         assert page.index(refunds[0].order.order_no) < page.index(refunds[1].order.order_no)
         assert f"/admin/orders/refundrequest/{refunds[0].pk}/change/" in page
+
+    def test_customer_service_sees_open_aftersales_cases_oldest_first(self, client: Client) -> None:
+        # given three buyers who reported damaged milk, one after the other; the last was
+        # already rejected
+        sku = make_sku(stock=10, price_fen=2000)
+        cases = []
+        for minutes in (0, 5, 10):
+            buyer = make_person()
+            order = pay(make_order(buyer, (sku, 1)))
+            with clock.frozen(NOW + dt.timedelta(minutes=minutes)):
+                cases.append(
+                    aftersales_case_open(
+                        person=buyer,
+                        order_no=order.order_no,
+                        kind="refund_only",
+                        reason="damaged",
+                        description="",
+                        lines=[{"line_id": order.lines.get().pk, "quantity": 1}],
+                    )
+                )
+        aftersales_case_reject(case_id=cases[2].pk, actor=OPS, note="照片看不出问题")
+        _login(client, "cs", Role.CUSTOMER_SERVICE)
+        # when customer service opens the console
+        page = client.get("/console/").content.decode()
+        # then the 售后工单 card lists the two open cases, the older first, with links
+        card = page[page.index('data-testid="aftersales-queue"') :]
+        assert card.index(cases[0].order.order_no) < card.index(cases[1].order.order_no)
+        assert f"/admin/orders/aftersalescase/{cases[0].pk}/change/" in card
+        assert "商品破损" in card
+        assert cases[2].order.order_no not in card
 
     def test_supply_chain_sees_stock_by_warehouse_and_the_lots_about_to_expire(
         self, client: Client

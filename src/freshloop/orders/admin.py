@@ -10,6 +10,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.html import format_html, format_html_join
+from unfold.forms import ActionForm
+from unfold.widgets import UnfoldAdminTextInputWidget
 
 from freshloop.core.admin_base import OperatorAdmin, ReadOnlyInline, ReadOnlyMixin, fen_column
 from freshloop.core.audit import Actor
@@ -17,6 +20,8 @@ from freshloop.core.errors import DomainError
 from freshloop.core.money import format_fen
 from freshloop.core.permissions import Role, require_role
 from freshloop.orders.models import (
+    AfterSalesCase,
+    AfterSalesPhoto,
     Order,
     OrderEvent,
     OrderLine,
@@ -25,6 +30,8 @@ from freshloop.orders.models import (
     ShippingRule,
 )
 from freshloop.orders.services import (
+    aftersales_case_approve,
+    aftersales_case_reject,
     order_allocate,
     order_complete,
     order_deliver,
@@ -193,6 +200,125 @@ class RefundRequestAdmin(ReadOnlyMixin, OperatorAdmin):
             queryset,
             lambda refund, actor: refund_request_reject(
                 refund_no=refund.refund_no, actor=actor, note="客服审核未通过"
+            ),
+            "已拒绝",
+        )
+
+
+class AfterSalesActionForm(ActionForm):
+    """The list's action bar with a note beside it: 拒绝 needs one, 同意 may carry one."""
+
+    note = forms.CharField(
+        label="处理意见",
+        required=False,
+        max_length=200,
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "处理意见（拒绝时必填）"}),
+    )
+
+
+class AfterSalesPhotoInline(ReadOnlyInline):
+    model = AfterSalesPhoto
+    fields = ("preview", "width", "height")
+    readonly_fields = ("preview", "width", "height")
+    verbose_name_plural = "照片"
+
+    @admin.display(description="照片")
+    def preview(self, photo: AfterSalesPhoto) -> str:
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="售后照片" '
+            'style="max-width:160px;max-height:160px;border-radius:6px"></a>',
+            photo.url,
+            photo.thumb_url,
+        )
+
+
+@admin.register(AfterSalesCase)
+class AfterSalesCaseAdmin(ReadOnlyMixin, OperatorAdmin):
+    """售后工单: read the case (units, description, photos), then 同意 (a refund request for those
+    units follows, reviewed under 退款申请) or 拒绝 with a note — both through the services."""
+
+    list_display = ("case_no", "order", "kind", "reason", "units", "status", "created_at")
+    list_filter = ("status", "reason", "kind")
+    search_fields = ("case_no", "order__order_no")
+    list_select_related = ("order",)
+    ordering = ("status", "created_at")
+    fields = (
+        "case_no",
+        "order",
+        "kind",
+        "reason",
+        "description",
+        "units",
+        "status",
+        "refund",
+        "decision_note",
+        "decided_by",
+        "created_at",
+        "decided_at",
+    )
+    readonly_fields = fields
+    inlines = [AfterSalesPhotoInline]
+    actions = ["approve", "reject"]
+    action_form = AfterSalesActionForm
+
+    @admin.display(description="售后商品")
+    def units(self, case: AfterSalesCase) -> str:
+        by_id = {line.pk: line for line in case.order.lines.all()}
+        return format_html_join(
+            "、",
+            "{} × {}",
+            (
+                (
+                    f"{by_id[item['line_id']].product_name} {by_id[item['line_id']].spec}"
+                    if item["line_id"] in by_id
+                    else f"商品 {item['line_id']}",
+                    item["quantity"],
+                )
+                for item in case.lines
+            ),
+        )
+
+    def _decide(
+        self,
+        request: HttpRequest,
+        queryset: Any,
+        decide: Callable[[AfterSalesCase, Actor, str], Any],
+        done: str,
+    ) -> None:
+        try:
+            require_role(request.user, Role.CUSTOMER_SERVICE)
+        except DomainError as error:
+            self.message_user(request, error.text, messages.ERROR)
+            return
+        actor = Actor.for_user(request.user)
+        note = str(request.POST.get("note", "")).strip()[:200]
+        count = self.write_each(
+            request,
+            queryset.order_by("created_at", "pk"),
+            lambda case: decide(case, actor, note),
+            refused=lambda case, error: f"{case.case_no}：{error.text}",
+        )
+        if count:
+            self.message_user(request, f"{count} 个售后工单{done}", messages.SUCCESS)
+
+    @admin.action(description="同意售后（生成退款申请）")
+    def approve(self, request: HttpRequest, queryset: Any) -> None:
+        self._decide(
+            request,
+            queryset,
+            lambda case, actor, note: aftersales_case_approve(
+                case_id=case.pk, actor=actor, note=note
+            ),
+            "已同意，退款申请已生成",
+        )
+
+    @admin.action(description="拒绝售后（请在处理意见中写明原因）")
+    def reject(self, request: HttpRequest, queryset: Any) -> None:
+        self._decide(
+            request,
+            queryset,
+            lambda case, actor, note: aftersales_case_reject(
+                case_id=case.pk, actor=actor, note=note
             ),
             "已拒绝",
         )

@@ -65,6 +65,15 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ),
     ),
     (
+        "订单与售后",
+        (
+            ("订单", "receipt_long", "orders.order"),
+            ("退款申请", "undo", "orders.refundrequest"),
+            ("售后工单", "support_agent", "orders.aftersalescase"),
+            ("运费模板", "local_shipping", "orders.shippingrule"),
+        ),
+    ),
+    (
         "支付",
         (
             ("支付单", "payments", "payments.payment"),

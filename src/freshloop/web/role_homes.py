@@ -18,7 +18,12 @@ from freshloop.core.permissions import Role, user_is_admin, user_roles
 from freshloop.datahub.segments.selectors import segment_list
 from freshloop.inventory.selectors import lots_expiring, stock_by_warehouse
 from freshloop.live.host.selectors import live_session_list_for_host
-from freshloop.orders.selectors import refund_request_count_pending, refund_request_list_pending
+from freshloop.orders.selectors import (
+    aftersales_case_count_open,
+    aftersales_case_list_open,
+    refund_request_count_pending,
+    refund_request_list_pending,
+)
 
 NEAR_EXPIRY_DAYS = 7
 # The most urgent lots, earliest expiry first; the rest are one click away in the admin.
@@ -44,6 +49,8 @@ def _customer_service(request: HttpRequest) -> dict[str, Any]:
     return {
         "refunds": refund_request_list_pending(limit=20),
         "refunds_waiting": refund_request_count_pending(),
+        "cases": aftersales_case_list_open(limit=20),
+        "cases_waiting": aftersales_case_count_open(),
     }
 
 

@@ -31,9 +31,16 @@ from freshloop.identity.models import Person
 from freshloop.identity.selectors import person_identifiers_masked
 from freshloop.inventory.selectors import batch_next_to_ship, stock_available_by_sku
 from freshloop.membership.selectors import membership_summary, points_entries_for_person
-from freshloop.orders.models import Order
+from freshloop.orders.models import (
+    AfterSalesKind,
+    AfterSalesReason,
+    AfterSalesStatus,
+    Order,
+    OrderStatus,
+)
 from freshloop.orders.selectors import (
     address_default_for_person,
+    aftersales_cases_for_order,
     cart_items_for_person,
     order_delivery_estimate,
     order_get_for_person,
@@ -205,11 +212,54 @@ def h5_order(request: HttpRequest, person: Person, order_no: str) -> HttpRespons
         order = order_get_for_person(person=person, order_no=order_no)
     except DomainError as error:
         return _not_found(request, error)
+    cases = aftersales_cases_for_order(person=person, order_no=order_no)
     return render(
         request,
         "web/h5/shop/order.html",
-        {"order": order, "delivery": order_delivery_estimate(order=order)},
+        {
+            "order": order,
+            "delivery": order_delivery_estimate(order=order),
+            "aftersales_cases": cases,
+            **_aftersales_form(order, cases),
+        },
     )
+
+
+# Paid or later and not waiting on a refund decision: where 「申请售后」 is offered.
+AFTERSALES_STATUSES = frozenset(
+    {
+        OrderStatus.PAID,
+        OrderStatus.ALLOCATED,
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+        OrderStatus.PARTIALLY_REFUNDED,
+    }
+)
+
+
+def _aftersales_form(order: Order, cases: list[Any]) -> dict[str, Any]:
+    """What the 申请售后 form needs: whether it is offered, the choices, and each line's units
+    still open to a claim."""
+    lines = [
+        {
+            "id": line.pk,
+            "name": f"{line.product_name} {line.spec}",
+            "left": line.quantity - line.refunded_quantity,
+        }
+        for line in order.lines.all()
+    ]
+    can_open = (
+        order.status in AFTERSALES_STATUSES
+        and not any(case.status == AfterSalesStatus.SUBMITTED for case in cases)
+        and any(line["left"] > 0 for line in lines)
+    )
+    return {
+        "aftersales_can_open": can_open,
+        "aftersales_lines": lines,
+        "aftersales_kinds": AfterSalesKind.choices,
+        "aftersales_reasons": AfterSalesReason.choices,
+    }
 
 
 @consumer_page
