@@ -288,7 +288,6 @@ def _aftersales_lines(text: str) -> list[dict[str, Any]]:
     AfterSalesInvalid,
     AfterSalesAlreadyOpen,
     ImageRejected,
-    InvalidInput,
 )
 def orders_aftersales_open(
     request: HttpRequest,

@@ -241,7 +241,7 @@ AFTERSALES_STATUSES = frozenset(
 def _aftersales_form(order: Order, cases: list[Any]) -> dict[str, Any]:
     """What the 申请售后 form needs: whether it is offered, the choices, and each line's units
     still open to a claim."""
-    lines = [
+    lines: list[dict[str, Any]] = [
         {
             "id": line.pk,
             "name": f"{line.product_name} {line.spec}",
