@@ -18,7 +18,8 @@ from freshloop.core.errors import DomainError
 from freshloop.core.models import AuditLog
 from freshloop.core.permissions import Role
 from freshloop.identity.models import Person
-from freshloop.identity.services import consumer_token_issue
+from freshloop.identity.privacy import person_erase, person_export
+from freshloop.identity.services import IdentifierInput, consumer_token_issue, identify
 from freshloop.orders.errors import AfterSalesAlreadyOpen, OrderNotFound, OrderStateInvalid
 from freshloop.orders.models import AfterSalesCase, Order, RefundRequest, RefundStatus
 from freshloop.orders.selectors import aftersales_case_list_open, aftersales_cases_for_order
@@ -355,3 +356,29 @@ class TestAdmin:
         )
         case.refresh_from_db()
         assert case.status == "submitted"
+
+
+class TestPrivacy:
+    def test_export_lists_the_case_and_erasure_removes_description_and_photos(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given a buyer's case with a description and a photo
+        buyer = identify(
+            identifiers=[IdentifierInput(type="phone", value="13800138077", verified=True)],
+            source="shop",
+        ).person
+        case = open_case(buyer, paid_order(buyer), photos=[jpeg(40, 40)])
+        photo_name = case.photos.get().original.name
+        # when the buyer exports their data
+        document = person_export(actor=SERVICE, one_id=buyer.one_id)
+        # then the case is listed
+        listed = document["sections"]["aftersales"][0]
+        assert listed["case_no"] == case.case_no
+        assert listed["reason"] == "商品破损"
+        # and when they are erased, the description and the photo files go; the case stays
+        with django_capture_on_commit_callbacks(execute=True):
+            person_erase(actor=SERVICE, one_id=buyer.one_id, reason="用户申请注销")
+        case.refresh_from_db()
+        assert case.description == ""
+        assert not case.photos.exists()
+        assert not default_storage.exists(photo_name)

@@ -1,12 +1,14 @@
 """How orders react to identity: a merge moves orders, the cart and the address book to the
-surviving OneID (its default stays the default), PIPL export lists the orders and saved
-addresses, erasure destroys the delivery addresses and the address book (the orders stay as
-anonymous facts for revenue and stock)."""
+surviving OneID (its default stays the default) with the after-sales cases, PIPL export lists
+the orders, saved addresses and after-sales cases, erasure destroys the delivery addresses, the
+address book and the cases' descriptions and photos (the orders and the cases' decisions stay as
+anonymous facts for revenue, stock and service quality)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 
@@ -14,13 +16,16 @@ from freshloop.core.events import subscribe
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Person
 from freshloop.identity.services import register_export_section
-from freshloop.orders.models import Address, Cart, CartItem, Order
+from freshloop.orders.models import Address, AfterSalesCase, AfterSalesPhoto, Cart, CartItem, Order
 
 
 @subscribe(IdentityMerged)
 def orders_follow_merge(event: IdentityMerged) -> None:
     with transaction.atomic():
         Order.objects.filter(person_id=event.from_person_id).update(person_id=event.into_person_id)
+        AfterSalesCase.objects.filter(person_id=event.from_person_id).update(
+            person_id=event.into_person_id
+        )
         book = Address.objects.filter(person_id=event.from_person_id)
         if Address.objects.filter(person_id=event.into_person_id, is_default=True).exists():
             book.update(is_default=False)  # the survivor's default stays the one default
@@ -46,6 +51,13 @@ def orders_follow_merge(event: IdentityMerged) -> None:
 def addresses_erased(event: PersonErased) -> None:
     Order.objects.filter(person_id=event.person_id).update(address={})
     Address.objects.filter(person_id=event.person_id).delete()
+    photos = AfterSalesPhoto.objects.filter(case__person_id=event.person_id)
+    for photo in photos:
+        for stored in (photo.original, photo.webp_400, photo.webp_1080, photo.jpeg_1080):
+            if stored.name:
+                default_storage.delete(stored.name)
+    photos.delete()
+    AfterSalesCase.objects.filter(person_id=event.person_id).update(description="")
 
 
 def orders_export_section(person: Person) -> list[dict[str, Any]]:
@@ -75,5 +87,27 @@ def addresses_export_section(person: Person) -> list[dict[str, Any]]:
     ]
 
 
+def aftersales_export_section(person: Person) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_no": case.case_no,
+            "order_no": case.order.order_no,
+            "kind": case.get_kind_display(),
+            "reason": case.get_reason_display(),
+            "description": case.description,
+            "lines": case.lines,
+            "photos": [photo.url for photo in case.photos.all()],
+            "status": case.get_status_display(),
+            "decision_note": case.decision_note,
+            "created_at": case.created_at.isoformat(),
+        }
+        for case in AfterSalesCase.objects.filter(person=person)
+        .select_related("order")
+        .prefetch_related("photos")
+        .order_by("pk")
+    ]
+
+
 register_export_section("orders", orders_export_section)
 register_export_section("addresses", addresses_export_section)
+register_export_section("aftersales", aftersales_export_section)
