@@ -16,6 +16,7 @@ from freshloop.core.audit import Actor
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.inventory.services import stock_receive
+from freshloop.orders.services import aftersales_case_open
 from tests.factories import give_coupon, make_person, make_sku, make_warehouse
 from tests.orders.helpers import buy, coupon_template, pay
 
@@ -87,6 +88,32 @@ class TestConsumerPages:
         points = browser.get("/m/points").content.decode()
         assert "120" in points  # ¥120 paid → 120 points
         assert "普通会员" in points
+
+    def test_after_sales_is_offered_on_a_paid_order_until_a_case_waits(self) -> None:
+        # given a buyer with an unpaid and a paid order
+        person = make_person()
+        sku = make_sku(price_fen=3000, stock=5, name="牧场鲜牛奶")
+        unpaid, paid = buy(person, (sku, 1)), pay(buy(person, (sku, 2)))
+        browser = browser_for(person)
+        # then only the paid one offers 申请售后, with its units still open to a claim
+        assert "申请售后" not in browser.get(f"/m/orders/{unpaid.order_no}").content.decode()
+        page = browser.get(f"/m/orders/{paid.order_no}").content.decode()
+        assert 'data-testid="aftersales-open"' in page
+        assert '"left": 2' in page
+        # when a case is opened, the page shows it 待处理 and offers no second one
+        aftersales_case_open(
+            person=person,
+            order_no=paid.order_no,
+            kind="return_refund",
+            reason="cold_chain",
+            description="到货时已经不凉了",
+            lines=[{"line_id": paid.lines.get().pk, "quantity": 2}],
+        )
+        page = browser.get(f"/m/orders/{paid.order_no}").content.decode()
+        assert 'data-testid="aftersales-open"' not in page
+        assert "退货退款 · 冷链温度不达标" in page
+        assert "待处理" in page
+        assert "到货时已经不凉了" in page
 
     def test_someone_elses_order_is_not_found(self) -> None:
         order = buy(make_person(), (make_sku(stock=5), 1))
