@@ -382,3 +382,26 @@ class TestPrivacy:
         assert case.description == ""
         assert not case.photos.exists()
         assert not default_storage.exists(photo_name)
+
+    def test_a_case_moves_with_a_merge(self, django_capture_on_commit_callbacks: Any) -> None:
+        # given a guest known by a device, and a phone customer with a case on a paid order
+        identify(identifiers=[IdentifierInput(type="device_id", value="dev-as")], source="live")
+        phone_person = identify(
+            identifiers=[IdentifierInput(type="phone", value="13800138078", verified=True)],
+            source="shop",
+        ).person
+        case = open_case(phone_person, paid_order(phone_person))
+        # when the phone is used on the guest's device and the two OneIDs merge
+        with django_capture_on_commit_callbacks(execute=True):
+            survivor = identify(
+                identifiers=[
+                    IdentifierInput(type="phone", value="13800138078", verified=True),
+                    IdentifierInput(type="device_id", value="dev-as"),
+                ],
+                source="live",
+            ).person
+        # then the case belongs to the surviving OneID, like its order
+        case.refresh_from_db()
+        assert survivor.pk != phone_person.pk
+        assert case.person_id == survivor.pk
+        assert case.order.person_id == survivor.pk
