@@ -381,7 +381,7 @@ class AfterSalesPhoto(models.Model):
         ordering = ["sort_order", "id"]
 
     def __str__(self) -> str:
-        return f"{self.case_id} 照片 {self.sort_order + 1}"
+        return f"照片 {self.sort_order + 1}"
 
     @property
     def url(self) -> str:
