@@ -153,20 +153,17 @@ class OrderAdmin(ReadOnlyMixin, OperatorAdmin):
         )
 
 
-@admin.register(RefundRequest)
-class RefundRequestAdmin(ReadOnlyMixin, OperatorAdmin):
-    list_display = ("refund_no", "order", "amount", "reason", "status", "created_at", "decided_by")
-    list_filter = ("status",)
-    search_fields = ("refund_no", "order__order_no")
-    list_select_related = ("order",)
-    actions = ["approve", "reject"]
-    amount = fen_column("amount_fen", "退款金额")
+class CustomerServiceDecisions(ReadOnlyMixin, OperatorAdmin):
+    """List actions by which customer service decides requests (refunds, after-sales cases):
+    one role check, each row through its service, the refusals and the count reported."""
 
-    def _decide(
+    def decide_each(
         self,
         request: HttpRequest,
-        queryset: Any,
-        decide: Callable[[RefundRequest, Actor], Any],
+        rows: Any,
+        decide: Callable[[Any, Actor], Any],
+        *,
+        name: Callable[[Any], str],
         done: str,
     ) -> None:
         try:
@@ -177,31 +174,43 @@ class RefundRequestAdmin(ReadOnlyMixin, OperatorAdmin):
         actor = Actor.for_user(request.user)
         count = self.write_each(
             request,
-            queryset.order_by("pk"),
-            lambda refund: decide(refund, actor),
-            refused=lambda refund, error: f"{refund.refund_no}：{error.text}",
+            rows,
+            lambda row: decide(row, actor),
+            refused=lambda row, error: f"{name(row)}：{error.text}",
         )
         if count:
-            self.message_user(request, f"{count} 笔退款{done}", messages.SUCCESS)
+            self.message_user(request, f"{count} {done}", messages.SUCCESS)
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(CustomerServiceDecisions):
+    list_display = ("refund_no", "order", "amount", "reason", "status", "created_at", "decided_by")
+    list_filter = ("status",)
+    search_fields = ("refund_no", "order__order_no")
+    list_select_related = ("order",)
+    actions = ["approve", "reject"]
+    amount = fen_column("amount_fen", "退款金额")
 
     @admin.action(description="同意退款（原路退回）")
     def approve(self, request: HttpRequest, queryset: Any) -> None:
-        self._decide(
+        self.decide_each(
             request,
-            queryset,
+            queryset.order_by("pk"),
             lambda refund, actor: refund_request_approve(refund_no=refund.refund_no, actor=actor),
-            "已同意",
+            name=lambda refund: refund.refund_no,
+            done="笔退款已同意",
         )
 
     @admin.action(description="拒绝退款")
     def reject(self, request: HttpRequest, queryset: Any) -> None:
-        self._decide(
+        self.decide_each(
             request,
-            queryset,
+            queryset.order_by("pk"),
             lambda refund, actor: refund_request_reject(
                 refund_no=refund.refund_no, actor=actor, note="客服审核未通过"
             ),
-            "已拒绝",
+            name=lambda refund: refund.refund_no,
+            done="笔退款已拒绝",
         )
 
 
@@ -233,7 +242,7 @@ class AfterSalesPhotoInline(ReadOnlyInline):
 
 
 @admin.register(AfterSalesCase)
-class AfterSalesCaseAdmin(ReadOnlyMixin, OperatorAdmin):
+class AfterSalesCaseAdmin(CustomerServiceDecisions):
     """售后工单: read the case (units, description, photos), then 同意 (a refund request for those
     units follows, reviewed under 退款申请) or 拒绝 with a note — both through the services."""
 
@@ -285,21 +294,14 @@ class AfterSalesCaseAdmin(ReadOnlyMixin, OperatorAdmin):
         decide: Callable[[AfterSalesCase, Actor, str], Any],
         done: str,
     ) -> None:
-        try:
-            require_role(request.user, Role.CUSTOMER_SERVICE)
-        except DomainError as error:
-            self.message_user(request, error.text, messages.ERROR)
-            return
-        actor = Actor.for_user(request.user)
         note = str(request.POST.get("note", "")).strip()[:200]
-        count = self.write_each(
+        self.decide_each(
             request,
             queryset.order_by("created_at", "pk"),
-            lambda case: decide(case, actor, note),
-            refused=lambda case, error: f"{case.case_no}：{error.text}",
+            lambda case, actor: decide(case, actor, note),
+            name=lambda case: case.case_no,
+            done=f"个售后工单{done}",
         )
-        if count:
-            self.message_user(request, f"{count} 个售后工单{done}", messages.SUCCESS)
 
     @admin.action(description="同意售后（生成退款申请）")
     def approve(self, request: HttpRequest, queryset: Any) -> None:
