@@ -19,7 +19,17 @@ ASSETS = {
     "echarts/echarts.min.js": "echarts/dist/echarts.min.js",
     "hls/hls.min.js": "hls.js/dist/hls.min.js",
     "weui/weui.min.css": "weui/dist/style/weui.min.css",
+    "weixin/jweixin.js": "weixin-js-sdk/index.js",
 }
+
+# npm packages that export a CommonJS module, and the browser global each one becomes.
+AS_GLOBAL = {"weixin/jweixin.js": ("wx", "jWeixin")}
+
+
+def _as_browser_global(source: str, names: tuple[str, ...]) -> str:
+    """Wrap a CommonJS file so a plain <script> tag defines `window.<name>` for each name."""
+    assign = " = ".join(f"window.{name}" for name in names)
+    return f"(function () {{ var module = {{ exports: {{}} }};\n{source}\n{assign} = module.exports; }})();\n"
 
 
 def main() -> int:
@@ -30,7 +40,11 @@ def main() -> int:
     for target, source in ASSETS.items():
         destination = TARGET / target
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(NODE_MODULES / source, destination)
+        if target in AS_GLOBAL:
+            text = (NODE_MODULES / source).read_text(encoding="utf-8")
+            destination.write_text(_as_browser_global(text, AS_GLOBAL[target]), encoding="utf-8")
+        else:
+            shutil.copyfile(NODE_MODULES / source, destination)
     print(f"copied {len(ASSETS)} assets into {TARGET.relative_to(ROOT)}")
     return 0
 

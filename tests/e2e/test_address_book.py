@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import Browser, Page, expect
 
+from freshloop.identity.providers import SandboxJsSdk
 from freshloop.orders.models import Address, Order
 from tests.e2e.conftest import PHONE_CONTEXT, WECHAT_UA
 from tests.e2e.test_shop_flow import _log_in_by_phone
 from tests.factories import SAVED_ADDRESS, make_sku
+from tests.identity.test_jssdk import expected_signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,10 +114,18 @@ class TestFirstTimeBuyerAddressBook:
         assert console_errors == []
 
 
+# What the WeChat JS-SDK does inside WeChat: wx.config is recorded (WeChat checks the
+# signature; the test does below), and openAddress hands back the buyer's address.
 WECHAT_ADDRESS = """
-window.wx = { openAddress(options) { options.success({
-  userName: '李四', telNumber: '13912345678', provinceName: '广东省', cityName: '深圳市',
-  countyName: '南山区', detailInfo: '科苑路15号' }); } };
+window.wxConfigs = [];
+window.wx = {
+  config(options) { window.wxConfigs.push(options); },
+  ready(callback) { setTimeout(callback, 0); },
+  error() {},
+  openAddress(options) { options.success({
+    userName: '李四', telNumber: '13912345678', provinceName: '广东省', cityName: '深圳市',
+    countyName: '南山区', detailInfo: '科苑路15号' }); },
+};
 """
 
 
@@ -143,4 +154,37 @@ class TestWechatAddress:
         expect(form.locator("select[name=city]")).to_have_value("深圳市")
         expect(form.locator("select[name=district]")).to_have_value("南山区")
         expect(form.locator("input[name=detail]")).to_have_value("科苑路15号")
+
+        # and wx.config was called once, signed for this page with the official account's ticket
+        configs = inside.evaluate("window.wxConfigs")
+        assert len(configs) == 1
+        config = configs[0]
+        assert config["appId"] == settings.FRESHLOOP.wechat_app_id
+        assert config["jsApiList"] == ["openAddress"]
+        assert config["signature"] == expected_signature(
+            ticket=SandboxJsSdk.ticket,
+            nonce_str=config["nonceStr"],
+            timestamp=config["timestamp"],
+            url=inside.url.split("#")[0],
+        )
+        wechat.close()
+
+    def test_the_vendored_jssdk_loads_as_wx(
+        self, browser: Browser, page: Page, live_server: Any
+    ) -> None:
+        # given a buyer at checkout inside WeChat, with the real (vendored) JS-SDK
+        milk = make_sku(price_fen=5990, stock=20, name="牧场鲜牛奶")
+        base = live_server.url
+        _log_in_by_phone(page, base, "13900139000", f"/m/products/{milk.product_id}")
+        wechat = browser.new_context(**{**PHONE_CONTEXT, "user_agent": WECHAT_UA})
+        wechat.add_cookies(page.context.cookies())
+        inside = wechat.new_page()
+        errors: list[str] = []
+        inside.on("pageerror", lambda error: errors.append(str(error)))
+        # when the checkout opens
+        inside.goto(f"{base}/m/checkout?sku={milk.pk}&qty=1")
+        # then the page fetched the JS-SDK, which defines wx.config and wx.openAddress
+        inside.wait_for_function("window.wx && typeof wx.config === 'function'")
+        assert inside.evaluate("typeof wx.openAddress") == "function"
+        assert errors == []
         wechat.close()

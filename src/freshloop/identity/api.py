@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,6 +25,7 @@ from freshloop.identity.errors import (
     ConflictingIdentifiers,
     InvalidIdentifier,
     InvalidPhone,
+    JsSdkUrlInvalid,
     OccurredAtInvalid,
     OtpInvalid,
     OtpLocked,
@@ -31,15 +33,18 @@ from freshloop.identity.errors import (
     PersonNotFound,
     SplitInvalid,
     TooManyIdentifiers,
+    WechatUnavailable,
 )
 from freshloop.identity.privacy import person_erase, person_export, person_get
-from freshloop.identity.providers import wechat_oauth_provider
+from freshloop.identity.providers import jssdk_config, wechat_oauth_provider
 from freshloop.identity.resolver import IdentifierInput, identify, person_split
 from freshloop.identity.schemas import (
     EraseIn,
     IdentifierOut,
     IdentifyIn,
     IdentifyOut,
+    JsSdkConfigOut,
+    JsSdkConfigQuery,
     LoginOut,
     MeOut,
     OtpRequestIn,
@@ -105,6 +110,25 @@ def wechat_authorize(request: HttpRequest, next: str = "/m/") -> HttpResponse:
         request, provider=wechat_oauth_provider(), callback_url=callback, next_url=next
     )
     return HttpResponseRedirect(target)
+
+
+@router.get(
+    "/wechat/js-config", response=JsSdkConfigOut, summary="微信 JS-SDK 配置（wx.config 签名）"
+)
+@raises(JsSdkUrlInvalid, WechatUnavailable)
+def wechat_js_config(request: HttpRequest, query: Query[JsSdkConfigQuery]) -> JsSdkConfigOut:
+    """Signs one of this site's pages for `wx.config`; the page sends its own address."""
+    url = query.url.split("#", 1)[0]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.get_host():
+        raise JsSdkUrlInvalid(detail={"field": "url"})
+    config = jssdk_config(url=url)
+    return JsSdkConfigOut(
+        app_id=config.app_id,
+        timestamp=config.timestamp,
+        nonce_str=config.nonce_str,
+        signature=config.signature,
+    )
 
 
 @me_router.get("", response=MeOut, summary="当前登录的消费者")

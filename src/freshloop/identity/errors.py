@@ -34,6 +34,18 @@ class OAuthFailed(DomainError):
     status = 400
 
 
+class WechatUnavailable(DomainError):
+    code = "wechat_unavailable"
+    message = "暂时连不上微信，请稍后再试或手动填写"
+    status = 503
+
+
+class JsSdkUrlInvalid(DomainError):
+    code = "jssdk_url_invalid"
+    message = "只能为本站页面生成微信 JS-SDK 签名"
+    status = 400
+
+
 class TokenInvalid(DomainError):
     code = "token_invalid"
     message = "登录已失效，请重新登录"

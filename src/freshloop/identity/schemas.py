@@ -117,3 +117,22 @@ class SplitIn(InputSchema):
 
 class EraseIn(InputSchema):
     reason: str = Field(..., min_length=1, max_length=200, title="删除原因")
+
+
+class JsSdkConfigQuery(Schema):
+    url: str = Field(
+        ...,
+        min_length=8,
+        max_length=2048,
+        title="页面地址",
+        description="调用 wx.config 的页面完整地址（# 之后的部分会被去掉），只能是本站页面",
+    )
+
+
+class JsSdkConfigOut(Schema):
+    app_id: str = Field(..., description="公众号 AppID（wx.config 的 appId）")
+    timestamp: int = Field(..., description="签名时间戳（秒）")
+    nonce_str: str = Field(..., description="签名随机串（wx.config 的 nonceStr）")
+    signature: str = Field(
+        ..., description="JS-SDK 签名：sha1(jsapi_ticket, noncestr, timestamp, url)"
+    )

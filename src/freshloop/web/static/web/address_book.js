@@ -8,6 +8,37 @@
   const API = '/api/v1/shop';
   const EMPTY = { name: '', phone: '', province: '', city: '', district: '', detail: '', label: '', is_default: true };
   const regionCache = {};
+  // The WeChat JS-SDK, vendored (scripts/copy_assets.py); its path comes from the script tag.
+  const JSSDK_SRC = (document.currentScript && document.currentScript.dataset.jssdk) || '';
+  let wechatReady = null;
+
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = src; script.onload = resolve; script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+
+  // wx.openAddress works only after wx.config with a signature of this page's address, made by
+  // the server from the official account's jsapi_ticket. Configured once per page; a failure
+  // lets the next tap try again.
+  function wechatConfigured() {
+    if (!wechatReady) {
+      wechatReady = (async () => {
+        if (!window.wx && JSSDK_SRC) await loadScript(JSSDK_SRC);
+        const url = location.href.split('#')[0];
+        const signed = await api('GET', '/api/v1/auth/wechat/js-config?url=' + encodeURIComponent(url));
+        await new Promise((resolve, reject) => {
+          wx.config({ debug: false, appId: signed.app_id, timestamp: signed.timestamp, nonceStr: signed.nonce_str, signature: signed.signature, jsApiList: ['openAddress'] });
+          wx.ready(resolve);
+          wx.error(reject);
+        });
+      })();
+      wechatReady.catch(() => { wechatReady = null; });
+    }
+    return wechatReady;
+  }
 
   function regions(province, city) {
     const key = (province || '') + '|' + (city || '');
@@ -40,6 +71,7 @@
       },
 
       async bookLoad() {
+        if (this.book.inWechat) wechatConfigured().catch(() => {});
         try { this.book.items = await api('GET', API + '/addresses'); }
         catch (e) { this.book.error = e.message; return; }
         this.book.loaded = true;
@@ -95,8 +127,10 @@
         try { await this.bookFill(await api('POST', API + '/addresses/parse', { text: text })); }
         catch (e) { this.book.error = e.message; }
       },
-      bookWechat() {
-        if (!(window.wx && wx.openAddress)) { this.book.error = '请在微信中打开后使用微信地址'; return; }
+      async bookWechat() {
+        if (!this.book.inWechat) { this.book.error = '请在微信中打开后使用微信地址'; return; }
+        try { await wechatConfigured(); }
+        catch (e) { this.book.error = '暂时连不上微信，请手动填写'; return; }
         wx.openAddress({
           success: (res) => this.bookFill({ name: res.userName, phone: res.telNumber, province: res.provinceName, city: res.cityName, district: res.countyName, detail: res.detailInfo }),
           fail: () => { this.book.error = '没能读取微信地址，请手动填写'; },
