@@ -204,6 +204,12 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.product_name} {self.spec} × {self.quantity}"
 
+    @property
+    def amount_fen(self) -> int:
+        """Unit price × quantity: what the line adds to 商品金额 (its share of discounts is
+        `discount_fen`, shown as such, so the lines and 商品金额 agree)."""
+        return self.unit_price_fen * self.quantity
+
 
 class OrderEvent(models.Model):
     """The order's timeline as the consumer and customer service see it."""

@@ -19,6 +19,8 @@ function liveRoom(code) {
     login() { location.href = '/m/login?next=' + encodeURIComponent(location.pathname); },
 
     async start() {
+      // Another address chosen in the sheet may change the shipping.
+      this.$watch('book.chosenId', () => { if (this.sheet === 'checkout' && !this.flash) this.price(); });
       await this.refresh();
       // A comment typed while the join is still on its way waits for it (send awaits
       // this.joined): the server refuses comments from someone who has not joined.
@@ -103,11 +105,14 @@ function liveRoom(code) {
       this.item = product; this.qty = 1; this.flash = this.flashFor(product.sku_id); this.chosen = []; this.quote = null; this.error = '';
       this.track('add_to_cart', product.sku_id);
       this.sheet = 'checkout';
-      if (!this.book.loaded) this.bookLoad();  // the address book (web/address_book.js)
+      // The address book (web/address_book.js) loads beside the coupons; the price waits for
+      // it so shipping is charged for the buyer's own address, not the nationwide rule.
+      const addresses = this.book.loaded ? null : this.bookLoad();
       try {
         this.coupons = this.flash ? [] : await api('POST', '/api/v1/shop/checkout/coupons', this.body());
         const best = this.coupons.find(c => c.usable); if (best) this.chosen = [best.coupon_id];
       } catch (e) { this.coupons = []; }
+      await addresses;
       await this.price();
     },
     toggleCoupon(id) { this.chosen = this.chosen.includes(id) ? this.chosen.filter(c => c !== id) : [...this.chosen, id]; this.price(); },
@@ -115,7 +120,7 @@ function liveRoom(code) {
       try {
         this.quote = this.flash
           ? await api('POST', base + '/flash-sales/' + this.flash.id + '/quote', { quantity: this.qty, coupon_ids: this.chosen })
-          : await api('POST', '/api/v1/shop/checkout/preview', this.body());
+          : await api('POST', '/api/v1/shop/checkout/preview', Object.assign(this.body(), this.bookPricing()));
       } catch (e) { this.quote = null; this.error = e.message; }
     },
     async placeOrder() {

@@ -80,6 +80,9 @@
         if (!chosen) { await this.bookOpenForm(null); await this.bookFill(prefill()); this.book.form.is_default = true; }
         else this.book.mode = 'card';
       },
+      // What a price preview needs to charge shipping for where the goods go: the chosen
+      // address, or the province being typed into the form.
+      bookPricing() { return this.book.mode === 'card' && this.book.chosenId ? { address_id: this.book.chosenId } : { province: this.book.form.province || '' }; },
       bookChosen() { return this.book.items.find(a => a.id === this.book.chosenId) || null; },
       bookLine(a) { return [a.province, a.city === a.province ? '' : a.city, a.district, a.detail].filter(Boolean).join(' '); },
       bookOptions(level) {
