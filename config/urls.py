@@ -45,6 +45,7 @@ urlpatterns = [
     path("m/checkout", shop_views.h5_checkout, name="h5-checkout"),
     path("m/orders", shop_views.h5_orders, name="h5-orders"),
     path("m/orders/<str:order_no>", shop_views.h5_order, name="h5-order"),
+    path("m/aftersales", shop_views.h5_aftersales, name="h5-aftersales"),
     path("m/coupons", shop_views.h5_coupons, name="h5-coupons"),
     path("m/points", shop_views.h5_points, name="h5-points"),
     path("m/login", views.h5_login, name="h5-login"),

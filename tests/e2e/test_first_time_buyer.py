@@ -123,6 +123,13 @@ def test_login_product_cart_checkout_pay_aftersales(
     # then the case waits for customer service, and nothing went wrong on the way
     expect(page.locator("[data-testid=aftersales-status]")).to_have_text("待处理")
     fits("after-sales submitted")
+
+    # and 我的 → 我的售后 lists it, with one case waiting
+    page.goto(f"{base}/m/me")
+    expect(page.locator("[data-testid=my-aftersales-open]")).to_have_text("1")
+    page.click("[data-testid=my-aftersales]")
+    expect(page.locator("[data-testid=aftersales-case]")).to_contain_text("盒子压坏了")
+    fits("my after-sales")
     order = Order.objects.get()
     assert order.status == OrderStatus.PAID
     assert order.paid_fen == 11480

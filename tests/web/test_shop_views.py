@@ -64,7 +64,7 @@ class TestProductPage:
 
 class TestConsumerPages:
     @pytest.mark.parametrize(
-        "path", ["/m/cart", "/m/checkout", "/m/orders", "/m/coupons", "/m/points"]
+        "path", ["/m/cart", "/m/checkout", "/m/orders", "/m/aftersales", "/m/coupons", "/m/points"]
     )
     def test_anonymous_buyers_are_sent_to_login_and_back(self, path: str) -> None:
         response = Client().get(path)
@@ -114,6 +114,38 @@ class TestConsumerPages:
         assert "退货退款 · 冷链温度不达标" in page
         assert "待处理" in page
         assert "到货时已经不凉了" in page
+
+    def test_my_aftersales_lists_only_my_cases_with_a_waiting_badge(self) -> None:
+        # given two buyers, each with a case on a paid order
+        sku = make_sku(price_fen=3000, stock=9, name="牧场鲜牛奶")
+        me, other = make_person(), make_person()
+        mine = pay(buy(me, (sku, 2)))
+        theirs = pay(buy(other, (sku, 1)))
+        for person, order, text in ((me, mine, "瓶盖漏了"), (other, theirs, "别人的问题")):
+            aftersales_case_open(
+                person=person,
+                order_no=order.order_no,
+                kind="refund_only",
+                reason="damaged",
+                description=text,
+                lines=[{"line_id": order.lines.get().pk, "quantity": 1}],
+            )
+        browser = browser_for(me)
+        # when I open 我的售后
+        page = browser.get("/m/aftersales").content.decode()
+        # then my case is there, waiting, with the way back to its order; theirs is not
+        assert "瓶盖漏了" in page
+        assert "待处理" in page
+        assert f'href="/m/orders/{mine.order_no}"' in page
+        assert "别人的问题" not in page
+        assert theirs.order_no not in page
+        # and 我的 shows one case waiting
+        assert 'data-testid="my-aftersales-open">1<' in browser.get("/m/me").content.decode()
+
+    def test_my_aftersales_empty_state_says_where_to_start(self) -> None:
+        page = browser_for(make_person()).get("/m/aftersales").content.decode()
+        assert 'data-testid="aftersales-empty"' in page
+        assert "申请售后" in page
 
     def test_someone_elses_order_is_not_found(self) -> None:
         order = buy(make_person(), (make_sku(stock=5), 1))

@@ -162,8 +162,14 @@ def aftersales_case_list_for_person(*, person: Person) -> list[AfterSalesCase]:
     return list(
         AfterSalesCase.objects.filter(person=person)
         .select_related("order", "refund")
+        .prefetch_related("photos")
         .order_by("-created_at", "-id")[:100]
     )
+
+
+def aftersales_case_count_waiting_for_person(*, person: Person) -> int:
+    """How many of the buyer's cases wait for customer service (the badge on 我的)."""
+    return AfterSalesCase.objects.filter(person=person, status=AfterSalesStatus.SUBMITTED).count()
 
 
 def aftersales_case_list_open(*, limit: int = 20) -> list[AfterSalesCase]:

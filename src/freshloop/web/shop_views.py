@@ -40,6 +40,8 @@ from freshloop.orders.models import (
 )
 from freshloop.orders.selectors import (
     address_default_for_person,
+    aftersales_case_count_waiting_for_person,
+    aftersales_case_list_for_person,
     aftersales_cases_for_order,
     cart_items_for_person,
     order_delivery_estimate,
@@ -263,6 +265,12 @@ def _aftersales_form(order: Order, cases: list[Any]) -> dict[str, Any]:
 
 
 @consumer_page
+def h5_aftersales(request: HttpRequest, person: Person) -> HttpResponse:
+    cases = aftersales_case_list_for_person(person=person)
+    return render(request, "web/h5/shop/aftersales.html", {"cases": cases, "tab": "me"})
+
+
+@consumer_page
 def h5_coupons(request: HttpRequest, person: Person) -> HttpResponse:
     status = request.GET.get("s", "available")
     if status not in {"available", "used", "expired"}:
@@ -289,4 +297,5 @@ def h5_me(request: HttpRequest) -> HttpResponse:
     if person is not None:
         context["identifiers"] = person_identifiers_masked(person=person)
         context["summary"] = membership_summary(person=person)
+        context["open_aftersales"] = aftersales_case_count_waiting_for_person(person=person)
     return render(request, "web/h5/home.html", context)
