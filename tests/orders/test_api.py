@@ -257,3 +257,48 @@ class TestFreeShippingNudge:
         page = client.get("/m/cart").content.decode()
         assert 'data-testid="free-shipping-nudge"' in page
         assert "满¥99.00包邮" in page
+
+
+class TestPicturesInAnswers:
+    def test_cart_and_order_lines_carry_the_skus_picture(self) -> None:
+        from freshloop.catalog.services import product_image_add, sku_upsert
+        from freshloop.core.audit import Actor
+        from freshloop.inventory.services import stock_receive
+        from tests.catalog.test_images import picture
+        from tests.factories import make_warehouse
+
+        # given a milk with a picture for the whole product, a second pack size with its own,
+        # and a yogurt with none
+        litre = make_sku(stock=5, name="牧场鲜牛奶")
+        case = sku_upsert(product=litre.product, code="milk-case", spec="250ml×12", price_fen=5990)
+        stock_receive(sku=case, warehouse=make_warehouse(), quantity=5, actor=Actor.system("t"))
+        shared = product_image_add(product=litre.product, file=picture(), actor=Actor.system("t"))
+        own = product_image_add(
+            product=litre.product, file=picture(800, 800), actor=Actor.system("t"), sku=case
+        )
+        yogurt = make_sku(stock=5, name="老酸奶")
+        person = make_person()
+        client = client_for(person)
+        for sku in (litre, case, yogurt):
+            cart_item_set(person=person, sku_id=sku.pk, quantity=1)
+
+        # when the cart is read / then each line shows its picture: the SKU's own first
+        items = {i["sku_id"]: i for i in client.get("/api/v1/shop/cart").json()["items"]}
+        assert items[litre.pk]["image_url"] == shared.url
+        assert items[litre.pk]["thumb_url"] == shared.webp_400.url
+        assert items[case.pk]["image_url"] == own.url
+        assert items[yogurt.pk]["image_url"] is None
+
+        # when the cart is ordered, the placing answer leaves pictures out; reading it has them
+        created = post(client, "/api/v1/shop/orders", {"address": ADDRESS})
+        assert created.status_code == 201
+        assert {line["image_url"] for line in created.json()["lines"]} == {None}
+        order_no = created.json()["order_no"]
+        for answer in (
+            client.get(f"/api/v1/shop/orders/{order_no}").json(),
+            client.get("/api/v1/shop/orders").json()[0],
+        ):
+            lines = {line["sku_id"]: line for line in answer["lines"]}
+            assert lines[litre.pk]["image_url"] == shared.url
+            assert lines[case.pk]["thumb_url"] == own.webp_400.url
+            assert lines[yogurt.pk]["image_url"] is None

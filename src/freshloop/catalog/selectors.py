@@ -35,6 +35,30 @@ _CHANNEL_FIELD = {
 }
 
 
+def sku_picture(sku: Sku) -> ProductImage | None:
+    """The SKU's own first picture, else the product's first shared one.
+
+    Reads `sku.product.images`: prefetch it (`…__product__images`) when listing.
+    """
+    pictures = sorted(
+        sku.product.images.all(),
+        key=lambda image: (
+            image.sku_id != sku.pk,
+            image.sku_id is not None,
+            image.sort_order,
+            image.pk,
+        ),
+    )
+    return pictures[0] if pictures else None
+
+
+def sku_picture_prefetched(sku: Sku) -> ProductImage | None:
+    """`sku_picture` when the product's images were prefetched with the SKU, else None (no
+    query): for answers built on objects other code loaded without them."""
+    cache = getattr(sku.product, "_prefetched_objects_cache", {})
+    return sku_picture(sku) if "images" in cache else None
+
+
 def product_list_for_channel(
     *, channel: str, category_code: str | None = None, query: str = ""
 ) -> QuerySet[Product]:

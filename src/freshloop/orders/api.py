@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import File, Form, Header, Path, Router, Status, UploadedFile
 
+from freshloop.catalog.selectors import sku_picture
 from freshloop.core.api_errors import raises
 from freshloop.core.audit import Actor
 from freshloop.core.crypto import mask_phone
@@ -106,8 +107,10 @@ def _cart_out(request: HttpRequest) -> CartOut:
                 spec=item.sku.spec,
                 unit_price_fen=item.sku.price_fen,
                 quantity=item.quantity,
+                image_url=picture.url if picture else None,
+                thumb_url=picture.webp_400.url if picture else None,
             )
-            for item in items
+            for item, picture in ((item, sku_picture(item.sku)) for item in items)
         ]
     )
 

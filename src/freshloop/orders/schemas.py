@@ -7,9 +7,10 @@ from ninja import Field, Schema
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
+from freshloop.catalog.selectors import sku_picture_prefetched
 from freshloop.core.schemas import Id, InputSchema
 from freshloop.orders.errors import ADDRESS_TITLES
-from freshloop.orders.models import AfterSalesCase, Order
+from freshloop.orders.models import AfterSalesCase, Order, OrderLine
 from freshloop.orders.pricing import CheckoutQuote
 
 
@@ -18,12 +19,18 @@ class CartItemIn(InputSchema):
     quantity: int = Field(..., ge=0, le=99, title="购买数量", description="0 表示移出购物车")
 
 
+IMAGE_URL_HELP = "商品图（1080px JPEG，本站相对地址），SKU 自己的图优先，没有图时为空"
+THUMB_URL_HELP = "缩略图（400px WebP）"
+
+
 class CartLineOut(Schema):
     sku_id: int
     name: str
     spec: str
     unit_price_fen: int
     quantity: int
+    image_url: str | None = Field(None, description=IMAGE_URL_HELP)
+    thumb_url: str | None = Field(None, description=THUMB_URL_HELP)
 
 
 class CartOut(Schema):
@@ -187,6 +194,21 @@ class OrderLineOut(Schema):
     discount_fen: int
     total_fen: int
     refunded_quantity: int
+    image_url: str | None = Field(
+        None,
+        description=IMAGE_URL_HELP + "；下单接口的应答为空（下单时不读图片），查询订单时给出",
+    )
+    thumb_url: str | None = Field(None, description=THUMB_URL_HELP)
+
+    @staticmethod
+    def resolve_image_url(line: OrderLine) -> str | None:
+        picture = sku_picture_prefetched(line.sku)
+        return picture.url if picture else None
+
+    @staticmethod
+    def resolve_thumb_url(line: OrderLine) -> str | None:
+        picture = sku_picture_prefetched(line.sku)
+        return picture.webp_400.url if picture else None
 
 
 class TimelineOut(Schema):

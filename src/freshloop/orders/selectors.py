@@ -19,6 +19,7 @@ from freshloop.orders.models import (
     CartItem,
     Order,
     OrderEvent,
+    OrderLine,
     OrderStatus,
     PaymentProvider,
     RefundRequest,
@@ -31,7 +32,11 @@ def cart_items_for_person(*, person: Person) -> list[CartItem]:
     cart = Cart.objects.filter(person=person).first()
     if cart is None:
         return []
-    return list(cart.items.select_related("sku__product").order_by("added_at", "id"))
+    return list(
+        cart.items.select_related("sku__product")
+        .prefetch_related("sku__product__images")
+        .order_by("added_at", "id")
+    )
 
 
 def refund_request_list_pending(*, limit: int = 20) -> list[RefundRequest]:
@@ -48,8 +53,17 @@ def refund_request_count_pending() -> int:
     return RefundRequest.objects.filter(status=RefundStatus.REQUESTED).count()
 
 
+# An order's lines with what their pictures need (OrderLineOut's image_url / thumb_url).
+LINES_WITH_PICTURES = Prefetch(
+    "lines",
+    queryset=OrderLine.objects.select_related("sku__product").prefetch_related(
+        "sku__product__images"
+    ),
+)
+
+
 def order_list_for_person(*, person: Person, status: str | None = None) -> QuerySet[Order]:
-    orders = Order.objects.filter(person=person).prefetch_related("lines")
+    orders = Order.objects.filter(person=person).prefetch_related(LINES_WITH_PICTURES)
     if status:
         orders = orders.filter(status=status)
     return orders.order_by("-created_at", "-id")
@@ -61,7 +75,8 @@ def order_get_for_person(*, person: Person, order_no: str) -> Order:
     order = (
         Order.objects.filter(person=person, order_no=order_no)
         .prefetch_related(
-            "lines", Prefetch("timeline", queryset=OrderEvent.objects.order_by("created_at", "id"))
+            LINES_WITH_PICTURES,
+            Prefetch("timeline", queryset=OrderEvent.objects.order_by("created_at", "id")),
         )
         .first()
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from freshloop.catalog.selectors import sku_picture
 from freshloop.core import clock, realtime
 from freshloop.core.errors import NotFound
 from freshloop.core.permissions import UserLike
@@ -101,14 +102,11 @@ def live_coupon_template(*, session: LiveSession, template_id: int) -> CouponTem
 
 def product_card(live_product: LiveProduct, available: int) -> dict[str, Any]:
     sku = live_product.sku
-    # The SKU's own picture first, else the product's first (prefetched by room_state).
-    pictures = sorted(
-        sku.product.images.all(),
-        key=lambda i: (i.sku_id != sku.pk, i.sku_id is not None, i.sort_order, i.pk),
-    )
+    picture = sku_picture(sku)  # the images are prefetched by room_state
     return {
         "sku_id": sku.pk,
-        "thumb": pictures[0].webp_400.url if pictures else "",
+        "thumb": picture.webp_400.url if picture else "",
+        "image_url": picture.url if picture else "",
         "name": sku.product.name,
         "spec": sku.spec,
         "price_fen": sku.price_fen,
