@@ -166,23 +166,39 @@ class TestPhotos:
 
 
 class TestDecide:
-    def test_approve_creates_the_refund_request_for_those_units(self) -> None:
+    def test_approving_a_refund_only_case_approves_its_refund_in_the_same_step(self) -> None:
+        # given a 仅退款 case for one damaged bottle of a paid order of two
         buyer = make_person()
         order = paid_order(buyer)
-        case = open_case(buyer, order)
+        case = open_case(buyer, order, kind="refund_only")
         # when customer service agrees
         case = aftersales_case_approve(case_id=case.pk, actor=SERVICE, note="照片属实")
-        # then a refund request for one bottle (¥30) waits for review, linked to the case
+        # then the refund for one bottle (¥30) is linked to the case and already approved
         refund = RefundRequest.objects.get()
         assert case.refund == refund
         assert refund.lines == case.lines
         assert refund.amount_fen == 3000
-        assert refund.status == RefundStatus.REQUESTED
+        assert refund.status != RefundStatus.REQUESTED
+        assert refund.decided_by == "客服小林"
         assert case.get_status_display() == "已同意"
         assert case.decided_by == "客服小林"
         assert case.decided_at is not None
-        assert Order.objects.get(pk=order.pk).status == "refund_requested"
         assert aftersales_case_list_open() == []
+        assert AuditLog.objects.filter(action="orders.refund_approve").count() == 1
+
+    def test_approving_a_return_case_leaves_the_refund_waiting_for_the_goods(self) -> None:
+        # given a 退货退款 case
+        buyer = make_person()
+        order = paid_order(buyer)
+        case = open_case(buyer, order, kind="return_refund")
+        # when customer service agrees
+        case = aftersales_case_approve(case_id=case.pk, actor=SERVICE)
+        # then the refund request waits in the refund queue until the goods are back
+        refund = RefundRequest.objects.get()
+        assert case.refund == refund
+        assert refund.status == RefundStatus.REQUESTED
+        assert Order.objects.get(pk=order.pk).status == "refund_requested"
+        assert not AuditLog.objects.filter(action="orders.refund_approve").exists()
 
     def test_reject_needs_a_note_and_shows_it(self) -> None:
         buyer = make_person()

@@ -36,7 +36,7 @@ from freshloop.orders.models import (
     Order,
     OrderStatus,
 )
-from freshloop.orders.refunds import order_refund_request
+from freshloop.orders.refunds import order_refund_request, refund_request_approve
 from freshloop.orders.state import REFUNDABLE
 from freshloop.orders.timeline import event_base, timeline_add
 
@@ -195,8 +195,12 @@ def _open(
 
 @transaction.atomic
 def aftersales_case_approve(*, case_id: int, actor: Actor, note: str = "") -> AfterSalesCase:
-    """Agree to the case: a refund request for its units is created (then reviewed and paid
-    back like any refund) and linked to the case."""
+    """Agree to the case: a refund request for its units is created and linked to the case.
+
+    仅退款: agreeing is the refund decision too, so the refund is approved in the same step and
+    paid back at once (one click for customer service, as in Youzan's 售后 queue). 退货退款:
+    the refund waits in the refund queue until the goods are back (the fulfillment issue's
+    return shipment will approve it on receipt)."""
     case = aftersales_case_lock(case_id)
     if case.status != AfterSalesStatus.SUBMITTED:
         raise OrderStateInvalid("该售后工单已处理", detail={"status": case.status})
@@ -224,6 +228,10 @@ def aftersales_case_approve(*, case_id: int, actor: Actor, note: str = "") -> Af
             **event_base(case.order), case_no=case.case_no, refund_no=refund.refund_no
         )
     )
+    if case.kind == AfterSalesKind.REFUND_ONLY:
+        case.refund = refund_request_approve(
+            refund_no=refund.refund_no, actor=actor, note=f"售后{case.case_no}同意仅退款"
+        )
     return case
 
 
