@@ -303,7 +303,7 @@ class AfterSalesCaseAdmin(CustomerServiceDecisions):
             done=f"个售后工单{done}",
         )
 
-    @admin.action(description="同意售后（生成退款申请）")
+    @admin.action(description="同意售后（仅退款直接退款，退货退款待收货后退款）")
     def approve(self, request: HttpRequest, queryset: Any) -> None:
         self._decide(
             request,

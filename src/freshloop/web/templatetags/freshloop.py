@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from freshloop.catalog.models import ProductImage, Sku
+from freshloop.catalog.selectors import sku_picture_prefetched
 from freshloop.core.money import format_fen
 from freshloop.promotions.selectors import coupon_value_text
 
@@ -20,3 +22,10 @@ def fen_filter(value: int | None) -> str:
 def coupon_value(template_obj: object) -> str:
     """What a coupon template gives, as printed on the coupon: ¥10 / 8.8折 / 满99减20 / 免运费."""
     return coupon_value_text(template_obj)
+
+
+@register.filter(name="sku_picture")
+def sku_picture_filter(sku: Sku) -> ProductImage | None:
+    """{% with picture=line.sku|sku_picture %}: the SKU's picture when its product's images
+    were prefetched with it (cart and order selectors do), else None — never a query per line."""
+    return sku_picture_prefetched(sku)
