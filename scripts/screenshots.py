@@ -2,6 +2,8 @@
 
 Usage: .venv/bin/python scripts/screenshots.py [--base-url http://127.0.0.1:8000]
 Writes PNGs into docs/screenshots/. Needs Debian's chromium at /usr/bin/chromium.
+Each run signs a new buyer up and logs nine operators in; the console's login limit per IP
+may refuse a fourth run in a row for a while (run it against a fresh `make demo`).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def _shop_screenshots(phone: Page, desktop: Page, base: str) -> None:
     phone.wait_for_url(re.compile(r".*/m/orders/O_[^?]+$"))
     phone.wait_for_selector("[data-testid=order-status]:has-text('已支付')")
     phone.screenshot(path=OUT / "h5-order.png", full_page=True)
+    order_no = phone.url.rsplit("/", 1)[-1].split("?", 1)[0]
     phone.click("[data-testid=aftersales-open]")
     form = phone.locator("[data-testid=aftersales-form]")
     form.get_by_text("商品破损", exact=True).click()
@@ -105,10 +108,11 @@ def _shop_screenshots(phone: Page, desktop: Page, base: str) -> None:
     phone.wait_for_selector("[data-testid=aftersales-status]")
     phone.goto(f"{base}/m/aftersales")
     phone.screenshot(path=OUT / "h5-my-aftersales.png", full_page=True)
-    phone.go_back()
-    order_no = phone.url.rsplit("/", 1)[-1]
+    phone.goto(f"{base}/m/orders")
+    phone.screenshot(path=OUT / "h5-orders.png")
+    phone.goto(f"{base}/m/points")
+    phone.screenshot(path=OUT / "h5-points.png")
 
-    order_no = order_no.split("?", 1)[0]
     desktop.goto(f"{base}/admin/orders/order/?q={order_no}")
     desktop.locator("#result_list tbody a").first.click()
     desktop.screenshot(path=OUT / "admin-order.png", full_page=True)
