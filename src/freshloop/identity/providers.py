@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core import signing
 
+from freshloop.core.wechat_session import DjangoCacheSessionStorage
 from freshloop.identity.errors import OAuthFailed, WechatUnavailable
 
 logger = logging.getLogger(__name__)
@@ -156,27 +157,6 @@ class WechatJsSdk(Protocol):
     def config_for(self, *, url: str) -> JsSdkConfig:
         """Sign `url` (the page's address without its #fragment); raise WechatUnavailable."""
         ...
-
-
-class DjangoCacheSessionStorage:
-    """wechatpy's session storage (access token and tickets) on Django's cache."""
-
-    prefix = "wechatpy:"
-
-    def get(self, key: str, default: object = None) -> object:
-        from django.core.cache import cache
-
-        return cache.get(self.prefix + key, default)
-
-    def set(self, key: str, value: object, ttl: int | None = None) -> None:
-        from django.core.cache import cache
-
-        cache.set(self.prefix + key, value, ttl)
-
-    def delete(self, key: str) -> None:
-        from django.core.cache import cache
-
-        cache.delete(self.prefix + key)
 
 
 def jssdk_signature(*, ticket: str, nonce_str: str, timestamp: int, url: str) -> str:
