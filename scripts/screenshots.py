@@ -37,6 +37,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _console_login(page: Page, base: str, username: str, password: str, then: str) -> None:
+    """Log an operator into the console; `then` is where they land (a regex for role homes)."""
+    page.goto(
+        f"{base}/console/login/?next={then}" if then.startswith("/") else f"{base}/console/login/"
+    )
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{then}" if then.startswith("/") else re.compile(then))
+
+
 def _damaged_box_photo() -> bytes:
     """A stand-in for the buyer's photo of a crushed carton (drawn, nothing downloaded)."""
     from PIL import Image, ImageDraw
@@ -143,11 +154,7 @@ def _live_screenshots(browser: Any, mobile: Any, base: str) -> None:
         phone.wait_for_timeout(1200)
         phone.screenshot(path=OUT / "h5-live-checkout.png")
     host = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
-    host.goto(f"{base}/console/login/?next=/console/live/{code}")
-    host.fill("input[name=username]", "live_host")
-    host.fill("input[name=password]", "freshloop-demo")
-    host.click("button[type=submit]")
-    host.wait_for_url(f"{base}/console/live/{code}")
+    _console_login(host, base, "live_host", "freshloop-demo", f"/console/live/{code}")
     host.wait_for_timeout(5000)
     host.screenshot(path=OUT / "console-live-host.png", full_page=True)
 
@@ -156,11 +163,7 @@ def _datahub_screenshots(browser: Any, base: str) -> None:
     """The marketer's dashboard over the last year, the busiest buyer's profile and the
     segment builder with the issue's example rule."""
     page = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN").new_page()
-    page.goto(f"{base}/console/login/?next=/console/data/")
-    page.fill("input[name=username]", "marketer")
-    page.fill("input[name=password]", "freshloop-demo")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/console/data/")
+    _console_login(page, base, "marketer", "freshloop-demo", "/console/data/")
     page.click("text=近一年")
     page.wait_for_selector("[data-chart=live-sessions][data-loaded=true]")
     page.wait_for_timeout(1500)  # ECharts' entry animation
@@ -190,11 +193,7 @@ def _role_home_screenshots(browser: Any, base: str) -> None:
     for username in ROLE_USERS:
         context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
         page = context.new_page()
-        page.goto(f"{base}/console/login/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", "freshloop-demo")
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r".*/console/.*"))
+        _console_login(page, base, username, "freshloop-demo", r".*/console/.*")
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(800)  # charts' entry animation
         page.screenshot(path=OUT / f"console-home-{username.replace('_', '-')}.png", full_page=True)

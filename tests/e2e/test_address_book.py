@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from freshloop.identity.providers import SandboxJsSdk
 from freshloop.orders.models import Address, Order
@@ -129,19 +130,34 @@ window.wx = {
 """
 
 
+def _checkout_inside_wechat(
+    browser: Browser,
+    page: Page,
+    base: str,
+    init_script: str | None = None,
+    on_error: Callable[[Any], None] | None = None,
+) -> tuple[BrowserContext, Page]:
+    """A buyer logs in on `page`, then opens a milk's checkout in WeChat's browser (same
+    cookies); `init_script` stands in for what the WeChat JS-SDK would do."""
+    milk = make_sku(price_fen=5990, stock=20, name="牧场鲜牛奶")
+    _log_in_by_phone(page, base, "13900139000", f"/m/products/{milk.product_id}")
+    wechat = browser.new_context(**{**PHONE_CONTEXT, "user_agent": WECHAT_UA})
+    wechat.add_cookies(page.context.cookies())
+    if init_script:
+        wechat.add_init_script(init_script)
+    inside = wechat.new_page()
+    if on_error:
+        inside.on("pageerror", on_error)
+    inside.goto(f"{base}/m/checkout?sku={milk.pk}&qty=1")
+    return wechat, inside
+
+
 class TestWechatAddress:
     def test_inside_wechat_the_wechat_address_fills_the_form(
         self, browser: Browser, page: Page, live_server: Any
     ) -> None:
         # given a logged-in first-time buyer who opens the checkout inside WeChat
-        milk = make_sku(price_fen=5990, stock=20, name="牧场鲜牛奶")
-        base = live_server.url
-        _log_in_by_phone(page, base, "13900139000", f"/m/products/{milk.product_id}")
-        wechat = browser.new_context(**{**PHONE_CONTEXT, "user_agent": WECHAT_UA})
-        wechat.add_cookies(page.context.cookies())
-        wechat.add_init_script(WECHAT_ADDRESS)  # what the WeChat JS-SDK hands back
-        inside = wechat.new_page()
-        inside.goto(f"{base}/m/checkout?sku={milk.pk}&qty=1")
+        wechat, inside = _checkout_inside_wechat(browser, page, live_server.url, WECHAT_ADDRESS)
 
         # when they tap 使用微信地址
         inside.click("[data-testid=address-wechat]")
@@ -172,17 +188,12 @@ class TestWechatAddress:
     def test_the_vendored_jssdk_loads_as_wx(
         self, browser: Browser, page: Page, live_server: Any
     ) -> None:
-        # given a buyer at checkout inside WeChat, with the real (vendored) JS-SDK
-        milk = make_sku(price_fen=5990, stock=20, name="牧场鲜牛奶")
-        base = live_server.url
-        _log_in_by_phone(page, base, "13900139000", f"/m/products/{milk.product_id}")
-        wechat = browser.new_context(**{**PHONE_CONTEXT, "user_agent": WECHAT_UA})
-        wechat.add_cookies(page.context.cookies())
-        inside = wechat.new_page()
+        # given a buyer inside WeChat, with the real (vendored) JS-SDK
         errors: list[str] = []
-        inside.on("pageerror", lambda error: errors.append(str(error)))
         # when the checkout opens
-        inside.goto(f"{base}/m/checkout?sku={milk.pk}&qty=1")
+        wechat, inside = _checkout_inside_wechat(
+            browser, page, live_server.url, on_error=lambda error: errors.append(str(error))
+        )
         # then the page fetched the JS-SDK, which defines wx.config and wx.openAddress
         inside.wait_for_function("window.wx && typeof wx.config === 'function'")
         assert inside.evaluate("typeof wx.openAddress") == "function"

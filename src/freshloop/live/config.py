@@ -19,6 +19,7 @@ class LiveConfig:
     url_ttl_seconds: int
     sensitive_words: tuple[str, ...]
     comments_per_minute: int
+    cart_abandon_minutes: int  # unpaid this long after 加购 in a room: the cart is abandoned
 
 
 def _words(raw: str) -> tuple[str, ...]:
@@ -38,4 +39,7 @@ def live_config() -> LiveConfig:
         url_ttl_seconds=int(os.environ.get("FRESHLOOP_LIVE_URL_TTL_SECONDS", "") or 6 * 3600),
         sensitive_words=_words(os.environ.get("FRESHLOOP_LIVE_SENSITIVE_WORDS", "")),
         comments_per_minute=int(os.environ.get("FRESHLOOP_LIVE_COMMENTS_PER_MINUTE", "") or 10),
+        cart_abandon_minutes=max(
+            1, int(os.environ.get("FRESHLOOP_LIVE_CART_ABANDON_MINUTES", "") or 10)
+        ),
     )

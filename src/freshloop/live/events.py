@@ -39,6 +39,32 @@ class LiveViewerEvent(LiveEventBase):
     dwell_seconds: int = 0
 
 
+# --- abandoned carts (LV-5) -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LiveCartAbandoned(LiveEventBase):
+    """A viewer added products in the room and did not pay within the configured minutes: the
+    trigger of the journey the brand chose to win the cart back (SCRM)."""
+
+    name = "LiveCartAbandoned"
+    person_id: int
+    one_id: str
+    sku_ids: tuple[int, ...]
+    added_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LiveCartRecovered(LiveEventBase):
+    """An abandoned cart was paid after all (any channel, within the recovery window)."""
+
+    name = "LiveCartRecovered"
+    person_id: int
+    order_no: str
+    sku_ids: tuple[int, ...]
+    amount_fen: int
+
+
 # --- flash sales (LV-4) ---------------------------------------------------------------------
 
 

@@ -260,3 +260,45 @@ class LiveActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}:{self.action}"
+
+
+class LiveCartStatus(models.TextChoices):
+    OPEN = "open", "待支付"
+    PAID = "paid", "已支付"
+    ABANDONED = "abandoned", "已放弃"
+    RECOVERED = "recovered", "已挽回"
+
+
+class LiveCartIntent(models.Model):
+    """A viewer put a product of the room in their cart (加购) and has not paid for it yet.
+
+    Unpaid `cart_abandon_minutes` after the last 加购 it is *abandoned* (LiveCartAbandoned: the
+    trigger SCRM journeys win carts back with); a later paid order of the same person with
+    that product, within `RECOVERY_DAYS`, makes it *recovered* (LiveCartRecovered, with the
+    GMV). One row per viewer, room and SKU.
+    """
+
+    session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="cart_intents")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="live_cart_intents")
+    sku_id = models.BigIntegerField("商品")
+    status = models.CharField(
+        "状态", max_length=16, choices=LiveCartStatus.choices, default=LiveCartStatus.OPEN
+    )
+    added_at = models.DateTimeField("最近加购时间")
+    abandoned_at = models.DateTimeField("判定放弃时间", null=True, blank=True)
+    paid_at = models.DateTimeField("支付时间", null=True, blank=True)
+    order_no = models.CharField("支付订单号", max_length=40, blank=True)
+    amount_fen = models.PositiveIntegerField("该商品实付(分)", default=0)
+
+    class Meta:
+        verbose_name = "直播间加购"
+        verbose_name_plural = "直播间加购"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "person", "sku_id"], name="live_cart_intent_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "added_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}/{self.person_id}/{self.sku_id} {self.status}"

@@ -38,6 +38,7 @@ from freshloop.live.models import (
     LiveViewer,
     LuckyDraw,
 )
+from freshloop.live.room.carts import cart_stats
 from freshloop.live.room.selectors import ONLINE_WINDOW, product_card
 from freshloop.orders.models import Order, OrderStatus
 
@@ -105,6 +106,9 @@ class SessionStats:
     buyers: int
     conversion_bp: Annotated[int, Field(description="转化率（万分比）：下单支付人数 / 观看人数")]
     funnel: list[FunnelStep]
+    carts_abandoned: Annotated[int, Field(description="加购后未在规定分钟内支付的观众数")]
+    carts_recovered: Annotated[int, Field(description="其中之后又支付了的观众数（挽回）")]
+    carts_recovered_fen: Annotated[int, Field(description="挽回订单中这些商品的实付金额（分）")]
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -145,6 +149,7 @@ def session_stats(*, session: LiveSession, now: dt.datetime | None = None) -> Se
         buyers=Count("person", distinct=True),
     )
     buyers = int(orders["buyers"] or 0)
+    carts = cart_stats(session=session)
     return SessionStats(
         code=session.code,
         status=session.status,
@@ -165,6 +170,9 @@ def session_stats(*, session: LiveSession, now: dt.datetime | None = None) -> Se
             FunnelStep(action=str(action), label=label, persons=int(persons.get(action, 0)))
             for action, label in FUNNEL_STEPS
         ],
+        carts_abandoned=carts.abandoned,
+        carts_recovered=carts.recovered,
+        carts_recovered_fen=carts.recovered_fen,
     )
 
 

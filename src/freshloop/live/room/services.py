@@ -44,6 +44,7 @@ from freshloop.live.models import (
     LiveStatus,
     LiveViewer,
 )
+from freshloop.live.room.carts import cart_intent_record
 from freshloop.live.room.errors import (
     CommentRefused,
     DeviceLoginRequired,
@@ -430,6 +431,8 @@ def product_action(*, session: LiveSession, person: Person, action: str, sku_id:
         raise NotFound("该商品不在本场直播中", detail={"sku_id": sku_id})
     with transaction.atomic():
         activity_record(session=session, person=person, action=action, sku_id=sku_id)
+        if action == LiveAction.ADD_TO_CART:
+            cart_intent_record(session=session, person=person, sku_id=sku_id)
 
 
 # --- PIPL erasure -------------------------------------------------------------------------------

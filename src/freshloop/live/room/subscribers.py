@@ -25,6 +25,7 @@ from freshloop.live.models import (
     LiveSession,
     LiveViewer,
 )
+from freshloop.live.room.carts import carts_close_on_payment, carts_follow_merge
 from freshloop.live.room.selectors import live_export_section
 from freshloop.live.room.services import (
     activity_record,
@@ -103,6 +104,12 @@ def order_paid_in_room(event: OrderPaid) -> None:
     )
 
 
+@subscribe(OrderPaid)
+def order_paid_closes_live_carts(event: OrderPaid) -> None:
+    """Any paid order (shop, live or a win-back link) closes the buyer's carts left in rooms."""
+    carts_close_on_payment(person_id=event.person_id, order_no=event.order_no)
+
+
 @subscribe(events.FlashSaleStarted)
 def flash_sale_started_in_room(event: events.FlashSaleStarted) -> None:
     data: dict[str, Any] = {
@@ -157,6 +164,7 @@ def viewers_follow_merge(event: IdentityMerged) -> None:
         LiveActivity.objects.filter(person_id=event.from_person_id).update(
             person_id=event.into_person_id
         )
+        carts_follow_merge(from_person_id=event.from_person_id, into_person_id=event.into_person_id)
         for reservation in LiveReservation.objects.filter(person_id=event.from_person_id):
             if LiveReservation.objects.filter(
                 session_id=reservation.session_id, person_id=event.into_person_id

@@ -382,6 +382,7 @@
     set('stat-peak', stats.peak);
     set('stat-comments', stats.comments_last_minute);
     set('stat-cart', stats.add_to_cart);
+    set('stat-carts', stats.carts_abandoned + ' · ' + stats.carts_recovered);
     set('stat-orders', stats.orders);
     set('stat-gmv', yuan(stats.gmv_fen));
     set('stat-conversion', (stats.conversion_bp / 100).toFixed(2) + '%');
