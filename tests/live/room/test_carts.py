@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from freshloop.core import clock
+from freshloop.core.audit import Actor
 from freshloop.core.events import publish, subscribe, unsubscribe
 from freshloop.identity.events import IdentityMerged
+from freshloop.identity.privacy import person_erase, person_export
 from freshloop.live import events
 from freshloop.live.models import LiveAction, LiveCartIntent, LiveCartStatus
 from freshloop.live.room.carts import cart_stats, carts_abandon_due
@@ -23,6 +25,7 @@ from tests.orders.helpers import buy, pay
 
 pytestmark = pytest.mark.django_db
 
+CS = Actor(type="user", id="9", label="客服小李")
 START = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
 
 
@@ -173,3 +176,26 @@ class TestMerge:
             LiveCartIntent.objects.filter(person=account).values_list("sku_id", flat=True)
         ) == sorted([milk.pk, yogurt.pk])
         assert not LiveCartIntent.objects.filter(person=guest).exists()
+
+
+class TestPrivacy:
+    def test_export_lists_the_carts_and_erase_removes_them(
+        self, django_capture_on_commit_callbacks: Callable[..., Any]
+    ) -> None:
+        # given a viewer with a cart in a room
+        milk = make_sku(stock=9)
+        session = make_session(skus=[milk])
+        viewer = make_person()
+        with at(0):
+            add_to_cart(session, viewer, milk)
+        # when they ask for their data / then the cart is in it
+        carts = person_export(actor=CS, one_id=viewer.one_id)["sections"]["live"]["carts"]
+        assert [(c["session"], c["sku_id"], c["status"]) for c in carts] == [
+            (session.code, milk.pk, "待支付")
+        ]
+        # when they are erased / then the cart is gone and never announced for win-back
+        with django_capture_on_commit_callbacks(execute=True):
+            person_erase(actor=CS, one_id=viewer.one_id, reason="用户申请注销")
+        assert not LiveCartIntent.objects.exists()
+        with at(30):
+            assert carts_abandon_due() == 0

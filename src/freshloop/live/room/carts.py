@@ -151,6 +151,28 @@ def carts_follow_merge(*, from_person_id: int, into_person_id: int) -> None:
             LiveCartIntent.objects.filter(pk=intent.pk).update(person_id=into_person_id)
 
 
+def carts_erase(*, person_id: int) -> int:
+    """PIPL erase: the person's carts go (an erased person must never be won back)."""
+    deleted, _ = LiveCartIntent.objects.filter(person_id=person_id).delete()
+    return deleted
+
+
+def carts_export(*, person: Person) -> list[dict[str, object]]:
+    """PIPL export: what the person put in their cart in each room and what became of it."""
+    return [
+        {
+            "session": intent.session.code,
+            "sku_id": intent.sku_id,
+            "status": intent.get_status_display(),
+            "added_at": intent.added_at.isoformat(),
+            "order_no": intent.order_no,
+        }
+        for intent in LiveCartIntent.objects.filter(person=person)
+        .select_related("session")
+        .order_by("pk")
+    ]
+
+
 @dataclass(frozen=True)
 class CartStats:
     """Abandoned carts of one session, counted per viewer (LV-5's measures; `reached` is the

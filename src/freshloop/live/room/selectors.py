@@ -23,6 +23,7 @@ from freshloop.live.models import (
     LiveStatus,
     LiveViewer,
 )
+from freshloop.live.room.carts import carts_export
 from freshloop.live.room.errors import MembersOnly
 from freshloop.live.streams.selectors import stream_provider
 from freshloop.membership.selectors import person_is_member
@@ -223,4 +224,5 @@ def live_export_section(person: Person) -> dict[str, Any]:
             }
             for comment in comments
         ],
+        "carts": carts_export(person=person),
     }

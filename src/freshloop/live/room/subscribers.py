@@ -25,7 +25,7 @@ from freshloop.live.models import (
     LiveSession,
     LiveViewer,
 )
-from freshloop.live.room.carts import carts_close_on_payment, carts_follow_merge
+from freshloop.live.room.carts import carts_close_on_payment, carts_erase, carts_follow_merge
 from freshloop.live.room.selectors import live_export_section
 from freshloop.live.room.services import (
     activity_record,
@@ -181,6 +181,7 @@ def viewers_erased(event: PersonErased) -> None:
     """Durable: written with the erasure and delivered at least once, after a crash too (the
     scrub is idempotent). The rooms' real-time replay buffers are rewritten as well."""
     viewer_personal_data_erase(person_id=event.person_id)
+    carts_erase(person_id=event.person_id)
 
 
 register_export_section("live", live_export_section)
