@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "freshloop.payments",
     "freshloop.live",
     "freshloop.datahub",
+    "freshloop.scrm",
     "freshloop.web",
 ]
 

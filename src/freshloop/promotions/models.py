@@ -39,6 +39,7 @@ class CouponSource(models.TextChoices):
     SEGMENT = "segment", "人群发放"
     LIVE = "live", "直播间发放"
     MANUAL = "manual", "手动发放"
+    JOURNEY = "journey", "客户旅程发放"
 
 
 class Channel(models.TextChoices):

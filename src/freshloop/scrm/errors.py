@@ -1,0 +1,20 @@
+from freshloop.core.errors import DomainError, InvalidInput, NotFound
+
+
+class JourneyInvalid(InvalidInput):
+    """A journey or one of its steps cannot run as written (each problem names its field:
+    `steps.2.minutes`)."""
+
+    code = "journey_invalid"
+    message = "旅程配置不正确"
+
+
+class JourneyNotFound(NotFound):
+    code = "journey_not_found"
+    message = "旅程不存在"
+
+
+class JourneyNotRunnable(DomainError):
+    code = "journey_not_runnable"
+    message = "旅程还没有发布版本，不能启动"
+    status = 409

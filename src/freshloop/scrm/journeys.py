@@ -1,0 +1,434 @@
+"""The journey engine: step specs, enrolment, and running due steps exactly once.
+
+A published version's steps run in order for each enrolled customer. A `wait` parks the
+enrolment until its time (it is scheduled, not executed); a `condition` that does not hold
+ends the enrolment ("exited"); an action (coupon, staff task, tag) runs once: its
+`JourneyStepRun` row is unique per (enrolment, step) and written in the same transaction as
+the action's own rows, so a job retried after a crash — or a second worker picking the same
+enrolment — can never issue the coupon twice. Everything an action does is a row in our own
+database (a coupon, a task, a tag; messages go through the outbox), which is what makes that
+transaction enough.
+
+Triggers enrol through `journey_enroll`, idempotent per (journey, person, trigger_key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from django.db import IntegrityError, transaction
+
+from freshloop.core import clock
+from freshloop.core.audit import Actor, audit_record
+from freshloop.core.errors import DomainError
+from freshloop.datahub.tags.services import manual_tag_add, manual_tag_text_clean
+from freshloop.identity.models import Person, PersonStatus
+from freshloop.orders.models import BOUGHT_STATUSES, Order
+from freshloop.promotions.models import CouponTemplate
+from freshloop.promotions.services import coupon_issue
+from freshloop.scrm.errors import JourneyInvalid, JourneyNotRunnable
+from freshloop.scrm.models import (
+    EnrollmentStatus,
+    Journey,
+    JourneyEnrollment,
+    JourneyStatus,
+    JourneyStepRun,
+    JourneyTrigger,
+    JourneyVersion,
+    StaffTask,
+    StepOutcome,
+)
+
+logger = logging.getLogger(__name__)
+
+ENGINE = Actor.system("scrm.journeys")
+MAX_STEPS = 20
+MAX_WAIT_MINUTES = 60 * 24 * 60  # 60 days
+RUN_BATCH = 500
+# A customer converts when they pay within this long after entering (last touch wins).
+CONVERSION_WINDOW = dt.timedelta(days=7)
+
+STEP_TYPES = {
+    "wait": "等待",
+    "condition": "条件",
+    "coupon": "发优惠券",
+    "task": "员工任务",
+    "tag": "打标签",
+}
+CONDITIONS = {
+    "unpaid_since_entry": "进入旅程后仍未支付",
+    "paid_since_entry": "进入旅程后已支付",
+}
+
+
+# --- step specs ---------------------------------------------------------------------------
+
+
+def _whole(value: Any, low: int, high: int) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def steps_check(steps: Any) -> list[dict[str, Any]]:
+    """The steps as they will be stored, or JourneyInvalid naming every wrong field."""
+    if not isinstance(steps, list) or not steps:
+        raise JourneyInvalid.for_fields([("steps", "请至少添加一个步骤")])
+    if len(steps) > MAX_STEPS:
+        raise JourneyInvalid.for_fields([("steps", f"一个旅程最多 {MAX_STEPS} 个步骤")])
+    problems: list[tuple[str, str]] = []
+    clean: list[dict[str, Any]] = []
+    for index, step in enumerate(steps):
+        where = f"steps.{index}"
+        if not isinstance(step, dict) or step.get("type") not in STEP_TYPES:
+            problems.append(
+                (f"{where}.type", "步骤类型只能是等待、条件、发优惠券、员工任务或打标签")
+            )
+            continue
+        kind = step["type"]
+        if kind == "wait":
+            if not _whole(step.get("minutes"), 1, MAX_WAIT_MINUTES):
+                problems.append((f"{where}.minutes", "等待时长为 1 分钟到 60 天（按分钟填写）"))
+            clean.append({"type": kind, "minutes": step.get("minutes")})
+        elif kind == "condition":
+            if step.get("check") not in CONDITIONS:
+                problems.append((f"{where}.check", "未知的条件"))
+            clean.append({"type": kind, "check": step.get("check")})
+        elif kind == "coupon":
+            template_id = step.get("template_id")
+            if (
+                not _whole(template_id, 1, 2**63 - 1)
+                or not CouponTemplate.objects.filter(pk=template_id).exists()
+            ):
+                problems.append((f"{where}.template_id", "请选择一个存在的优惠券模板"))
+            clean.append({"type": kind, "template_id": template_id})
+        elif kind == "task":
+            title = step.get("title")
+            if not isinstance(title, str) or not title.strip() or len(title) > 120:
+                problems.append((f"{where}.title", "请填写任务内容（最多 120 字）"))
+            if not _whole(step.get("due_minutes"), 1, MAX_WAIT_MINUTES):
+                problems.append((f"{where}.due_minutes", "完成时限为 1 分钟到 60 天"))
+            assignee = step.get("assignee", "")
+            if not isinstance(assignee, str) or len(assignee) > 64:
+                problems.append((f"{where}.assignee", "负责人最多 64 个字符"))
+            clean.append(
+                {
+                    "type": kind,
+                    "title": title.strip() if isinstance(title, str) else title,
+                    "due_minutes": step.get("due_minutes"),
+                    "assignee": assignee if isinstance(assignee, str) else "",
+                }
+            )
+        else:  # tag
+            tag = step.get("tag")
+            try:
+                cleaned = manual_tag_text_clean(tag if isinstance(tag, str) else "")
+            except DomainError as error:
+                cleaned = ""
+                problems.append((f"{where}.tag", error.message))
+            clean.append({"type": kind, "tag": cleaned})
+    if problems:
+        raise JourneyInvalid.for_fields(problems)
+    return clean
+
+
+# --- journeys -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def journey_create(*, name: str, trigger: str, steps: Any, actor: Actor) -> Journey:
+    """A new journey with its first version published, not yet running (draft)."""
+    problems = []
+    if not name.strip() or len(name) > 64:
+        problems.append(("name", "请填写旅程名称（最多 64 字）"))
+    if trigger not in JourneyTrigger.values:
+        problems.append(("trigger", "未知的触发条件"))
+    if problems:
+        raise JourneyInvalid.for_fields(problems)
+    now = clock.now()
+    journey = Journey.objects.create(
+        name=name.strip(),
+        trigger=trigger,
+        created_by=actor.label[:64],
+        created_at=now,
+        updated_at=now,
+    )
+    journey_version_publish(journey=journey, steps=steps, actor=actor)
+    journey.refresh_from_db()
+    return journey
+
+
+@transaction.atomic
+def journey_version_publish(*, journey: Journey, steps: Any, actor: Actor) -> JourneyVersion:
+    """Publish new steps as the next version; customers already inside finish theirs."""
+    clean = steps_check(steps)
+    number = (
+        journey.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    ) + 1
+    version = JourneyVersion.objects.create(
+        journey=journey,
+        number=number,
+        steps=clean,
+        published_by=actor.label[:64],
+        published_at=clock.now(),
+    )
+    Journey.objects.filter(pk=journey.pk).update(current_version=version, updated_at=clock.now())
+    audit_record(
+        actor=actor,
+        action="scrm.journey_publish",
+        target=journey,
+        after={"version": number, "steps": clean},
+    )
+    return version
+
+
+def journey_status_set(*, journey: Journey, status: str, actor: Actor) -> Journey:
+    """Start (active) or pause a journey. Paused: no one enters, those inside wait."""
+    if status not in JourneyStatus.values:
+        raise JourneyInvalid.for_fields([("status", "未知的状态")])
+    if status == JourneyStatus.ACTIVE and journey.current_version_id is None:
+        raise JourneyNotRunnable()
+    before = journey.status
+    Journey.objects.filter(pk=journey.pk).update(status=status, updated_at=clock.now())
+    audit_record(
+        actor=actor,
+        action="scrm.journey_status",
+        target=journey,
+        before={"status": before},
+        after={"status": status},
+    )
+    journey.refresh_from_db()
+    return journey
+
+
+# --- enrolment ----------------------------------------------------------------------------
+
+
+def journey_enroll(
+    *, trigger: str, person_id: int, trigger_key: str, context: dict[str, Any]
+) -> list[JourneyEnrollment]:
+    """Enrol the person in every running journey with this trigger, once per trigger key."""
+    now = clock.now()
+    person = Person.objects.filter(pk=person_id).only("status").first()
+    if person is None or person.status != PersonStatus.ACTIVE:
+        return []
+    entered: list[JourneyEnrollment] = []
+    journeys = Journey.objects.filter(
+        trigger=trigger, status=JourneyStatus.ACTIVE, current_version__isnull=False
+    )
+    for journey in journeys:
+        version_id = journey.current_version_id
+        if version_id is None:  # the query excludes it; mypy cannot know
+            continue
+        try:
+            with transaction.atomic():
+                entered.append(
+                    JourneyEnrollment.objects.create(
+                        journey=journey,
+                        version_id=version_id,
+                        person_id=person_id,
+                        trigger_key=trigger_key[:128],
+                        context=context,
+                        next_run_at=now,
+                        entered_at=now,
+                    )
+                )
+        except IntegrityError:  # this trigger occurrence already enrolled them
+            continue
+    return entered
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outcome: str
+    detail: str = ""
+
+
+def _paid_since(enrollment: JourneyEnrollment) -> bool:
+    return Order.objects.filter(
+        person_id=enrollment.person_id,
+        status__in=BOUGHT_STATUSES,
+        paid_at__gte=enrollment.entered_at,
+    ).exists()
+
+
+def _condition(enrollment: JourneyEnrollment, step: dict[str, Any]) -> StepResult:
+    paid = _paid_since(enrollment)
+    holds = not paid if step["check"] == "unpaid_since_entry" else paid
+    label = CONDITIONS[step["check"]]
+    return StepResult(StepOutcome.PASSED if holds else StepOutcome.FAILED_CONDITION, label)
+
+
+def _source(enrollment: JourneyEnrollment, index: int) -> str:
+    return f"journey:{enrollment.journey_id}:v{enrollment.version.number}:step:{index + 1}"
+
+
+def _coupon(enrollment: JourneyEnrollment, step: dict[str, Any], index: int) -> StepResult:
+    template = CouponTemplate.objects.filter(pk=step["template_id"]).first()
+    if template is None:
+        return StepResult(StepOutcome.SKIPPED, "优惠券模板已删除")
+    person = Person.objects.get(pk=enrollment.person_id)
+    try:
+        result = coupon_issue(
+            template=template,
+            people=[person],
+            source="journey",
+            source_ref=_source(enrollment, index),
+            actor=ENGINE,
+        )
+    except DomainError as error:  # a template that stopped being issuable: skip, keep going
+        return StepResult(StepOutcome.SKIPPED, f"未发券：{error.message}"[:200])
+    if not result.issued:
+        reason = result.skipped[0].reason if result.skipped else "未发券"
+        return StepResult(StepOutcome.SKIPPED, f"未发券：{reason}"[:200])
+    return StepResult(StepOutcome.DONE, f"已发券 {template.name}"[:200])
+
+
+def _task(
+    enrollment: JourneyEnrollment, step: dict[str, Any], index: int, now: dt.datetime
+) -> StepResult:
+    StaffTask.objects.create(
+        person_id=enrollment.person_id,
+        title=step["title"],
+        assignee=step.get("assignee", ""),
+        due_at=now + dt.timedelta(minutes=step["due_minutes"]),
+        source=_source(enrollment, index),
+        created_at=now,
+    )
+    return StepResult(StepOutcome.DONE, f"已创建任务：{step['title']}"[:200])
+
+
+def _tag(enrollment: JourneyEnrollment, step: dict[str, Any]) -> StepResult:
+    person = Person.objects.get(pk=enrollment.person_id)
+    manual_tag_add(person=person, tag=step["tag"], actor=ENGINE)
+    return StepResult(StepOutcome.DONE, f"已打标签：{step['tag']}")
+
+
+def _execute(
+    enrollment: JourneyEnrollment, step: dict[str, Any], index: int, now: dt.datetime
+) -> StepResult:
+    kind = step["type"]
+    if kind == "condition":
+        return _condition(enrollment, step)
+    if kind == "coupon":
+        return _coupon(enrollment, step, index)
+    if kind == "task":
+        return _task(enrollment, step, index, now)
+    return _tag(enrollment, step)
+
+
+def _advance(enrollment: JourneyEnrollment, now: dt.datetime) -> int:
+    """Run the enrolment's steps from where it stands until a wait or the end, each in its own
+    transaction. Returns how many steps were executed (waits are scheduled, not counted)."""
+    steps: list[dict[str, Any]] = enrollment.version.steps
+    executed = 0
+    while True:
+        index = enrollment.step_index
+        with transaction.atomic():
+            if index >= len(steps):
+                JourneyEnrollment.objects.filter(
+                    pk=enrollment.pk, step_index=index, status=EnrollmentStatus.ACTIVE
+                ).update(status=EnrollmentStatus.COMPLETED, finished_at=now)
+                return executed
+            step = steps[index]
+            if step["type"] == "wait":
+                moved = JourneyEnrollment.objects.filter(
+                    pk=enrollment.pk, step_index=index, status=EnrollmentStatus.ACTIVE
+                ).update(
+                    step_index=index + 1,
+                    next_run_at=now + dt.timedelta(minutes=step["minutes"]),
+                )
+                return executed
+            # Claim the step: only one runner moves the enrolment past it.
+            moved = JourneyEnrollment.objects.filter(
+                pk=enrollment.pk, step_index=index, status=EnrollmentStatus.ACTIVE
+            ).update(step_index=index + 1)
+            if not moved:
+                return executed
+            result = _execute(enrollment, step, index, now)
+            JourneyStepRun.objects.create(
+                enrollment=enrollment,
+                step_index=index,
+                step_type=step["type"],
+                outcome=result.outcome,
+                detail=result.detail,
+                ran_at=now,
+            )
+            executed += 1
+            if result.outcome == StepOutcome.FAILED_CONDITION:
+                JourneyEnrollment.objects.filter(pk=enrollment.pk).update(
+                    status=EnrollmentStatus.EXITED, finished_at=now
+                )
+                return executed
+        enrollment.step_index = index + 1
+
+
+@dataclass(frozen=True)
+class RunResult:
+    enrollments: int  # enrolments that were due and were advanced
+    steps: int  # steps executed for them (waits are scheduled, not counted)
+
+
+def journeys_run_due(*, now: dt.datetime | None = None, limit: int = RUN_BATCH) -> RunResult:
+    """Advance up to `limit` due enrolments, oldest due first."""
+    now = now or clock.now()
+    due = list(
+        JourneyEnrollment.objects.filter(
+            status=EnrollmentStatus.ACTIVE,
+            next_run_at__lte=now,
+            journey__status=JourneyStatus.ACTIVE,
+        )
+        .select_related("version")
+        .order_by("next_run_at", "id")[:limit]
+    )
+    return RunResult(
+        enrollments=len(due), steps=sum(_advance(enrollment, now) for enrollment in due)
+    )
+
+
+def enrollment_convert(
+    *, person_id: int, order_no: str, paid_fen: int, paid_at: dt.datetime
+) -> None:
+    """Last touch: the person's most recent enrolment entered within the window before the
+    payment, not yet converted, counts the order as its conversion."""
+    latest = (
+        JourneyEnrollment.objects.filter(
+            person_id=person_id,
+            converted_at__isnull=True,
+            entered_at__lte=paid_at,
+            entered_at__gte=paid_at - CONVERSION_WINDOW,
+        )
+        .order_by("-entered_at", "-id")
+        .first()
+    )
+    if latest is None:
+        return
+    JourneyEnrollment.objects.filter(pk=latest.pk, converted_at__isnull=True).update(
+        converted_at=paid_at, converted_order_no=order_no, converted_fen=paid_fen
+    )
+
+
+def enrollments_follow_merge(*, from_person_id: int, into_person_id: int) -> None:
+    """A merged-away person's journeys and tasks follow them; where the survivor is already in
+    the same journey for the same trigger, the merged-away enrolment ends."""
+    for enrollment in JourneyEnrollment.objects.filter(person_id=from_person_id):
+        clash = JourneyEnrollment.objects.filter(
+            journey_id=enrollment.journey_id,
+            person_id=into_person_id,
+            trigger_key=enrollment.trigger_key,
+        ).exists()
+        if clash:
+            enrollment.delete()
+        else:
+            JourneyEnrollment.objects.filter(pk=enrollment.pk).update(person_id=into_person_id)
+    StaffTask.objects.filter(person_id=from_person_id).update(person_id=into_person_id)
+
+
+def enrollments_erase(*, person_id: int) -> None:
+    """PIPL erase: the person leaves every journey; their tasks go."""
+    JourneyEnrollment.objects.filter(person_id=person_id).delete()
+    StaffTask.objects.filter(person_id=person_id).delete()

@@ -1,0 +1,58 @@
+"""What SCRM reacts to: triggers that enrol customers, payments that convert them, OneID."""
+
+from __future__ import annotations
+
+from freshloop.core.events import subscribe
+from freshloop.identity.events import IdentityMerged, PersonErased
+from freshloop.live.events import LiveCartAbandoned
+from freshloop.orders.events import OrderPaid
+from freshloop.scrm.journeys import (
+    enrollment_convert,
+    enrollments_erase,
+    enrollments_follow_merge,
+    journey_enroll,
+)
+from freshloop.scrm.models import JourneyTrigger
+
+
+@subscribe(LiveCartAbandoned, durable=True)
+def enrol_abandoned_live_cart(event: LiveCartAbandoned) -> None:
+    """Durable and idempotent: one enrolment per viewer, room and abandonment."""
+    journey_enroll(
+        trigger=JourneyTrigger.LIVE_CART_ABANDONED,
+        person_id=event.person_id,
+        trigger_key=f"live:{event.session_code}:{event.added_at.isoformat()}",
+        context={"session_code": event.session_code, "sku_ids": list(event.sku_ids)},
+    )
+
+
+@subscribe(OrderPaid, durable=True)
+def enrol_paid_order_and_convert(event: OrderPaid) -> None:
+    """A payment converts the person's latest journey (before it can enrol them in a new
+    one, which it must not count for)."""
+    from freshloop.core import clock
+
+    enrollment_convert(
+        person_id=event.person_id,
+        order_no=event.order_no,
+        paid_fen=event.paid_fen,
+        paid_at=clock.now(),
+    )
+    journey_enroll(
+        trigger=JourneyTrigger.ORDER_PAID,
+        person_id=event.person_id,
+        trigger_key=f"order:{event.order_no}",
+        context={"order_no": event.order_no, "channel": event.channel},
+    )
+
+
+@subscribe(IdentityMerged)
+def journeys_follow_merge(event: IdentityMerged) -> None:
+    enrollments_follow_merge(
+        from_person_id=event.from_person_id, into_person_id=event.into_person_id
+    )
+
+
+@subscribe(PersonErased, durable=True)
+def journeys_erased(event: PersonErased) -> None:
+    enrollments_erase(person_id=event.person_id)
