@@ -283,3 +283,48 @@ class TestCallbackReceive:
             )
         assert response.status_code == 400
         assert response.json()["code"] == "wecom_callback_too_large"
+
+
+@pytest.mark.django_db
+class TestCallbackRobustness:
+    def test_an_undecryptable_echostr_with_a_valid_signature_is_400(
+        self, callback_on: None
+    ) -> None:
+        echostr = "bm90IGEgY2lwaGVydGV4dA=="
+        query = {
+            "msg_signature": signature(SAMPLE_TOKEN, "1", "2", echostr),
+            "timestamp": "1",
+            "nonce": "2",
+            "echostr": echostr,
+        }
+        response = Client().get(URL, query)
+        assert response.status_code == 400
+        assert response.json()["code"] == "wecom_callback_malformed"
+
+    def test_a_callback_that_failed_to_publish_is_taken_when_wecom_sends_it_again(
+        self, callback_on: None, published: list[DomainEvent]
+    ) -> None:
+        # given a listener that fails the first time (its transaction rolls back)
+        from freshloop.core.events import subscribe, unsubscribe
+
+        failures = [RuntimeError("listener down")]
+
+        def flaky(event: DomainEvent) -> None:
+            if failures:
+                raise failures.pop()
+
+        subscribe(WecomContactChanged, in_transaction=True)(flaky)
+        query, body = signed_callback(contact_event_xml(create_time=NOW_TS), timestamp=str(NOW_TS))
+        client = Client(raise_request_exception=False)
+        try:
+            with clock.frozen(NOW):
+                first = post(client, query, body)
+                # when WeCom, having had no "success", sends the same callback again
+                second = post(client, query, body)
+        finally:
+            unsubscribe(WecomContactChanged, flaky)
+        # then the second delivery is not mistaken for a replay
+        assert first.status_code >= 500
+        assert second.status_code == 200
+        assert [event.external_userid for event in published][-1] == "wmEXT1"  # type: ignore[attr-defined]
+        assert len(published) == 2  # the rolled-back attempt and the one that committed
