@@ -50,7 +50,7 @@ class WecomError(DomainError):
     code = "wecom_error"
     message = "企业微信接口调用失败"
     status = 502
-    # Whether the client's retry loop may try again; the outbox reads it through the subclass.
+    # Whether sending again later may succeed (a caller such as the outbox decides on it).
     retryable: ClassVar[bool] = False
 
     def __init__(

@@ -209,3 +209,12 @@ class TestSimulatedPhone:
         )
         rows = WecomSandboxMessage.objects.filter(kind=WecomSandboxMessageKind.MOMENT)
         assert [r.external_userid for r in rows] == ["wm_sandbox_0001"]
+
+
+class TestAddMsgTemplateWithoutCustomers:
+    def test_goes_to_every_customer_of_the_sender(self) -> None:
+        result = SandboxWecomClient().add_msg_template(
+            chat_type="single", sender="fl_staff_lin", content=WecomContent(text="全部客户")
+        )
+        rows = WecomSandboxMessage.objects.filter(wecom_id=result.msgid)
+        assert sorted(r.external_userid for r in rows) == ["wm_sandbox_0001", "wm_sandbox_0002"]

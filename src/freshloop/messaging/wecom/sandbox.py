@@ -47,6 +47,7 @@ from freshloop.messaging.wecom.types import (
 SANDBOX_CORP_ID = "ww_sandbox_corp"
 DIRECTORY_CACHE_KEY = "wecom-sandbox:directory:v1"
 WELCOME_CODE_PREFIX = "sandbox-welcome"
+MAX_MASS_CUSTOMERS = 10000  # add_msg_template: external_userid holds at most 10,000 ids
 
 # staff → their customers; customers → name/unionid; tag groups; groups with owner and members.
 SEED_DIRECTORY: dict[str, Any] = {
@@ -323,17 +324,24 @@ class SandboxWecomClient:
         failed: list[str] = []
         attachments = _attachments(content)
         if chat_type == "single":
-            for external_userid in external_userids or []:
+            if len(external_userids or []) > MAX_MASS_CUSTOMERS:
+                _refuse(40058, f"external_userid exceeds {MAX_MASS_CUSTOMERS}")
+            # No customers named: WeCom sends to every customer of the sender.
+            targets = external_userids or [
+                key.partition("|")[2]
+                for key in directory["follows"]
+                if key.partition("|")[0] == sender
+            ]
+            for external_userid in targets:
                 followers = [
                     key.partition("|")[0]
                     for key in directory["follows"]
                     if key.partition("|")[2] == external_userid
                 ]
-                staff = (
-                    sender
-                    if sender in followers
-                    else (followers[0] if not sender and followers else "")
-                )
+                if sender:
+                    staff = sender if sender in followers else ""
+                else:
+                    staff = followers[0] if followers else ""
                 if not staff:
                     failed.append(external_userid)  # WeCom lists unreachable ids in fail_list
                     continue
