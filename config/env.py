@@ -210,6 +210,79 @@ def _load_sms_gateway(provider: str, *, production: bool) -> SmsGatewaySettings:
     return gateway
 
 
+@dataclass(frozen=True)
+class WecomSettings:
+    """The WeCom (企业微信) corp FreshLoop works for (docs/scrm.md); empty = the offline sandbox."""
+
+    corp_id: str = ""
+    # 客户联系 secret: the external-contact APIs (customers, groups, mass messages) take its token
+    contact_secret: str = ""
+    # a self-built app (自建应用), for the welcome-template notice and later app messages
+    agent_id: str = ""
+    agent_secret: str = ""
+    # what the 客户联系 callback settings page is given (接收事件服务器)
+    callback_token: str = ""
+    callback_aes_key: str = ""
+    # a callback older (or newer) than this is acknowledged and dropped, never acted on
+    callback_max_age_seconds: int = 300
+    timeout_seconds: float = 5.0
+    # tries per call for rate limits and "system busy" (-1), with exponential back-off
+    max_attempts: int = 3
+    backoff_seconds: float = 0.5
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.corp_id and self.contact_secret)
+
+    @property
+    def callback_enabled(self) -> bool:
+        return bool(self.callback_token and self.callback_aes_key)
+
+
+def _load_wecom() -> WecomSettings:
+    """Read FRESHLOOP_WECOM_*; half a configuration refuses to start (a corp id without its
+    secret, a callback token without its key), so it is found at start-up, not by customers."""
+    env = os.environ.get
+    wecom = WecomSettings(
+        corp_id=env("FRESHLOOP_WECOM_CORP_ID", "").strip(),
+        contact_secret=env("FRESHLOOP_WECOM_CONTACT_SECRET", "").strip(),
+        agent_id=env("FRESHLOOP_WECOM_AGENT_ID", "").strip(),
+        agent_secret=env("FRESHLOOP_WECOM_AGENT_SECRET", "").strip(),
+        callback_token=env("FRESHLOOP_WECOM_CALLBACK_TOKEN", "").strip(),
+        callback_aes_key=env("FRESHLOOP_WECOM_CALLBACK_AES_KEY", "").strip(),
+        callback_max_age_seconds=_read_int(
+            "FRESHLOOP_WECOM_CALLBACK_MAX_AGE_SECONDS", 300, minimum=30
+        ),
+        timeout_seconds=_read_float("FRESHLOOP_WECOM_TIMEOUT_SECONDS", 5.0, minimum=0.5),
+        max_attempts=_read_int("FRESHLOOP_WECOM_MAX_ATTEMPTS", 3, minimum=1),
+        backoff_seconds=_read_float("FRESHLOOP_WECOM_BACKOFF_SECONDS", 0.5, minimum=0.0),
+    )
+    if bool(wecom.corp_id) != bool(wecom.contact_secret):
+        raise ConfigurationError(
+            "FRESHLOOP_WECOM_CORP_ID and FRESHLOOP_WECOM_CONTACT_SECRET go together "
+            "(neither: the WeCom sandbox)"
+        )
+    if bool(wecom.agent_id) != bool(wecom.agent_secret):
+        raise ConfigurationError(
+            "FRESHLOOP_WECOM_AGENT_ID and FRESHLOOP_WECOM_AGENT_SECRET go together"
+        )
+    if bool(wecom.callback_token) != bool(wecom.callback_aes_key):
+        raise ConfigurationError(
+            "FRESHLOOP_WECOM_CALLBACK_TOKEN and FRESHLOOP_WECOM_CALLBACK_AES_KEY go together"
+        )
+    if wecom.callback_aes_key:
+        # WeCom's EncodingAESKey: 43 characters, base64 of a 32-byte AES key without its "=".
+        try:
+            key = base64.b64decode(wecom.callback_aes_key + "=", validate=True)
+        except ValueError:
+            key = b""
+        if len(wecom.callback_aes_key) != 43 or len(key) != 32:
+            raise ConfigurationError(
+                "FRESHLOOP_WECOM_CALLBACK_AES_KEY must be the 43-character EncodingAESKey"
+            )
+    return wecom
+
+
 def _read_proxies(name: str) -> list[str]:
     entries = _read_list(name, [])
     for entry in entries:
@@ -270,6 +343,7 @@ class FreshloopSettings:
     web_threads: int
     db_pool_max: int
     page_cache_seconds: int
+    wecom: WecomSettings = field(default_factory=WecomSettings)
 
     @property
     def is_production(self) -> bool:
@@ -410,4 +484,5 @@ def load_settings() -> FreshloopSettings:
         page_cache_seconds=_read_int(
             "FRESHLOOP_PAGE_CACHE_SECONDS", 0 if environment == "test" else 10, minimum=0
         ),
+        wecom=_load_wecom(),
     )

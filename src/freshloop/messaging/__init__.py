@@ -1,4 +1,5 @@
-"""Messaging: the one way out for every outbound message (SMS, alerts; WeCom and in-app next).
+"""Messaging: the one way out for every outbound message (SMS, alerts; in-app next), and the
+WeCom adapter every module uses (`messaging.wecom`: client, sandbox, callbacks; docs/scrm.md).
 
 Rows are queued in `core.outbox` in the writer's transaction; this module owns the channels'
 senders and providers, and (with the SCRM issue) the policy every marketing message passes:

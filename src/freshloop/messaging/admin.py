@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from freshloop.core.admin_base import ReadOnlyAdmin
-from freshloop.messaging.models import SmsDelivery
+from freshloop.messaging.models import SmsDelivery, WecomSandboxMessage
 
 
 @admin.register(SmsDelivery)
@@ -21,3 +21,11 @@ class SmsDeliveryAdmin(ReadOnlyAdmin):
     )
     list_filter = ("provider", "status", "purpose")
     search_fields = ("provider_message_id",)
+
+
+@admin.register(WecomSandboxMessage)
+class WecomSandboxMessageAdmin(ReadOnlyAdmin):
+    # What the WeCom sandbox "sent"; written only by SandboxWecomClient.
+    list_display = ("created_at", "kind", "staff_userid", "external_userid", "chat_id", "text")
+    list_filter = ("kind",)
+    search_fields = ("external_userid", "chat_id", "wecom_id", "staff_userid")

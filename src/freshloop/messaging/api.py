@@ -1,20 +1,31 @@
-"""Messaging API: delivery receipts pushed by the SMS providers."""
+"""Messaging API: delivery receipts pushed by the SMS providers, WeCom's callbacks."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from freshloop.core.api_errors import raises
-from freshloop.messaging.errors import SmsProviderUnknown, SmsReceiptForbidden, SmsReceiptMalformed
+from freshloop.messaging.errors import (
+    SmsProviderUnknown,
+    SmsReceiptForbidden,
+    SmsReceiptMalformed,
+    WecomCallbackDisabled,
+    WecomCallbackForbidden,
+    WecomCallbackMalformed,
+    WecomCallbackTooLarge,
+)
 from freshloop.messaging.providers import RECEIPT_ACKS, sms_receipts_parse
 from freshloop.messaging.services import sms_receipts_record
+from freshloop.messaging.wecom.callbacks import callback_receive, callback_verify_url
 
 router = Router(tags=["消息 messaging"])
+logger = logging.getLogger(__name__)
 
 
 def _token_valid(given: str) -> bool:
@@ -44,3 +55,50 @@ def sms_receipts(request: HttpRequest, provider: str, token: str = "") -> JsonRe
     receipts = sms_receipts_parse(provider=provider, body=request.body)
     sms_receipts_record(provider=provider, receipts=receipts)
     return JsonResponse(ack, json_dumps_params={"ensure_ascii": False})
+
+
+# WeCom's own query parameter names; WeCom reads the answer as plain text.
+_WECOM_CALLBACK_DOC = (
+    "企业微信「客户联系 → 接收事件服务器」里填写的 URL：`https://<域名>/api/v1/messaging/wecom/callback`，"
+    "Token 与 EncodingAESKey 即 `FRESHLOOP_WECOM_CALLBACK_TOKEN` / `FRESHLOOP_WECOM_CALLBACK_AES_KEY`"
+    "（docs/scrm.md）。签名错误返回 403；格式错误或内容过大返回 400。"
+)
+
+
+@router.get(
+    "/wecom/callback",
+    auth=None,
+    response={200: str},
+    summary="企业微信回调 URL 验证：校验签名并返回解密后的 echostr 明文",
+    description=_WECOM_CALLBACK_DOC,
+)
+@raises(WecomCallbackDisabled, WecomCallbackForbidden, WecomCallbackMalformed)
+def wecom_callback_verify(
+    request: HttpRequest, msg_signature: str, timestamp: str, nonce: str, echostr: str
+) -> HttpResponse:
+    plain = callback_verify_url(
+        msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, echostr=echostr
+    )
+    return HttpResponse(plain, content_type="text/plain; charset=utf-8")
+
+
+@router.post(
+    "/wecom/callback",
+    auth=None,
+    response={200: str},
+    summary="企业微信事件回调（客户变更 change_external_contact、客户群变更 change_external_chat）",
+    description=_WECOM_CALLBACK_DOC
+    + "重复推送或时间戳超出窗口的回调只应答 success，不会重复处理。",
+)
+@raises(
+    WecomCallbackDisabled, WecomCallbackForbidden, WecomCallbackMalformed, WecomCallbackTooLarge
+)
+def wecom_callback(
+    request: HttpRequest, msg_signature: str, timestamp: str, nonce: str
+) -> HttpResponse:
+    outcome = callback_receive(
+        msg_signature=msg_signature, timestamp=timestamp, nonce=nonce, body=request.body
+    )
+    if outcome != "published":
+        logger.info("wecom callback %s", outcome)
+    return HttpResponse("success", content_type="text/plain; charset=utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from freshloop.core import clock
 from freshloop.core.models import OutboxMessage
 
 
@@ -57,3 +58,42 @@ class SmsDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"sms#{self.message_id} {self.status}"
+
+
+class WecomSandboxMessageKind(models.TextChoices):
+    SINGLE = "single", "1:1 群发（客户）"
+    GROUP = "group", "客户群群发"
+    MOMENT = "moment", "客户朋友圈"
+    WELCOME = "welcome", "好友欢迎语"
+    GROUP_WELCOME_TEMPLATE = "group_welcome_template", "入群欢迎语模板"
+
+
+class WecomSandboxMessage(models.Model):
+    """One message the WeCom sandbox "sent": what a customer's simulated phone shows.
+
+    Written by `SandboxWecomClient` for every outbound call that carries content, one row per
+    recipient (a customer for 1:1 and moments and welcomes, a group for group messages), so
+    the whole loop can be watched without a real corp. Never written with a real corp.
+    """
+
+    kind = models.CharField("类型", max_length=32, choices=WecomSandboxMessageKind.choices)
+    staff_userid = models.CharField("发送成员", max_length=64, blank=True)
+    external_userid = models.CharField("客户 external_userid", max_length=64, blank=True)
+    chat_id = models.CharField("客户群 chat_id", max_length=64, blank=True)
+    wecom_id = models.CharField("msgid / jobid / 模板 ID", max_length=64, blank=True)
+    text = models.TextField("文本", blank=True)
+    attachments = models.JSONField("附件", default=list, blank=True)
+    created_at = models.DateTimeField("时间", default=clock.now)
+
+    class Meta:
+        verbose_name = "企业微信沙箱消息"
+        verbose_name_plural = "企业微信沙箱消息"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["external_userid", "created_at"], name="wecom_sbx_contact_idx"),
+            models.Index(fields=["chat_id", "created_at"], name="wecom_sbx_chat_idx"),
+            models.Index(fields=["wecom_id"], name="wecom_sbx_wecom_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.external_userid or self.chat_id} {self.wecom_id}"

@@ -1,0 +1,84 @@
+"""WeCom (企业微信) for every module: the API client, its sandbox, the callback handling.
+
+Higher modules (scrm, community) call `wecom_client()` and use the types below; the callback
+endpoint publishes `messaging.events.WecomContactChanged` / `WecomGroupChatChanged`; the
+errors are re-exported by `messaging.errors`. docs/scrm.md tells how to connect a real corp.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from freshloop.messaging.wecom.client import WechatpyWecomClient, WecomClient
+from freshloop.messaging.wecom.sandbox import (
+    SandboxWecomClient,
+    sandbox_contact_add,
+    sandbox_directory_reset,
+)
+from freshloop.messaging.wecom.types import (
+    WecomAttachment,
+    WecomContactPage,
+    WecomContent,
+    WecomExternalContact,
+    WecomFollowUser,
+    WecomGroupChat,
+    WecomGroupChatPage,
+    WecomGroupChatSummary,
+    WecomGroupMember,
+    WecomImage,
+    WecomLink,
+    WecomMassMessageResult,
+    WecomMiniProgram,
+    WecomSendResultPage,
+    WecomSendStatus,
+    WecomTag,
+    WecomTagGroup,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def wecom_client() -> WecomClient:
+    """The corp the settings configure (FRESHLOOP_WECOM_CORP_ID + 客户联系 secret), or the
+    sandbox when there is none. Cheap to build: the token lives in the shared cache."""
+    wecom = settings.FRESHLOOP.wecom
+    if wecom.configured:
+        return WechatpyWecomClient(
+            corp_id=wecom.corp_id,
+            secret=wecom.contact_secret,
+            timeout=wecom.timeout_seconds,
+            max_attempts=wecom.max_attempts,
+            backoff_seconds=wecom.backoff_seconds,
+        )
+    if settings.FRESHLOOP.is_production:
+        logger.warning("no WeCom corp configured: WeCom calls go to the sandbox and reach nobody")
+    return SandboxWecomClient()
+
+
+__all__ = [
+    "SandboxWecomClient",
+    "WechatpyWecomClient",
+    "WecomAttachment",
+    "WecomClient",
+    "WecomContactPage",
+    "WecomContent",
+    "WecomExternalContact",
+    "WecomFollowUser",
+    "WecomGroupChat",
+    "WecomGroupChatPage",
+    "WecomGroupChatSummary",
+    "WecomGroupMember",
+    "WecomImage",
+    "WecomLink",
+    "WecomMassMessageResult",
+    "WecomMiniProgram",
+    "WecomSendResultPage",
+    "WecomSendStatus",
+    "WecomTag",
+    "WecomTagGroup",
+    "sandbox_contact_add",
+    "sandbox_directory_reset",
+    "wecom_client",
+]
