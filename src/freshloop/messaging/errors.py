@@ -17,3 +17,21 @@ class SmsProviderUnknown(NotFound):
     code = "sms_provider_unknown"
     message = "不支持的短信服务商"
     status = 404
+
+
+class MarketingChannelUnknown(MalformedRequest):
+    code = "marketing_channel_unknown"
+    message = "不支持的消息通道"
+    status = 400
+
+
+class MarketingPersonUnknown(NotFound):
+    code = "marketing_person_unknown"
+    message = "找不到该用户"
+    status = 404
+
+
+class ConsentSourceUnknown(MalformedRequest):
+    code = "consent_source_unknown"
+    message = "不支持的订阅变更来源"
+    status = 400
