@@ -64,9 +64,12 @@ class TestMarketingSendConcurrency:
                     DispatchStatus.QUEUED,
                     DispatchStatus.SUPPRESSED,
                 ]
-                queued = MarketingDispatch.objects.get(person=person, status=DispatchStatus.QUEUED)
-                assert OutboxMessage.objects.filter(marketing_dispatch__person=person).count() == 1
+                today = MarketingDispatch.objects.filter(person=person, created_at=TEN_AM)
+                queued = today.get(status=DispatchStatus.QUEUED)
                 assert queued.outbox_message_id is not None
+                assert OutboxMessage.objects.filter(
+                    marketing_dispatch__person=person
+                ).count() == 1 + int(messaged_before)
 
     def test_the_same_step_delivered_twice_at_once_sends_once(self, settings: Any) -> None:
         settings.FRESHLOOP = dataclasses.replace(
