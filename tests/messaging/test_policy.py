@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from config.env import (
     ConfigurationError,
@@ -47,7 +48,7 @@ from freshloop.messaging.services import (
 )
 from freshloop.messaging.subscribers import policy_follows_merge
 from freshloop.messaging.tasks import release_held_marketing
-from tests.factories import make_person
+from tests.factories import make_person, make_staff_user
 
 STAFF = Actor(type="user", id="7", label="运营小王")
 NO_CAPS = MarketingPolicySettings(caps=())
@@ -551,3 +552,19 @@ class TestMerge:
         earlier.refresh_from_db()
         assert earlier.person_id == survivor.pk
         assert send(survivor, shanghai(2, 10)).reason_code == "opted_out"
+
+
+@pytest.mark.django_db
+class TestBackOffice:
+    def test_decisions_are_listed_and_shown_without_the_sealed_content(self, settings: Any) -> None:
+        use_policy(settings, NO_CAPS)
+        held = send(make_person(), shanghai(2, 23), source="mass:7")
+        client = Client()
+        client.force_login(make_staff_user("root", superuser=True))
+        listing = client.get("/admin/messaging/marketingdispatch/")
+        page = client.get(f"/admin/messaging/marketingdispatch/{held.pk}/change/")
+        consents = client.get("/admin/messaging/marketingconsent/")
+        assert (listing.status_code, page.status_code, consents.status_code) == (200, 200, 200)
+        assert "免打扰时段，08:00 发送" in listing.content.decode()
+        assert "spring_promo" in page.content.decode()
+        assert "params_sealed" not in page.content.decode()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from freshloop.core.admin_base import ReadOnlyAdmin
-from freshloop.messaging.models import SmsDelivery
+from freshloop.messaging.models import MarketingConsent, MarketingDispatch, SmsDelivery
 
 
 @admin.register(SmsDelivery)
@@ -21,3 +21,29 @@ class SmsDeliveryAdmin(ReadOnlyAdmin):
     )
     list_filter = ("provider", "status", "purpose")
     search_fields = ("provider_message_id",)
+
+
+@admin.register(MarketingDispatch)
+class MarketingDispatchAdmin(ReadOnlyAdmin):
+    # Written only by the policy (`marketing_send`, the release job); held content is sealed
+    # and not shown. Consent changes go through the services, which audit them.
+    list_display = (
+        "person",
+        "channel",
+        "message_class",
+        "purpose",
+        "source",
+        "status",
+        "reason",
+        "scheduled_for",
+        "created_at",
+    )
+    list_filter = ("channel", "message_class", "status", "reason_code")
+    search_fields = ("source", "purpose", "dedupe_key")
+    exclude = ("held_payload", "held_destination")
+
+
+@admin.register(MarketingConsent)
+class MarketingConsentAdmin(ReadOnlyAdmin):
+    list_display = ("person", "channel", "opted_out", "source", "changed_at")
+    list_filter = ("channel", "opted_out", "source")
