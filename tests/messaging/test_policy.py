@@ -524,9 +524,13 @@ class TestErase:
         assert (held.held_payload, held.held_destination, held.scheduled_for) == ({}, "", None)
         assert release(shanghai(3, 8)).due == 0
         assert not MarketingConsent.objects.filter(person=person).exists()
-        # the decision stays only as an anonymous count
+        # the marketing text still waiting in the outbox is withdrawn, address and all
         sent.refresh_from_db()
-        assert sent.status == DispatchStatus.QUEUED
+        assert (sent.status, sent.reason_code) == (DispatchStatus.SUPPRESSED, "person_erased")
+        withdrawn = OutboxMessage.objects.get(pk=sent.outbox_message_id)
+        assert (withdrawn.status, withdrawn.destination, withdrawn.payload) == ("failed", "", {})
+        # the decisions stay only as anonymous facts
+        assert MarketingDispatch.objects.filter(person=person).count() == 2
         # and no new marketing send reaches an erased person
         assert send(person, shanghai(4, 10)).reason_code == "person_erased"
 

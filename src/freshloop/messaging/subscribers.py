@@ -1,7 +1,7 @@
 """How messaging reacts to identity: a merge moves the policy's records to the surviving
 OneID (an opt-out on either side stays an opt-out), PIPL export lists them, and erasure
-scrubs them — held content and addresses are destroyed, held sends never go out, and the
-decisions stay only as anonymous counts (channel, purpose, source, status, times)."""
+scrubs them — held content and addresses are destroyed, held and still-waiting marketing
+sends never go out, and the decisions stay only as anonymous counts (channel, purpose, source, status, times)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from typing import Any
 from django.db import transaction
 
 from freshloop.core.events import subscribe
+from freshloop.core.models import OutboxStatus
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.services import register_export_section
-from freshloop.messaging.models import DispatchStatus, MarketingConsent, MarketingDispatch
+from freshloop.messaging.models import (
+    DispatchStatus,
+    MarketingConsent,
+    MarketingDispatch,
+    MessageClass,
+)
 
 
 @subscribe(IdentityMerged)
@@ -39,8 +45,30 @@ def policy_follows_merge(event: IdentityMerged) -> None:
 
 def marketing_records_erase(*, person_id: int) -> int:
     """Scrub a person's decisions (idempotent): held sends are suppressed with their content
-    and address destroyed; consent rows go (an erased person is never messaged again)."""
+    and address destroyed; marketing messages still waiting in the outbox are withdrawn (a
+    relay already sending one may still deliver it); consent rows go (an erased person is
+    never messaged again)."""
     with transaction.atomic():
+        waiting = MarketingDispatch.objects.filter(
+            person_id=person_id,
+            message_class=MessageClass.MARKETING,
+            status=DispatchStatus.QUEUED,
+            outbox_message__status=OutboxStatus.PENDING,
+        )
+        for dispatch in waiting:
+            # Written row by row: the address is a sealed field.
+            message = dispatch.outbox_message
+            if message is None:
+                continue
+            message.status = OutboxStatus.FAILED
+            message.destination = ""
+            message.payload = {}
+            message.last_error = "withdrawn: person erased (PIPL)"
+            message.save(update_fields=["status", "destination", "payload", "last_error"])
+            dispatch.status = DispatchStatus.SUPPRESSED
+            dispatch.reason_code = "person_erased"
+            dispatch.reason = "用户已注销，个人信息已删除"
+            dispatch.save(update_fields=["status", "reason_code", "reason"])
         MarketingDispatch.objects.filter(person_id=person_id, status=DispatchStatus.HELD).update(
             status=DispatchStatus.SUPPRESSED,
             reason_code="person_erased",
