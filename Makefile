@@ -10,16 +10,17 @@ PYTHON ?= python3
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMPS)/deps: pyproject.toml | $(PY)
+# The stamp lives inside the virtualenv: a venv deleted or rebuilt gets its packages again.
+$(VENV)/.deps-installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
-	@mkdir -p $(STAMPS) && touch $@
+	@touch $@
 
 $(STAMPS)/npm: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(STAMPS) && touch $@
 
-install: $(STAMPS)/deps assets
+install: $(VENV)/.deps-installed assets
 
 # Debian packages the browser tests and the demo need (chromium, CJK fonts, ffmpeg), installed
 # when missing: as root, through sudo, or the script stops and prints the command to run.

@@ -296,6 +296,91 @@ def _read_proxies(name: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class FrequencyCap:
+    """At most `limit` marketing messages per person per channel in the last `days` calendar
+    days (Asia/Shanghai, today included)."""
+
+    limit: int
+    days: int
+
+
+WecomMassWindow = Literal["day", "week", "month"]
+
+
+@dataclass(frozen=True)
+class MarketingPolicySettings:
+    """The outbound message policy for marketing sends (docs/operator-guide.md, "Outbound
+    message policy"); transactional messages never pass through it."""
+
+    caps: tuple[FrequencyCap, ...] = (FrequencyCap(limit=1, days=1), FrequencyCap(limit=4, days=7))
+    # Minutes after midnight, Asia/Shanghai; equal start and end switch quiet hours off.
+    quiet_start_minute: int = 22 * 60
+    quiet_end_minute: int = 8 * 60
+    # WeCom's own rule for 企业群发 per external contact (developer.work.weixin.qq.com
+    # /document/path/92135): per month as many as the month has days, or per week 7, or per
+    # day 1, as the corp chose in 群发助手; 0 means the platform's number for the window.
+    wecom_mass_window: WecomMassWindow = "month"
+    wecom_mass_limit: int = 0
+
+
+def _parse_caps(raw: str) -> tuple[FrequencyCap, ...]:
+    """`1/1d,4/7d` → caps; `off` → none."""
+    if raw.strip().lower() == "off":
+        return ()
+    caps = []
+    for entry in raw.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        limit, sep, days = entry.partition("/")
+        if not sep or not days.endswith("d") or not limit.isdigit() or not days[:-1].isdigit():
+            raise ConfigurationError(
+                f"FRESHLOOP_MARKETING_CAPS entries must look like '<count>/<days>d', got {entry!r}"
+            )
+        cap = FrequencyCap(limit=int(limit), days=int(days[:-1]))
+        if cap.days < 1 or cap.days > 366:
+            raise ConfigurationError("FRESHLOOP_MARKETING_CAPS windows must be 1 to 366 days")
+        caps.append(cap)
+    return tuple(caps)
+
+
+def _parse_clock_minute(name: str, raw: str) -> int:
+    hours, sep, minutes = raw.strip().partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit():
+        raise ConfigurationError(f"{name} must look like '22:00-08:00' or 'off', got {raw!r}")
+    value = int(hours) * 60 + int(minutes)
+    if int(hours) > 23 or int(minutes) > 59:
+        raise ConfigurationError(f"{name} times must be between 00:00 and 23:59, got {raw!r}")
+    return value
+
+
+def _load_marketing_policy() -> MarketingPolicySettings:
+    defaults = MarketingPolicySettings()
+    raw_caps = os.environ.get("FRESHLOOP_MARKETING_CAPS", "").strip()
+    raw_quiet = os.environ.get("FRESHLOOP_MARKETING_QUIET_HOURS", "").strip()
+    quiet_start, quiet_end = defaults.quiet_start_minute, defaults.quiet_end_minute
+    if raw_quiet.lower() == "off":
+        quiet_start = quiet_end = 0
+    elif raw_quiet:
+        start, sep, end = raw_quiet.partition("-")
+        if not sep:
+            raise ConfigurationError(
+                f"FRESHLOOP_MARKETING_QUIET_HOURS must look like '22:00-08:00', got {raw_quiet!r}"
+            )
+        quiet_start = _parse_clock_minute("FRESHLOOP_MARKETING_QUIET_HOURS", start)
+        quiet_end = _parse_clock_minute("FRESHLOOP_MARKETING_QUIET_HOURS", end)
+    return MarketingPolicySettings(
+        caps=_parse_caps(raw_caps) if raw_caps else defaults.caps,
+        quiet_start_minute=quiet_start,
+        quiet_end_minute=quiet_end,
+        wecom_mass_window=_read_choice(  # type: ignore[arg-type]
+            "FRESHLOOP_WECOM_MASS_WINDOW", "month", {"day", "week", "month"}
+        ),
+        wecom_mass_limit=_read_int("FRESHLOOP_WECOM_MASS_LIMIT", 0, minimum=0),
+    )
+
+
+@dataclass(frozen=True)
 class FreshloopSettings:
     environment: Environment
     debug: bool
@@ -315,6 +400,7 @@ class FreshloopSettings:
     sms_provider: SmsProviderName
     sms_sandbox_echo: bool
     sms_gateway: SmsGatewaySettings
+    marketing_policy: MarketingPolicySettings
     otp_ttl_seconds: int
     otp_max_attempts: int
     otp_lock_seconds: int
@@ -440,6 +526,7 @@ def load_settings() -> FreshloopSettings:
         sms_provider=sms_provider,  # type: ignore[arg-type]
         sms_sandbox_echo=_read_bool("FRESHLOOP_SMS_SANDBOX_ECHO", not production),
         sms_gateway=sms_gateway,
+        marketing_policy=_load_marketing_policy(),
         otp_ttl_seconds=_read_int("FRESHLOOP_OTP_TTL_SECONDS", 300, minimum=30),
         otp_max_attempts=_read_int("FRESHLOOP_OTP_MAX_ATTEMPTS", 5, minimum=1),
         otp_lock_seconds=_read_int("FRESHLOOP_OTP_LOCK_SECONDS", 900, minimum=60),

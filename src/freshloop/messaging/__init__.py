@@ -2,7 +2,8 @@
 WeCom adapter every module uses (`messaging.wecom`: client, sandbox, callbacks; docs/scrm.md).
 
 Rows are queued in `core.outbox` in the writer's transaction; this module owns the channels'
-senders and providers, and (with the SCRM issue) the policy every marketing message passes:
-consent, frequency caps, quiet hours. Transactional messages (login codes, payment notices)
-skip that policy. Modules below messaging (identity) queue through `core.outbox` directly.
+senders and providers, and the policy every marketing message passes (`marketing_send`:
+consent, frequency caps, quiet hours, WeCom's 企业群发 limit, dedupe, a decision per message).
+Transactional messages (login codes, payment notices) bypass that policy. Modules below
+messaging (identity) queue through `core.outbox` directly.
 """

@@ -9,7 +9,13 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from freshloop.core.outbox import register_sender
+        from freshloop.messaging import (
+            subscribers,  # noqa: F401  (IdentityMerged, PersonErased, PIPL export)
+            tasks,  # noqa: F401  (registers the huey jobs)
+        )
         from freshloop.messaging.providers import AlertChannelSender, SmsChannelSender
+        from freshloop.messaging.services import PolicyRecordingSender
 
-        register_sender(SmsChannelSender.channel, SmsChannelSender())
+        # Texts the marketing policy queued are marked sent once the provider takes them.
+        register_sender(SmsChannelSender.channel, PolicyRecordingSender(SmsChannelSender()))
         register_sender(AlertChannelSender.channel, AlertChannelSender())

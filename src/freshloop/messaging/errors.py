@@ -194,4 +194,21 @@ class WecomCallbackMalformed(MalformedRequest):
 class WecomCallbackTooLarge(MalformedRequest):
     code = "wecom_callback_too_large"
     message = "企业微信回调内容过大"
+
+
+class MarketingChannelUnknown(MalformedRequest):
+    code = "marketing_channel_unknown"
+    message = "不支持的消息通道"
+    status = 400
+
+
+class MarketingPersonUnknown(NotFound):
+    code = "marketing_person_unknown"
+    message = "找不到该用户"
+    status = 404
+
+
+class ConsentSourceUnknown(MalformedRequest):
+    code = "consent_source_unknown"
+    message = "不支持的订阅变更来源"
     status = 400

@@ -1,4 +1,6 @@
-"""What became of each text message after it left: the provider's id and its delivery receipt."""
+"""What became of each outbound message: a text's provider id and delivery receipt, the
+marketing policy's decision on every message sent to a person (consent, caps, quiet hours),
+and what the WeCom sandbox was asked to send."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ from django.db import models
 from django.db.models import Q
 
 from freshloop.core import clock
+from freshloop.core.fields import EncryptedJSONField, EncryptedTextField
 from freshloop.core.models import OutboxMessage
+from freshloop.identity.models import Person
 
 
 class SmsDeliveryStatus(models.TextChoices):
@@ -97,3 +101,122 @@ class WecomSandboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.external_userid or self.chat_id} {self.wecom_id}"
+
+
+# --- the outbound message policy (docs/operator-guide.md, "Outbound message policy") -----
+
+
+class MessageClass(models.TextChoices):
+    # Login codes, payment, refund and shipping notices: sent at once, no caps, no quiet
+    # hours, no consent needed (the person asked for them or must be told).
+    TRANSACTIONAL = "transactional", "交易类"
+    # Everything else (journeys, mass messages, reminders): passes `marketing_send`'s policy.
+    MARKETING = "marketing", "营销类"
+
+
+class MarketingChannel(models.TextChoices):
+    """Channels a marketing message may leave by; consent and caps are kept per channel."""
+
+    SMS = "sms", "短信"
+    # 1:1 customer messages through WeCom 企业群发 (add_msg_template): a staff member must
+    # confirm each task in the WeCom client before it reaches the customer.
+    WECOM = "wecom", "企业微信"
+    IN_APP = "in_app", "站内信"
+
+
+class ConsentSource(models.TextChoices):
+    SELF = "self", "本人退订/订阅"
+    STAFF = "staff", "员工操作"
+    IMPORT = "import", "导入"
+
+
+class MarketingConsent(models.Model):
+    """A person's marketing consent on one channel (opt-out model: no row means allowed).
+
+    The row is also the lock every marketing send for this person and channel takes
+    (`locks.consent_lock`), so two sends racing for the last place under a cap queue up.
+    """
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="marketing_consents", verbose_name="用户"
+    )
+    channel = models.CharField("通道", max_length=16, choices=MarketingChannel.choices)
+    opted_out = models.BooleanField("已退订", default=False)
+    source = models.CharField("变更来源", max_length=16, choices=ConsentSource.choices, blank=True)
+    changed_at = models.DateTimeField("变更时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "营销消息订阅"
+        verbose_name_plural = "营销消息订阅"
+        constraints = [
+            models.UniqueConstraint(fields=["person", "channel"], name="marketing_consent_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id}/{self.channel} {'opted out' if self.opted_out else 'ok'}"
+
+
+class DispatchStatus(models.TextChoices):
+    QUEUED = "queued", "已排队"
+    HELD = "held", "免打扰暂缓"
+    PENDING_CONFIRMATION = "pending_confirmation", "待员工确认"
+    SENT = "sent", "已发送"
+    SUPPRESSED = "suppressed", "未发送(规则拦截)"
+    FAILED = "failed", "发送失败"
+
+
+# Statuses that count against caps, from the moment the send was queued (`queued_at`).
+COUNTED_STATUSES = (
+    DispatchStatus.QUEUED,
+    DispatchStatus.PENDING_CONFIRMATION,
+    DispatchStatus.SENT,
+)
+
+
+class MarketingDispatch(models.Model):
+    """The decision on one outbound message for one person, and what became of it.
+
+    Marketing sends get one each from `marketing_send` (queued, held, suppressed); a
+    transactional send recorded through `transactional_send` gets one too, for the timeline.
+    A held send keeps its content (sealed) until it is released or erased.
+    """
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="marketing_dispatches", verbose_name="用户"
+    )
+    channel = models.CharField("通道", max_length=16, choices=MarketingChannel.choices)
+    message_class = models.CharField("消息类别", max_length=16, choices=MessageClass.choices)
+    purpose = models.CharField("用途", max_length=64)
+    source = models.CharField("来源", max_length=128, blank=True)
+    dedupe_key = models.CharField("去重键", max_length=128, unique=True)
+    status = models.CharField("状态", max_length=24, choices=DispatchStatus.choices)
+    reason_code = models.CharField("原因代码", max_length=32)
+    reason = models.CharField("原因", max_length=128)
+    scheduled_for = models.DateTimeField("计划发送时间", null=True, blank=True)
+    outbox_message = models.OneToOneField(
+        OutboxMessage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="marketing_dispatch",
+        verbose_name="外发消息",
+    )
+    held_payload = EncryptedJSONField("暂缓内容", default=dict, blank=True)
+    held_destination = EncryptedTextField("暂缓收件方", blank=True)
+    created_at = models.DateTimeField("创建时间")
+    decided_at = models.DateTimeField("判定时间")
+    queued_at = models.DateTimeField("排队时间", null=True, blank=True)
+    sent_at = models.DateTimeField("发送时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "消息发送判定"
+        verbose_name_plural = "消息发送判定"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["person", "channel", "queued_at"], name="dispatch_cap_idx"),
+            models.Index(fields=["status", "scheduled_for"], name="dispatch_held_idx"),
+            models.Index(fields=["person", "created_at"], name="dispatch_timeline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.person_id} {self.status} ({self.reason_code})"

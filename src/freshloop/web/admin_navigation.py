@@ -88,6 +88,8 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("审计日志", "history", "core.auditlog"),
             ("外发消息(Outbox)", "outbox", "core.outboxmessage"),
             ("短信回执", "sms", "messaging.smsdelivery"),
+            ("消息发送判定", "rule", "messaging.marketingdispatch"),
+            ("营销消息订阅", "unsubscribe", "messaging.marketingconsent"),
             ("后台任务心跳", "monitor_heart", "core.workerheartbeat"),
             ("API 密钥", "key", "core.apikey"),
         ),
