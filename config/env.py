@@ -430,6 +430,8 @@ class FreshloopSettings:
     db_pool_max: int
     page_cache_seconds: int
     wecom: WecomSettings = field(default_factory=WecomSettings)
+    # Where customers reach the H5 shop from outside (links in WeCom messages, posters).
+    public_base_url: str = "http://127.0.0.1:8000"
 
     @property
     def is_production(self) -> bool:
@@ -572,4 +574,7 @@ def load_settings() -> FreshloopSettings:
             "FRESHLOOP_PAGE_CACHE_SECONDS", 0 if environment == "test" else 10, minimum=0
         ),
         wecom=_load_wecom(),
+        public_base_url=(
+            os.environ.get("FRESHLOOP_PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000"
+        ).rstrip("/"),
     )

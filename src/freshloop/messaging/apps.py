@@ -15,7 +15,9 @@ class MessagingConfig(AppConfig):
         )
         from freshloop.messaging.providers import AlertChannelSender, SmsChannelSender
         from freshloop.messaging.services import PolicyRecordingSender
+        from freshloop.messaging.wecom.sender import WECOM_CHANNEL, WecomChannelSender
 
         # Texts the marketing policy queued are marked sent once the provider takes them.
         register_sender(SmsChannelSender.channel, PolicyRecordingSender(SmsChannelSender()))
         register_sender(AlertChannelSender.channel, AlertChannelSender())
+        register_sender(WECOM_CHANNEL, PolicyRecordingSender(WecomChannelSender()))

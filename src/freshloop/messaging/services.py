@@ -48,6 +48,10 @@ from freshloop.messaging.models import (
     SmsDeliveryStatus,
 )
 
+# Re-exported for the modules that queue WeCom messages (scrm's journeys and mass messages).
+from freshloop.messaging.wecom.sender import WECOM_CHANNEL as WECOM_CHANNEL
+from freshloop.messaging.wecom.sender import wecom_payload as wecom_payload
+
 if TYPE_CHECKING:
     from freshloop.messaging.providers import SmsReceipt
 

@@ -19,16 +19,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from freshloop.catalog.models import Sku
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import DomainError
 from freshloop.datahub.tags.services import manual_tag_add, manual_tag_text_clean
 from freshloop.identity.models import Person, PersonStatus
+from freshloop.messaging.services import WECOM_CHANNEL, marketing_send, wecom_payload
 from freshloop.orders.models import BOUGHT_STATUSES, Order
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.services import coupon_issue
+from freshloop.scrm.contacts import contact_for_person
 from freshloop.scrm.errors import JourneyInvalid, JourneyNotRunnable
 from freshloop.scrm.models import (
     EnrollmentStatus,
@@ -54,10 +58,12 @@ CONVERSION_WINDOW = dt.timedelta(days=7)
 STEP_TYPES = {
     "wait": "等待",
     "condition": "条件",
+    "message": "企业微信消息",
     "coupon": "发优惠券",
     "task": "员工任务",
     "tag": "打标签",
 }
+MAX_MESSAGE_CHARS = 1000
 CONDITIONS = {
     "unpaid_since_entry": "进入旅程后仍未支付",
     "paid_since_entry": "进入旅程后已支付",
@@ -83,7 +89,10 @@ def steps_check(steps: Any) -> list[dict[str, Any]]:
         where = f"steps.{index}"
         if not isinstance(step, dict) or step.get("type") not in STEP_TYPES:
             problems.append(
-                (f"{where}.type", "步骤类型只能是等待、条件、发优惠券、员工任务或打标签")
+                (
+                    f"{where}.type",
+                    "步骤类型只能是等待、条件、企业微信消息、发优惠券、员工任务或打标签",
+                )
             )
             continue
         kind = step["type"]
@@ -95,6 +104,20 @@ def steps_check(steps: Any) -> list[dict[str, Any]]:
             if step.get("check") not in CONDITIONS:
                 problems.append((f"{where}.check", "未知的条件"))
             clean.append({"type": kind, "check": step.get("check")})
+        elif kind == "message":
+            text = step.get("text")
+            if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
+                problems.append((f"{where}.text", f"请填写消息内容（最多 {MAX_MESSAGE_CHARS} 字）"))
+            product_cards = step.get("product_cards", False)
+            if not isinstance(product_cards, bool):
+                problems.append((f"{where}.product_cards", "是否附商品卡片应为是或否"))
+            clean.append(
+                {
+                    "type": kind,
+                    "text": text.strip() if isinstance(text, str) else text,
+                    "product_cards": product_cards is True,
+                }
+            )
         elif kind == "coupon":
             template_id = step.get("template_id")
             if (
@@ -264,7 +287,8 @@ def _condition(enrollment: JourneyEnrollment, step: dict[str, Any]) -> StepResul
 
 
 def _source(enrollment: JourneyEnrollment, index: int) -> str:
-    return f"journey:{enrollment.journey_id}:v{enrollment.version.number}:step:{index + 1}"
+    """Who did it, for the customer's timeline: "journey:12:step:3" (messaging's label)."""
+    return f"journey:{enrollment.journey_id}:step:{index + 1}"
 
 
 def _coupon(enrollment: JourneyEnrollment, step: dict[str, Any], index: int) -> StepResult:
@@ -308,10 +332,55 @@ def _tag(enrollment: JourneyEnrollment, step: dict[str, Any]) -> StepResult:
     return StepResult(StepOutcome.DONE, f"已打标签：{step['tag']}")
 
 
+def _product_cards(enrollment: JourneyEnrollment, index: int) -> list[dict[str, str]]:
+    """Link cards for the products the trigger was about (the abandoned cart's), each with a
+    tracking code so an order through it can be attributed to the journey step."""
+    sku_ids = [int(sku) for sku in enrollment.context.get("sku_ids", [])][:3]
+    base = settings.FRESHLOOP.public_base_url
+    tracking = f"j{enrollment.journey_id}s{index + 1}"
+    return [
+        {
+            "title": sku.product.name,
+            "desc": f"{sku.spec} · ¥{sku.price_fen / 100:.2f}",
+            "url": f"{base}/m/products/{sku.product_id}?sku={sku.pk}&from={tracking}",
+        }
+        for sku in Sku.objects.filter(pk__in=sku_ids).select_related("product").order_by("pk")
+    ]
+
+
+def _message(enrollment: JourneyEnrollment, step: dict[str, Any], index: int) -> StepResult:
+    """A 1:1 WeCom message from the customer's own 跟进人, through the marketing policy
+    (consent, caps, quiet hours, WeCom's limit); held or suppressed sends are reported."""
+    contact = contact_for_person(person_id=enrollment.person_id)
+    if contact is None:
+        return StepResult(StepOutcome.SKIPPED, "不是企业微信好友，无法发送")
+    dispatch = marketing_send(
+        person_id=enrollment.person_id,
+        channel=WECOM_CHANNEL,
+        payload=wecom_payload(
+            sender=contact.follow_userid,
+            text=step["text"],
+            links=_product_cards(enrollment, index) if step.get("product_cards") else [],
+        ),
+        destination=contact.external_userid,
+        purpose="journey",
+        source=_source(enrollment, index),
+        dedupe_key=f"journey-enrollment:{enrollment.pk}:step:{index}",
+    )
+    if dispatch.status == "suppressed":
+        return StepResult(StepOutcome.SKIPPED, f"未发送：{dispatch.reason}"[:200])
+    label = "已暂缓" if dispatch.status == "held" else "已发送"
+    return StepResult(
+        StepOutcome.DONE, f"{label}：{dispatch.reason or contact.follow_userid}"[:200]
+    )
+
+
 def _execute(
     enrollment: JourneyEnrollment, step: dict[str, Any], index: int, now: dt.datetime
 ) -> StepResult:
     kind = step["type"]
+    if kind == "message":
+        return _message(enrollment, step, index)
     if kind == "condition":
         return _condition(enrollment, step)
     if kind == "coupon":

@@ -10,6 +10,37 @@ from freshloop.identity.models import Person
 class JourneyTrigger(models.TextChoices):
     LIVE_CART_ABANDONED = "live_cart_abandoned", "直播间加购未支付"
     ORDER_PAID = "order_paid", "支付成功"
+    CONTACT_ADDED = "contact_added", "新添加企业微信好友"
+
+
+class ContactStatus(models.TextChoices):
+    ACTIVE = "active", "好友"
+    LOST = "lost", "客户已删除员工"
+    REMOVED = "removed", "员工已删除客户"
+
+
+class WecomContact(models.Model):
+    """A WeCom external contact (客户) tied to its OneID, with the staff member who follows
+    it (跟进人): the one who sends it 1:1 messages."""
+
+    external_userid = models.CharField("外部联系人ID", max_length=64, unique=True)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    follow_userid = models.CharField("跟进员工", max_length=64)
+    name = models.CharField("微信昵称", max_length=64, blank=True)
+    state = models.CharField("来源渠道", max_length=64, blank=True, help_text="联系我/活码的 state")
+    status = models.CharField(
+        "状态", max_length=16, choices=ContactStatus.choices, default=ContactStatus.ACTIVE
+    )
+    added_at = models.DateTimeField("添加时间")
+    updated_at = models.DateTimeField("更新时间")
+
+    class Meta:
+        verbose_name = "企业微信客户"
+        verbose_name_plural = "企业微信客户"
+        indexes = [models.Index(fields=["person", "status"])]
+
+    def __str__(self) -> str:
+        return self.name or self.external_userid
 
 
 class JourneyStatus(models.TextChoices):

@@ -5,14 +5,21 @@ from __future__ import annotations
 from freshloop.core.events import subscribe
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.live.events import LiveCartAbandoned
+from freshloop.messaging.events import WecomContactChanged
 from freshloop.orders.events import OrderPaid
+from freshloop.scrm.contacts import (
+    contact_status_set,
+    contact_sync,
+    contacts_erase,
+    contacts_follow_merge,
+)
 from freshloop.scrm.journeys import (
     enrollment_convert,
     enrollments_erase,
     enrollments_follow_merge,
     journey_enroll,
 )
-from freshloop.scrm.models import JourneyTrigger
+from freshloop.scrm.models import ContactStatus, JourneyTrigger
 
 
 @subscribe(LiveCartAbandoned, durable=True)
@@ -46,13 +53,43 @@ def enrol_paid_order_and_convert(event: OrderPaid) -> None:
     )
 
 
+ADDED = {"add_external_contact", "add_half_external_contact", "edit_external_contact"}
+
+
+@subscribe(WecomContactChanged, durable=True)
+def contact_changed(event: WecomContactChanged) -> None:
+    """A customer added (or edited) in WeCom gets its OneID and, when new, enters the journeys
+    triggered by 新添加企业微信好友; a lost contact is no longer messaged. Durable and
+    idempotent (one contact per external_userid, one enrolment per contact and staff)."""
+    if event.change_type in ADDED:
+        contact = contact_sync(
+            corp_id=event.corp_id,
+            external_userid=event.external_userid,
+            staff_userid=event.staff_userid,
+            state=event.state,
+        )
+        if event.change_type == "add_external_contact":
+            journey_enroll(
+                trigger=JourneyTrigger.CONTACT_ADDED,
+                person_id=contact.person_id,
+                trigger_key=f"wecom:{event.external_userid}:{event.staff_userid}",
+                context={"staff_userid": event.staff_userid, "state": event.state},
+            )
+    elif event.change_type == "del_follow_user":
+        contact_status_set(external_userid=event.external_userid, status=ContactStatus.LOST)
+    elif event.change_type == "del_external_contact":
+        contact_status_set(external_userid=event.external_userid, status=ContactStatus.REMOVED)
+
+
 @subscribe(IdentityMerged)
 def journeys_follow_merge(event: IdentityMerged) -> None:
     enrollments_follow_merge(
         from_person_id=event.from_person_id, into_person_id=event.into_person_id
     )
+    contacts_follow_merge(from_person_id=event.from_person_id, into_person_id=event.into_person_id)
 
 
 @subscribe(PersonErased, durable=True)
 def journeys_erased(event: PersonErased) -> None:
     enrollments_erase(person_id=event.person_id)
+    contacts_erase(person_id=event.person_id)
