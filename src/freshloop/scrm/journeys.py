@@ -21,6 +21,7 @@ from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from freshloop.catalog.models import Sku
 from freshloop.core import clock
@@ -262,6 +263,42 @@ def journey_enroll(
     return entered
 
 
+def journey_enroll_people(
+    *, journey: Journey, person_ids: list[int], trigger_key: str, context: dict[str, Any]
+) -> int:
+    """Enrol many people in one running journey at once (an audience: a segment pushed into a
+    journey, a mass campaign). Idempotent per person and trigger key, like `journey_enroll`;
+    returns how many entered now."""
+    if journey.status != JourneyStatus.ACTIVE or journey.current_version_id is None:
+        raise JourneyNotRunnable()
+    now = clock.now()
+    active = set(
+        Person.objects.filter(pk__in=person_ids, status=PersonStatus.ACTIVE).values_list(
+            "pk", flat=True
+        )
+    )
+    before = JourneyEnrollment.objects.filter(journey=journey, trigger_key=trigger_key).count()
+    JourneyEnrollment.objects.bulk_create(
+        [
+            JourneyEnrollment(
+                journey=journey,
+                version_id=journey.current_version_id,
+                person_id=person_id,
+                trigger_key=trigger_key[:128],
+                context=context,
+                next_run_at=now,
+                entered_at=now,
+            )
+            for person_id in sorted(active)
+        ],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    return (
+        JourneyEnrollment.objects.filter(journey=journey, trigger_key=trigger_key).count() - before
+    )
+
+
 # --- running ------------------------------------------------------------------------------
 
 
@@ -348,7 +385,9 @@ def _product_cards(enrollment: JourneyEnrollment, index: int) -> list[dict[str, 
     ]
 
 
-def _message(enrollment: JourneyEnrollment, step: dict[str, Any], index: int) -> StepResult:
+def _message(
+    enrollment: JourneyEnrollment, step: dict[str, Any], index: int, now: dt.datetime
+) -> StepResult:
     """A 1:1 WeCom message from the customer's own 跟进人, through the marketing policy
     (consent, caps, quiet hours, WeCom's limit); held or suppressed sends are reported."""
     contact = contact_for_person(person_id=enrollment.person_id)
@@ -366,6 +405,7 @@ def _message(enrollment: JourneyEnrollment, step: dict[str, Any], index: int) ->
         purpose="journey",
         source=_source(enrollment, index),
         dedupe_key=f"journey-enrollment:{enrollment.pk}:step:{index}",
+        now=now,
     )
     if dispatch.status == "suppressed":
         return StepResult(StepOutcome.SKIPPED, f"未发送：{dispatch.reason}"[:200])
@@ -380,7 +420,7 @@ def _execute(
 ) -> StepResult:
     kind = step["type"]
     if kind == "message":
-        return _message(enrollment, step, index)
+        return _message(enrollment, step, index, now)
     if kind == "condition":
         return _condition(enrollment, step)
     if kind == "coupon":
@@ -442,18 +482,21 @@ class RunResult:
     steps: int  # steps executed for them (waits are scheduled, not counted)
 
 
-def journeys_run_due(*, now: dt.datetime | None = None, limit: int = RUN_BATCH) -> RunResult:
-    """Advance up to `limit` due enrolments, oldest due first."""
+def journeys_run_due(
+    *, now: dt.datetime | None = None, limit: int = RUN_BATCH, shard: int = 0, shards: int = 1
+) -> RunResult:
+    """Advance up to `limit` due enrolments, oldest due first. With `shards` > 1 a runner
+    takes only the enrolments whose id falls in its `shard`, so parallel workers never
+    contend for the same customers (a stray overlap is still safe: steps are claimed)."""
     now = now or clock.now()
-    due = list(
-        JourneyEnrollment.objects.filter(
-            status=EnrollmentStatus.ACTIVE,
-            next_run_at__lte=now,
-            journey__status=JourneyStatus.ACTIVE,
-        )
-        .select_related("version")
-        .order_by("next_run_at", "id")[:limit]
+    due_filter = JourneyEnrollment.objects.filter(
+        status=EnrollmentStatus.ACTIVE,
+        next_run_at__lte=now,
+        journey__status=JourneyStatus.ACTIVE,
     )
+    if shards > 1:
+        due_filter = due_filter.annotate(shard_of=F("id") % shards).filter(shard_of=shard)
+    due = list(due_filter.select_related("version").order_by("next_run_at", "id")[:limit])
     return RunResult(
         enrollments=len(due), steps=sum(_advance(enrollment, now) for enrollment in due)
     )
