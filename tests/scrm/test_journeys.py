@@ -259,3 +259,53 @@ class TestVersions:
         journey.refresh_from_db()
         with pytest.raises(JourneyNotRunnable):
             journey_status_set(journey=journey, status="active", actor=OPERATOR)
+
+
+class TestAudienceAndShards:
+    def test_an_audience_enters_once_and_two_shards_share_the_work(
+        self, at: Callable[[float], Any]
+    ) -> None:
+        # given a running journey that tags, and an audience of five (one erased)
+        from freshloop.identity.models import Person, PersonStatus
+        from freshloop.scrm.services import journey_enroll_people
+
+        journey = running_journey([{"type": "tag", "tag": "秋季上新"}], trigger="order_paid")
+        people = [make_person() for _ in range(5)]
+        Person.objects.filter(pk=people[4].pk).update(status=PersonStatus.ERASED)
+        ids = [person.pk for person in people]
+        # when the audience is pushed in twice and two shards run
+        with at(0):
+            assert (
+                journey_enroll_people(
+                    journey=journey, person_ids=ids, trigger_key="seg:7", context={}
+                )
+                == 4
+            )
+            assert (
+                journey_enroll_people(
+                    journey=journey, person_ids=ids, trigger_key="seg:7", context={}
+                )
+                == 0
+            )
+            first = journeys_run_due(shard=0, shards=2)
+            second = journeys_run_due(shard=1, shards=2)
+        # then each active person ran the step once, split between the shards
+        assert first.steps + second.steps == 4
+        assert first.steps > 0
+        assert second.steps > 0
+        assert JourneyStepRun.objects.count() == 4
+        assert manual_tags_list(person_id=people[4].pk) == []
+
+    def test_the_minute_job_runs_every_shard(self, at: Callable[[float], Any]) -> None:
+        from freshloop.scrm.tasks import journeys_run
+
+        journey = running_journey([{"type": "tag", "tag": "周末"}], trigger="order_paid")
+        people = [make_person() for _ in range(3)]
+        with at(0):
+            for person in people:
+                journey_enroll(
+                    trigger="order_paid", person_id=person.pk, trigger_key="o", context={}
+                )
+            journeys_run()  # huey runs tasks inline in tests
+        assert JourneyStepRun.objects.count() == 3
+        assert journey.enrollments.filter(status=EnrollmentStatus.COMPLETED).count() == 3
