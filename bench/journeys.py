@@ -3,7 +3,8 @@
 The steps: a condition (still unpaid since entering), a 1:1 WeCom message from the customer's
 跟进人 through the marketing policy (consent, caps, quiet hours, WeCom's limit — one outbox row
 when allowed), and a staff task. The huey consumer runs them as in production: Redis, PostgreSQL,
-`manage.py run_huey` with 2 worker processes, one shard of the enrolments each. The first run
+`manage.py run_huey` with 2 worker processes, one shard of the enrolments each (periodic jobs
+off: the outbox relay's delivery to WeCom is not a journey step and is measured elsewhere). The first run
 is at a simulated 10:00 Asia/Shanghai, so quiet hours hold nothing; the second, on the next
 day at 23:00, must hold every marketing send until 08:00.
 
@@ -145,6 +146,9 @@ def main() -> None:
             "--worker-type",
             "process",
             "--quiet",
+            # No periodic jobs: the outbox relay would deliver the 100,000 WeCom messages in
+            # the same processes, and delivery (WeCom's side, rate-limited) is not a step.
+            "--no-periodic",
         ],
         env=env,
         cwd=ROOT,

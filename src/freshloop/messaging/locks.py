@@ -21,3 +21,20 @@ def consent_lock(*, person_id: int, channel: str) -> MarketingConsent:
     for the first's commit and then read its row (get_or_create retries the read)."""
     row, _ = MarketingConsent.objects.get_or_create(person_id=person_id, channel=channel)
     return MarketingConsent.objects.select_for_update().get(pk=row.pk)
+
+
+def consents_lock(*, person_ids: list[int], channel: str) -> dict[int, MarketingConsent]:
+    """`consent_lock` for many people at once (a journey batch, a mass message): missing rows
+    created, then every row locked in person-id order — the order a single send takes too."""
+    ordered = sorted(set(person_ids))
+    MarketingConsent.objects.bulk_create(
+        [MarketingConsent(person_id=person_id, channel=channel) for person_id in ordered],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    rows = (
+        MarketingConsent.objects.select_for_update()
+        .filter(person_id__in=ordered, channel=channel)
+        .order_by("person_id")
+    )
+    return {row.person_id: row for row in rows}

@@ -18,16 +18,24 @@ Every outbound message has a class (docs/operator-guide.md, "Outbound message po
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.models import OutboxMessage
-from freshloop.core.outbox import ALERT_CHANNEL, SMS_CHANNEL, outbox_enqueue, sms_payload
+from freshloop.core.outbox import (
+    ALERT_CHANNEL,
+    SMS_CHANNEL,
+    outbox_enqueue,
+    outbox_enqueue_many,
+    sms_payload,
+)
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
 from freshloop.messaging import policy
 from freshloop.messaging.errors import (
@@ -35,7 +43,7 @@ from freshloop.messaging.errors import (
     MarketingChannelUnknown,
     MarketingPersonUnknown,
 )
-from freshloop.messaging.locks import consent_lock
+from freshloop.messaging.locks import consent_lock, consents_lock
 from freshloop.messaging.models import (
     COUNTED_STATUSES,
     ConsentSource,
@@ -256,6 +264,7 @@ def _decide(
     person: Person,
     now: dt.datetime,
     released: bool,
+    counted: Callable[[int, str, dt.datetime], int] = _counted,
 ) -> None:
     """Apply the policy to a send, in this order: erased → consent → quiet hours → caps →
     WeCom's limit → queue. The caller holds the person's consent row for the channel, so the
@@ -277,14 +286,14 @@ def _decide(
         dispatch.scheduled_for = release_at
         return
     for cap in config.caps:
-        if _counted(person.pk, dispatch.channel, policy.calendar_days_start(now, cap.days)) >= (
+        if counted(person.pk, dispatch.channel, policy.calendar_days_start(now, cap.days)) >= (
             cap.limit
         ):
             _suppress(dispatch, "frequency_cap", f"超过频次上限（{policy.cap_label(cap)}）")
             return
     if dispatch.channel == MarketingChannel.WECOM:
         window = policy.wecom_mass_window(now, config)
-        if _counted(person.pk, dispatch.channel, window.starts_at) >= window.limit:
+        if counted(person.pk, dispatch.channel, window.starts_at) >= window.limit:
             _suppress(dispatch, "wecom_limit", f"超过企业微信群发上限（{window.label}）")
             return
     dispatch.status = DispatchStatus.QUEUED
@@ -380,6 +389,142 @@ def marketing_send(
             _enqueue(dispatch, person=person, payload=payload, destination=destination)
             dispatch.save()
         return dispatch
+
+
+@dataclass(frozen=True)
+class MarketingSend:
+    """One message of a `marketing_send_many` batch (the arguments of `marketing_send`)."""
+
+    person_id: int
+    payload: dict[str, Any]
+    purpose: str
+    source: str
+    dedupe_key: str
+    destination: str = ""
+
+
+def _window_counts(
+    person_ids: list[int], channel: str, starts: set[dt.datetime]
+) -> dict[dt.datetime, dict[int, int]]:
+    """For each window start, how many counted sends each person has had since: one grouped
+    query per window instead of one per person."""
+    counts: dict[dt.datetime, dict[int, int]] = {}
+    for since in starts:
+        rows = (
+            MarketingDispatch.objects.filter(
+                person_id__in=person_ids,
+                channel=channel,
+                message_class=MessageClass.MARKETING,
+                status__in=COUNTED_STATUSES,
+                queued_at__gte=since,
+            )
+            .values("person_id")
+            .annotate(n=models.Count("pk"))
+            .values_list("person_id", "n")
+        )
+        counts[since] = dict(rows)
+    return counts
+
+
+def _outbox_key(dedupe_key: str) -> str:
+    """The outbox row's key for a batch decision: its own dedupe key, hashed when too long."""
+    key = f"marketing:{dedupe_key}"
+    return (
+        key if len(key) <= 128 else f"marketing#{hashlib.sha256(dedupe_key.encode()).hexdigest()}"
+    )
+
+
+def marketing_send_many(
+    *, channel: str, sends: Sequence[MarketingSend], now: dt.datetime | None = None
+) -> dict[str, MarketingDispatch]:
+    """`marketing_send` for a batch (a journey step for many customers, a mass message), in
+    the caller's transaction, with the same decisions: the reads are set-based (one dedupe
+    read, one consent lock for all, one grouped count per cap window) and the writes bulk.
+    Returns each send's decision by dedupe key. A merged person's send goes to the survivor.
+    A person appearing twice in one batch is counted against the caps in batch order."""
+    _channel_checked(channel)
+    moment = now or clock.now()
+    config = policy.policy_settings()
+    with transaction.atomic():
+        decided: dict[str, MarketingDispatch] = {
+            d.dedupe_key: d
+            for d in MarketingDispatch.objects.filter(dedupe_key__in=[s.dedupe_key for s in sends])
+        }
+        todo = [s for s in sends if s.dedupe_key not in decided]
+        people = {p.pk: p for p in Person.objects.filter(pk__in={s.person_id for s in todo})}
+        for send in todo:
+            if send.person_id not in people or people[send.person_id].status == PersonStatus.MERGED:
+                people[send.person_id] = _person_to_message(send.person_id)
+        target = {send.dedupe_key: people[send.person_id] for send in todo}
+        person_ids = sorted({person.pk for person in target.values()})
+        consents = consents_lock(person_ids=person_ids, channel=channel)
+        # Read again under the locks: a retried step may have committed meanwhile.
+        decided.update(
+            {d.dedupe_key: d for d in MarketingDispatch.objects.filter(dedupe_key__in=list(target))}
+        )
+        starts = {policy.calendar_days_start(moment, cap.days) for cap in config.caps}
+        if channel == MarketingChannel.WECOM:
+            starts.add(policy.wecom_mass_window(moment, config).starts_at)
+        counts = _window_counts(person_ids, channel, starts)
+
+        def counted(person_id: int, _channel: str, since: dt.datetime) -> int:
+            return counts[since].get(person_id, 0)
+
+        fresh: list[tuple[MarketingSend, MarketingDispatch]] = []
+        for send in todo:
+            if send.dedupe_key in decided:
+                continue
+            person = target[send.dedupe_key]
+            dispatch = MarketingDispatch(
+                person=person,
+                channel=channel,
+                message_class=MessageClass.MARKETING,
+                purpose=send.purpose[:64],
+                source=send.source[:128],
+                dedupe_key=send.dedupe_key,
+                created_at=moment,
+            )
+            _decide(
+                dispatch,
+                consent=consents[person.pk],
+                person=person,
+                now=moment,
+                released=False,
+                counted=counted,
+            )
+            if dispatch.status == DispatchStatus.HELD:
+                dispatch.held_payload = send.payload
+                dispatch.held_destination = send.destination
+            if dispatch.status == DispatchStatus.QUEUED:
+                for window in counts.values():
+                    window[person.pk] = window.get(person.pk, 0) + 1
+            decided[send.dedupe_key] = dispatch
+            fresh.append((send, dispatch))
+        queued = [
+            (send, dispatch) for send, dispatch in fresh if dispatch.status == DispatchStatus.QUEUED
+        ]
+        if channel != MarketingChannel.SMS and queued:
+            # The outbox rows first, so the decisions are inserted already linked to them
+            # (their key derives from the decision's own unique dedupe key).
+            messages = outbox_enqueue_many(
+                rows=[
+                    (channel, send.destination, send.payload, _outbox_key(send.dedupe_key))
+                    for send, _ in queued
+                ]
+            )
+            for (_, dispatch), message in zip(queued, messages, strict=True):
+                dispatch.outbox_message = message
+        MarketingDispatch.objects.bulk_create([dispatch for _, dispatch in fresh], batch_size=1000)
+        if channel == MarketingChannel.SMS:
+            for send, dispatch in queued:  # a text's number is read per person (rare path)
+                _enqueue(
+                    dispatch,
+                    person=target[send.dedupe_key],
+                    payload=send.payload,
+                    destination=send.destination,
+                )
+                dispatch.save()
+        return decided
 
 
 def transactional_send(

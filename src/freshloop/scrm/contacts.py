@@ -77,3 +77,13 @@ def contacts_erase(*, person_id: int) -> None:
     """PIPL erase: the contact row (nickname, channel) goes; WeCom keeps its own copy, which
     the brand removes in WeCom."""
     WecomContact.objects.filter(person_id=person_id).delete()
+
+
+def contacts_for_people(*, person_ids: list[int]) -> dict[int, WecomContact]:
+    """`contact_for_person` for many people in one query."""
+    found: dict[int, WecomContact] = {}
+    for contact in WecomContact.objects.filter(
+        person_id__in=person_ids, status=ContactStatus.ACTIVE
+    ).order_by("updated_at", "id"):
+        found[contact.person_id] = contact  # the most recently updated wins
+    return found
