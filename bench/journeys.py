@@ -136,7 +136,7 @@ def main() -> None:
     journey = journey_status_set(journey=journey, status="active", actor=actor)
     connections.close_all()
 
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
         [
             str(ROOT / ".venv" / "bin" / "python"),
             str(ROOT / "manage.py"),
