@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.events import publish
@@ -67,25 +69,8 @@ def _journey(name: str, trigger: str, steps: list[dict[str, Any]]) -> int:
     return 1
 
 
-def seed_scrm() -> dict[str, int]:
-    """Call inside a transaction: the contacts' callback events are handled on its commit."""
-    coupon, coupons = _winback_coupon()
-    journeys = _journey(
-        WINBACK_JOURNEY,
-        JourneyTrigger.LIVE_CART_ABANDONED,
-        [
-            {"type": "message", "text": WINBACK_MESSAGE, "product_cards": True},
-            {"type": "coupon", "template_id": coupon.pk},
-            {"type": "wait", "minutes": 120},
-            {"type": "condition", "check": "unpaid_since_entry"},
-            {"type": "task", "title": WINBACK_TASK, "due_minutes": 60},
-        ],
-    )
-    journeys += _journey(
-        WELCOME_JOURNEY,
-        JourneyTrigger.CONTACT_ADDED,
-        [{"type": "message", "text": WELCOME_MESSAGE}],
-    )
+def _contacts() -> int:
+    """The sandbox's customers through WeCom's callback path (handled on the seed's commit)."""
     corp_id = SandboxWecomClient.corp_id
     if person_by_identifier(identifier_type="phone", value=LOOP_PHONE) is not None:
         # The external_userid joins the shopper's OneID before WeCom's callback is handled,
@@ -115,4 +100,32 @@ def seed_scrm() -> dict[str, int]:
             )
         )
         contacts += 1
+    return contacts
+
+
+def seed_scrm() -> dict[str, int]:
+    """The contacts first, in their own transaction: they are 林's and 周's customers from
+    before the journeys, so they get no welcome today — a welcome would use up the day's
+    marketing cap (1 per customer per day by default) and hold back the win-back message the
+    demo wants to show."""
+    with transaction.atomic():
+        contacts = _contacts()
+    with transaction.atomic():
+        coupon, coupons = _winback_coupon()
+        journeys = _journey(
+            WINBACK_JOURNEY,
+            JourneyTrigger.LIVE_CART_ABANDONED,
+            [
+                {"type": "message", "text": WINBACK_MESSAGE, "product_cards": True},
+                {"type": "coupon", "template_id": coupon.pk},
+                {"type": "wait", "minutes": 120},
+                {"type": "condition", "check": "unpaid_since_entry"},
+                {"type": "task", "title": WINBACK_TASK, "due_minutes": 60},
+            ],
+        )
+        journeys += _journey(
+            WELCOME_JOURNEY,
+            JourneyTrigger.CONTACT_ADDED,
+            [{"type": "message", "text": WELCOME_MESSAGE}],
+        )
     return {"journeys": journeys, "winback_coupons": coupons, "wecom_contacts": contacts}

@@ -88,8 +88,7 @@ class Command(BaseCommand):
             commerce.update(demo_commerce.seed_history(rng=rng, people=people))
         with transaction.atomic():
             live = demo_live.seed_live()
-        with transaction.atomic():
-            scrm = demo_scrm.seed_scrm()
+        scrm = demo_scrm.seed_scrm()
         # Its own random stream: a re-run draws the same viewers whatever the steps before drew.
         datahub = demo_datahub.seed_datahub(rng=random.Random(options["seed"] + 6))
         seconds = time.perf_counter() - started
