@@ -161,6 +161,8 @@ class TestAbandonedCartLoop:
         card = message.locator("[data-testid=phone-card]")
         expect(card).to_contain_text("牧场鲜牛奶")
         expect(card).to_contain_text("¥39.90")
+        operator.reload()  # the coupon beside the phone is drawn with the page
+        expect(operator.locator("[data-testid=phone-coupons]")).to_contain_text("直播间挽回券")
         operator.wait_for_timeout(300)  # the scroll to the newest message settles
         operator.screenshot(path=str(SCREENSHOT), full_page=True)
 

@@ -29,6 +29,7 @@ from freshloop.messaging.wecom import (
     sandbox_group_name,
     sandbox_staff,
 )
+from freshloop.promotions.models import Coupon, CouponSource
 from freshloop.scrm.errors import SandboxContactInvalid
 from freshloop.scrm.models import WecomContact
 
@@ -130,6 +131,18 @@ def phone_messages(*, external_userid: str, limit: int = 100) -> list[dict[str, 
             }
         )
     return messages
+
+
+def journey_coupons(*, customer: SandboxCustomer, limit: int = 5) -> list[Coupon]:
+    """The coupons journeys gave this customer, newest first: WeCom shows no coupon, so the
+    phone page shows them beside it (the shopper finds them under /m/coupons)."""
+    if customer.contact is None:
+        return []
+    return list(
+        Coupon.objects.filter(person_id=customer.contact.person_id, source=CouponSource.JOURNEY)
+        .select_related("template")
+        .order_by("-issued_at", "-pk")[:limit]
+    )
 
 
 def sandbox_customer_add(

@@ -106,6 +106,7 @@ def sandbox_phone_page(request: HttpRequest, external_userid: str) -> HttpRespon
     context = {
         "customer": customer,
         "messages_list": sandbox_phone.phone_messages(external_userid=customer.external_userid),
+        "coupons": sandbox_phone.journey_coupons(customer=customer),
         "refresh_seconds": REFRESH_SECONDS,
     }
     if request.GET.get("part") == "messages":
