@@ -18,3 +18,16 @@ class JourneyNotRunnable(DomainError):
     code = "journey_not_runnable"
     message = "旅程还没有发布版本，不能启动"
     status = 409
+
+
+class StaffTaskNotFound(NotFound):
+    code = "staff_task_not_found"
+    message = "任务不存在"
+
+
+class SandboxContactInvalid(InvalidInput):
+    """The 模拟客户添加员工 form: a missing nickname, an unknown staff member, a phone that is
+    malformed or belongs to nobody."""
+
+    code = "sandbox_contact_invalid"
+    message = "模拟添加好友的信息不正确"

@@ -82,3 +82,10 @@ def journey_stats(*, journey: Journey) -> JourneyStats:
 
 def journey_list() -> list[Journey]:
     return list(Journey.objects.select_related("current_version").order_by("-id"))
+
+
+# Staff tasks (跟进任务): the console's task list and the customer-service home read them here.
+from freshloop.scrm.staff_tasks import staff_tasks_open as staff_tasks_open  # noqa: E402
+from freshloop.scrm.staff_tasks import (  # noqa: E402
+    staff_tasks_open_count as staff_tasks_open_count,
+)

@@ -14,6 +14,7 @@ from freshloop.scrm.journeys import (
     journeys_run_due,
     steps_check,
 )
+from freshloop.scrm.staff_tasks import staff_task_done
 
 __all__ = [
     "enrollment_convert",
@@ -25,5 +26,6 @@ __all__ = [
     "journey_status_set",
     "journey_version_publish",
     "journeys_run_due",
+    "staff_task_done",
     "steps_check",
 ]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from freshloop.core import clock
@@ -24,6 +25,7 @@ from freshloop.orders.selectors import (
     refund_request_count_pending,
     refund_request_list_pending,
 )
+from freshloop.scrm.selectors import staff_tasks_open, staff_tasks_open_count
 
 NEAR_EXPIRY_DAYS = 7
 # The most urgent lots, earliest expiry first; the rest are one click away in the admin.
@@ -51,6 +53,9 @@ def _customer_service(request: HttpRequest) -> dict[str, Any]:
         "refunds_waiting": refund_request_count_pending(),
         "cases": aftersales_case_list_open(limit=20),
         "cases_waiting": aftersales_case_count_open(),
+        "tasks": list(staff_tasks_open(limit=5)),
+        "tasks_waiting": staff_tasks_open_count(),
+        "wecom_configured": settings.FRESHLOOP.wecom.configured,
     }
 
 
@@ -70,7 +75,10 @@ def _supply_chain(request: HttpRequest) -> dict[str, Any]:
 
 
 def _community_manager(request: HttpRequest) -> dict[str, Any]:
-    return {"segments": segment_list()}
+    return {
+        "segments": segment_list(),
+        "wecom_configured": settings.FRESHLOOP.wecom.configured,
+    }
 
 
 def _nothing(request: HttpRequest) -> dict[str, Any]:

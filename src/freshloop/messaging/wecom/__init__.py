@@ -15,7 +15,10 @@ from freshloop.messaging.wecom.client import WechatpyWecomClient, WecomClient
 from freshloop.messaging.wecom.sandbox import (
     SandboxWecomClient,
     sandbox_contact_add,
+    sandbox_contacts,
     sandbox_directory_reset,
+    sandbox_group_name,
+    sandbox_staff,
 )
 from freshloop.messaging.wecom.types import (
     WecomAttachment,
@@ -79,6 +82,9 @@ __all__ = [
     "WecomTag",
     "WecomTagGroup",
     "sandbox_contact_add",
+    "sandbox_contacts",
     "sandbox_directory_reset",
+    "sandbox_group_name",
+    "sandbox_staff",
     "wecom_client",
 ]

@@ -127,6 +127,26 @@ def sandbox_group_members(*, external_userid: str) -> list[str]:
     return [chat_id for chat_id, group in groups.items() if external_userid in group["members"]]
 
 
+def sandbox_staff() -> list[str]:
+    """The sandbox corp's staff members (the 跟进人 a simulated customer can add)."""
+    return list(_directory()["staff"])
+
+
+def sandbox_contacts() -> list[WecomExternalContact]:
+    """Every customer of the sandbox corp with the staff who follow them, by external_userid:
+    the customer list of the console's simulated phone."""
+    client = SandboxWecomClient()
+    directory = _directory()
+    return [
+        client._contact_out(directory, external_userid)
+        for external_userid in sorted(directory["contacts"])
+    ]
+
+
+def sandbox_group_name(*, chat_id: str) -> str:
+    return str(_directory()["groups"].get(chat_id, {}).get("name", ""))
+
+
 def _refuse(errcode: int, errmsg: str) -> NoReturn:
     raise wecom_error(errcode, errmsg)
 

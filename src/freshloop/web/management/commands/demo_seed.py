@@ -35,7 +35,14 @@ from freshloop.identity.services import (
 )
 from freshloop.inventory.models import Warehouse
 from freshloop.inventory.services import warehouse_upsert
-from freshloop.web import demo_commerce, demo_data, demo_datahub, demo_images, demo_live
+from freshloop.web import (
+    demo_commerce,
+    demo_data,
+    demo_datahub,
+    demo_images,
+    demo_live,
+    demo_scrm,
+)
 
 SEED_ACTOR = Actor.system("demo_seed")
 
@@ -81,6 +88,7 @@ class Command(BaseCommand):
             commerce.update(demo_commerce.seed_history(rng=rng, people=people))
         with transaction.atomic():
             live = demo_live.seed_live()
+        scrm = demo_scrm.seed_scrm()
         # Its own random stream: a re-run draws the same viewers whatever the steps before drew.
         datahub = demo_datahub.seed_datahub(rng=random.Random(options["seed"] + 6))
         seconds = time.perf_counter() - started
@@ -100,6 +108,13 @@ class Command(BaseCommand):
             f"  live        /m/live/{live['code']} (in progress; {stream})\n"
             f"              host console /console/live/{live['code']} (login live_host)\n"
             f"              viewers: manage.py live_simulate --session {live['code']} --viewers 20\n"
+        )
+        self.stdout.write(
+            f"  scrm        {scrm['journeys']} journeys new (running: {demo_scrm.WINBACK_JOURNEY}, "
+            f"{demo_scrm.WELCOME_JOURNEY}); WeCom sandbox phones /console/scrm/sandbox/ "
+            "(login community_manager or customer_service)\n"
+            f"              the loop: log in /m/login as {demo_scrm.LOOP_PHONE}, add to cart in the "
+            f"live room, leave; watch /console/scrm/sandbox/{demo_scrm.LOOP_CONTACT}\n"
         )
         shop_key = datahub["keys"].get("H5 商城 SDK", "(见 data/demo_write_keys.json)")
         self.stdout.write(
