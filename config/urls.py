@@ -37,6 +37,7 @@ urlpatterns = [
     path("console/login/", views.ConsoleLoginView.as_view(), name="console-login"),
     path("console/logout/", views.console_logout, name="console-logout"),
     path("console/data/", include("freshloop.datahub.urls")),
+    path("console/scrm/", include("freshloop.scrm.urls")),
     path("console/live/<str:code>", live_host_views.host_console, name="live-host-console"),
     path("m/", shop_views.h5_shop_home, name="h5-home"),
     path("m/me", shop_views.h5_me, name="h5-me"),

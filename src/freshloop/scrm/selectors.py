@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
 
+from freshloop.promotions.models import CouponTemplate
+from freshloop.scrm.errors import JourneyNotFound
 from freshloop.scrm.models import (
     EnrollmentStatus,
     Journey,
@@ -82,3 +84,53 @@ def journey_stats(*, journey: Journey) -> JourneyStats:
 
 def journey_list() -> list[Journey]:
     return list(Journey.objects.select_related("current_version").order_by("-id"))
+
+
+@dataclass(frozen=True)
+class JourneyCounts:
+    entered: int
+    active: int
+    converted: int
+    converted_fen: int
+
+
+def journey_counts() -> dict[int, JourneyCounts]:
+    """Each journey's headline numbers for the list, in one query (journeys nobody entered
+    are absent: read with `.get(id, NO_COUNTS)`)."""
+    rows = (
+        JourneyEnrollment.objects.values("journey_id")
+        .annotate(
+            entered=Count("pk"),
+            active=Count("pk", filter=Q(status=EnrollmentStatus.ACTIVE)),
+            converted=Count("pk", filter=Q(converted_at__isnull=False)),
+            converted_fen=Sum("converted_fen"),
+        )
+        .order_by()
+    )
+    return {
+        row["journey_id"]: JourneyCounts(
+            entered=row["entered"],
+            active=row["active"],
+            converted=row["converted"],
+            converted_fen=row["converted_fen"] or 0,
+        )
+        for row in rows
+    }
+
+
+NO_COUNTS = JourneyCounts(entered=0, active=0, converted=0, converted_fen=0)
+
+
+def journey_get(*, journey_id: int) -> Journey:
+    journey = Journey.objects.select_related("current_version").filter(pk=journey_id).first()
+    if journey is None:
+        raise JourneyNotFound(detail={"journey_id": journey_id})
+    return journey
+
+
+def coupon_templates_for_steps() -> list[CouponTemplate]:
+    """Templates a coupon step can issue: active ones that are not live-room only (those are
+    handed out in a live room, never by a journey)."""
+    return list(
+        CouponTemplate.objects.filter(is_active=True, live_only=False).order_by("name", "pk")
+    )

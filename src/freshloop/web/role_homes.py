@@ -24,6 +24,7 @@ from freshloop.orders.selectors import (
     refund_request_count_pending,
     refund_request_list_pending,
 )
+from freshloop.scrm.selectors import NO_COUNTS, journey_counts, journey_list
 
 NEAR_EXPIRY_DAYS = 7
 # The most urgent lots, earliest expiry first; the rest are one click away in the admin.
@@ -70,7 +71,14 @@ def _supply_chain(request: HttpRequest) -> dict[str, Any]:
 
 
 def _community_manager(request: HttpRequest) -> dict[str, Any]:
-    return {"segments": segment_list()}
+    counts = journey_counts()
+    return {
+        "segments": segment_list(),
+        "journeys": [
+            {"journey": journey, "counts": counts.get(journey.pk, NO_COUNTS)}
+            for journey in journey_list()
+        ],
+    }
 
 
 def _nothing(request: HttpRequest) -> dict[str, Any]:
