@@ -13,10 +13,12 @@ from ninja import Path, Router, Status
 
 from freshloop.core.api import OperatorAuth, request_actor
 from freshloop.core.api_errors import raises
+from freshloop.core.errors import InvalidInput, NotFound
 from freshloop.core.permissions import Role
 from freshloop.core.schemas import MAX_ID
 from freshloop.identity.errors import PersonNotFound
 from freshloop.identity.selectors import person_get
+from freshloop.messaging.errors import MarketingChannelUnknown, MarketingPersonUnknown
 from freshloop.scrm import selectors, services
 from freshloop.scrm.errors import JourneyInvalid, JourneyNotFound, JourneyNotRunnable
 from freshloop.scrm.models import (
@@ -121,7 +123,7 @@ def journey_create(request: HttpRequest, body: JourneyIn) -> Status[JourneyOut]:
     journey = services.journey_create(
         name=body.name, trigger=body.trigger, steps=body.steps, actor=request_actor(request)
     )
-    return Status(201, journey_out(selectors.journey_get(journey_id=journey.pk)))
+    return Status(201, journey_out(journey))
 
 
 @router.get(
@@ -166,7 +168,18 @@ def journey_status(request: HttpRequest, body: StatusIn, journey_id: int = Journ
         "计时，之后的步骤在等待结束且旅程运行中时由定时任务执行。试运行的客户计入旅程数据。"
     ),
 )
-@raises(JourneyInvalid, JourneyNotFound, JourneyNotRunnable, PersonNotFound)
+# The steps run for real, so what they can refuse is listed too (a step the engine cannot
+# take is recorded as skipped; these would be a bug or a customer erased mid-run).
+@raises(
+    InvalidInput,
+    JourneyInvalid,
+    JourneyNotFound,
+    JourneyNotRunnable,
+    MarketingChannelUnknown,
+    MarketingPersonUnknown,
+    NotFound,
+    PersonNotFound,
+)
 def journey_test_run(
     request: HttpRequest, body: TestRunIn, journey_id: int = JourneyId
 ) -> TestRunOut:

@@ -46,16 +46,18 @@ def journey_access(view: View) -> View:
 @journey_access
 def journey_list(request: HttpRequest) -> HttpResponse:
     counts = selectors.journey_counts()
+    journeys = selectors.journey_list()
+    numbers = [counts.get(journey.pk, selectors.NO_COUNTS) for journey in journeys]
     rows = [
-        {"journey": journey, "counts": counts.get(journey.pk, selectors.NO_COUNTS)}
-        for journey in selectors.journey_list()
+        {"journey": journey, "counts": number}
+        for journey, number in zip(journeys, numbers, strict=True)
     ]
     totals = {
-        "running": sum(1 for row in rows if row["journey"].status == JourneyStatus.ACTIVE),
-        "entered": sum(row["counts"].entered for row in rows),
-        "active": sum(row["counts"].active for row in rows),
-        "converted": sum(row["counts"].converted for row in rows),
-        "converted_fen": sum(row["counts"].converted_fen for row in rows),
+        "running": sum(1 for journey in journeys if journey.status == JourneyStatus.ACTIVE),
+        "entered": sum(number.entered for number in numbers),
+        "active": sum(number.active for number in numbers),
+        "converted": sum(number.converted for number in numbers),
+        "converted_fen": sum(number.converted_fen for number in numbers),
     }
     return render(request, "scrm/journeys.html", {"rows": rows, "totals": totals})
 
