@@ -25,6 +25,7 @@ api.add_router("/payments", "freshloop.payments.api.router")
 api.add_router("/promotions", promotions_router)
 api.add_router("", "freshloop.datahub.ingestion.api.router")
 api.add_router("/segments", "freshloop.datahub.segments.api.router")
+api.add_router("/scrm", "freshloop.scrm.api.router")
 api.add_router("/live/host", "freshloop.live.host.api.router")
 api.add_router("/live/flash-sales", "freshloop.live.flash_sale.api.router")
 # Last: "/live/{code}" must not shadow the more specific live routers above.

@@ -32,6 +32,7 @@ from freshloop.scrm.services import (
     journey_create,
     journey_enroll,
     journey_status_set,
+    journey_test_run,
     journey_version_publish,
     journeys_run_due,
 )
@@ -309,3 +310,47 @@ class TestAudienceAndShards:
             journeys_run()  # huey runs tasks inline in tests
         assert JourneyStepRun.objects.count() == 3
         assert journey.enrollments.filter(status=EnrollmentStatus.COMPLETED).count() == 3
+
+
+class TestTestRun:
+    def test_waits_are_honoured_and_the_rest_runs_once_the_journey_is_running(
+        self, at: Callable[[float], Any]
+    ) -> None:
+        # given a draft journey: a tag, a 2-hour wait, a task
+        journey = journey_create(
+            name="试运行",
+            trigger=JourneyTrigger.ORDER_PAID,
+            steps=[
+                {"type": "tag", "tag": "试运行"},
+                {"type": "wait", "minutes": 120},
+                {"type": "task", "title": "回访", "due_minutes": 30},
+            ],
+            actor=OPERATOR,
+        )
+        customer = make_person()
+        # when it is test-run: the tag now, then the wait
+        with at(0):
+            result = journey_test_run(journey=journey, person=customer, actor=OPERATOR)
+        assert [run.step_type for run in result.runs] == ["tag"]
+        assert result.enrollment.status == EnrollmentStatus.ACTIVE
+        assert result.enrollment.step_index == 2
+        assert result.enrollment.trigger_key.startswith("test:")
+        assert manual_tags_list(person_id=customer.pk) == ["试运行"]
+        # then a draft journey does not go on after the wait …
+        with at(130):
+            assert journeys_run_due().steps == 0
+        assert not StaffTask.objects.exists()
+        # … a started one does, once
+        journey_status_set(journey=journey, status="active", actor=OPERATOR)
+        with at(131):
+            assert journeys_run_due().steps == 1
+            assert journeys_run_due().steps == 0
+        assert StaffTask.objects.get(person=customer).title == "回访"
+
+    def test_a_journey_without_a_version_cannot_be_test_run(self) -> None:
+        journey = Journey.objects.create(
+            name="空", trigger="order_paid", created_by="t", created_at=START, updated_at=START
+        )
+        with pytest.raises(JourneyNotRunnable):
+            journey_test_run(journey=journey, person=make_person(), actor=OPERATOR)
+        assert not JourneyEnrollment.objects.exists()

@@ -18,6 +18,7 @@ from freshloop.orders.services import (
     aftersales_case_reject,
     order_refund_request,
 )
+from freshloop.scrm.services import journey_create
 from tests.factories import make_order, make_person, make_sku, make_staff_user, make_warehouse
 from tests.orders.helpers import pay
 
@@ -181,6 +182,20 @@ class TestLanding:
         page = client.get("/console/").content.decode()
         assert "社群运营工作台" in page
         assert "/console/data/segments/new" in page
+
+    def test_a_community_manager_sees_the_journeys(self, client: Client) -> None:
+        _login(client, "cm", Role.COMMUNITY_MANAGER)
+        assert "还没有客户旅程" in client.get("/console/").content.decode()
+        journey = journey_create(
+            name="直播加购挽回",
+            trigger="live_cart_abandoned",
+            steps=[{"type": "tag", "tag": "加购未付"}],
+            actor=Actor.system("tests"),
+        )
+        page = client.get("/console/").content.decode()
+        assert f"/console/scrm/journeys/{journey.pk}" in page
+        assert "直播加购挽回" in page
+        assert "草稿" in page
 
 
 @pytest.mark.django_db

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
 
+from freshloop.promotions.models import CouponTemplate
+from freshloop.scrm.errors import JourneyNotFound
 from freshloop.scrm.models import (
     EnrollmentStatus,
     Journey,
@@ -13,6 +15,10 @@ from freshloop.scrm.models import (
     JourneyStepRun,
     StepOutcome,
 )
+
+# Staff tasks (跟进任务): the console's task list and the customer-service home read them here.
+from freshloop.scrm.staff_tasks import staff_tasks_open as staff_tasks_open
+from freshloop.scrm.staff_tasks import staff_tasks_open_count as staff_tasks_open_count
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,51 @@ def journey_list() -> list[Journey]:
     return list(Journey.objects.select_related("current_version").order_by("-id"))
 
 
-# Staff tasks (跟进任务): the console's task list and the customer-service home read them here.
-from freshloop.scrm.staff_tasks import staff_tasks_open as staff_tasks_open  # noqa: E402
-from freshloop.scrm.staff_tasks import (  # noqa: E402
-    staff_tasks_open_count as staff_tasks_open_count,
-)
+@dataclass(frozen=True)
+class JourneyCounts:
+    entered: int
+    active: int
+    converted: int
+    converted_fen: int
+
+
+def journey_counts() -> dict[int, JourneyCounts]:
+    """Each journey's headline numbers for the list, in one query (journeys nobody entered
+    are absent: read with `.get(id, NO_COUNTS)`)."""
+    rows = (
+        JourneyEnrollment.objects.values("journey_id")
+        .annotate(
+            entered=Count("pk"),
+            active=Count("pk", filter=Q(status=EnrollmentStatus.ACTIVE)),
+            converted=Count("pk", filter=Q(converted_at__isnull=False)),
+            converted_fen=Sum("converted_fen"),
+        )
+        .order_by()
+    )
+    return {
+        row["journey_id"]: JourneyCounts(
+            entered=row["entered"],
+            active=row["active"],
+            converted=row["converted"],
+            converted_fen=row["converted_fen"] or 0,
+        )
+        for row in rows
+    }
+
+
+NO_COUNTS = JourneyCounts(entered=0, active=0, converted=0, converted_fen=0)
+
+
+def journey_get(*, journey_id: int) -> Journey:
+    journey = Journey.objects.select_related("current_version").filter(pk=journey_id).first()
+    if journey is None:
+        raise JourneyNotFound(detail={"journey_id": journey_id})
+    return journey
+
+
+def coupon_templates_for_steps() -> list[CouponTemplate]:
+    """Templates a coupon step can issue: active ones that are not live-room only (those are
+    handed out in a live room, never by a journey)."""
+    return list(
+        CouponTemplate.objects.filter(is_active=True, live_only=False).order_by("name", "pk")
+    )

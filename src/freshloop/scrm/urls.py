@@ -9,6 +9,13 @@ from freshloop.scrm import views
 
 urlpatterns: list[URLPattern] = []
 
+# Journeys (SOP): the list and the editor.
+urlpatterns += [
+    path("", views.journey_list, name="scrm-journeys"),
+    path("journeys/new", views.journey_new, name="scrm-journey-new"),
+    path("journeys/<int:journey_id>", views.journey_edit, name="scrm-journey"),
+]
+
 # The WeCom sandbox's simulated phones (only while no real corp is configured).
 urlpatterns += [
     path("sandbox/", views.sandbox_customers, name="scrm-sandbox"),

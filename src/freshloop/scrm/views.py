@@ -1,8 +1,12 @@
-"""SCRM console pages, mounted at /console/scrm/: the WeCom sandbox's simulated phones and
-the staff task list (跟进任务).
+"""SCRM console pages, mounted at /console/scrm/: the journey (SOP) list and editor, the
+WeCom sandbox's simulated phones and the staff task list (跟进任务).
 
-The phone pages exist only while the WeCom sandbox is in use (no real corp configured); they
-are for community managers and customer service, who show and check the loop, and admins."""
+The journey editor draws the steps in the browser (Alpine.js) and talks to the JSON API
+(`/api/v1/scrm/…`, `scrm.api`) to save, publish, start / pause and test-run; its menus —
+triggers, step types, conditions, coupon templates — come from the same whitelists
+`steps_check` enforces, so the editor cannot offer what the server refuses. The phone pages
+exist only while the WeCom sandbox is in use (no real corp configured).
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
-from freshloop.core.errors import DomainError
+from freshloop.core.errors import DomainError, NotFound
 from freshloop.core.permissions import Role, user_has_role
 from freshloop.messaging.wecom import sandbox_staff
-from freshloop.scrm import sandbox_phone
+from freshloop.scrm import sandbox_phone, selectors
+from freshloop.scrm.api import JOURNEY_ROLES, journey_out
+from freshloop.scrm.journeys import CONDITIONS, MAX_MESSAGE_CHARS, MAX_STEPS, STEP_TYPES
+from freshloop.scrm.models import JourneyStatus, JourneyTrigger
 from freshloop.scrm.selectors import staff_tasks_open
 from freshloop.scrm.services import staff_task_done
 
@@ -31,18 +39,87 @@ REFRESH_SECONDS = 3
 View = Callable[..., HttpResponse]
 
 
-def scrm_access(view: View) -> View:
-    """Logged-in operators of SCRM_ROLES (or superusers); others get the console's 403 page,
-    anonymous visitors the login page."""
+def console_access(*roles: Role) -> Callable[[View], View]:
+    """The console's gate for a page (scrm may not import web): logged-in operators holding one
+    of `roles` (superusers always); others get the console's 403 page, anonymous visitors the
+    login page."""
 
-    @wraps(view)
-    @login_required(login_url="/console/login/")
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not (request.user.is_superuser or user_has_role(request.user, *SCRM_ROLES)):
-            return render(request, "web/console/forbidden.html", status=403)
-        return view(request, *args, **kwargs)
+    def decorate(view: View) -> View:
+        @wraps(view)
+        @login_required(login_url="/console/login/")
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not (request.user.is_superuser or user_has_role(request.user, *roles)):
+                return render(request, "web/console/forbidden.html", status=403)
+            return view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+# Journeys: community managers and marketers. The phones and tasks: community managers and
+# customer service, who show and check the loop.
+journey_access = console_access(*JOURNEY_ROLES)
+scrm_access = console_access(*SCRM_ROLES)
+
+
+@require_GET
+@journey_access
+def journey_list(request: HttpRequest) -> HttpResponse:
+    counts = selectors.journey_counts()
+    journeys = selectors.journey_list()
+    numbers = [counts.get(journey.pk, selectors.NO_COUNTS) for journey in journeys]
+    rows = [
+        {"journey": journey, "counts": number}
+        for journey, number in zip(journeys, numbers, strict=True)
+    ]
+    totals = {
+        "running": sum(1 for journey in journeys if journey.status == JourneyStatus.ACTIVE),
+        "entered": sum(number.entered for number in numbers),
+        "active": sum(number.active for number in numbers),
+        "converted": sum(number.converted for number in numbers),
+        "converted_fen": sum(number.converted_fen for number in numbers),
+    }
+    return render(request, "scrm/journeys.html", {"rows": rows, "totals": totals})
+
+
+def _editor(request: HttpRequest, journey_id: int | None) -> HttpResponse:
+    journey = None
+    if journey_id is not None:
+        try:
+            journey = journey_out(selectors.journey_get(journey_id=journey_id)).model_dump(
+                mode="json"
+            )
+        except NotFound as error:
+            raise Http404("没有这个旅程") from error
+    config = {
+        "api": "/api/v1/scrm",
+        "journey": journey,
+        "triggers": [{"value": value, "label": label} for value, label in JourneyTrigger.choices],
+        "step_types": [{"value": value, "label": label} for value, label in STEP_TYPES.items()],
+        "conditions": [{"value": value, "label": label} for value, label in CONDITIONS.items()],
+        "templates": [
+            {"id": template.pk, "name": template.name}
+            for template in selectors.coupon_templates_for_steps()
+        ],
+        "max_steps": MAX_STEPS,
+        "max_message_chars": MAX_MESSAGE_CHARS,
+    }
+    return render(request, "scrm/journey_editor.html", {"journey": journey, "config": config})
+
+
+@require_GET
+@ensure_csrf_cookie
+@journey_access
+def journey_new(request: HttpRequest) -> HttpResponse:
+    return _editor(request, None)
+
+
+@require_GET
+@ensure_csrf_cookie
+@journey_access
+def journey_edit(request: HttpRequest, journey_id: int) -> HttpResponse:
+    return _editor(request, journey_id)
 
 
 def _sandbox_only() -> None:

@@ -25,7 +25,13 @@ from freshloop.orders.selectors import (
     refund_request_count_pending,
     refund_request_list_pending,
 )
-from freshloop.scrm.selectors import staff_tasks_open, staff_tasks_open_count
+from freshloop.scrm.selectors import (
+    NO_COUNTS,
+    journey_counts,
+    journey_list,
+    staff_tasks_open,
+    staff_tasks_open_count,
+)
 
 NEAR_EXPIRY_DAYS = 7
 # The most urgent lots, earliest expiry first; the rest are one click away in the admin.
@@ -75,9 +81,14 @@ def _supply_chain(request: HttpRequest) -> dict[str, Any]:
 
 
 def _community_manager(request: HttpRequest) -> dict[str, Any]:
+    counts = journey_counts()
     return {
         "segments": segment_list(),
         "wecom_configured": settings.FRESHLOOP.wecom.configured,
+        "journeys": [
+            {"journey": journey, "counts": counts.get(journey.pk, NO_COUNTS)}
+            for journey in journey_list()
+        ],
     }
 
 

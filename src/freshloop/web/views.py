@@ -93,6 +93,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
         "群",
         "SC-1…SC-3, LV-5",
         "企业微信客户与标签、自动化 SOP、群发频控与静默时段、社群活动与健康度。",
+        link="/console/scrm/",
     ),
     ConsoleArea(
         "fulfillment",
