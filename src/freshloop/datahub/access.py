@@ -5,34 +5,10 @@ community managers (they answer the customer whose page they open)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-
-from freshloop.core.permissions import Role, user_has_role
+from freshloop.core.console import View, console_access
+from freshloop.core.permissions import Role
 
 ANALYST_ROLES = (Role.MARKETER,)
 PROFILE_ROLES = (Role.MARKETER, Role.CUSTOMER_SERVICE, Role.COMMUNITY_MANAGER)
 
-View = Callable[..., HttpResponse]
-
-
-def console_access(*roles: Role) -> Callable[[View], View]:
-    """Logged-in operators holding one of `roles` (or admin / superuser); others get the
-    console's 403 page, anonymous visitors the login page."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        @login_required(login_url="/console/login/")
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not (request.user.is_superuser or user_has_role(request.user, *roles)):
-                return render(request, "web/console/forbidden.html", status=403)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
+__all__ = ["ANALYST_ROLES", "PROFILE_ROLES", "View", "console_access"]

@@ -10,12 +10,7 @@ exist only while the WeCom sandbox is in use (no real corp configured).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -23,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
+from freshloop.core.console import console_access
 from freshloop.core.errors import DomainError, NotFound
-from freshloop.core.permissions import Role, user_has_role
+from freshloop.core.permissions import Role
 from freshloop.messaging.wecom import sandbox_staff
 from freshloop.scrm import sandbox_phone, selectors
 from freshloop.scrm.api import JOURNEY_ROLES, journey_out
@@ -35,27 +31,6 @@ from freshloop.scrm.services import staff_task_done
 
 SCRM_ROLES = (Role.COMMUNITY_MANAGER, Role.CUSTOMER_SERVICE, Role.ADMIN)
 REFRESH_SECONDS = 3
-
-View = Callable[..., HttpResponse]
-
-
-def console_access(*roles: Role) -> Callable[[View], View]:
-    """The console's gate for a page (scrm may not import web): logged-in operators holding one
-    of `roles` (superusers always); others get the console's 403 page, anonymous visitors the
-    login page."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        @login_required(login_url="/console/login/")
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not (request.user.is_superuser or user_has_role(request.user, *roles)):
-                return render(request, "web/console/forbidden.html", status=403)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
 
 # Journeys: community managers and marketers. The phones and tasks: community managers and
 # customer service, who show and check the loop.
