@@ -8,7 +8,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 from huey.exceptions import TaskLockedException
 
-from freshloop.scrm.journeys import journeys_run_due
+from freshloop.scrm.runner import journeys_run_due
 
 RUN_SHARDS = 2  # one per worker process of the default consumer
 
