@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -77,7 +78,12 @@ class TestNoConnectionLeakUnderUvicorn:
                     fresh = httpx.get(f"{server.url}/api/v1/auth/wechat/authorize?next=/m/")
                     assert fresh.status_code == 302
                     assert "sessionid" in fresh.cookies
-            # then the server holds no more connections than before (each closed its own)
-            assert open_connections() <= before + 1
+            # then the server holds no more connections than before, beyond what its PostgreSQL
+            # pool may keep open (config/database.py: a connection goes back to the pool as a
+            # request finishes, which can be a moment after the client has its answer, so on a
+            # loaded machine the pool grows past one). A connection left behind per request
+            # would pass that bound long before 40 requests, or exhaust the pool (no 302 above).
+            pool = settings.FRESHLOOP.db_pool_max
+            assert open_connections() <= before + max(1, pool)
         finally:
             server.stop()
