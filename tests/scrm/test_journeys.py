@@ -354,3 +354,39 @@ class TestTestRun:
         with pytest.raises(JourneyNotRunnable):
             journey_test_run(journey=journey, person=make_person(), actor=OPERATOR)
         assert not JourneyEnrollment.objects.exists()
+
+
+class TestFailures:
+    def test_a_failing_customer_is_retried_later_and_the_others_run(
+        self, at: Callable[[float], Any], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given three customers in a tagging journey, and tagging one of them fails
+        from freshloop.scrm import runner
+
+        journey = running_journey([{"type": "tag", "tag": "周末"}], trigger="order_paid")
+        people = [make_person() for _ in range(3)]
+        real_tag = runner._tag
+
+        def tag_or_fail(enrollment: Any, step: Any) -> Any:
+            if enrollment.person_id == people[1].pk:
+                raise RuntimeError("tag store down")
+            return real_tag(enrollment, step)
+
+        monkeypatch.setattr(runner, "_tag", tag_or_fail)
+        with at(0):
+            for person in people:
+                journey_enroll(
+                    trigger="order_paid", person_id=person.pk, trigger_key="o", context={}
+                )
+            # when the runner goes
+            result = journeys_run_due()
+            # then the two others ran, and the failing one is not due again at once
+            assert result.steps == 2
+            assert journeys_run_due().enrollments == 0
+        failing = journey.enrollments.get(person=people[1])
+        assert failing.status == EnrollmentStatus.ACTIVE
+        assert failing.next_run_at == START + dt.timedelta(minutes=10)
+        # and once the cause is gone, it runs at its retry time
+        monkeypatch.setattr(runner, "_tag", real_tag)
+        with at(10):
+            assert journeys_run_due().steps == 1

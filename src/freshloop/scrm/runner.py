@@ -385,6 +385,23 @@ def _advance_group(
     return onward, len(mine)
 
 
+FAILED_RETRY = dt.timedelta(minutes=10)
+
+
+def _advance_alone(enrollment: JourneyEnrollment, now: dt.datetime) -> int:
+    """One customer of a failed group. If their step fails too, the error is logged and they
+    are retried in FAILED_RETRY: the rest of the group goes on, and a runner looping while
+    something is due does not pick the same failing row again at once."""
+    try:
+        return _advance(enrollment, now)
+    except Exception:
+        logger.exception("journey enrolment %s failed; retrying it later", enrollment.pk)
+        JourneyEnrollment.objects.filter(pk=enrollment.pk, status=EnrollmentStatus.ACTIVE).update(
+            next_run_at=now + FAILED_RETRY
+        )
+        return 0
+
+
 def _advance_batch(due: list[JourneyEnrollment], now: dt.datetime) -> int:
     executed = 0
     pending = due
@@ -398,7 +415,7 @@ def _advance_batch(due: list[JourneyEnrollment], now: dt.datetime) -> int:
                 onward, count = _advance_group(group, index, now)
             except Exception:
                 logger.exception("journey batch failed at step %s; running one by one", index)
-                executed += sum(_advance(enrollment, now) for enrollment in group)
+                executed += sum(_advance_alone(enrollment, now) for enrollment in group)
                 continue
             executed += count
             pending.extend(onward)
