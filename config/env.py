@@ -211,6 +211,27 @@ def _load_sms_gateway(provider: str, *, production: bool) -> SmsGatewaySettings:
 
 
 @dataclass(frozen=True)
+class CommunitySettings:
+    """Community operations (docs/community-assistant.md): the shared secret a 会话存档 relay
+    signs inbound group messages with (empty = the inbound API is off, 403), and the daily
+    check-in's points (a day; a bonus on every `checkin_bonus_every`-th day of a streak)."""
+
+    inbound_secret: str = ""
+    checkin_points: int = 5
+    checkin_bonus: int = 20
+    checkin_bonus_every: int = 7
+
+
+def _load_community() -> CommunitySettings:
+    return CommunitySettings(
+        inbound_secret=os.environ.get("FRESHLOOP_COMMUNITY_INBOUND_SECRET", "").strip(),
+        checkin_points=_read_int("FRESHLOOP_COMMUNITY_CHECKIN_POINTS", 5, minimum=0),
+        checkin_bonus=_read_int("FRESHLOOP_COMMUNITY_CHECKIN_BONUS", 20, minimum=0),
+        checkin_bonus_every=_read_int("FRESHLOOP_COMMUNITY_CHECKIN_BONUS_EVERY", 7, minimum=0),
+    )
+
+
+@dataclass(frozen=True)
 class WecomSettings:
     """The WeCom (企业微信) corp FreshLoop works for (docs/scrm.md); empty = the offline sandbox."""
 
@@ -430,6 +451,7 @@ class FreshloopSettings:
     db_pool_max: int
     page_cache_seconds: int
     wecom: WecomSettings = field(default_factory=WecomSettings)
+    community: CommunitySettings = field(default_factory=CommunitySettings)
     # Where customers reach the H5 shop from outside (links in WeCom messages, posters).
     public_base_url: str = "http://127.0.0.1:8000"
 
@@ -574,6 +596,7 @@ def load_settings() -> FreshloopSettings:
             "FRESHLOOP_PAGE_CACHE_SECONDS", 0 if environment == "test" else 10, minimum=0
         ),
         wecom=_load_wecom(),
+        community=_load_community(),
         public_base_url=(
             os.environ.get("FRESHLOOP_PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000"
         ).rstrip("/"),

@@ -44,11 +44,15 @@ INSTALLED_APPS = [
     "freshloop.inventory",
     "freshloop.promotions",
     "freshloop.membership",
+    "freshloop.content",
     "freshloop.orders",
     "freshloop.payments",
+    "freshloop.fulfillment",
     "freshloop.live",
+    "freshloop.food",
     "freshloop.datahub",
     "freshloop.scrm",
+    "freshloop.community",
     "freshloop.web",
 ]
 
@@ -60,6 +64,7 @@ MIDDLEWARE = [
     "freshloop.core.middleware.RequestIdMiddleware",
     "freshloop.core.middleware.ApiErrorShapeMiddleware",
     "freshloop.core.middleware.BodySizeLimitMiddleware",
+    "freshloop.core.middleware.NulCharacterMiddleware",
     "freshloop.core.middleware.DependencyOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "freshloop.core.middleware.StaticFilesMiddleware",

@@ -7,11 +7,20 @@ from django.views.generic import RedirectView
 from django.views.static import serve as media_serve
 
 from config.api import api
+from freshloop.community import activity_views as community_views
 from freshloop.core.health import healthz, livez, readyz
 from freshloop.live.host import views as live_host_views
 from freshloop.live.room import views as live_views
 from freshloop.live.streams import views as live_stream_views
-from freshloop.web import shop_views, views
+
+# --- pantry (FD-2) ---
+from freshloop.web import (
+    food_calendar_views,  # --- regional pools and seasonal calendar ---
+    near_expiry_views,
+    pantry_views,
+    shop_views,
+    views,
+)
 
 
 def media_file(request: HttpRequest, path: str) -> HttpResponseBase:
@@ -38,6 +47,19 @@ urlpatterns = [
     path("console/logout/", views.console_logout, name="console-logout"),
     path("console/data/", include("freshloop.datahub.urls")),
     path("console/scrm/", include("freshloop.scrm.urls")),
+    path("console/community/", include("freshloop.community.urls")),
+    path("console/fulfillment/near-expiry/", include(near_expiry_views.urlpatterns)),
+    path("console/fulfillment/", include("freshloop.fulfillment.urls")),
+    path("console/food/", include("freshloop.food.urls")),
+    # --- regional pools and seasonal calendar (FD-5, FD-6) ---
+    path(
+        "console/food/calendar/templates/<int:template_id>/apply",
+        food_calendar_views.template_apply,
+        name="food-calendar-apply",
+    ),
+    path("console/content/", include("freshloop.content.urls")),
+    path("trace/", include("freshloop.food.public_urls")),  # the lot page a pack's QR opens
+    path("community/", include("freshloop.community.public_urls")),  # the public 活码 page
     path("console/live/<str:code>", live_host_views.host_console, name="live-host-console"),
     path("m/", shop_views.h5_shop_home, name="h5-home"),
     path("m/me", shop_views.h5_me, name="h5-me"),
@@ -48,7 +70,9 @@ urlpatterns = [
     path("m/orders/<str:order_no>", shop_views.h5_order, name="h5-order"),
     path("m/aftersales", shop_views.h5_aftersales, name="h5-aftersales"),
     path("m/coupons", shop_views.h5_coupons, name="h5-coupons"),
+    path("m/messages", shop_views.h5_messages, name="h5-messages"),
     path("m/points", shop_views.h5_points, name="h5-points"),
+    path("m/checkin", community_views.h5_checkin, name="h5-checkin"),
     path("m/login", views.h5_login, name="h5-login"),
     path("m/auth/wechat/sandbox", views.h5_wechat_sandbox, name="h5-wechat-sandbox"),
     path("m/auth/wechat/callback", views.h5_wechat_callback, name="h5-wechat-callback"),
@@ -61,6 +85,30 @@ urlpatterns = [
     re_path(r"^media/(?P<path>.*)$", media_file, name="media"),
 ]
 
+# --- pantry (FD-2) ---
+urlpatterns += [
+    path("m/pantry", pantry_views.h5_pantry, name="h5-pantry"),
+    path(
+        "m/pantry/<int:item_id>/reorder", pantry_views.h5_pantry_reorder, name="h5-pantry-reorder"
+    ),
+]
+
+# --- recipes (FD-4) ---
+from freshloop.web import recipe_views  # noqa: E402
+
+urlpatterns += [
+    path("m/recipes", recipe_views.h5_recipes, name="h5-recipes"),
+    path("m/recipes/<int:recipe_id>", recipe_views.h5_recipe, name="h5-recipe"),
+]
+
 handler400 = "freshloop.web.views.handler400"
 handler404 = "freshloop.web.views.handler404"
 handler500 = "freshloop.web.views.handler500"
+
+# --- smart subscriptions (FD-1) ---
+from freshloop.web import subscription_views  # noqa: E402
+
+urlpatterns += [
+    path("m/subscriptions", subscription_views.h5_subscriptions, name="h5-subscriptions"),
+    path("m/subscriptions/new", subscription_views.h5_subscribe, name="h5-subscribe"),
+]

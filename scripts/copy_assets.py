@@ -20,6 +20,12 @@ ASSETS = {
     "hls/hls.min.js": "hls.js/dist/hls.min.js",
     "weui/weui.min.css": "weui/dist/style/weui.min.css",
     "weixin/jweixin.js": "weixin-js-sdk/index.js",
+    # The 360° panorama of the lot page (food/trace): ES modules loaded through an importmap,
+    # "three" resolving to three's module build, which imports its core file next to it.
+    "photo-sphere-viewer/index.module.js": "@photo-sphere-viewer/core/index.module.js",
+    "photo-sphere-viewer/index.css": "@photo-sphere-viewer/core/index.css",
+    "three/three.module.min.js": "three/build/three.module.min.js",
+    "three/three.core.min.js": "three/build/three.core.min.js",
 }
 
 # npm packages that export a CommonJS module, and the browser global each one becomes.

@@ -124,6 +124,45 @@ def refund_state(refund_no: str) -> dict[str, Any]:
     }
 
 
+def merge_people(die_after_commit: bool) -> dict[str, Any]:
+    """A customer known by a device (the survivor, older) and the same customer known by a
+    phone with an order (younger); one identify call proves they are one: the younger is
+    merged into the older and its order must follow."""
+    import uuid
+
+    from freshloop.identity.resolver import IdentifierInput, identify
+    from tests.factories import make_order, make_sku
+
+    # Identifiers of their own: the drill database is shared by the module's scenarios, and
+    # rows other scenarios wrote are sealed with their own PII key (one data dir each).
+    unique = uuid.uuid4().int
+    device = IdentifierInput(type="device_id", value=f"drill-{unique:x}")
+    phone = IdentifierInput(type="phone", value=f"139{unique % 10**8:08d}", verified=True)
+    identify(identifiers=[device], source="drill")
+    younger = identify(identifiers=[phone], source="drill").person
+    from django.db import transaction
+
+    order = make_order(younger, (make_sku(stock=5), 1))
+    started = {"order_no": order.order_no, "merged_person_id": younger.pk}
+    print(json.dumps(started), flush=True)
+    with transaction.atomic():
+        if die_after_commit:
+            _die_after_commit()
+        identify(identifiers=[phone, device], source="drill")
+    return started
+
+
+def order_owner(order_no: str) -> dict[str, Any]:
+    from freshloop.identity.models import PersonStatus
+    from freshloop.orders.models import Order
+
+    order = Order.objects.select_related("person").get(order_no=order_no)
+    return {
+        "person_id": order.person_id,
+        "owner_is_merged": order.person.status == PersonStatus.MERGED,
+    }
+
+
 def relay_after_restart() -> dict[str, Any]:
     """What the worker does on its next tick after a restart, once leases of the dead
     process have run out (`CLAIM_LEASE`)."""
@@ -152,6 +191,10 @@ def main(argv: list[str]) -> None:
         result = hub_state(args[0])
     elif name == "refund_state":
         result = refund_state(args[0])
+    elif name == "merge_people":
+        result = merge_people(die_after_commit="--die-after-commit" in args)
+    elif name == "order_owner":
+        result = order_owner(args[0])
     elif name == "relay_after_restart":
         result = relay_after_restart()
     else:

@@ -8,6 +8,8 @@ import pytest
 from django.test import Client
 
 from freshloop.core.errors import DomainError
+from freshloop.core.permissions import Role
+from tests.factories import make_staff_user
 
 
 def _assert_error_shape(response: object, status: int, code: str) -> dict[str, object]:
@@ -110,6 +112,42 @@ class TestApiErrorFormat:
         assert client.get("/api/v1/me", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
         generated = client.get("/api/v1/me", HTTP_X_REQUEST_ID="bad id with spaces")["X-Request-ID"]
         assert len(generated) == 32
+
+
+@pytest.mark.django_db
+class TestNulCharacters:
+    """PostgreSQL refuses NUL in text: a parameter holding one is refused as input, never a 500."""
+
+    def test_a_nul_in_a_query_parameter_is_a_422_naming_it(self, client: Client) -> None:
+        # given an operator of the community console
+        client.force_login(make_staff_user("nul-operator", Role.COMMUNITY_MANAGER))
+        # when the replies are filtered by a chat id holding a NUL (what the fuzzer sent)
+        response = client.get("/api/v1/community/assistant/replies?chat_id=%C2%86s%00C")
+        # then the field is named, in Chinese, and nothing reached the database
+        body = _assert_error_shape(response, 422, "validation_error")
+        assert body["detail"][0]["field"] == "chat_id"  # type: ignore[index]
+        # and the same filter without the NUL still answers
+        assert client.get("/api/v1/community/assistant/replies?chat_id=s").status_code == 200
+
+    def test_a_nul_in_a_json_body_names_its_field(self, client: Client) -> None:
+        nested = '{"items": [{"name": "ok"}, {"name": "a\\u0000"}]}'
+        response = client.post("/api/v1/auth/otp", data=nested, content_type="application/json")
+        body = _assert_error_shape(response, 422, "validation_error")
+        assert body["detail"][0]["field"] == "items[1].name"  # type: ignore[index]
+        # while the text \u0000 itself (its backslash escaped) holds no NUL
+        escaped = '{"phone": "\\\\u0000"}'
+        response = client.post("/api/v1/auth/otp", data=escaped, content_type="application/json")
+        assert "空字符" not in response.json()["message"]
+
+    def test_a_nul_in_the_path_is_refused_too(self, client: Client) -> None:
+        _assert_error_shape(client.get("/api/v1/shop/orders/A%00B"), 422, "validation_error")
+
+    def test_a_nul_in_a_form_field_is_refused_by_the_form(self, client: Client) -> None:
+        # (bodies are left to their parsers: Django's form fields refuse NUL themselves)
+        response = client.post("/console/login/", {"username": "a\x00b", "password": "x"})
+        # then the login form answers again (not a 500 from the database) and nobody is in
+        assert response.status_code == 200
+        assert "_auth_user_id" not in client.session
 
 
 @pytest.mark.django_db

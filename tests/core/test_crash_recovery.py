@@ -61,6 +61,22 @@ class TestKilledBetweenCommitAndEffect:
         assert state["order_status"] == "paid"
         assert state["recorded"].count(f"order_paid:{started['order_no']}") == 1
 
+    def test_a_merged_persons_order_follows_them_though_the_process_died_after_commit(
+        self, drill_database: str
+    ) -> None:
+        env = scenario_env(drill_database)
+        # given a OneID merge that committed, and the process SIGKILLed right after
+        started = run_scenario("merge_people", "--die-after-commit", env=env, expect_killed=True)
+        # then the order still names the merged-away person: the re-pointing had not run
+        before = run_scenario("order_owner", started["order_no"], env=env)
+        assert before["owner_is_merged"] is True
+        # when the worker's relay runs after the restart
+        run_scenario("relay_after_restart", env=env)
+        # then the order belongs to the survivor
+        after = run_scenario("order_owner", started["order_no"], env=env)
+        assert after["owner_is_merged"] is False
+        assert after["person_id"] != started["merged_person_id"]
+
 
 class TestTaskQueueDown:
     def test_a_refund_approved_while_redis_is_down_is_submitted_once_it_is_back(

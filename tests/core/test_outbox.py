@@ -27,7 +27,7 @@ from freshloop.core.outbox import (
     register_sender,
     sender_for,
 )
-from freshloop.messaging.providers import (
+from freshloop.messaging.alerts import (
     ALERT_CHANNEL,
     Alert,
     AlertChannelSender,

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.django_db
 # the track batch may be a bare array and keeps unknown event keys for Segment-style SDKs
 # (docs/datahub.md); the payment callbacks take each provider's own signed body.
 HAND_PARSED = {
+    "freshloop_community_api_inbound_messages",  # signature checked over the raw bytes first
     "freshloop_datahub_ingestion_api_track",
     "freshloop_payments_api_payment_notify",
     "freshloop_payments_api_refund_notify",

@@ -185,7 +185,7 @@ class TestAbandonedCartLoop:
         # when the viewer follows the card and pays through the H5 checkout
         href = card.get_attribute("href") or ""
         link = urlsplit(href)
-        assert f"from=j{journey.pk}s1" in link.query
+        assert f"src=j{journey.pk}s1" in link.query
         viewer.goto(f"{base}{link.path}?{link.query}")
         viewer.click("[data-testid=buy-now]")
         expect(viewer).to_have_url(re.compile(r"/m/checkout"))
@@ -205,6 +205,7 @@ class TestAbandonedCartLoop:
         # then the journey counts one conversion and the room one recovered cart
         order = Order.objects.get(person_id=contact.person_id)
         assert order.status == OrderStatus.PAID
+        assert order.source_ref == f"j{journey.pk}s1"  # the card's tracking code, kept
         assert _eventually(lambda: journey_stats(journey=journey).converted == 1)
         stats = journey_stats(journey=journey)
         assert (stats.entered, stats.converted_fen) == (1, order.total_fen)

@@ -93,7 +93,10 @@ class TestJourneyEditor:
         down.focus()
         page.keyboard.press("Enter")
         assert _types(page) == ["message", "condition", "wait", "task"]
+        moved = page.locator("[data-testid=step-card]").nth(2)
+        expect(moved.locator("[data-testid=step-down]")).to_be_focused()  # focus went along
         page.keyboard.press("Shift+Tab")  # from the moved card's ↓ to its ↑
+        expect(moved.locator("[data-testid=step-up]")).to_be_focused()
         page.keyboard.press("Enter")
         assert _types(page) == ["message", "wait", "condition", "task"]
 

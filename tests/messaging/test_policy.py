@@ -288,6 +288,39 @@ class TestQuietHours:
         )
         assert (quitter.status, quitter.reason) == (DispatchStatus.SUPPRESSED, "已退订短信")
 
+    def test_a_delivery_that_falls_into_quiet_hours_waits_for_the_morning(
+        self, settings: Any
+    ) -> None:
+        use_policy(settings, NO_CAPS)
+        person = make_person()
+        # given a promotion allowed at 21:50 and a refund notice, both queued, and a worker
+        # that was down until 23:30
+        promo = send(person, shanghai(2, 21, 50))
+        with clock.frozen(shanghai(2, 21, 50)):
+            notice = transactional_send(
+                person_id=person.pk,
+                channel="sms",
+                payload=sms_payload("refund_notice", {"amount": "39.90"}),
+                purpose="refund_notice",
+                source="order:SO9",
+                dedupe_key="refund:SO9",
+                destination="+8613800138000",
+            )
+        # when the relay catches up at 23:30
+        with clock.frozen(shanghai(2, 23, 30)):
+            outbox_relay()
+        promo_message = OutboxMessage.objects.get(pk=promo.outbox_message_id)
+        # then the notice goes; the promotion waits for 08:00, the night not counted a failure
+        assert OutboxMessage.objects.get(pk=notice.outbox_message_id).status == "sent"
+        assert (promo_message.status, promo_message.attempts) == ("pending", 0)
+        assert promo_message.next_attempt_at == shanghai(3, 8)
+        assert "08:00" in promo_message.last_error
+        # and at 08:00 it is delivered
+        with clock.frozen(shanghai(3, 8)):
+            outbox_relay()
+        promo_message.refresh_from_db()
+        assert promo_message.status == "sent"
+
     def test_quiet_hours_are_configurable_and_can_be_switched_off(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -21,11 +21,10 @@ from freshloop.messaging.providers import (
     SmsThrottled,
     TencentSmsProvider,
     aliyun_error,
-    parse_aliyun_receipts,
-    parse_tencent_receipts,
     sms_provider,
     tencent_error,
 )
+from freshloop.messaging.sms_receipts import parse_aliyun_receipts, parse_tencent_receipts
 from tests.messaging.helpers import (
     ALIYUN_KEY_ID,
     ALIYUN_SECRET,

@@ -14,8 +14,8 @@ from freshloop.core.models import OutboxMessage, OutboxStatus
 from freshloop.core.outbox import outbox_enqueue, outbox_relay
 from freshloop.identity.services import otp_request
 from freshloop.messaging.models import SmsDelivery, SmsDeliveryStatus
-from freshloop.messaging.providers import SmsReceipt
 from freshloop.messaging.services import sms_delivery_record, sms_receipts_record, sms_send
+from freshloop.messaging.sms_receipts import SmsReceipt
 from tests.concurrency import run_at_once
 from tests.messaging.helpers import (
     ALIYUN_SECRET,

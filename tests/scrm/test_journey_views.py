@@ -94,7 +94,17 @@ class TestEditor:
             "live_cart_abandoned",
             "order_paid",
             "contact_added",
+            "segment_joined",
+            "coupon_expiring",
+            "birthday",
         ]
+        assert config["trigger_days"] == {"coupon_expiring": 3, "birthday": 0}
+        assert config["segments"] == []  # the data hub has none saved yet
+        assert {p["name"] for p in config["placeholders"]["coupon_expiring"]} == {
+            "coupon_name",
+            "coupon_expires",
+            "days_left",
+        }
         assert {t["value"] for t in config["step_types"]} == {
             "wait",
             "condition",

@@ -111,6 +111,20 @@ class TestSteps:
         assert fields == ["steps.0.minutes", "steps.1.template_id", "steps.2.type", "steps.3.title"]
         assert refused.value.status == 422
 
+    def test_a_group_invitation_must_be_a_link(self) -> None:
+        # given a message inviting to a group by something that is not a link
+        with pytest.raises(JourneyInvalid) as refused:
+            journey_create(
+                name="邀请入群",
+                trigger=JourneyTrigger.ORDER_PAID,
+                steps=[
+                    {"type": "message", "text": "欢迎入群", "invite_url": "javascript:alert(1)"}
+                ],
+                actor=OPERATOR,
+            )
+        # then the field is named
+        assert [p["field"] for p in refused.value.detail] == ["steps.0.invite_url"]
+
     def test_a_journey_without_steps_is_refused_and_cannot_start(self) -> None:
         with pytest.raises(JourneyInvalid):
             journey_create(name="空", trigger="order_paid", steps=[], actor=OPERATOR)

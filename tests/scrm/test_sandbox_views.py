@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from freshloop.core import clock
@@ -22,13 +20,6 @@ from tests.factories import make_person, make_staff_user
 pytestmark = pytest.mark.django_db
 
 MORNING = dt.datetime(2026, 12, 4, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
-
-
-@pytest.fixture(autouse=True)
-def sandbox_directory() -> Iterator[None]:
-    cache.clear()  # the WeCom sandbox keeps its directory in the cache
-    yield
-    cache.clear()
 
 
 def console(role: Role | None, name: str = "operator") -> Client:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.conf import settings
 
+from freshloop.catalog.services import product_image_add
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.events import publish
@@ -33,6 +34,7 @@ from freshloop.scrm.models import (
     WecomContact,
 )
 from freshloop.scrm.services import journey_create, journey_status_set, journeys_run_due
+from tests.catalog.test_images import picture
 from tests.factories import make_person, make_sku
 from tests.live.helpers import make_session
 
@@ -41,13 +43,6 @@ pytestmark = pytest.mark.django_db
 OPERATOR = Actor(type="user", id="3", label="社群运营小周")
 MORNING = dt.datetime(2026, 12, 4, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 LATE = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC)  # 23:00 in Shanghai
-
-
-@pytest.fixture(autouse=True)
-def sandbox_directory() -> Iterator[None]:
-    cache.clear()  # the WeCom sandbox keeps its directory in the cache
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -163,6 +158,35 @@ class TestMessages:
         assert MarketingDispatch.objects.get().status == "held"
         assert "08:00" in JourneyStepRun.objects.get().detail
 
+    def test_a_new_contact_is_invited_to_a_group_through_its_join_code(
+        self, at: Callable[..., Any]
+    ) -> None:
+        # given a welcome journey whose message invites to the brand's 群活码
+        join_url = "http://127.0.0.1:8000/community/join/jc_demo"
+        running(
+            JourneyTrigger.CONTACT_ADDED,
+            [
+                {
+                    "type": "message",
+                    "text": "欢迎！进群领新人券～",
+                    "invite_url": join_url,
+                    "invite_title": "加入「鲜奶福利群」",
+                }
+            ],
+        )
+        # when 李先生 adds 林 on WeCom and the step runs
+        with at(MORNING):
+            contact_added("wm_sandbox_0002")
+        with at(MORNING, 1):
+            journeys_run_due()
+            outbox_relay()
+        # then his phone shows 林's message with the invitation card to the 活码's page
+        (message,) = wecom_sandbox_messages_for_contact(external_userid="wm_sandbox_0002")
+        cards = [card["link"] for card in message.attachments]
+        assert [(card["title"], card["url"]) for card in cards] == [
+            ("加入「鲜奶福利群」", join_url)
+        ]
+
     def test_someone_who_is_not_a_wecom_contact_is_skipped(self, at: Callable[..., Any]) -> None:
         running(JourneyTrigger.ORDER_PAID, [{"type": "message", "text": "谢谢惠顾"}])
         from freshloop.scrm.services import journey_enroll
@@ -191,6 +215,9 @@ class TestAbandonedLiveCart:
             contact_added("wm_sandbox_0002")
         viewer = WecomContact.objects.get().person
         milk = make_sku(stock=9, price_fen=3990, name="牧场鲜牛奶")
+        photo = product_image_add(
+            product=milk.product, file=picture(), actor=Actor.system("test"), sku=milk
+        )
         session = make_session(skus=[milk])
         # when they add the milk in the room and leave; ten minutes pass
         with at(MORNING):
@@ -208,5 +235,8 @@ class TestAbandonedLiveCart:
         sent = phone[0].text + str(phone[0].attachments)
         assert "还在等您" in sent
         assert "牧场鲜牛奶" in sent
-        assert f"/m/products/{milk.product_id}?sku={milk.pk}&from=j" in sent
+        assert f"/m/products/{milk.product_id}?sku={milk.pk}&src=j" in sent
+        # and the card shows the milk's own picture, as an address WeCom can fetch
+        picture_url = f"{settings.FRESHLOOP.public_base_url}{photo.url}"
+        assert [card["link"]["picurl"] for card in phone[0].attachments] == [picture_url]
         assert phone[0].staff_userid == "fl_staff_lin"

@@ -18,6 +18,23 @@ from freshloop.core import clock
 from freshloop.core.permissions import Role
 from freshloop.datahub.dashboards.schemas import dashboard_filter_parse
 from freshloop.datahub.dashboards.selectors import dashboard_repurchase, dashboard_retention
+from freshloop.fulfillment.models import (
+    AfterSalesRule,
+    Allocation,
+    AllocationStatus,
+    AutoDecision,
+    Carrier,
+    CarrierRate,
+    DecisionStatus,
+    Excursion,
+    Shipment,
+    ShipmentEvent,
+    ShipmentStatus,
+    SkuWeight,
+    TelemetryDevice,
+    TemperatureReading,
+)
+from freshloop.fulfillment.shipments import sandbox_carrier_tick
 from freshloop.identity.models import (
     Identifier,
     IdentityConflict,
@@ -31,7 +48,7 @@ from freshloop.live.streams.selectors import DEMO_STREAM, hls_root
 from freshloop.membership.models import PointsEntry, PointsKind
 from freshloop.orders.models import Order, OrderLine, OrderStatus
 from freshloop.promotions.models import Campaign, Coupon, CouponTemplate, RedeemCode
-from freshloop.web import demo_commerce, demo_live
+from freshloop.web import demo_commerce, demo_fulfillment, demo_live
 
 WAREHOUSES = {"sh-qingpu", "gz-baiyun", "bj-daxing"}
 COUPON_TEMPLATES = {"welcome-10", "milk-99-20", "member-88", "free-ship", "live-friday-15"}
@@ -71,6 +88,17 @@ def _counts() -> dict[str, int]:
         "points_entries": PointsEntry.objects.count(),
         "live_sessions": LiveSession.objects.count(),
         "live_products": LiveProduct.objects.count(),
+        "carriers": Carrier.objects.count(),
+        "carrier_rates": CarrierRate.objects.count(),
+        "sku_weights": SkuWeight.objects.count(),
+        "aftersales_rules": AfterSalesRule.objects.count(),
+        "devices": TelemetryDevice.objects.count(),
+        "allocations": Allocation.objects.count(),
+        "shipments": Shipment.objects.count(),
+        "shipment_events": ShipmentEvent.objects.count(),
+        "readings": TemperatureReading.objects.count(),
+        "excursions": Excursion.objects.count(),
+        "auto_decisions": AutoDecision.objects.count(),
     }
 
 
@@ -301,6 +329,9 @@ class TestDemoSeed:
             ", 0 stock receipts (new), 0 coupon templates and 0 campaigns (new), "
             "0 historical orders imported"
         ) in output
+        assert "fulfillment 0 carriers new" in output
+        assert "0 after-sales rules new" in output
+        assert "0 demo orders new" in output
 
     def test_running_again_on_another_day_adds_no_lots_or_stock(self) -> None:
         # given the demo seeded yesterday (its lot numbers carry the production date)
@@ -321,3 +352,82 @@ class TestDemoSeed:
             raw = " ".join(row[0] for row in cursor.fetchall())
         assert phones
         assert not any(phone.removeprefix("+86") in raw for phone in phones)
+
+
+DEMO_ORDERS = Shipment.objects.filter(
+    order__idempotency_key__startswith=demo_fulfillment.KEY_PREFIX
+)
+
+
+@pytest.mark.django_db
+class TestDemoFulfillment:
+    def test_carriers_rules_and_parcels_through_the_real_flow(self) -> None:
+        # when the demo brand is seeded (small, with orders)
+        output = _seed(consumers=30)
+        # then four carriers have a default rate row, dearer remote rows and a speed
+        carriers = {c.code: c for c in Carrier.objects.all()}
+        assert set(carriers) == {"sf-cold", "jd-cold", "zto", "deppon"}
+        assert carriers["sf-cold"].supports_frozen
+        assert not carriers["zto"].supports_chilled
+        for carrier in carriers.values():
+            default = CarrierRate.objects.get(carrier=carrier, zone="", destination="")
+            remote = CarrierRate.objects.get(carrier=carrier, zone="", destination="新疆")
+            assert remote.first_fee_fen > default.first_fee_fen
+        assert carriers["sf-cold"].speed.speed_factor < carriers["jd-cold"].speed.speed_factor
+        # and every SKU has a unit weight (5 kg of rice weighs more than a bottle of milk)
+        assert SkuWeight.objects.count() == Sku.objects.count()
+        rice = SkuWeight.objects.get(sku__code="rice-wuchang-5kg").weight_g
+        milk = SkuWeight.objects.get(sku__code="milk-pasture-950").weight_g
+        assert rice > 5000 > milk > 950
+        # and the three after-sales rules and the logger are there
+        assert AfterSalesRule.objects.count() == 3
+        assert TelemetryDevice.objects.filter(code=demo_fulfillment.DEVICE_CODE).exists()
+        # and the demo orders went through allocation: all allocated but the one just paid
+        demo = Allocation.objects.filter(
+            order__idempotency_key__startswith=demo_fulfillment.KEY_PREFIX
+        )
+        assert demo.count() == len(demo_fulfillment.ORDERS)
+        assert demo.filter(status=AllocationStatus.PENDING).count() == 1
+        assert (
+            demo.filter(status=AllocationStatus.ALLOCATED).count()
+            == len(demo_fulfillment.ORDERS) - 1
+        )
+        assert all(a.explanation for a in demo.filter(status=AllocationStatus.ALLOCATED))
+        # and no cold item rides with an ambient-only carrier
+        for shipment in DEMO_ORDERS.select_related("carrier"):
+            if shipment.storage != "ambient":
+                assert shipment.carrier.supports_chilled
+        # and some parcels are delivered, others still moving
+        assert DEMO_ORDERS.filter(status=ShipmentStatus.DELIVERED).count() >= 3
+        moving = DEMO_ORDERS.filter(
+            status__in=[ShipmentStatus.HANDED_OVER, ShipmentStatus.IN_TRANSIT]
+        )
+        assert moving.count() >= 3
+        # and the cold parcel's readings show one excursion, refunded automatically; the late
+        # parcel earned its coupon
+        assert TemperatureReading.objects.count() == 36
+        assert Excursion.objects.count() == 1
+        decisions = {d.trigger: d for d in AutoDecision.objects.all()}
+        assert decisions["excursion"].status == DecisionStatus.EXECUTED
+        assert decisions["excursion"].action == "full_refund"
+        # and that refund really goes back through the payment the buyer made (the demo's
+        # orders are paid at the sandbox cashier), once the worker submits it a minute later
+        import datetime as dt
+
+        from freshloop.core import clock
+        from freshloop.core.outbox import outbox_relay
+        from freshloop.payments.models import Refund as PaymentRefund
+
+        with clock.frozen(clock.now() + dt.timedelta(minutes=5)):
+            outbox_relay(batch_size=500)
+        excursion_order = decisions["excursion"].order_id
+        assert PaymentRefund.objects.filter(payment__order_id=excursion_order).exists()
+        assert decisions["late_delivery"].status == DecisionStatus.EXECUTED
+        assert decisions["late_delivery"].action == "coupon"
+        assert "0 allocation(s) failed" in output
+        # when the sandbox carrier ticks (the worker, every minute, in `make demo`)
+        events = ShipmentEvent.objects.count()
+        moved = sandbox_carrier_tick()
+        # then the parcels still on their way take one more step each
+        assert moved == moving.count() or moved > 0
+        assert ShipmentEvent.objects.count() > events

@@ -12,6 +12,7 @@ from django.test import Client
 
 from freshloop.catalog.models import Product
 from freshloop.catalog.services import batch_register
+from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
@@ -62,6 +63,19 @@ class TestProductPage:
         assert "商品不存在或已下架" in response.content.decode()
 
 
+def slow_cold_carrier() -> None:
+    """A cold carrier two days slower than the transit table (3 days inside 上海, not 1)."""
+    from freshloop.fulfillment.services import RateSpec, carrier_configure
+
+    carrier_configure(
+        code="slow-cold",
+        name="慢速冷运",
+        chilled=True,
+        rates=[RateSpec(first_fee_fen=1500)],
+        days_offset=2,
+    )
+
+
 class TestConsumerPages:
     @pytest.mark.parametrize(
         "path", ["/m/cart", "/m/checkout", "/m/orders", "/m/aftersales", "/m/coupons", "/m/points"]
@@ -88,6 +102,70 @@ class TestConsumerPages:
         points = browser.get("/m/points").content.decode()
         assert "120" in points  # ¥120 paid → 120 points
         assert "普通会员" in points
+
+    def test_an_allocated_order_shows_the_allocations_promise(self) -> None:
+        # given a paid order the solver allocated with a promise of 12月9日
+        from tests.fulfillment.factories import make_parcel_order
+
+        parcels = make_parcel_order(promised_on=dt.date(2026, 12, 9))
+        # when the buyer opens it
+        page = browser_for(parcels.order.person).get(f"/m/orders/{parcels.order.order_no}")
+        # then the promise replaces the table's estimate
+        assert "承诺 12月9日（周三）前送达" in page.content.decode()
+
+    def test_the_unpaid_order_shows_the_date_allocation_later_promises(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given a cold carrier two days slower than the transit table's 1 day inside 上海,
+        # and milk in 上海's cold warehouse (10:00 in Shanghai, before the 16:00 cut-off)
+        from freshloop.fulfillment.services import allocations_run
+
+        slow_cold_carrier()
+        person = make_person()
+        with clock.frozen(dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)):
+            milk = make_sku(stock=5, warehouse=make_warehouse(), name="牧场鲜牛奶")
+            order = buy(person, (milk, 1))
+            browser = browser_for(person)
+            # when the buyer opens the unpaid order
+            page = browser.get(f"/m/orders/{order.order_no}").content.decode()
+            # then the date is allocation's (3 days), not the table's (12月2日)
+            assert "付款后预计 12月4日（周五）送达" in page
+            # when paid, the batch not run yet: the same date, no longer "after payment"
+            with django_capture_on_commit_callbacks(execute=True):
+                pay(order)
+            page = browser.get(f"/m/orders/{order.order_no}").content.decode()
+            assert "预计 12月4日（周五）送达" in page
+            assert "付款后" not in page
+            # and once allocated, the promise is that same date
+            allocations_run()
+            page = browser.get(f"/m/orders/{order.order_no}").content.decode()
+            assert "承诺 12月4日（周五）前送达" in page
+
+    def test_without_carriers_the_page_keeps_the_transit_tables_estimate(self) -> None:
+        # given no carrier configured (allocation could not place the order)
+        person = make_person()
+        with clock.frozen(dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)):
+            order = buy(person, (make_sku(stock=5, warehouse=make_warehouse()), 1))
+            # when the buyer opens it, then the table's 1 day inside 上海 holds
+            page = browser_for(person).get(f"/m/orders/{order.order_no}").content.decode()
+        assert "付款后预计 12月2日（周三）送达" in page
+
+    def test_the_delivery_date_costs_a_handful_of_queries(
+        self, django_assert_max_num_queries: Any
+    ) -> None:
+        # given a configured carrier (3 days inside 上海, the table says 1), an unpaid order
+        # and a paid one waiting for the batch
+        from freshloop.web.shop_views import _delivery
+
+        slow_cold_carrier()
+        milk = make_sku(stock=5, warehouse=make_warehouse())
+        unpaid, waiting = buy(make_person(), (milk, 1)), pay(buy(make_person(), (milk, 1)))
+        for order in (unpaid, waiting):
+            # then the table's estimate, the allocation lookup and the preview stay within ten
+            with django_assert_max_num_queries(10):
+                delivery = _delivery(order)
+            assert delivery is not None
+            assert delivery.transit_days == 3  # the preview's, not the table's
 
     def test_after_sales_is_offered_on_a_paid_order_until_a_case_waits(self) -> None:
         # given a buyer with an unpaid and a paid order

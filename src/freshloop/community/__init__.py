@@ -1,3 +1,4 @@
-"""Community (SC-2): WeCom groups and activities, abandoned live carts won back. Just below web,
-so it may read live, group buying, food, the data hub and intelligence. Empty until the SCRM
-issue builds it."""
+"""Community (SC-2): WeCom customer groups synced to OneID, 群活码, welcome templates, topic
+prompts, the keyword assistant, activities (check-in, lucky draw, group challenge) and group
+health. Above `scrm`, just below `web`, so it may read live, group buying, food, the data hub
+and intelligence."""

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from django.db import transaction
 
 from freshloop.core import clock
-from freshloop.core.effects import effect_consumer, effect_enqueue
+from freshloop.core.effects import effect_consumer, effect_enqueue, effects_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -164,8 +164,10 @@ def publish(event: DomainEvent, *, using: str | None = None) -> None:
     if durable:
         payload = {"event": event.name, "fields": event.payload()}
         with transaction.atomic(using=using):
-            for name in durable:
-                effect_enqueue(name=name, payload=payload)
+            if len(durable) == 1:
+                effect_enqueue(name=durable[0], payload=payload)
+            else:
+                effects_enqueue(names=durable, payload=payload)
     transaction.on_commit(lambda: dispatch(event), using=using)
 
 

@@ -40,6 +40,16 @@ class ThrottledDeliveryError(DeliveryError):
         self.retry_after = retry_after
 
 
+class DeliveryDeferred(Exception):
+    """Not now, and not a failure: the message waits until `until` (a marketing message whose
+    delivery fell into quiet hours, e.g. a backlog after the worker was down overnight). The
+    attempt is not counted."""
+
+    def __init__(self, reason: str, *, until: dt.datetime) -> None:
+        super().__init__(reason)
+        self.until = until
+
+
 class PermanentDeliveryError(DeliveryError):
     """Sending again cannot help (an invalid number, an unapproved template, bad credentials):
     the relay marks the message failed at once and raises an alert."""
@@ -170,6 +180,13 @@ def outbox_relay(*, batch_size: int = 100) -> RelayResult:
             if sender is None:
                 raise DeliveryError(f"no sender registered for channel {message.channel!r}")
             provider_id = sender.send(message)
+        except DeliveryDeferred as deferred:
+            message.attempts -= 1
+            message.last_error = str(deferred)[:2000]
+            message.next_attempt_at = deferred.until
+            message.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+            retried += 1
+            continue
         except DeliveryError as exc:
             message.last_error = str(exc)[:2000]
             if message.attempts >= MAX_ATTEMPTS or isinstance(exc, PermanentDeliveryError):

@@ -18,10 +18,12 @@ operation of the served API and fails for a request body that is not strict.
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 # The largest id a database column holds (BIGINT, SQLite INTEGER): a larger one used to reach a
 # query and fail there (a 500 for `{"sku_id": 58701162118764756992, "quantity": 0}`) instead of
@@ -30,6 +32,18 @@ MAX_ID = 2**63 - 1
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A row id in a request body: a positive integer the database can hold."""
+
+
+def _iso_text_only(value: Any) -> Any:
+    # Lax parsing would take 12345 as seconds since 1970: a client sending a number meant
+    # something else, so only text (or an already parsed datetime) goes on to be parsed.
+    if isinstance(value, str | dt.datetime):
+        return value
+    raise PydanticCustomError("datetime_type", "Input should be a valid datetime")
+
+
+IsoDatetime = Annotated[dt.datetime, BeforeValidator(_iso_text_only), Field(strict=False)]
+"""A date-time in a request body: ISO 8601 text (a number is refused, not read as seconds)."""
 
 
 class InputSchema(Schema):

@@ -26,7 +26,7 @@ order wait on each other). Orders lock the order row before any stock (`orders.l
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection
@@ -71,9 +71,15 @@ def block_lock(block_id: int) -> Reservation:
     return Reservation.objects.select_for_update().get(pk=block_id)
 
 
-def stock_levels_reserve(wanted: Sequence[tuple[int, int]]) -> set[int]:
+def stock_levels_reserve(
+    wanted: Sequence[tuple[int, int]], held_back: Mapping[int, int] | None = None
+) -> set[int]:
     """Reserve `quantity` more units on each `(level id, quantity)` — levels of distinct SKUs —
     where the level still has them available, in one statement; returns the ids reserved on.
+
+    `held_back` (by level id) is on-hand a reservation may not count on: units in lots too
+    close to expiry for the order's channel (`inventory.freshness`). The bound becomes
+    `on_hand - held_back >= reserved + quantity`, still one conditional UPDATE.
 
     The same conditional UPDATE as one level at a time (`on_hand >= reserved + quantity`, so
     a level is never over-promised), one round trip for the whole order. On PostgreSQL the
@@ -83,23 +89,28 @@ def stock_levels_reserve(wanted: Sequence[tuple[int, int]]) -> set[int]:
     if not wanted:
         return set()
     table = connection.ops.quote_name(StockLevel._meta.db_table)
-    rows = ", ".join(["(%s, %s)"] * len(wanted))
-    params: list[int] = [value for pair in wanted for value in pair]
+    rows = ", ".join(["(%s, %s, %s)"] * len(wanted))
+    held = held_back or {}
+    params: list[int] = [
+        v for level_id, qty in wanted for v in (level_id, qty, held.get(level_id, 0))
+    ]
     if connection.vendor == "postgresql":
         sql = (
-            f"WITH wanted (id, quantity) AS (VALUES {rows}), "  # noqa: S608 (table name from the model, values are parameters)
+            f"WITH wanted (id, quantity, held) AS (VALUES {rows}), "  # noqa: S608 (table name from the model, values are parameters)
             f"locked AS MATERIALIZED (SELECT s.id FROM {table} s JOIN wanted w ON s.id = w.id::bigint "
             "ORDER BY s.sku_id FOR UPDATE OF s) "
             f"UPDATE {table} s SET reserved = s.reserved + w.quantity::integer "
             "FROM wanted w, locked l "
-            "WHERE s.id = w.id::bigint AND l.id = s.id AND s.on_hand >= s.reserved + w.quantity::integer "
+            "WHERE s.id = w.id::bigint AND l.id = s.id "
+            "AND s.on_hand - w.held::integer >= s.reserved + w.quantity::integer "
             "RETURNING s.id"
         )
     else:
         sql = (
-            f"WITH wanted (id, quantity) AS (VALUES {rows}) "  # noqa: S608 (table name from the model, values are parameters)
+            f"WITH wanted (id, quantity, held) AS (VALUES {rows}) "  # noqa: S608 (table name from the model, values are parameters)
             f"UPDATE {table} SET reserved = {table}.reserved + wanted.quantity FROM wanted "
-            f"WHERE {table}.id = wanted.id AND {table}.on_hand >= {table}.reserved + wanted.quantity "
+            f"WHERE {table}.id = wanted.id "
+            f"AND {table}.on_hand - wanted.held >= {table}.reserved + wanted.quantity "
             f"RETURNING {table}.id"
         )
     with connection.cursor() as cursor:
@@ -113,6 +124,7 @@ def stock_levels_reserve_recorded(
     order_ref: str,
     expires_at: dt.datetime | None,
     now: dt.datetime,
+    held_back: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """PostgreSQL only: `stock_levels_reserve`, and in the same statement the order's
     reservation and reserve movement on every level it reserved on; returns the new
@@ -126,14 +138,15 @@ def stock_levels_reserve_recorded(
     levels = quote(StockLevel._meta.db_table)
     reservations = quote(Reservation._meta.db_table)
     movements = quote(StockMovement._meta.db_table)
-    rows = ", ".join(["(%s, %s)"] * len(wanted))
+    rows = ", ".join(["(%s, %s, %s)"] * len(wanted))
     sql = (
-        f"WITH wanted (id, quantity) AS (VALUES {rows}), "  # noqa: S608 (table names from the models, values are parameters)
+        f"WITH wanted (id, quantity, held) AS (VALUES {rows}), "  # noqa: S608 (table names from the models, values are parameters)
         f"locked AS MATERIALIZED (SELECT s.id FROM {levels} s JOIN wanted w ON s.id = w.id::bigint "
         "ORDER BY s.sku_id FOR UPDATE OF s), "
         f"taken AS (UPDATE {levels} s SET reserved = s.reserved + w.quantity::integer "
         "FROM wanted w, locked l "
-        "WHERE s.id = w.id::bigint AND l.id = s.id AND s.on_hand >= s.reserved + w.quantity::integer "
+        "WHERE s.id = w.id::bigint AND l.id = s.id "
+        "AND s.on_hand - w.held::integer >= s.reserved + w.quantity::integer "
         "RETURNING s.id, w.quantity::integer AS quantity), "
         f"promised AS (INSERT INTO {reservations} "
         "(order_ref, stock_id, quantity, is_block, block_id, status, expires_at, created_at, closed_at) "
@@ -144,7 +157,10 @@ def stock_levels_reserve_recorded(
         "SELECT t.id, %s, 0, t.quantity, %s, '', '', %s FROM taken t) "
         "SELECT stock_id, id FROM promised"
     )
-    params: list[Any] = [value for pair in wanted for value in pair]
+    held = held_back or {}
+    params: list[Any] = [
+        v for level_id, qty in wanted for v in (level_id, qty, held.get(level_id, 0))
+    ]
     params += [order_ref, ReservationStatus.ACTIVE, expires_at, now]
     params += [MovementKind.RESERVE, order_ref, now]
     with connection.cursor() as cursor:

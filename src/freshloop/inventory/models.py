@@ -76,6 +76,10 @@ class BatchStock(models.Model):
     batch = models.ForeignKey("catalog.Batch", on_delete=models.PROTECT, related_name="stock")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="batch_stock")
     quantity = models.IntegerField("数量", default=0)
+    # A recalled (or otherwise blocked) lot: its units stay on hand, counted, but nothing
+    # reserves, picks or ships them until the hold is lifted.
+    on_hold = models.BooleanField("冻结", default=False)
+    hold_reason = models.CharField("冻结原因", max_length=200, blank=True)
 
     class Meta:
         verbose_name = "批次库存"

@@ -95,3 +95,15 @@ def order_transit_days(*, order_ref: str, destination_province: str) -> int | No
     if not origins:
         return None
     return max(transit_days(origin, destination_province) for origin in origins)
+
+
+# --- fulfillment reads these (issue 16): regions for carrier zones, freshness for FEFO ---------
+
+from freshloop.inventory.freshness import (  # noqa: E402
+    earliest_eligible_expiry as earliest_eligible_expiry,
+)
+from freshloop.inventory.freshness import held_back_units as held_back_units  # noqa: E402
+from freshloop.inventory.freshness import min_ratio as min_ratio  # noqa: E402
+from freshloop.inventory.transit import REGIONS as REGIONS  # noqa: E402
+from freshloop.inventory.transit import REMOTE as REMOTE  # noqa: E402
+from freshloop.inventory.transit import REMOTE_EXTRA_DAYS as REMOTE_EXTRA_DAYS  # noqa: E402

@@ -26,7 +26,6 @@ from freshloop.core.errors import Conflict, InvalidInput
 from freshloop.inventory.errors import OutOfStock
 from freshloop.inventory.locks import (
     block_lock,
-    lots_lock,
     stock_levels_lock,
     stock_levels_reserve,
     stock_levels_reserve_recorded,
@@ -40,6 +39,14 @@ from freshloop.inventory.models import (
     StockMovement,
     StockTake,
     Warehouse,
+)
+from freshloop.inventory.picking import (
+    LotPicks,
+    take_from_lots,
+    take_picked_lots,
+)
+from freshloop.inventory.picking import (
+    candidate_levels as _candidate_levels,
 )
 
 MAX_UNITS_PER_CHANGE = 1_000_000
@@ -242,33 +249,12 @@ class ReservationRequest:
     no such block is active they are reserved from the shelf as usual."""
 
 
-def _candidate_levels(
-    skus: Sequence[tuple[Sku, int]], province: str
-) -> dict[int, list[StockLevel]]:
-    """Per SKU, the warehouses that can store the product and hold enough, nearest (same
-    province) first — read in one query for the whole order."""
-    wanted = dict((sku.pk, (sku, quantity)) for sku, quantity in skus)
-    found: dict[int, list[StockLevel]] = {sku_id: [] for sku_id in wanted}
-    if not wanted:
-        return found
-    for level in StockLevel.objects.select_related("warehouse").filter(
-        sku_id__in=list(wanted), warehouse__is_active=True
-    ):
-        sku, quantity = wanted[level.sku_id]
-        if level.available >= quantity and level.warehouse.can_store(sku.product.storage):
-            found[level.sku_id].append(level)
-    for levels in found.values():
-        levels.sort(
-            key=lambda level: (level.warehouse.province != province, -level.available, level.pk)
-        )
-    return found
-
-
-def _reserve_on(level: StockLevel, quantity: int) -> bool:
-    """Promise `quantity` more units of one level if it still has them (never over-promised)."""
-    changed = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") + quantity).update(
-        reserved=F("reserved") + quantity
-    )
+def _reserve_on(level: StockLevel, quantity: int, held_back: int = 0) -> bool:
+    """Promise `quantity` more units of one level if it still has them (never over-promised),
+    not counting `held_back` units (too old for the order's channel)."""
+    changed = StockLevel.objects.filter(
+        pk=level.pk, on_hand__gte=F("reserved") + quantity + held_back
+    ).update(reserved=F("reserved") + quantity)
     return changed > 0
 
 
@@ -278,8 +264,13 @@ def stock_reserve(
     requests: Sequence[ReservationRequest],
     expires_at: dt.datetime | None,
     province: str = "",
+    channel: str = "",
 ) -> list[Reservation]:
     """Promise units to an order, inside the caller's transaction (the order rolls back with it).
+
+    Only units fresh enough for the order's `channel` count (`held_back_units`), so a paid
+    order never meets a lot shortfall when it ships; the bound rides in the same conditional
+    UPDATE (`locks.stock_levels_reserve`).
 
     Each line is taken whole from one warehouse; splitting a line across warehouses is the
     fulfillment module's job (SPEC FF-1). Raises OutOfStock naming the SKUs that cannot be had.
@@ -321,7 +312,9 @@ def stock_reserve(
             from_shelf.append(request)
     taken: list[Reservation] = []
     short: list[dict[str, object]] = []
-    candidates = _candidate_levels([(r.sku, r.quantity) for r in from_shelf], province)
+    candidates, held = _candidate_levels(
+        [(r.sku, r.quantity) for r in from_shelf], province, channel
+    )
     from_shelf.sort(key=lambda r: r.sku.pk)
     # Every line's first choice in one statement; only a line whose first choice fell short
     # since the read above tries its other warehouses, one at a time (see `locks`). On
@@ -332,11 +325,11 @@ def stock_reserve(
     recorded: dict[int, int] = {}
     if connection.vendor == "postgresql":
         recorded = stock_levels_reserve_recorded(
-            first_choices, order_ref=order_ref, expires_at=expires_at, now=now
+            first_choices, order_ref=order_ref, expires_at=expires_at, now=now, held_back=held
         )
         first_taken = set(recorded)
     else:
-        first_taken = stock_levels_reserve(first_choices)
+        first_taken = stock_levels_reserve(first_choices, held)
     written: list[Reservation] = []
     for request in from_shelf:
         levels = candidates[request.sku.pk]
@@ -344,7 +337,12 @@ def stock_reserve(
             reserved_on: StockLevel | None = levels[0]
         else:
             reserved_on = next(
-                (level for level in levels[1:] if _reserve_on(level, request.quantity)), None
+                (
+                    level
+                    for level in levels[1:]
+                    if _reserve_on(level, request.quantity, held.get(level.pk, 0))
+                ),
+                None,
             )
         if reserved_on is not None:
             reservation = Reservation(
@@ -392,7 +390,7 @@ def stock_block_reserve(
     _check_quantity(quantity)
     if Reservation.objects.filter(order_ref=block_ref, is_block=True).exists():
         raise Conflict("整批预留已存在", detail={"block_ref": block_ref})
-    for level in _candidate_levels([(sku, quantity)], "")[sku.pk]:
+    for level in _candidate_levels([(sku, quantity)], "")[0][sku.pk]:
         if not _reserve_on(level, quantity):
             continue
         block = Reservation.objects.create(
@@ -515,12 +513,18 @@ def reservations_release(*, order_ref: str, note: str = "") -> int:
     return released
 
 
-def reservations_ship(*, order_ref: str) -> list[Reservation]:
-    """Units leave the warehouse: on hand and reserved both drop; lots go earliest expiry first."""
+def reservations_ship(
+    *, order_ref: str, channel: str = "", lot_picks: LotPicks | None = None
+) -> list[Reservation]:
+    """Units leave the warehouse: on hand and reserved both drop, and lots give them up —
+    the lots in `lot_picks` when the allocation chose them, otherwise first-expiry-first-out
+    among the lots fresh enough for `channel` (`inventory.freshness`). A lot that no longer
+    has the units raises LotShortfall (the whole shipment rolls back): never ignored."""
     shipped = []
     now = clock.now()
+    remaining_picks = {key: list(picks) for key, picks in (lot_picks or {}).items()}
     for reservation in (
-        Reservation.objects.select_related("stock")
+        Reservation.objects.select_related("stock", "stock__sku__product")
         .filter(order_ref=order_ref, status=ReservationStatus.ACTIVE)
         .order_by("pk")
     ):
@@ -531,13 +535,17 @@ def reservations_ship(*, order_ref: str) -> list[Reservation]:
             continue
         if reservation.block_id is not None:
             _drawn_leaves(reservation, reservation.quantity, shipped=True)
+        stock = reservation.stock
+        key = (stock.warehouse_id, stock.sku_id)
+        units = take_picked_lots(stock, reservation.quantity, remaining_picks.get(key, []))
+        if units:
+            take_from_lots(stock, units, channel=channel)
         StockLevel.objects.filter(pk=reservation.stock_id).update(
             on_hand=F("on_hand") - reservation.quantity,
             reserved=F("reserved") - reservation.quantity,
         )
-        _take_from_lots(reservation.stock, reservation.quantity)
         _movement(
-            reservation.stock,
+            stock,
             MovementKind.SHIP,
             on_hand=-reservation.quantity,
             reserved=-reservation.quantity,
@@ -545,16 +553,6 @@ def reservations_ship(*, order_ref: str) -> list[Reservation]:
         )
         shipped.append(reservation)
     return shipped
-
-
-def _take_from_lots(stock: StockLevel, quantity: int) -> None:
-    remaining = quantity
-    for lot in lots_lock(stock):
-        take = min(lot.quantity, remaining)
-        BatchStock.objects.filter(pk=lot.pk).update(quantity=F("quantity") - take)
-        remaining -= take
-        if remaining == 0:
-            break
 
 
 def reservations_overdue(*, now: dt.datetime) -> list[str]:
@@ -587,3 +585,13 @@ def reservation_reduce(*, order_ref: str, sku_id: int, quantity: int) -> int:
         if released == quantity:
             break
     return released
+
+
+# --- allocation moves reservations (issue 16, FF-1), written in moves.py -----------------------
+from freshloop.inventory.holds import lot_hold as lot_hold  # noqa: E402
+from freshloop.inventory.lots import lot_book_out as lot_book_out  # noqa: E402
+from freshloop.inventory.moves import Placement as Placement  # noqa: E402
+from freshloop.inventory.moves import reservations_move as reservations_move  # noqa: E402
+from freshloop.inventory.moves import (  # noqa: E402
+    reservations_move_many as reservations_move_many,
+)

@@ -20,8 +20,8 @@ from freshloop.messaging.errors import (
     WecomCallbackMalformed,
     WecomCallbackTooLarge,
 )
-from freshloop.messaging.providers import RECEIPT_ACKS, sms_receipts_parse
 from freshloop.messaging.services import sms_receipts_record
+from freshloop.messaging.sms_receipts import RECEIPT_ACKS, sms_receipts_parse
 from freshloop.messaging.wecom.callbacks import callback_receive, callback_verify_url
 
 router = Router(tags=["消息 messaging"])

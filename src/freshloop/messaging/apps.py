@@ -13,7 +13,9 @@ class MessagingConfig(AppConfig):
             subscribers,  # noqa: F401  (IdentityMerged, PersonErased, PIPL export)
             tasks,  # noqa: F401  (registers the huey jobs)
         )
-        from freshloop.messaging.providers import AlertChannelSender, SmsChannelSender
+        from freshloop.messaging.alerts import AlertChannelSender
+        from freshloop.messaging.inbox import InAppSender
+        from freshloop.messaging.providers import SmsChannelSender
         from freshloop.messaging.services import PolicyRecordingSender
         from freshloop.messaging.wecom.sender import WECOM_CHANNEL, WecomChannelSender
 
@@ -21,3 +23,4 @@ class MessagingConfig(AppConfig):
         register_sender(SmsChannelSender.channel, PolicyRecordingSender(SmsChannelSender()))
         register_sender(AlertChannelSender.channel, AlertChannelSender())
         register_sender(WECOM_CHANNEL, PolicyRecordingSender(WecomChannelSender()))
+        register_sender(InAppSender.channel, PolicyRecordingSender(InAppSender()))

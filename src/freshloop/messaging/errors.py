@@ -138,7 +138,6 @@ ERRCODES: dict[int, tuple[type[WecomError], str]] = {
     41004: (WecomInvalidSecret, "缺少 secret 参数"),
     45009: (WecomRateLimited, "接口调用超过限制"),
     45033: (WecomRateLimited, "接口并发调用超过限制"),
-    45035: (WecomRateLimited, "接口调用频率超过限制"),
     48002: (WecomNoPermission, "API 接口无权限调用"),
     60011: (WecomNoPermission, "指定的成员/部门/标签参数无权限"),
     84074: (WecomNoPermission, "没有外部联系人权限"),

@@ -22,6 +22,7 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.models import OutboxMessage
 from freshloop.core.outbox import (
+    DeliveryDeferred,
     outbox_enqueue,
     outbox_enqueue_many,
 )
@@ -499,9 +500,23 @@ class PolicyRecordingSender:
         self.channel = getattr(inner, "channel", "")
 
     def send(self, message: OutboxMessage) -> str:
+        _quiet_hours_honoured(message)
         provider_id: str = self.inner.send(message)
         marketing_delivery_record(outbox_message_id=message.pk)
         return provider_id
+
+
+def _quiet_hours_honoured(message: OutboxMessage) -> None:
+    """The decision was taken when the message was queued; if its delivery is late enough to
+    fall into quiet hours (a worker down overnight, a long retry), it waits for the morning
+    rather than waking the customer. Transactional messages are never held."""
+    release_at = policy.quiet_hours_end(clock.now(), policy.policy_settings())
+    if release_at is None:
+        return
+    if MarketingDispatch.objects.filter(
+        outbox_message_id=message.pk, message_class=MessageClass.MARKETING
+    ).exists():
+        raise DeliveryDeferred(policy.held_reason(release_at), until=release_at)
 
 
 # --- consent -----------------------------------------------------------------------------

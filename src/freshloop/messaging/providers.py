@@ -1,4 +1,5 @@
-"""Channel providers of the outbox: SMS and alerts.
+"""Channel providers of the outbox: SMS (alerts live in `messaging.alerts`, delivery receipts
+in `messaging.sms_receipts`).
 
 The outbox channel `sms`: a templated text through an `SmsProvider` — the offline sandbox,
 Alibaba Cloud SMS (Dysmsapi `SendSms`) or Tencent Cloud SMS (`SendSms` 2021-01-11), chosen by
@@ -7,18 +8,8 @@ Alibaba Cloud SMS (Dysmsapi `SendSms`) or Tencent Cloud SMS (`SendSms` 2021-01-1
 purpose is mapped to the provider's template id by `FRESHLOOP_SMS_TEMPLATES`. Provider refusals
 are typed: throttling is retried later, a refusal that no retry can fix (a bad number, an
 unapproved template, wrong keys) fails the message at once and raises an alert, anything else
-is retried with back-off (core.outbox). Delivery receipts are parsed here and recorded by
+is retried with back-off (core.outbox). Delivery receipts are recorded by
 `messaging.services.sms_receipts_record`.
-
-The outbox channel `alert`: anomalies a person must look at (a callback whose amount does
-not match its payment, a refund the provider refused, …), handed to an `AlertProvider`.
-
-The offline default, `LogAlertProvider`, writes one structured ERROR line per alert on the
-`freshloop.alerts` logger, where the log pipeline (and whoever watches it) picks it up. With
-`FRESHLOOP_ALERT_WEBHOOK_URL` set, `WebhookAlertProvider` POSTs the alert as JSON instead; a
-refused or unreachable hook is a `DeliveryError`, so the relay retries with back-off and marks
-the message failed after `MAX_ATTEMPTS`. Delivery is at-least-once (outbox), so every alert
-carries the outbox message id for the receiver to deduplicate on.
 """
 
 from __future__ import annotations
@@ -29,7 +20,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -39,132 +29,14 @@ from django.conf import settings
 from freshloop.core import clock, crypto
 from freshloop.core.models import OutboxMessage
 from freshloop.core.outbox import (
-    ALERT_CHANNEL,
     SMS_CHANNEL,
     DeliveryError,
     PermanentDeliveryError,
     ThrottledDeliveryError,
 )
-from freshloop.messaging.errors import SmsProviderUnknown, SmsReceiptMalformed
 from freshloop.messaging.signing import aliyun_signature, tc3_sign
 
-WEBHOOK_TIMEOUT_SECONDS = 5.0
-
-alert_logger = logging.getLogger("freshloop.alerts")
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One alert as providers see it; `details` is what the raising module queued."""
-
-    alert_id: str
-    kind: str
-    raised_at: dt.datetime
-    details: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "alert_id": self.alert_id,
-            "kind": self.kind,
-            "raised_at": self.raised_at.isoformat(),
-            "details": self.details,
-        }
-
-
-class AlertProvider(Protocol):
-    name: str
-
-    def deliver(self, *, alert: Alert) -> str:
-        """Hand the alert on; return a delivery reference or raise DeliveryError."""
-        ...
-
-
-class LogAlertProvider:
-    """Works offline: the alert becomes one ERROR log line (JSON in both log formats)."""
-
-    name = "log"
-
-    def deliver(self, *, alert: Alert) -> str:
-        body = alert.as_json()
-        # The JSON is in the message for the text format; `extra` gives the JSON log format
-        # the same fields as a nested object it can index.
-        alert_logger.error(
-            "ALERT %s %s",
-            alert.kind,
-            json.dumps(body, ensure_ascii=False, sort_keys=True, default=str),
-            extra={"alert": body},
-        )
-        return f"log-{alert.alert_id}"
-
-
-class WebhookAlertProvider:
-    """POSTs the alert as JSON; any 2xx answer counts as delivered.
-
-    The URL may carry a secret (a robot key in its query), so it never appears in errors or
-    logs.
-    """
-
-    name = "webhook"
-
-    def __init__(
-        self,
-        *,
-        url: str,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = WEBHOOK_TIMEOUT_SECONDS,
-    ) -> None:
-        self._url = url
-        self._transport = transport
-        self._timeout = timeout
-
-    def deliver(self, *, alert: Alert) -> str:
-        try:
-            with httpx.Client(transport=self._transport, timeout=self._timeout) as client:
-                response = client.post(
-                    self._url,
-                    content=json.dumps(alert.as_json(), ensure_ascii=False, default=str).encode(),
-                    headers={
-                        "Content-Type": "application/json; charset=utf-8",
-                        "Idempotency-Key": alert.alert_id,
-                    },
-                )
-        except (httpx.HTTPError, OSError) as exc:
-            raise DeliveryError(f"alert webhook unreachable ({type(exc).__name__})") from exc
-        if not response.is_success:
-            raise DeliveryError(f"alert webhook answered HTTP {response.status_code}")
-        return f"webhook-{alert.alert_id}"
-
-
-def alert_provider() -> AlertProvider:
-    """The provider the settings choose, looked up per delivery (cheap, and follows settings)."""
-    url = settings.FRESHLOOP.alert_webhook_url
-    if url:
-        return WebhookAlertProvider(url=url)
-    return LogAlertProvider()
-
-
-class AlertChannelSender:
-    """Outbox sender for channel "alert"."""
-
-    channel = ALERT_CHANNEL
-
-    def __init__(self, provider: AlertProvider | None = None) -> None:
-        self._provider = provider
-
-    def send(self, message: OutboxMessage) -> str:
-        # An alert is never dropped for its shape: an unexpected payload is passed on whole.
-        payload = (
-            message.payload if isinstance(message.payload, dict) else {"payload": message.payload}
-        )
-        alert = Alert(
-            alert_id=f"alert-{message.pk}",
-            kind=str(payload.get("kind") or "unknown"),
-            raised_at=message.created_at,
-            details=payload,
-        )
-        provider = self._provider or alert_provider()
-        return provider.deliver(alert=alert)
 
 
 # --- SMS ---------------------------------------------------------------------------------
@@ -652,121 +524,3 @@ class SmsChannelSender:
                 "sms %s sent as %s but its delivery record failed", message.pk, provider_id
             )
         return provider_id
-
-
-# --- delivery receipts -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmsReceipt:
-    """One delivery report, as either provider pushes it."""
-
-    provider_message_id: str  # Alibaba biz_id, Tencent sid (= SerialNo)
-    reference: str  # our outbox message id when the provider echoes it (out_id / ext), else ""
-    delivered: bool
-    error_code: str
-    error_message: str
-    delivered_at: dt.datetime | None  # when the handset got it (report time when it did not)
-
-
-MAX_RECEIPTS_PER_PUSH = 1000  # Tencent sends at most 100, Alibaba a few hundred
-
-
-def _receipt_items(body: bytes) -> list[dict[str, Any]]:
-    try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SmsReceiptMalformed(detail={"reason": "body is not JSON"}) from exc
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise SmsReceiptMalformed(detail={"reason": "expected a JSON array of objects"})
-    if len(items) > MAX_RECEIPTS_PER_PUSH:
-        raise SmsReceiptMalformed(detail={"reason": f"more than {MAX_RECEIPTS_PER_PUSH} receipts"})
-    return items
-
-
-def _text(item: dict[str, Any], key: str, *, required: bool, index: int, limit: int) -> str:
-    value = item.get(key)
-    if value is None or value == "":
-        if required:
-            raise SmsReceiptMalformed(detail={"index": index, "field": key, "reason": "missing"})
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise SmsReceiptMalformed(detail={"index": index, "field": key, "reason": "not a string"})
-    return str(value)[:limit]
-
-
-def _shanghai_time(value: str, *, index: int, key: str) -> dt.datetime | None:
-    """Both providers report Beijing time as `YYYY-MM-DD HH:MM:SS`; stored in UTC."""
-    if not value:
-        return None
-    try:
-        local = dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-    except ValueError as exc:
-        raise SmsReceiptMalformed(
-            detail={"index": index, "field": key, "reason": "not YYYY-MM-DD HH:MM:SS"}
-        ) from exc
-    return local.replace(tzinfo=clock.SHANGHAI).astimezone(dt.UTC)
-
-
-def parse_aliyun_receipts(body: bytes) -> list[SmsReceipt]:
-    """Alibaba Cloud SmsReport, HTTP batch push:
-    https://help.aliyun.com/document_detail/101867.html"""
-    receipts = []
-    for index, item in enumerate(_receipt_items(body)):
-        success = item.get("success")
-        if not isinstance(success, bool):
-            raise SmsReceiptMalformed(
-                detail={"index": index, "field": "success", "reason": "not a boolean"}
-            )
-        report_time = _text(item, "report_time", required=False, index=index, limit=32)
-        receipts.append(
-            SmsReceipt(
-                provider_message_id=_text(item, "biz_id", required=True, index=index, limit=128),
-                reference=_text(item, "out_id", required=False, index=index, limit=64),
-                delivered=success,
-                error_code=_text(item, "err_code", required=False, index=index, limit=64),
-                error_message=_text(item, "err_msg", required=False, index=index, limit=255),
-                delivered_at=_shanghai_time(report_time, index=index, key="report_time"),
-            )
-        )
-    return receipts
-
-
-def parse_tencent_receipts(body: bytes) -> list[SmsReceipt]:
-    """Tencent Cloud SMS delivery status push (短信下发状态通知):
-    https://cloud.tencent.com/document/api/382/59178"""
-    receipts = []
-    for index, item in enumerate(_receipt_items(body)):
-        status = _text(item, "report_status", required=True, index=index, limit=16)
-        if status not in {"SUCCESS", "FAIL"}:
-            raise SmsReceiptMalformed(
-                detail={"index": index, "field": "report_status", "reason": "SUCCESS or FAIL"}
-            )
-        received = _text(item, "user_receive_time", required=False, index=index, limit=32)
-        receipts.append(
-            SmsReceipt(
-                provider_message_id=_text(item, "sid", required=True, index=index, limit=128),
-                reference=_text(item, "ext", required=False, index=index, limit=64),
-                delivered=status == "SUCCESS",
-                error_code=_text(item, "errmsg", required=False, index=index, limit=64),
-                error_message=_text(item, "description", required=False, index=index, limit=255),
-                delivered_at=_shanghai_time(received, index=index, key="user_receive_time"),
-            )
-        )
-    return receipts
-
-
-# What each provider wants back, or it pushes the same receipts again.
-RECEIPT_ACKS: dict[str, dict[str, Any]] = {
-    AliyunSmsProvider.name: {"code": 0, "msg": "接收成功"},
-    TencentSmsProvider.name: {"result": 0, "errmsg": "OK"},
-}
-
-
-def sms_receipts_parse(*, provider: str, body: bytes) -> list[SmsReceipt]:
-    """The receipts in one push from `provider`; SmsReceiptMalformed when the body is not one."""
-    if provider == AliyunSmsProvider.name:
-        return parse_aliyun_receipts(body)
-    if provider == TencentSmsProvider.name:
-        return parse_tencent_receipts(body)
-    raise SmsProviderUnknown(detail={"provider": provider[:32]})

@@ -32,6 +32,9 @@ from freshloop.core.outbox import (
     sms_payload,
 )
 
+# What staff did with WeCom sends they must confirm (confirmations.py).
+from freshloop.messaging.confirmations import ConfirmationPoll, wecom_confirmations_poll
+
 # The outbound message policy lives in marketing.py; this face re-exports it (`__all__`).
 from freshloop.messaging.marketing import (
     MarketingSend,
@@ -55,10 +58,11 @@ from freshloop.messaging.models import (
 from freshloop.messaging.wecom.sender import WECOM_CHANNEL, wecom_payload
 
 if TYPE_CHECKING:
-    from freshloop.messaging.providers import SmsReceipt
+    from freshloop.messaging.sms_receipts import SmsReceipt
 
 __all__ = [
     "WECOM_CHANNEL",
+    "ConfirmationPoll",
     "MarketingSend",
     "PolicyRecordingSender",
     "ReceiptsOutcome",
@@ -75,6 +79,7 @@ __all__ = [
     "sms_receipts_record",
     "sms_send",
     "transactional_send",
+    "wecom_confirmations_poll",
     "wecom_payload",
 ]
 

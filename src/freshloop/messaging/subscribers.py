@@ -22,7 +22,7 @@ from freshloop.messaging.models import (
 )
 
 
-@subscribe(IdentityMerged)
+@subscribe(IdentityMerged, durable=True)
 def policy_follows_merge(event: IdentityMerged) -> None:
     with transaction.atomic():
         MarketingDispatch.objects.filter(person_id=event.from_person_id).update(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from freshloop.messaging.services import marketing_held_release
+from freshloop.messaging.services import marketing_held_release, wecom_confirmations_poll
 
 
 @db_periodic_task(crontab(minute="*"), name="messaging.release_held")
@@ -16,3 +16,10 @@ def release_held_marketing() -> None:
     for _ in range(200):
         if marketing_held_release(batch_size=500).due < 500:
             break
+
+
+@db_periodic_task(crontab(minute="*/10"), name="messaging.wecom_confirmations")
+def poll_wecom_confirmations() -> None:
+    # Every ten minutes: which WeCom sends the staff confirmed (sent), which WeCom refused
+    # (not a contact any more, its per-customer limit) and which nobody confirmed in time.
+    wecom_confirmations_poll()

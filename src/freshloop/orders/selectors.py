@@ -110,10 +110,15 @@ class DeliveryEstimate:
     transit_days: int
     after_payment: bool
     """True while unpaid: the date holds if the buyer pays now."""
+    promised: bool = False
+    """The fulfillment allocation's promise (warehouse, carrier and transit chosen), not the
+    table's estimate."""
 
     @property
     def label(self) -> str:
         when = f"{self.on.month}月{self.on.day}日（周{_WEEKDAYS[self.on.weekday()]}）"
+        if self.promised:
+            return f"承诺 {when}前送达"
         return f"付款后预计 {when}送达" if self.after_payment else f"预计 {when}送达"
 
 

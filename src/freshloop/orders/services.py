@@ -3,8 +3,7 @@ channel: the live room, the H5 shop, group buying and partner apps all call thes
 
 Checkout is one transaction: price (promotions), reserve stock (inventory), lock coupons
 (promotions), spend points (membership), write the order. Any refusal rolls all of it back.
-Side effects — events, and through them points, payments and analytics — happen after commit.
-"""
+Side effects — events, and through them points, payments and analytics — happen after commit."""
 
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ from freshloop.inventory.services import (
     ReservationRequest,
     reservations_confirm,
     reservations_release,
-    reservations_ship,
     stock_reserve,
 )
 from freshloop.membership import services as membership
@@ -184,9 +182,10 @@ class CheckoutRequest:
 
     `special_prices` (sku_id → SpecialPrice) is internal: set only by a module that has
     verified the buyer's right to that price (a live flash-sale claim), never from API input.
-    `stock_blocks` (sku_id → block ref) is internal too: that line's units are drawn from a
-    block the caller set aside and keeps its draws within (`inventory.stock_block_reserve`).
-    """
+    `stock_blocks` (sku_id → block ref, internal): the line's units come from a block the
+    caller set aside, and its draws stay within it (`inventory.stock_block_reserve`).
+    `payment_window` (internal): how long the order waits for payment — longer for a
+    subscription's order, placed days ahead and paid from a reminder."""
 
     person: Person
     channel: str = SalesChannel.SHOP
@@ -199,6 +198,7 @@ class CheckoutRequest:
     idempotency_key: str = ""
     special_prices: Mapping[int, SpecialPrice] = field(default_factory=dict)
     stock_blocks: Mapping[int, str] = field(default_factory=dict)
+    payment_window: dt.timedelta = PAYMENT_WINDOW
 
 
 def _sellable_skus(sku_ids: list[int], channel: str) -> dict[int, Sku]:
@@ -437,7 +437,7 @@ def _order_create_atomic(
         address=address,  # type: ignore[misc]  # EncryptedJSONField stores a dict
         province=address["province"],
         created_at=now,
-        expires_at=now + PAYMENT_WINDOW,
+        expires_at=now + request.payment_window,
         updated_at=now,
     )
     lines = OrderLine.objects.bulk_create(
@@ -463,6 +463,7 @@ def _order_create_atomic(
         ],
         expires_at=order.expires_at,
         province=address["province"],
+        channel=request.channel,
     )
     if quote.applied_coupon_ids:
         promotions.coupons_lock(
@@ -586,45 +587,14 @@ def orders_expire_unpaid(*, now: dt.datetime | None = None, limit: int = 500) ->
     return cancelled
 
 
-# --- fulfilment steps -------------------------------------------------------------------------
-
-
-@transaction.atomic
-def order_allocate(*, order_no: str, actor: Actor, note: str = "") -> Order:
-    order = order_lock(order_no)
-    status_set(order, OrderStatus.ALLOCATED, note=note or "已分配仓库", actor=actor.label)
-    publish(events.OrderAllocated(**event_base(order)))
-    return order
-
-
-@transaction.atomic
-def order_ship(*, order_no: str, carrier: str, tracking_no: str, actor: Actor) -> Order:
-    if not carrier.strip() or not tracking_no.strip():
-        raise InvalidInput("请填写承运商和运单号")
-    order = order_lock(order_no)
-    status_set(order, OrderStatus.SHIPPED, note=f"{carrier} {tracking_no}"[:200], actor=actor.label)
-    reservations_ship(order_ref=order_no)
-    audit_record(
-        actor=actor,
-        action="orders.ship",
-        target=order,
-        after={"carrier": carrier, "tracking_no": tracking_no},
-    )
-    publish(events.OrderShipped(**event_base(order), carrier=carrier, tracking_no=tracking_no))
-    return order
-
-
-@transaction.atomic
-def order_deliver(*, order_no: str, actor: Actor) -> Order:
-    order = order_lock(order_no)
-    status_set(order, OrderStatus.DELIVERED, note="已签收", actor=actor.label)
-    publish(events.OrderDelivered(**event_base(order)))
-    return order
-
-
-@transaction.atomic
-def order_complete(*, order_no: str, actor: Actor) -> Order:
-    order = order_lock(order_no)
-    status_set(order, OrderStatus.COMPLETED, note="交易完成", actor=actor.label)
-    publish(events.OrderCompleted(**event_base(order)))
-    return order
+# --- fulfilment steps (orders/fulfilment.py) --------------------------------------------------
+from freshloop.orders.fulfilment import (  # noqa: E402
+    order_allocate as order_allocate,
+)
+from freshloop.orders.fulfilment import (  # noqa: E402
+    order_complete as order_complete,
+)
+from freshloop.orders.fulfilment import (  # noqa: E402
+    order_deliver as order_deliver,
+)
+from freshloop.orders.fulfilment import order_ship as order_ship  # noqa: E402

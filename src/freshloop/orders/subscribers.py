@@ -19,7 +19,7 @@ from freshloop.identity.services import register_export_section
 from freshloop.orders.models import Address, AfterSalesCase, AfterSalesPhoto, Cart, CartItem, Order
 
 
-@subscribe(IdentityMerged)
+@subscribe(IdentityMerged, durable=True)
 def orders_follow_merge(event: IdentityMerged) -> None:
     with transaction.atomic():
         Order.objects.filter(person_id=event.from_person_id).update(person_id=event.into_person_id)
@@ -47,7 +47,7 @@ def orders_follow_merge(event: IdentityMerged) -> None:
         old_cart.delete()
 
 
-@subscribe(PersonErased)
+@subscribe(PersonErased, durable=True)
 def addresses_erased(event: PersonErased) -> None:
     Order.objects.filter(person_id=event.person_id).update(address={})
     Address.objects.filter(person_id=event.person_id).delete()

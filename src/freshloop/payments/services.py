@@ -566,3 +566,7 @@ def wechatpay_certificates_refresh() -> int:
     if added:
         logger.info("wechatpay: %d new platform certificate(s) trusted", added)
     return added
+
+
+# The demo's own orders are paid at the sandbox cashier the way a buyer pays (a real payment).
+from freshloop.payments.sandbox_checkout import payment_sandbox_pay as payment_sandbox_pay  # noqa: E402

@@ -13,7 +13,7 @@ from freshloop.promotions.selectors import coupons_export_section
 from freshloop.promotions.services import promotions_person_repoint
 
 
-@subscribe(IdentityMerged)
+@subscribe(IdentityMerged, durable=True)
 def repoint_coupons(event: IdentityMerged) -> None:
     promotions_person_repoint(
         from_person_id=event.from_person_id, into_person_id=event.into_person_id

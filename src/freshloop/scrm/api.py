@@ -9,18 +9,23 @@ are checked by `steps_check`, whose 422 `journey_invalid` lists every wrong fiel
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Path, Router, Status
+from ninja import Path, Query, Router, Status
 
 from freshloop.core.api import OperatorAuth, request_actor
 from freshloop.core.api_errors import raises
 from freshloop.core.errors import InvalidInput, NotFound
-from freshloop.core.permissions import Role
 from freshloop.core.schemas import MAX_ID
+from freshloop.datahub.segments.selectors import segment_list
 from freshloop.identity.errors import PersonNotFound
 from freshloop.identity.selectors import person_get
 from freshloop.messaging.errors import MarketingChannelUnknown, MarketingPersonUnknown
 from freshloop.scrm import selectors, services
-from freshloop.scrm.errors import JourneyInvalid, JourneyNotFound, JourneyNotRunnable
+from freshloop.scrm.errors import (
+    JourneyInvalid,
+    JourneyNotDeletable,
+    JourneyNotFound,
+    JourneyNotRunnable,
+)
 from freshloop.scrm.models import (
     EnrollmentStatus,
     Journey,
@@ -28,14 +33,21 @@ from freshloop.scrm.models import (
     JourneyTrigger,
     StepOutcome,
 )
+from freshloop.scrm.roles import JOURNEY_ROLES
 from freshloop.scrm.schemas import (
     CouponTemplateListOut,
     CouponTemplateOut,
     JourneyIn,
     JourneyListOut,
     JourneyOut,
+    JourneyPeopleOut,
+    JourneyPersonOut,
     JourneyStatsOut,
     JourneySummaryOut,
+    PeopleQuery,
+    RenameIn,
+    SegmentChoiceListOut,
+    SegmentChoiceOut,
     StatusIn,
     StepRunOut,
     StepsIn,
@@ -43,8 +55,7 @@ from freshloop.scrm.schemas import (
     TestRunIn,
     TestRunOut,
 )
-
-JOURNEY_ROLES = (Role.COMMUNITY_MANAGER, Role.MARKETER)
+from freshloop.scrm.triggers import trigger_config_text
 
 router = Router(tags=["客户旅程 SOP scrm"], auth=OperatorAuth(*JOURNEY_ROLES))
 
@@ -58,6 +69,8 @@ def _summary(journey: Journey, counts: selectors.JourneyCounts) -> JourneySummar
         name=journey.name,
         trigger=journey.trigger,
         trigger_label=JourneyTrigger(journey.trigger).label,
+        trigger_config=journey.trigger_config or {},
+        trigger_text=trigger_config_text(journey),
         status=journey.status,
         status_label=JourneyStatus(journey.status).label,
         version=version.number if version else None,
@@ -121,7 +134,11 @@ def journey_list(request: HttpRequest) -> JourneyListOut:
 @raises(JourneyInvalid)
 def journey_create(request: HttpRequest, body: JourneyIn) -> Status[JourneyOut]:
     journey = services.journey_create(
-        name=body.name, trigger=body.trigger, steps=body.steps, actor=request_actor(request)
+        name=body.name,
+        trigger=body.trigger,
+        trigger_config=body.trigger_config,
+        steps=body.steps,
+        actor=request_actor(request),
     )
     return Status(201, journey_out(journey))
 
@@ -218,3 +235,95 @@ def coupon_templates(request: HttpRequest) -> CouponTemplateListOut:
             for template in selectors.coupon_templates_for_steps()
         ]
     )
+
+
+# --- rename, delete, who is inside, the segments a trigger can name ------------------------
+
+
+@router.patch("/journeys/{journey_id}", response=JourneyOut, summary="重命名旅程")
+@raises(JourneyInvalid, JourneyNotFound)
+def journey_rename(request: HttpRequest, body: RenameIn, journey_id: int = JourneyId) -> JourneyOut:
+    journey = selectors.journey_get(journey_id=journey_id)
+    services.journey_rename(journey=journey, name=body.name, actor=request_actor(request))
+    return journey_out(selectors.journey_get(journey_id=journey_id))
+
+
+@router.delete(
+    "/journeys/{journey_id}",
+    response={204: None},
+    summary="删除旅程（仅草稿或已暂停、且没有客户仍在旅程中）",
+    description=(
+        "删除旅程及其版本、已结束的客户记录与每步数据（写入审计日志，含进入人数）；已发出的券、"
+        "任务、标签和消息保留。运行中的旅程或仍有客户在旅程中时返回 409 journey_not_deletable。"
+    ),
+)
+@raises(JourneyNotFound, JourneyNotDeletable)
+def journey_delete(request: HttpRequest, journey_id: int = JourneyId) -> Status[None]:
+    journey = selectors.journey_get(journey_id=journey_id)
+    services.journey_delete(journey=journey, actor=request_actor(request))
+    return Status(204, None)
+
+
+@router.get(
+    "/journeys/{journey_id}/people",
+    response=JourneyPeopleOut,
+    summary="旅程中的客户（分页，最近进入的在前）",
+)
+@raises(JourneyNotFound)
+def journey_people(
+    request: HttpRequest, query: Query[PeopleQuery], journey_id: int = JourneyId
+) -> JourneyPeopleOut:
+    journey = selectors.journey_get(journey_id=journey_id)
+    page = selectors.journey_people(
+        journey=journey, page=query.page, page_size=query.page_size, status=query.status
+    )
+    return JourneyPeopleOut(
+        items=[
+            JourneyPersonOut(
+                enrollment_id=row.enrollment.pk,
+                one_id=row.one_id,
+                display_name=row.display_name,
+                phone_masked=row.phone_masked,
+                status=row.enrollment.status,
+                status_label=EnrollmentStatus(row.enrollment.status).label,
+                step=row.step_text,
+                next_run_at=(
+                    row.enrollment.next_run_at
+                    if row.enrollment.status == EnrollmentStatus.ACTIVE
+                    else None
+                ),
+                version=row.enrollment.version.number,
+                entered_at=row.enrollment.entered_at,
+                finished_at=row.enrollment.finished_at,
+                converted_at=row.enrollment.converted_at,
+                converted_order_no=row.enrollment.converted_order_no,
+                converted_fen=row.enrollment.converted_fen,
+                test=row.enrollment.trigger_key.startswith("test:"),
+            )
+            for row in page.rows
+        ],
+        total=page.total,
+        page=page.page,
+        page_size=page.page_size,
+    )
+
+
+@router.get(
+    "/trigger-segments",
+    response=SegmentChoiceListOut,
+    summary="“进入人群”触发可选的人群（数据中台保存的人群）",
+)
+def trigger_segments(request: HttpRequest) -> SegmentChoiceListOut:
+    return SegmentChoiceListOut(
+        items=[
+            SegmentChoiceOut(id=segment.pk, name=segment.name, member_count=segment.member_count)
+            for segment in segment_list()
+        ]
+    )
+
+
+# Mass messages and moments, contacts and transfers: their own files, the same /api/v1/scrm.
+from freshloop.scrm import broadcast_api, contact_api  # noqa: E402
+
+router.add_router("", broadcast_api.router)
+router.add_router("", contact_api.router)

@@ -3,8 +3,8 @@ from importlib import import_module
 from django.apps import AppConfig
 
 REGISTERING_MODULES = (
-    "freshloop.scrm.subscribers",  # journey triggers (live carts, orders), conversions, merges
-    "freshloop.scrm.tasks",  # huey: scrm.journeys_run
+    "freshloop.scrm.subscribers",  # journey triggers (carts, orders, segments), conversions, merges
+    "freshloop.scrm.tasks",  # huey: the journey runner, coupon-expiry and birthday triggers
 )
 """Modules imported for what they register (domain-event handlers, jobs)."""
 

@@ -13,6 +13,7 @@ from freshloop.core import clock
 from freshloop.identity.services import IdentifierInput, identify
 from freshloop.messaging.wecom import wecom_client
 from freshloop.scrm.models import ContactStatus, WecomContact
+from freshloop.scrm.tag_sync import contact_tags_from_wecom
 
 
 def contact_sync(
@@ -49,6 +50,10 @@ def contact_sync(
                 updated_at=now,
             )
             contact.refresh_from_db()
+    # The tags every staff member put on the customer in WeCom → the person's manual tags.
+    contact_tags_from_wecom(
+        contact=contact, follow_tag_ids=[follow.tag_ids for follow in detail.follow_users]
+    )
     return contact
 
 

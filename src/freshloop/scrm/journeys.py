@@ -19,8 +19,10 @@ from freshloop.core.errors import DomainError
 from freshloop.datahub.tags.services import manual_tag_text_clean
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.promotions.models import CouponTemplate
-from freshloop.scrm.errors import JourneyInvalid, JourneyNotRunnable
+from freshloop.scrm.errors import JourneyInvalid, JourneyNotDeletable, JourneyNotRunnable
+from freshloop.scrm.locks import journey_lock
 from freshloop.scrm.models import (
+    EnrollmentStatus,
     Journey,
     JourneyEnrollment,
     JourneyStatus,
@@ -28,6 +30,7 @@ from freshloop.scrm.models import (
     JourneyVersion,
     StaffTask,
 )
+from freshloop.scrm.triggers import PLACEHOLDERS, placeholders_unknown, trigger_config_check
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +63,28 @@ def _whole(value: Any, low: int, high: int) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def steps_check(steps: Any) -> list[dict[str, Any]]:
-    """The steps as they will be stored, or JourneyInvalid naming every wrong field."""
+def _invite_checked(
+    step: dict[str, Any], where: str, problems: list[tuple[str, str]]
+) -> dict[str, str]:
+    """A message's optional group invitation (加群): a link card to a 群活码's page, which always
+    opens a group that is not full. WeCom has no API that puts a customer into a group, so
+    "add to group" is this invitation from their own staff member."""
+    url = step.get("invite_url", "")
+    if url in ("", None):
+        return {}
+    if not isinstance(url, str) or len(url) > 500 or not url.startswith(("https://", "http://")):
+        problems.append((f"{where}.invite_url", "入群邀请应为群活码的链接（http(s)://…）"))
+        return {}
+    title = step.get("invite_title") or "点击加入社群"
+    if not isinstance(title, str) or len(title) > 64:
+        problems.append((f"{where}.invite_title", "邀请卡片标题最多 64 个字"))
+        return {}
+    return {"invite_url": url, "invite_title": title.strip()}
+
+
+def steps_check(steps: Any, *, trigger: str | None = None) -> list[dict[str, Any]]:
+    """The steps as they will be stored, or JourneyInvalid naming every wrong field. With the
+    journey's `trigger`, a message's `{placeholder}`s must be ones that trigger fills."""
     if not isinstance(steps, list) or not steps:
         raise JourneyInvalid.for_fields([("steps", "请至少添加一个步骤")])
     if len(steps) > MAX_STEPS:
@@ -91,14 +114,27 @@ def steps_check(steps: Any) -> list[dict[str, Any]]:
             text = step.get("text")
             if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
                 problems.append((f"{where}.text", f"请填写消息内容（最多 {MAX_MESSAGE_CHARS} 字）"))
+            elif trigger is not None and (
+                unknown := placeholders_unknown(trigger=trigger, text=text)
+            ):
+                offered = "、".join(f"{{{name}}}" for name in PLACEHOLDERS.get(trigger, {}))
+                problems.append(
+                    (
+                        f"{where}.text",
+                        f"这个触发条件没有占位符 {{{unknown[0]}}}"
+                        + (f"（可用：{offered}）" if offered else "（它不提供占位符）"),
+                    )
+                )
             product_cards = step.get("product_cards", False)
             if not isinstance(product_cards, bool):
                 problems.append((f"{where}.product_cards", "是否附商品卡片应为是或否"))
+            invite = _invite_checked(step, where, problems)
             clean.append(
                 {
                     "type": kind,
                     "text": text.strip() if isinstance(text, str) else text,
                     "product_cards": product_cards is True,
+                    **invite,
                 }
             )
         elif kind == "coupon":
@@ -142,20 +178,36 @@ def steps_check(steps: Any) -> list[dict[str, Any]]:
 # --- journeys -----------------------------------------------------------------------------
 
 
+def _name_problem(name: str) -> list[tuple[str, str]]:
+    if not name.strip() or len(name.strip()) > 64:
+        return [("name", "请填写旅程名称（最多 64 字）")]
+    if any(ord(char) < 32 for char in name):
+        return [("name", "旅程名称不能包含控制字符")]
+    return []
+
+
 @transaction.atomic
-def journey_create(*, name: str, trigger: str, steps: Any, actor: Actor) -> Journey:
-    """A new journey with its first version published, not yet running (draft)."""
-    problems = []
-    if not name.strip() or len(name) > 64:
-        problems.append(("name", "请填写旅程名称（最多 64 字）"))
+def journey_create(
+    *,
+    name: str,
+    trigger: str,
+    steps: Any,
+    actor: Actor,
+    trigger_config: dict[str, Any] | None = None,
+) -> Journey:
+    """A new journey with its first version published, not yet running (draft). The trigger
+    and its settings (`trigger_config`: the segment, the days) are fixed from now on."""
+    problems = _name_problem(name)
     if trigger not in JourneyTrigger.values:
         problems.append(("trigger", "未知的触发条件"))
     if problems:
         raise JourneyInvalid.for_fields(problems)
+    config = trigger_config_check(trigger=trigger, config=trigger_config)
     now = clock.now()
     journey = Journey.objects.create(
         name=name.strip(),
         trigger=trigger,
+        trigger_config=config,
         created_by=actor.label[:64],
         created_at=now,
         updated_at=now,
@@ -168,7 +220,7 @@ def journey_create(*, name: str, trigger: str, steps: Any, actor: Actor) -> Jour
 @transaction.atomic
 def journey_version_publish(*, journey: Journey, steps: Any, actor: Actor) -> JourneyVersion:
     """Publish new steps as the next version; customers already inside finish theirs."""
-    clean = steps_check(steps)
+    clean = steps_check(steps, trigger=journey.trigger)
     number = (
         journey.versions.order_by("-number").values_list("number", flat=True).first() or 0
     ) + 1
@@ -206,6 +258,64 @@ def journey_status_set(*, journey: Journey, status: str, actor: Actor) -> Journe
     )
     journey.refresh_from_db()
     return journey
+
+
+@transaction.atomic
+def journey_rename(*, journey: Journey, name: str, actor: Actor) -> Journey:
+    """Give the journey a new name (audited); versions, entries and numbers stay as they are."""
+    problems = _name_problem(name)
+    if problems:
+        raise JourneyInvalid.for_fields(problems)
+    before = journey.name
+    Journey.objects.filter(pk=journey.pk).update(name=name.strip(), updated_at=clock.now())
+    audit_record(
+        actor=actor,
+        action="scrm.journey_rename",
+        target=journey,
+        before={"name": before},
+        after={"name": name.strip()},
+    )
+    journey.refresh_from_db()
+    return journey
+
+
+@transaction.atomic
+def journey_delete(*, journey: Journey, actor: Actor) -> None:
+    """Delete a draft or paused journey nobody is still inside, with its versions, finished
+    entries and step records (audited with its totals). What its steps did stays: coupons,
+    tasks, tags and the messages' outbox rows. A running journey, or one with customers still
+    inside, is refused (409): pause it and let them finish first."""
+    locked = journey_lock(journey.pk)
+    if locked is None:
+        return
+    if locked.status == JourneyStatus.ACTIVE:
+        raise JourneyNotDeletable("运行中的旅程不能删除，请先暂停", detail={"status": "active"})
+    inside = JourneyEnrollment.objects.filter(
+        journey=locked, status=EnrollmentStatus.ACTIVE
+    ).count()
+    if inside:
+        raise JourneyNotDeletable(
+            f"旅程中还有 {inside} 位客户未走完，不能删除", detail={"active": inside}
+        )
+    entered = JourneyEnrollment.objects.filter(journey=locked).count()
+    audit_record(
+        actor=actor,
+        action="scrm.journey_delete",
+        target=locked,
+        before={
+            "name": locked.name,
+            "trigger": locked.trigger,
+            "trigger_config": locked.trigger_config,
+            "status": locked.status,
+            "entered": entered,
+        },
+    )
+    # The enrolments point at versions (PROTECT): they go first, then the journey, whose
+    # current version is released before its versions go with it.
+    JourneyEnrollment.objects.filter(journey=locked).delete()
+    Journey.objects.filter(pk=locked.pk).update(current_version=None)
+    JourneyVersion.objects.filter(journey=locked).delete()
+    Journey.objects.filter(pk=locked.pk).delete()
 
 
 # --- enrolment ----------------------------------------------------------------------------

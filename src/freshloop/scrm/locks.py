@@ -2,11 +2,21 @@
 
 1. journey enrolments at one step (`enrollments_claim`): a batch runner claims the rows it
    moves past a step, skipping rows another runner holds, in primary-key order.
+2. one journey (`journey_lock`): deleting it waits for a concurrent start or entry check.
+3. one mass message (`broadcast_lock`), alone: schedule, update, cancel and the send's claim.
+4. one moment task (`moment_lock`), alone.
 """
 
 from __future__ import annotations
 
-from freshloop.scrm.models import EnrollmentStatus, JourneyEnrollment
+from freshloop.scrm.errors import BroadcastNotFound, MomentNotFound
+from freshloop.scrm.models import (
+    Broadcast,
+    EnrollmentStatus,
+    Journey,
+    JourneyEnrollment,
+    MomentTask,
+)
 
 
 def enrollments_claim(*, ids: list[int], step_index: int) -> list[int]:
@@ -18,3 +28,25 @@ def enrollments_claim(*, ids: list[int], step_index: int) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def broadcast_lock(*, broadcast_id: int) -> Broadcast:
+    """3. one mass message, locked until commit: its status moves (schedule, cancel, the send
+    claiming it) one at a time. An unknown id is BroadcastNotFound."""
+    broadcast = Broadcast.objects.select_for_update().filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise BroadcastNotFound(detail={"broadcast_id": broadcast_id})
+    return broadcast
+
+
+def moment_lock(*, moment_id: int) -> MomentTask:
+    """4. one moment task, locked until commit (publishing it)."""
+    moment = MomentTask.objects.select_for_update().filter(pk=moment_id).first()
+    if moment is None:
+        raise MomentNotFound(detail={"moment_id": moment_id})
+    return moment
+
+
+def journey_lock(journey_id: int) -> Journey | None:
+    """The journey, locked until commit (None when it is gone)."""
+    return Journey.objects.select_for_update().filter(pk=journey_id).first()

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F
 
 from freshloop.catalog.models import Sku
+from freshloop.catalog.selectors import sku_picture
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import DomainError
@@ -51,6 +52,7 @@ from freshloop.scrm.models import (
     StaffTask,
     StepOutcome,
 )
+from freshloop.scrm.triggers import message_text_render
 
 logger = logging.getLogger(__name__)
 
@@ -131,14 +133,45 @@ def _product_cards(enrollment: JourneyEnrollment, index: int) -> list[dict[str, 
     sku_ids = [int(sku) for sku in enrollment.context.get("sku_ids", [])][:3]
     base = settings.FRESHLOOP.public_base_url
     tracking = f"j{enrollment.journey_id}s{index + 1}"
+    skus = (
+        Sku.objects.filter(pk__in=sku_ids)
+        .select_related("product")
+        .prefetch_related("product__images")
+        .order_by("pk")
+    )
     return [
         {
             "title": sku.product.name,
             "desc": f"{sku.spec} · ¥{sku.price_fen / 100:.2f}",
-            "url": f"{base}/m/products/{sku.product_id}?sku={sku.pk}&from={tracking}",
+            "url": f"{base}/m/products/{sku.product_id}?sku={sku.pk}&src={tracking}",
+            "picurl": _absolute(base, sku_picture(sku)),
         }
-        for sku in Sku.objects.filter(pk__in=sku_ids).select_related("product").order_by("pk")
+        for sku in skus
     ]
+
+
+def _links(enrollment: JourneyEnrollment, step: dict[str, Any], index: int) -> list[dict[str, str]]:
+    """A message step's cards: the trigger's products (when asked for) and the invitation to a
+    customer group (a 群活码 link), last."""
+    links = _product_cards(enrollment, index) if step.get("product_cards") else []
+    if step.get("invite_url"):
+        links.append(
+            {
+                "title": step.get("invite_title") or "点击加入社群",
+                "desc": "扫码即进群，群满自动换新群",
+                "url": step["invite_url"],
+            }
+        )
+    return links
+
+
+def _absolute(base: str, picture: Any) -> str:
+    """The card's picture as WeCom fetches it: an absolute URL (media are served from this
+    site unless object storage gives full URLs); the 1080 px JPEG, which every WeChat shows."""
+    if picture is None:
+        return ""
+    url = str(picture.url)
+    return url if url.startswith(("http://", "https://")) else f"{base}{url}"
 
 
 def _message(
@@ -154,8 +187,8 @@ def _message(
         channel=WECOM_CHANNEL,
         payload=wecom_payload(
             sender=contact.follow_userid,
-            text=step["text"],
-            links=_product_cards(enrollment, index) if step.get("product_cards") else [],
+            text=message_text_render(step["text"], enrollment.context),
+            links=_links(enrollment, step, index),
         ),
         destination=contact.external_userid,
         purpose="journey",
@@ -278,14 +311,16 @@ def _messages(
         if contact is None:
             results[enrollment.pk] = StepResult(StepOutcome.SKIPPED, "不是企业微信好友，无法发送")
             continue
-        links = _product_cards(enrollment, index) if step.get("product_cards") else []
+        links = _links(enrollment, step, index)
         sends.append(
             (
                 enrollment.pk,
                 MarketingSend(
                     person_id=enrollment.person_id,
                     payload=wecom_payload(
-                        sender=contact.follow_userid, text=step["text"], links=links
+                        sender=contact.follow_userid,
+                        text=message_text_render(step["text"], enrollment.context),
+                        links=links,
                     ),
                     destination=contact.external_userid,
                     purpose="journey",

@@ -20,7 +20,11 @@ from freshloop.identity.models import Person
 from freshloop.identity.selectors import person_by_identifier
 from freshloop.identity.services import IdentifierInput, identify
 from freshloop.messaging.events import WecomContactChanged
-from freshloop.messaging.models import WecomSandboxMessage, WecomSandboxMessageKind
+from freshloop.messaging.models import (
+    MarketingDispatch,
+    WecomSandboxMessage,
+    WecomSandboxMessageKind,
+)
 from freshloop.messaging.selectors import wecom_sandbox_messages_for_contact
 from freshloop.messaging.wecom import (
     SandboxWecomClient,
@@ -96,19 +100,36 @@ def _card(attachment: dict[str, Any]) -> dict[str, str]:
     card or a picture."""
     kind = str(attachment.get("msgtype", ""))
     body = attachment.get(kind, {}) if isinstance(attachment.get(kind), dict) else {}
+    picture = str(body.get("picurl", "") or body.get("pic_url", ""))
     return {
         "kind": kind,
         "title": str(body.get("title", "")),
         "desc": str(body.get("desc", "")),
         "url": str(body.get("url", "") or body.get("page", "")),
-        "picurl": str(body.get("picurl", "")),
+        # a picture sent by URL is drawn; one uploaded to WeCom (media_id) cannot be
+        "picurl": picture if picture.startswith(("https://", "http://")) else "",
     }
+
+
+def _mass_message_ids(wecom_ids: list[str]) -> set[str]:
+    """Which of these WeCom message ids were sent by a mass message (企业群发), so the phone
+    can label them: the policy's decision for the send names its source ("mass:<id>")."""
+    if not wecom_ids:
+        return set()
+    return set(
+        MarketingDispatch.objects.filter(
+            outbox_message__provider_message_id__in=wecom_ids, source__startswith="mass:"
+        ).values_list("outbox_message__provider_message_id", flat=True)
+    )
 
 
 def phone_messages(*, external_userid: str, limit: int = 100) -> list[dict[str, Any]]:
     """What the customer's phone shows, oldest first (a chat reads downwards), each message
     with where it arrived: the 1:1 chat with the staff member, a customer group, moments."""
     rows = wecom_sandbox_messages_for_contact(external_userid=external_userid, limit=limit)
+    mass = _mass_message_ids(
+        [row.wecom_id for row in rows if row.kind == WecomSandboxMessageKind.SINGLE]
+    )
     groups: dict[str, str] = {}
     messages = []
     for row in reversed(rows):
@@ -123,6 +144,7 @@ def phone_messages(*, external_userid: str, limit: int = 100) -> list[dict[str, 
                     WecomSandboxMessageKind.MOMENT: "moment",
                 }.get(WecomSandboxMessageKind(row.kind), "chat"),
                 "kind_label": row.get_kind_display(),
+                "mass": row.wecom_id in mass,
                 "staff": row.staff_userid,
                 "group": groups.get(row.chat_id, ""),
                 "text": row.text,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from freshloop.scrm import views
+from freshloop.scrm import broadcast_views, views
 
 urlpatterns: list[URLPattern] = []
 
@@ -26,4 +26,25 @@ urlpatterns += [
 urlpatterns += [
     path("tasks/", views.task_list, name="scrm-tasks"),
     path("tasks/<int:task_id>/done", views.task_done, name="scrm-task-done"),
+]
+
+# Mass messages (企业群发) and moments (客户朋友圈).
+urlpatterns += [
+    path("broadcasts/", broadcast_views.broadcast_list, name="scrm-broadcasts"),
+    path("broadcasts/new", broadcast_views.broadcast_new, name="scrm-broadcast-new"),
+    path("broadcasts/<int:broadcast_id>", broadcast_views.broadcast_detail, name="scrm-broadcast"),
+    path(
+        "broadcasts/<int:broadcast_id>/edit",
+        broadcast_views.broadcast_edit,
+        name="scrm-broadcast-edit",
+    ),
+]
+
+# Contacts with their 跟进人 and tags; staff transfer (离职继承 / 在职继承); tag sync.
+urlpatterns += [
+    path("contacts/", views.contacts_page, name="scrm-contacts"),
+    path("contacts/transfer", views.contacts_transfer_form, name="scrm-contacts-transfer"),
+    path("contacts/transfer/poll", views.contacts_transfer_poll, name="scrm-contacts-poll"),
+    path("contacts/tags/sync", views.tags_sync_now, name="scrm-tags-sync"),
+    path("contacts/tags/push", views.computed_push_form, name="scrm-tags-push"),
 ]

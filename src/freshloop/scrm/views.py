@@ -21,13 +21,16 @@ from freshloop.core.audit import Actor
 from freshloop.core.console import console_access
 from freshloop.core.errors import DomainError, NotFound
 from freshloop.core.permissions import Role
+from freshloop.datahub.segments.selectors import segment_list
 from freshloop.messaging.wecom import sandbox_staff
 from freshloop.scrm import sandbox_phone, selectors
-from freshloop.scrm.api import JOURNEY_ROLES, journey_out
+from freshloop.scrm.api import journey_out
 from freshloop.scrm.journeys import CONDITIONS, MAX_MESSAGE_CHARS, MAX_STEPS, STEP_TYPES
 from freshloop.scrm.models import JourneyStatus, JourneyTrigger
+from freshloop.scrm.roles import JOURNEY_ROLES
 from freshloop.scrm.selectors import staff_tasks_open
 from freshloop.scrm.services import staff_task_done
+from freshloop.scrm.triggers import DEFAULT_DAYS, MAX_DAYS, PLACEHOLDERS, trigger_config_text
 
 SCRM_ROLES = (Role.COMMUNITY_MANAGER, Role.CUSTOMER_SERVICE, Role.ADMIN)
 REFRESH_SECONDS = 3
@@ -45,7 +48,7 @@ def journey_list(request: HttpRequest) -> HttpResponse:
     journeys = selectors.journey_list()
     numbers = [counts.get(journey.pk, selectors.NO_COUNTS) for journey in journeys]
     rows = [
-        {"journey": journey, "counts": number}
+        {"journey": journey, "counts": number, "trigger_text": trigger_config_text(journey)}
         for journey, number in zip(journeys, numbers, strict=True)
     ]
     totals = {
@@ -79,6 +82,17 @@ def _editor(request: HttpRequest, journey_id: int | None) -> HttpResponse:
         ],
         "max_steps": MAX_STEPS,
         "max_message_chars": MAX_MESSAGE_CHARS,
+        # 进入人群 names a data hub segment; 优惠券即将过期 / 生日 take days (0..MAX_DAYS).
+        "segments": [
+            {"id": segment.pk, "name": segment.name, "member_count": segment.member_count}
+            for segment in segment_list()
+        ],
+        "trigger_days": {str(trigger): days for trigger, days in DEFAULT_DAYS.items()},
+        "max_days": MAX_DAYS,
+        "placeholders": {
+            str(trigger): [{"name": name, "label": label} for name, label in names.items()]
+            for trigger, names in PLACEHOLDERS.items()
+        },
     }
     return render(request, "scrm/journey_editor.html", {"journey": journey, "config": config})
 
@@ -184,3 +198,126 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
     else:
         messages.success(request, f"已完成：{task.title}")
     return redirect("scrm-tasks")
+
+
+# --- Contacts, tags and staff transfer (/console/scrm/contacts/) ------------------------------
+
+from freshloop.messaging.errors import WecomError  # noqa: E402
+from freshloop.messaging.wecom import wecom_client  # noqa: E402
+from freshloop.scrm import tasks as scrm_tasks  # noqa: E402
+from freshloop.scrm.models import ContactStatus, TransferKind, TransferStatus  # noqa: E402
+from freshloop.scrm.services import (  # noqa: E402
+    computed_tag_push_set,
+    contacts_transfer,
+    transfers_poll,
+)
+from freshloop.scrm.tag_push import COLUMN_LABELS, PUSHABLE  # noqa: E402
+
+# Transfers change who serves a customer: community managers and admins.
+transfer_access = console_access(Role.COMMUNITY_MANAGER, Role.ADMIN)
+
+
+def _takers() -> list[str]:
+    try:
+        return sorted(wecom_client().follow_user_list())
+    except WecomError:
+        return []
+
+
+@require_GET
+@transfer_access
+def contacts_page(request: HttpRequest) -> HttpResponse:
+    staff = str(request.GET.get("staff", ""))[:64]
+    status = str(request.GET.get("status", ""))
+    status = status if status in ContactStatus.values else ""
+    return render(
+        request,
+        "scrm/contacts.html",
+        {
+            "rows": selectors.contacts_list(staff=staff, status=status),
+            "staff": selectors.contact_staff(),
+            "takers": _takers(),
+            "statuses": ContactStatus.choices,
+            "kinds": TransferKind.choices,
+            "filter": {"staff": staff, "status": status},
+            "transfers": selectors.transfers_recent(limit=20),
+            "transfer_counts": {
+                TransferStatus(status).label: count
+                for status, count in selectors.transfer_counts().items()
+            },
+            "tags": selectors.wecom_tags_list(),
+            "pushes": selectors.computed_tag_pushes(),
+            "push_options": [
+                (column, COLUMN_LABELS[column], values) for column, values in PUSHABLE.items()
+            ],
+        },
+    )
+
+
+@require_POST
+@transfer_access
+def contacts_transfer_form(request: HttpRequest) -> HttpResponse:
+    """The 离职继承 / 在职继承 form: a leaver, one or several takers (round-robin)."""
+    try:
+        outcome = contacts_transfer(
+            handover_userid=str(request.POST.get("handover_userid", ""))[:64],
+            takeover_userids=[str(userid)[:64] for userid in request.POST.getlist("takeover")][:50],
+            kind=str(request.POST.get("kind", TransferKind.RESIGNED)),
+            transfer_success_msg=str(request.POST.get("transfer_success_msg", ""))[:1000],
+            actor=Actor.for_user(request.user),
+        )
+    except DomainError as error:
+        problems = error.detail if isinstance(error.detail, list) else []
+        messages.error(request, "；".join([error.text, *(p["message"] for p in problems)]))
+    else:
+        messages.success(
+            request,
+            f"已提交企业微信：{outcome.waiting} 位客户等待接替"
+            + (f"，{outcome.rejected} 位未受理" if outcome.rejected else "")
+            + (f"，{outcome.skipped} 位已在继承中" if outcome.skipped else "")
+            + f"；{outcome.tasks_moved} 个待办任务已转给接替员工",
+        )
+    return redirect("scrm-contacts")
+
+
+@require_POST
+@transfer_access
+def contacts_transfer_poll(request: HttpRequest) -> HttpResponse:
+    try:
+        ended = transfers_poll()
+    except WecomError as error:
+        messages.error(request, error.text)
+    else:
+        messages.success(request, f"已查询企业微信：{ended} 个继承有了结果")
+    return redirect("scrm-contacts")
+
+
+@require_POST
+@transfer_access
+def tags_sync_now(request: HttpRequest) -> HttpResponse:
+    scrm_tasks.tags_sync()
+    messages.success(request, "已开始同步企业微信标签（标签库与全部客户的标签）")
+    return redirect("scrm-contacts")
+
+
+@require_POST
+@transfer_access
+def computed_push_form(request: HttpRequest) -> HttpResponse:
+    column, _, value = str(request.POST.get("tag", "")).partition("=")
+    enabled = request.POST.get("enabled", "1") == "1"
+    try:
+        push = computed_tag_push_set(
+            column=column[:32],
+            value=value[:32],
+            enabled=enabled,
+            actor=Actor.for_user(request.user),
+        )
+    except DomainError as error:
+        messages.error(request, error.text)
+    else:
+        scrm_tasks.tags_push()
+        messages.success(
+            request,
+            f"{push.value}：" + ("开始推送到企业微信" if enabled else "已停止推送并摘掉标签"),
+        )
+    return redirect("scrm-contacts")

@@ -9,12 +9,15 @@ external_userid (WeCom's callback path is idempotent per contact and staff membe
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import transaction
 
+from freshloop.catalog.selectors import product_list_for_channel
 from freshloop.core import clock
 from freshloop.core.audit import Actor
+from freshloop.core.clock import SHANGHAI
 from freshloop.core.events import publish
 from freshloop.identity.selectors import person_by_identifier
 from freshloop.identity.services import IdentifierInput, identify
@@ -22,8 +25,15 @@ from freshloop.messaging.events import WecomContactChanged
 from freshloop.messaging.wecom import SandboxWecomClient
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.services import CouponTemplateSpec, coupon_template_create
-from freshloop.scrm.models import Journey, JourneyTrigger, WecomContact
-from freshloop.scrm.services import journey_create, journey_status_set
+from freshloop.scrm.models import Broadcast, Journey, JourneyTrigger, WecomContact
+from freshloop.scrm.services import (
+    BroadcastDraft,
+    broadcast_create,
+    broadcast_schedule,
+    broadcast_send,
+    journey_create,
+    journey_status_set,
+)
 
 SEED_ACTOR = Actor.system("demo_seed")
 
@@ -32,6 +42,8 @@ WINBACK_JOURNEY = "直播间加购挽回"
 WELCOME_JOURNEY = "新好友欢迎"
 WINBACK_MESSAGE = "您在直播间看中的宝贝还在等您～"
 WINBACK_TASK = "回访：直播间加购仍未支付"
+BROADCAST_SENT = "周末鲜奶特惠（已发送）"
+BROADCAST_NEXT = "冬至饺子季预告"
 WELCOME_MESSAGE = "您好，我是鲜环优选的专属顾问～新鲜好物每周直播上新，有任何问题随时找我。"
 # The demo shopper whose OneID the sandbox's 李先生 joins (identity example: shop + WeChat).
 LOOP_PHONE = "13700001004"
@@ -128,4 +140,42 @@ def seed_scrm() -> dict[str, int]:
             JourneyTrigger.CONTACT_ADDED,
             [{"type": "message", "text": WELCOME_MESSAGE}],
         )
-    return {"journeys": journeys, "winback_coupons": coupons, "wecom_contacts": contacts}
+    broadcasts = _broadcasts()
+    return {
+        "journeys": journeys,
+        "winback_coupons": coupons,
+        "wecom_contacts": contacts,
+        "broadcasts": broadcasts,
+    }
+
+
+def _broadcasts() -> int:
+    """A mass message sent yesterday at 10:00 (so its results show, and it does not use up
+    today's marketing cap the win-back message needs) and one scheduled for tomorrow."""
+    if Broadcast.objects.filter(title__in=[BROADCAST_SENT, BROADCAST_NEXT]).exists():
+        return 0
+    product = product_list_for_channel(channel="shop").first()
+    today = clock.now().astimezone(SHANGHAI).replace(hour=10, minute=0, second=0, microsecond=0)
+    with clock.frozen(today - dt.timedelta(days=1)):
+        sent = broadcast_create(
+            draft=BroadcastDraft(
+                title=BROADCAST_SENT,
+                kind="product" if product else "text",
+                text="周末鲜奶第二件半价，点卡片直接下单～",
+                product_id=product.pk if product else None,
+            ),
+            actor=SEED_ACTOR,
+        )
+        broadcast_schedule(broadcast=sent, actor=SEED_ACTOR, send_now=True)
+        broadcast_send(broadcast_id=sent.pk)
+    upcoming = broadcast_create(
+        draft=BroadcastDraft(
+            title=BROADCAST_NEXT,
+            kind="text",
+            text="冬至吃饺子！本周六晚 8 点直播间，手工水饺限时 9.9 元。",
+            scheduled_at=today + dt.timedelta(days=1),
+        ),
+        actor=SEED_ACTOR,
+    )
+    broadcast_schedule(broadcast=upcoming, actor=SEED_ACTOR)
+    return 2

@@ -7,6 +7,8 @@ with Alpine.js, so the H5 site uses exactly what a mini-program or partner app w
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -25,12 +27,28 @@ from freshloop.catalog.selectors import (
 )
 from freshloop.core.errors import DomainError, NotFound
 from freshloop.core.fragments import fragment_cached, fragment_version
+from freshloop.food.models import RegionRule
+from freshloop.food.selectors import (
+    person_region,
+    products_rank_for_region,
+    region_rules_in_force,
+    rules_signature,
+)
+from freshloop.fulfillment.selectors import (
+    ParcelView,
+    auto_decisions_for_order,
+    order_promise_preview,
+    order_promised_on,
+    shipments_for_order,
+    temperature_chart,
+)
 from freshloop.identity.auth import consumer_from_request
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.models import Person
 from freshloop.identity.selectors import person_identifiers_masked
 from freshloop.inventory.selectors import batch_next_to_ship, stock_available_by_sku
 from freshloop.membership.selectors import membership_summary, points_entries_for_person
+from freshloop.messaging.selectors import inbox_for_person
 from freshloop.orders.models import (
     AfterSalesKind,
     AfterSalesReason,
@@ -39,6 +57,7 @@ from freshloop.orders.models import (
     OrderStatus,
 )
 from freshloop.orders.selectors import (
+    DeliveryEstimate,
     address_default_for_person,
     aftersales_case_count_waiting_for_person,
     aftersales_case_list_for_person,
@@ -50,10 +69,31 @@ from freshloop.orders.selectors import (
     shipping_rule_for,
 )
 from freshloop.promotions.selectors import coupons_for_person
+from freshloop.scrm.services import broadcast_click_record
 
 SHOP_CHANNEL = "shop"
 SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{0,40}")
 Page = Callable[..., HttpResponse]
+
+# A link's tracking code (`?src=bc-7` on a mass message's product link) is kept for 7 days in
+# a cookie and sent with the next shop order as its `source_ref`, so the order is attributed.
+SOURCE_COOKIE = "fl_src"
+SOURCE_CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+SOURCE_DAYS = 7
+
+
+def _visitor(request: HttpRequest, person: Person | None) -> str:
+    """Who opened a tracked link, for counting each visitor once: the shopper, or a hash of
+    the address and browser of an anonymous visitor (nothing stored that names them)."""
+    if person is not None:
+        return f"p:{person.pk}"
+    raw = f"{request.META.get('REMOTE_ADDR', '')}|{request.META.get('HTTP_USER_AGENT', '')}"
+    return f"a:{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
+
+
+def _source_ref(request: HttpRequest) -> str:
+    code = request.COOKIES.get(SOURCE_COOKIE, "")
+    return code if SOURCE_CODE.fullmatch(code) else ""
 
 
 def _person(request: HttpRequest) -> Person | None:
@@ -83,22 +123,32 @@ def _not_found(request: HttpRequest, error: DomainError) -> HttpResponse:
 
 def h5_shop_home(request: HttpRequest) -> HttpResponse:
     category_code = request.GET.get("c", "")
+    person = _person(request)
+    # Regional pools (FD-5): the grid is ordered and filtered by the rules in force for the
+    # visitor's region; visitors under the same rules share one cached grid.
+    region = person_region(person=person)
+    rules = region_rules_in_force(region=region)
     if SAFE_KEY.fullmatch(category_code):
-        key = f"h5-grid:{fragment_version(CATALOG_FRAGMENTS)}:{category_code}"
-        grid = fragment_cached(key, lambda: _shop_grid(category_code))
+        key = (
+            f"h5-grid:{fragment_version(CATALOG_FRAGMENTS)}:{rules_signature(rules)}:"
+            f"{category_code}"
+        )
+        grid = fragment_cached(key, lambda: _shop_grid(category_code, rules))
     else:  # not a category code: render it, but don't fill the cache with what anyone typed
-        grid = _shop_grid(category_code)
+        grid = _shop_grid(category_code, rules)
     return render(
         request,
         "web/h5/shop/home.html",
-        {"grid": grid, "person": _person(request), "tab": "shop"},
+        {"grid": grid, "person": person, "tab": "shop", "region": region},
     )
 
 
-def _shop_grid(category_code: str) -> str:
-    """The category chips and product cards: the same for every visitor (cached)."""
-    products = list(
-        product_list_for_channel(channel=SHOP_CHANNEL, category_code=category_code or None)
+def _shop_grid(category_code: str, rules: list[RegionRule]) -> str:
+    """The category chips and product cards: the same for every visitor under the same
+    regional rules (cached)."""
+    products = products_rank_for_region(
+        product_list_for_channel(channel=SHOP_CHANNEL, category_code=category_code or None),
+        rules=rules,
     )
     sku_ids = [sku.pk for product in products for sku in product.skus.all()]
     available = stock_available_by_sku(sku_ids=sku_ids)
@@ -129,11 +179,26 @@ def h5_product(request: HttpRequest, product_id: int) -> HttpResponse:
     detail = fragment_cached(key, lambda: _product_detail(product_id))
     if detail is None:
         return _not_found(request, NotFound("商品不存在或已下架"))
-    return render(
-        request,
-        "web/h5/shop/product.html",
-        {"detail": detail, "logged_in": _person(request) is not None},
+    person = _person(request)
+    response = render(
+        request, "web/h5/shop/product.html", {"detail": detail, "logged_in": person is not None}
     )
+    code = request.GET.get("src", "")
+    if SOURCE_CODE.fullmatch(code):
+        broadcast_click_record(
+            tracking_code=code,
+            visitor=_visitor(request, person),
+            person_id=person.pk if person is not None else None,
+        )
+        response.set_cookie(
+            SOURCE_COOKIE,
+            code,
+            max_age=SOURCE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
+    return response
 
 
 def _product_detail(product_id: int) -> dict[str, Any] | None:
@@ -198,7 +263,12 @@ def h5_checkout(request: HttpRequest, person: Person) -> HttpResponse:
     return render(
         request,
         "web/h5/shop/checkout.html",
-        {"single": single, "address": address, "summary": membership_summary(person=person)},
+        {
+            "single": single,
+            "address": address,
+            "summary": membership_summary(person=person),
+            "source_ref": _source_ref(request),
+        },
     )
 
 
@@ -208,6 +278,25 @@ def h5_orders(request: HttpRequest, person: Person) -> HttpResponse:
     return render(request, "web/h5/shop/orders.html", {"orders": orders, "tab": "me"})
 
 
+def _delivery(order: Order) -> DeliveryEstimate | None:
+    """When the order arrives (SPEC FF-1): the allocation's promise once it chose warehouses
+    and carriers; before that what allocation would promise if it ran now (the same problem,
+    the same rule for the date), so the date a buyer sees before paying is the one promised
+    after; the transit table's estimate when allocation could not place it (no carrier,
+    no fresh enough stock). None when no date applies (delivered, cancelled, refunded)."""
+    estimate = order_delivery_estimate(order=order)
+    if estimate is None:
+        return None
+    if order.status != OrderStatus.PENDING_PAYMENT:  # unpaid: no allocation yet, no query
+        promised_on = order_promised_on(order_id=order.pk)
+        if promised_on is not None:
+            return dataclasses.replace(estimate, on=promised_on, after_payment=False, promised=True)
+    preview = order_promise_preview(order=order)
+    if preview is None:
+        return estimate
+    return dataclasses.replace(estimate, on=preview.on, transit_days=preview.days)
+
+
 @consumer_page
 def h5_order(request: HttpRequest, person: Person, order_no: str) -> HttpResponse:
     try:
@@ -215,16 +304,35 @@ def h5_order(request: HttpRequest, person: Person, order_no: str) -> HttpRespons
     except DomainError as error:
         return _not_found(request, error)
     cases = aftersales_cases_for_order(person=person, order_no=order_no)
+    parcels = shipments_for_order(order.pk)
     return render(
         request,
         "web/h5/shop/order.html",
         {
             "order": order,
-            "delivery": order_delivery_estimate(order=order),
+            "delivery": _delivery(order),
+            "parcels": parcels,
+            "parcel_charts": _parcel_charts(parcels),
+            # What the after-sales rules decided on their own (an excursion, a late parcel, a
+            # recall): the buyer reads why, not only that money moved.
+            "auto_decisions": auto_decisions_for_order(order_id=order.pk),
             "aftersales_cases": cases,
             **_aftersales_form(order, cases),
         },
     )
+
+
+def _parcel_charts(parcels: list[ParcelView]) -> dict[str, Any]:
+    """Each cold parcel's temperature line for ECharts: points (ms, °C, Shanghai time label),
+    the safe band and the excursions, keyed by parcel number."""
+    charts: dict[str, Any] = {}
+    for parcel in parcels:
+        if not parcel.cold or not parcel.readings:
+            continue
+        charts[parcel.shipment.shipment_no] = temperature_chart(
+            readings=parcel.readings, band=parcel.band, excursions=parcel.excursions
+        )
+    return charts
 
 
 # Paid or later and not waiting on a refund decision: where 「申请售后」 is offered.
@@ -268,6 +376,13 @@ def _aftersales_form(order: Order, cases: list[Any]) -> dict[str, Any]:
 def h5_aftersales(request: HttpRequest, person: Person) -> HttpResponse:
     cases = aftersales_case_list_for_person(person=person)
     return render(request, "web/h5/shop/aftersales.html", {"cases": cases, "tab": "me"})
+
+
+@consumer_page
+def h5_messages(request: HttpRequest, person: Person) -> HttpResponse:
+    """The buyer's in-app messages (站内信): order, after-sales and delivery notices."""
+    messages = inbox_for_person(person_id=person.pk)
+    return render(request, "web/h5/shop/messages.html", {"messages": messages, "tab": "me"})
 
 
 @consumer_page

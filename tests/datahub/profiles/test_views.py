@@ -4,17 +4,23 @@ return, to whom, and that bad input is answered, not crashed on."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from freshloop.core import clock
 from freshloop.core.audit import Actor
+from freshloop.core.clock import SHANGHAI
 from freshloop.core.models import AuditLog
+from freshloop.core.outbox import sms_payload
 from freshloop.core.permissions import Role
 from freshloop.datahub.eventstore.selectors import EventStore
 from freshloop.datahub.models import ManualTag
 from freshloop.datahub.tags.services import manual_tag_add
 from freshloop.identity.resolver import IdentifierInput, identify
+from freshloop.messaging.services import marketing_opt_out, marketing_send
 from tests.datahub.helpers import console_client, paid_buyer
 from tests.factories import make_person
 
@@ -102,6 +108,34 @@ class TestPersonPage:
         assert "新客" in page  # the computed lifecycle tag: first order 10 days ago
         assert "尚未上线" in page  # predictions: the intelligence module has not landed
         assert "13800138000" not in page
+
+    def test_lists_each_message_with_its_decision_and_reason(
+        self, store: EventStore, customer_service: Client
+    ) -> None:
+        # given a customer sent a promotion by journey 12 at 10:00, one at 23:00 (quiet
+        # hours), and who then opted out of WeCom marketing
+        person = paid_buyer(store)
+        for hour, key in ((10, "morning"), (23, "night")):
+            with clock.frozen(dt.datetime(2026, 3, 2, hour, tzinfo=SHANGHAI)):
+                marketing_send(
+                    person_id=person.pk,
+                    channel="sms",
+                    payload=sms_payload("spring_promo", {"name": "春笋"}),
+                    purpose="spring_promo",
+                    source="journey:12:step:3",
+                    dedupe_key=f"profile-test:{key}",
+                )
+        marketing_opt_out(person_id=person.pk, channel="wecom", actor=OPERATOR, source="staff")
+
+        # when customer service opens the profile
+        page = customer_service.get(f"/console/data/people/{person.one_id}").content.decode()
+
+        # then both messages are there, each with why
+        assert 'data-testid="profile-messages"' in page
+        assert "由旅程 12 第 3 步发送" in page
+        assert "暂缓" in page
+        assert "08:00" in page
+        assert "已退订：企业微信" in page
 
     def test_a_merged_away_one_id_redirects_to_the_survivor(
         self, store: EventStore, customer_service: Client

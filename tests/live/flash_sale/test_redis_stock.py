@@ -13,9 +13,9 @@ from django.test import Client
 from freshloop.core import clock
 from freshloop.core.ids import new_id
 from freshloop.identity.services import consumer_token_issue
+from freshloop.live.flash_sale.claims import flash_sale_reconcile
 from freshloop.live.flash_sale.errors import FlashSaleSoldOut
 from freshloop.live.flash_sale.redis_stock import FlashRedis, flash_engine
-from freshloop.live.flash_sale.services import flash_sale_reconcile
 from freshloop.live.models import FlashSale, FlashSaleClaim
 from freshloop.orders.services import order_cancel
 from tests.factories import ADDRESS, make_person
@@ -181,7 +181,7 @@ class TestFlashSaleReconcile:
         person = make_person()
         order = buy(sale, person)
         order_cancel(order_no=order.order_no, reason="顾客取消", actor=HOST)
-        from freshloop.live.flash_sale.services import flash_sale_claims_release
+        from freshloop.live.flash_sale.claims import flash_sale_claims_release
 
         flash_sale_claims_release(order_no=order.order_no, actor=HOST)  # on-commit not run
         assert claimed(sale) == 0

@@ -18,6 +18,7 @@ from freshloop.identity.privacy import person_export
 from freshloop.inventory.models import Reservation, StockLevel
 from freshloop.inventory.services import stock_receive
 from freshloop.live.events import FlashSaleStarted, FlashSaleStockChanged
+from freshloop.live.flash_sale.claims import flash_sale_reconcile
 from freshloop.live.flash_sale.errors import (
     FlashSaleAlreadyRunning,
     FlashSaleInvalid,
@@ -29,7 +30,6 @@ from freshloop.live.flash_sale.errors import (
 )
 from freshloop.live.flash_sale.services import (
     flash_sale_end,
-    flash_sale_reconcile,
     flash_sale_start,
     flash_sales_close_due,
 )
@@ -369,7 +369,7 @@ class TestClaimsFollowTheirOrder:
         assert fresh(sale).claimed == 1
 
     def test_release_is_idempotent(self, django_capture_on_commit_callbacks: Any) -> None:
-        from freshloop.live.flash_sale.services import flash_sale_claims_release
+        from freshloop.live.flash_sale.claims import flash_sale_claims_release
 
         sale = make_flash_sale(units=2)
         order = buy(sale, make_person())
@@ -423,21 +423,25 @@ class TestFlashSaleEnd:
 
 @pytest.mark.django_db
 class TestPersonFollowsMerge:
-    def test_claims_move_to_the_survivor_and_are_exported(self) -> None:
-        from freshloop.core.events import dispatch
+    def test_claims_move_to_the_survivor_and_are_exported(
+        self, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        from freshloop.core.events import publish
 
         sale = make_flash_sale(per_user_limit=1)
         old, survivor = make_person(), make_person()
         buy(sale, old)
-        dispatch(
-            IdentityMerged(
-                from_person_id=old.pk,
-                into_person_id=survivor.pk,
-                from_one_id=old.one_id,
-                into_one_id=survivor.one_id,
-                reason="test",
+        # the merge's handlers are durable effects, delivered once its transaction commits
+        with django_capture_on_commit_callbacks(execute=True):
+            publish(
+                IdentityMerged(
+                    from_person_id=old.pk,
+                    into_person_id=survivor.pk,
+                    from_one_id=old.one_id,
+                    into_one_id=survivor.one_id,
+                    reason="test",
+                )
             )
-        )
         assert FlashSaleClaim.objects.get().person_id == survivor.pk
         with pytest.raises(FlashSaleLimitExceeded):
             buy(sale, survivor)

@@ -31,8 +31,9 @@ from freshloop.live.events import LiveViewerEvent
 from freshloop.orders.events import OrderEventBase, OrderPaid, OrderRefunded
 from freshloop.orders.models import Order
 
-# Facts that only matter to the room's own screen (a counter ticking down) are not history.
-NOT_RECORDED = {"FlashSaleStockChanged"}
+# Facts that only matter to the room's own screen (a counter ticking down) are not history;
+# nor are the data hub's own derived facts (a segment's newcomers: thousands of ids, no person).
+NOT_RECORDED = {"FlashSaleStockChanged", "SegmentMembersJoined"}
 
 
 def event_name_for(domain_event_name: str) -> str:

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 
 from freshloop.identity.selectors import MaskedIdentifier
+from freshloop.messaging.selectors import DispatchEntry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,3 +131,7 @@ class PersonProfile:
     manual_tags: list[str]
     predictions: PredictionsSection
     timeline: TimelinePage
+    # Outbound messages with the policy's decision and reason (SC-1: "sent by journey 12
+    # step 3" / "suppressed: quiet hours"), and the channels the person opted out of.
+    messages: list[DispatchEntry] = dataclasses.field(default_factory=list)
+    opted_out_channels: list[str] = dataclasses.field(default_factory=list)

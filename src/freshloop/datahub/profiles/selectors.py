@@ -56,11 +56,16 @@ from freshloop.identity.selectors import (
     person_ids_by_any_identifier,
 )
 from freshloop.live.models import LiveSession
+from freshloop.messaging.selectors import (
+    marketing_opted_out_channel_labels,
+    marketing_timeline_for_person,
+)
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.promotions.models import Coupon, CouponStatus
 from freshloop.promotions.selectors import coupon_value_text
 
 TIMELINE_PAGE_SIZE = 50
+PROFILE_MESSAGES = 30
 ORDERS_SHOWN = 20
 COUPONS_SHOWN = 20
 MAX_MERGE_HOPS = 10
@@ -542,4 +547,6 @@ def person_profile(
         manual_tags=manual_tags_list(person_id=person.pk),
         predictions=profile_predictions(person_id=person.pk),
         timeline=profile_timeline(person_ids=person_ids, page=page, store=store),
+        messages=marketing_timeline_for_person(person_id=person.pk, limit=PROFILE_MESSAGES),
+        opted_out_channels=marketing_opted_out_channel_labels(person_id=person.pk),
     )

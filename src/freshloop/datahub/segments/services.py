@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
+from freshloop.core.events import publish
 from freshloop.datahub.eventstore.selectors import EventStore
 from freshloop.datahub.models import Segment, SegmentCouponIssue, SegmentMember
 from freshloop.datahub.segments.errors import (
@@ -28,6 +29,7 @@ from freshloop.datahub.segments.errors import (
     SegmentNotMaterialised,
 )
 from freshloop.datahub.segments.evaluation import id_chunks
+from freshloop.datahub.segments.events import JOINED_CHUNK, SegmentMembersJoined
 from freshloop.datahub.segments.grammar import segment_validate, unprintable
 from freshloop.datahub.segments.locks import segment_lock, segments_lock
 from freshloop.datahub.segments.selectors import segment_evaluate, segment_get, segment_member_ids
@@ -150,7 +152,8 @@ def segment_materialise(
 
     The evaluation reads the event store outside the transaction (it can take a moment); if
     the rules changed meanwhile, the result is thrown away and computed again, so members
-    always belong to the rules stored beside them.
+    always belong to the rules stored beside them. The people who were not members before
+    are announced (`SegmentMembersJoined`, on commit) for journeys triggered by 进入人群.
     """
     moment = now or clock.now()
     actor = actor or Actor.system("datahub.segments_materialise")
@@ -165,6 +168,9 @@ def segment_materialise(
                 definition = locked.definition
                 continue
             before = locked.member_count
+            earlier = set(
+                SegmentMember.objects.filter(segment=locked).values_list("person_id", flat=True)
+            )
             SegmentMember.objects.filter(segment=locked).delete()
             SegmentMember.objects.bulk_create(
                 [SegmentMember(segment=locked, person_id=pid) for pid in sorted(members)],
@@ -180,8 +186,29 @@ def segment_materialise(
                 before={"member_count": before},
                 after={"member_count": locked.member_count},
             )
+            _members_joined_announce(locked, sorted(set(members) - earlier))
             return locked
     raise SegmentBusy(detail={"segment_id": segment.pk})
+
+
+def _members_joined_announce(segment: Segment, newcomers: list[int]) -> None:
+    if not newcomers or segment.materialised_at is None:
+        return
+    chunks = [
+        tuple(newcomers[start : start + JOINED_CHUNK])
+        for start in range(0, len(newcomers), JOINED_CHUNK)
+    ]
+    for part, person_ids in enumerate(chunks, start=1):
+        publish(
+            SegmentMembersJoined(
+                segment_id=segment.pk,
+                segment_name=segment.name,
+                person_ids=person_ids,
+                materialised_at=segment.materialised_at,
+                part=part,
+                parts=len(chunks),
+            )
+        )
 
 
 def segments_materialise_all(*, now: dt.datetime | None = None) -> int:

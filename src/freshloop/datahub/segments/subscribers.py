@@ -11,13 +11,13 @@ from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.services import register_export_section
 
 
-@subscribe(IdentityMerged)
+@subscribe(IdentityMerged, durable=True)
 def segment_members_drop_merged(event: IdentityMerged) -> None:
     # The survivor's membership is decided by the next materialisation, over both histories.
     segment_members_forget(person_id=event.from_person_id)
 
 
-@subscribe(PersonErased)
+@subscribe(PersonErased, durable=True)
 def segment_members_drop_erased(event: PersonErased) -> None:
     segment_members_forget(person_id=event.person_id)
 

@@ -82,3 +82,26 @@ def person_ids_by_spend(*, limit: int, store: EventStore | None = None) -> list[
             {"n": limit},
         )
     ]
+
+
+def tag_values_for_people(
+    *, column: str, person_ids: list[int], store: EventStore | None = None
+) -> dict[int, str]:
+    """One text-valued computed tag (e.g. `rfm_segment`) of these people, for those who have
+    a value: what scrm pushes to WeCom as tags. Ids are the surviving people's."""
+    from freshloop.datahub.tags.schemas import TAG_FIELDS
+
+    field = TAG_FIELDS.get(column)
+    if field is None or field.type != "string":
+        raise InvalidInput("该字段不能按人读取", detail={"column": column})
+    if not person_ids:
+        return {}
+    # `column` is a whitelisted name of TAG_FIELDS.
+    sql = (
+        f"SELECT person_id, {column}::VARCHAR FROM person_tags "  # noqa: S608
+        f"WHERE person_id IN (SELECT UNNEST($ids::BIGINT[])) AND {column} IS NOT NULL"
+    )
+    return {
+        int(person_id): str(value)
+        for person_id, value in (store or event_store()).fetch(sql, {"ids": sorted(person_ids)})
+    }

@@ -22,9 +22,11 @@ from django.db import transaction
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import InvalidInput, NotFound
+from freshloop.core.events import publish
 from freshloop.datahub.eventstore.selectors import EventStore, event_store, to_naive_utc
 from freshloop.datahub.models import ManualTag
 from freshloop.datahub.tags.computation import FULL_SQL, QUINTILE_CUTS, SCOPED_SQL, parameters
+from freshloop.datahub.tags.events import ManualTagChanged
 from freshloop.datahub.tags.locks import manual_tag_lock
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.identity.services import people_lock
@@ -177,6 +179,15 @@ def manual_tag_add(*, person: Person, tag: str, actor: Actor) -> ManualTag:
                 target=row,
                 after={"person_id": current.pk, "one_id": current.one_id, "tag": text},
             )
+            publish(
+                ManualTagChanged(
+                    person_id=current.pk,
+                    tag=text,
+                    added=True,
+                    actor_type=actor.type,
+                    actor_id=actor.id,
+                )
+            )
     return row
 
 
@@ -200,4 +211,9 @@ def manual_tag_remove(*, person: Person, tag: str, actor: Actor) -> bool:
             },
         )
         row.delete()
+        publish(
+            ManualTagChanged(
+                person_id=person.pk, tag=text, added=False, actor_type=actor.type, actor_id=actor.id
+            )
+        )
     return True

@@ -9,7 +9,7 @@ from freshloop.datahub.models import ManualTag
 from freshloop.identity.events import IdentityMerged
 
 
-@subscribe(IdentityMerged)
+@subscribe(IdentityMerged, durable=True)
 def manual_tags_follow_merge(event: IdentityMerged) -> None:
     """The survivor carries the merged person's tags; a tag both had is kept once."""
     with transaction.atomic():

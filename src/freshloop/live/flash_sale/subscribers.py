@@ -9,8 +9,8 @@ from freshloop.core.audit import Actor, audit_record
 from freshloop.core.events import subscribe
 from freshloop.identity.events import IdentityMerged
 from freshloop.identity.services import register_export_section
+from freshloop.live.flash_sale.claims import flash_sale_claims_paid, flash_sale_claims_release
 from freshloop.live.flash_sale.selectors import flash_claims_export_section
-from freshloop.live.flash_sale.services import flash_sale_claims_paid, flash_sale_claims_release
 from freshloop.live.models import FlashSaleClaim
 from freshloop.orders.events import OrderCancelled, OrderPaid
 
@@ -31,7 +31,7 @@ def claims_paid_with_order(event: OrderPaid) -> None:
         )
 
 
-@subscribe(IdentityMerged)
+@subscribe(IdentityMerged, durable=True)
 def claims_follow_merge(event: IdentityMerged) -> None:
     with transaction.atomic():
         moved = FlashSaleClaim.objects.filter(person_id=event.from_person_id).update(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from freshloop.live.flash_sale.services import flash_sale_reconcile
+from freshloop.live.flash_sale.claims import flash_sale_reconcile
 
 
 @db_periodic_task(crontab(minute="*"), name="live.flash_reconcile")

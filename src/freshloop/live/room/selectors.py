@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from freshloop.catalog.selectors import sku_picture
+from freshloop.catalog.selectors import product_available_in_region, sku_picture
 from freshloop.core import clock, realtime
 from freshloop.core.errors import NotFound
 from freshloop.core.permissions import UserLike
@@ -28,6 +28,7 @@ from freshloop.live.room.errors import MembersOnly
 from freshloop.live.streams.selectors import stream_provider
 from freshloop.membership.selectors import person_is_member
 from freshloop.orders.models import BOUGHT_STATUSES, Order
+from freshloop.orders.selectors import address_default_for_person
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.selectors import coupon_value_text
 
@@ -126,6 +127,16 @@ def room_state(*, session: LiveSession, person: Person | None) -> dict[str, Any]
         .prefetch_related("sku__product__images")
         .order_by("-pinned_at", "sort_order", "pk")
     )
+    # Regional pools (FD-5): a product hidden in the viewer's province (by their default
+    # address; the rules are food's, reached through catalog's region hook) is left out. The
+    # order stays the host's: in a live show the host's pins are the ranking.
+    address = address_default_for_person(person=person) if person is not None else None
+    if address is not None and address.province:
+        products = [
+            p
+            for p in products
+            if product_available_in_region(product=p.sku.product, province=address.province)
+        ]
     available = stock_available_by_sku(sku_ids=[p.sku_id for p in products])
     cards = [product_card(p, available.get(p.sku_id, 0)) for p in products]
     flash_sales = [

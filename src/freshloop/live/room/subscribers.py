@@ -141,7 +141,7 @@ def flash_sale_ended_in_room(event: events.FlashSaleEnded) -> None:
     )
 
 
-@subscribe(IdentityMerged)
+@subscribe(IdentityMerged, durable=True)
 def viewers_follow_merge(event: IdentityMerged) -> None:
     """Re-point the merged person's viewing: one viewer row per session (dwell added up,
     comments moved), activities and reservations moved."""

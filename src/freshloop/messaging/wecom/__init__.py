@@ -20,7 +20,19 @@ from freshloop.messaging.wecom.sandbox import (
     sandbox_group_name,
     sandbox_staff,
 )
+from freshloop.messaging.wecom.sandbox_groups import (
+    sandbox_group_create,
+    sandbox_group_join,
+    sandbox_group_leave,
+    sandbox_group_rename,
+)
+from freshloop.messaging.wecom.sandbox_transfer import (
+    sandbox_staff_resign,
+    sandbox_transfer_settle,
+)
 from freshloop.messaging.wecom.types import (
+    TRANSFER_MAX_CUSTOMERS,
+    TRANSFER_SUCCESS_MSG_MAX,
     WecomAttachment,
     WecomContactPage,
     WecomContent,
@@ -38,6 +50,11 @@ from freshloop.messaging.wecom.types import (
     WecomSendStatus,
     WecomTag,
     WecomTagGroup,
+    WecomTransferCustomer,
+    WecomTransferResultPage,
+    WecomTransferStatus,
+    WecomUnassigned,
+    WecomUnassignedPage,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,6 +78,8 @@ def wecom_client() -> WecomClient:
 
 
 __all__ = [
+    "TRANSFER_MAX_CUSTOMERS",
+    "TRANSFER_SUCCESS_MSG_MAX",
     "SandboxWecomClient",
     "WechatpyWecomClient",
     "WecomAttachment",
@@ -81,10 +100,21 @@ __all__ = [
     "WecomSendStatus",
     "WecomTag",
     "WecomTagGroup",
+    "WecomTransferCustomer",
+    "WecomTransferResultPage",
+    "WecomTransferStatus",
+    "WecomUnassigned",
+    "WecomUnassignedPage",
     "sandbox_contact_add",
     "sandbox_contacts",
     "sandbox_directory_reset",
+    "sandbox_group_create",
+    "sandbox_group_join",
+    "sandbox_group_leave",
     "sandbox_group_name",
+    "sandbox_group_rename",
     "sandbox_staff",
+    "sandbox_staff_resign",
+    "sandbox_transfer_settle",
     "wecom_client",
 ]

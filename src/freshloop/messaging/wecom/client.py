@@ -40,10 +40,16 @@ from freshloop.messaging.wecom.types import (
     WecomMassMessageResult,
     WecomSendResultPage,
     WecomTagGroup,
+    WecomTransferCustomer,
+    WecomTransferResultPage,
+    WecomUnassignedPage,
     contact_from_json,
     group_chat_from_json,
     send_result_from_json,
     tag_groups_from_json,
+    transfer_customers_from_json,
+    transfer_result_from_json,
+    unassigned_from_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,6 +63,11 @@ class WecomClient(Protocol):
     """The WeCom calls FreshLoop makes. Every method raises a `WecomError` subclass on failure."""
 
     name: str
+
+    def follow_user_list(self) -> list[str]:
+        """The staff members with the 客户联系 function (externalcontact/get_follow_user_list):
+        who may follow, and take over, customers."""
+        ...
 
     def external_contact_list(self, *, userid: str) -> list[str]:
         """The external_userids of one staff member's customers (externalcontact/list)."""
@@ -94,6 +105,47 @@ class WecomClient(Protocol):
         add_tag: list[str] | None = None,
         remove_tag: list[str] | None = None,
     ) -> None: ...
+
+    def add_corp_tag(
+        self, *, group_name: str, tag_names: list[str], group_id: str = ""
+    ) -> WecomTagGroup:
+        """Create tags in a group (add_corp_tag): the group named `group_id`, else the group
+        called `group_name` (WeCom creates it when missing). Returns the group with the new
+        tags and their ids."""
+        ...
+
+    def del_corp_tag(
+        self, *, tag_ids: list[str] | None = None, group_ids: list[str] | None = None
+    ) -> None: ...
+
+    def transfer_customer(
+        self,
+        *,
+        handover_userid: str,
+        takeover_userid: str,
+        external_userids: list[str],
+        transfer_success_msg: str = "",
+        resigned: bool = False,
+    ) -> tuple[WecomTransferCustomer, ...]:
+        """Give up to 100 customers of one staff member to another: 在职继承
+        (externalcontact/transfer_customer) or, `resigned`, 离职继承
+        (externalcontact/resigned/transfer_customer)."""
+        ...
+
+    def transfer_result(
+        self,
+        *,
+        handover_userid: str,
+        takeover_userid: str,
+        cursor: str = "",
+        resigned: bool = False,
+    ) -> WecomTransferResultPage:
+        """Where the customers of one (handover, takeover) pair stand."""
+        ...
+
+    def unassigned_list(self, *, cursor: str = "", page_size: int = 1000) -> WecomUnassignedPage:
+        """Customers of departed staff members not yet given to anyone."""
+        ...
 
     def add_msg_template(
         self,
@@ -251,6 +303,10 @@ class WechatpyWecomClient:
 
     # --- customers -----------------------------------------------------------------------
 
+    def follow_user_list(self) -> list[str]:
+        result = self._get("externalcontact/get_follow_user_list")
+        return [str(item) for item in result.get("follow_user") or []]
+
     def external_contact_list(self, *, userid: str) -> list[str]:
         result = self._get("externalcontact/list", userid=userid)
         return [str(item) for item in result.get("external_userid") or []]
@@ -328,6 +384,73 @@ class WechatpyWecomClient:
         if remove_tag:
             body["remove_tag"] = list(remove_tag)
         self._post("externalcontact/mark_tag", body)
+
+    def add_corp_tag(
+        self, *, group_name: str, tag_names: list[str], group_id: str = ""
+    ) -> WecomTagGroup:
+        body: dict[str, Any] = {"tag": [{"name": name} for name in tag_names]}
+        if group_id:
+            body["group_id"] = group_id
+        else:
+            body["group_name"] = group_name
+        result = self._post("externalcontact/add_corp_tag", body)
+        groups = tag_groups_from_json([result.get("tag_group") or {}])
+        return groups[0] if groups else WecomTagGroup(group_id="", name=group_name, tags=())
+
+    def del_corp_tag(
+        self, *, tag_ids: list[str] | None = None, group_ids: list[str] | None = None
+    ) -> None:
+        body: dict[str, Any] = {}
+        if tag_ids:
+            body["tag_id"] = list(tag_ids)
+        if group_ids:
+            body["group_id"] = list(group_ids)
+        self._post("externalcontact/del_corp_tag", body)
+
+    # --- customer transfer (在职继承 / 离职继承) ------------------------------------------------
+
+    def transfer_customer(
+        self,
+        *,
+        handover_userid: str,
+        takeover_userid: str,
+        external_userids: list[str],
+        transfer_success_msg: str = "",
+        resigned: bool = False,
+    ) -> tuple[WecomTransferCustomer, ...]:
+        body: dict[str, Any] = {
+            "handover_userid": handover_userid,
+            "takeover_userid": takeover_userid,
+            "external_userid": list(external_userids),
+        }
+        # Only 在职继承 notifies the customer (离职继承 has no such field).
+        if transfer_success_msg and not resigned:
+            body["transfer_success_msg"] = transfer_success_msg
+        endpoint = "externalcontact/" + ("resigned/" if resigned else "") + "transfer_customer"
+        return transfer_customers_from_json(self._post(endpoint, body))
+
+    def transfer_result(
+        self,
+        *,
+        handover_userid: str,
+        takeover_userid: str,
+        cursor: str = "",
+        resigned: bool = False,
+    ) -> WecomTransferResultPage:
+        body: dict[str, Any] = {
+            "handover_userid": handover_userid,
+            "takeover_userid": takeover_userid,
+        }
+        if cursor:
+            body["cursor"] = cursor
+        endpoint = "externalcontact/" + ("resigned/" if resigned else "") + "transfer_result"
+        return transfer_result_from_json(self._post(endpoint, body))
+
+    def unassigned_list(self, *, cursor: str = "", page_size: int = 1000) -> WecomUnassignedPage:
+        body: dict[str, Any] = {"page_size": _limit(page_size, 1000)}
+        if cursor:
+            body["cursor"] = cursor
+        return unassigned_from_json(self._post("externalcontact/get_unassigned_list", body))
 
     # --- mass messages and moments --------------------------------------------------------
 

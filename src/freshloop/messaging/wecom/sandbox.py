@@ -16,15 +16,23 @@ member to tap "send".
 
 from __future__ import annotations
 
-import copy
 import secrets
-from typing import Any, NoReturn
+from typing import Any
 
 from django.core.cache import cache
 
 from freshloop.core import clock
-from freshloop.messaging.errors import wecom_error
 from freshloop.messaging.models import WecomSandboxMessage, WecomSandboxMessageKind
+from freshloop.messaging.wecom.sandbox_store import (
+    DIRECTORY_CACHE_KEY,
+    SANDBOX_CORP_ID,
+    SEED_DIRECTORY,
+    WELCOME_CODE_PREFIX,
+)
+from freshloop.messaging.wecom.sandbox_store import directory as _directory
+from freshloop.messaging.wecom.sandbox_store import refuse as _refuse
+from freshloop.messaging.wecom.sandbox_store import save as _save
+from freshloop.messaging.wecom.sandbox_transfer import SandboxAdminMixin
 from freshloop.messaging.wecom.types import (
     MAX_ATTACHMENTS,
     MAX_TEXT_BYTES,
@@ -44,52 +52,9 @@ from freshloop.messaging.wecom.types import (
     WecomTagGroup,
 )
 
-SANDBOX_CORP_ID = "ww_sandbox_corp"
-DIRECTORY_CACHE_KEY = "wecom-sandbox:directory:v1"
-WELCOME_CODE_PREFIX = "sandbox-welcome"
 MAX_MASS_CUSTOMERS = 10000  # add_msg_template: external_userid holds at most 10,000 ids
 
-# staff → their customers; customers → name/unionid; tag groups; groups with owner and members.
-SEED_DIRECTORY: dict[str, Any] = {
-    "staff": ["fl_staff_lin", "fl_staff_zhou"],
-    "contacts": {
-        "wm_sandbox_0001": {"name": "王阿姨", "unionid": "o_sandbox_union_0001"},
-        "wm_sandbox_0002": {"name": "李先生", "unionid": "o_sandbox_union_0002"},
-        "wm_sandbox_0003": {"name": "陈小姐", "unionid": ""},
-    },
-    # (staff, external_userid) → remark, tag ids, createtime
-    "follows": {
-        "fl_staff_lin|wm_sandbox_0001": {"remark": "", "tags": ["et_sandbox_vip"], "at": 0},
-        "fl_staff_lin|wm_sandbox_0002": {"remark": "", "tags": [], "at": 0},
-        "fl_staff_zhou|wm_sandbox_0003": {"remark": "", "tags": [], "at": 0},
-    },
-    "tag_groups": [
-        {
-            "group_id": "etg_sandbox_level",
-            "name": "客户等级",
-            "tags": [["et_sandbox_vip", "VIP"], ["et_sandbox_new", "新客"]],
-        }
-    ],
-    "groups": {
-        "wr_sandbox_group_01": {
-            "name": "鲜环福利群 1 群",
-            "owner": "fl_staff_lin",
-            "members": ["fl_staff_lin", "wm_sandbox_0001", "wm_sandbox_0002"],
-        }
-    },
-}
-
-
-def _directory() -> dict[str, Any]:
-    directory = cache.get(DIRECTORY_CACHE_KEY)
-    if directory is None:
-        directory = copy.deepcopy(SEED_DIRECTORY)
-        cache.set(DIRECTORY_CACHE_KEY, directory, None)
-    return dict(directory)
-
-
-def _save(directory: dict[str, Any]) -> None:
-    cache.set(DIRECTORY_CACHE_KEY, directory, None)
+__all__ = ["DIRECTORY_CACHE_KEY", "SANDBOX_CORP_ID", "SEED_DIRECTORY", "SandboxWecomClient"]
 
 
 def sandbox_directory_reset() -> None:
@@ -147,10 +112,6 @@ def sandbox_group_name(*, chat_id: str) -> str:
     return str(_directory()["groups"].get(chat_id, {}).get("name", ""))
 
 
-def _refuse(errcode: int, errmsg: str) -> NoReturn:
-    raise wecom_error(errcode, errmsg)
-
-
 def _check_content(content: WecomContent, *, max_attachments: int = MAX_ATTACHMENTS) -> None:
     if not content.text.strip() and not content.attachments:
         _refuse(40058, "text and attachments can not be both empty")
@@ -164,7 +125,7 @@ def _attachments(content: WecomContent) -> list[dict[str, Any]]:
     return [attachment.as_json() for attachment in content.attachments]
 
 
-class SandboxWecomClient:
+class SandboxWecomClient(SandboxAdminMixin):
     """Offline WeCom: validates like WeCom, answers from the fake directory, records sends."""
 
     name = "sandbox"
@@ -493,17 +454,25 @@ class SandboxWecomClient:
         group = directory["groups"].get(chat_id)
         if group is None:
             _refuse(40050, f"chatid {chat_id[:64]} not found")
+        joined = group.get("joined") or {}  # member → [join_time, join_scene] (sandbox_groups)
         members = tuple(
             WecomGroupMember(
                 userid=member,
                 type=1 if member in directory["staff"] else 2,
                 name=directory["contacts"].get(member, {}).get("name", ""),
                 unionid=directory["contacts"].get(member, {}).get("unionid", ""),
+                join_time=int(joined.get(member, [0, 0])[0]),
+                join_scene=int(joined.get(member, [0, 0])[1]),
             )
             for member in group["members"]
         )
         return WecomGroupChat(
-            chat_id=chat_id, name=group["name"], owner=group["owner"], members=members, admins=()
+            chat_id=chat_id,
+            name=group["name"],
+            owner=group["owner"],
+            create_time=int(group.get("create_time") or 0),
+            members=members,
+            admins=(),
         )
 
     def send_welcome_msg(self, *, welcome_code: str, content: WecomContent) -> None:

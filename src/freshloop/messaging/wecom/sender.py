@@ -16,16 +16,60 @@ from freshloop.core.outbox import DeliveryError, PermanentDeliveryError
 from freshloop.messaging.errors import WecomError
 from freshloop.messaging.wecom import wecom_client
 from freshloop.messaging.wecom.sandbox import SandboxWecomClient
-from freshloop.messaging.wecom.types import WecomContent, WecomLink
+from freshloop.messaging.wecom.types import (
+    WecomAttachment,
+    WecomContent,
+    WecomImage,
+    WecomLink,
+    WecomMiniProgram,
+)
 
 WECOM_CHANNEL = "wecom"
 
 
 def wecom_payload(
-    *, sender: str, text: str, links: list[dict[str, str]] | None = None
+    *,
+    sender: str,
+    text: str,
+    links: list[dict[str, str]] | None = None,
+    images: list[str] | None = None,
+    miniprograms: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """What a module queues for channel "wecom" (through `marketing_send`)."""
-    return {"sender": sender, "text": text, "links": links or []}
+    """What a module queues for channel "wecom" (through `marketing_send`): the text, link
+    cards ({title, url, desc, picurl}), pictures by URL, and mini-program cards ({title,
+    appid, page, pic_media_id}). The keys only present when used, so older payloads read
+    the same."""
+    payload: dict[str, Any] = {"sender": sender, "text": text, "links": links or []}
+    if images:
+        payload["images"] = list(images)
+    if miniprograms:
+        payload["miniprograms"] = list(miniprograms)
+    return payload
+
+
+def _attachments(payload: dict[str, Any]) -> tuple[WecomAttachment, ...]:
+    attachments: list[WecomAttachment] = [
+        WecomImage(pic_url=str(url)) for url in payload.get("images", [])
+    ]
+    attachments += [
+        WecomLink(
+            title=str(link["title"]),
+            url=str(link["url"]),
+            desc=str(link.get("desc", "")),
+            picurl=str(link.get("picurl", "")),
+        )
+        for link in payload.get("links", [])
+    ]
+    attachments += [
+        WecomMiniProgram(
+            title=str(card["title"]),
+            appid=str(card["appid"]),
+            page=str(card["page"]),
+            pic_media_id=str(card.get("pic_media_id", "")),
+        )
+        for card in payload.get("miniprograms", [])
+    ]
+    return tuple(attachments)
 
 
 class WecomChannelSender:
@@ -39,16 +83,7 @@ class WecomChannelSender:
             raise PermanentDeliveryError("wecom message has no external_userid")
         try:
             content = WecomContent(
-                text=str(payload.get("text", "")),
-                attachments=tuple(
-                    WecomLink(
-                        title=str(link["title"]),
-                        url=str(link["url"]),
-                        desc=str(link.get("desc", "")),
-                        picurl=str(link.get("picurl", "")),
-                    )
-                    for link in payload.get("links", [])
-                ),
+                text=str(payload.get("text", "")), attachments=_attachments(payload)
             )
         except (KeyError, TypeError) as exc:
             raise PermanentDeliveryError(f"wecom payload unreadable: {exc}") from exc

@@ -296,3 +296,92 @@ def send_result_from_json(data: dict[str, Any]) -> WecomSendResultPage:
         ),
         next_cursor=_str(data, "next_cursor"),
     )
+
+
+# --- customer transfer (在职继承 / 离职继承) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WecomTransferCustomer:
+    """One customer of a transfer request: errcode 0 means WeCom accepted it (the takeover
+    then waits: see `WecomTransferStatus`); any other code refused this customer only."""
+
+    external_userid: str
+    errcode: int = 0
+
+
+@dataclass(frozen=True)
+class WecomTransferStatus:
+    """One customer's transfer state (transfer_result / resigned/transfer_result).
+
+    status: 1 接替完毕 (taken over), 2 等待接替 (waiting), 3 客户拒绝 (the customer refused),
+    4 接替成员客户达到上限 (the taker has too many customers), 5 无接替记录 (no such transfer).
+    """
+
+    external_userid: str
+    status: int
+    takeover_time: int = 0
+
+
+@dataclass(frozen=True)
+class WecomTransferResultPage:
+    customers: tuple[WecomTransferStatus, ...]
+    next_cursor: str = ""
+
+
+@dataclass(frozen=True)
+class WecomUnassigned:
+    """A customer of a departed staff member not yet given to anyone (get_unassigned_list)."""
+
+    handover_userid: str
+    external_userid: str
+    dimission_time: int = 0
+
+
+@dataclass(frozen=True)
+class WecomUnassignedPage:
+    items: tuple[WecomUnassigned, ...]
+    is_last: bool = True
+    next_cursor: str = ""
+
+
+TRANSFER_MAX_CUSTOMERS = 100  # transfer_customer: at most 100 external_userids per call
+TRANSFER_SUCCESS_MSG_MAX = 200  # 在职继承: the notice to the customer, at most 200 characters
+
+
+def transfer_customers_from_json(data: dict[str, Any]) -> tuple[WecomTransferCustomer, ...]:
+    return tuple(
+        WecomTransferCustomer(
+            external_userid=_str(item, "external_userid"), errcode=_int(item, "errcode")
+        )
+        for item in data.get("customer") or []
+    )
+
+
+def transfer_result_from_json(data: dict[str, Any]) -> WecomTransferResultPage:
+    return WecomTransferResultPage(
+        customers=tuple(
+            WecomTransferStatus(
+                external_userid=_str(item, "external_userid"),
+                status=_int(item, "status"),
+                takeover_time=_int(item, "takeover_time"),
+            )
+            for item in data.get("customer") or []
+        ),
+        next_cursor=_str(data, "next_cursor"),
+    )
+
+
+def unassigned_from_json(data: dict[str, Any]) -> WecomUnassignedPage:
+    return WecomUnassignedPage(
+        items=tuple(
+            WecomUnassigned(
+                handover_userid=_str(item, "handover_userid"),
+                external_userid=_str(item, "external_userid"),
+                dimission_time=_int(item, "dimission_time"),
+            )
+            for item in data.get("info") or []
+        ),
+        is_last=bool(data.get("is_last", True)),
+        next_cursor=_str(data, "next_cursor"),
+    )

@@ -40,27 +40,8 @@
     return { kind: 'tag', field: 'lifecycle', operator: 'eq', value: '活跃' };
   }
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : '';
-  }
-
-  async function call(method, path, body, extraHeaders) {
-    const response = await fetch(api + path, {
-      method: method,
-      credentials: 'same-origin',
-      headers: Object.assign({ 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRFToken': csrfToken() }, extraHeaders || {}),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try { data = await response.json(); } catch (e) { data = null; }
-    if (!response.ok) {
-      const error = new Error((data && data.message) || ('请求失败（' + response.status + '）'));
-      error.detail = data && data.detail;
-      throw error;
-    }
-    return data;
-  }
+  // The console's API helper (web/console.js), under the segments API.
+  function call(method, path, body, extraHeaders) { return window.consoleApi(method, api + path, body, extraHeaders); }
 
   function el(tag, props, children) {
     const node = document.createElement(tag);

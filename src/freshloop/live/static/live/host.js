@@ -13,10 +13,6 @@
   const MAX_COMMENTS = 200;
   const personByComment = new Map();
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : '';
-  }
 
   function el(tag, options, children) {
     const node = document.createElement(tag);
@@ -38,23 +34,10 @@
     toastTimer = setTimeout(() => { toast.hidden = true; }, 4000);
   }
 
+  // The console's API helper (web/console.js); a refusal is also said in the toast.
   async function call(method, path, body) {
-    const response = await fetch(api + path, {
-      method: method,
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try { data = await response.json(); } catch (e) { data = null; }
-    if (!response.ok) {
-      const message = (data && data.message) || ('请求失败（' + response.status + '）');
-      say(message, 'error');
-      const error = new Error(message);
-      error.status = response.status;
-      throw error;
-    }
-    return data;
+    try { return await window.consoleApi(method, api + path, body); }
+    catch (error) { say(error.message, 'error'); throw error; }
   }
 
   function yuan(fen) {

@@ -8,7 +8,7 @@ function liveRoom(code) {
     state: { title: '', status: '', products: [], flash_sales: [], coupons: [], online: 0, likes: 0, me: null, play_url: '' },
     comments: [], draft: '', error: '', toast: '', drop: null, reserved: false,
     sheet: '', item: null, qty: 1, flash: null, coupons: [], chosen: [], quote: null, busy: false,
-    pendingLikes: 0, events: null, player: null, joined: null, intent: purchaseIntent('live:' + code),
+    pendingLikes: 0, events: null, player: null, joined: null, intent: purchaseIntent('live:' + code), latestQuote: latestOnly(),
 
     get pinned() { return this.state.products.find(p => p.pinned) || null; },
     flashFor(skuId) { return this.state.flash_sales.find(f => f.sku_id === skuId && f.remaining > 0) || null; },
@@ -118,9 +118,10 @@ function liveRoom(code) {
     toggleCoupon(id) { this.chosen = this.chosen.includes(id) ? this.chosen.filter(c => c !== id) : [...this.chosen, id]; this.price(); },
     async price() {
       try {
-        this.quote = this.flash
-          ? await api('POST', base + '/flash-sales/' + this.flash.id + '/quote', { quantity: this.qty, coupon_ids: this.chosen })
-          : await api('POST', '/api/v1/shop/checkout/preview', Object.assign(this.body(), this.bookPricing()));
+        const answer = await this.latestQuote(() => (this.flash
+          ? api('POST', base + '/flash-sales/' + this.flash.id + '/quote', { quantity: this.qty, coupon_ids: this.chosen })
+          : api('POST', '/api/v1/shop/checkout/preview', Object.assign(this.body(), this.bookPricing()))));
+        if (answer.fresh) this.quote = answer.value;
       } catch (e) { this.quote = null; this.error = e.message; }
     },
     async placeOrder() {

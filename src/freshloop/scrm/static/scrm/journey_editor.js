@@ -13,10 +13,6 @@
   // The ECharts instance stays out of Alpine's reactive state: a proxied instance breaks ECharts.
   let chart = null;
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : '';
-  }
 
   // A stored step as a card: waits and task deadlines are shown in hours when they are whole hours.
   function toCard(step, stats) {
@@ -45,7 +41,7 @@
     switch (card.type) {
       case 'wait': return { type: 'wait', minutes: minutes(card.amount, card.unit) };
       case 'condition': return { type: 'condition', check: card.check };
-      case 'message': return { type: 'message', text: card.text || '', product_cards: !!card.product_cards };
+      case 'message': return { type: 'message', text: card.text || '', product_cards: !!card.product_cards, invite_url: card.invite_url || '', invite_title: card.invite_title || '' };
       case 'coupon': return { type: 'coupon', template_id: card.template_id ? Number(card.template_id) : null };
       case 'task': return { type: 'task', title: card.title || '', due_minutes: minutes(card.due_amount, card.due_unit), assignee: card.assignee || '' };
       default: return { type: 'tag', tag: card.tag || '' };
@@ -81,16 +77,25 @@
       dropTarget: null,
       oneId: '',
       testRun: null,
+      // The trigger's settings while creating (进入人群: the segment; 优惠券即将过期 / 生日: days).
+      segmentId: '',
+      days: config.trigger_days[config.journey ? config.journey.trigger : config.triggers[0].value],
+      tab: 'steps',
+      people: { items: [], total: 0, page: 1, page_size: 20, status: '', loaded: false },
+      // 群活码 a message may invite to (community's API; none when community is not set up).
+      joinCodes: [],
 
       init() {
         this.load(this.journey);
         if (!this.journey) this.steps = [fresh('message', config)];
+        this.loadJoinCodes();
         window.addEventListener('beforeunload', (event) => { if (this.dirty) event.preventDefault(); });
       },
 
       load(journey) {
         this.journey = journey;
         if (!journey) return;
+        this.name = journey.name;
         const stats = journey.stats.steps;
         this.steps = journey.steps.map((step, index) => toCard(step, stats[index]));
         this.dirty = false;
@@ -109,6 +114,27 @@
       clearError(field) { if (this.errors[field]) { const next = Object.assign({}, this.errors); delete next[field]; this.errors = next; } },
 
       say(message, kind) { this.notice = message; this.noticeKind = kind || 'ok'; },
+
+      triggerChanged() {
+        const days = config.trigger_days[this.trigger];
+        if (days !== undefined) this.days = days;
+        this.clearError('trigger_config.days');
+        this.clearError('trigger_config.segment_id');
+      },
+      triggerHint() {
+        switch (this.trigger) {
+          case 'segment_joined': return '人群每小时（及保存时）重新计算一次；新进入这个人群的客户进入旅程，每次计算每人只进入一次。消息可用 {segment_name}。';
+          case 'coupon_expiring': return '每小时检查：未使用、将在设定天数内过期的优惠券，持券人进入旅程，每张券只进入一次。消息可用 {coupon_name}、{coupon_expires}。';
+          case 'birthday': return '每天 9:00 检查：生日在设定天数之后的客户进入旅程（0 = 生日当天），每年一次。生日取自客户画像的生日属性。';
+          default: return '';
+        }
+      },
+      triggerConfig() {
+        if (this.trigger === 'segment_joined') return { segment_id: this.segmentId === '' ? null : Number(this.segmentId) };
+        if (config.trigger_days[this.trigger] !== undefined) return { days: this.days === '' ? null : Number(this.days) };
+        return null;
+      },
+      placeholders() { return config.placeholders[this.journey ? this.journey.trigger : this.trigger] || []; },
 
       add(type) {
         if (this.steps.length >= config.max_steps) { this.say('一个旅程最多 ' + config.max_steps + ' 个步骤', 'error'); return; }
@@ -174,22 +200,19 @@
       },
       dragEnd() { this.dragging = null; this.dropTarget = null; },
 
-      async call(method, path, body) {
-        const response = await fetch(config.api + path, {
-          method: method,
-          credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRFToken': csrfToken() },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        let data = null;
-        try { data = await response.json(); } catch (e) { data = null; }
-        if (!response.ok) {
-          const error = new Error((data && data.message) || ('请求失败（' + response.status + '）'));
-          error.data = data || {};
-          throw error;
-        }
-        return data;
+      async loadJoinCodes() {
+        try {
+          const response = await fetch('/api/v1/community/join-codes', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+          if (response.ok) this.joinCodes = ((await response.json()).items || []).map((code) => ({ url: code.url, name: code.name }));
+        } catch (e) { this.joinCodes = []; }
       },
+      inviteChosen(step) {
+        const code = this.joinCodes.find((c) => c.url === step.invite_url);
+        step.invite_title = code ? '加入「' + code.name + '」' : '';
+        this.dirty = true;
+      },
+
+      call(method, path, body) { return window.consoleApi(method, config.api + path, body); },
 
       // An API error where it belongs: each `detail` problem under the input that names it
       // (data-field), the rest (and the message) in the notice line; the first input gets focus.
@@ -213,7 +236,7 @@
         try {
           let journey;
           if (!this.journey) {
-            journey = await this.call('POST', '/journeys', { name: this.name, trigger: this.trigger, steps: steps });
+            journey = await this.call('POST', '/journeys', { name: this.name, trigger: this.trigger, trigger_config: this.triggerConfig(), steps: steps });
             history.replaceState(null, '', '/console/scrm/journeys/' + journey.id);
             this.load(journey);
             this.say('已保存并发布第 1 版。旅程现在是草稿：可以先用一位客户试运行，确认无误后点“启动”。');
@@ -258,6 +281,60 @@
           this.busy = false;
         }
       },
+
+      async rename() {
+        this.busy = true;
+        this.clearError('name');
+        try {
+          const journey = await this.call('PATCH', '/journeys/' + this.journey.id, { name: this.name });
+          const dirty = this.dirty;
+          const cards = this.steps;
+          this.load(journey);
+          // Renaming does not publish: unsaved cards stay as they are.
+          if (dirty) { this.steps = cards; this.dirty = true; }
+          this.name = journey.name;
+          this.say('已重命名为“' + journey.name + '”。');
+        } catch (error) {
+          this.showErrors(error);
+        } finally {
+          this.busy = false;
+        }
+      },
+
+      async removeJourney() {
+        if (!window.confirm('删除旅程“' + this.journey.name + '”？它的版本与每步数据一并删除，已发出的券、任务和消息保留。')) return;
+        this.busy = true;
+        try {
+          await this.call('DELETE', '/journeys/' + this.journey.id);
+          this.dirty = false;
+          window.location.assign('/console/scrm/');
+        } catch (error) {
+          this.showErrors(error);
+          this.busy = false;
+        }
+      },
+
+      // The list and the totals beside it are read together, so they agree.
+      async showPeople() {
+        this.tab = 'people';
+        await this.loadPeople(this.people.page);
+        if (!this.dirty) {
+          try { this.load(await this.call('GET', '/journeys/' + this.journey.id)); } catch (error) { this.say(error.message, 'error'); }
+        }
+      },
+
+      async loadPeople(page) {
+        const query = new URLSearchParams({ page: String(page), page_size: String(this.people.page_size) });
+        if (this.people.status) query.set('status', this.people.status);
+        try {
+          const data = await this.call('GET', '/journeys/' + this.journey.id + '/people?' + query.toString());
+          this.people = Object.assign({}, this.people, data, { loaded: true });
+        } catch (error) {
+          this.say(error.message, 'error');
+        }
+      },
+
+      when(iso) { return new Date(iso).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }); },
 
       money(fen) { return '¥' + ((fen || 0) / 100).toFixed(2); },
 

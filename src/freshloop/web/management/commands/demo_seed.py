@@ -37,8 +37,13 @@ from freshloop.inventory.models import Warehouse
 from freshloop.inventory.services import warehouse_upsert
 from freshloop.web import (
     demo_commerce,
+    demo_community,
     demo_data,
     demo_datahub,
+    demo_food_recipes,
+    demo_food_regions_calendar,
+    demo_food_trace,
+    demo_fulfillment,
     demo_images,
     demo_live,
     demo_scrm,
@@ -88,9 +93,22 @@ class Command(BaseCommand):
             commerce.update(demo_commerce.seed_history(rng=rng, people=people))
         with transaction.atomic():
             live = demo_live.seed_live()
+        # The demo orders are orders: skipped with --no-history, like the order history.
+        fulfillment = demo_fulfillment.seed_fulfillment(
+            people=[] if options["no_history"] else demo_commerce.demo_people()
+        )
+        # --- smart subscriptions (FD-1) ---
+        from freshloop.web.demo_food_subscriptions import seed_subscriptions
+
+        seed_subscriptions(people=[] if options["no_history"] else demo_commerce.demo_people())
         scrm = demo_scrm.seed_scrm()
+        community = demo_community.seed_community()
+        demo_community.invite_in_welcome_journey()
         # Its own random stream: a re-run draws the same viewers whatever the steps before drew.
         datahub = demo_datahub.seed_datahub(rng=random.Random(options["seed"] + 6))
+        # --- traceability (FD-3) ---
+        food_trace = demo_food_trace.seed_food_trace()
+        food_regions_calendar = demo_food_regions_calendar.seed_food_regions_calendar()  # FD-5/6
         seconds = time.perf_counter() - started
         self._report(
             catalog, warehouses, staff, consumers, identity_examples, options["password"], seconds
@@ -115,6 +133,26 @@ class Command(BaseCommand):
             "(login community_manager or customer_service)\n"
             f"              the loop: log in /m/login as {demo_scrm.LOOP_PHONE}, add to cart in the "
             f"live room, leave; watch /console/scrm/sandbox/{demo_scrm.LOOP_CONTACT}\n"
+            f"              mass messages /console/scrm/broadcasts/ ({scrm['broadcasts']} new: "
+            f"{demo_scrm.BROADCAST_SENT}, {demo_scrm.BROADCAST_NEXT})\n"
+        )
+        self.stdout.write(
+            f"  community   {community['groups']} WeCom groups synced, {community['created']} new "
+            f"(活码 {demo_community.JOIN_CODE_NAME}, challenge {demo_community.CHALLENGE_NAME}); "
+            "/console/community/ (login community_manager)\n"
+        )
+        self.stdout.write(
+            f"  fulfillment {fulfillment['carriers']} carriers new ({len(demo_fulfillment.CARRIERS)} with rate tables), "
+            f"{fulfillment['weights']} SKU weights set, {fulfillment['rules']} after-sales rules new, "
+            f"logger {demo_fulfillment.DEVICE_CODE}; {fulfillment['orders']} demo orders new: "
+            f"{fulfillment['delivered']} parcels delivered, {fulfillment['moving']} moving (sandbox tick), "
+            f"{fulfillment['excursions']} excursion(s), {fulfillment['failed']} allocation(s) failed\n"
+            "              /console/fulfillment/ (login supply_chain); the buyer's parcels on /m/orders, "
+            "messages on /m/messages\n"
+        )
+        self.stdout.write(
+            f"  traceability {food_trace['lots']} lots of 牧场鲜牛奶 published (pasture panorama); "
+            f"scan page {food_trace['url']}; /console/food/trace/ (login supply_chain)\n"
         )
         shop_key = datahub["keys"].get("H5 商城 SDK", "(见 data/demo_write_keys.json)")
         self.stdout.write(
@@ -122,6 +160,25 @@ class Command(BaseCommand):
             f"{datahub['order_events']} order events + {datahub['behaviour_events']} behaviour events new, "
             f"{datahub['flushed']} flushed, {datahub['segments']} demo segments\n"
             f"              track API: POST /api/v1/track with Authorization: Bearer {shop_key}\n"
+        )
+        # --- pantry (FD-2) ---
+        from freshloop.web import demo_food_pantry
+
+        self.stdout.write(demo_food_pantry.seed_pantry())
+
+        # --- regional pools and seasonal calendar (FD-5, FD-6) ---
+        self.stdout.write(
+            f"  food        {food_regions_calendar['region_rules']} regional rules new "
+            f"(籼米 first in the south, 粳米 in the north) /console/food/regions/; "
+            f"{food_regions_calendar['calendar_templates']} calendar templates new (冬至, 中秋节) "
+            "/console/food/calendar/ (login marketer)\n"
+        )
+
+        # --- recipes (FD-4, BM-6) ---
+        recipes = demo_food_recipes.seed_recipes()
+        self.stdout.write(
+            f"  recipes     {recipes['recipes']} recipes imported from howtocook-mcp, "
+            f"{recipes['materials']} materials new; /m/recipes, /console/content/ (login marketer)\n"
         )
 
     def _catalog(self) -> dict[str, int]:

@@ -1,0 +1,54 @@
+"""Consumer H5 pages of smart subscriptions (FD-1): subscribe from a product page with the
+cadence the household's own purchases suggest, and manage subscriptions (skip next, pause,
+resume, cancel). The pages render what the food selectors say; every change goes through
+/api/v1/food/subscriptions."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from freshloop.catalog.models import Sku
+from freshloop.food.selectors import (
+    cadence_suggestion_for,
+    subscription_discount_percent,
+    subscription_list_for_person,
+)
+from freshloop.identity.models import Person
+from freshloop.orders.selectors import address_list_for_person
+from freshloop.web.shop_views import consumer_page
+
+
+@consumer_page
+def h5_subscriptions(request: HttpRequest, person: Person) -> HttpResponse:
+    return render(
+        request,
+        "web/h5/food/subscriptions.html",
+        {"subscriptions": subscription_list_for_person(person=person)},
+    )
+
+
+@consumer_page
+def h5_subscribe(request: HttpRequest, person: Person) -> HttpResponse:
+    raw = request.GET.get("sku", "")
+    sku = (
+        Sku.objects.select_related("product").filter(pk=int(raw), is_active=True).first()
+        if raw.isdigit() and len(raw) < 12
+        else None
+    )
+    if sku is None:
+        return render(request, "web/h5/error.html", {"message": "商品不存在或已下架"}, status=404)
+    suggestion = cadence_suggestion_for(person=person, sku_id=sku.pk)
+    percent = subscription_discount_percent(sku_id=sku.pk)
+    return render(
+        request,
+        "web/h5/food/subscribe.html",
+        {
+            "sku": sku,
+            "suggestion": suggestion,
+            "every_days": suggestion.every_days if suggestion else 7,
+            "percent": percent,
+            "price_fen": sku.price_fen - sku.price_fen * percent // 100,
+            "addresses": address_list_for_person(person=person),
+        },
+    )

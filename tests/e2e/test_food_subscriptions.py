@@ -1,0 +1,94 @@
+"""A household subscribes to milk at the cadence its own purchases suggest, then skips one
+delivery (FD-1), on a 390 px phone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from freshloop.catalog.services import sku_upsert
+from freshloop.core import clock
+from freshloop.food.models import Subscription, SubscriptionDelivery
+from freshloop.orders.services import address_create, order_payment_succeeded
+from tests.e2e.test_shop_flow import _log_in_by_phone
+from tests.factories import SAVED_ADDRESS, make_order, make_person, make_sku
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SCREENSHOTS = Path(
+    os.environ.get("FRESHLOOP_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "freshloop-screens"
+)
+PHONE = "13900139000"
+
+
+@pytest.fixture
+def page(phone_page: Page) -> Page:
+    return phone_page
+
+
+def _household_with_history() -> Any:
+    """A household that bought one case of 12 × 250 ml every 9 days, three times."""
+    milk = make_sku(price_fen=5990, stock=50, name="牧场鲜牛奶")
+    milk = sku_upsert(product=milk.product, code=milk.code, spec="250ml×12", price_fen=5990)
+    person = make_person(phone=PHONE)
+    address_create(person=person, **SAVED_ADDRESS)
+    today = clock.now()
+    for days_ago in (27, 18, 9):
+        with clock.frozen(today - dt.timedelta(days=days_ago)):
+            order = make_order(person, (milk, 1))
+            order_payment_succeeded(
+                order_no=order.order_no,
+                amount_fen=order.total_fen,
+                provider="sandbox",
+                transaction_id=f"T{days_ago}",
+                paid_at=clock.now(),
+            )
+    return milk
+
+
+class TestSubscribeWithSuggestedCadence:
+    def test_subscribe_to_milk_then_skip_one_delivery(
+        self, page: Page, live_server: Any, console_errors: list[str]
+    ) -> None:
+        # given a household whose purchases say a case lasts 9 days
+        milk = _household_with_history()
+        base = live_server.url
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        _log_in_by_phone(page, base, PHONE, f"/m/products/{milk.product_id}")
+
+        # when they open 周期购 on the product page
+        page.click("[data-testid=subscribe-link]")
+        expect(page).to_have_url(re.compile(r"/m/subscriptions/new\?sku="))
+        # then the suggestion is theirs, with its reason
+        expect(page.locator("[data-testid=suggestion-headline]")).to_have_text(
+            "按您的饮用习惯，建议每 9 天一箱"
+        )
+        expect(page.locator("[data-testid=suggestion-reason]")).to_contain_text("3 次购买")
+        page.screenshot(path=str(SCREENSHOTS / "food-subscribe.png"))
+
+        # when they take the suggestion and subscribe
+        page.click("[data-testid=use-suggestion]")
+        expect(page.locator("[data-testid=cadence-value]")).to_have_value("9")
+        page.click("[data-testid=subscribe]")
+        expect(page).to_have_url(f"{base}/m/subscriptions")
+        card = page.locator("[data-testid=subscription]")
+        expect(card).to_have_count(1)
+        subscription = Subscription.objects.get()
+        assert (subscription.cadence_kind, subscription.cadence_value) == ("every_days", 9)
+        first = subscription.next_delivery_date
+        expect(card.locator("[data-testid=next-date]")).to_have_text(first.isoformat())
+
+        # when they skip the next delivery
+        page.click("[data-testid=skip-next]")
+        # then the next date moves one cadence on, and the skipped date is recorded
+        skipped_to = first + dt.timedelta(days=9)
+        expect(card.locator("[data-testid=next-date]")).to_have_text(skipped_to.isoformat())
+        assert SubscriptionDelivery.objects.get().delivery_date == first
+        page.screenshot(path=str(SCREENSHOTS / "food-subscriptions.png"))
+        assert console_errors == []
