@@ -16,6 +16,7 @@ from freshloop.food.regions import (
     SOUTH,
     RegionRuleSpec,
     person_ids_in_region,
+    person_ids_in_regions,
     person_region,
     products_rank_for_region,
     province_zone,
@@ -239,3 +240,25 @@ class TestPeopleInRegion:
         assert person_ids_in_region(scope="zone", region=SOUTH) == [south.pk]
         assert person_ids_in_region(scope="province", region="山东省") == [north.pk]
         assert person_ids_in_region(scope="city", region="广州市") == [south.pk]
+
+    def test_people_without_an_address_count_where_their_phone_was_issued(self) -> None:
+        # given a customer known only by a 沈阳 number, and one with a 沈阳 number who lives in
+        # 广州 (the address decides, as it does in the shop)
+        phone_only = make_person(phone="13700000000")
+        moved = make_person(phone="13700000001")
+        _address(moved, "广东省", "广州市")
+        # then the first is in the north, 辽宁 and 沈阳; the second only in the south
+        assert phone_only.pk in person_ids_in_region(scope="zone", region=NORTH)
+        assert moved.pk not in person_ids_in_region(scope="zone", region=NORTH)
+        assert person_ids_in_region(scope="province", region="辽宁省") == [phone_only.pk]
+        assert person_ids_in_region(scope="city", region="沈阳市") == [phone_only.pk]
+        assert person_ids_in_region(scope="city", region="广州市") == [moved.pk]
+
+    def test_several_regions_at_once(self) -> None:
+        south, north, east = make_person(), make_person(), make_person()
+        _address(south, "广东省", "广州市")
+        _address(north, "山东省", "济南市")
+        _address(east, "浙江省", "杭州市")
+        assert person_ids_in_regions(scope="province", regions=["广东省", "浙江省"]) == sorted(
+            [south.pk, east.pk]
+        )

@@ -152,13 +152,24 @@ def _invalid(message: str, field: str) -> RegionRuleInvalid:
     return RegionRuleInvalid(message, detail=[{"field": field, "message": message}])
 
 
-def _known_region(scope: str, region: str) -> bool:
-    if scope == RegionScope.ZONE:
-        return region in (SOUTH, NORTH)
+@functools.cache
+def region_choices() -> dict[str, list[str]]:
+    """The names a rule or a segment may name, per scope: the two zones, the provinces and the
+    cities of the address picker's region tree (full names, as addresses store them)."""
     provinces = region_names()
-    if scope == RegionScope.PROVINCE:
-        return region in provinces
-    return any(region in region_names(province=province) for province in provinces)
+    cities = sorted(
+        {city for province in provinces for city in region_names(province=province)},
+        key=lambda name: (len(name), name),
+    )
+    return {
+        RegionScope.ZONE.value: [SOUTH, NORTH],
+        RegionScope.PROVINCE.value: provinces,
+        RegionScope.CITY.value: cities,
+    }
+
+
+def _known_region(scope: str, region: str) -> bool:
+    return region in region_choices().get(scope, ())
 
 
 def region_rule_validate(spec: RegionRuleSpec) -> None:
@@ -338,21 +349,52 @@ def product_available_in_province(product: Product, province: str) -> bool:
     return rule is None or rule.action != RegionAction.HIDE
 
 
-def person_ids_in_region(*, scope: str, region: str) -> list[int]:
-    """People whose default delivery address lies in `region` (for segments and reports;
-    people known only by their phone's region are not listed: that needs a per-person read)."""
+def _region_contains(scope: str, region: str, place: Region) -> bool:
     if scope == RegionScope.ZONE:
-        shorts = _NORTH_PROVINCES if region == NORTH else _SOUTH_PROVINCES
-        query = Q()
-        for short in shorts:
-            query |= Q(province__startswith=short)
-    elif scope == RegionScope.PROVINCE:
-        query = Q(province=region)
-    else:
-        query = Q(city=region)
-    return sorted(
-        set(Address.objects.filter(query, is_default=True).values_list("person_id", flat=True))
+        return place.zone == region
+    if scope == RegionScope.PROVINCE:
+        return place.province == region
+    return place.city == region
+
+
+def person_ids_in_region(*, scope: str, region: str) -> list[int]:
+    """People whose region, read as `person_region` reads it, lies in `region`."""
+    return person_ids_in_regions(scope=scope, regions=[region])
+
+
+def person_ids_in_regions(*, scope: str, regions: Sequence[str]) -> list[int]:
+    """People whose region, read as `person_region` reads it, lies in one of `regions` (of one
+    scope; segments and reports): by their default delivery address; people without one by
+    where their phone was issued (decrypted and geocoded one by one; the geocoder's answer is
+    parsed once per place, `_region_from_text`'s cache)."""
+    query = Q(pk__in=[])
+    for region in regions:
+        if scope == RegionScope.ZONE:
+            for short in _NORTH_PROVINCES if region == NORTH else _SOUTH_PROVINCES:
+                query |= Q(province__startswith=short)
+        elif scope == RegionScope.PROVINCE:
+            query |= Q(province=region)
+        else:
+            query |= Q(city=region)
+    addressed = Address.objects.filter(is_default=True).exclude(province="")
+    found = set(addressed.filter(query).values_list("person_id", flat=True))
+    phones = (
+        Identifier.objects.filter(type=IdentifierType.PHONE)
+        .exclude(person_id__in=addressed.values("person_id"))
+        .order_by("person_id", "pk")
+        .values_list("person_id", "value")
     )
+    wanted = set(regions)
+    seen: set[int] = set()
+    for person_id, phone in phones.iterator(chunk_size=2000):
+        if person_id in seen:
+            continue  # their first phone, as person_region reads it
+        seen.add(person_id)
+        place = region_from_phone(str(phone))
+        where = {"zone": place.zone, "province": place.province}.get(scope, place.city)
+        if where and where in wanted:
+            found.add(person_id)
+    return sorted(found)
 
 
 register_region_rule(product_available_in_province)

@@ -67,6 +67,9 @@ from freshloop.food.regions import (
     person_ids_in_region as person_ids_in_region,
 )
 from freshloop.food.regions import (
+    person_ids_in_regions as person_ids_in_regions,
+)
+from freshloop.food.regions import (
     person_region as person_region,
 )
 from freshloop.food.regions import (
@@ -74,6 +77,9 @@ from freshloop.food.regions import (
 )
 from freshloop.food.regions import (
     province_zone as province_zone,
+)
+from freshloop.food.regions import (
+    region_choices as region_choices,
 )
 from freshloop.food.regions import (
     region_from_phone as region_from_phone,

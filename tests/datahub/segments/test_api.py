@@ -242,7 +242,7 @@ class TestSchema:
                 )
         for operator in body["manual_tag_operators"]:
             rules.append({"kind": "manual_tag", "operator": operator, "value": "VIP"})
-        assert set(body["kinds"]) == {"tag", "manual_tag", "trait", "event"}
+        assert set(body["kinds"]) == {"tag", "manual_tag", "trait", "event", "region"}
         assert body["limits"]["max_conditions"] == MAX_CONDITIONS
 
         for rule in rules:

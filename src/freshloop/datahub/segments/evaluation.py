@@ -26,6 +26,7 @@ from freshloop.datahub.eventstore.selectors import EventStore, to_naive_utc
 from freshloop.datahub.models import ManualTag
 from freshloop.datahub.segments.grammar import is_number, numeric
 from freshloop.datahub.tags.schemas import TAG_FIELDS
+from freshloop.food.selectors import person_ids_in_regions
 from freshloop.identity.models import Person, PersonStatus
 
 # SQL fragments per operator; `{column}` is always a TAG_FIELDS key.
@@ -144,6 +145,9 @@ class Evaluation:
                 ManualTag.objects.filter(tag=rule["value"]).values_list("person_id", flat=True)
             )
             return tagged if rule["operator"] == "has" else self.active - tagged
+        if kind == "region":
+            names = rule["value"] if rule["operator"] == "in" else [rule["value"]]
+            return self.survivors(person_ids_in_regions(scope=rule["scope"], regions=names))
         return self.trait(rule)
 
     def tag(self, rule: dict[str, Any]) -> set[int]:

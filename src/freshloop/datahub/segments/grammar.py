@@ -17,6 +17,9 @@ The grammar (stored in `Segment.definition`, edited by the console's segment bui
                measure: count | distinct_live_sessions | sum_amount (fen); operator gte|lte|eq;
                within_days and channel are optional. A measure of people with no such event
                is 0, so `"operator": "eq", "value": 0` means "did not do it".
+    region     {"kind": "region", "scope": "province", "operator": "in", "value": ["广东省"]}
+               where the customer is (food's regional pools, FD-5): scope zone (南方 / 北方) |
+               province | city (full names, as the address picker writes them); eq | in.
 
 Limits: groups nest at most MAX_DEPTH deep, at most MAX_CONDITIONS conditions in all. Every
 problem raises `SegmentInvalid` with a Chinese message naming the rule and `detail.path`
@@ -39,6 +42,7 @@ from freshloop.datahub.ingestion.schemas import NAME_PATTERN
 from freshloop.datahub.models import SourceChannel
 from freshloop.datahub.segments.errors import SegmentInvalid
 from freshloop.datahub.tags.schemas import TAG_FIELDS, FieldType, TagField
+from freshloop.food.selectors import region_choices
 from freshloop.identity.selectors import PRIVATE_TRAITS
 
 MAX_DEPTH = 4
@@ -57,6 +61,8 @@ TAG_OPERATORS: dict[FieldType, tuple[str, ...]] = {
 TRAIT_OPERATORS = ("eq", "ne", "in", "gte", "lte", "exists")
 MANUAL_TAG_OPERATORS = ("has", "not_has")
 EVENT_OPERATORS = ("gte", "lte", "eq")
+REGION_OPERATORS = ("eq", "in")
+REGION_SCOPES: dict[str, str] = {"zone": "南北方", "province": "省份", "city": "城市"}
 EVENT_MEASURES: dict[str, str] = {
     "count": "次数",
     "distinct_live_sessions": "直播场次数",
@@ -79,6 +85,7 @@ KIND_LABELS: dict[str, str] = {
     "manual_tag": "手工标签",
     "trait": "用户属性",
     "event": "行为事件",
+    "region": "所在地区",
 }
 
 TRAIT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -88,6 +95,7 @@ _CONDITION_KEYS: dict[str, set[str]] = {
     "manual_tag": {"kind", "operator", "value", "not"},
     "trait": {"kind", "field", "operator", "value", "not"},
     "event": {"kind", "name", "measure", "operator", "value", "within_days", "channel", "not"},
+    "region": {"kind", "scope", "operator", "value", "not"},
 }
 _GROUP_KEYS = {"op", "rules", "not"}
 
@@ -203,13 +211,42 @@ def _trait_scalar(value: Any, path: str, what: str) -> Any:
     raise _invalid(path, "value_type", f"{what}应为文本、数字或布尔值")
 
 
+def _region_validate(rule: dict[str, Any], path: str) -> dict[str, Any]:
+    """A region condition: a known scope, and names that scope has (a zone, a province of the
+    region tree, a city of one), so a typo is refused here rather than matching nobody."""
+    scope = rule.get("scope")
+    if not isinstance(scope, str) or scope not in REGION_SCOPES:
+        raise _invalid(
+            path,
+            "unknown_scope",
+            "地区范围应为 zone / province / city",
+            allowed=list(REGION_SCOPES),
+        )
+    operator = rule.get("operator")
+    if operator not in REGION_OPERATORS:
+        raise _invalid(
+            path, "unknown_operator", "地区的比较方式应为 eq / in", allowed=list(REGION_OPERATORS)
+        )
+    value = rule.get("value")
+    names = (
+        _scalar_list(value, path, _text, "地区")
+        if operator == "in"
+        else [_text(value, path, "地区")]
+    )
+    allowed = set(region_choices()[scope])
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise _invalid(path, "unknown_region", f"不认识的地区「{unknown[0]}」", values=unknown[:10])
+    return {"scope": scope, "operator": operator, "value": names if operator == "in" else names[0]}
+
+
 def _condition_validate(rule: dict[str, Any], path: str) -> dict[str, Any]:
     kind = rule.get("kind")
     if not isinstance(kind, str) or kind not in _CONDITION_KEYS:
         raise _invalid(
             path,
             "unknown_kind",
-            "条件类型应为 tag / manual_tag / trait / event 之一",
+            "条件类型应为 tag / manual_tag / trait / event / region 之一",
             allowed=list(_CONDITION_KEYS),
         )
     _unknown_keys(rule, _CONDITION_KEYS[kind], path)
@@ -265,6 +302,8 @@ def _condition_validate(rule: dict[str, Any], path: str) -> dict[str, Any]:
         else:
             value = _trait_scalar(value, path, "取值")
         clean.update(field=name, operator=operator, value=value)
+    elif kind == "region":
+        clean.update(_region_validate(rule, path))
     else:
         name = rule.get("name")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):

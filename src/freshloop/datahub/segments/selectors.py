@@ -31,12 +31,15 @@ from freshloop.datahub.segments.grammar import (
     MAX_CONDITIONS,
     MAX_DEPTH,
     OPERATOR_LABELS,
+    REGION_OPERATORS,
+    REGION_SCOPES,
     TAG_OPERATORS,
     TRAIT_OPERATORS,
     segment_validate,
 )
 from freshloop.datahub.tags.schemas import DISTRIBUTION_LABELS, TAG_FIELDS, Level
 from freshloop.datahub.traits import KNOWN_TRAITS
+from freshloop.food.selectors import region_choices
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
 from freshloop.identity.selectors import identifier_mask
 
@@ -209,5 +212,8 @@ def builder_schema() -> dict[str, Any]:
         "measures": EVENT_MEASURES,
         "event_operators": list(EVENT_OPERATORS),
         "channels": [{"value": value, "label": label} for value, label in CHANNELS.items()],
+        "region_scopes": [{"value": key, "label": label} for key, label in REGION_SCOPES.items()],
+        "region_operators": list(REGION_OPERATORS),
+        "regions": region_choices(),
         "limits": {"max_depth": MAX_DEPTH, "max_conditions": MAX_CONDITIONS},
     }

@@ -175,6 +175,25 @@
     row.appendChild(value);
   }
 
+  function regionCondition(rule, row) {
+    row.appendChild(select(schema.region_scopes.map((s) => [s.value, s.label]), rule.scope, (v) => {
+      rule.scope = v;
+      const first = schema.regions[v][0];
+      rule.value = rule.operator === 'in' ? [first] : first;
+      changed();
+    }, 'rule-scope'));
+    row.appendChild(select(schema.region_operators.map((o) => [o, opLabel(o)]), rule.operator, (v) => {
+      rule.operator = v;
+      if (v === 'in' && !Array.isArray(rule.value)) rule.value = rule.value ? [rule.value] : [];
+      if (v !== 'in' && Array.isArray(rule.value)) rule.value = rule.value[0] || schema.regions[rule.scope][0];
+      changed();
+    }, 'rule-operator'));
+    const names = schema.regions[rule.scope] || [];
+    // Zones and provinces are few enough for a menu; cities are typed, with suggestions.
+    row.appendChild(valueInput(rule, 'string', rule.scope === 'city' && rule.operator !== 'in' ? [] : names.map((n) => ({ value: n, label: n }))));
+    if (rule.scope === 'city' && rule.operator !== 'in') row.lastChild.setAttribute('list', datalistFor(names.map((n) => ({ value: n, label: n }))));
+  }
+
   function conditionRow(rule, parent, index) {
     const row = el('div', { className: 'rule', testid: 'rule' });
     const negate = el('label', { className: 'hint' }, [el('input', { type: 'checkbox' }), document.createTextNode('不满足')]);
@@ -187,11 +206,12 @@
         manual_tag: { kind: 'manual_tag', operator: 'has', value: schema.manual_tags[0] || '' },
         trait: { kind: 'trait', field: 'gender', operator: 'eq', value: 'female' },
         event: { kind: 'event', name: 'live_join', measure: 'count', operator: 'gte', value: 1, within_days: 30 },
+        region: { kind: 'region', scope: 'zone', operator: 'eq', value: schema.regions.zone[0] },
       }[kind];
       parent.rules[index] = fresh;
       changed();
     }, 'rule-kind'));
-    ({ tag: tagCondition, manual_tag: manualTagCondition, trait: traitCondition, event: eventCondition })[rule.kind](rule, row);
+    ({ tag: tagCondition, manual_tag: manualTagCondition, trait: traitCondition, event: eventCondition, region: regionCondition })[rule.kind](rule, row);
     row.appendChild(el('button', { type: 'button', className: 'btn small', text: '删除', title: '删除这个条件', onclick: () => { parent.rules.splice(index, 1); changed(); } }));
     return row;
   }
