@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from freshloop.content.services import recipe_create
 from freshloop.core import clock
 from freshloop.core.audit import Actor
 from freshloop.core.models import OutboxMessage
@@ -216,3 +217,16 @@ class TestPantryRemindersSend:
         assert run.messages == 0
         assert dispatches(person.pk) == []
         assert PantryItem.objects.filter(reminded_at__isnull=False).count() == 0
+
+    def test_the_reminder_suggests_a_recipe_that_uses_the_item(self) -> None:
+        # given eggs in a pantry, expiring 12-10, and a recipe that uses eggs
+        recipe_create(name="鸡蛋饼", ingredient_lines=["鸡蛋 2 个"], actor=Actor.system("test"))
+        person = make_person()
+        add(person.pk, name="土鸡蛋")
+        # when the reminder goes out on 12-08
+        with clock.frozen(local(8, 9, 30)):
+            pantry_reminders_send()
+        # then it names the recipe
+        [dispatch] = dispatches(person.pk)
+        body = OutboxMessage.objects.get(pk=dispatch.outbox_message_id).payload["body"]
+        assert "推荐做法：鸡蛋饼。" in body

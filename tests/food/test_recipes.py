@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -10,9 +11,14 @@ from django.test import Client
 from freshloop.catalog.models import Sku
 from freshloop.content.models import Recipe
 from freshloop.content.services import recipe_create
+from freshloop.core import clock
 from freshloop.core.audit import Actor
-from freshloop.food.selectors import recipe_plan, recipe_recommendations_for_person
-from freshloop.food.services import recipe_add_missing_to_cart
+from freshloop.food.selectors import (
+    recipe_plan,
+    recipe_recommendations_for_person,
+    recipes_for_pantry_item,
+)
+from freshloop.food.services import PantryItemInput, pantry_item_add, recipe_add_missing_to_cart
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.orders.selectors import cart_items_for_person
@@ -22,6 +28,7 @@ from tests.factories import make_person
 from tests.orders.helpers import buy, pay
 
 OPERATOR = Actor(type="user", id="1", label="小周")
+TOMORROW = clock.to_shanghai(clock.now()).date() + dt.timedelta(days=1)
 
 
 @pytest.fixture
@@ -101,6 +108,21 @@ class TestRecipeAddMissingToCart:
         assert eggs.at_home
         assert eggs.missing_packs == 0
 
+    def test_what_is_in_the_pantry_counts_as_at_home(
+        self, catalogue: dict[str, Sku], tomato_eggs: Recipe
+    ) -> None:
+        # given a customer who typed 土鸡蛋 into the pantry (bought elsewhere)
+        person = make_person()
+        pantry_item_add(
+            person_id=person.pk,
+            data=PantryItemInput(name="土鸡蛋", storage="chilled", expires_on=TOMORROW),
+        )
+        # then the recipe's eggs are at home and not missing; tomatoes still are
+        plan = recipe_plan(recipe_id=tomato_eggs.pk, person=person)
+        lines = {p.line.ingredient: p for p in plan.lines}
+        assert (lines["鸡蛋"].at_home, lines["鸡蛋"].missing_packs) == (True, 0)
+        assert not lines["番茄"].at_home
+
     def test_a_refused_line_leaves_the_cart_unchanged(
         self, catalogue: dict[str, Sku], tomato_eggs: Recipe
     ) -> None:
@@ -152,6 +174,50 @@ class TestRecommendations:
 
     def test_nothing_bought_nothing_recommended(self, catalogue: dict[str, Sku]) -> None:
         assert recipe_recommendations_for_person(person=make_person()) == []
+
+    def test_what_is_in_the_pantry_counts_too(
+        self, catalogue: dict[str, Sku], tomato_eggs: Recipe
+    ) -> None:
+        # given a customer who bought nothing but keeps eggs (typed in) in the pantry
+        person = make_person()
+        pantry_item_add(
+            person_id=person.pk,
+            data=PantryItemInput(name="农家土鸡蛋", storage="chilled", expires_on=TOMORROW),
+        )
+        # then 番茄炒蛋 is recommended for the eggs
+        found = recipe_recommendations_for_person(person=person)
+        assert [(r.pk, uses) for r, uses in found] == [(tomato_eggs.pk, ["鸡蛋"])]
+
+
+@pytest.mark.django_db
+class TestRecipesForAPantryItem:
+    def test_a_near_expiry_item_suggests_recipes_that_use_it_simplest_first(
+        self, catalogue: dict[str, Sku], tomato_eggs: Recipe
+    ) -> None:
+        # given two recipes with eggs, the harder one first in the library, and eggs in a pantry
+        Recipe.objects.filter(pk=tomato_eggs.pk).update(difficulty=3)
+        omelette = recipe_create(name="鸡蛋饼", ingredient_lines=["鸡蛋 2 个"], actor=OPERATOR)
+        person = make_person()
+        typed = pantry_item_add(
+            person_id=person.pk,
+            data=PantryItemInput(name="农家土鸡蛋", storage="chilled", expires_on=TOMORROW),
+        )
+        # then the item's recipes are the simple omelette, then 番茄炒蛋, with their pages
+        assert recipes_for_pantry_item(item=typed) == [
+            {"title": "鸡蛋饼", "url": f"/m/recipes/{omelette.pk}"},
+            {"title": "番茄炒蛋", "url": f"/m/recipes/{tomato_eggs.pk}"},
+        ]
+
+    def test_an_item_nothing_uses_or_a_staple_suggests_nothing(
+        self, catalogue: dict[str, Sku], tomato_eggs: Recipe
+    ) -> None:
+        person = make_person()
+        for name in ("酱油", "某种没听说过的东西"):
+            item = pantry_item_add(
+                person_id=person.pk,
+                data=PantryItemInput(name=name, storage="ambient", expires_on=TOMORROW),
+            )
+            assert recipes_for_pantry_item(item=item) == []
 
 
 @pytest.mark.django_db

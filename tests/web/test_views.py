@@ -96,3 +96,6 @@ class TestH5Home:
         assert "手机号" in page
         assert "138****8000" in page
         assert "13800138000" not in page
+        # and 我的 leads to the food features: subscriptions, pantry, recipes
+        for link in ('href="/m/subscriptions"', 'href="/m/pantry"', 'href="/m/recipes"'):
+            assert link in page

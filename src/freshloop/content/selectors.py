@@ -4,6 +4,7 @@ block per feature)."""
 from __future__ import annotations
 
 # --- recipes and the content library (FD-4, BM-6) ---
+from freshloop.content.ingredients import ingredient_normalise  # noqa: F401
 from freshloop.content.library import content_item_get, content_items_list, content_tags  # noqa: F401
 from freshloop.content.matching import (  # noqa: F401
     SkuIndex,

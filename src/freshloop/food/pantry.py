@@ -17,10 +17,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 
 from freshloop.catalog.models import Batch, Sku, StorageCondition
+from freshloop.content.selectors import ingredient_normalise
 from freshloop.core import clock
 from freshloop.food.errors import PantryInputInvalid, PantryItemClosed, PantryItemNotFound
 from freshloop.food.locks import pantry_item_lock
 from freshloop.food.models import PantryBarcode, PantryItem, PantrySource, PantryStatus
+from freshloop.food.recipe_cart import recipes_using
 from freshloop.fulfillment.models import ShipmentLine, ShipmentStatus
 from freshloop.identity.models import Person
 from freshloop.orders.models import Order, OrderLine
@@ -280,8 +282,12 @@ def expiry_colour(expires_on: dt.date, *, today: dt.date | None = None) -> str:
     return "fresh"
 
 
-def recipes_for_pantry_item(*, item: PantryItem) -> list[dict[str, str]]:
-    """Recipe suggestions for a near-expiry item: the hook the recipes feature (FD-4) fills in.
-    Returns no suggestions until it lands; the reminder and the page show them when present
-    ({"title", "url"} each)."""
-    return []
+def recipes_for_pantry_item(*, item: PantryItem, limit: int = 2) -> list[dict[str, str]]:
+    """Recipes that use up a near-expiry item ({"title", "url"} each, the simplest first), for
+    the reminder and the pantry page: the item's SKU names its ingredient, else its typed
+    name does (the content library's normaliser: 农家土鸡蛋 → 鸡蛋)."""
+    ingredient = ingredient_normalise(item.sku.product.name if item.sku else item.name)
+    return [
+        {"title": recipe.name, "url": f"/m/recipes/{recipe.pk}"}
+        for recipe in recipes_using(ingredient=ingredient, limit=limit)
+    ]

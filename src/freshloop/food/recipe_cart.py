@@ -24,12 +24,14 @@ from freshloop.content.models import Recipe, RecipeIngredient
 from freshloop.content.selectors import (
     ShoppingLine,
     SkuIndex,
+    ingredient_normalise,
     recipe_get,
     recipe_shopping_list,
     sku_index_for_shop,
 )
 from freshloop.core import clock
 from freshloop.core.errors import InvalidInput
+from freshloop.food.models import PantryItem, PantryStatus
 from freshloop.identity.models import Person
 from freshloop.orders.models import BOUGHT_STATUSES, OrderLine
 from freshloop.orders.selectors import cart_items_for_person
@@ -93,17 +95,19 @@ def recipe_plan(
     lines = recipe_shopping_list(recipe=recipe, servings=portions)
     in_cart: dict[int, int] = {}
     at_home: set[int] = set(at_home_sku_ids or ())
+    in_pantry: set[str] = set()
     if person is not None:
         in_cart = {i.sku_id: i.quantity for i in cart_items_for_person(person=person)}
         if at_home_sku_ids is None:
             since = clock.now() - dt.timedelta(days=AT_HOME_DAYS)
             at_home = skus_bought_since(person=person, since=since)
+            in_pantry = _pantry_ingredients(person)
     plan = []
     for line in lines:
         if line.sku is None:
             plan.append(PlanLine(line=line, in_cart=0, at_home=False, missing_packs=0))
             continue
-        home = line.sku.pk in at_home
+        home = line.sku.pk in at_home or line.ingredient in in_pantry
         carted = in_cart.get(line.sku.pk, 0)
         missing = 0 if home else max(0, line.packs - carted)
         plan.append(PlanLine(line=line, in_cart=carted, at_home=home, missing_packs=missing))
@@ -131,11 +135,25 @@ def recipe_add_missing_to_cart(
     return plan.missing
 
 
+def _pantry_ingredients(person: Person) -> set[str]:
+    """The ingredients of what the customer keeps in the pantry (not used up or thrown away):
+    by the item's SKU, else by its typed name (农家土鸡蛋 → 鸡蛋)."""
+    items = list(
+        PantryItem.objects.filter(person=person, status=PantryStatus.ACTIVE)
+        .select_related("sku__product")
+        .only("name", "sku__product__name")
+    )
+    found = {
+        ingredient_normalise(item.sku.product.name if item.sku else item.name) for item in items
+    }
+    return found - {""}
+
+
 def recipe_recommendations_for_person(
     *, person: Person, limit: int = 6, index: SkuIndex | None = None
 ) -> list[tuple[Recipe, list[str]]]:
-    """Recipes that use most of what the customer bought (staples aside), with those
-    ingredients: a customer who bought 五花肉 and 土豆 sees 土豆烧肉 first."""
+    """Recipes that use most of what the customer bought or keeps in the pantry (staples
+    aside), with those ingredients: a customer who bought 五花肉 and 土豆 sees 土豆烧肉 first."""
     index = index or sku_index_for_shop()
     bought = set(
         OrderLine.objects.filter(
@@ -143,14 +161,29 @@ def recipe_recommendations_for_person(
         ).values_list("sku_id", flat=True)
     )
     ingredients = {index.ingredient_by_sku[s] for s in bought if s in index.ingredient_by_sku}
+    ingredients |= _pantry_ingredients(person)
     ingredients -= STAPLES
     if not ingredients:
         return []
+    return _recipes_using(ingredients, limit)
+
+
+def recipes_using(*, ingredient: str, limit: int = 3) -> list[Recipe]:
+    """Published recipes that use `ingredient` (a normalised name), the simplest first."""
+    if not ingredient or ingredient in STAPLES:
+        return []
+    return [recipe for recipe, _ in _recipes_using({ingredient}, limit, simplest_first=True)]
+
+
+def _recipes_using(
+    ingredients: set[str], limit: int, *, simplest_first: bool = False
+) -> list[tuple[Recipe, list[str]]]:
+    order = ("-n", "recipe__difficulty", "recipe_id") if simplest_first else ("-n", "recipe_id")
     rows = (
         RecipeIngredient.objects.filter(ingredient__in=ingredients, recipe__is_published=True)
-        .values("recipe_id")
+        .values("recipe_id", "recipe__difficulty")
         .annotate(n=Count("ingredient", distinct=True))
-        .order_by("-n", "recipe_id")[:limit]
+        .order_by(*order)[:limit]
     )
     ids = [row["recipe_id"] for row in rows]
     recipes = Recipe.objects.in_bulk(ids)
