@@ -213,33 +213,39 @@ class TestOrdering:
     def test_crash_midway_then_rerun_orders_each_once(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        # given five due subscriptions, and a job that dies after writing the third's order
+        # given five due subscriptions ordered two per batch, and a job that dies in the second
+        # batch, after its orders are written, while it queues their pay-now messages
         with clock.frozen(MONDAY):
             subscriptions = [_subscribe(make_person(), make_sku(stock=10)) for _ in range(5)]
-        real_send = subscription_ordering.transactional_send
+        monkeypatch.setattr(subscription_ordering, "BATCH_SIZE", 2)
+        real_send = subscription_ordering.transactional_send_many
         calls = {"n": 0}
 
         def dying_send(**kwargs: Any) -> Any:
-            if kwargs["purpose"] == "food_subscription_pay":
+            if any(send.purpose == "food_subscription_pay" for send in kwargs["sends"]):
                 calls["n"] += 1
-                if calls["n"] == 3:
+                if calls["n"] == 2:
                     raise RuntimeError("worker killed")
             return real_send(**kwargs)
 
-        monkeypatch.setattr(subscription_ordering, "transactional_send", dying_send)
+        monkeypatch.setattr(subscription_ordering, "transactional_send_many", dying_send)
         with clock.frozen(MONDAY), pytest.raises(RuntimeError):
             subscriptions_run(today=D(2026, 12, 7))
-        assert Order.objects.count() == 2  # the third's order rolled back with its bookkeeping
+        # the first batch's two orders stand; the second's rolled back with its bookkeeping
+        assert Order.objects.count() == 2
+        assert SubscriptionDelivery.objects.count() == 2
         # when the job runs again (twice)
-        monkeypatch.setattr(subscription_ordering, "transactional_send", real_send)
+        monkeypatch.setattr(subscription_ordering, "transactional_send_many", real_send)
         with clock.frozen(MONDAY):
             subscriptions_run(today=D(2026, 12, 7))
             subscriptions_run(today=D(2026, 12, 7))
-        # then every subscription has exactly one order for its date
+        # then every subscription has exactly one order for its date, and one pay-now message
         assert Order.objects.count() == 5
         for subscription in subscriptions:
             assert subscription.deliveries.get().status == SubscriptionDeliveryStatus.PLACED
         assert len(set(SubscriptionDelivery.objects.values_list("order_no", flat=True))) == 5
+        pay_messages = MarketingDispatch.objects.filter(purpose="food_subscription_pay")
+        assert pay_messages.count() == 5
 
     def test_expired_unpaid_order_is_retried_then_subscription_paused(self, settings: Any) -> None:
         settings.FOOD_SUBSCRIPTION_CHARGE_ATTEMPTS = 2

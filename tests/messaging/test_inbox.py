@@ -7,9 +7,9 @@ import pytest
 
 from freshloop.core.models import OutboxStatus
 from freshloop.core.outbox import outbox_relay
-from freshloop.messaging.marketing import transactional_send
 from freshloop.messaging.models import DispatchStatus, MarketingDispatch
 from freshloop.messaging.selectors import inbox_for_person
+from freshloop.messaging.services import transactional_send
 from tests.factories import make_person
 from tests.web.test_shop_views import browser_for
 

@@ -15,6 +15,16 @@ def subscription_lock(subscription_id: int) -> Subscription:
     return subscription
 
 
+def subscriptions_lock(subscription_ids: list[int]) -> list[Subscription]:
+    """Several subscriptions, locked in primary-key order (a batch of the ordering job)."""
+    return list(
+        Subscription.objects.select_for_update(of=("self",))  # not the people it joins
+        .filter(pk__in=subscription_ids)
+        .select_related("person")
+        .order_by("pk")
+    )
+
+
 # --- pantry (FD-2) ---
 from freshloop.food.models import PantryItem  # noqa: E402
 

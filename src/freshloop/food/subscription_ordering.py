@@ -35,7 +35,7 @@ from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.core.errors import DomainError
 from freshloop.core.money import percent_off
-from freshloop.food.locks import subscription_lock
+from freshloop.food.locks import subscription_lock, subscriptions_lock
 from freshloop.food.models import (
     Subscription,
     SubscriptionDelivery,
@@ -48,9 +48,19 @@ from freshloop.food.subscriptions import (
     subscription_cadence,
     subscription_reactivate,
 )
-from freshloop.messaging.services import transactional_send
+from freshloop.messaging.services import (
+    TransactionalSend,
+    transactional_send,
+    transactional_send_many,
+)
 from freshloop.orders.models import Order, OrderEvent, OrderStatus
-from freshloop.orders.services import CheckoutItem, CheckoutRequest, order_create
+from freshloop.orders.services import (
+    CheckoutItem,
+    CheckoutRequest,
+    OrderCreateResult,
+    order_create,
+    orders_create_many,
+)
 from freshloop.promotions.pricing import SpecialPrice, SpecialPriceKind
 
 SUBSCRIPTION_PAYMENT_WINDOW = dt.timedelta(hours=12)
@@ -73,6 +83,12 @@ class RunOutcome:
     resumed: int = 0
 
 
+BATCH_SIZE = 200
+"""Subscriptions ordered in one transaction by the job: large enough that the shared reads and
+the bulk writes outweigh the per-order work, small enough that a batch holds its stock levels'
+locks only briefly and a crash loses little work (it is redone, once, by the next run)."""
+
+
 def subscriptions_run(*, today: dt.date, limit: int = 100_000) -> RunOutcome:
     """One pass of the job for local day `today` (see the module docstring)."""
     outcome = RunOutcome()
@@ -87,10 +103,11 @@ def subscriptions_run(*, today: dt.date, limit: int = 100_000) -> RunOutcome:
         .values_list("pk", flat=True)[:limit]
     )
     tried_now: set[int] = set()
-    for subscription_id in due:
-        delivery = subscription_order_place(subscription_id=subscription_id, today=today)
-        _count(outcome, delivery)
-        if delivery is not None:
+    for start in range(0, len(due), BATCH_SIZE):
+        for delivery in subscriptions_order_batch(
+            subscription_ids=due[start : start + BATCH_SIZE], today=today
+        ):
+            _count(outcome, delivery)
             tried_now.add(delivery.pk)
     # A retry waits for the next run: trying again a moment after a refusal changes nothing.
     for delivery_id in sorted(set(_retryable(today)) - tried_now):
@@ -132,13 +149,12 @@ def _resume_paused(today: dt.date) -> int:
 def reminders_send(*, today: dt.date) -> int:
     """The notice the day before an order is placed, once per (subscription, date)."""
     delivery_day = today + dt.timedelta(days=ORDER_LEAD_DAYS + 1)
-    sent = 0
-    for subscription in Subscription.objects.filter(
+    due = Subscription.objects.filter(
         status=SubscriptionStatus.ACTIVE, next_delivery_date=delivery_day
-    ).order_by("pk"):
-        transactional_send(
+    ).order_by("pk")
+    sends = [
+        TransactionalSend(
             person_id=subscription.person_id,
-            channel=MESSAGE_CHANNEL,
             payload={
                 "title": "订阅配送提醒",
                 "body": (
@@ -151,68 +167,84 @@ def reminders_send(*, today: dt.date) -> int:
             source=f"subscription:{subscription.subscription_no}",
             dedupe_key=f"food.sub.remind:{subscription.pk}:{delivery_day.isoformat()}",
         )
-        sent += 1
-    return sent
+        for subscription in due.only("pk", "person_id", "title", "subscription_no").iterator()
+    ]
+    for start in range(0, len(sends), 1000):
+        transactional_send_many(channel=MESSAGE_CHANNEL, sends=sends[start : start + 1000])
+    return len(sends)
 
 
-def _special_prices(subscription: Subscription) -> dict[int, SpecialPrice]:
-    sku_ids = [int(line["sku_id"]) for line in subscription.items]
-    skus = Sku.objects.filter(pk__in=sku_ids).only("pk", "price_fen", "product_id")
+def _special_prices(subscriptions: list[Subscription]) -> dict[int, dict[int, SpecialPrice]]:
+    """Each subscription's subscription prices (by subscription id, then SKU id): the SKUs and
+    the operators' discounts read once for all of them."""
+    sku_ids = {int(line["sku_id"]) for sub in subscriptions for line in sub.items}
+    skus = {
+        sku.pk: sku
+        for sku in Sku.objects.filter(pk__in=sku_ids).only("pk", "price_fen", "product_id")
+    }
     percents = dict(
         SubscriptionDiscount.objects.filter(
-            product_id__in=[sku.product_id for sku in skus]
+            product_id__in={sku.product_id for sku in skus.values()}
         ).values_list("product_id", "percent_off")
     )
-    prices = {}
-    for sku in skus:
-        percent = percents.get(sku.product_id, 0)
-        if percent:
-            prices[sku.pk] = SpecialPrice(
-                unit_price_fen=sku.price_fen - percent_off(sku.price_fen, percent),
-                label=SUBSCRIPTION_LABEL,
-                ref=f"subscription:{subscription.subscription_no}",
-                kind=SpecialPriceKind.SUBSCRIPTION,
-            )
+    prices: dict[int, dict[int, SpecialPrice]] = {}
+    for subscription in subscriptions:
+        mine = prices.setdefault(subscription.pk, {})
+        for line in subscription.items:
+            sku = skus.get(int(line["sku_id"]))
+            percent = percents.get(sku.product_id, 0) if sku is not None else 0
+            if sku is not None and percent:
+                mine[sku.pk] = SpecialPrice(
+                    unit_price_fen=sku.price_fen - percent_off(sku.price_fen, percent),
+                    label=SUBSCRIPTION_LABEL,
+                    ref=f"subscription:{subscription.subscription_no}",
+                    kind=SpecialPriceKind.SUBSCRIPTION,
+                )
     return prices
 
 
-def _attempt(subscription: Subscription, delivery: SubscriptionDelivery) -> None:
-    """Place one attempt's order for `delivery` (caller holds the subscription lock, saves)."""
+def _attempt_request(
+    subscription: Subscription, delivery: SubscriptionDelivery, prices: dict[int, SpecialPrice]
+) -> CheckoutRequest:
+    """The checkout of the delivery's next attempt (its own idempotency key); counts it."""
     attempt = delivery.attempts + 1
-    key = f"sub-{subscription.pk}-{delivery.delivery_date:%Y%m%d}-{attempt}"
     delivery.attempts = attempt
     delivery.updated_at = clock.now()
-    try:
-        with transaction.atomic():  # a refusal undoes the checkout, not our bookkeeping
-            order, _ = order_create(
-                request=CheckoutRequest(
-                    person=subscription.person,
-                    channel="shop",
-                    source_ref=f"subscription:{subscription.subscription_no}",
-                    items=[
-                        CheckoutItem(sku_id=int(line["sku_id"]), quantity=int(line["quantity"]))
-                        for line in subscription.items
-                    ],
-                    address=dict(subscription.address),
-                    idempotency_key=key,
-                    special_prices=_special_prices(subscription),
-                    payment_window=SUBSCRIPTION_PAYMENT_WINDOW,
-                )
-            )
-    except DomainError as exc:
-        delivery.last_error = exc.text[:200]
-        if attempt >= charge_attempts():
+    return CheckoutRequest(
+        person=subscription.person,
+        channel="shop",
+        source_ref=f"subscription:{subscription.subscription_no}",
+        items=[
+            CheckoutItem(sku_id=int(line["sku_id"]), quantity=int(line["quantity"]))
+            for line in subscription.items
+        ],
+        address=dict(subscription.address),
+        idempotency_key=f"sub-{subscription.pk}-{delivery.delivery_date:%Y%m%d}-{attempt}",
+        special_prices=prices,
+        payment_window=SUBSCRIPTION_PAYMENT_WINDOW,
+    )
+
+
+def _attempt_outcome(
+    subscription: Subscription,
+    delivery: SubscriptionDelivery,
+    outcome: OrderCreateResult | DomainError,
+) -> TransactionalSend | None:
+    """Record what the attempt's checkout answered; the pay-now message to send, if placed."""
+    if isinstance(outcome, DomainError):
+        delivery.last_error = outcome.text[:200]
+        if delivery.attempts >= charge_attempts():
             _give_up(subscription, delivery)
         else:
             delivery.status = SubscriptionDeliveryStatus.FAILED
-        return
+        return None
+    order = outcome.order
     delivery.status = SubscriptionDeliveryStatus.PLACED
     delivery.order_no = order.order_no
     delivery.last_error = ""
     day = delivery.delivery_date
-    transactional_send(
+    return TransactionalSend(
         person_id=subscription.person_id,
-        channel=MESSAGE_CHANNEL,
         payload={
             "title": "订阅订单待付款",
             "body": (
@@ -225,6 +257,22 @@ def _attempt(subscription: Subscription, delivery: SubscriptionDelivery) -> None
         source=f"subscription:{subscription.subscription_no}",
         dedupe_key=f"food.sub.pay:{order.order_no}",
     )
+
+
+def _attempt(subscription: Subscription, delivery: SubscriptionDelivery) -> None:
+    """Place one attempt's order for `delivery` (caller holds the subscription lock, saves)."""
+    request = _attempt_request(
+        subscription, delivery, _special_prices([subscription])[subscription.pk]
+    )
+    outcome: OrderCreateResult | DomainError
+    try:
+        with transaction.atomic():  # a refusal undoes the checkout, not our bookkeeping
+            outcome = order_create(request=request)
+    except DomainError as error:
+        outcome = error
+    message = _attempt_outcome(subscription, delivery, outcome)
+    if message is not None:
+        transactional_send_many(channel=MESSAGE_CHANNEL, sends=[message])
 
 
 def _give_up(subscription: Subscription, delivery: SubscriptionDelivery) -> None:
@@ -288,6 +336,61 @@ def subscription_order_place(
         subscription.updated_at = now
         subscription.save(update_fields=["next_delivery_date", "updated_at"])
         return delivery
+
+
+def subscriptions_order_batch(
+    *, subscription_ids: list[int], today: dt.date
+) -> list[SubscriptionDelivery]:
+    """`subscription_order_place` for a batch, in one transaction: the subscriptions locked in
+    id order, the deliveries and the orders written together (`orders_create_many`), the
+    pay-now messages in bulk. Returns the deliveries it created (a rerun creates none)."""
+    with transaction.atomic():
+        horizon = today + dt.timedelta(days=ORDER_LEAD_DAYS)
+        due = [
+            sub
+            for sub in subscriptions_lock(subscription_ids)
+            if sub.status == SubscriptionStatus.ACTIVE and sub.next_delivery_date <= horizon
+        ]
+        existing = set(
+            SubscriptionDelivery.objects.filter(
+                subscription__in=due, delivery_date__in={sub.next_delivery_date for sub in due}
+            ).values_list("subscription_id", "delivery_date")
+        )
+        now = clock.now()
+        created: list[SubscriptionDelivery] = []
+        to_order: list[tuple[Subscription, SubscriptionDelivery]] = []
+        for sub in due:
+            day = sub.next_delivery_date
+            if (sub.pk, day) not in existing:
+                delivery = SubscriptionDelivery(
+                    subscription=sub,
+                    delivery_date=day,
+                    status=SubscriptionDeliveryStatus.FAILED,
+                    created_at=now,
+                    updated_at=now,
+                )
+                if day <= today:
+                    # The job did not run in time for this date: too late to deliver, skipped.
+                    delivery.status = SubscriptionDeliveryStatus.SKIPPED
+                    delivery.last_error = "错过下单时间，已跳过"
+                else:
+                    to_order.append((sub, delivery))
+                created.append(delivery)
+            sub.next_delivery_date = subscription_cadence(sub).after(day)
+            sub.updated_at = now
+        prices = _special_prices([sub for sub, _ in to_order])
+        outcomes = orders_create_many(
+            requests=[_attempt_request(sub, dlv, prices[sub.pk]) for sub, dlv in to_order]
+        )
+        messages = [
+            message
+            for (sub, delivery), outcome in zip(to_order, outcomes, strict=True)
+            if (message := _attempt_outcome(sub, delivery, outcome)) is not None
+        ]
+        SubscriptionDelivery.objects.bulk_create(created, batch_size=1000)
+        Subscription.objects.bulk_update(due, ["next_delivery_date", "updated_at"], batch_size=500)
+        transactional_send_many(channel=MESSAGE_CHANNEL, sends=messages)
+        return created
 
 
 def _retryable(today: dt.date) -> list[int]:

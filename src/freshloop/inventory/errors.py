@@ -35,3 +35,11 @@ class StockPromised(Conflict):
 
     code = "stock_promised"
     message = "出库后在库数量将少于已预占数量，已被订单占用的库存不能出库"
+
+
+class StockPlanStale(Conflict):
+    """A level a batch's reservation plan counted on lost units to another order before the
+    plan was written (`inventory.batch_reserve`): the batch goes one order at a time."""
+
+    code = "stock_plan_stale"
+    message = "库存已变化，请逐单重试"

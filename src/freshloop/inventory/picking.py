@@ -126,7 +126,11 @@ def candidate_levels(
         ):
             found[level.sku_id].append(level)
     for levels in found.values():
-        levels.sort(
-            key=lambda level: (level.warehouse.province != province, -level.available, level.pk)
-        )
+        levels.sort(key=lambda level: level_preference(level, province, level.available))
     return found, held_by_level
+
+
+def level_preference(level: StockLevel, province: str, available: int) -> tuple[bool, int, int]:
+    """The order a line tries warehouses in: the buyer's province first, then the level with
+    the most units `available`, then the oldest level (a total order, so runs agree)."""
+    return (level.warehouse.province != province, -available, level.pk)

@@ -4,11 +4,9 @@ Invariant: for every stock level, 0 <= reserved <= on_hand. Reservations never r
 they move `reserved` with one conditional UPDATE (`... WHERE on_hand - reserved >= n`), which
 PostgreSQL re-checks after waiting for a concurrent writer's row lock and SQLite runs one
 writer at a time — so two buyers of the last unit cannot both get it, whatever the timing.
-
 A block (`stock_block_reserve`, see `models.Reservation`) moves `reserved` once for many
 orders; its owner keeps what is drawn from it within it (the live flash sale's `claimed`
-counter, under its CHECK, does), so drawing touches no stock level at all.
-"""
+counter, under its CHECK, does), so drawing touches no stock level at all."""
 
 from __future__ import annotations
 
@@ -267,16 +265,14 @@ def stock_reserve(
     channel: str = "",
 ) -> list[Reservation]:
     """Promise units to an order, inside the caller's transaction (the order rolls back with it).
-
     Only units fresh enough for the order's `channel` count (`held_back_units`), so a paid
     order never meets a lot shortfall when it ships; the bound rides in the same conditional
-    UPDATE (`locks.stock_levels_reserve`).
+    UPDATE (`locks.stock_levels_reserve`). Many orders at once: `batch_reserve`.
 
     Each line is taken whole from one warehouse; splitting a line across warehouses is the
     fulfillment module's job (SPEC FF-1). Raises OutOfStock naming the SKUs that cannot be had.
     A line with a `block_ref` whose block is active is drawn from the block: no stock level
-    is read or written for it (that is the point: a flash sale's orders stop queuing on it).
-    """
+    is read or written for it (that is the point: a flash sale's orders stop queuing on it)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("stock_reserve must run inside the order's transaction")
     for request in requests:
@@ -588,6 +584,12 @@ def reservation_reduce(*, order_ref: str, sku_id: int, quantity: int) -> int:
 
 
 # --- allocation moves reservations (issue 16, FF-1), written in moves.py -----------------------
+from freshloop.inventory.batch_reserve import (  # noqa: E402, F401
+    OrderStock,
+    StockPlan,
+    stock_plan_many,
+    stock_reserve_planned,
+)
 from freshloop.inventory.holds import lot_hold as lot_hold  # noqa: E402
 from freshloop.inventory.lots import lot_book_out as lot_book_out  # noqa: E402
 from freshloop.inventory.moves import Placement as Placement  # noqa: E402

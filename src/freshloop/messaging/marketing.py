@@ -363,52 +363,6 @@ def marketing_send_many(
         return decided
 
 
-def transactional_send(
-    *,
-    person_id: int,
-    channel: str,
-    payload: dict[str, Any],
-    purpose: str,
-    source: str,
-    dedupe_key: str,
-    destination: str = "",
-    urgent: bool = True,
-) -> MarketingDispatch:
-    """Queue a transactional message (payment, refund, shipping notice) to a person at once and
-    record it on their timeline. It BYPASSES the marketing policy: no consent check, no caps,
-    no quiet hours, and it does not count against the marketing caps."""
-    _channel_checked(channel)
-    existing = MarketingDispatch.objects.filter(dedupe_key=dedupe_key).first()
-    if existing is not None:
-        return existing
-    person = _person_to_message(person_id)
-    now = clock.now()
-    with transaction.atomic():
-        dispatch = MarketingDispatch.objects.create(
-            person=person,
-            channel=channel,
-            message_class=MessageClass.TRANSACTIONAL,
-            purpose=purpose[:64],
-            source=source[:128],
-            dedupe_key=dedupe_key,
-            status=DispatchStatus.QUEUED,
-            reason_code="transactional",
-            reason="交易类消息，立即发送",
-            created_at=now,
-            decided_at=now,
-            queued_at=now,
-        )
-        dispatch.outbox_message = outbox_enqueue(
-            channel=channel,
-            destination=destination,
-            payload=payload,
-            dedupe_key=f"marketing:{dispatch.pk}",
-            urgent=urgent,
-        )
-        dispatch.save(update_fields=["outbox_message"])
-        return dispatch
-
-
 @dataclass(frozen=True)
 class ReleaseOutcome:
     due: int

@@ -47,11 +47,15 @@ from freshloop.messaging.marketing import (
     marketing_opt_out,
     marketing_send,
     marketing_send_many,
-    transactional_send,
 )
 from freshloop.messaging.models import (
     SmsDelivery,
     SmsDeliveryStatus,
+)
+from freshloop.messaging.transactional import (
+    TransactionalSend,
+    transactional_send,
+    transactional_send_many,
 )
 
 # Re-exported for the modules that queue WeCom messages (scrm's journeys and mass messages).
@@ -67,6 +71,7 @@ __all__ = [
     "PolicyRecordingSender",
     "ReceiptsOutcome",
     "ReleaseOutcome",
+    "TransactionalSend",
     "alert_raise",
     "marketing_confirmation_record",
     "marketing_delivery_record",
@@ -79,6 +84,7 @@ __all__ = [
     "sms_receipts_record",
     "sms_send",
     "transactional_send",
+    "transactional_send_many",
     "wecom_confirmations_poll",
     "wecom_payload",
 ]

@@ -15,7 +15,7 @@ coupons can waive it too.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,7 +145,11 @@ def _quote_lines(items: list[tuple[Sku, int]]) -> list[engine.QuoteLine]:
 
 
 def _member_of(person: Person) -> engine.MemberBenefits:
-    benefits = membership.member_benefits(person_id=person.pk)
+    return pricing_member(membership.member_benefits(person_id=person.pk))
+
+
+def pricing_member(benefits: membership.MemberBenefits) -> engine.MemberBenefits:
+    """A member level's checkout benefits as the pricing engine takes them."""
     return engine.MemberBenefits(
         level_name=benefits.level_name,
         discount_percent=benefits.discount_percent,
@@ -191,9 +195,12 @@ def checkout_quote(
     special_prices: Mapping[int, engine.SpecialPrice] = engine.NO_SPECIAL_PRICES,
     need_balance: bool = True,
     province: str = "",
+    member: engine.MemberBenefits | None = None,
+    campaigns: Sequence[engine.CampaignOffer] | None = None,
 ) -> CheckoutQuote:
     """Price the cart for this buyer. `need_balance=False` (an order spending no points) skips
-    reading the points balance, and reports it as 0."""
+    reading the points balance, and reports it as 0. A batch of orders passes the buyer's
+    `member` benefits and the running `campaigns` it read once for all of them."""
     balance = (
         (
             Membership.objects.filter(person_id=person.pk)
@@ -212,13 +219,14 @@ def checkout_quote(
         channel=channel,
         live_session_id=source_ref if channel == "live" else None,
         coupon_ids=coupon_ids,
-        member=_member_of(person),
+        member=member or _member_of(person),
         is_new_customer=lambda: person_is_new_customer(person),
         shipping_fee_fen=shipping.fee_fen,
         free_shipping_threshold_fen=shipping.free_shipping_from_fen,
         points_redeem_fen=membership.points_to_fen(wanted_points),
         now=now,
         special_prices=special_prices,
+        campaigns=campaigns,
     )
     skus = {sku.pk: sku for sku, _ in items}
     lines = [

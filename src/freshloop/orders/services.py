@@ -8,11 +8,9 @@ Side effects — events, and through them points, payments and analytics — hap
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 
@@ -48,9 +46,13 @@ from freshloop.orders.aftersales import (
     aftersales_case_open,
     aftersales_case_reject,
 )
+from freshloop.orders.checkout_checks import (
+    _order_address,
+    _preview_province,
+    _replayed_quantities,
+    _request_fingerprint,
+)
 from freshloop.orders.errors import (
-    ADDRESS_TITLES,
-    AddressInvalid,
     CartEmpty,
     CartLimitExceeded,
     IdempotencyKeyReused,
@@ -78,12 +80,18 @@ from freshloop.orders.refunds import (
     refund_request_reject,
 )
 from freshloop.orders.selectors import (
-    address_get_for_person,
     order_for_idempotency_key,
     payment_provider_label,
 )
 from freshloop.orders.shipping import shipping_rule_save, shipping_rules_forget
-from freshloop.orders.timeline import answer_from_written, event_base, status_set, timeline_add
+from freshloop.orders.timeline import (
+    PLACED_BY,
+    PLACED_NOTE,
+    answer_from_written,
+    event_base,
+    status_set,
+    timeline_add,
+)
 from freshloop.promotions import services as promotions
 from freshloop.promotions.pricing import SpecialPrice  # re-exported: live grants flash prices
 from freshloop.promotions.selectors import CouponUsability
@@ -115,7 +123,6 @@ __all__ = [
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
 MAX_LINES = 50
 MAX_QUANTITY_PER_LINE = 99
-ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "detail")
 
 
 # --- cart -------------------------------------------------------------------------------------
@@ -201,21 +208,34 @@ class CheckoutRequest:
     payment_window: dt.timedelta = PAYMENT_WINDOW
 
 
-def _sellable_skus(sku_ids: list[int], channel: str) -> dict[int, Sku]:
-    """The SKUs by id, read in one query; the first one not sellable on `channel` is refused
-    with catalog's answer (`sku_get_sellable` is the rule, asked again for its error)."""
-    found = {
+def _sellable_skus_read(sku_ids: list[int], channel: str) -> dict[int, Sku]:
+    """The SKUs of `sku_ids` sellable on `channel`, by id, in one query."""
+    return {
         sku.pk: sku
         for sku in Sku.objects.select_related("product").filter(pk__in=sku_ids, is_active=True)
         if sku.product.is_active and sku.product.sold_in(channel)
     }
+
+
+def _sellable_skus(
+    sku_ids: list[int], channel: str, known: Mapping[int, Sku] | None = None
+) -> dict[int, Sku]:
+    """The SKUs by id (from `known`, a batch's read, else one query); the first one not
+    sellable is refused with catalog's answer (`sku_get_sellable`, asked for its error)."""
+    found = (
+        {i: known[i] for i in sku_ids if i in known}
+        if known is not None
+        else _sellable_skus_read(sku_ids, channel)
+    )
     for sku_id in sku_ids:
         if sku_id not in found:
             found[sku_id] = sku_get_sellable(sku_id=sku_id, channel=channel)  # raises NotFound
     return found
 
 
-def _resolve_items(request: CheckoutRequest) -> list[tuple[Sku, int]]:
+def _resolve_items(
+    request: CheckoutRequest, known: Mapping[int, Sku] | None = None
+) -> list[tuple[Sku, int]]:
     if request.channel not in SalesChannel.values:
         raise InvalidInput("渠道不正确", detail={"channel": request.channel})
     if request.items is None:
@@ -235,7 +255,7 @@ def _resolve_items(request: CheckoutRequest) -> list[tuple[Sku, int]]:
         merged[item.sku_id] = merged.get(item.sku_id, 0) + item.quantity
     for quantity in merged.values():
         _check_line_quantity(quantity)
-    sellable = _sellable_skus(list(merged), request.channel)
+    sellable = _sellable_skus(list(merged), request.channel, known)
     resolved = [(sellable[sku_id], quantity) for sku_id, quantity in merged.items()]
     for sku_id, special in request.special_prices.items():
         if sku_id not in merged:
@@ -273,76 +293,6 @@ def checkout_coupons(*, request: CheckoutRequest) -> list[CouponUsability]:
         special_prices=request.special_prices,
         province=_preview_province(request),
     )
-
-
-def _preview_province(request: CheckoutRequest) -> str:
-    """The destination's province for a price preview, as far as it is known yet ("" prices
-    with the nationwide shipping rule): a preview never refuses an unfinished address."""
-    if request.address_id is not None:
-        try:
-            saved = address_get_for_person(person=request.person, address_id=request.address_id)
-        except DomainError:
-            return ""
-        return saved.province
-    address = request.address if isinstance(request.address, dict) else {}
-    return str(address.get("province", "")).strip()[:32]
-
-
-def _order_address(request: CheckoutRequest) -> dict[str, str]:
-    """The copy of the delivery address the order keeps: a saved address of the buyer's
-    (`address_id`) or one typed at checkout (`address`) — one of them, not both."""
-    if request.address_id is not None:
-        if request.address:
-            raise InvalidInput(
-                "收货地址与地址簿中的地址只能二选一", detail={"fields": ["address", "address_id"]}
-            )
-        saved = address_get_for_person(person=request.person, address_id=request.address_id)
-        return saved.as_order_address()
-    return _clean_address(request.address)
-
-
-def _clean_address(address: dict[str, Any]) -> dict[str, str]:
-    if not isinstance(address, dict):
-        raise AddressInvalid.for_fields([("address", "请填写收货地址")])
-    cleaned = {key: str(address.get(key, "")).strip()[:120] for key in ADDRESS_FIELDS}
-    missing = [key for key in ("name", "phone", "province", "city", "detail") if not cleaned[key]]
-    if missing:
-        raise AddressInvalid.for_fields(
-            [(f"address.{key}", f"请填写{ADDRESS_TITLES[key]}") for key in missing]
-        )
-    return cleaned
-
-
-def _request_fingerprint(quantities: dict[int, int], request: CheckoutRequest) -> str:
-    """What a retry must repeat to be the same request: SKU quantities (merged per SKU),
-    coupons, points, channel, source and special prices."""
-    body = {
-        "items": sorted(quantities.items()),
-        "coupons": sorted(request.coupon_ids),
-        "points": request.points,
-        "channel": request.channel,
-        "source": request.source_ref,
-    }
-    if request.special_prices:
-        # The price, not the grant's ref: a retry under a new claim is still the same order.
-        body["special"] = sorted(
-            (sku_id, special.unit_price_fen) for sku_id, special in request.special_prices.items()
-        )
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _replayed_quantities(request: CheckoutRequest, order: Order) -> dict[int, int]:
-    """The SKU quantities a retry of `order`'s request asks for, read without the catalog: the
-    product may have left sale since, and a whole-cart checkout (`items=None`) emptied the cart
-    lines it bought, so its retry means the cart as it was — the order's own lines."""
-    merged: dict[int, int] = {}
-    if request.items is None:
-        pairs = list(order.lines.values_list("sku_id", "quantity"))
-    else:
-        pairs = [(item.sku_id, item.quantity) for item in request.items]
-    for sku_id, quantity in pairs:
-        merged[sku_id] = merged.get(sku_id, 0) + quantity
-    return merged
 
 
 def _existing_for_key(request: CheckoutRequest) -> Order | None:
@@ -480,9 +430,7 @@ def _order_create_atomic(
         membership.points_spend(
             person_id=request.person.pk, points=quote.points_used, order_ref=order.order_no
         )
-    placed = timeline_add(
-        order, OrderStatus.PENDING_PAYMENT, note="下单成功，等待支付", actor="顾客"
-    )
+    placed = timeline_add(order, OrderStatus.PENDING_PAYMENT, note=PLACED_NOTE, actor=PLACED_BY)
     if request.items is None:
         CartItem.objects.filter(
             cart__person=request.person, sku_id__in=[sku.pk for sku, _ in items]
@@ -587,14 +535,11 @@ def orders_expire_unpaid(*, now: dt.datetime | None = None, limit: int = 500) ->
     return cancelled
 
 
-# --- fulfilment steps (orders/fulfilment.py) --------------------------------------------------
-from freshloop.orders.fulfilment import (  # noqa: E402
-    order_allocate as order_allocate,
+# --- fulfilment steps (orders/fulfilment.py), many orders at once (orders/batch.py) -----------
+from freshloop.orders.batch import orders_create_many  # noqa: E402, F401
+from freshloop.orders.fulfilment import (  # noqa: E402, F401
+    order_allocate,
+    order_complete,
+    order_deliver,
+    order_ship,
 )
-from freshloop.orders.fulfilment import (  # noqa: E402
-    order_complete as order_complete,
-)
-from freshloop.orders.fulfilment import (  # noqa: E402
-    order_deliver as order_deliver,
-)
-from freshloop.orders.fulfilment import order_ship as order_ship  # noqa: E402

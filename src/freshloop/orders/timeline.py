@@ -13,9 +13,13 @@ from freshloop.orders.models import (
 )
 from freshloop.orders.state import ensure_transition
 
+PLACED_NOTE, PLACED_BY = "下单成功，等待支付", "顾客"
+"""The first timeline row of every order (`order_create`, `orders_create_many`)."""
 
-def timeline_add(order: Order, to_status: str, *, note: str = "", actor: str = "") -> OrderEvent:
-    return OrderEvent.objects.create(
+
+def timeline_row(order: Order, to_status: str, *, note: str = "", actor: str = "") -> OrderEvent:
+    """A timeline row for `order` moving to `to_status`, not saved yet (a batch saves many)."""
+    return OrderEvent(
         order=order,
         from_status=order.status if order.status != to_status else "",
         to_status=to_status,
@@ -23,6 +27,12 @@ def timeline_add(order: Order, to_status: str, *, note: str = "", actor: str = "
         actor=actor[:64],
         created_at=clock.now(),
     )
+
+
+def timeline_add(order: Order, to_status: str, *, note: str = "", actor: str = "") -> OrderEvent:
+    row = timeline_row(order, to_status, note=note, actor=actor)
+    row.save(force_insert=True)
+    return row
 
 
 def answer_from_written(

@@ -156,8 +156,10 @@ def price_quote_for_cart(
     free_shipping_threshold_fen: int = 0,
     points_cap_percent: int = DEFAULT_POINTS_CAP_PERCENT,
     special_prices: Mapping[int, SpecialPrice] = NO_SPECIAL_PRICES,
+    campaigns: Sequence[CampaignOffer] | None = None,
 ) -> PriceQuote:
-    """Quote a cart with the buyer's chosen coupons and every running campaign.
+    """Quote a cart with the buyer's chosen coupons and every running campaign (`campaigns`,
+    read once by a caller pricing many carts on one channel at one moment; read here if None).
 
     A coupon id that is not this person's is reported as rejected ("优惠券不存在").
     `special_prices` (sku_id -> SpecialPrice) are trusted grants the caller checked (a live
@@ -180,7 +182,11 @@ def price_quote_for_cart(
         channel=channel,
         live_session_id=live_session_id,
         coupons=offers,
-        campaigns=campaigns_active(channel=channel, now=moment),
+        campaigns=(
+            list(campaigns)
+            if campaigns is not None
+            else campaigns_active(channel=channel, now=moment)
+        ),
         special_prices=special_prices,
         member=member,
         is_new_customer=is_new_customer,
