@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.db import connection  # noqa: F401 (read by skipif)
 
 from freshloop.core import clock
 from freshloop.core.audit import Actor
@@ -33,11 +34,13 @@ from freshloop.food.services import (
     subscription_skip_next,
     subscriptions_run,
 )
+from freshloop.inventory.models import StockLevel
 from freshloop.inventory.services import stock_receive
 from freshloop.messaging.models import MarketingDispatch
 from freshloop.orders.errors import OrderStateInvalid
 from freshloop.orders.models import Order, OrderStatus
 from freshloop.orders.services import order_allocate, order_payment_succeeded, orders_expire_unpaid
+from tests.concurrency import errors_of, run_at_once, values_of
 from tests.factories import ADDRESS, make_order, make_person, make_sku, make_warehouse
 
 pytestmark = pytest.mark.django_db
@@ -330,3 +333,35 @@ class TestSuggestionFromHistory:
         assert suggestion is not None
         assert suggestion.every_days == 1
         assert cadence_suggestion_for(person=make_person(), sku_id=sku.pk) is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite has one writer at a time")
+class TestTwoRunnersAtOnce:
+    def test_each_subscription_is_ordered_once_and_stock_never_oversold(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # given 12 due subscriptions on two SKUs with stock for 10 of them, in batches of 4,
+        # and two workers running the job at the same instant
+        monkeypatch.setattr(subscription_ordering, "BATCH_SIZE", 4)
+        milk, yogurt = make_sku(stock=5), make_sku(stock=5)
+        with clock.frozen(MONDAY):
+            for index in range(12):
+                _subscribe(make_person(), milk if index % 2 else yogurt)
+
+        def run() -> int:
+            return len(subscriptions_run(today=D(2026, 12, 7)).placed)
+
+        with clock.frozen(MONDAY):  # the clock is global: frozen once, around both threads
+            outcomes = run_at_once([run, run])
+        # then neither failed, ten orders were placed between them and two were refused
+        assert errors_of(outcomes) == []
+        assert sum(values_of(outcomes)) == 10
+        assert Order.objects.count() == 10
+        assert SubscriptionDelivery.objects.count() == 12
+        assert (
+            SubscriptionDelivery.objects.filter(status=SubscriptionDeliveryStatus.FAILED).count()
+            == 2
+        )
+        for level in StockLevel.objects.all():
+            assert level.reserved == level.on_hand == 5

@@ -31,6 +31,7 @@ from freshloop.orders.services import (
     order_create,
     orders_create_many,
 )
+from tests.concurrency import errors_of, run_at_once, values_of
 from tests.factories import ADDRESS, give_coupon, make_person, make_sku, make_warehouse
 from tests.orders.helpers import coupon_template
 
@@ -240,3 +241,29 @@ class TestOneByOne:
         assert StockLevel.objects.get(sku=milk).reserved == 4
         assert Order.objects.count() == 2  # the racer's and the first's
         assert OrderEvent.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite has one writer at a time")
+class TestBatchBesideCheckouts:
+    def test_a_batch_and_single_checkouts_at_once_never_oversell(self) -> None:
+        # given 10 units, a batch of 6 buyers and 6 single checkouts at the same instant
+        milk = make_sku(stock=10)
+        batch = [ask(make_person(), (milk, 1)) for _ in range(6)]
+        singles = [ask(make_person(), (milk, 1)) for _ in range(6)]
+
+        def one(request: CheckoutRequest) -> Any:
+            return lambda: order_create(request=request)
+
+        outcomes = run_at_once([lambda: orders_create_many(requests=batch), *map(one, singles)])
+        # then nothing failed unexpectedly, and exactly the 10 units were sold
+        placed = [o for o in values_of(outcomes)[1:] if isinstance(o, OrderCreateResult)]
+        refused = [e for e in errors_of(outcomes) if isinstance(e, OutOfStock)]
+        assert len(refused) == len(errors_of(outcomes))
+        batch_outcomes = outcomes[0].value
+        assert batch_outcomes is not None
+        batch_placed = [o for o in batch_outcomes if isinstance(o, OrderCreateResult)]
+        assert all(isinstance(o, OrderCreateResult | OutOfStock) for o in batch_outcomes)
+        assert len(placed) + len(batch_placed) == 10 == Order.objects.count()
+        level = StockLevel.objects.get(sku=milk)
+        assert level.reserved == level.on_hand == 10
