@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from freshloop.catalog.services import sku_upsert
 from freshloop.core import clock
 from freshloop.food.models import Subscription, SubscriptionDelivery
+from freshloop.identity.models import Identifier
 from freshloop.orders.services import address_create, order_payment_succeeded
 from tests.e2e.test_shop_flow import _log_in_by_phone
 from tests.factories import SAVED_ADDRESS, make_order, make_person, make_sku
@@ -91,4 +92,41 @@ class TestSubscribeWithSuggestedCadence:
         expect(card.locator("[data-testid=next-date]")).to_have_text(skipped_to.isoformat())
         assert SubscriptionDelivery.objects.get().delivery_date == first
         page.screenshot(path=str(SCREENSHOTS / "food-subscriptions.png"))
+        assert console_errors == []
+
+    def test_change_the_quantity_and_the_address(
+        self, page: Page, live_server: Any, console_errors: list[str]
+    ) -> None:
+        # given a household subscribed to one case, with a second saved address
+        milk = _household_with_history()
+        person = Identifier.objects.get(type="phone").person
+        office = address_create(
+            person=person,
+            name="王小明",
+            phone="13800138000",
+            province="浙江省",
+            city="杭州市",
+            district="西湖区",
+            detail="文三路 1 号",
+        )
+        base = live_server.url
+        _log_in_by_phone(page, base, PHONE, f"/m/subscriptions/new?sku={milk.pk}")
+        page.click("[data-testid=subscribe]")
+        expect(page).to_have_url(f"{base}/m/subscriptions")
+
+        # when they open 修改, take two cases and deliver to the office
+        card = page.locator("[data-testid=subscription]")
+        card.locator("[data-testid=edit]").click()
+        card.locator("[data-testid=edit-qty]").fill("2")
+        card.locator("[data-testid=edit-address]").select_option(str(office.pk))
+        page.screenshot(path=str(SCREENSHOTS / "food-subscription-edit.png"))
+        card.locator("[data-testid=edit-save]").click()
+
+        # then the page reloads with the change, and the subscription has it
+        expect(card.locator("[data-testid=edit-panel]")).to_be_hidden()
+        subscription = Subscription.objects.get()
+        expect(page.locator("[data-testid=edit-qty]")).to_have_value("2")
+        subscription.refresh_from_db()
+        assert subscription.items == [{"sku_id": milk.pk, "quantity": 2}]
+        assert subscription.address["city"] == "杭州市"
         assert console_errors == []

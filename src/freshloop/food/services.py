@@ -66,6 +66,9 @@ from freshloop.food.subscriptions import (
     subscription_cancel as subscription_cancel,
 )
 from freshloop.food.subscriptions import (
+    subscription_change as subscription_change,
+)
+from freshloop.food.subscriptions import (
     subscription_create as subscription_create,
 )
 from freshloop.food.subscriptions import (

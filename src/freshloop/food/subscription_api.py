@@ -28,6 +28,7 @@ from freshloop.food.services import (
     SubscriptionLineIn,
     subscription_cadence_change,
     subscription_cancel,
+    subscription_change,
     subscription_create,
     subscription_pause,
     subscription_resume,
@@ -68,6 +69,12 @@ class SubscriptionIn(InputSchema):
 class CadenceIn(InputSchema):
     cadence_kind: str = Field(..., pattern="^(every_days|weekly|monthly)$", title="周期类型")
     cadence_value: int = Field(..., ge=0, le=90, title="周期值")
+
+
+class ChangeIn(InputSchema):
+    items: list[LineIn] | None = Field(None, min_length=1, max_length=5, title="订阅商品")
+    address: AddressIn | None = Field(None, title="收货地址")
+    address_id: Id | None = Field(None, title="地址簿中的地址")
 
 
 class PauseIn(InputSchema):
@@ -218,6 +225,32 @@ def subscription_cadence_view(
             subscription_no=subscription_no,
             cadence_kind=body.cadence_kind,
             cadence_value=body.cadence_value,
+        )
+    )
+
+
+@router.post(
+    "/subscriptions/{subscription_no}/change",
+    response=SubscriptionOut,
+    summary="修改订阅商品或收货地址（从下一次未下单的配送起）",
+)
+@raises(
+    SubscriptionNotFound, SubscriptionStateInvalid, SubscriptionInvalid, NotFound, AddressNotFound
+)
+def subscription_change_view(
+    request: HttpRequest, subscription_no: str, body: ChangeIn
+) -> SubscriptionOut:
+    return _out(
+        subscription_change(
+            person=request_person(request),
+            subscription_no=subscription_no,
+            items=(
+                [SubscriptionLineIn(sku_id=i.sku_id, quantity=i.quantity) for i in body.items]
+                if body.items is not None
+                else None
+            ),
+            address=body.address.model_dump() if body.address else None,
+            address_id=body.address_id,
         )
     )
 

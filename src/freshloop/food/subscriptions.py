@@ -153,7 +153,7 @@ def subscription_create(
     lines, skus = _clean_items(items)
     cleaned_address = _clean_address(person, address, address_id)
     first = _first_date(cadence, first_delivery_date)
-    title = skus[0].product.name + (f" 等 {len(skus)} 种" if len(skus) > 1 else f" {skus[0].spec}")
+    title = _title(skus)
     now = clock.now()
     with transaction.atomic():
         live = Subscription.objects.filter(person=person).exclude(
@@ -309,6 +309,53 @@ def subscription_cadence_change(
         max(earliest, subscription.next_delivery_date)
     )
     return _save(subscription, person, "cadence", before)
+
+
+@transaction.atomic
+def subscription_change(
+    *,
+    person: Person,
+    subscription_no: str,
+    items: Sequence[SubscriptionLineIn] | None = None,
+    address: dict[str, Any] | None = None,
+    address_id: int | None = None,
+) -> Subscription:
+    """Change the basket and/or the delivery address of a live subscription, checked as at
+    creation. It applies from the next delivery not ordered yet: an order already placed keeps
+    its own basket and address (it can be cancelled and paid or not as any order)."""
+    subscription = _owned(person, subscription_no)
+    if subscription.status == SubscriptionStatus.CANCELLED:
+        raise SubscriptionStateInvalid("订阅已取消")
+    if items is None and address is None and address_id is None:
+        raise _invalid("items", "请选择要修改的商品或收货地址")
+    before = {**_state(subscription), "items": subscription.items, "title": subscription.title}
+    if items is not None:
+        lines, skus = _clean_items(items)
+        subscription.items = lines
+        subscription.title = _title(skus)[:120]
+    if address is not None or address_id is not None:
+        subscription.address = _clean_address(person, address, address_id)
+    subscription.updated_at = clock.now()
+    subscription.save()
+    audit_record(
+        actor=Actor.consumer(person.one_id),
+        action="food.subscription.change",
+        target=subscription,
+        before=before,
+        # the address itself is personal data: the audit says it changed, not what it is
+        after={
+            **_state(subscription),
+            "items": subscription.items,
+            "title": subscription.title,
+            "address_changed": address is not None or address_id is not None,
+        },
+    )
+    return subscription
+
+
+def _title(skus: Sequence[Sku]) -> str:
+    """鲜牛奶 950ml, or 鲜牛奶 等 3 种 for a basket."""
+    return skus[0].product.name + (f" 等 {len(skus)} 种" if len(skus) > 1 else f" {skus[0].spec}")
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """Consumer H5 pages of smart subscriptions (FD-1): subscribe from a product page with the
 cadence the household's own purchases suggest, and manage subscriptions (skip next, pause,
-resume, cancel). The pages render what the food selectors say; every change goes through
+resume, cancel, change the basket or the address). The pages render what the food selectors say; every change goes through
 /api/v1/food/subscriptions."""
 
 from __future__ import annotations
@@ -21,10 +21,26 @@ from freshloop.web.shop_views import consumer_page
 
 @consumer_page
 def h5_subscriptions(request: HttpRequest, person: Person) -> HttpResponse:
+    subscriptions = subscription_list_for_person(person=person)
+    sku_ids = {int(line["sku_id"]) for s in subscriptions for line in s.items}
+    skus = Sku.objects.select_related("product").in_bulk(sku_ids)
+    for subscription in subscriptions:
+        # the basket as the 修改 panel shows it: each line's product, spec and quantity
+        subscription.lines = [  # type: ignore[attr-defined]
+            {
+                "sku_id": int(line["sku_id"]),
+                "name": skus[int(line["sku_id"])].product.name
+                if int(line["sku_id"]) in skus
+                else "已下架商品",
+                "spec": skus[int(line["sku_id"])].spec if int(line["sku_id"]) in skus else "",
+                "quantity": int(line["quantity"]),
+            }
+            for line in subscription.items
+        ]
     return render(
         request,
         "web/h5/food/subscriptions.html",
-        {"subscriptions": subscription_list_for_person(person=person)},
+        {"subscriptions": subscriptions, "addresses": address_list_for_person(person=person)},
     )
 
 

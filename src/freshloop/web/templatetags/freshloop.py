@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django import template
 
 from freshloop.catalog.models import ProductImage, Sku
@@ -16,6 +18,13 @@ def fen_filter(value: int | None) -> str:
     if value is None:
         return ""
     return format_fen(int(value))
+
+
+@register.filter(name="as_json")
+def as_json_filter(value: object) -> str:
+    """{{ lines|as_json }} inside an attribute (an Alpine x-data): JSON text, left to
+    autoescaping, so the browser hands the script the JSON back and no quote ends the attribute."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 @register.filter(name="coupon_value")
