@@ -30,3 +30,9 @@ router.add_router("", region_api.router)
 from freshloop.food.recipe_api import router as recipe_router  # noqa: E402
 
 router.add_router("/recipes", recipe_router)
+
+
+# --- traceability (FD-3) ---
+from freshloop.food.trace_api import router as trace_router  # noqa: E402
+
+router.add_router("", trace_router)

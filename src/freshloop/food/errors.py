@@ -76,3 +76,20 @@ class CalendarTemplateInvalid(InvalidInput):
 class CalendarTemplateNotFound(NotFound):
     code = "food_calendar_template_not_found"
     message = "节令模板不存在"
+
+
+# --- traceability (FD-3) ---
+
+
+class TraceTokenMalformed(DomainError):
+    code = "trace_token_malformed"
+    message = "无法识别的溯源码，请扫描商品包装上的溯源码"
+    status = 400
+
+
+class TraceNotFound(NotFound):
+    """A forged or altered token, an unknown lot and a lot with nothing published all answer
+    alike, so the API cannot be used to probe which lots exist."""
+
+    code = "trace_not_found"
+    message = "溯源码无效或该批次暂无溯源信息"
