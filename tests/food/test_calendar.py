@@ -142,8 +142,9 @@ class TestCalendarTemplateApply:
         template_id = self._template()
         # when it is applied for 2025 (冬至 2025-12-21)
         drafts = calendar_template_apply(actor=MARKETER, template_id=template_id, year=2025)
-        # then a 满减 campaign and a coupon template exist, both drafts (inactive)
-        assert sorted(draft.kind for draft in drafts) == ["campaign", "coupon"]
+        # then a 满减 campaign and a coupon template exist, both drafts (inactive), and the
+        # occasion's copy is in the content library
+        assert sorted(draft.kind for draft in drafts) == ["campaign", "content", "coupon"]
         campaign = Campaign.objects.get(pk=next(int(d.ref) for d in drafts if d.kind == "campaign"))
         assert campaign.is_active is False
         assert campaign.tiers == [{"threshold_fen": 9900, "off_fen": 1500}]
@@ -163,7 +164,7 @@ class TestCalendarTemplateApply:
         assert again == []
         assert Campaign.objects.count() == 1
         other_year = calendar_template_apply(actor=MARKETER, template_id=template_id, year=2026)
-        assert len(other_year) == 2
+        assert len(other_year) == 3
 
     @pytest.mark.parametrize(
         ("changes", "field"),

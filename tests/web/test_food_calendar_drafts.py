@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
+from freshloop.content.models import ContentItem
 from freshloop.core.permissions import Role
 from freshloop.food.models import CalendarDraft
 from freshloop.food.services import CalendarTemplateSpec, calendar_template_create
@@ -43,7 +44,7 @@ def _marketer() -> Client:
 
 
 class TestTemplateApply:
-    def test_one_click_makes_four_drafts_once(self) -> None:
+    def test_one_click_makes_five_drafts_once(self) -> None:
         # given a 中秋 template with products, a tier, a coupon and a message
         template_id = _template()
         client = _marketer()
@@ -51,9 +52,10 @@ class TestTemplateApply:
         url = f"/console/food/calendar/templates/{template_id}/apply"
         response = client.post(url, {"year": "2025"})
         assert response.status_code == 302
-        # then a campaign, a coupon template, a live session and a broadcast exist as drafts
+        # then a campaign, a coupon template, a live session, a broadcast and the copy in the
+        # content library exist as drafts
         kinds = sorted(CalendarDraft.objects.values_list("kind", flat=True))
-        assert kinds == ["broadcast", "campaign", "coupon", "live"]
+        assert kinds == ["broadcast", "campaign", "content", "coupon", "live"]
         assert Campaign.objects.get().is_active is False
         assert CouponTemplate.objects.get().is_active is False
         session = LiveSession.objects.get()
@@ -63,9 +65,14 @@ class TestTemplateApply:
         assert session.products.count() == 1
         broadcast = Broadcast.objects.get()
         assert broadcast.status == BroadcastStatus.DRAFT
+        copy = ContentItem.objects.get()
+        assert (copy.kind, copy.title) == ("copy", "2025中秋节·中秋礼盒 文案")
+        assert sorted(copy.tags.values_list("name", flat=True)) == ["中秋节", "节令营销"]
+        assert "主推：" in copy.body
         # and a second click makes nothing more
         client.post(url, {"year": "2025"})
-        assert CalendarDraft.objects.count() == 4
+        assert CalendarDraft.objects.count() == 5
+        assert ContentItem.objects.count() == 1
         assert LiveSession.objects.count() == 1
 
     def test_a_failure_leaves_no_draft(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,6 +91,7 @@ class TestTemplateApply:
         # then the marketer sees why, and nothing was made
         assert response.status_code == 302
         assert CalendarDraft.objects.count() == 0
+        assert ContentItem.objects.count() == 0
         assert Campaign.objects.count() == 0
         assert LiveSession.objects.count() == 0
 

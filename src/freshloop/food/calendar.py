@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from lunar_python import Lunar, Solar
 
 from freshloop.catalog.models import Product
+from freshloop.content.services import content_item_create
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
 from freshloop.food.errors import CalendarTemplateInvalid, CalendarTemplateNotFound
@@ -317,10 +318,32 @@ def calendar_drafts_for(*, template: CalendarTemplate, year: int) -> dict[str, C
     return {draft.kind: draft for draft in template.drafts.filter(year=year)}
 
 
+def _content_draft(
+    template: CalendarTemplate, year: int, title: str, actor: Actor
+) -> CalendarDraft:
+    """The occasion's copy in the content library (文案), tagged with the occasion, so the live
+    host, journeys and group leaders find it: the template's message and its products."""
+    products = "、".join(template.products.order_by("pk").values_list("name", flat=True))
+    body = "\n\n".join(
+        part for part in (template.message_text, f"主推：{products}" if products else "") if part
+    )
+    item = content_item_create(
+        kind="copy",
+        title=f"{title} 文案"[:100],
+        body=body or f"{template.occasion}到了，{template.name}。",
+        tags=[template.occasion, "节令营销"],
+        actor=actor,
+    )
+    return calendar_draft_record(
+        template=template, year=year, kind="content", ref=str(item.pk), label=item.title
+    )
+
+
 def calendar_template_apply(*, actor: Actor, template_id: int, year: int) -> list[CalendarDraft]:
     """Create this module's drafts of `template` for `year`: an inactive 满减 campaign on its
-    products (when a tier is set) and an inactive coupon template (when a coupon is set). Drafts
-    made before for the same year are kept, not made twice."""
+    products (when a tier is set), an inactive coupon template (when a coupon is set) and the
+    occasion's copy in the content library. Drafts made before for the same year are kept,
+    not made twice."""
     template = calendar_template_get(template_id=template_id)
     window = calendar_template_window(template=template, year=year)
     slug = f"cal-{template.pk}-{year}"
@@ -380,6 +403,8 @@ def calendar_template_apply(*, actor: Actor, template_id: int, year: int) -> lis
                         template=template, year=year, kind="coupon", ref=str(coupon.pk), label=title
                     )
                 )
+            if "content" not in existing:
+                made.append(_content_draft(template, year, title, actor))
     except IntegrityError as exc:  # a concurrent apply won the unique (template, year, kind)
         raise _bad("该模板正在生成草稿，请刷新后查看", "year") from exc
     return made

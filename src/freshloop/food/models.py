@@ -497,5 +497,17 @@ class CalendarDraft(models.Model):
             ),
         ]
 
+    KIND_LABELS = {
+        "campaign": "满减活动",
+        "coupon": "优惠券",
+        "live": "直播",
+        "broadcast": "群发",
+        "content": "文案素材",
+    }
+
     def __str__(self) -> str:
         return f"{self.year} {self.kind} {self.ref}"
+
+    @property
+    def kind_label(self) -> str:
+        return self.KIND_LABELS.get(self.kind, self.kind)

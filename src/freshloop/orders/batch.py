@@ -24,6 +24,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from django.db import IntegrityError, transaction
 
@@ -61,7 +62,7 @@ from freshloop.orders.timeline import (
 )
 from freshloop.promotions.selectors import campaigns_active
 
-Outcome = OrderCreateResult | DomainError
+Outcome: TypeAlias = OrderCreateResult | DomainError
 
 
 @dataclass
