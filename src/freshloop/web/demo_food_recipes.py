@@ -1,10 +1,8 @@
 """Recipes part of the demo brand (FD-4, BM-6): the HowToCook recipes imported from
 node_modules and a few tagged materials in the content library.
 
-The recipes match the demo catalogue's SKUs (牛奶, 酸奶 …) through the content services. Grocery
-SKUs (西红柿, 鸡蛋 …) are not added here: the demo's stock, lots and weights are seeded per SKU
-before this step, so SKUs added after it would lack them; adding groceries belongs in
-`web/demo_data.PRODUCTS` (left to the merge). Idempotent: recipes by their data-set id,
+The recipes match the demo catalogue's SKUs (牛奶, 鸡蛋, and the groceries of `demo_data.PRODUCTS`:
+西红柿, 土豆, 五花肉 …) through the content services. Idempotent: recipes by their data-set id,
 materials by title.
 """
 

@@ -281,6 +281,42 @@ def _japonica(d: ImageDraw.ImageDraw, bg: Color, accent: Color, code: str) -> No
     _rice(d, bg, accent, code, long=False)
 
 
+def _grocery(d: ImageDraw.ImageDraw, bg: Color, accent: Color, code: str) -> None:
+    """Vegetables as round produce with a leaf, meat as a marbled slab, seasoning as a bottle."""
+    _ground(d, bg, w=32)
+    if code.startswith("meat"):
+        pink = (232, 150, 150) if "pork" in code else (246, 206, 180)
+        d.rounded_rectangle(_box(22, 40, 78, 78), radius=8 * _U, fill=pink)
+        for y in (50, 60, 70):
+            d.line(_pts((26, y), (74, y - 4)), fill=(255, 240, 232), width=int(2 * _U))
+        return
+    if code.startswith("seasoning"):
+        bottle = (120, 72, 40) if "soy" in code else (245, 245, 245)
+        d.rounded_rectangle(
+            _box(38, 34, 62, 86), radius=5 * _U, fill=bottle, outline=_shade(bottle, 0.8)
+        )
+        d.rectangle(_box(45, 22, 55, 34), fill=_shade(bottle, 0.85))
+        d.rounded_rectangle(_box(40, 52, 60, 70), radius=2 * _U, fill=accent)
+        return
+    colours = {
+        "tomato": (222, 56, 48),
+        "potato": (206, 168, 110),
+        "onion": (150, 70, 120),
+        "greenpepper": (70, 160, 70),
+        "leek": (236, 240, 220),
+        "ginger": (214, 176, 110),
+        "garlic": (244, 236, 226),
+        "lettuce": (120, 190, 90),
+    }
+    colour = next((c for name, c in colours.items() if name in code), accent)
+    for x, y, r in ((36, 60, 16), (62, 58, 15), (50, 72, 14)):
+        d.ellipse(_box(x - r, y - r, x + r, y + r), fill=colour, outline=_shade(colour, 0.8))
+        d.ellipse(
+            _box(x - r * 0.5, y - r * 0.6, x - r * 0.1, y - r * 0.2), fill=_shade(colour, 1.15)
+        )
+    d.ellipse(_box(44, 34, 58, 44), fill=(46, 160, 67))
+
+
 Drawer = Callable[[ImageDraw.ImageDraw, Color, Color, str], None]
 DRAWINGS: dict[str, Drawer] = {
     "fresh-milk": _milk,
@@ -290,6 +326,9 @@ DRAWINGS: dict[str, Drawer] = {
     "japonica-rice": _japonica,
     "frozen-dumplings": _dumplings,
     "seasonal-fruit": _fruit,
+    "vegetables": _grocery,
+    "meat": _grocery,
+    "seasoning": _grocery,
 }
 
 
