@@ -38,22 +38,12 @@ def transactional_send(
     if existing is not None:
         return existing
     person = _person_to_message(person_id)
-    now = clock.now()
+    send = TransactionalSend(
+        person_id=person.pk, payload=payload, purpose=purpose, source=source, dedupe_key=dedupe_key
+    )
     with transaction.atomic():
-        dispatch = MarketingDispatch.objects.create(
-            person=person,
-            channel=channel,
-            message_class=MessageClass.TRANSACTIONAL,
-            purpose=purpose[:64],
-            source=source[:128],
-            dedupe_key=dedupe_key,
-            status=DispatchStatus.QUEUED,
-            reason_code="transactional",
-            reason="交易类消息，立即发送",
-            created_at=now,
-            decided_at=now,
-            queued_at=now,
-        )
+        dispatch = _dispatch(person, channel, send)
+        dispatch.save(force_insert=True)
         dispatch.outbox_message = outbox_enqueue(
             channel=channel,
             destination=destination,

@@ -20,7 +20,6 @@ an earlier attempt placed under its key) or the `DomainError` that refused it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +51,8 @@ from freshloop.orders.services import (
     _resolve_items,
     _sellable_skus_read,
     order_create,
+    order_line_rows,
+    order_row,
 )
 from freshloop.orders.timeline import (
     PLACED_BY,
@@ -218,21 +219,18 @@ def _written(
     refused = [entry for entry in priced if entry.order_no in plan.short]
     served = [entry for entry in priced if entry.order_no not in plan.short]
     now = clock.now()
-    orders = Order.objects.bulk_create([_order_row(entry, now) for entry in served], batch_size=500)
+    orders = Order.objects.bulk_create(
+        [
+            order_row(e.request, e.quote, e.address, e.fingerprint, order_no=e.order_no, now=now)
+            for e in served
+        ],
+        batch_size=500,
+    )
     lines = OrderLine.objects.bulk_create(
         [
-            OrderLine(
-                order=order,
-                sku=line.sku,
-                product_name=line.sku.product.name,
-                spec=line.sku.spec,
-                unit_price_fen=line.unit_price_fen,
-                quantity=line.quantity,
-                discount_fen=line.discount_fen,
-                total_fen=line.total_fen,
-            )
-            for entry, order in zip(served, orders, strict=True)
-            for line in entry.quote.lines
+            row
+            for order, e in zip(orders, served, strict=True)
+            for row in order_line_rows(order, e.quote)
         ],
         batch_size=1000,
     )
@@ -253,27 +251,3 @@ def _written(
     for entry in refused:
         entry.short = plan.short[entry.order_no]
     return list(zip(served, orders, strict=True)), refused
-
-
-def _order_row(entry: _Priced, now: dt.datetime) -> Order:
-    request, quote, address = entry.request, entry.quote, entry.address
-    return Order(
-        order_no=entry.order_no,
-        person=request.person,
-        channel=request.channel,
-        source_ref=request.source_ref[:64],
-        idempotency_key=request.idempotency_key,
-        request_fingerprint=entry.fingerprint,
-        subtotal_fen=quote.subtotal_fen,
-        discount_fen=quote.discount_fen,
-        shipping_fen=quote.shipping_fen,
-        total_fen=quote.total_fen,
-        points_used=quote.points_used,
-        coupon_ids=quote.applied_coupon_ids,
-        price_explanation=quote.explanation(),
-        address=address,  # type: ignore[misc]  # EncryptedJSONField stores a dict
-        province=address["province"],
-        created_at=now,
-        expires_at=now + request.payment_window,
-        updated_at=now,
-    )

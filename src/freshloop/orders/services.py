@@ -361,17 +361,18 @@ def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
     return OrderCreateResult(order, created=True)
 
 
-@transaction.atomic
-def _order_create_atomic(
+def order_row(
     request: CheckoutRequest,
-    items: list[tuple[Sku, int]],
+    quote: CheckoutQuote,
     address: dict[str, str],
     fingerprint: str,
-    quote: CheckoutQuote,
+    *,
+    order_no: str,
     now: dt.datetime,
 ) -> Order:
-    order = Order.objects.create(
-        order_no=new_id("O"),
+    """The order a priced request becomes, not saved yet (`orders_create_many` saves many)."""
+    return Order(
+        order_no=order_no,
         person=request.person,
         channel=request.channel,
         source_ref=request.source_ref[:64],
@@ -390,7 +391,11 @@ def _order_create_atomic(
         expires_at=now + request.payment_window,
         updated_at=now,
     )
-    lines = OrderLine.objects.bulk_create(
+
+
+def order_line_rows(order: Order, quote: CheckoutQuote) -> list[OrderLine]:
+    """The order's lines as priced, not saved yet."""
+    return [
         OrderLine(
             order=order,
             sku=line.sku,
@@ -402,7 +407,21 @@ def _order_create_atomic(
             total_fen=line.total_fen,
         )
         for line in quote.lines
-    )
+    ]
+
+
+@transaction.atomic
+def _order_create_atomic(
+    request: CheckoutRequest,
+    items: list[tuple[Sku, int]],
+    address: dict[str, str],
+    fingerprint: str,
+    quote: CheckoutQuote,
+    now: dt.datetime,
+) -> Order:
+    order = order_row(request, quote, address, fingerprint, order_no=new_id("O"), now=now)
+    order.save(force_insert=True)
+    lines = OrderLine.objects.bulk_create(order_line_rows(order, quote))
     stock_reserve(
         order_ref=order.order_no,
         requests=[
