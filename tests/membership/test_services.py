@@ -8,6 +8,7 @@ import pytest
 
 from freshloop.core.events import subscribe, unsubscribe
 from freshloop.core.models import AuditLog
+from freshloop.identity.models import Person, PersonStatus
 from freshloop.membership.errors import (
     InsufficientPoints,
     InvalidMemberLevel,
@@ -21,6 +22,7 @@ from freshloop.membership.services import (
     fen_to_points,
     ledger_verify,
     member_benefits,
+    member_benefits_many,
     member_level_save,
     membership_get_or_create,
     membership_level_recalculate,
@@ -92,6 +94,18 @@ class TestMemberBenefits:
     def test_unknown_person(self) -> None:
         with pytest.raises(MemberNotFound):
             member_benefits(person_id=999_999)
+
+    def test_many_at_once_answers_as_one_at_a_time(self) -> None:
+        # given a non-member, a gold member, and a person merged into the gold member
+        plain, gold, merged = make_person(), make_person(), make_person()
+        points_earn_for_order(person_id=gold.pk, order_ref="O-1", paid_amount_fen=500_000)
+        Person.objects.filter(pk=merged.pk).update(status=PersonStatus.MERGED, merged_into=gold)
+        people = [plain.pk, gold.pk, merged.pk]
+        # then a batch's read gives each the benefits member_benefits gives them
+        many = member_benefits_many(person_ids=[*people, gold.pk])
+        assert many == {pk: member_benefits(person_id=pk) for pk in people}
+        assert many[merged.pk].level_code == "gold"
+        assert member_benefits_many(person_ids=[]) == {}
 
     def test_levels_table_emptied_still_answers_the_lowest_level(self) -> None:
         MemberLevel.objects.all().delete()

@@ -7,7 +7,6 @@ transaction (`transactional_send_many`, a subscription run's pay-now notices).""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +14,12 @@ from django.db import transaction
 from freshloop.core import clock
 from freshloop.core.outbox import outbox_enqueue, outbox_enqueue_many
 from freshloop.identity.models import Person, PersonStatus
-from freshloop.messaging.marketing import _channel_checked, _outbox_key, _person_to_message
+from freshloop.messaging.marketing import (
+    MarketingSend,
+    _channel_checked,
+    _outbox_key,
+    _person_to_message,
+)
 from freshloop.messaging.models import DispatchStatus, MarketingDispatch, MessageClass
 
 
@@ -55,14 +59,8 @@ def transactional_send(
         return dispatch
 
 
-@dataclass(frozen=True)
-class TransactionalSend:
-    person_id: int
-    payload: dict[str, Any]
-    purpose: str
-    source: str
-    dedupe_key: str
-    destination: str = ""
+TransactionalSend = MarketingSend
+"""One message of a `transactional_send_many` batch: the same fields as a marketing send."""
 
 
 def _dispatch(person: Person, channel: str, send: TransactionalSend) -> MarketingDispatch:
