@@ -3,7 +3,9 @@ browser: the builder's region menus come from the address picker's region tree."
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ from freshloop.orders.services import address_create
 from tests.factories import make_person, make_staff_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
+SCREENSHOTS = Path(
+    os.environ.get("FRESHLOOP_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "freshloop-screens"
+)
 
 
 @pytest.fixture
@@ -67,6 +72,8 @@ class TestSegmentByRegion:
 
         # then the preview counts the two, and the saved segment holds them
         expect(page.locator("[data-testid=preview-count]")).to_have_text("2", timeout=10_000)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "segment-region.png"))
         page.fill("[data-testid=segment-name]", "广东客户")
         page.click("[data-testid=segment-save]")
         expect(page.locator("[data-testid=member-count]")).to_have_text("2", timeout=10_000)
