@@ -127,12 +127,17 @@ def _priced(
     """Check and price the batch's plain requests (reads shared); fill in refusals and
     earlier orders, and list in `later` what goes one by one."""
     plain = [i for i, request in enumerate(requests) if not _one_by_one(request)]
-    later.extend(i for i in range(len(requests)) if i not in set(plain))
+    later.extend(i for i, request in enumerate(requests) if _one_by_one(request))
     earlier = _earlier_orders([requests[i] for i in plain])
     known: dict[str, dict[int, Sku]] = {}
     campaigns = {}
     for channel in {requests[i].channel for i in plain}:
-        sku_ids = {item.sku_id for i in plain for item in requests[i].items or ()}
+        sku_ids = {
+            item.sku_id
+            for i in plain
+            if requests[i].channel == channel
+            for item in requests[i].items or ()
+        }
         known[channel] = _sellable_skus_read(sorted(sku_ids), channel)
         campaigns[channel] = campaigns_active(channel=channel, now=clock.now())
     members = {
