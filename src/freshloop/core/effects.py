@@ -69,16 +69,23 @@ def effect_consumer(
 
 
 def effect_enqueue(
-    *, name: str, payload: dict[str, Any], dedupe_key: str | None = None
+    *,
+    name: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+    due_at: dt.datetime | None = None,
 ) -> OutboxMessage:
     """Write effect `name` in the caller's transaction; it is delivered after commit.
 
     With a `dedupe_key` an effect is written once however often it is asked for (a retried
-    request); the first row wins.
+    request); the first row wins. A background effect with `due_at` waits until then (a
+    charge that may only be made in the provider's daytime hours).
     """
     registration = _consumers.get(name)
     if registration is None:
         raise LookupError(f"no consumer registered for effect {name!r}")
+    if due_at is not None and not registration.background:
+        raise ValueError(f"effect {name!r} runs inline after commit; it cannot wait")
     now = clock.now()
     if dedupe_key is not None:
         existing = OutboxMessage.objects.filter(dedupe_key=dedupe_key).first()
@@ -89,7 +96,7 @@ def effect_enqueue(
         payload={"effect": name, "data": payload},
         dedupe_key=dedupe_key,
         # An inline effect is leased to this process until it has had its chance to deliver.
-        next_attempt_at=now if registration.background else now + CLAIM_LEASE,
+        next_attempt_at=(max(now, due_at or now) if registration.background else now + CLAIM_LEASE),
         created_at=now,
     )
     row_id = row.pk

@@ -20,7 +20,8 @@ def subscriptions_lock(subscription_ids: list[int]) -> list[Subscription]:
     return list(
         Subscription.objects.select_for_update(of=("self",))  # not the people it joins
         .filter(pk__in=subscription_ids)
-        .select_related("person")
+        # the person and the contract are read for every order the batch places
+        .select_related("person", "payment_contract")
         .order_by("pk")
     )
 

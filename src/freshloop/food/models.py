@@ -16,9 +16,10 @@ class SubscriptionStatus(models.TextChoices):
 
 
 class SubscriptionPayment(models.TextChoices):
-    # 委托代扣 needs a contract API the payment providers here do not expose yet (see
-    # docs/food-subscriptions.md): every order is paid by the customer from the pay-now link.
     PAY_NOW = "pay_now", "下单后提醒付款"
+    # Charged under the customer's payment contract (委托代扣 / 周期扣款); a refused charge
+    # falls back to the pay-now message.
+    CONTRACT = "contract", "自动扣款（免密支付）"
 
 
 class Subscription(models.Model):
@@ -46,6 +47,14 @@ class Subscription(models.Model):
         max_length=16,
         choices=SubscriptionPayment.choices,
         default=SubscriptionPayment.PAY_NOW,
+    )
+    payment_contract = models.ForeignKey(
+        "payments.PaymentContract",
+        verbose_name="代扣协议",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     created_at = models.DateTimeField("创建时间")
     updated_at = models.DateTimeField("更新时间")

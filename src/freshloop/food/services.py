@@ -78,6 +78,9 @@ from freshloop.food.subscriptions import (
     subscription_pause as subscription_pause,
 )
 from freshloop.food.subscriptions import (
+    subscription_payment_change as subscription_payment_change,
+)
+from freshloop.food.subscriptions import (
     subscription_resume as subscription_resume,
 )
 from freshloop.food.subscriptions import (

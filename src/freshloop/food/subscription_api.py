@@ -31,6 +31,7 @@ from freshloop.food.services import (
     subscription_change,
     subscription_create,
     subscription_pause,
+    subscription_payment_change,
     subscription_resume,
     subscription_skip_next,
 )
@@ -64,6 +65,18 @@ class SubscriptionIn(InputSchema):
     address: AddressIn | None = Field(None, title="收货地址")
     address_id: Id | None = Field(None, title="地址簿中的地址")
     first_delivery_date: dt.date | None = Field(None, strict=False, title="首次配送日")
+    payment_method: str = Field(
+        "pay_now",
+        pattern="^(pay_now|contract)$",
+        title="付款方式",
+        description="pay_now：下单后提醒付款；contract：按已签约的自动扣款（委托代扣）扣款",
+    )
+    contract_no: str | None = Field(None, max_length=40, title="代扣协议号（默认最近签约的）")
+
+
+class PaymentIn(InputSchema):
+    payment_method: str = Field(..., pattern="^(pay_now|contract)$", title="付款方式")
+    contract_no: str | None = Field(None, max_length=40, title="代扣协议号（默认最近签约的）")
 
 
 class CadenceIn(InputSchema):
@@ -94,6 +107,8 @@ class SubscriptionOut(Schema):
     paused_until: dt.date | None
     pause_reason: str
     payment_method: str
+    payment_label: str
+    contract_no: str | None
 
 
 class SuggestionOut(Schema):
@@ -119,6 +134,10 @@ def _out(subscription: Subscription) -> SubscriptionOut:
         paused_until=subscription.paused_until,
         pause_reason=subscription.pause_reason,
         payment_method=subscription.payment_method,
+        payment_label=subscription.get_payment_method_display(),
+        contract_no=(
+            subscription.payment_contract.contract_no if subscription.payment_contract else None
+        ),
     )
 
 
@@ -166,6 +185,8 @@ def subscriptions_create(request: HttpRequest, body: SubscriptionIn) -> Status:
         address=body.address.model_dump() if body.address else None,
         address_id=body.address_id,
         first_delivery_date=body.first_delivery_date,
+        payment_method=body.payment_method,
+        contract_no=body.contract_no,
     )
     return Status(201, _out(subscription))
 
@@ -251,6 +272,25 @@ def subscription_change_view(
             ),
             address=body.address.model_dump() if body.address else None,
             address_id=body.address_id,
+        )
+    )
+
+
+@router.post(
+    "/subscriptions/{subscription_no}/payment",
+    response=SubscriptionOut,
+    summary="修改付款方式：自动扣款（需先签约）或下单后提醒付款",
+)
+@raises(SubscriptionNotFound, SubscriptionStateInvalid, SubscriptionInvalid)
+def subscription_payment_view(
+    request: HttpRequest, subscription_no: str, body: PaymentIn
+) -> SubscriptionOut:
+    return _out(
+        subscription_payment_change(
+            person=request_person(request),
+            subscription_no=subscription_no,
+            payment_method=body.payment_method,
+            contract_no=body.contract_no,
         )
     )
 

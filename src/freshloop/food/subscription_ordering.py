@@ -14,8 +14,10 @@ number of times a day and after a crash at any instant:
 - **Price**: orders' own pricing; the operator's subscription discount enters as a special
   price of kind "subscription" (so, as for every special price, no campaign also prices that
   SKU; member discount, coupons-if-stackable and shipping apply as at checkout).
-- **Payment**: pay-now. The order waits SUBSCRIPTION_PAYMENT_WINDOW for payment (orders'
-  `payment_window`); the customer gets an in-app message linking to /m/orders/<no>. An order
+- **Payment**: pay-now, or by contract (subscription_charging.py: the order's transaction
+  writes the durable charge effect; a refused charge falls back to pay-now). A pay-now order
+  waits SUBSCRIPTION_PAYMENT_WINDOW for payment (orders' `payment_window`); the customer gets
+  an in-app message linking to /m/orders/<no>. An order
   that expires unpaid, or a checkout refused (out of stock…), is tried again on the next run
   with the next attempt's key, up to `FOOD_SUBSCRIPTION_CHARGE_ATTEMPTS`; then the subscription
   is paused and the customer told. An unpaid order is never allocated (orders' state machine:
@@ -42,6 +44,11 @@ from freshloop.food.models import (
     SubscriptionDeliveryStatus,
     SubscriptionDiscount,
     SubscriptionStatus,
+)
+from freshloop.food.subscription_charging import (
+    CONTRACT_PAYMENT_WINDOW,
+    charges_by_contract,
+    contract_charge_schedule,
 )
 from freshloop.food.subscriptions import (
     ORDER_LEAD_DAYS,
@@ -221,7 +228,11 @@ def _attempt_request(
         address=dict(subscription.address),
         idempotency_key=f"sub-{subscription.pk}-{delivery.delivery_date:%Y%m%d}-{attempt}",
         special_prices=prices,
-        payment_window=SUBSCRIPTION_PAYMENT_WINDOW,
+        payment_window=(
+            CONTRACT_PAYMENT_WINDOW
+            if charges_by_contract(subscription)
+            else SUBSCRIPTION_PAYMENT_WINDOW
+        ),
     )
 
 
@@ -242,6 +253,8 @@ def _attempt_outcome(
     delivery.status = SubscriptionDeliveryStatus.PLACED
     delivery.order_no = order.order_no
     delivery.last_error = ""
+    if charges_by_contract(subscription):
+        return contract_charge_schedule(subscription, order)
     day = delivery.delivery_date
     return TransactionalSend(
         person_id=subscription.person_id,

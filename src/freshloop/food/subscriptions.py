@@ -48,6 +48,7 @@ from freshloop.food.models import (
     SubscriptionPayment,
     SubscriptionStatus,
 )
+from freshloop.food.subscription_charging import payment_contract_resolve
 from freshloop.identity.models import Person
 from freshloop.orders.models import BOUGHT_STATUSES, OrderLine
 from freshloop.orders.selectors import address_get_for_person
@@ -144,12 +145,13 @@ def subscription_create(
     address_id: int | None = None,
     first_delivery_date: dt.date | None = None,
     payment_method: str = SubscriptionPayment.PAY_NOW,
+    contract_no: str | None = None,
 ) -> Subscription:
     """Subscribe `person` to a basket on a cadence; the first delivery is the first cadence
-    date at least ORDER_LEAD_DAYS away (or on/after `first_delivery_date`)."""
+    date at least ORDER_LEAD_DAYS away (or on/after `first_delivery_date`). Paid by
+    `payment_method`: pay-now, or under the customer's active payment contract."""
     cadence = _cadence(cadence_kind, cadence_value)
-    if payment_method not in SubscriptionPayment.values:
-        raise _invalid("payment_method", "暂不支持该付款方式")
+    contract = payment_contract_resolve(person, payment_method, contract_no)
     lines, skus = _clean_items(items)
     cleaned_address = _clean_address(person, address, address_id)
     first = _first_date(cadence, first_delivery_date)
@@ -171,6 +173,7 @@ def subscription_create(
             cadence_value=cadence.value,
             next_delivery_date=first,
             payment_method=payment_method,
+            payment_contract=contract,
             created_at=now,
             updated_at=now,
         )
@@ -353,6 +356,35 @@ def subscription_change(
     return subscription
 
 
+@transaction.atomic
+def subscription_payment_change(
+    *, person: Person, subscription_no: str, payment_method: str, contract_no: str | None = None
+) -> Subscription:
+    """Pay the subscription's next orders by contract (自动扣款) or from the pay-now message.
+    An order already placed keeps the way it was being paid."""
+    subscription = _owned(person, subscription_no)
+    if subscription.status == SubscriptionStatus.CANCELLED:
+        raise SubscriptionStateInvalid("订阅已取消")
+    before = {**_state(subscription), "payment_method": subscription.payment_method}
+    contract = payment_contract_resolve(person, payment_method, contract_no)
+    subscription.payment_method = payment_method
+    subscription.payment_contract = contract
+    subscription.updated_at = clock.now()
+    subscription.save(update_fields=["payment_method", "payment_contract", "updated_at"])
+    audit_record(
+        actor=Actor.consumer(person.one_id),
+        action="food.subscription.payment_change",
+        target=subscription,
+        before=before,
+        after={
+            **_state(subscription),
+            "payment_method": payment_method,
+            "contract_no": contract.contract_no if contract else None,
+        },
+    )
+    return subscription
+
+
 def _title(skus: Sequence[Sku]) -> str:
     """鲜牛奶 950ml, or 鲜牛奶 等 3 种 for a basket."""
     return skus[0].product.name + (f" 等 {len(skus)} 种" if len(skus) > 1 else f" {skus[0].spec}")
@@ -405,13 +437,19 @@ def subscription_discount_set(
 
 
 def subscription_list_for_person(*, person: Person) -> list[Subscription]:
-    return list(Subscription.objects.filter(person=person).order_by("status", "next_delivery_date"))
+    return list(
+        Subscription.objects.filter(person=person)
+        .select_related("payment_contract")
+        .order_by("status", "next_delivery_date")
+    )
 
 
 def subscription_get_for_person(*, person: Person, subscription_no: str) -> Subscription:
-    subscription = Subscription.objects.filter(
-        subscription_no=subscription_no, person=person
-    ).first()
+    subscription = (
+        Subscription.objects.filter(subscription_no=subscription_no, person=person)
+        .select_related("payment_contract")
+        .first()
+    )
     if subscription is None:
         raise SubscriptionNotFound(detail={"subscription_no": subscription_no})
     return subscription

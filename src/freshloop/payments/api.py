@@ -193,3 +193,9 @@ def refund_notify(request: HttpRequest, provider: str) -> HttpResponse:
     return _ack(
         refund_notification_handle(provider=provider, headers=request.headers, body=request.body)
     )
+
+
+# --- contracts (委托代扣 / 周期扣款) ---
+from freshloop.payments.contract_api import router as contract_router  # noqa: E402
+
+router.add_router("/contracts", contract_router)

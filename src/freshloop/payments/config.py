@@ -33,6 +33,10 @@ class WechatPayConfig:
     # Fetch the platform certificates with the certificate download API on a schedule
     # (certificate mode); the downloaded ones are trusted beside the configured keys.
     download_certificates: bool = False
+    # 委托代扣 (contract charges) is APIv2 only: it is signed with the APIv2 key and runs under
+    # one contract template (plan_id). Contracts are offered only when both are set.
+    apiv2_key: str = ""
+    contract_plan_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,19 @@ class AlipayConfig:
     alipay_public_key: str
     seller_id: str
     use_sandbox_gateway: bool
+    # 商家扣款 / 周期扣款 (agreement charges): offered only when switched on, because the app
+    # must have the product signed with Alipay first.
+    agreement_enabled: bool = False
+    # GENERAL_WITHHOLDING is today's 商家扣款 contract; apps signed for the older 周期扣款
+    # contract use CYCLE_PAY_AUTH. Both sign the personal product CYCLE_PAY_AUTH_P.
+    agreement_product_code: str = "GENERAL_WITHHOLDING"
+    # The industry scene written into the merchant's contract with Alipay (代扣产品常见场景值);
+    # it must be a real scene, never DEFAULT|DEFAULT, once external_agreement_no is sent.
+    agreement_sign_scene: str = "INDUSTRY|DIGITAL_MEDIA"
+    # The largest single charge the buyer authorises (period_rule_params.single_amount).
+    agreement_single_amount_fen: int = 50000
+    # Charges may be made once per this many days; Alipay refuses a DAY period under 7.
+    agreement_period_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,14 @@ def _wechatpay() -> WechatPayConfig | None:
             "FRESHLOOP_WECHATPAY_DOWNLOAD_CERTIFICATES",
             not _env("FRESHLOOP_WECHATPAY_PLATFORM_PUBLIC_KEY"),
         ),
+        apiv2_key=_env("FRESHLOOP_WECHATPAY_APIV2_KEY"),
+        contract_plan_id=_env("FRESHLOOP_WECHATPAY_CONTRACT_PLAN_ID"),
     )
+    if bool(config.apiv2_key) != bool(config.contract_plan_id):
+        raise PaymentsConfigurationError(
+            "WeChat Pay contracts need both FRESHLOOP_WECHATPAY_APIV2_KEY and "
+            "FRESHLOOP_WECHATPAY_CONTRACT_PLAN_ID, or neither"
+        )
     missing = [
         name
         for name, value in (
@@ -119,6 +143,22 @@ def _wechatpay() -> WechatPayConfig | None:
     return config
 
 
+ALIPAY_AGREEMENT_PRODUCT_CODES = frozenset({"GENERAL_WITHHOLDING", "CYCLE_PAY_AUTH"})
+
+
+def _alipay_whole_number(name: str, default: int, *, minimum: int) -> int:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise PaymentsConfigurationError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise PaymentsConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def _alipay() -> AlipayConfig | None:
     app_id = _env("FRESHLOOP_ALIPAY_APP_ID")
     if not app_id:
@@ -129,11 +169,37 @@ def _alipay() -> AlipayConfig | None:
         alipay_public_key=_pem("FRESHLOOP_ALIPAY_PUBLIC_KEY"),
         seller_id=_env("FRESHLOOP_ALIPAY_SELLER_ID"),
         use_sandbox_gateway=_bool("FRESHLOOP_ALIPAY_SANDBOX_GATEWAY", False),
+        agreement_enabled=_bool("FRESHLOOP_ALIPAY_AGREEMENT", False),
+        agreement_product_code=_env("FRESHLOOP_ALIPAY_AGREEMENT_PRODUCT_CODE")
+        or AlipayConfig.agreement_product_code,
+        agreement_sign_scene=_env("FRESHLOOP_ALIPAY_AGREEMENT_SIGN_SCENE")
+        or AlipayConfig.agreement_sign_scene,
+        agreement_single_amount_fen=_alipay_whole_number(
+            "FRESHLOOP_ALIPAY_AGREEMENT_SINGLE_AMOUNT_FEN",
+            AlipayConfig.agreement_single_amount_fen,
+            minimum=1,
+        ),
+        agreement_period_days=_alipay_whole_number(
+            "FRESHLOOP_ALIPAY_AGREEMENT_PERIOD_DAYS",
+            AlipayConfig.agreement_period_days,
+            minimum=7,
+        ),
     )
     if not (config.app_private_key and config.alipay_public_key):
         raise PaymentsConfigurationError(
             "Alipay is configured but lacks FRESHLOOP_ALIPAY_APP_PRIVATE_KEY or "
             "FRESHLOOP_ALIPAY_PUBLIC_KEY"
+        )
+    if config.agreement_product_code not in ALIPAY_AGREEMENT_PRODUCT_CODES:
+        raise PaymentsConfigurationError(
+            "FRESHLOOP_ALIPAY_AGREEMENT_PRODUCT_CODE must be one of "
+            f"{', '.join(sorted(ALIPAY_AGREEMENT_PRODUCT_CODES))}"
+        )
+    scene = config.agreement_sign_scene
+    if "|" not in scene or scene.upper() == "DEFAULT|DEFAULT":
+        raise PaymentsConfigurationError(
+            "FRESHLOOP_ALIPAY_AGREEMENT_SIGN_SCENE must be the scene in the Alipay contract "
+            "(e.g. INDUSTRY|DIGITAL_MEDIA), never DEFAULT|DEFAULT"
         )
     return config
 

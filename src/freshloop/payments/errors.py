@@ -42,3 +42,18 @@ class RefundAmountInvalid(InvalidInput):
 class NothingToRefund(Conflict):
     code = "nothing_to_refund"
     message = "该订单没有可退款的支付"
+
+
+class ContractsUnsupported(InvalidInput):
+    code = "contracts_unsupported"
+    message = "该支付方式未开通自动扣款（委托代扣）"
+
+
+class ContractNotFound(NotFound):
+    code = "contract_not_found"
+    message = "代扣协议不存在"
+
+
+class ContractNotActive(Conflict):
+    code = "contract_not_active"
+    message = "代扣协议未签约或已解约"

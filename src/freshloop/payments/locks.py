@@ -8,7 +8,7 @@ asked for, payments settle it only once approved."""
 
 from __future__ import annotations
 
-from freshloop.payments.models import Payment, Refund
+from freshloop.payments.models import Payment, PaymentContract, Refund
 
 
 def payment_lock(*, payment_no: str) -> Payment | None:
@@ -24,3 +24,13 @@ def payment_lock(*, payment_no: str) -> Payment | None:
 def refund_lock(refund_id: int) -> Refund:
     """One refund, after its payment (raises `Refund.DoesNotExist` when it is gone)."""
     return Refund.objects.select_for_update().get(pk=refund_id)
+
+
+def contract_lock(*, contract_no: str, provider: str) -> PaymentContract | None:
+    """One payment contract, while its signing or termination callback is applied; it is
+    never locked together with a payment (charges read the contract, they do not lock it)."""
+    return (
+        PaymentContract.objects.select_for_update()
+        .filter(contract_no=contract_no, provider=provider)
+        .first()
+    )

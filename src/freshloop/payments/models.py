@@ -76,6 +76,7 @@ class NotificationKind(models.TextChoices):
     PAYMENT = "payment", "支付通知"
     REFUND = "refund", "退款通知"
     QUERY = "query", "主动查单"
+    CONTRACT = "contract", "签约/解约通知"
 
 
 class PaymentNotificationLog(models.Model):
@@ -157,3 +158,55 @@ class WechatPlatformCertificate(models.Model):
 
     def __str__(self) -> str:
         return self.serial_no
+
+
+class ContractStatus(models.TextChoices):
+    SIGNING = "signing", "待签约"
+    ACTIVE = "active", "已签约"
+    TERMINATED = "terminated", "已解约"
+
+
+class PaymentContract(models.Model):
+    """A customer's standing authority for a provider to charge them without the till
+    (WeChat Pay 委托代扣, Alipay 周期扣款). `contract_no` is ours (WeChat's contract_code,
+    Alipay's external_agreement_no); `provider_contract_id` is the provider's (contract_id,
+    agreement_no), known once the signing callback arrives."""
+
+    contract_no = models.CharField("签约协议号", max_length=40, unique=True)
+    person = models.ForeignKey(
+        "identity.Person", on_delete=models.PROTECT, related_name="payment_contracts"
+    )
+    provider = models.CharField("支付渠道", max_length=16, choices=PaymentProvider.choices)
+    status = models.CharField(
+        "状态", max_length=16, choices=ContractStatus.choices, default=ContractStatus.SIGNING
+    )
+    provider_contract_id = models.CharField("渠道协议号", max_length=64, blank=True)
+    display_account = models.CharField("签约展示名", max_length=32, blank=True)
+    prompt = models.JSONField("签约指引", default=dict, blank=True)
+    signed_at = models.DateTimeField("签约时间", null=True, blank=True)
+    terminated_at = models.DateTimeField("解约时间", null=True, blank=True)
+    termination_detail = models.CharField("解约说明", max_length=200, blank=True)
+    created_at = models.DateTimeField("创建时间")
+    updated_at = models.DateTimeField("更新时间")
+
+    class Meta:
+        verbose_name = "代扣协议"
+        verbose_name_plural = "代扣协议"
+        ordering = ["-id"]
+        constraints = [
+            # One live contract per customer and provider: signing again while one is active
+            # answers the active one instead of asking the provider for a second.
+            models.UniqueConstraint(
+                fields=["person", "provider"],
+                condition=models.Q(status="active"),
+                name="payments_contract_one_active_per_provider",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_contract_id"],
+                condition=~models.Q(provider_contract_id=""),
+                name="payments_contract_provider_id_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.contract_no

@@ -27,6 +27,7 @@ from freshloop.payments.providers import (
     RefundNotification,
     payment_provider,
 )
+from freshloop.payments.providers.contracts import ContractNotification
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,9 @@ def callback_log(
     )
 
 
-NotificationT = TypeVar("NotificationT", PaymentNotification, RefundNotification)
+NotificationT = TypeVar(
+    "NotificationT", PaymentNotification, RefundNotification, ContractNotification
+)
 
 
 def callback_handle(

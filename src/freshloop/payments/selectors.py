@@ -9,7 +9,12 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from freshloop.core import clock
 from freshloop.identity.models import Identifier, IdentifierType
 from freshloop.payments.errors import PaymentNotFound
-from freshloop.payments.models import Payment, WechatPlatformCertificate
+from freshloop.payments.models import (
+    ContractStatus,
+    Payment,
+    PaymentContract,
+    WechatPlatformCertificate,
+)
 from freshloop.payments.providers import ClientKind, enabled_providers
 
 
@@ -93,3 +98,23 @@ def payment_methods(*, person_id: int, user_agent: str) -> tuple[PayContext, lis
         label = gateway.label + ("（演示）" if name == "sandbox" else "")
         methods.append(PaymentMethod(name, client_kind.value, label, ready, hint))
     return context, methods
+
+
+def contract_active_for(
+    *, person_id: int, contract_no: str | None = None
+) -> PaymentContract | None:
+    """The customer's active contract (that one, when `contract_no` is given; else the one
+    signed last): what a subscription charges its orders under."""
+    contracts = PaymentContract.objects.filter(person_id=person_id, status=ContractStatus.ACTIVE)
+    if contract_no is not None:
+        contracts = contracts.filter(contract_no=contract_no[:40])
+    return contracts.order_by("-signed_at", "-pk").first()
+
+
+def contracts_for(*, person_id: int) -> list[PaymentContract]:
+    """The customer's signed and ended contracts, newest first (not the abandoned signings)."""
+    return list(
+        PaymentContract.objects.filter(person_id=person_id)
+        .exclude(status=ContractStatus.SIGNING)
+        .order_by("-pk")[:20]
+    )

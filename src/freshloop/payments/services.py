@@ -78,7 +78,14 @@ from freshloop.payments.refunds import (
 
 # The module's public face (other modules and the API import these from here).
 __all__ = [
+    "ContractChargeOutcome",
     "NotificationOutcome",
+    "contract_charge",
+    "contract_pre_debit_notify",
+    "contract_providers",
+    "contract_sign_start",
+    "contract_terminate",
+    "next_charge_time",
     "payment_close_at_provider",
     "payment_create",
     "payment_notification_handle",
@@ -568,5 +575,15 @@ def wechatpay_certificates_refresh() -> int:
     return added
 
 
-# The demo's own orders are paid at the sandbox cashier the way a buyer pays (a real payment).
+# The demo's own orders are paid at the sandbox cashier the way a buyer pays (a real payment);
+# contracts (委托代扣 / 周期扣款) are how subscriptions charge their orders.
+from freshloop.payments.contracts import (  # noqa: E402
+    ContractChargeOutcome,
+    contract_charge,
+    contract_pre_debit_notify,
+    contract_providers,
+    contract_sign_start,
+    contract_terminate,
+    next_charge_time,
+)
 from freshloop.payments.sandbox_checkout import payment_sandbox_pay as payment_sandbox_pay  # noqa: E402

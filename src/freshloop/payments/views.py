@@ -15,8 +15,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from freshloop.core.money import format_fen
-from freshloop.payments.models import Payment, PaymentStatus
+from freshloop.payments.contracts import contract_notification_handle
+from freshloop.payments.models import ContractStatus, Payment, PaymentContract, PaymentStatus
 from freshloop.payments.providers import ProviderUnavailable, payment_provider
+from freshloop.payments.providers.contracts import ContractNotificationKind
 from freshloop.payments.providers.sandbox import SandboxProvider
 from freshloop.payments.services import payment_notification_handle
 
@@ -25,6 +27,15 @@ logger = logging.getLogger(__name__)
 
 def _error(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "web/h5/error.html", {"message": message}, status=status)
+
+
+def _same_site_next(request: HttpRequest, default: str) -> str:
+    # Like a provider's page, the sandbox returns the buyer where they came from — only ever
+    # to a path on this site.
+    next_url = request.GET.get("next", "")
+    if not (next_url.startswith("/") and url_has_allowed_host_and_scheme(next_url, None)):
+        return default
+    return next_url
 
 
 @require_http_methods(["GET", "POST"])
@@ -40,11 +51,7 @@ def sandbox_pay_page(request: HttpRequest, payment_no: str) -> HttpResponse:
     if payment is None:
         return _error(request, "支付单不存在", 404)
     order_url = f"/m/orders/{payment.order.order_no}"
-    # Like a provider's H5 page, the cashier returns the buyer where they paid from (the live
-    # room) — only ever to a path on this site.
-    next_url = request.GET.get("next", "")
-    if not (next_url.startswith("/") and url_has_allowed_host_and_scheme(next_url, None)):
-        next_url = order_url
+    next_url = _same_site_next(request, order_url)
     if request.method == "POST":
         if payment.status != PaymentStatus.CREATED:
             return HttpResponseRedirect(next_url)
@@ -76,4 +83,40 @@ def sandbox_pay_page(request: HttpRequest, payment_no: str) -> HttpResponse:
             "payable": payment.status == PaymentStatus.CREATED,
             "order_url": next_url,
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def sandbox_contract_page(request: HttpRequest, contract_no: str) -> HttpResponse:
+    """The sandbox's signing page (委托代扣 签约): signing makes the server act as the platform
+    and send the signed callback that alone activates the contract."""
+    provider = payment_provider("sandbox")
+    if not isinstance(provider, SandboxProvider):
+        return _error(request, "当前未启用沙箱支付", 404)
+    contract = PaymentContract.objects.filter(
+        contract_no=contract_no[:40], provider="sandbox"
+    ).first()
+    if contract is None:
+        return _error(request, "签约协议不存在", 404)
+    next_url = _same_site_next(request, "/m/subscriptions")
+    signable = contract.status == ContractStatus.SIGNING
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if not signable or action not in {"sign", "sign_refusing"}:
+            return HttpResponseRedirect(next_url)
+        provider.contracts.record_signed(
+            contract_no=contract.contract_no, refuse_charges=action == "sign_refusing"
+        )
+        headers, body = provider.contracts.build_contract_notification(
+            contract_no=contract.contract_no, kind=ContractNotificationKind.SIGNED
+        )
+        outcome = contract_notification_handle(provider="sandbox", headers=headers, body=body)
+        if not outcome.accepted:
+            logger.error("sandbox contract %s was not accepted: %s", contract_no, outcome.code)
+            return _error(request, f"签约未被受理（{outcome.code}）", 409)
+        return HttpResponseRedirect(next_url)
+    return render(
+        request,
+        "payments/sandbox_contract.html",
+        {"contract": contract, "signable": signable, "next_url": next_url},
     )

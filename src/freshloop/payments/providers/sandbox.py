@@ -108,6 +108,9 @@ class SandboxProvider:
         self.private_key, self.apiv3_key = sandbox_keys(self.data_dir)
         self.serial = _serial_of(self.private_key)
         self.ledger = self.data_dir / LEDGER_DIR
+        from freshloop.payments.providers.sandbox_contracts import SandboxContracts
+
+        self.contracts = SandboxContracts(self)
 
     # --- merchant side (what production code calls) -------------------------------------
 

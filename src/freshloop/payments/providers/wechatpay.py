@@ -43,6 +43,7 @@ from freshloop.payments.providers.base import (
     RefundResult,
     RefundStatus,
 )
+from freshloop.payments.providers.wechat_papay import WechatPapay, v3_poster
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 logger = logging.getLogger(__name__)
@@ -168,6 +169,14 @@ class WechatPayV3Provider:
         # The library trusts one key and otherwise downloads certificates inside the request;
         # our verifier accepts every trusted key by serial and never calls out.
         self.client._core._verify_signature = self._verify_response
+        # 委托代扣 exists only where the merchant has an APIv2 key and a contract template.
+        self.contracts = (
+            WechatPapay(
+                config=config, notify_base_url=notify_base_url, v3_post=v3_poster(self.client)
+            )
+            if config.apiv2_key and config.contract_plan_id
+            else None
+        )
 
     # --- keys -------------------------------------------------------------------------------
 
