@@ -15,8 +15,11 @@ from playwright.sync_api import Page, expect
 
 from freshloop.catalog.services import sku_upsert
 from freshloop.core import clock
+from freshloop.core.outbox import outbox_relay
 from freshloop.food.models import Subscription, SubscriptionDelivery
+from freshloop.food.services import subscriptions_run
 from freshloop.identity.models import Identifier
+from freshloop.orders.models import Order, OrderStatus
 from freshloop.orders.services import address_create, order_payment_succeeded
 from tests.e2e.test_shop_flow import _log_in_by_phone
 from tests.factories import SAVED_ADDRESS, make_order, make_person, make_sku
@@ -129,4 +132,58 @@ class TestSubscribeWithSuggestedCadence:
         subscription.refresh_from_db()
         assert subscription.items == [{"sku_id": milk.pk, "quantity": 2}]
         assert subscription.address["city"] == "杭州市"
+        assert console_errors == []
+
+
+class TestSubscribePaidByContract:
+    def test_sign_auto_debit_subscribe_get_charged_then_end_it(
+        self, page: Page, live_server: Any, console_errors: list[str]
+    ) -> None:
+        # given a household on the subscribe page, with no contract yet
+        milk = _household_with_history()
+        base = live_server.url
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        subscribe_path = f"/m/subscriptions/new?sku={milk.pk}"
+        _log_in_by_phone(page, base, PHONE, subscribe_path)
+
+        # when they choose 自动扣款 and open it at the sandbox's signing page
+        page.click("[data-testid=pay-contract]")
+        expect(page.locator("[data-testid=subscribe]")).to_be_disabled()
+        page.click("[data-testid=contract-open]")
+        expect(page).to_have_url(re.compile(r"/m/pay/contracts/CTR"))
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(SCREENSHOTS / "food-contract-sign.png"))
+        page.click("[data-testid=contract-sign]")
+
+        # then they are back on the subscribe page with 自动扣款 on, and subscribe
+        expect(page).to_have_url(f"{base}{subscribe_path}")
+        expect(page.locator("[data-testid=contract-active]")).to_have_text("已开通沙箱支付自动扣款")
+        expect(page.locator("[data-testid=contract-note]")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "food-subscribe-contract.png"), full_page=True)
+        page.click("[data-testid=subscribe]")
+        expect(page).to_have_url(f"{base}/m/subscriptions")
+        card = page.locator("[data-testid=subscription]")
+        expect(card.locator("[data-testid=sub-payment]")).to_contain_text("自动扣款（沙箱支付）")
+        expect(page.locator("[data-testid=contract-status]")).to_have_text("已签约")
+        page.screenshot(path=str(SCREENSHOTS / "food-subscriptions-contract.png"), full_page=True)
+
+        # when the job orders the delivery and the charge effect runs
+        subscription = Subscription.objects.get()
+        assert subscription.payment_method == "contract"
+        with clock.frozen(
+            dt.datetime.combine(subscription.next_delivery_date, dt.time(1), tzinfo=dt.UTC)
+            - dt.timedelta(days=2)
+        ):
+            placed = subscriptions_run(today=clock.now().date()).placed
+            outbox_relay()
+            outbox_relay()
+        # then the order is paid without the buyer at the till
+        assert Order.objects.get(order_no=placed[0]).status == OrderStatus.PAID
+
+        # when they end the contract
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.click("[data-testid=contract-terminate]")
+        # then it is ended and the subscription falls back to paying by hand
+        expect(page.locator("[data-testid=contract-status]")).to_have_text("已解约")
+        expect(card.locator("[data-testid=sub-payment]")).to_contain_text("自动扣款已解约")
         assert console_errors == []

@@ -20,6 +20,7 @@ from freshloop.food.models import (
     SubscriptionDelivery,
     SubscriptionDeliveryStatus,
     SubscriptionPayment,
+    SubscriptionStatus,
 )
 from freshloop.food.services import (
     SubscriptionLineIn,
@@ -31,22 +32,22 @@ from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
 from freshloop.messaging.models import MarketingDispatch
 from freshloop.orders.models import Order, OrderStatus
-from freshloop.payments.contracts import contract_notification_handle
+from freshloop.orders.services import orders_expire_unpaid
 from freshloop.payments.models import Payment, PaymentContract, PaymentStatus
 from freshloop.payments.providers import ProviderUnavailable, payment_provider
 from freshloop.payments.providers.contracts import (
     ContractChargeRequest,
     ContractChargeResult,
-    ContractNotificationKind,
 )
 from freshloop.payments.providers.sandbox import SandboxProvider
-from freshloop.payments.services import contract_sign_start, contract_terminate
+from freshloop.payments.services import contract_sandbox_sign, contract_terminate
 from tests.factories import ADDRESS, make_person, make_sku
 
 pytestmark = pytest.mark.django_db
 
 # 09:00 on Monday 7 December in Shanghai: inside every provider's charging hours.
 MONDAY = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)
+D = dt.date
 
 
 def _sandbox() -> SandboxProvider:
@@ -56,15 +57,7 @@ def _sandbox() -> SandboxProvider:
 
 
 def _sign(person: Person, *, refuse_charges: bool = False) -> PaymentContract:
-    contract = contract_sign_start(person_id=person.pk, provider="sandbox")
-    contracts = _sandbox().contracts
-    contracts.record_signed(contract_no=contract.contract_no, refuse_charges=refuse_charges)
-    headers, body = contracts.build_contract_notification(
-        contract_no=contract.contract_no, kind=ContractNotificationKind.SIGNED
-    )
-    assert contract_notification_handle(provider="sandbox", headers=headers, body=body).accepted
-    contract.refresh_from_db()
-    return contract
+    return contract_sandbox_sign(person_id=person.pk, refuse_charges=refuse_charges)
 
 
 def _subscribe(person: Person, payment_method: str = "contract") -> Subscription:
@@ -247,6 +240,33 @@ class TestCharging:
             outbox_relay()
         order.refresh_from_db()
         assert order.status == OrderStatus.PAID
+
+
+def test_refused_every_time_the_subscription_retries_then_pauses(settings: Any) -> None:
+    settings.FOOD_SUBSCRIPTION_CHARGE_ATTEMPTS = 2
+    person = make_person()
+    _sign(person, refuse_charges=True)
+    window = subscription_charging.CONTRACT_PAYMENT_WINDOW
+    with clock.frozen(MONDAY):
+        subscription = _subscribe(person)
+        first = _order_and_charge()
+    with clock.frozen(MONDAY + window + dt.timedelta(minutes=1)):
+        orders_expire_unpaid()
+        retried = subscriptions_run(today=D(2026, 12, 8))
+        outbox_relay()
+        outbox_relay()
+    assert len(retried.placed) == 1
+    assert retried.placed[0] != first.order_no
+    with clock.frozen(MONDAY + 2 * window + dt.timedelta(minutes=2)):
+        orders_expire_unpaid()
+        outcome = subscriptions_run(today=D(2026, 12, 8))
+    subscription.refresh_from_db()
+    assert outcome.gave_up == 1
+    assert subscription.status == SubscriptionStatus.PAUSED
+    # charged (and refused) once per order, never more
+    refused = Payment.objects.filter(status=PaymentStatus.FAILED, client_kind="contract")
+    assert refused.count() == 2
+    assert not Order.objects.filter(status=OrderStatus.PAID).exists()
 
 
 def test_contract_orders_wait_longer_for_their_money() -> None:

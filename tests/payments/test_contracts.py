@@ -38,6 +38,7 @@ from freshloop.payments.providers.contracts import (
 from freshloop.payments.providers.sandbox import SandboxProvider
 from freshloop.payments.services import (
     contract_charge,
+    contract_sandbox_sign,
     contract_sign_start,
     contract_terminate,
     next_charge_time,
@@ -58,16 +59,7 @@ def _sandbox() -> SandboxProvider:
 
 def _signed(person: Person, *, refuse_charges: bool = False) -> PaymentContract:
     """A contract the person signed on the sandbox's page (its callback applied)."""
-    contract = contract_sign_start(person_id=person.pk, provider="sandbox")
-    contracts = _sandbox().contracts
-    contracts.record_signed(contract_no=contract.contract_no, refuse_charges=refuse_charges)
-    headers, body = contracts.build_contract_notification(
-        contract_no=contract.contract_no, kind=ContractNotificationKind.SIGNED
-    )
-    outcome = contract_notification_handle(provider="sandbox", headers=headers, body=body)
-    assert outcome.accepted, outcome.code
-    contract.refresh_from_db()
-    return contract
+    return contract_sandbox_sign(person_id=person.pk, refuse_charges=refuse_charges)
 
 
 class TestSigning:
@@ -246,6 +238,28 @@ class TestCharging:
         payment = Payment.objects.get(order=order)
         assert outcome.status == "paid"
         assert asked == [payment.payment_no]  # the retry asked about the same out_trade_no
+
+    def test_an_accepted_charge_whose_query_fails_is_pending_not_an_error(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        person = make_person()
+        contract = _signed(person)
+        order = make_order(person=person)
+
+        def unreachable(payment_no: str) -> None:
+            raise ProviderUnavailable("query timed out")
+
+        monkeypatch.setattr(_sandbox(), "query_payment", unreachable)
+        outcome = contract_charge(order_no=order.order_no, contract_no=contract.contract_no)
+        assert (outcome.status, outcome.code) == ("pending", "query_failed")
+        # the money was taken: the reconciliation sweep books it once the query answers
+        monkeypatch.undo()
+        with clock.frozen(clock.now() + dt.timedelta(minutes=5)):
+            from freshloop.payments.services import payments_reconcile
+
+            assert payments_reconcile()["paid"] == 1
+        order.refresh_from_db()
+        assert order.status == OrderStatus.PAID
 
     def test_an_open_cashier_payment_is_closed_before_the_charge(self) -> None:
         from freshloop.payments.services import payment_create

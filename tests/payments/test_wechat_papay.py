@@ -382,7 +382,7 @@ class TestCharge:
             "out_trade_no": "PAY_01HXPAP",
             "total_fee": "1590",
             "spbill_create_ip": "14.23.150.211",
-            "notify_url": "https://shop.example.com/api/v1/payments/contracts/charge-notify/wechatpay",
+            "notify_url": "https://shop.example.com/api/v1/payments/contracts/notify/wechatpay/charge",
             "trade_type": "PAP",
             "contract_id": CONTRACT_ID,
         }

@@ -33,7 +33,7 @@ from freshloop.messaging.services import TransactionalSend, transactional_send
 from freshloop.orders.errors import OrderNotFound
 from freshloop.orders.models import Order
 from freshloop.payments.errors import ContractNotFound, ContractsUnsupported
-from freshloop.payments.models import PaymentContract
+from freshloop.payments.models import ContractStatus, PaymentContract
 from freshloop.payments.selectors import contract_active_for
 from freshloop.payments.services import (
     contract_charge,
@@ -78,9 +78,13 @@ def payment_contract_resolve(
 
 
 def charges_by_contract(subscription: Subscription) -> bool:
+    """Whether the subscription's next order is charged by contract. A contract the customer
+    ended (here or at the provider) leaves the subscription on pay-now until they sign again."""
+    contract = subscription.payment_contract
     return (
         subscription.payment_method == SubscriptionPayment.CONTRACT
-        and subscription.payment_contract_id is not None
+        and contract is not None
+        and contract.status == ContractStatus.ACTIVE
     )
 
 

@@ -8,6 +8,7 @@ from django.contrib import admin
 from freshloop.core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from freshloop.payments.models import (
     Payment,
+    PaymentContract,
     PaymentNotificationLog,
     Refund,
     WechatPlatformCertificate,
@@ -82,3 +83,24 @@ class WechatPlatformCertificateAdmin(ReadOnlyAdmin):
 
     list_display = ("serial_no", "effective_at", "expires_at", "fetched_at")
     search_fields = ("serial_no",)
+
+
+@admin.register(PaymentContract)
+class PaymentContractAdmin(ReadOnlyAdmin):
+    """Contracts (委托代扣 / 周期扣款) change only through the customer and the provider's
+    verified callbacks; operators look them up when a customer asks about a charge."""
+
+    list_display = (
+        "contract_no",
+        "person",
+        "provider",
+        "status",
+        "provider_contract_id",
+        "signed_at",
+        "terminated_at",
+        "termination_detail",
+    )
+    list_filter = ("provider", "status")
+    search_fields = ("contract_no", "provider_contract_id", "person__one_id")
+    date_hierarchy = "created_at"
+    exclude = ("prompt",)

@@ -155,7 +155,7 @@ def contract_notify(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 @router.post(
-    "/charge-notify/{provider}",
+    "/notify/{provider}/charge",
     auth=None,
     summary="代扣扣款结果异步通知（微信支付 APIv2 格式），入账方式与支付通知相同",
     response={200: None, 204: None, 400: None, 404: None, 500: None},

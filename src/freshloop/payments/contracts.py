@@ -399,7 +399,10 @@ def contract_charge(*, order_no: str, contract_no: str) -> ContractChargeOutcome
     else:
         # Accepted: the provider may already have the answer (the sandbox, a quick WeChat
         # charge); otherwise its callback or the reconciliation sweep books it.
-        code = _query_and_book(gateway, payment)
+        try:
+            code = _query_and_book(gateway, payment)
+        except PaymentGatewayError:
+            code = "query_failed"  # accepted all the same: the callback or the sweep books it
     status = "paid" if code in {"paid", "duplicate"} else "pending"
     return ContractChargeOutcome(status=status, payment_no=payment.payment_no, code=code)
 

@@ -7,8 +7,9 @@ taken by the sandbox platform, its signed callback verified and booked once."""
 from __future__ import annotations
 
 from freshloop.payments.errors import PaymentProviderUnavailable
-from freshloop.payments.models import Payment
+from freshloop.payments.models import ContractStatus, Payment, PaymentContract
 from freshloop.payments.providers import payment_provider
+from freshloop.payments.providers.contracts import ContractNotificationKind
 from freshloop.payments.providers.sandbox import SandboxProvider
 
 
@@ -30,3 +31,23 @@ def payment_sandbox_pay(*, order_no: str, person_id: int) -> Payment:
     payment_notification_handle(provider="sandbox", headers=headers, body=body)
     payment.refresh_from_db()
     return payment
+
+
+def contract_sandbox_sign(*, person_id: int, refuse_charges: bool = False) -> PaymentContract:
+    """Sign a contract for the person at the sandbox platform, the whole way a buyer does on
+    its signing page (the platform's signed callback activates it); the active contract."""
+    from freshloop.payments.contracts import contract_notification_handle, contract_sign_start
+
+    sandbox = payment_provider("sandbox")
+    if not isinstance(sandbox, SandboxProvider):
+        raise PaymentProviderUnavailable(detail={"provider": "sandbox"})
+    contract = contract_sign_start(person_id=person_id, provider="sandbox")
+    if contract.status == ContractStatus.ACTIVE:
+        return contract
+    sandbox.contracts.record_signed(contract_no=contract.contract_no, refuse_charges=refuse_charges)
+    headers, body = sandbox.contracts.build_contract_notification(
+        contract_no=contract.contract_no, kind=ContractNotificationKind.SIGNED
+    )
+    contract_notification_handle(provider="sandbox", headers=headers, body=body)
+    contract.refresh_from_db()
+    return contract

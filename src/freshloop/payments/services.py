@@ -83,12 +83,14 @@ __all__ = [
     "contract_charge",
     "contract_pre_debit_notify",
     "contract_providers",
+    "contract_sandbox_sign",
     "contract_sign_start",
     "contract_terminate",
     "next_charge_time",
     "payment_close_at_provider",
     "payment_create",
     "payment_notification_handle",
+    "payment_sandbox_pay",
     "payment_sync",
     "payments_reconcile",
     "refund_notification_handle",
@@ -586,4 +588,7 @@ from freshloop.payments.contracts import (  # noqa: E402
     contract_terminate,
     next_charge_time,
 )
-from freshloop.payments.sandbox_checkout import payment_sandbox_pay as payment_sandbox_pay  # noqa: E402
+from freshloop.payments.sandbox_checkout import (  # noqa: E402
+    contract_sandbox_sign,
+    payment_sandbox_pay,
+)

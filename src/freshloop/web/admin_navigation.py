@@ -79,6 +79,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("支付单", "payments", "payments.payment"),
             ("支付回调记录", "receipt", "payments.paymentnotificationlog"),
             ("退款", "currency_exchange", "payments.refund"),
+            ("代扣协议", "autorenew", "payments.paymentcontract"),
             ("微信支付平台证书", "verified", "payments.wechatplatformcertificate"),
         ),
     ),

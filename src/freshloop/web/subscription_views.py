@@ -1,6 +1,6 @@
 """Consumer H5 pages of smart subscriptions (FD-1): subscribe from a product page with the
 cadence the household's own purchases suggest, and manage subscriptions (skip next, pause,
-resume, cancel, change the basket or the address). The pages render what the food selectors say; every change goes through
+resume, cancel, change the basket or the address, pay by contract — 自动扣款 — or not). The pages render what the food selectors say; every change goes through
 /api/v1/food/subscriptions."""
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from freshloop.food.selectors import (
 )
 from freshloop.identity.models import Person
 from freshloop.orders.selectors import address_list_for_person
+from freshloop.payments.selectors import contract_active_for, contracts_for
+from freshloop.payments.services import contract_providers
 from freshloop.web.shop_views import consumer_page
+
+
+def _payment_context(person: Person) -> dict[str, object]:
+    """What the pages need to offer 自动扣款: the active contract, and where one can be signed."""
+    return {
+        "contract": contract_active_for(person_id=person.pk),
+        "contract_providers": contract_providers(),
+    }
 
 
 @consumer_page
@@ -40,7 +50,12 @@ def h5_subscriptions(request: HttpRequest, person: Person) -> HttpResponse:
     return render(
         request,
         "web/h5/food/subscriptions.html",
-        {"subscriptions": subscriptions, "addresses": address_list_for_person(person=person)},
+        {
+            "subscriptions": subscriptions,
+            "addresses": address_list_for_person(person=person),
+            "contracts": contracts_for(person_id=person.pk),
+            **_payment_context(person),
+        },
     )
 
 
@@ -66,5 +81,6 @@ def h5_subscribe(request: HttpRequest, person: Person) -> HttpResponse:
             "percent": percent,
             "price_fen": sku.price_fen - sku.price_fen * percent // 100,
             "addresses": address_list_for_person(person=person),
+            **_payment_context(person),
         },
     )

@@ -246,7 +246,7 @@ class WechatPapay:
         self._transport = transport
         self.contract_notify_url = f"{notify_base_url}/api/v1/payments/contracts/notify/wechatpay"
         self.charge_notify_url = (
-            f"{notify_base_url}/api/v1/payments/contracts/charge-notify/wechatpay"
+            f"{notify_base_url}/api/v1/payments/contracts/notify/wechatpay/charge"
         )
         self._serial_lock = threading.Lock()
         self._last_serial = 0
