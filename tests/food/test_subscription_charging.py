@@ -313,3 +313,64 @@ class TestApi:
             content_type="application/json",
         )
         assert bad.status_code == 422
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Any:
+    """`with committed():` runs what the block queued for after commit (durable handlers)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+class TestFollowsThePerson:
+    def test_merge_moves_subscriptions_and_contracts_and_keeps_one_active(
+        self, committed: Any
+    ) -> None:
+        from freshloop.core.events import publish
+        from freshloop.identity.events import IdentityMerged
+
+        # given two people, each with an active contract, the first with a subscription
+        merged, survivor = make_person(), make_person()
+        moved_contract, kept_contract = _sign(merged), _sign(survivor)
+        with clock.frozen(MONDAY):
+            subscription = _subscribe(merged)
+        # when the first is merged into the second
+        with committed():
+            publish(
+                IdentityMerged(
+                    from_person_id=merged.pk,
+                    into_person_id=survivor.pk,
+                    from_one_id=merged.one_id,
+                    into_one_id=survivor.one_id,
+                    reason="test",
+                )
+            )
+        # then both follow the survivor, whose own contract stays the active one
+        subscription.refresh_from_db()
+        moved_contract.refresh_from_db()
+        kept_contract.refresh_from_db()
+        assert subscription.person_id == survivor.pk
+        assert moved_contract.person_id == survivor.pk
+        assert (moved_contract.status, kept_contract.status) == ("terminated", "active")
+
+    def test_erasure_cancels_and_forgets_the_address_and_export_lists_them(
+        self, committed: Any
+    ) -> None:
+        from freshloop.core.audit import Actor
+        from freshloop.core.events import publish
+        from freshloop.identity.events import PersonErased
+        from freshloop.identity.services import person_export
+
+        person = make_person()
+        _sign(person)
+        with clock.frozen(MONDAY):
+            subscription = _subscribe(person)
+        exported = person_export(actor=Actor.system("test"), one_id=person.one_id)
+        assert (
+            exported["sections"]["food_subscriptions"][0]["address"]["detail"] == ADDRESS["detail"]
+        )
+        assert exported["sections"]["payment_contracts"][0]["status"] == "active"
+        with committed():
+            publish(PersonErased(person_id=person.pk, one_id=person.one_id))
+        subscription.refresh_from_db()
+        assert subscription.status == SubscriptionStatus.CANCELLED
+        assert dict(subscription.address) == {}

@@ -19,7 +19,13 @@ class FoodConfig(AppConfig):
 
 
 # --- smart subscriptions (FD-1) ---
-REGISTERING_MODULES += ("freshloop.food.tasks",)
+# tasks: the daily job; subscription_subscribers: OneID merge, erasure and PIPL export;
+# subscription_charging: the durable charge effect of subscriptions paid by contract.
+REGISTERING_MODULES += (
+    "freshloop.food.tasks",
+    "freshloop.food.subscription_subscribers",
+    "freshloop.food.subscription_charging",
+)
 
 # --- pantry (FD-2): OrderDelivered fills the pantry; the daily reminder job ---
 REGISTERING_MODULES += ("freshloop.food.pantry_subscribers",)
