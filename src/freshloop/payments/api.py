@@ -8,7 +8,6 @@ from ninja import Router
 
 from freshloop.core.api_errors import raises
 from freshloop.core.errors import InvalidInput
-from freshloop.core.http import STATUS_ERRORS, error_response
 from freshloop.core.middleware import client_ip
 from freshloop.identity.auth import ConsumerAuth, request_person
 from freshloop.membership.errors import InsufficientPoints, InvalidPointsRequest, MemberNotFound
@@ -23,6 +22,7 @@ from freshloop.payments.errors import (
     WechatOpenidMissing,
 )
 from freshloop.payments.models import Payment
+from freshloop.payments.notifications import ack_response, unknown_provider_response
 from freshloop.payments.providers import payment_provider
 from freshloop.payments.schemas import (
     PaymentCreateIn,
@@ -33,7 +33,6 @@ from freshloop.payments.schemas import (
 )
 from freshloop.payments.selectors import payment_methods
 from freshloop.payments.services import (
-    NotificationOutcome,
     payment_create,
     payment_notification_handle,
     payment_sync,
@@ -150,17 +149,6 @@ def sync_payment(request: HttpRequest, payment_no: str) -> PaymentOut:
     return _payment_out(payment, request)
 
 
-def _ack(outcome: NotificationOutcome) -> HttpResponse:
-    return HttpResponse(
-        outcome.ack.body, status=outcome.ack.status, content_type=outcome.ack.content_type
-    )
-
-
-def _unknown_provider(provider: str) -> HttpResponse:
-    code, message = STATUS_ERRORS[404]
-    return error_response(404, code, message, {"provider": provider[:32]})
-
-
 @router.post(
     "/notify/{provider}",
     auth=None,
@@ -174,8 +162,8 @@ def _unknown_provider(provider: str) -> HttpResponse:
 )
 def payment_notify(request: HttpRequest, provider: str) -> HttpResponse:
     if payment_provider(provider) is None:
-        return _unknown_provider(provider)
-    return _ack(
+        return unknown_provider_response(provider)
+    return ack_response(
         payment_notification_handle(provider=provider, headers=request.headers, body=request.body)
     )
 
@@ -189,8 +177,8 @@ def payment_notify(request: HttpRequest, provider: str) -> HttpResponse:
 @raises(PaymentProviderUnavailable, RefundNotFound, InvalidInput, *BOOKING_ERRORS)
 def refund_notify(request: HttpRequest, provider: str) -> HttpResponse:
     if payment_provider(provider) is None:
-        return _unknown_provider(provider)
-    return _ack(
+        return unknown_provider_response(provider)
+    return ack_response(
         refund_notification_handle(provider=provider, headers=request.headers, body=request.body)
     )
 

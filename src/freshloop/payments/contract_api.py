@@ -3,16 +3,11 @@ ends their contracts; providers post signing, termination and charge-result call
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
-from pydantic import Field, field_validator
+from ninja import Router
 
 from freshloop.core.api_errors import raises
-from freshloop.core.http import STATUS_ERRORS, error_response
 from freshloop.core.middleware import client_ip
-from freshloop.core.schemas import InputSchema
 from freshloop.identity.auth import ConsumerAuth, request_person
 from freshloop.membership.errors import InsufficientPoints, InvalidPointsRequest, MemberNotFound
 from freshloop.payments.contracts import (
@@ -31,50 +26,17 @@ from freshloop.payments.errors import (
     RefundAmountInvalid,
 )
 from freshloop.payments.models import PaymentContract
-from freshloop.payments.notifications import NotificationOutcome
+from freshloop.payments.notifications import ack_response, unknown_provider_response
 from freshloop.payments.providers import payment_provider
+from freshloop.payments.schemas import (
+    ContractOut,
+    ContractProviderOut,
+    ContractSignIn,
+    ContractsOut,
+)
 from freshloop.payments.selectors import contracts_for
 
 router = Router(tags=["支付 payments"])
-
-
-class ContractSignIn(InputSchema):
-    provider: str = Field(..., min_length=1, max_length=16, title="支付方式")
-    return_to: str = Field(
-        "",
-        max_length=200,
-        title="签约后返回的页面",
-        pattern=r"^(/[A-Za-z0-9\-_.~!$&'()*+,;=:@%/?]*)?$",
-    )
-
-    @field_validator("return_to")
-    @classmethod
-    def _same_site(cls, value: str) -> str:
-        if value.startswith("//") or "\\" in value:
-            raise ValueError("return_to must be a path on this site")
-        return value
-
-
-class ContractOut(Schema):
-    contract_no: str
-    provider: str
-    provider_label: str
-    status: str = Field(..., description="signing 待签约 / active 已签约 / terminated 已解约")
-    status_label: str
-    signed_at: dt.datetime | None
-    terminated_at: dt.datetime | None
-    termination_detail: str
-    sign_url: str = Field(..., description="待签约时：打开此地址完成签约")
-
-
-class ContractProviderOut(Schema):
-    provider: str
-    label: str
-
-
-class ContractsOut(Schema):
-    providers: list[ContractProviderOut]
-    contracts: list[ContractOut]
 
 
 def _out(contract: PaymentContract) -> ContractOut:
@@ -124,17 +86,10 @@ def terminate_contract(request: HttpRequest, contract_no: str) -> ContractOut:
     return _out(contract_terminate(person_id=person.pk, contract_no=contract_no))
 
 
-def _ack(outcome: NotificationOutcome) -> HttpResponse:
-    return HttpResponse(
-        outcome.ack.body, status=outcome.ack.status, content_type=outcome.ack.content_type
-    )
-
-
 def _no_contracts(provider: str) -> HttpResponse | None:
     gateway = payment_provider(provider)
     if gateway is None or getattr(gateway, "contracts", None) is None:
-        code, message = STATUS_ERRORS[404]
-        return error_response(404, code, message, {"provider": provider[:32]})
+        return unknown_provider_response(provider)
     return None
 
 
@@ -149,7 +104,7 @@ def contract_notify(request: HttpRequest, provider: str) -> HttpResponse:
     missing = _no_contracts(provider)
     if missing is not None:
         return missing
-    return _ack(
+    return ack_response(
         contract_notification_handle(provider=provider, headers=request.headers, body=request.body)
     )
 
@@ -173,7 +128,7 @@ def charge_notify(request: HttpRequest, provider: str) -> HttpResponse:
     missing = _no_contracts(provider)
     if missing is not None:
         return missing
-    return _ack(
+    return ack_response(
         contract_charge_notification_handle(
             provider=provider, headers=request.headers, body=request.body
         )

@@ -9,8 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.http import HttpResponse
+
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
+from freshloop.core.http import STATUS_ERRORS, error_response
 from freshloop.messaging.services import alert_raise
 from freshloop.payments.errors import (
     PaymentProviderUnavailable,
@@ -156,3 +159,16 @@ def callback_handle(
         transaction_id=transaction_id,
     )
     return outcome
+
+
+def ack_response(outcome: NotificationOutcome) -> HttpResponse:
+    """The HTTP answer to a callback, in the provider's own format."""
+    return HttpResponse(
+        outcome.ack.body, status=outcome.ack.status, content_type=outcome.ack.content_type
+    )
+
+
+def unknown_provider_response(provider: str) -> HttpResponse:
+    """A callback to a provider that is not configured here (or offers no contracts)."""
+    code, message = STATUS_ERRORS[404]
+    return error_response(404, code, message, {"provider": provider[:32]})

@@ -8,6 +8,16 @@ from pydantic import Field, field_validator
 
 from freshloop.core.schemas import InputSchema
 
+# A path on this site a provider's page sends the buyer back to (the live room, the
+# subscribe page). "//host" and "/\\host" are other sites to a browser: refused.
+RETURN_PATH_PATTERN = r"^(/[A-Za-z0-9\-_.~!$&'()*+,;=:@%/?]*)?$"
+
+
+def same_site_path(value: str) -> str:
+    if value.startswith("//") or "\\" in value:
+        raise ValueError("return_to must be a path on this site")
+    return value
+
 
 class PaymentCreateIn(InputSchema):
     order_no: str = Field(..., min_length=1, max_length=40, title="订单号")
@@ -28,17 +38,11 @@ class PaymentCreateIn(InputSchema):
         "",
         max_length=200,
         title="支付后返回的页面",
-        pattern=r"^(/[A-Za-z0-9\-_.~!$&'()*+,;=:@%/?]*)?$",
+        pattern=RETURN_PATH_PATTERN,
         description="支付渠道页面付完后返回的本站路径（如直播间 /live/xxx），默认订单页",
     )
 
-    @field_validator("return_to")
-    @classmethod
-    def _same_site(cls, value: str) -> str:
-        # "//host" and "/\\host" are other sites to a browser; only our own paths come back.
-        if value.startswith("//") or "\\" in value:
-            raise ValueError("return_to must be a path on this site")
-        return value
+    _same_site = field_validator("return_to")(same_site_path)
 
 
 class PromptOut(Schema):
@@ -75,3 +79,37 @@ class PaymentOut(Schema):
     status: str
     created_at: dt.datetime
     prompt: PromptOut
+
+
+# --- contracts (委托代扣 / 周期扣款) ---
+
+
+class ContractSignIn(InputSchema):
+    provider: str = Field(..., min_length=1, max_length=16, title="支付方式")
+    return_to: str = Field(
+        "", max_length=200, title="签约后返回的页面", pattern=RETURN_PATH_PATTERN
+    )
+
+    _same_site = field_validator("return_to")(same_site_path)
+
+
+class ContractOut(Schema):
+    contract_no: str
+    provider: str
+    provider_label: str
+    status: str = Field(..., description="signing 待签约 / active 已签约 / terminated 已解约")
+    status_label: str
+    signed_at: dt.datetime | None
+    terminated_at: dt.datetime | None
+    termination_detail: str
+    sign_url: str = Field(..., description="待签约时：打开此地址完成签约")
+
+
+class ContractProviderOut(Schema):
+    provider: str
+    label: str
+
+
+class ContractsOut(Schema):
+    providers: list[ContractProviderOut]
+    contracts: list[ContractOut]
