@@ -26,6 +26,11 @@ def subscriptions_lock(subscription_ids: list[int]) -> list[Subscription]:
     )
 
 
+def subscriptions_of_person_lock(person_id: int) -> list[Subscription]:
+    """Every subscription of one person, locked in primary-key order (their erasure)."""
+    return list(Subscription.objects.select_for_update().filter(person_id=person_id).order_by("pk"))
+
+
 # --- pantry (FD-2) ---
 from freshloop.food.models import PantryItem  # noqa: E402
 

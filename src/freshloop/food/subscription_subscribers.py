@@ -10,6 +10,7 @@ from django.db import transaction
 
 from freshloop.core import clock
 from freshloop.core.events import subscribe
+from freshloop.food.locks import subscriptions_of_person_lock
 from freshloop.food.models import Subscription, SubscriptionStatus
 from freshloop.identity.events import IdentityMerged, PersonErased
 from freshloop.identity.models import Person
@@ -29,9 +30,7 @@ def subscriptions_forget_erased(event: PersonErased) -> None:
     """An erased person gets nothing more delivered: every subscription is cancelled and its
     address destroyed (the rows stay, anonymous, for the delivery history of the orders)."""
     with transaction.atomic():
-        for subscription in Subscription.objects.select_for_update().filter(
-            person_id=event.person_id
-        ):
+        for subscription in subscriptions_of_person_lock(event.person_id):
             subscription.status = SubscriptionStatus.CANCELLED
             subscription.address = {}  # type: ignore[assignment]  # EncryptedJSONField
             subscription.pause_reason = ""
