@@ -217,11 +217,13 @@ class TestCharging:
         with clock.frozen(night):
             order = _order_and_charge()
             assert order.status == OrderStatus.PENDING_PAYMENT
+            # the pre-debit notice waits for the morning as the charge does
             waiting = OutboxMessage.objects.filter(
-                status=OutboxStatus.PENDING, payload__data__stage="charge"
+                status=OutboxStatus.PENDING, payload__data__stage="notice"
             ).get()
             assert waiting.next_attempt_at == dt.datetime(2026, 12, 7, 23, 0, tzinfo=dt.UTC)
         with clock.frozen(dt.datetime(2026, 12, 7, 23, 1, tzinfo=dt.UTC)):  # 07:01 Beijing
+            outbox_relay()
             outbox_relay()
         order.refresh_from_db()
         assert order.status == OrderStatus.PAID

@@ -158,7 +158,13 @@ def _charge_effect(payload: dict[str, Any]) -> None:
     contract_no = str(payload["contract_no"])
     now = clock.now()
     if payload.get("stage") == "notice":
-        contract_pre_debit_notify(order_no=order_no, contract_no=contract_no)
+        try:
+            notice_at = contract_pre_debit_notify(order_no=order_no, contract_no=contract_no)
+        except (ContractsUnsupported, OrderNotFound):
+            notice_at = None  # the charge stage finds out and tells the customer
+        if notice_at is not None:  # outside the provider's hours: the notice waits too
+            _schedule(payload, stage="notice", due_at=notice_at)
+            return
         _schedule(payload, stage="charge", due_at=now + charge_delay())
         return
     try:

@@ -32,7 +32,7 @@ def subscriptions_forget_erased(event: PersonErased) -> None:
     with transaction.atomic():
         for subscription in subscriptions_of_person_lock(event.person_id):
             subscription.status = SubscriptionStatus.CANCELLED
-            subscription.address = {}  # type: ignore[assignment]  # EncryptedJSONField
+            subscription.address = {}
             subscription.pause_reason = ""
             subscription.updated_at = clock.now()
             subscription.save(update_fields=["status", "address", "pause_reason", "updated_at"])

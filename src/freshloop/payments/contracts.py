@@ -428,19 +428,27 @@ def contract_charge_notification_handle(
     )
 
 
-def contract_pre_debit_notify(*, order_no: str, contract_no: str) -> None:
+def contract_pre_debit_notify(*, order_no: str, contract_no: str) -> dt.datetime | None:
     """预扣费通知: tell the buyer through the provider that the order will be charged (WeChat
-    Pay requires it before a periodic charge); providers that need none do nothing."""
+    Pay requires it before a periodic charge); providers that need none do nothing. Like a
+    charge it is only sent in the provider's hours: outside them nothing is sent and the time
+    to try again is returned (None when sent, or when there is nothing to send)."""
     contract = PaymentContract.objects.filter(contract_no=contract_no).first()
     order = Order.objects.filter(order_no=order_no).first()
     if contract is None or order is None or contract.status != ContractStatus.ACTIVE:
-        return
+        return None
+    contracts = contract_gateway(contract.provider)
+    now = clock.now()
+    retry_at = next_charge_time(contracts.charge_hours, now)
+    if retry_at > now:
+        return retry_at
     try:
-        contract_gateway(contract.provider).pre_debit_notify(
+        contracts.pre_debit_notify(
             provider_contract_id=contract.provider_contract_id, amount_fen=order.total_fen
         )
     except ProviderUnavailable as exc:
         raise PaymentGatewayError(detail={"provider": contract.provider}) from exc
+    return None
 
 
 def contract_out(contract: PaymentContract) -> dict[str, Any]:
