@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "freshloop.payments",
     "freshloop.fulfillment",
     "freshloop.live",
+    "freshloop.groupbuy",
     "freshloop.food",
     "freshloop.datahub",
     "freshloop.scrm",

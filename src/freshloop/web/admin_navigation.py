@@ -47,6 +47,15 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         ),
     ),
     (
+        "团购",
+        (
+            ("团长", "storefront", "groupbuy.groupleader"),
+            ("团长等级", "military_tech", "groupbuy.leaderlevel"),
+            ("团长顾客", "group", "groupbuy.leadercustomer"),
+            ("团长归属记录", "history", "groupbuy.leaderattachmentlog"),
+        ),
+    ),
+    (
         "数据中台",
         (
             ("数据看板与人群", "monitoring", "/console/data/"),
