@@ -7,7 +7,11 @@ from typing import Any
 
 from freshloop.core.audit import Actor
 from freshloop.groupbuy.models import GroupLeader
-from freshloop.groupbuy.services import leader_apply, leader_approve
+from freshloop.groupbuy.services import (
+    leader_apply,
+    leader_approve,
+    leader_levels_ensure_defaults,
+)
 from freshloop.identity.models import Person
 from tests.factories import make_person
 
@@ -49,6 +53,9 @@ def application(**overrides: Any) -> dict[str, Any]:
 
 
 def make_applicant(person: Person | None = None, **overrides: Any) -> GroupLeader:
+    # A transactional test (the PostgreSQL concurrency ones) empties the tables, the levels the
+    # data migration seeded included: put them back first.
+    leader_levels_ensure_defaults()
     return leader_apply(person=person or make_person(), **application(**overrides))
 
 

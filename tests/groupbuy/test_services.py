@@ -331,7 +331,7 @@ class TestCustomerAttach:
         assert switched.attachment.leader == second
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the seeded levels
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite has one writer at a time")
 class TestAtTheSameInstant:
     def test_two_people_with_one_code_are_both_attached_once(self) -> None:

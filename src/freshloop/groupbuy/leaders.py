@@ -150,6 +150,24 @@ def leader_application_clean(
     return LeaderApplication(name, point, address, hours, person_name, number, recruiter)
 
 
+# The levels a new installation starts with (the data migration 0002 writes the same rows;
+# a migration never imports application code, so the table is written there too).
+DEFAULT_LEVELS = (
+    ("trainee", "见习团长", 0, 1),
+    ("regular", "正式团长", 300_000, 2),  # ¥3,000 a month
+    ("gold", "金牌团长", 2_000_000, 3),  # ¥20,000 a month
+)
+
+
+def leader_levels_ensure_defaults() -> None:
+    """Write the default levels that are missing (a database emptied after its migrations ran:
+    a restore, a flushed test database); levels an operator edited are left as they are."""
+    for code, name, min_gmv_fen, rank in DEFAULT_LEVELS:
+        LeaderLevel.objects.get_or_create(
+            code=code, defaults={"name": name, "min_monthly_gmv_fen": min_gmv_fen, "rank": rank}
+        )
+
+
 def _entry_level() -> LeaderLevel:
     level = LeaderLevel.objects.filter(code=TRAINEE_LEVEL_CODE).first()
     level = level or LeaderLevel.objects.order_by("rank").first()

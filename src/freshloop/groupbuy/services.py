@@ -15,6 +15,7 @@ from freshloop.groupbuy.leaders import (  # noqa: F401
     leader_approve,
     leader_level_save,
     leader_level_set,
+    leader_levels_ensure_defaults,
     leader_reinstate,
     leader_reject,
     leader_suspend,
