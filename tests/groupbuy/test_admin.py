@@ -74,3 +74,15 @@ class TestLeaderLevelAdmin:
         assert gold.min_monthly_gmv_fen == 2_500_000
         entry = AuditLog.objects.get(action="groupbuy.level.save")
         assert entry.before["min_monthly_gmv_fen"] == 2_000_000
+
+
+class TestSidebar:
+    def test_a_community_manager_sees_the_group_buying_section(self) -> None:
+        from freshloop.core.permissions import roles_ensure
+        from freshloop.web.admin_navigation import sidebar_navigation
+
+        roles_ensure()
+        user = make_staff_user("cm", Role.COMMUNITY_MANAGER)
+        request = type("Request", (), {"user": user})()
+        section = next(s for s in sidebar_navigation(request) if s["title"] == "团购")
+        assert all(item["permission"](request) for item in section["items"])

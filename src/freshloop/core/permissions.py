@@ -54,7 +54,7 @@ ROLE_GRANTS: dict[Role, list[str]] = {
         "datahub.*_acquisitionspend",
     ],
     Role.LIVE_HOST: ["catalog.view_*", "inventory.view_stocklevel", "live.view_*"],
-    Role.COMMUNITY_MANAGER: ["identity.view_person"],
+    Role.COMMUNITY_MANAGER: ["identity.view_person", "groupbuy.*"],
     Role.CUSTOMER_SERVICE: [
         "identity.view_*",
         "core.view_outboxmessage",
