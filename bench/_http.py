@@ -393,6 +393,8 @@ def wrk(
     finally:
         for leftover in Path(file.name).parent.glob(Path(file.name).name + "*"):
             leftover.unlink()
+    if os.getenv("FRESHLOOP_WRK_SHOW_ERRORS"):
+        sys.stderr.write(stderr)  # the first answer of each error status (requests.lua)
     cpu_after = cpu_seconds_by_kind()
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = {kind: cpu_after[kind] - cpu_before.get(kind, 0.0) for kind in cpu_after}

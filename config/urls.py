@@ -51,6 +51,7 @@ urlpatterns = [
     path("console/fulfillment/near-expiry/", include(near_expiry_views.urlpatterns)),
     path("console/fulfillment/", include("freshloop.fulfillment.urls")),
     path("console/food/", include("freshloop.food.urls")),
+    path("console/groupbuy/", include("freshloop.groupbuy.urls")),  # operator console (GB)
     # --- regional pools and seasonal calendar (FD-5, FD-6) ---
     path(
         "console/food/calendar/templates/<int:template_id>/apply",
@@ -111,4 +112,49 @@ from freshloop.web import subscription_views  # noqa: E402
 urlpatterns += [
     path("m/subscriptions", subscription_views.h5_subscriptions, name="h5-subscriptions"),
     path("m/subscriptions/new", subscription_views.h5_subscribe, name="h5-subscribe"),
+]
+
+# --- group deals 拼团 (GB-3) ---
+from freshloop.web import groupbuy_views  # noqa: E402
+
+urlpatterns += [
+    path("m/groupbuy/deals/<str:deal_no>", groupbuy_views.h5_deal, name="h5-groupbuy-deal"),
+    path("m/groupbuy/groups/<str:group_no>", groupbuy_views.h5_group, name="h5-groupbuy-group"),
+    path("m/groupbuy/me", groupbuy_views.h5_my_groups, name="h5-groupbuy-mine"),
+]
+
+# --- presale 预售 (GB-4) ---
+from freshloop.web import presale_views  # noqa: E402
+
+urlpatterns += [
+    # "me" before the presale number: it is not one.
+    path("m/groupbuy/presales/me", presale_views.h5_my_presales, name="h5-presales-mine"),
+    path("m/groupbuy/presales/<str:presale_no>", presale_views.h5_presale, name="h5-presale"),
+]
+
+# --- the group leader's console 团长工作台 (GB-1) ---
+from freshloop.web import leader_views  # noqa: E402
+
+urlpatterns += [
+    path("leader/", leader_views.leader_home, name="leader-home"),
+    path("leader/apply", leader_views.leader_apply_page, name="leader-apply"),
+    path("leader/orders", leader_views.leader_orders, name="leader-orders"),
+    path("leader/customers", leader_views.leader_customer_list, name="leader-customers"),
+    path("leader/dashboard", leader_views.leader_dashboard, name="leader-dashboard"),
+    path("leader/statements", leader_views.leader_statement_list, name="leader-statements"),
+    re_path(
+        r"^leader/statements/(?P<statement_no>[A-Za-z0-9_-]{1,64})\.(?P<fmt>csv|pdf)$",
+        leader_views.leader_statement_download,
+        name="leader-statement-download",
+    ),
+    path("leader/materials", leader_views.leader_materials, name="leader-materials"),
+    path("leader/training", leader_views.leader_training, name="leader-training"),
+    path("leader/training/<slug:code>", leader_views.leader_course, name="leader-course"),
+    path(
+        "leader/training/<slug:code>/lessons/<int:lesson_id>/done",
+        leader_views.leader_lesson_done,
+        name="leader-lesson-done",
+    ),
+    path("leader/training/<slug:code>/quiz", leader_views.leader_quiz_submit, name="leader-quiz"),
+    path("g/<str:invite_code>", leader_views.invite_landing, name="leader-invite"),
 ]

@@ -50,6 +50,10 @@ def _plain(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text(schema: dict[str, Any]) -> str:
+    if schema.get("format") == "date":
+        return "2026-12-01"
+    if schema.get("format") == "date-time":
+        return "2026-12-01T08:00:00+08:00"
     pattern = schema.get("pattern", "")
     alternatives = re.fullmatch(r"\^\(([^()]+)\)\$", pattern)
     if alternatives:

@@ -94,7 +94,13 @@ def lot(sku: Sku, where: Warehouse, *, expires_in: int, units: int, no: str) -> 
 
 
 def paid_order(
-    sku: Sku, quantity: int, *, province: str = "上海", channel: str = "shop", capture: Any
+    sku: Sku,
+    quantity: int,
+    *,
+    province: str = "上海",
+    channel: str = "shop",
+    capture: Any,
+    ships: bool = True,
 ) -> Order:
     from freshloop.orders.services import CheckoutItem, CheckoutRequest, order_create
 
@@ -105,6 +111,7 @@ def paid_order(
             channel=channel,
             items=[CheckoutItem(sku_id=sku.pk, quantity=quantity)],
             address=address,
+            ships=ships,
         )
     )
     with capture(execute=True):  # the durable OrderPaid subscriber runs after commit
@@ -250,6 +257,20 @@ class TestFailures:
         with django_capture_on_commit_callbacks(execute=True):
             allocation_retry(order_id=order.pk, actor=OPERATOR)
         assert Allocation.objects.get(order=order).status == AllocationStatus.ALLOCATED
+
+    def test_an_order_that_ships_nothing_is_never_allocated(
+        self, carriers: None, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given a presale deposit: money only, its units held for the balance order
+        sku = make_sku(
+            storage="ambient", stock=3, warehouse=warehouse("sh", "上海仓", "上海", chilled=False)
+        )
+        order = paid_order(sku, 1, capture=django_capture_on_commit_callbacks, ships=False)
+        # then payment opens no allocation and the batch ships nothing
+        assert (order.status, order.shipping_fen) == (OrderStatus.PAID, 0)
+        assert not Allocation.objects.filter(order=order).exists()
+        allocations_run()
+        assert not Shipment.objects.filter(order=order).exists()
 
     def test_a_cancelled_order_is_not_allocated(
         self, carriers: None, django_capture_on_commit_callbacks: Any

@@ -329,6 +329,39 @@ ORDER_CREATE_STATEMENTS_ONE_LINE = {"sqlite": 13, "postgresql": 10}
 
 
 @pytest.mark.django_db
+class TestOrderCreateOnWritten:
+    def test_the_callers_rows_commit_with_the_order(self) -> None:
+        milk = make_sku(price_fen=6000, stock=10)
+        seen: list[str] = []
+        order, _ = order_create(
+            request=CheckoutRequest(
+                person=make_person(),
+                items=[CheckoutItem(sku_id=milk.pk, quantity=1)],
+                address=dict(ADDRESS),
+                on_written=lambda written: seen.append(written.order_no),
+            )
+        )
+        assert seen == [order.order_no]
+
+    def test_a_refusal_from_the_caller_leaves_no_order_and_no_reservation(self) -> None:
+        milk = make_sku(price_fen=6000, stock=10)
+
+        def refuse(order: Order) -> None:
+            raise InvalidInput("该团已满")
+
+        with pytest.raises(InvalidInput):
+            order_create(
+                request=CheckoutRequest(
+                    person=make_person(),
+                    items=[CheckoutItem(sku_id=milk.pk, quantity=1)],
+                    address=dict(ADDRESS),
+                    on_written=refuse,
+                )
+            )
+        assert not Order.objects.exists()
+        assert reserved(milk.pk) == 0
+
+
 class TestOrderCreateQueryCount:
     @pytest.fixture(autouse=True)
     def _shipping_rules_read(self) -> None:

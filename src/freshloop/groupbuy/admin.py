@@ -243,3 +243,13 @@ class LeaderAttachmentLogAdmin(ReadOnlyMixin, _GroupbuyRoleAdmin):
     list_select_related = ("person", "from_leader", "to_leader")
     search_fields = ("person__one_id",)
     one_id = one_id_column()
+
+
+# --- commission (GB-2): rules edited here, orders / ledger / settlement read here ---
+from freshloop.groupbuy.commission import admin as commission_admin  # noqa: E402, F401
+
+# --- presale (GB-4): presales and purchases read here, cancelled by a bulk action ---
+from freshloop.groupbuy.presale import admin as presale_admin  # noqa: E402, F401
+
+# --- training (GB-1): courses, lessons and quiz questions written here, attempts read ---
+from freshloop.groupbuy.training import admin as training_admin  # noqa: E402, F401

@@ -274,3 +274,9 @@ def leaders_level(request: HttpRequest, body: LevelIn, leader_no: str = LeaderNo
         actor=request_actor(request), leader_no=leader_no, level_code=body.level_code
     )
     return _operator_view(leader)
+
+
+# --- the feature sub-packages' routers, mounted under /api/v1/groupbuy ---
+router.add_router("", "freshloop.groupbuy.deals.api.router")  # group deals 拼团 (GB-3)
+router.add_router("", "freshloop.groupbuy.commission.api.router")  # commission (GB-2)
+router.add_router("", "freshloop.groupbuy.presale.api.router")  # presale 定金 + 尾款 (GB-4)

@@ -20,3 +20,12 @@ class GroupbuyConfig(AppConfig):
 
 # --- group leaders (GB-1): OneID merge, erasure and the PIPL export section ---
 REGISTERING_MODULES += ("freshloop.groupbuy.subscribers",)
+
+# --- group deals 拼团 (GB-3): members follow their orders; the refund effect's consumer ---
+REGISTERING_MODULES += ("freshloop.groupbuy.deals.subscribers",)
+
+# --- presale (GB-4): deposit / balance orders paid or cancelled; the deposit refund effect ---
+REGISTERING_MODULES += ("freshloop.groupbuy.presale.subscribers",)
+
+# --- commission (GB-2): paid orders attributed to leaders, refunds reverse commission ---
+REGISTERING_MODULES += ("freshloop.groupbuy.commission.subscribers",)

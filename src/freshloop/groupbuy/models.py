@@ -183,3 +183,10 @@ class LeaderAttachmentLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id}: {self.from_leader_id} → {self.to_leader_id}"
+
+
+# --- the feature sub-packages' tables, registered with this app by importing them ---
+from freshloop.groupbuy.commission import models as commission_models  # noqa: E402, F401
+from freshloop.groupbuy.deals import models as deals_models  # noqa: E402, F401
+from freshloop.groupbuy.presale import models as presale_models  # noqa: E402, F401
+from freshloop.groupbuy.training import models as training_models  # noqa: E402, F401

@@ -85,6 +85,7 @@ def _one_by_one(request: CheckoutRequest) -> bool:
         or request.points
         or request.stock_blocks
         or request.address_id is not None
+        or request.on_written is not None
         or len(request.idempotency_key) > 64
     )
 
@@ -172,6 +173,7 @@ def _priced(
                 province=address["province"],
                 member=members.get(request.person.pk),
                 campaigns=campaigns[request.channel],
+                ships=request.ships,
             )
             quote.raise_for_rejections()
         except DomainError as error:

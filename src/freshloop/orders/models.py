@@ -155,6 +155,8 @@ class Order(models.Model):
     price_explanation = models.JSONField("价格明细", default=list, blank=True)
     address = EncryptedJSONField("收货地址", default=dict, blank=True)
     province = models.CharField("省份", max_length=32, blank=True)
+    # False for an order that only takes money (a presale deposit): fulfilment never ships it.
+    ships = models.BooleanField("需要发货", default=True)
     payment_provider = models.CharField(
         "支付方式", max_length=16, blank=True, choices=PaymentProvider.choices
     )

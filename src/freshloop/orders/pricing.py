@@ -14,6 +14,7 @@ coupons can waive it too.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -197,10 +198,12 @@ def checkout_quote(
     province: str = "",
     member: engine.MemberBenefits | None = None,
     campaigns: Sequence[engine.CampaignOffer] | None = None,
+    ships: bool = True,
 ) -> CheckoutQuote:
     """Price the cart for this buyer. `need_balance=False` (an order spending no points) skips
     reading the points balance, and reports it as 0. A batch of orders passes the buyer's
-    `member` benefits and the running `campaigns` it read once for all of them."""
+    `member` benefits and the running `campaigns` it read once for all of them. An order
+    that does not ship (`ships=False`, a presale deposit) has no shipping fee."""
     balance = (
         (
             Membership.objects.filter(person_id=person.pk)
@@ -213,6 +216,8 @@ def checkout_quote(
     )
     wanted_points = max(0, min(int(points or 0), balance))
     shipping = shipping_terms_for(items, province=province)
+    if not ships:
+        shipping = dataclasses.replace(shipping, fee_fen=0, free_shipping_from_fen=0)
     quote = price_quote_for_cart(
         person_id=person.pk,
         lines=_quote_lines(items),

@@ -8,7 +8,7 @@ Side effects — events, and through them points, payments and analytics — hap
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -192,7 +192,13 @@ class CheckoutRequest:
     `stock_blocks` (sku_id → block ref, internal): the line's units come from a block the
     caller set aside, and its draws stay within it (`inventory.stock_block_reserve`).
     `payment_window` (internal): how long the order waits for payment — longer for a
-    subscription's order, placed days ahead and paid from a reminder."""
+    subscription's order, placed days ahead and paid from a reminder.
+    `ships` (internal): False for an order that pays money but ships nothing itself (a
+    presale deposit: its units are held for the balance order that ships them) — no shipping
+    fee, and fulfilment never allocates it.
+    `on_written` (internal): called with the new order inside the order's own transaction, last,
+    so the caller's rows (a group-deal place) commit or roll back with the order while pricing
+    still runs before the write transaction; whatever it raises refuses the order."""
 
     person: Person
     channel: str = SalesChannel.SHOP
@@ -206,6 +212,8 @@ class CheckoutRequest:
     special_prices: Mapping[int, SpecialPrice] = field(default_factory=dict)
     stock_blocks: Mapping[int, str] = field(default_factory=dict)
     payment_window: dt.timedelta = PAYMENT_WINDOW
+    ships: bool = True
+    on_written: Callable[[Order], None] | None = None
 
 
 def _sellable_skus_read(sku_ids: list[int], channel: str) -> dict[int, Sku]:
@@ -279,6 +287,7 @@ def checkout_preview(*, request: CheckoutRequest) -> CheckoutQuote:
         points=request.points,
         now=clock.now(),
         special_prices=request.special_prices,
+        ships=request.ships,
         province=_preview_province(request),
     )
 
@@ -344,6 +353,7 @@ def order_create(*, request: CheckoutRequest) -> OrderCreateResult:
             special_prices=request.special_prices,
             need_balance=False,
             province=address["province"],
+            ships=request.ships,
         )
         quote.raise_for_rejections()
         order = retry_transient(
@@ -387,6 +397,7 @@ def order_row(
         price_explanation=quote.explanation(),
         address=address,  # type: ignore[misc]  # EncryptedJSONField stores a dict
         province=address["province"],
+        ships=request.ships,
         created_at=now,
         expires_at=now + request.payment_window,
         updated_at=now,
@@ -456,6 +467,8 @@ def _order_create_atomic(
         ).delete()
     publish(events.OrderCreated(**event_base(order), total_fen=order.total_fen))
     answer_from_written(order, lines=lines, timeline=[placed])
+    if request.on_written is not None:
+        request.on_written(order)
     return order
 
 

@@ -14,3 +14,10 @@ class WebConfig(AppConfig):
 
         # The back office shares the console's rate-limited login form.
         admin.site.login_form = OperatorAuthenticationForm
+
+        # Live rooms show the presales launched in them as product cards: web composes the
+        # two siblings (live and groupbuy never import each other).
+        from freshloop.live.room.selectors import register_room_offer_source
+        from freshloop.web.presale_views import presale_room_offers
+
+        register_room_offer_source(presale_room_offers)

@@ -70,6 +70,7 @@ from freshloop.orders.selectors import (
 )
 from freshloop.promotions.selectors import coupons_for_person
 from freshloop.scrm.services import broadcast_click_record
+from freshloop.web.leader_pickup import buyer_pickup
 
 SHOP_CHANNEL = "shop"
 SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{0,40}")
@@ -318,6 +319,8 @@ def h5_order(request: HttpRequest, person: Person, order_no: str) -> HttpRespons
             "auto_decisions": auto_decisions_for_order(order_id=order.pk),
             "aftersales_cases": cases,
             **_aftersales_form(order, cases),
+            # An order attributed to a group leader: where to collect it, with the code.
+            **buyer_pickup(person=person, order_no=order.order_no),
         },
     )
 

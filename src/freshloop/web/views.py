@@ -108,6 +108,7 @@ CONSOLE_AREAS: list[ConsoleArea] = [
         "团",
         "GB-1…GB-4",
         "团长入驻与工作台、多级佣金与结算、拼团、预售。",
+        link="/console/groupbuy/",
     ),
     ConsoleArea(
         "food",
@@ -186,10 +187,16 @@ def _current_consumer(request: HttpRequest) -> Any:
         return None
 
 
+H5_LOGIN_PREFIXES = ("/m/", "/leader/", "/g/")
+
+
 def _safe_next(request: HttpRequest) -> str:
-    """Only pages of the H5 site may follow a login; anything else goes to the account page."""
+    """Only pages of the H5 site (the shop, the leader console, a leader's invite landing)
+    may follow a login; anything else goes to the account page."""
     wanted = request.GET.get("next", "")
-    if wanted.startswith("/m/") and url_has_allowed_host_and_scheme(wanted, allowed_hosts=None):
+    if wanted.startswith(H5_LOGIN_PREFIXES) and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts=None
+    ):
         return wanted
     return "/m/me"
 

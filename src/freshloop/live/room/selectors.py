@@ -1,11 +1,14 @@
 """Reads of the room: the session, its channel, who may enter a members-only room, what the
-room shows (where to play it, its products pinned first, running flash sales, live coupons,
-likes, and for a logged-in viewer what they already bought here), its recent comments, the
-list of sessions, and a viewer's PIPL export section."""
+room shows (where to play it, its products pinned first, offers modules above live add — a
+presale's card —, running flash sales, live coupons, likes, and for a logged-in viewer what
+they already bought here), its recent comments, the list of sessions, and a viewer's PIPL
+export section."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from freshloop.catalog.selectors import product_available_in_region, sku_picture
@@ -31,6 +34,8 @@ from freshloop.orders.models import BOUGHT_STATUSES, Order
 from freshloop.orders.selectors import address_default_for_person
 from freshloop.promotions.models import CouponTemplate
 from freshloop.promotions.selectors import coupon_value_text
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 30
 """How often a watching page beats (room.js); a viewer counts as online a little longer."""
@@ -100,6 +105,34 @@ def live_coupon_template(*, session: LiveSession, template_id: int) -> CouponTem
     if template is None:
         raise NotFound("本场直播没有这张券", detail={"template_id": template_id})
     return template
+
+
+RoomOfferSource = Callable[[str], list[dict[str, Any]]]
+"""Given a session's code, the offers another module shows in that room as product cards:
+dicts with `key` (unique in the room), `badge`, `name`, `image_url`, `price_fen`,
+`list_price_fen`, `note`, `action_label` and `href` (the page that sells it)."""
+
+_room_offer_sources: list[RoomOfferSource] = []
+
+
+def register_room_offer_source(source: RoomOfferSource) -> None:
+    """Let a module above live (`web`, which composes live with its siblings, e.g. groupbuy's
+    presales) add offers to the room's product cards without live importing it. Registered
+    once, at start-up (an AppConfig's `ready`)."""
+    if source not in _room_offer_sources:
+        _room_offer_sources.append(source)
+
+
+def room_offers(*, code: str) -> list[dict[str, Any]]:
+    """Every registered source's offers for the room. A failing source is logged and left
+    out: another module's card must never take the room down."""
+    offers: list[dict[str, Any]] = []
+    for source in _room_offer_sources:
+        try:
+            offers.extend(source(code))
+        except Exception:
+            logger.exception("room offer source %r failed for %s", source, code)
+    return offers
 
 
 def product_card(live_product: LiveProduct, available: int) -> dict[str, Any]:
@@ -190,6 +223,7 @@ def room_state(*, session: LiveSession, person: Person | None) -> dict[str, Any]
         "likes": session.likes,
         "online": viewers_online_count(session=session, now=now),
         "products": cards,
+        "offers": room_offers(code=session.code),
         "flash_sales": flash_sales,
         "coupons": coupons,
         "me": me,
