@@ -94,3 +94,41 @@ class AfterSalesNotFound(NotFound):
 class AfterSalesAlreadyOpen(Conflict):
     code = "aftersales_already_open"
     message = "该订单已有处理中的售后申请，请等待客服处理"
+
+
+# --- what placing an order can answer -----------------------------------------------------------
+from freshloop.inventory.errors import OutOfStock  # noqa: E402
+from freshloop.membership.errors import (  # noqa: E402
+    InsufficientPoints,
+    InvalidPointsRequest,
+    MemberNotFound,
+    PointsRefConflict,
+)
+from freshloop.promotions.errors import (  # noqa: E402
+    CampaignBudgetExhausted,
+    CampaignInvalid,
+    CouponBudgetExhausted,
+    CouponUnavailable,
+)
+
+ORDER_CREATE_ERRORS: tuple[type[DomainError], ...] = (
+    AddressInvalid,
+    AddressNotFound,
+    CampaignBudgetExhausted,
+    CampaignInvalid,
+    CartEmpty,
+    CartLimitExceeded,
+    CouponBudgetExhausted,
+    CouponUnavailable,
+    IdempotencyKeyReused,
+    InsufficientPoints,
+    InvalidInput,
+    InvalidPointsRequest,
+    MemberNotFound,
+    NotFound,
+    OutOfStock,
+    PointsRefConflict,
+)
+"""Every refusal `services.order_create` can answer (pricing, stock, coupons, points, the
+address, the idempotency key): an endpoint that places an order declares them with
+`@raises(*ORDER_CREATE_ERRORS, ...)`."""

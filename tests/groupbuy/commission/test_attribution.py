@@ -18,8 +18,8 @@ from freshloop.groupbuy.commission.models import LeaderOrder, PickupStatus
 from freshloop.groupbuy.commission.services import order_refund_attributed, pickup_confirm
 from freshloop.groupbuy.services import leader_suspend
 from freshloop.orders.models import ShippingRule
-from freshloop.orders.services import shipping_rule_save
-from tests.factories import MARKETER, make_person
+from freshloop.orders.services import order_payment_succeeded, shipping_rule_save
+from tests.factories import MARKETER, make_order, make_person
 from tests.groupbuy.commission.helpers import (
     Committed,
     attributed,
@@ -99,6 +99,26 @@ class TestOrderAttribute:
         # then each order stays with the leader the customer had when paying
         assert attributed(early).leader == first
         assert attributed(late).leader == second
+
+    def test_an_attachment_in_the_same_second_as_a_whole_second_payment_counts(
+        self, committed: Committed
+    ) -> None:
+        # given a customer who follows a leader's link at 10:00:00.600 and pays at once, and a
+        # provider that reports the payment at the whole second 10:00:00
+        leader = make_leader()
+        with clock.frozen(dt.datetime(2026, 12, 7, 2, 0, 0, 600_000, tzinfo=dt.UTC)):
+            buyer = customer_of(leader)
+            order = make_order(buyer, (sku(), 1), channel="groupbuy")
+            with committed():
+                order_payment_succeeded(
+                    order_no=order.order_no,
+                    amount_fen=order.total_fen,
+                    provider="sandbox",
+                    transaction_id=f"T{order.order_no}",
+                    paid_at=dt.datetime(2026, 12, 7, 2, 0, 0, tzinfo=dt.UTC),
+                )
+        # then the order is the leader's
+        assert attributed(order).leader == leader
 
 
 class TestPickupConfirm:

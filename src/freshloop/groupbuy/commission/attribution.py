@@ -42,6 +42,7 @@ PICKUP_CODE_DIGITS = 8
 """10^8 codes per leader: a leader holds a few hundred open orders, and only the leader can
 try a code (another leader's code answers like an unknown one)."""
 CLOSED_ORDER_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+PAID_AT_RESOLUTION = dt.timedelta(seconds=1)
 
 
 def pickup_code_new() -> str:
@@ -73,7 +74,9 @@ def order_attribute(*, order_id: int) -> LeaderOrder | None:
     order = Order.objects.filter(pk=order_id).first()
     if order is None or order.paid_at is None:
         return None
-    leader = leader_at(order.person_id, order.paid_at)
+    # Providers report whole seconds: an attachment in the same second as the payment (a
+    # customer who follows a leader's link and pays at once) was before it.
+    leader = leader_at(order.person_id, order.paid_at + PAID_AT_RESOLUTION)
     if (
         leader is None
         or leader.status != LeaderStatus.ACTIVE

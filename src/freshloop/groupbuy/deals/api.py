@@ -55,28 +55,9 @@ from freshloop.groupbuy.deals.services import (
     group_start,
 )
 from freshloop.identity.auth import ConsumerAuth, request_person
-from freshloop.inventory.errors import OutOfStock
-from freshloop.membership.errors import (
-    InsufficientPoints,
-    InvalidPointsRequest,
-    MemberNotFound,
-    PointsRefConflict,
-)
-from freshloop.orders.errors import (
-    AddressInvalid,
-    AddressNotFound,
-    CartEmpty,
-    CartLimitExceeded,
-    IdempotencyKeyReused,
-)
+from freshloop.orders.errors import ORDER_CREATE_ERRORS
 from freshloop.orders.models import Order
 from freshloop.orders.schemas import order_out
-from freshloop.promotions.errors import (
-    CampaignBudgetExhausted,
-    CampaignInvalid,
-    CouponBudgetExhausted,
-    CouponUnavailable,
-)
 
 router = Router(tags=["社区团购·拼团 group deals"])
 
@@ -88,26 +69,11 @@ Offset = Query(0, ge=0, le=100_000, title="跳过条数")
 # The one order path's refusals (coupons and points are never part of a join, but the order
 # path that can refuse them is the same one) and the deal's own.
 JOIN_ERRORS = (
-    AddressInvalid,
-    AddressNotFound,
+    *ORDER_CREATE_ERRORS,
     AlreadyInDeal,
-    CampaignBudgetExhausted,
-    CampaignInvalid,
-    CartEmpty,
-    CartLimitExceeded,
-    CouponBudgetExhausted,
-    CouponUnavailable,
-    InsufficientPoints,
-    InvalidPointsRequest,
-    MemberNotFound,
-    PointsRefConflict,
     DealLimitExceeded,
     DealSoldOut,
     GroupClosed,
-    IdempotencyKeyReused,
-    InvalidInput,
-    NotFound,
-    OutOfStock,
 )
 
 

@@ -12,7 +12,7 @@ from ninja import Header, Path, Query, Router, Status
 
 from freshloop.core.api import OperatorAuth, request_actor
 from freshloop.core.api_errors import raises
-from freshloop.core.errors import Conflict, InvalidInput, NotFound
+from freshloop.core.errors import Conflict, InvalidInput
 from freshloop.core.permissions import Role
 from freshloop.groupbuy.presale.errors import (
     PresaleBalanceClosed,
@@ -59,27 +59,8 @@ from freshloop.groupbuy.presale.services import (
     presale_update,
 )
 from freshloop.identity.auth import ConsumerAuth, request_person
-from freshloop.inventory.errors import OutOfStock
-from freshloop.membership.errors import (
-    InsufficientPoints,
-    InvalidPointsRequest,
-    MemberNotFound,
-    PointsRefConflict,
-)
-from freshloop.orders.errors import (
-    AddressInvalid,
-    AddressNotFound,
-    CartEmpty,
-    CartLimitExceeded,
-    IdempotencyKeyReused,
-)
+from freshloop.orders.errors import ORDER_CREATE_ERRORS
 from freshloop.orders.schemas import order_out
-from freshloop.promotions.errors import (
-    CampaignBudgetExhausted,
-    CampaignInvalid,
-    CouponBudgetExhausted,
-    CouponUnavailable,
-)
 
 router = Router(tags=["社区团购·预售 presale"])
 
@@ -90,26 +71,6 @@ PresaleNo = Path(..., min_length=1, max_length=40, title="预售编号")
 PurchaseNo = Path(..., min_length=1, max_length=40, title="预售单号")
 Limit = Query(20, ge=1, le=100, title="每页条数")
 Offset = Query(0, ge=0, le=100_000, title="跳过条数")
-# What the one order path can refuse an order for. No coupons or points are passed, but the
-# path that could refuse them is the same one (as in the group deals' API).
-ORDER_ERRORS = (
-    AddressInvalid,
-    AddressNotFound,
-    CampaignBudgetExhausted,
-    CampaignInvalid,
-    CartEmpty,
-    CartLimitExceeded,
-    CouponBudgetExhausted,
-    CouponUnavailable,
-    IdempotencyKeyReused,
-    InsufficientPoints,
-    InvalidInput,
-    InvalidPointsRequest,
-    MemberNotFound,
-    NotFound,
-    OutOfStock,
-    PointsRefConflict,
-)
 # Setting units aside: inventory's own refusals of a block (never expected with fresh refs).
 BLOCK_ERRORS = (Conflict, InvalidInput)
 
@@ -195,7 +156,7 @@ def presale_detail(request: HttpRequest, presale_no: str = PresaleNo) -> Presale
     PresaleSoldOut,
     PresaleLimitExceeded,
     PresaleQuantityInvalid,
-    *ORDER_ERRORS,
+    *ORDER_CREATE_ERRORS,
 )
 def presale_deposit(
     request: HttpRequest,
@@ -227,7 +188,7 @@ def presale_deposit(
     PresaleDepositUnpaid,
     PresalePurchaseClosed,
     PresaleBalanceClosed,
-    *ORDER_ERRORS,
+    *ORDER_CREATE_ERRORS,
 )
 def presale_balance(
     request: HttpRequest, purchase_no: str = PurchaseNo
