@@ -22,6 +22,7 @@ places than the largest tier, and members whose order does not match their place
 `ledger_balanced` is the commission ledger's invariant (every journal entry sums to zero).
 
 Usage: python bench/group_deal.py [--quick] [--db sqlite|postgres] [--connections 64]
+       [--buyers N --groups M]
 Keys: buyers, groups, joins_per_s, p99_ms, refunds, refund_errors, oversold, ledger_balanced,
 min_order_rps, ratio_to_min, plus the phases' figures. Aims (#18): 0 oversold, 0 refund errors,
 ledger balanced, ratio_to_min >= 0.15, p99 < 1 s.
@@ -300,8 +301,12 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=web_workers())
+    parser.add_argument("--buyers", type=int, default=0, help="another size (with --groups)")
+    parser.add_argument("--groups", type=int, default=0)
     args = parser.parse_args()
     buyers, groups = (300, 60) if args.quick else (5000, 1000)
+    if args.buyers and args.groups:
+        buyers, groups = args.buyers, args.groups
     sizes = group_sizes(buyers, groups)
     data_dir = tempfile.mkdtemp(prefix="freshloop-bench-group-deal-")
     env = {
