@@ -107,6 +107,8 @@ class TestTieredGroupDeal:
         bo.goto(f"{base}{card_path}")
         expect(bo.locator("[data-testid=member]")).to_have_count(2)
         expect(bo.locator("[data-testid=countdown]")).to_contain_text("再邀 1 人降到 ¥35.90")
+        expect(bo.locator("[data-testid=my-place]")).to_have_text("已参团 · 看订单")
+        expect(bo.locator("[data-testid=join]")).to_have_count(0)
         bo.screenshot(path=str(SCREENSHOTS / "groupbuy-card.png"))
 
         # and a neighbour joins the same group from the app: three people, the second tier

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from freshloop.core.errors import DomainError
-from freshloop.groupbuy.deals.models import GroupDeal
+from freshloop.groupbuy.deals.models import HOLDING_STATUSES, GroupDeal
 from freshloop.groupbuy.deals.selectors import (
     deal_get,
     deal_open_groups,
@@ -68,6 +68,8 @@ def h5_group(request: HttpRequest, group_no: str) -> HttpResponse:
     except DomainError as error:
         return _not_found(request, error)
     card = group_card(group=group)
+    buyer = _buyer_context(request)
+    person = buyer["person"]
     return render(
         request,
         "web/h5/groupbuy/group.html",
@@ -75,9 +77,20 @@ def h5_group(request: HttpRequest, group_no: str) -> HttpResponse:
             "group": group,
             "deal": group.deal,
             "card": card,
+            # The visitor's own place in this group, if any: they share it instead of joining.
+            "my_place": next(
+                (
+                    place
+                    for place in member_places(person=person)
+                    if place.group_id == group.pk and place.status in HOLDING_STATUSES
+                ),
+                None,
+            )
+            if isinstance(person, Person)
+            else None,
             "tiers": _tiers(group.deal, group.joined if group.final_price_fen else group.seats),
             "empty_places": range(max(0, group.deal.max_size - len(card.member_names))),
-            **_buyer_context(request),
+            **buyer,
         },
     )
 
