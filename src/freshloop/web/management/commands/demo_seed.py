@@ -174,6 +174,16 @@ class Command(BaseCommand):
             "/console/food/calendar/ (login marketer)\n"
         )
 
+        # --- community group buying (#18) ---
+        from freshloop.web.demo_groupbuy import seed_groupbuy
+
+        groupbuy = seed_groupbuy(people=demo_commerce.demo_people())
+        self.stdout.write(
+            f"  groupbuy    leader {groupbuy['phone']} (log in /m/login) → /leader/; deal "
+            f"/m/groupbuy/deals/{groupbuy['deal']}, the leader's group "
+            f"/m/groupbuy/groups/{groupbuy['group']}; /console/groupbuy/ (login community_manager)\n"
+        )
+
         # --- recipes (FD-4, BM-6) ---
         recipes = demo_food_recipes.seed_recipes()
         self.stdout.write(

@@ -1,0 +1,115 @@
+"""Demo data of community group buying (#18): an approved leader with a pickup point, the
+commission rules (8 % to the leader, 2 % to their recruiter), a running three-tier group deal
+on a groupbuy product in stock, and one group the leader opened to share. Idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from freshloop.catalog.models import Sku
+from freshloop.core import clock
+from freshloop.core.audit import Actor
+from freshloop.groupbuy.commission.models import CommissionRule
+from freshloop.groupbuy.commission.services import commission_rule_create
+from freshloop.groupbuy.deals.models import DealGroup, GroupDeal
+from freshloop.groupbuy.deals.services import deal_create, group_open_for_leader
+from freshloop.groupbuy.models import GroupLeader
+from freshloop.groupbuy.services import leader_apply, leader_approve, leader_levels_ensure_defaults
+from freshloop.identity.models import Identifier, IdentifierType, Person
+from freshloop.inventory.selectors import stock_available_by_sku
+
+DEAL_TITLE = "社区拼团：人越多越便宜"
+ACTOR = Actor.system("demo")
+
+
+def _id_number(sequence: int) -> str:
+    """A valid resident ID per sequence (Shanghai Huangpu, born 1 May 1990): its check
+    character computed, ISO 7064 MOD 11-2."""
+    body = f"31010119900501{sequence % 1000:03d}"
+    total = sum(int(digit) * (2 ** (17 - i) % 11) for i, digit in enumerate(body))
+    check = (12 - total % 11) % 11
+    return body + ("X" if check == 10 else str(check))
+
+
+def _leader(person: Person) -> GroupLeader:
+    existing = GroupLeader.objects.filter(person=person).first()
+    if existing is not None:
+        return existing
+    applied = leader_apply(
+        person=person,
+        display_name="王阿姨团购",
+        pickup_name="张杨路便利店",
+        pickup_address={
+            "name": "王阿姨",
+            "phone": "13800138000",
+            "province": "上海",
+            "city": "上海",
+            "district": "浦东新区",
+            "detail": "张杨路 100 弄 3 号 门口便利店",
+        },
+        pickup_hours="每天 09:00-20:00",
+        real_name="王美丽",
+        id_number=_id_number(person.pk),
+    )
+    return leader_approve(actor=ACTOR, leader_no=applied.leader_no)
+
+
+def _deal_sku() -> Sku | None:
+    """The first active groupbuy product with enough stock for a demo deal."""
+    skus = [
+        sku
+        for sku in Sku.objects.select_related("product").filter(is_active=True).order_by("pk")
+        if sku.product.is_active and sku.product.sold_in("groupbuy") and sku.price_fen >= 1000
+    ]
+    available = stock_available_by_sku(sku_ids=[sku.pk for sku in skus])
+    return next((sku for sku in skus if available.get(sku.pk, 0) >= 30), None)
+
+
+def seed_groupbuy(*, people: list[Person]) -> dict[str, str]:
+    """`people`: the demo consumers; the last one runs the pickup point (a consumer, as every
+    leader is), so the demo needs no extra person."""
+    if not people:
+        return {"leader": "", "phone": "", "deal": "", "group": ""}
+    leader_levels_ensure_defaults()
+    leader = _leader(people[-1])
+    if not CommissionRule.objects.exists():
+        since = clock.now() - dt.timedelta(days=1)
+        commission_rule_create(actor=ACTOR, depth=1, rate_bp=800, valid_from=since, note="演示")
+        commission_rule_create(actor=ACTOR, depth=2, rate_bp=200, valid_from=since, note="演示")
+    deal = GroupDeal.objects.filter(title=DEAL_TITLE).first()
+    sku = _deal_sku() if deal is None else deal.sku
+    if deal is None and sku is not None:
+        price = sku.price_fen
+        deal = deal_create(
+            title=DEAL_TITLE,
+            sku_id=sku.pk,
+            tiers=[
+                {"size": 2, "price_fen": price * 90 // 100},
+                {"size": 4, "price_fen": price * 80 // 100},
+                {"size": 6, "price_fen": price * 70 // 100},
+            ],
+            quantity=30,
+            group_minutes=24 * 60,
+            starts_at=clock.now() - dt.timedelta(minutes=1),
+            ends_at=clock.now() + dt.timedelta(days=7),
+            actor=ACTOR,
+        )
+    if deal is None:
+        return {"leader": leader.leader_no, "phone": _phone(leader), "deal": "", "group": ""}
+    group = DealGroup.objects.filter(deal=deal, leader=leader).first()
+    if group is None and deal.ends_at > clock.now():
+        group = group_open_for_leader(deal_no=deal.deal_no, leader_person=leader.person)
+    return {
+        "leader": leader.leader_no,
+        "phone": _phone(leader),
+        "deal": deal.deal_no,
+        "group": group.group_no if group is not None else "",
+    }
+
+
+def _phone(leader: GroupLeader) -> str:
+    """The leader's own phone, to sign in with on /m/login (the demo's SMS is the sandbox)."""
+    identifier = Identifier.objects.filter(
+        person_id=leader.person_id, type=IdentifierType.PHONE
+    ).first()
+    return str(identifier.value) if identifier is not None else ""
