@@ -77,10 +77,10 @@ def group_sizes(buyers: int, groups: int) -> list[int]:
 
 
 def _id_number(sequence: int) -> str:
+    from freshloop.groupbuy.services import id_number_check_character
+
     body = f"31010119900501{sequence % 1000:03d}"
-    total = sum(int(digit) * (2 ** (17 - i) % 11) for i, digit in enumerate(body))
-    check = (12 - total % 11) % 11
-    return body + ("X" if check == 10 else str(check))
+    return body + id_number_check_character(body)
 
 
 def _seed(buyers: int) -> tuple[str, list[int], list[str]]:

@@ -3,13 +3,15 @@ from the feature files (one block per feature)."""
 
 from __future__ import annotations
 
-# --- group leaders (GB-1) ---
 from freshloop.groupbuy.attachments import (  # noqa: F401
     AttachResult,
     customer_attach,
     groupbuy_person_erase,
     groupbuy_person_merge,
 )
+
+# --- group leaders (GB-1) ---
+from freshloop.groupbuy.idcard import id_number_check_character  # noqa: F401
 from freshloop.groupbuy.leaders import (  # noqa: F401
     leader_apply,
     leader_approve,

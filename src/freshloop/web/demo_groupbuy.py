@@ -14,7 +14,12 @@ from freshloop.groupbuy.commission.services import commission_rule_create
 from freshloop.groupbuy.deals.models import DealGroup, GroupDeal
 from freshloop.groupbuy.deals.services import deal_create, group_open_for_leader
 from freshloop.groupbuy.models import GroupLeader
-from freshloop.groupbuy.services import leader_apply, leader_approve, leader_levels_ensure_defaults
+from freshloop.groupbuy.services import (
+    id_number_check_character,
+    leader_apply,
+    leader_approve,
+    leader_levels_ensure_defaults,
+)
 from freshloop.identity.models import Identifier, IdentifierType, Person
 from freshloop.inventory.selectors import stock_available_by_sku
 
@@ -23,12 +28,9 @@ ACTOR = Actor.system("demo")
 
 
 def _id_number(sequence: int) -> str:
-    """A valid resident ID per sequence (Shanghai Huangpu, born 1 May 1990): its check
-    character computed, ISO 7064 MOD 11-2."""
+    """A valid resident ID per sequence (Shanghai Huangpu, born 1 May 1990)."""
     body = f"31010119900501{sequence % 1000:03d}"
-    total = sum(int(digit) * (2 ** (17 - i) % 11) for i, digit in enumerate(body))
-    check = (12 - total % 11) % 11
-    return body + ("X" if check == 10 else str(check))
+    return body + id_number_check_character(body)
 
 
 def _leader(person: Person) -> GroupLeader:
