@@ -160,6 +160,13 @@ class TestOperatorDeals:
         assert answer.json()["detail"][0]["field"] == "quantity"
         assert not GroupDeal.objects.exists()
 
+    def test_times_without_a_time_zone_are_a_field_error_not_a_500(self) -> None:
+        body = self._deal_body(starts_at="2026-12-01T08:00:00", ends_at="2027-12-01T08:00:00")
+        answer = post(operator(), "/operator/deals", body)
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["field"] == "ends_at"
+        assert not GroupDeal.objects.exists()
+
     def test_a_consumer_token_cannot_create_a_deal(self) -> None:
         answer = post(client_for(make_person()), "/operator/deals", self._deal_body())
         assert answer.status_code in (401, 403)

@@ -166,6 +166,8 @@ def deal_create(
         problems.append(("per_person_limit", f"每人限购须在 1 到 {MAX_PER_PERSON_LIMIT} 之间"))
     if not (isinstance(starts_at, dt.datetime) and isinstance(ends_at, dt.datetime)):
         problems.append(("ends_at", "请填写开始和结束时间"))
+    elif starts_at.tzinfo is None or ends_at.tzinfo is None:
+        problems.append(("ends_at", "时间须带时区，如 2026-12-01T08:00:00+08:00"))
     elif ends_at <= starts_at or ends_at <= clock.now():
         problems.append(("ends_at", "结束时间须晚于开始时间和现在"))
     if problems:
