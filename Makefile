@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMPS := .make
 PYTHON ?= python3
 
-.PHONY: install assets system-deps migrate seed demo smoke lint test test-fast bench bench-quick clean
+.PHONY: install assets system-deps migrate seed demo smoke lint test test-serial test-fast bench bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,17 @@ lint: install
 	$(VENV)/bin/lint-imports
 	FRESHLOOP_ENV=test $(PY) manage.py makemigrations --check --dry-run
 
+# One pytest worker per core (docs/decisions/0011-pytest-xdist.md); test-serial for debugging.
+PYTEST_PARALLEL = -n auto --dist load
+
 test: lint system-deps
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL)
+
+test-serial: lint system-deps
 	$(VENV)/bin/pytest
 
 test-fast: install
-	$(VENV)/bin/pytest -m "not e2e" -q
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m "not e2e" -q
 
 # Start the demo server as `make demo` does, check that it answers, stop it.
 smoke: seed

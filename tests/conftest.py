@@ -56,10 +56,23 @@ def redis_url() -> str:
     """The real Redis the machine runs (database 15 is kept for tests and flushed)."""
     import redis
 
-    url = os.environ.get("FRESHLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    url = _per_worker_database(
+        os.environ.get("FRESHLOOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
     client = redis.Redis.from_url(url)
     client.flushdb()
     return url
+
+
+def _per_worker_database(url: str) -> str:
+    """pytest-xdist workers (gw0, gw1, ...) each flush their own Redis database: the one the
+    URL names for gw0, the next lower ones for the others."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker.removeprefix("gw") or 0)
+    base, _, database = url.rpartition("/")
+    if not database.isdigit() or int(database) < offset:
+        raise pytest.UsageError(f"FRESHLOOP_TEST_REDIS_URL must end in a database >= {offset}")
+    return f"{base}/{int(database) - offset}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -68,6 +68,8 @@ def _join_and_pay(page: Page, base: str, phone: str, card_path: str) -> None:
     page.click("[data-testid=join]")
     expect(page).to_have_url(re.compile(r"/m/(pay|orders)/"))
     page.click("[data-testid=pay-confirm]")
+    # the cashier settles on the order's plain address (a later goto would race it)
+    expect(page).to_have_url(re.compile(r"/m/orders/[^?]+$"))
     expect(page.locator("[data-testid=order-status]")).to_have_text("已支付")
 
 
@@ -145,6 +147,8 @@ class TestTieredGroupDeal:
         chen.click("[data-testid=start-group]")
         expect(chen).to_have_url(re.compile(r"/m/(pay|orders)/"))
         chen.click("[data-testid=pay-confirm]")
+        # the cashier settles on the order's plain address (a later goto would race it)
+        expect(chen).to_have_url(re.compile(r"/m/orders/[^?]+$"))
         expect(chen.locator("[data-testid=order-status]")).to_have_text("已支付")
         group = DealGroup.objects.get()
 
