@@ -148,6 +148,11 @@ urlpatterns += [
         name="leader-statement-download",
     ),
     path("leader/materials", leader_views.leader_materials, name="leader-materials"),
+    path(
+        "leader/materials/poster.png",
+        leader_views.leader_poster_download,
+        name="leader-poster-download",
+    ),
     path("leader/training", leader_views.leader_training, name="leader-training"),
     path("leader/training/<slug:code>", leader_views.leader_course, name="leader-course"),
     path(

@@ -5,12 +5,15 @@ applicant and an anonymous visitor."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from html import unescape as html_unescape
 from urllib.parse import unquote
 
 import pytest
+import segno
 from django.test import Client
+from PIL import Image
 
 from freshloop.content.services import content_item_archive, content_item_create
 from freshloop.core import clock
@@ -26,6 +29,8 @@ from freshloop.groupbuy.services import leader_suspend
 from freshloop.groupbuy.training.models import LessonProgress, QuizAttempt
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
+from freshloop.web import leader_poster
+from freshloop.web.leader_poster import POSTER_HEIGHT, POSTER_WIDTH
 from tests.factories import make_person
 from tests.groupbuy.commission.helpers import (
     Committed,
@@ -240,6 +245,71 @@ class TestMaterials:
         assert f"http://testserver/g/{leader.invite_code}" in body
         assert 'data-testid="poster-qr"' in body
         assert "data:image/svg+xml" in body
+
+
+class TestPosterDownload:
+    def test_a_leader_downloads_a_png_whose_qr_is_their_own_invite_link(self) -> None:
+        # given an active leader
+        leader = make_leader()
+
+        # when they download their poster
+        response = browser_for(leader.person).get("/leader/materials/poster.png")
+
+        # then it is a phone-sized PNG to save, and its QR code reads back as their invite link
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert response["Content-Disposition"] == (
+            f'attachment; filename="poster-{leader.invite_code}.png"'
+        )
+        poster = Image.open(io.BytesIO(response.content)).convert("L")
+        assert poster.size == (POSTER_WIDTH, POSTER_HEIGHT)
+        link = f"http://testserver/g/{leader.invite_code}"
+        assert _qr_modules(poster, link) == _expected_modules(link)
+
+    def test_two_leaders_get_different_codes_and_a_customer_gets_none(self) -> None:
+        a, b = make_leader(), make_leader()
+        poster_a = browser_for(a.person).get("/leader/materials/poster.png").content
+        poster_b = browser_for(b.person).get("/leader/materials/poster.png").content
+        assert poster_a != poster_b
+        assert browser_for(make_person()).get("/leader/materials/poster.png").status_code == 403
+        assert Client().get("/leader/materials/poster.png").status_code == 302
+
+    def test_without_a_chinese_font_the_download_is_a_503_page(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(leader_poster, "CJK_FONTS", ())
+        response = browser_for(make_leader().person).get("/leader/materials/poster.png")
+        assert response.status_code == 503
+        assert "缺少中文字体" in response.content.decode()
+
+    def test_the_materials_page_links_the_download(self) -> None:
+        body = html(browser_for(make_leader().person), "/leader/materials")
+        assert 'href="/leader/materials/poster.png"' in body
+
+
+def _expected_modules(link: str) -> list[list[bool]]:
+    return [[bool(cell) for cell in row] for row in segno.make_qr(link, error="m").matrix]
+
+
+def _qr_modules(poster: Image.Image, link: str) -> list[list[bool]]:
+    """Each module's centre pixel on the poster, dark or light (the quiet zone left out)."""
+    place = leader_poster.qr_placement(link)
+    border = leader_poster.QR_BORDER_MODULES
+    inner = place.modules - 2 * border
+    half = place.module_px // 2
+    return [
+        [
+            poster.getpixel(
+                (
+                    place.left + (column + border) * place.module_px + half,
+                    place.top + (row + border) * place.module_px + half,
+                )
+            )
+            < 128
+            for column in range(inner)
+        ]
+        for row in range(inner)
+    ]
 
 
 class TestInviteLanding:

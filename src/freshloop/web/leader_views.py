@@ -32,6 +32,7 @@ from freshloop.groupbuy.training import selectors as training
 from freshloop.groupbuy.training.services import lesson_complete, quiz_submit
 from freshloop.identity.models import Person
 from freshloop.web.leader_pickup import qr_data_uri
+from freshloop.web.leader_poster import PosterFontMissing, PosterText, leader_poster_png
 from freshloop.web.shop_views import _not_found, _person, consumer_page
 
 LeaderPage = Callable[..., HttpResponse]
@@ -229,6 +230,32 @@ def leader_materials(request: HttpRequest, leader: GroupLeader) -> HttpResponse:
         "web/h5/leader/materials.html",
         {"leader": leader, "items": items, "invite_link": link, "qr": qr_data_uri(link)},
     )
+
+
+SHOP_NAME = "鲜环"
+
+
+@leader_page
+def leader_poster_download(request: HttpRequest, leader: GroupLeader) -> HttpResponse:
+    """The leader's own poster as a PNG (there is no id in the URL: only one's own exists)."""
+    text = PosterText(
+        brand=SHOP_NAME,
+        leader_name=leader.display_name,
+        pickup_name=leader.pickup_name,
+        pickup_hours=leader.pickup_hours,
+        invite_code=leader.invite_code,
+        invite_link=invite_url(request, leader),
+    )
+    try:
+        png = leader_poster_png(text)
+    except PosterFontMissing:
+        return render(
+            request,
+            "web/h5/error.html",
+            {"message": "服务器缺少中文字体，暂时无法生成海报，请联系运营人员"},
+            status=503,
+        )
+    return _download(png, "image/png", f"poster-{leader.invite_code}.png")
 
 
 def _leader_by_code(invite_code: str) -> GroupLeader | None:
