@@ -1,5 +1,6 @@
 """A community manager at 1280 px in /console/groupbuy/: the overview's charts, a deal created
-from the form (a wrong ladder refused first) and listed with its chart, an applicant approved,
+from the form (a wrong ladder refused first) and listed with its chart, a presale from its form
+(a deposit worth below the deposit refused first), an applicant approved,
 a commission settlement run created — refused to its creator — and approved by a second
 operator, then paid."""
 
@@ -150,6 +151,28 @@ class TestGroupbuyConsole:
             expect(page.locator("[data-testid=kpi-failed]")).to_have_text("5")
             expect(page.locator("[data-testid=groups-chart] canvas")).to_have_count(1)
             shot(page, "deal-groups")
+
+            # a presale from its form: a deposit worth less than the deposit is refused, then
+            # it is created with its units set aside and listed
+            page.click("nav[aria-label=社区团购] >> text=预售")
+            page.fill("[data-testid=presale-name]", "阳澄湖大闸蟹预售")
+            page.select_option("[data-testid=presale-sku]", str(crab.pk))
+            page.fill("[data-testid=presale-quantity]", "10")
+            page.fill("[data-testid=presale-price]", "45.00")
+            page.fill("[data-testid=presale-deposit-worth]", "5.00")
+            page.click("[data-testid=presale-submit]")
+            expect(page.locator("[data-testid=error-deposit_worth]")).to_contain_text(
+                "不能低于定金"
+            )
+            expect(page.locator("[data-testid=presale-name]")).to_have_value("阳澄湖大闸蟹预售")
+            page.fill("[data-testid=presale-deposit-worth]", "20.00")
+            page.click("[data-testid=presale-submit]")
+            expect(page.locator("[data-testid=message]")).to_contain_text("已创建预售")
+            presale_row = page.locator("[data-testid=presale-row]")
+            expect(presale_row).to_have_count(1)
+            expect(presale_row).to_contain_text("定金 ¥10.00 抵 ¥20.00")
+            expect(presale_row).to_contain_text("0/10 件")
+            shot(page, "presales")
 
             # the applicant is approved
             page.click("nav[aria-label=社区团购] >> text=团长")

@@ -238,6 +238,101 @@ class TestPresales:
         assert Presale.objects.get(pk=presale.pk).status == PresaleStatus.CANCELLED
 
 
+def presale_form(sku_id: int, **overrides: str) -> dict[str, str]:
+    now = clock.to_shanghai(clock.now())
+
+    def local(days: int) -> str:
+        return (now + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+
+    form = {
+        "name": "阳澄湖大闸蟹预售",
+        "sku_id": str(sku_id),
+        "quantity": "20",
+        "price": "99.00",
+        "deposit": "10.00",
+        "deposit_worth": "30.00",
+        "per_person_limit": "2",
+        "deposit_starts_at": local(0),
+        "deposit_ends_at": local(7),
+        "balance_starts_at": local(9),
+        "balance_ends_at": local(12),
+        "delivery_from": (now + dt.timedelta(days=13)).date().isoformat(),
+        "delivery_to": (now + dt.timedelta(days=16)).date().isoformat(),
+    }
+    return form | overrides
+
+
+class TestPresaleForm:
+    def test_create_a_presale_from_the_form(self, manager: Client) -> None:
+        # given a crab SKU with stock
+        sku = make_sku(price_fen=12_800, stock=50, name="大闸蟹礼盒")
+
+        # when the community manager fills in the form (money in yuan, Beijing times)
+        response = manager.post(
+            "/console/groupbuy/presales/", presale_form(sku.pk, deposit_refundable="on")
+        )
+
+        # then the presale exists with its money in fen and its units set aside
+        presale = Presale.objects.get()
+        assert response.status_code == 302
+        assert response["Location"] == "/console/groupbuy/presales/"
+        assert (presale.price_fen, presale.deposit_fen, presale.deposit_worth_fen) == (
+            9900,
+            1000,
+            3000,
+        )
+        assert (presale.quantity, presale.per_person_limit) == (20, 2)
+        assert presale.deposit_refundable
+        assert presale.block_ref
+        assert presale.created_by == "community"
+        assert AuditLog.objects.filter(action="groupbuy.presale.create").exists()
+        listed = manager.get("/console/groupbuy/presales/")
+        assert notices(listed) == [
+            f"已创建预售：阳澄湖大闸蟹预售（{presale.presale_no}），库存已预留"
+        ]
+        assert presale.presale_no in listed.content.decode()
+
+    @pytest.mark.parametrize(
+        ("field", "value", "shown"),
+        [
+            ("name", "", "请填写预售名称"),
+            ("price", "九十九", "预售价请填写金额"),
+            ("price", "199.00", "预售价不能高于商品原价"),
+            ("deposit_worth", "5.00", "定金抵扣金额不能低于定金"),
+            ("quantity", "0", "预售数量须在 1 到"),
+            ("balance_starts_at", "明天", "请填写日期和时间"),
+            ("delivery_from", "下周", "请填写日期"),
+        ],
+    )
+    def test_bad_input_is_shown_under_its_field_and_nothing_is_created(
+        self, manager: Client, field: str, value: str, shown: str
+    ) -> None:
+        sku = make_sku(price_fen=12_800, stock=50)
+        response = manager.post(
+            "/console/groupbuy/presales/", presale_form(sku.pk, **{field: value})
+        )
+        assert response.status_code == 422
+        assert shown in response.context["errors"].get(field, "")
+        assert shown in response.content.decode()
+        assert response.context["form"][field] == value
+        assert not Presale.objects.exists()
+
+    def test_more_than_the_stock_is_refused_under_the_quantity(self, manager: Client) -> None:
+        sku = make_sku(price_fen=12_800, stock=5)
+        response = manager.post("/console/groupbuy/presales/", presale_form(sku.pk))
+        assert response.status_code == 422
+        assert "没有一个仓库有足够的可售库存" in response.context["errors"]["quantity"]
+        assert not Presale.objects.exists()
+
+    def test_customer_service_cannot_create_one(self) -> None:
+        sku = make_sku(price_fen=12_800, stock=50)
+        response = operator(Role.CUSTOMER_SERVICE, "cs").post(
+            "/console/groupbuy/presales/", presale_form(sku.pk)
+        )
+        assert response.status_code == 403
+        assert not Presale.objects.exists()
+
+
 @pytest.fixture
 def matured_commission(committed: Committed) -> Iterator[None]:
     """A leader's commission on an order paid on 2 Nov, matured and a day old."""
