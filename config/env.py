@@ -232,6 +232,20 @@ def _load_community() -> CommunitySettings:
 
 
 @dataclass(frozen=True)
+class GroupbuySettings:
+    """Community group buying (docs/groupbuy.md): how many days a customer keeps the leader they
+    last attached to before another leader's link may take them over."""
+
+    attribution_days: int = 30
+
+
+def _load_groupbuy() -> GroupbuySettings:
+    return GroupbuySettings(
+        attribution_days=_read_int("FRESHLOOP_GROUPBUY_ATTRIBUTION_DAYS", 30, minimum=1),
+    )
+
+
+@dataclass(frozen=True)
 class WecomSettings:
     """The WeCom (企业微信) corp FreshLoop works for (docs/scrm.md); empty = the offline sandbox."""
 
@@ -452,6 +466,7 @@ class FreshloopSettings:
     page_cache_seconds: int
     wecom: WecomSettings = field(default_factory=WecomSettings)
     community: CommunitySettings = field(default_factory=CommunitySettings)
+    groupbuy: GroupbuySettings = field(default_factory=GroupbuySettings)
     # Where customers reach the H5 shop from outside (links in WeCom messages, posters).
     public_base_url: str = "http://127.0.0.1:8000"
 
@@ -597,6 +612,7 @@ def load_settings() -> FreshloopSettings:
         ),
         wecom=_load_wecom(),
         community=_load_community(),
+        groupbuy=_load_groupbuy(),
         public_base_url=(
             os.environ.get("FRESHLOOP_PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000"
         ).rstrip("/"),

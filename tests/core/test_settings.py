@@ -87,6 +87,7 @@ class TestLoadSettings:
             ("FRESHLOOP_DATAHUB_FLUSH_INTERVAL", "nan", "FLUSH_INTERVAL must be >="),
             ("FRESHLOOP_DATAHUB_FLUSH_INTERVAL", "soon", "must be a number"),
             ("FRESHLOOP_DATAHUB_DEDUPE_DAYS", "-1", "DEDUPE_DAYS must be >= 1"),
+            ("FRESHLOOP_GROUPBUY_ATTRIBUTION_DAYS", "0", "ATTRIBUTION_DAYS must be >= 1"),
         ],
     )
     def test_bad_values_are_named(
@@ -95,6 +96,13 @@ class TestLoadSettings:
         clean_env.setenv(name, value)
         with pytest.raises(ConfigurationError, match=message):
             load_settings()
+
+    def test_the_group_leader_attribution_window_is_read_from_the_environment(
+        self, clean_env: pytest.MonkeyPatch
+    ) -> None:
+        assert load_settings().groupbuy.attribution_days == 30
+        clean_env.setenv("FRESHLOOP_GROUPBUY_ATTRIBUTION_DAYS", "14")
+        assert load_settings().groupbuy.attribution_days == 14
 
     def test_key_ring_with_rotation(self, clean_env: pytest.MonkeyPatch) -> None:
         clean_env.setenv("FRESHLOOP_PII_KEYS", f"old:{_key()},new:{_key()}")

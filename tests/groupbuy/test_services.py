@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -314,7 +315,10 @@ class TestCustomerAttach:
         assert LeaderCustomer.objects.filter(person=customer).count() == 1
 
     def test_the_window_is_a_setting(self, settings: Any) -> None:
-        settings.GROUPBUY_ATTRIBUTION_DAYS = 7
+        settings.FRESHLOOP = dataclasses.replace(
+            settings.FRESHLOOP,
+            groupbuy=dataclasses.replace(settings.FRESHLOOP.groupbuy, attribution_days=7),
+        )
         first, second, customer = make_leader(), make_leader(), make_person()
         with clock.frozen(MONDAY):
             customer_attach(person=customer, invite_code=first.invite_code, source="qr")

@@ -4,8 +4,8 @@ following its person through a OneID merge or an erasure.
 Rules (docs/groupbuy.md)
 - Only an active leader's code attaches; a leader cannot attach to their own code.
 - A customer has at most one current leader (LeaderCustomer's unique person). For
-  GROUPBUY_ATTRIBUTION_DAYS (default 30) from their last attachment they keep that leader: another
-  leader's code is a 409 `attachment_locked` saying until when. The same leader's code again
+  FRESHLOOP_GROUPBUY_ATTRIBUTION_DAYS (default 30) from their last attachment they keep that
+  leader: another leader's code is a 409 `attachment_locked` saying until when. The same leader's code again
   changes nothing (it does not restart the window).
 - After the window, or at once when their leader is no longer active, another leader's code
   switches them. Every change is a LeaderAttachmentLog row (append-only).
@@ -39,14 +39,11 @@ from freshloop.groupbuy.models import (
 )
 from freshloop.identity.models import Person
 
-DEFAULT_ATTRIBUTION_DAYS = 30
 ERASED_REASON = "用户已申请删除个人信息"
 
 
 def attribution_window() -> dt.timedelta:
-    return dt.timedelta(
-        days=int(getattr(settings, "GROUPBUY_ATTRIBUTION_DAYS", DEFAULT_ATTRIBUTION_DAYS))
-    )
+    return dt.timedelta(days=int(settings.FRESHLOOP.groupbuy.attribution_days))
 
 
 @dataclass(frozen=True)
