@@ -10,6 +10,7 @@ from django.test import Client
 
 from freshloop.core import clock
 from freshloop.groupbuy.presale.models import Presale
+from freshloop.groupbuy.presale.selectors import purchase_of_person_for_order
 from freshloop.groupbuy.presale.services import presale_live_launch, presales_advance
 from freshloop.identity.models import Person
 from freshloop.identity.services import consumer_token_issue
@@ -158,6 +159,45 @@ class TestPresalePage:
         response = Client().get("/m/groupbuy/presales/PS_nope")
         assert response.status_code == 404
         assert "预售活动不存在" in response.content.decode()
+
+
+class TestOrderPageLinksTheTwoOrders:
+    def test_a_paid_deposit_says_when_the_balance_opens(self) -> None:
+        presale = make_presale()
+        buyer = buyer_with_address()
+        purchase = paid_deposit(presale, buyer)
+        html = page(browser_for(buyer), f"/m/orders/{purchase.deposit_order_no}", at=IN_DEPOSIT)
+        assert 'data-testid="order-presale"' in html
+        assert presale.name in html
+        assert f"/m/groupbuy/presales/{presale.presale_no}" in html
+        assert "尾款 12月" in html  # the balance window's start, in Shanghai time
+        assert 'data-testid="presale-other-order"' not in html
+
+    def test_deposit_and_balance_orders_link_to_each_other(self) -> None:
+        # given a buyer who paid the deposit and placed the balance order
+        presale = make_presale()
+        buyer = buyer_with_address()
+        purchase = paid_deposit(presale, buyer)
+        balance_order = balance(purchase)
+        client = browser_for(buyer)
+
+        # when they open either order, the other one is linked
+        on_deposit = page(client, f"/m/orders/{purchase.deposit_order_no}", at=IN_BALANCE)
+        on_balance = page(client, f"/m/orders/{balance_order.order_no}", at=IN_BALANCE)
+        assert f'href="/m/orders/{balance_order.order_no}"' in on_deposit
+        assert "尾款订单" in on_deposit
+        assert f'href="/m/orders/{purchase.deposit_order_no}"' in on_balance
+        assert "定金订单" in on_balance
+
+    def test_another_buyer_or_an_unrelated_order_finds_no_purchase(self) -> None:
+        presale = make_presale()
+        buyer = buyer_with_address()
+        purchase = paid_deposit(presale, buyer)
+        other = make_person()
+        assert (
+            purchase_of_person_for_order(person=other, order_no=purchase.deposit_order_no) is None
+        )
+        assert purchase_of_person_for_order(person=buyer, order_no="O_NOPE") is None
 
 
 class TestMyPresales:

@@ -42,6 +42,7 @@ from freshloop.fulfillment.selectors import (
     shipments_for_order,
     temperature_chart,
 )
+from freshloop.groupbuy.presale.selectors import purchase_of_person_for_order
 from freshloop.identity.auth import consumer_from_request
 from freshloop.identity.errors import TokenInvalid
 from freshloop.identity.models import Person
@@ -321,6 +322,8 @@ def h5_order(request: HttpRequest, person: Person, order_no: str) -> HttpRespons
             **_aftersales_form(order, cases),
             # An order attributed to a group leader: where to collect it, with the code.
             **buyer_pickup(person=person, order_no=order.order_no),
+            # A presale's deposit or balance order: the other half of the purchase, linked.
+            "presale_purchase": purchase_of_person_for_order(person=person, order_no=order_no),
         },
     )
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from freshloop.catalog.selectors import sku_picture
 from freshloop.core import clock
 from freshloop.groupbuy.presale.errors import PresaleNotFound, PresalePurchaseNotFound
@@ -153,3 +155,14 @@ def purchase_of_person(*, person: Person, purchase_no: str) -> PresalePurchase:
     if purchase is None:
         raise PresalePurchaseNotFound(detail={"purchase_no": purchase_no})
     return purchase
+
+
+def purchase_of_person_for_order(*, person: Person, order_no: str) -> PresalePurchase | None:
+    """The buyer's own presale purchase that `order_no` is the deposit or the balance order of
+    (the order page links the two); None for any other order, or another buyer's."""
+    return (
+        PresalePurchase.objects.select_related("presale")
+        .filter(person=person)
+        .filter(Q(deposit_order_no=order_no) | Q(balance_order_no=order_no))
+        .first()
+    )
