@@ -35,6 +35,9 @@ from freshloop.fulfillment.models import (
     TemperatureReading,
 )
 from freshloop.fulfillment.shipments import sandbox_carrier_tick
+from freshloop.groupbuy.deals.models import DealGroup, GroupDeal
+from freshloop.groupbuy.models import GroupLeader
+from freshloop.groupbuy.presale.models import Presale, PresaleStatus
 from freshloop.identity.models import (
     Identifier,
     IdentityConflict,
@@ -49,6 +52,7 @@ from freshloop.membership.models import PointsEntry, PointsKind
 from freshloop.orders.models import Order, OrderLine, OrderStatus
 from freshloop.promotions.models import Campaign, Coupon, CouponTemplate, RedeemCode
 from freshloop.web import demo_commerce, demo_fulfillment, demo_live
+from freshloop.web.demo_live import NOW_TITLE
 
 WAREHOUSES = {"sh-qingpu", "gz-baiyun", "bj-daxing"}
 COUPON_TEMPLATES = {"welcome-10", "milk-99-20", "member-88", "free-ship", "live-friday-15"}
@@ -99,6 +103,10 @@ def _counts() -> dict[str, int]:
         "readings": TemperatureReading.objects.count(),
         "excursions": Excursion.objects.count(),
         "auto_decisions": AutoDecision.objects.count(),
+        "group_leaders": GroupLeader.objects.count(),
+        "group_deals": GroupDeal.objects.count(),
+        "deal_groups": DealGroup.objects.count(),
+        "presales": Presale.objects.count(),
     }
 
 
@@ -314,6 +322,11 @@ class TestDemoSeed:
     def test_running_twice_duplicates_nothing_and_keeps_passwords(self) -> None:
         _seed(consumers=50)
         before = _counts()
+        # group buying: a leader, a deal with the leader's group, a presale in the live room
+        assert (before["group_leaders"], before["group_deals"], before["deal_groups"]) == (1, 1, 1)
+        presale = Presale.objects.get()
+        assert presale.status == PresaleStatus.DEPOSIT_OPEN
+        assert presale.live_session_code == LiveSession.objects.get(title=NOW_TITLE).code
         assert before["orders"] > 0
         assert before["lots"] > 0
         assert before["live_sessions"] == 2

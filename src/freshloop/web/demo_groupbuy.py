@@ -1,6 +1,7 @@
 """Demo data of community group buying (#18): an approved leader with a pickup point, the
 commission rules (8 % to the leader, 2 % to their recruiter), a running three-tier group deal
-on a groupbuy product in stock, and one group the leader opened to share. Idempotent."""
+on a groupbuy product in stock, one group the leader opened to share, and a presale taking
+deposits (¥10 worth ¥30) shown as a card in the demo's live session. Idempotent."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ from freshloop.groupbuy.commission.services import commission_rule_create
 from freshloop.groupbuy.deals.models import DealGroup, GroupDeal
 from freshloop.groupbuy.deals.services import deal_create, group_open_for_leader
 from freshloop.groupbuy.models import GroupLeader
+from freshloop.groupbuy.presale.models import Presale
+from freshloop.groupbuy.presale.services import (
+    PresaleTerms,
+    presale_create,
+    presale_live_launch,
+    presales_advance,
+)
 from freshloop.groupbuy.services import (
     id_number_check_character,
     leader_apply,
@@ -22,8 +30,13 @@ from freshloop.groupbuy.services import (
 )
 from freshloop.identity.models import Identifier, IdentifierType, Person
 from freshloop.inventory.selectors import stock_available_by_sku
+from freshloop.live.models import LiveSession
+from freshloop.web.demo_live import NOW_TITLE
 
 DEAL_TITLE = "社区拼团：人越多越便宜"
+PRESALE_NAME = "预售尝鲜：定金 10 元抵 30 元"
+PRESALE_DEPOSIT_FEN = 1000
+PRESALE_WORTH_FEN = 3000
 ACTOR = Actor.system("demo")
 
 
@@ -56,22 +69,62 @@ def _leader(person: Person) -> GroupLeader:
     return leader_approve(actor=ACTOR, leader_no=applied.leader_no)
 
 
-def _deal_sku() -> Sku | None:
-    """The first active groupbuy product with enough stock for a demo deal."""
+def _groupbuy_sku(*, min_price_fen: int, units: int, not_sku: Sku | None = None) -> Sku | None:
+    """The first active groupbuy product at `min_price_fen` or more with `units` in stock."""
     skus = [
         sku
         for sku in Sku.objects.select_related("product").filter(is_active=True).order_by("pk")
-        if sku.product.is_active and sku.product.sold_in("groupbuy") and sku.price_fen >= 1000
+        if sku.product.is_active
+        and sku.product.sold_in("groupbuy")
+        and sku.price_fen >= min_price_fen
+        and sku != not_sku
     ]
     available = stock_available_by_sku(sku_ids=[sku.pk for sku in skus])
-    return next((sku for sku in skus if available.get(sku.pk, 0) >= 30), None)
+    return next((sku for sku in skus if available.get(sku.pk, 0) >= units), None)
+
+
+def _presale(not_sku: Sku | None) -> Presale | None:
+    """A presale open for deposits now (balance in a week), on the live session's card."""
+    presale = Presale.objects.filter(name=PRESALE_NAME).first()
+    if presale is None:
+        sku = _groupbuy_sku(min_price_fen=PRESALE_WORTH_FEN + 1000, units=20, not_sku=not_sku)
+        if sku is None:
+            return None
+        now = clock.now()
+        balance_starts = now + dt.timedelta(days=7)
+        delivery = clock.to_shanghai(balance_starts).date() + dt.timedelta(days=1)
+        presale = presale_create(
+            terms=PresaleTerms(
+                name=PRESALE_NAME,
+                sku_id=sku.pk,
+                quantity=20,
+                price_fen=sku.price_fen,
+                deposit_fen=PRESALE_DEPOSIT_FEN,
+                deposit_worth_fen=PRESALE_WORTH_FEN,
+                deposit_starts_at=now - dt.timedelta(minutes=1),
+                deposit_ends_at=now + dt.timedelta(days=6),
+                balance_starts_at=balance_starts,
+                balance_ends_at=balance_starts + dt.timedelta(days=3),
+                delivery_from=delivery,
+                delivery_to=delivery + dt.timedelta(days=3),
+                per_person_limit=2,
+            ),
+            actor=ACTOR,
+        )
+        presales_advance()
+    session = LiveSession.objects.filter(title=NOW_TITLE).first()
+    if session is not None and presale.live_session_code != session.code:
+        presale = presale_live_launch(
+            presale_no=presale.presale_no, session_code=session.code, actor=ACTOR
+        )
+    return presale
 
 
 def seed_groupbuy(*, people: list[Person]) -> dict[str, str]:
     """`people`: the demo consumers; the last one runs the pickup point (a consumer, as every
     leader is), so the demo needs no extra person."""
     if not people:
-        return {"leader": "", "phone": "", "deal": "", "group": ""}
+        return {"leader": "", "phone": "", "deal": "", "group": "", "presale": ""}
     leader_levels_ensure_defaults()
     leader = _leader(people[-1])
     if not CommissionRule.objects.exists():
@@ -79,7 +132,7 @@ def seed_groupbuy(*, people: list[Person]) -> dict[str, str]:
         commission_rule_create(actor=ACTOR, depth=1, rate_bp=800, valid_from=since, note="演示")
         commission_rule_create(actor=ACTOR, depth=2, rate_bp=200, valid_from=since, note="演示")
     deal = GroupDeal.objects.filter(title=DEAL_TITLE).first()
-    sku = _deal_sku() if deal is None else deal.sku
+    sku = _groupbuy_sku(min_price_fen=1000, units=30) if deal is None else deal.sku
     if deal is None and sku is not None:
         price = sku.price_fen
         deal = deal_create(
@@ -96,8 +149,16 @@ def seed_groupbuy(*, people: list[Person]) -> dict[str, str]:
             ends_at=clock.now() + dt.timedelta(days=7),
             actor=ACTOR,
         )
+    presale = _presale(not_sku=deal.sku if deal is not None else None)
+    presale_no = presale.presale_no if presale is not None else ""
     if deal is None:
-        return {"leader": leader.leader_no, "phone": _phone(leader), "deal": "", "group": ""}
+        return {
+            "leader": leader.leader_no,
+            "phone": _phone(leader),
+            "deal": "",
+            "group": "",
+            "presale": presale_no,
+        }
     group = DealGroup.objects.filter(deal=deal, leader=leader).first()
     if group is None and deal.ends_at > clock.now():
         group = group_open_for_leader(deal_no=deal.deal_no, leader_person=leader.person)
@@ -106,6 +167,7 @@ def seed_groupbuy(*, people: list[Person]) -> dict[str, str]:
         "phone": _phone(leader),
         "deal": deal.deal_no,
         "group": group.group_no if group is not None else "",
+        "presale": presale_no,
     }
 
 

@@ -181,7 +181,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  groupbuy    leader {groupbuy['phone']} (log in /m/login) → /leader/; deal "
             f"/m/groupbuy/deals/{groupbuy['deal']}, the leader's group "
-            f"/m/groupbuy/groups/{groupbuy['group']}; /console/groupbuy/ (login community_manager)\n"
+            f"/m/groupbuy/groups/{groupbuy['group']}; presale "
+            f"/m/groupbuy/presales/{groupbuy['presale']} (also a card in the live room); "
+            "/console/groupbuy/ (login community_manager)\n"
         )
 
         # --- recipes (FD-4, BM-6) ---
