@@ -38,6 +38,7 @@ from freshloop.fulfillment.shipments import sandbox_carrier_tick
 from freshloop.groupbuy.deals.models import DealGroup, GroupDeal
 from freshloop.groupbuy.models import GroupLeader
 from freshloop.groupbuy.presale.models import Presale, PresaleStatus
+from freshloop.groupbuy.training.models import TrainingCourse
 from freshloop.identity.models import (
     Identifier,
     IdentityConflict,
@@ -107,6 +108,7 @@ def _counts() -> dict[str, int]:
         "group_deals": GroupDeal.objects.count(),
         "deal_groups": DealGroup.objects.count(),
         "presales": Presale.objects.count(),
+        "training_courses": TrainingCourse.objects.count(),
     }
 
 
@@ -324,6 +326,7 @@ class TestDemoSeed:
         before = _counts()
         # group buying: a leader, a deal with the leader's group, a presale in the live room
         assert (before["group_leaders"], before["group_deals"], before["deal_groups"]) == (1, 1, 1)
+        assert TrainingCourse.objects.get().is_published
         presale = Presale.objects.get()
         assert presale.status == PresaleStatus.DEPOSIT_OPEN
         assert presale.live_session_code == LiveSession.objects.get(title=NOW_TITLE).code

@@ -1,7 +1,8 @@
 """Demo data of community group buying (#18): an approved leader with a pickup point, the
 commission rules (8 % to the leader, 2 % to their recruiter), a running three-tier group deal
-on a groupbuy product in stock, one group the leader opened to share, and a presale taking
-deposits (¥10 worth ¥30) shown as a card in the demo's live session. Idempotent."""
+on a groupbuy product in stock, one group the leader opened to share, a presale taking
+deposits (¥10 worth ¥30) shown as a card in the demo's live session, and a published training
+course for new leaders. Idempotent."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from freshloop.groupbuy.services import (
     leader_approve,
     leader_levels_ensure_defaults,
 )
+from freshloop.groupbuy.training.models import TrainingCourse
+from freshloop.groupbuy.training.services import LessonInput, QuestionInput, course_create
 from freshloop.identity.models import Identifier, IdentifierType, Person
 from freshloop.inventory.selectors import stock_available_by_sku
 from freshloop.live.models import LiveSession
@@ -120,6 +123,62 @@ def _presale(not_sku: Sku | None) -> Presale | None:
     return presale
 
 
+COURSE_CODE = "pickup-basics"
+
+
+def _course() -> None:
+    """新团长入门: three short lessons and a four-question quiz (pass at 75 %)."""
+    if TrainingCourse.objects.filter(code=COURSE_CODE).exists():
+        return
+    course_create(
+        code=COURSE_CODE,
+        title="新团长入门：自提点的一天",
+        summary="核销提货码、冷链商品保管、佣金怎么算",
+        pass_percent=75,
+        lessons=[
+            LessonInput(
+                title="核销提货码",
+                body="顾客到店出示 8 位提货码或二维码。在「待自提」输入或扫码核销，"
+                "核销后订单显示已自提；别人的提货码查不到，也无法核销。",
+            ),
+            LessonInput(
+                title="冷链商品怎么放",
+                body="鲜奶、酸奶放冷藏（0–4 ℃），水饺、汤圆放冷冻（−18 ℃ 以下）。"
+                "到货后 30 分钟内入柜；顾客当天没取的，次日先核对保质期再交付。",
+            ),
+            LessonInput(
+                title="佣金怎么算",
+                body="顾客支付后按商品和等级的比例计佣，售后期（7 天）过后变为可结算，"
+                "运营每月生成结算单，复核后打款；退款会按比例扣回。",
+            ),
+        ],
+        questions=[
+            QuestionInput(
+                text="顾客来取货，第一步做什么？",
+                choices=["先核销提货码", "直接把货给他", "记在本子上"],
+                correct_choice=1,
+            ),
+            QuestionInput(
+                text="鲜奶应放在哪里？",
+                choices=["常温货架", "冷藏柜（0–4 ℃）", "冷冻柜"],
+                correct_choice=2,
+            ),
+            QuestionInput(
+                text="佣金什么时候可以结算？",
+                choices=["支付后立刻", "售后期过后", "顾客收货当天"],
+                correct_choice=2,
+            ),
+            QuestionInput(
+                text="顾客退款后，这单的佣金会？",
+                choices=["不变", "按比例扣回", "翻倍"],
+                correct_choice=2,
+            ),
+        ],
+        published=True,
+        actor=ACTOR,
+    )
+
+
 def seed_groupbuy(*, people: list[Person]) -> dict[str, str]:
     """`people`: the demo consumers; the last one runs the pickup point (a consumer, as every
     leader is), so the demo needs no extra person."""
@@ -127,6 +186,7 @@ def seed_groupbuy(*, people: list[Person]) -> dict[str, str]:
         return {"leader": "", "phone": "", "deal": "", "group": "", "presale": ""}
     leader_levels_ensure_defaults()
     leader = _leader(people[-1])
+    _course()
     if not CommissionRule.objects.exists():
         since = clock.now() - dt.timedelta(days=1)
         commission_rule_create(actor=ACTOR, depth=1, rate_bp=800, valid_from=since, note="演示")

@@ -1,18 +1,30 @@
-"""Leader training writes (GB-1): marking lessons done and the server-graded quiz."""
+"""Leader training writes (GB-1): creating a course, marking lessons done and the server-graded
+quiz."""
 
 from __future__ import annotations
 
 import pytest
 
+from freshloop.core.audit import Actor
 from freshloop.core.errors import DomainError
+from freshloop.core.models import AuditLog
 from freshloop.groupbuy.training.errors import (
+    CourseCodeTaken,
+    CourseInvalid,
     CourseNotFound,
     LessonNotFound,
     QuizAnswersInvalid,
     QuizNotOpen,
 )
-from freshloop.groupbuy.training.models import LessonProgress, QuizAttempt
-from freshloop.groupbuy.training.services import lesson_complete, quiz_submit
+from freshloop.groupbuy.training.models import LessonProgress, QuizAttempt, TrainingCourse
+from freshloop.groupbuy.training.selectors import course_published
+from freshloop.groupbuy.training.services import (
+    LessonInput,
+    QuestionInput,
+    course_create,
+    lesson_complete,
+    quiz_submit,
+)
 from tests.groupbuy.factories import make_leader
 from tests.groupbuy.training.helpers import make_course, right_answers
 
@@ -22,6 +34,83 @@ pytestmark = pytest.mark.django_db
 def _all_lessons_done(leader, course) -> None:  # type: ignore[no-untyped-def]
     for lesson in course.lessons.all():
         lesson_complete(leader=leader, course_code=course.code, lesson_id=lesson.pk)
+
+
+OPERATOR = Actor(type="user", id="3", label="ops-lily")
+LESSONS = [
+    LessonInput(title="提货码核销", body="顾客出示提货码，输入或扫码核销。"),
+    LessonInput(title="冷链保鲜", video_url="https://example.com/cold.mp4"),
+]
+QUESTIONS = [
+    QuestionInput(text="顾客取货时先做什么？", choices=["核销提货码", "直接给货"], correct_choice=1)
+]
+
+
+class TestCourseCreate:
+    def test_a_published_course_with_its_lessons_and_quiz_in_order(self) -> None:
+        # when an operator creates a published course
+        course = course_create(
+            code="pickup-101",
+            title="自提点入门",
+            summary="核销与保鲜",
+            pass_percent=100,
+            lessons=LESSONS,
+            questions=QUESTIONS,
+            published=True,
+            actor=OPERATOR,
+        )
+
+        # then leaders find it, lessons and questions in the order given, and it is audited
+        assert course_published(code="pickup-101") == course
+        assert [lesson.title for lesson in course.lessons.order_by("position")] == [
+            "提货码核销",
+            "冷链保鲜",
+        ]
+        question = course.questions.get()
+        assert (question.choices, question.correct_choice) == (["核销提货码", "直接给货"], 1)
+        assert AuditLog.objects.filter(action="groupbuy.training.course_create").count() == 1
+
+    def test_an_unpublished_course_is_not_found_by_leaders(self) -> None:
+        course_create(code="draft", title="草稿", lessons=LESSONS, actor=OPERATOR)
+        with pytest.raises(CourseNotFound):
+            course_published(code="draft")
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"code": "Bad Code"}, "code"),
+            ({"title": " "}, "title"),
+            ({"pass_percent": 0}, "pass_percent"),
+            ({"lessons": []}, "lessons"),
+            ({"lessons": [LessonInput(title="空课")]}, "lessons.0.body"),
+            (
+                {"lessons": [LessonInput(title="视频", video_url="http://x.cn/a.mp4")]},
+                "lessons.0.video_url",
+            ),
+            (
+                {"questions": [QuestionInput(text="题", choices=["只有一个"], correct_choice=1)]},
+                "questions.0.choices",
+            ),
+            (
+                {"questions": [QuestionInput(text="题", choices=["甲", "乙"], correct_choice=3)]},
+                "questions.0.correct_choice",
+            ),
+        ],
+    )
+    def test_each_problem_is_named_and_nothing_is_written(
+        self, changes: dict[str, object], field: str
+    ) -> None:
+        terms: dict[str, object] = {"code": "c1", "title": "课", "lessons": LESSONS} | changes
+        with pytest.raises(CourseInvalid) as refused:
+            course_create(actor=OPERATOR, **terms)
+        assert field in {item["field"] for item in refused.value.detail}
+        assert not TrainingCourse.objects.exists()
+
+    def test_a_code_in_use_is_a_conflict(self) -> None:
+        course_create(code="c1", title="课", lessons=LESSONS, actor=OPERATOR)
+        with pytest.raises(CourseCodeTaken):
+            course_create(code="c1", title="另一门", lessons=LESSONS, actor=OPERATOR)
+        assert TrainingCourse.objects.count() == 1
 
 
 class TestLessonComplete:

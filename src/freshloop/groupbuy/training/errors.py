@@ -32,3 +32,16 @@ class QuizAnswersInvalid(InvalidInput):
 
     code = "training_answers_invalid"
     message = "请回答全部题目"
+
+
+class CourseInvalid(InvalidInput):
+    """A course to create with problems; field problems in `detail` (`lessons.<n>.title`,
+    `questions.<n>.correct_choice`, …)."""
+
+    code = "training_course_invalid"
+    message = "培训课程填写有误"
+
+
+class CourseCodeTaken(Conflict):
+    code = "training_course_code_taken"
+    message = "课程代码已被使用"
