@@ -46,8 +46,9 @@ lint: install
 	$(VENV)/bin/lint-imports
 	FRESHLOOP_ENV=test $(PY) manage.py makemigrations --check --dry-run
 
-# One pytest worker per core (docs/decisions/0011-pytest-xdist.md); test-serial for debugging.
-PYTEST_PARALLEL = -n auto --dist load
+# One pytest worker per core, at most 8 (each flushes its own Redis database, 15 down to 8;
+# docs/decisions/0011-pytest-xdist.md); test-serial for debugging.
+PYTEST_PARALLEL = -n auto --maxprocesses 8 --dist load
 
 test: lint system-deps
 	$(VENV)/bin/pytest $(PYTEST_PARALLEL)
