@@ -7,7 +7,7 @@ built-in `round` is banker's rounding and must not be used for money.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 
 FEN_PER_YUAN = 100
 
@@ -26,7 +26,10 @@ def yuan_to_fen(amount: Decimal | str | int) -> int:
         raise MoneyError(f"not an amount: {amount!r}") from exc
     if not value.is_finite():
         raise MoneyError(f"not a finite amount: {amount!r}")
-    return int((value * FEN_PER_YUAN).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:
+        return int((value * FEN_PER_YUAN).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except DecimalException as exc:  # "1e9999999" overflows, 200 digits exceed the precision
+        raise MoneyError(f"not an amount of money: {amount!r}") from exc
 
 
 def fen_to_yuan(fen: int) -> Decimal:
