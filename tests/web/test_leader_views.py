@@ -266,6 +266,20 @@ class TestPosterDownload:
         link = f"http://testserver/g/{leader.invite_code}"
         assert _qr_modules(poster, link) == _expected_modules(link)
 
+    def test_a_long_pickup_point_name_is_set_smaller_not_cut_off(self) -> None:
+        # given a leader whose pickup point has a very long name
+        leader = make_leader(
+            pickup_name="浦东新区张杨路一百弄阳光花园小区三号门东侧社区便利店自提点"
+        )
+
+        # when they download their poster
+        content = browser_for(leader.person).get("/leader/materials/poster.png").content
+
+        # then the text lines keep clear of the poster's left and right edges
+        poster = Image.open(io.BytesIO(content)).convert("L")
+        edges = [(x, y) for y in range(310, 640) for x in (*range(0, 16), *range(734, 750))]
+        assert all(poster.getpixel(point) > 200 for point in edges)
+
     def test_two_leaders_get_different_codes_and_a_customer_gets_none(self) -> None:
         a, b = make_leader(), make_leader()
         poster_a = browser_for(a.person).get("/leader/materials/poster.png").content

@@ -23,6 +23,7 @@ QR_MAX_SIDE = 440
 """The QR code's square: its top edge, its quiet zone in modules and the most it may take up
 (whole pixels per module, so each module is a crisp square a phone camera reads)."""
 
+MARGIN = 40
 GREEN = (7, 193, 96)
 INK = (34, 34, 34)
 GREY = (136, 136, 136)
@@ -107,6 +108,10 @@ def _centred(
     font: ImageFont.FreeTypeFont,
     fill: tuple[int, int, int],
 ) -> None:
+    """One line centred; a line too long for the poster (a long pickup point name) is set
+    smaller until it fits rather than cut off at the edges."""
+    while draw.textlength(line, font=font) > POSTER_WIDTH - 2 * MARGIN and font.size > 14:
+        font = font.font_variant(size=font.size - 2)
     width = draw.textlength(line, font=font)
     draw.text(((POSTER_WIDTH - width) / 2, top), line, font=font, fill=fill)
 
