@@ -93,6 +93,8 @@ class TestOneColdOrderFromPaymentToDelivery:
         page.click("[data-testid=submit-order]")
         expect(page).to_have_url(re.compile(r"/m/pay/"))
         page.click("[data-testid=pay-confirm]")
+        # the cashier settles on the order's plain address (the reload below would race it)
+        expect(page).to_have_url(re.compile(r"/m/orders/O_[^?]+$"))
         expect(page.locator("[data-testid=order-status]")).to_have_text("已支付")
         order = Order.objects.get()
         # and, waiting for the batch, the page names the date allocation would promise
