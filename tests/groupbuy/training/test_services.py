@@ -88,6 +88,10 @@ class TestCourseCreate:
                 "lessons.0.video_url",
             ),
             (
+                {"lessons": [LessonInput(title="视频", video_url="https://x.cn/" + "a" * 500)]},
+                "lessons.0.video_url",
+            ),
+            (
                 {"questions": [QuestionInput(text="题", choices=["只有一个"], correct_choice=1)]},
                 "questions.0.choices",
             ),

@@ -66,8 +66,12 @@ def _lesson_problems(lessons: Sequence[LessonInput]) -> list[tuple[str, str]]:
             problems.append((f"lessons.{index}.title", "请填写课时名称（最多 60 字）"))
         if not lesson.body.strip() and not lesson.video_url:
             problems.append((f"lessons.{index}.body", "请填写视频地址或图文内容"))
-        if lesson.video_url and not lesson.video_url.startswith("https://"):
-            problems.append((f"lessons.{index}.video_url", "视频地址须以 https:// 开头"))
+        if lesson.video_url and (
+            not lesson.video_url.startswith("https://") or len(lesson.video_url) > 500
+        ):
+            problems.append(
+                (f"lessons.{index}.video_url", "视频地址须以 https:// 开头，最多 500 字符")
+            )
     return problems
 
 
