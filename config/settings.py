@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "freshloop.groupbuy",
     "freshloop.food",
     "freshloop.datahub",
+    "freshloop.intelligence",
     "freshloop.scrm",
     "freshloop.community",
     "freshloop.web",

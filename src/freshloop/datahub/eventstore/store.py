@@ -7,7 +7,10 @@ the Parquet export):
 - `order_items`  the lines of paid orders (top products, category preference);
 - `person_map`   merged-away person id → surviving person id (kept flat: every entry points at
                  a survivor), so a OneID merge re-points history without rewriting it;
-- `person_tags`  computed tags per person (written by `datahub.tags.services`).
+- `person_tags`  computed tags per person (written by `datahub.tags.services`);
+- `person_predictions`  the intelligence module's scores per person (churn risk, purchase
+                 propensity, lifetime value, best contact hour), with their explanations,
+                 written through `datahub.predictions.services`.
 
 Views `events_resolved` / `order_items_resolved` add `pid`, the surviving person id; every
 analytics query reads them, never the raw tables.
@@ -132,6 +135,25 @@ CREATE TABLE IF NOT EXISTS person_tags (
     coupon_share DOUBLE,
     live_engagement VARCHAR,
     live_sessions_30d INTEGER,
+    computed_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS person_predictions (
+    person_id BIGINT PRIMARY KEY,
+    churn_risk DOUBLE,
+    churn_reasons VARCHAR,
+    churn_version INTEGER,
+    purchase_propensity DOUBLE,
+    propensity_reasons VARCHAR,
+    propensity_version INTEGER,
+    clv_fen BIGINT,
+    clv_percentile DOUBLE,
+    expected_orders_365d DOUBLE,
+    probability_alive DOUBLE,
+    clv_version INTEGER,
+    best_contact_hour TINYINT,
+    contact_hours DOUBLE[],
+    contact_events INTEGER,
+    contact_hour_version INTEGER,
     computed_at TIMESTAMP NOT NULL
 );
 CREATE OR REPLACE VIEW events_resolved AS

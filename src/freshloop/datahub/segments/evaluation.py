@@ -25,11 +25,11 @@ from django.db.models.fields.json import KeyTransform
 from freshloop.datahub.eventstore.selectors import EventStore, to_naive_utc
 from freshloop.datahub.models import ManualTag
 from freshloop.datahub.segments.grammar import is_number, numeric
-from freshloop.datahub.tags.schemas import TAG_FIELDS
+from freshloop.datahub.tags.schemas import SEGMENT_FIELD_TABLES
 from freshloop.food.selectors import person_ids_in_regions
 from freshloop.identity.models import Person, PersonStatus
 
-# SQL fragments per operator; `{column}` is always a TAG_FIELDS key.
+# SQL fragments per operator; `{column}` is always a SEGMENT_FIELDS key.
 _TAG_SQL: dict[str, str] = {
     "eq": "{column} = $value",
     "ne": "{column} <> $value",
@@ -152,10 +152,11 @@ class Evaluation:
 
     def tag(self, rule: dict[str, Any]) -> set[int]:
         column = rule["field"]
-        assert column in TAG_FIELDS  # validated; the only text that reaches SQL unbound
+        # Validated: the column and its table are the only text that reaches SQL unbound.
+        table = SEGMENT_FIELD_TABLES[column]
         predicate = _TAG_SQL[rule["operator"]].format(column=column)
         return self.fetch_ids(
-            f"SELECT person_id FROM person_tags WHERE {predicate}",  # noqa: S608
+            f"SELECT person_id FROM {table} WHERE {predicate}",  # noqa: S608
             {"value": rule["value"]},
         )
 

@@ -7,7 +7,8 @@ The grammar (stored in `Segment.definition`, edited by the console's segment bui
     condition  every condition may carry "not": true (negated relative to all active people)
 
     tag        {"kind": "tag", "field": "lifecycle", "operator": "eq", "value": "活跃"}
-               over the computed tags in the event store's `person_tags` (TAG_FIELDS says
+               over the computed tags in the event store's `person_tags` and the
+               intelligence module's scores in `person_predictions` (SEGMENT_FIELDS says
                which columns and which operators each column's type allows)
     manual_tag {"kind": "manual_tag", "operator": "has" | "not_has", "value": "VIP"}
     trait      {"kind": "trait", "field": "gender", "operator": "eq", "value": "female"}
@@ -41,7 +42,7 @@ from typing import Any
 from freshloop.datahub.ingestion.schemas import NAME_PATTERN
 from freshloop.datahub.models import SourceChannel
 from freshloop.datahub.segments.errors import SegmentInvalid
-from freshloop.datahub.tags.schemas import TAG_FIELDS, FieldType, TagField
+from freshloop.datahub.tags.schemas import SEGMENT_FIELDS, FieldType, TagField
 from freshloop.food.selectors import region_choices
 from freshloop.identity.selectors import PRIVATE_TRAITS
 
@@ -254,9 +255,9 @@ def _condition_validate(rule: dict[str, Any], path: str) -> dict[str, Any]:
     clean: dict[str, Any] = {"kind": kind}
     if kind == "tag":
         name = rule.get("field")
-        field = TAG_FIELDS.get(name) if isinstance(name, str) else None
+        field = SEGMENT_FIELDS.get(name) if isinstance(name, str) else None
         if field is None:
-            raise _invalid(path, "unknown_field", "未知的标签字段", allowed=list(TAG_FIELDS))
+            raise _invalid(path, "unknown_field", "未知的标签字段", allowed=list(SEGMENT_FIELDS))
         allowed = TAG_OPERATORS[field.type]
         if operator not in allowed:
             raise _invalid(

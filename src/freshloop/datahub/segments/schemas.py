@@ -26,7 +26,7 @@ from freshloop.datahub.segments.grammar import (
     TRAIT_NAME,
     TRAIT_OPERATORS,
 )
-from freshloop.datahub.tags.schemas import TAG_FIELDS
+from freshloop.datahub.tags.schemas import SEGMENT_FIELDS
 
 DEFINITION_HELP = (
     '规则树：{"op": "and" | "or", "rules": [...], "not": false}；条件见 GET /segments/schema'
@@ -47,7 +47,7 @@ def _definition_schema() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "kind": {"title": "条件类型", "enum": ["tag"]},
-                "field": {"title": "标签字段", "enum": list(TAG_FIELDS)},
+                "field": {"title": "标签字段", "enum": list(SEGMENT_FIELDS)},
                 "operator": {"title": "比较方式", "enum": tag_operators},
                 "value": {"title": "取值", "description": "文本、整数、数字或其列表，按字段类型"},
                 "not": negate,

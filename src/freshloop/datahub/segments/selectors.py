@@ -37,7 +37,7 @@ from freshloop.datahub.segments.grammar import (
     TRAIT_OPERATORS,
     segment_validate,
 )
-from freshloop.datahub.tags.schemas import DISTRIBUTION_LABELS, TAG_FIELDS, Level
+from freshloop.datahub.tags.schemas import DISTRIBUTION_LABELS, SEGMENT_FIELDS, Level
 from freshloop.datahub.traits import KNOWN_TRAITS
 from freshloop.food.selectors import region_choices
 from freshloop.identity.models import Identifier, IdentifierType, Person, PersonStatus
@@ -193,7 +193,7 @@ def builder_schema() -> dict[str, Any]:
                 "operators": list(TAG_OPERATORS[field.type]),
                 "values": _tag_values(key),
             }
-            for key, field in TAG_FIELDS.items()
+            for key, field in SEGMENT_FIELDS.items()
         ],
         "trait_fields": [
             {

@@ -82,3 +82,20 @@ DISTRIBUTION_LABELS: dict[str, list[str] | None] = {
     "province": None,
     "top_categories": None,
 }
+
+
+# The intelligence module's scores (event store table `person_predictions`), testable in
+# segments beside the computed tags: "流失风险 ≥ 0.7 且 终身价值百分位 ≥ 80".
+PREDICTION_FIELDS: dict[str, TagField] = {
+    "churn_risk": TagField("流失风险(0-1)", "number"),
+    "purchase_propensity": TagField("30天购买概率(0-1)", "number"),
+    "clv_fen": TagField("预计终身价值(分)", "integer"),
+    "clv_percentile": TagField("终身价值百分位(0-100)", "number"),
+    "best_contact_hour": TagField("最佳触达时段(点)", "integer"),
+}
+# Everything a segment's `tag` condition may test, and the event-store table each lives in.
+SEGMENT_FIELDS: dict[str, TagField] = {**TAG_FIELDS, **PREDICTION_FIELDS}
+SEGMENT_FIELD_TABLES: dict[str, str] = {
+    **dict.fromkeys(TAG_FIELDS, "person_tags"),
+    **dict.fromkeys(PREDICTION_FIELDS, "person_predictions"),
+}

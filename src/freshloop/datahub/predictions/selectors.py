@@ -1,0 +1,79 @@
+"""Reading the intelligence module's scores from the event store's `person_predictions`
+(written by `predictions.services`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from freshloop.datahub.eventstore.selectors import EventStore, event_store
+
+# The columns each model kind writes; the last is always the model version that wrote them.
+KIND_COLUMNS: dict[str, tuple[str, ...]] = {
+    "churn": ("churn_risk", "churn_reasons", "churn_version"),
+    "propensity": ("purchase_propensity", "propensity_reasons", "propensity_version"),
+    "clv": (
+        "clv_fen",
+        "clv_percentile",
+        "expected_orders_365d",
+        "probability_alive",
+        "clv_version",
+    ),
+    "contact_hour": (
+        "best_contact_hour",
+        "contact_hours",
+        "contact_events",
+        "contact_hour_version",
+    ),
+}
+PREDICTION_COLUMNS: tuple[str, ...] = tuple(
+    column for columns in KIND_COLUMNS.values() for column in columns
+)
+_REASON_COLUMNS = ("churn_reasons", "propensity_reasons")
+
+
+def person_predictions_get(
+    *, person_id: int, store: EventStore | None = None
+) -> dict[str, Any] | None:
+    """A person's scores (or those of the survivor a merged-away id now belongs to), with the
+    explanations parsed; None when no model has scored them."""
+    rows = (store or event_store()).fetch_dicts(
+        "SELECT p.* FROM person_predictions p WHERE p.person_id = COALESCE("
+        "(SELECT into_person_id FROM person_map WHERE from_person_id = $id), $id)",
+        {"id": person_id},
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    for column in _REASON_COLUMNS:
+        row[column] = json.loads(row[column]) if row.get(column) else []
+    row["contact_hours"] = list(row.get("contact_hours") or [])
+    row["computed_at"] = row["computed_at"].replace(tzinfo=dt.UTC)
+    return row
+
+
+def prediction_histogram(
+    *, column: str, bins: int = 10, store: EventStore | None = None
+) -> list[tuple[float, float, int]]:
+    """People per equal-width bin of a 0–1 score column: (low, high, people)."""
+    if column not in ("churn_risk", "purchase_propensity"):
+        raise ValueError(column)
+    rows = (store or event_store()).fetch(
+        f"SELECT LEAST(FLOOR({column} * $bins), $bins - 1)::INTEGER AS bin, COUNT(*) "  # noqa: S608
+        f"FROM person_predictions WHERE {column} IS NOT NULL GROUP BY bin ORDER BY bin",
+        {"bins": bins},
+    )
+    counts = {int(number): int(count) for number, count in rows}
+    return [(number / bins, (number + 1) / bins, counts.get(number, 0)) for number in range(bins)]
+
+
+def hour_histogram(*, store: EventStore | None = None) -> list[int]:
+    """People per best contact hour, 0–23."""
+    rows = (store or event_store()).fetch(
+        "SELECT best_contact_hour, COUNT(*) FROM person_predictions "
+        "WHERE best_contact_hour IS NOT NULL GROUP BY 1",
+        {},
+    )
+    counts = {int(hour): int(count) for hour, count in rows}
+    return [counts.get(hour, 0) for hour in range(24)]
