@@ -46,6 +46,7 @@ urlpatterns = [
     path("console/login/", views.ConsoleLoginView.as_view(), name="console-login"),
     path("console/logout/", views.console_logout, name="console-logout"),
     path("console/data/", include("freshloop.datahub.urls")),
+    path("console/intelligence/", include("freshloop.intelligence.urls")),
     path("console/scrm/", include("freshloop.scrm.urls")),
     path("console/community/", include("freshloop.community.urls")),
     path("console/fulfillment/near-expiry/", include(near_expiry_views.urlpatterns)),

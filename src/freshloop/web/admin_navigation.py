@@ -69,6 +69,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         "数据中台",
         (
             ("数据看板与人群", "monitoring", "/console/data/"),
+            ("智能分析(预测模型)", "psychology", "/console/intelligence/"),
             ("获客花费", "request_quote", "datahub.acquisitionspend"),
             ("事件来源(写入密钥)", "key", "datahub.eventsource"),
             ("事件定义", "schema", "datahub.eventdefinition"),

@@ -64,6 +64,14 @@ CONSOLE_AREAS: list[ConsoleArea] = [
         link="/console/data/",
     ),
     ConsoleArea(
+        "intelligence",
+        "智能分析",
+        "智",
+        "DH-7, DH-8, SC-3",
+        "流失风险、30天购买概率、终身价值、最佳触达时段；直播备货预测与缺货预警；企业群发预算的智能排期。",
+        link="/console/intelligence/",
+    ),
+    ConsoleArea(
         "catalog",
         "商品与库存",
         "货",

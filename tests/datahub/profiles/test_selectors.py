@@ -349,14 +349,14 @@ class TestPersonProfile:
         assert profile.tags_computed_at is not None
         assert profile.manual_tags == ["VIP"]
 
-    def test_predictions_say_they_have_not_landed(
+    def test_predictions_say_none_were_made_yet(
         self, committed: Committed, store: EventStore
     ) -> None:
         _, profile = self.profile(committed, store)
 
         assert profile.predictions.available is False
         assert profile.predictions.rows == []
-        assert "尚未上线" in profile.predictions.note
+        assert "还没有预测" in profile.predictions.note
 
     def test_the_person_section_is_a_snapshot_not_the_model(
         self, committed: Committed, store: EventStore

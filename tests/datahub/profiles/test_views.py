@@ -106,7 +106,7 @@ class TestPersonPage:
             assert f'data-testid="{section}"' in page, section
         assert "支付成功" in page  # the paid order on the timeline
         assert "新客" in page  # the computed lifecycle tag: first order 10 days ago
-        assert "尚未上线" in page  # predictions: the intelligence module has not landed
+        assert "还没有预测" in page  # no model has scored this person yet
         assert "13800138000" not in page
 
     def test_lists_each_message_with_its_decision_and_reason(

@@ -107,13 +107,43 @@ class TagRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class PredictionReason:
+    """One of a score's top reasons: a feature, its value for this person, and which way it
+    pushed the score (LightGBM's contribution, in log-odds)."""
+
+    label: str
+    value: str
+    raises: bool
+    effect: float
+
+
+@dataclasses.dataclass(frozen=True)
+class HourBar:
+    hour: int
+    share: float  # of the person's responses at this local hour
+    height: int  # percent of the tallest bar, for drawing
+    best: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class PredictionsSection:
-    """Scores from the intelligence module. `available` is False until that module lands
-    (issue: intelligence); the page then shows `note` instead of rows."""
+    """Scores from the intelligence module (`person_predictions`). `available` is False when
+    no model has scored this person yet; the page then shows `note` instead."""
 
     available: bool
     note: str
     rows: list[tuple[str, str]]
+    churn_reasons: list[PredictionReason] = dataclasses.field(default_factory=list)
+    propensity_reasons: list[PredictionReason] = dataclasses.field(default_factory=list)
+    hours: list[HourBar] = dataclasses.field(default_factory=list)
+    computed_at: dt.datetime | None = None
+
+    @property
+    def reason_groups(self) -> list[tuple[str, list[PredictionReason]]]:
+        return [
+            ("流失风险的主要原因", self.churn_reasons),
+            ("购买概率的主要原因", self.propensity_reasons),
+        ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,7 @@ Sources: identity (masked identifiers, traits, the people merged into this one),
 coupons (transactional database, including rows still filed under merged-away ids), the event
 store (live sessions watched, the cross-channel timeline; by `pid`, the survivor, and the ids
 merged into it whose merge the store has not applied yet), the tags (computed `person_tags`,
-operators' manual tags) and predictions (a placeholder until the intelligence module lands).
+operators' manual tags) and the intelligence module's predictions with their reasons.
 
 PII never leaves here unmasked: the page gets a snapshot of the person (never the model, whose
 identifiers and private traits are one attribute away), identifiers go through
@@ -33,13 +33,16 @@ from freshloop.core.money import format_fen
 from freshloop.datahub.eventstore.selectors import EventStore, event_store
 from freshloop.datahub.ingestion.selectors import event_label
 from freshloop.datahub.models import EventDefinition, SourceChannel
+from freshloop.datahub.predictions.selectors import person_predictions_get
 from freshloop.datahub.profiles.schemas import (
     CouponRow,
+    HourBar,
     LiveSessionRow,
     LiveSummary,
     OrderRow,
     OrderSummary,
     PersonProfile,
+    PredictionReason,
     PredictionsSection,
     ProfilePerson,
     TagRow,
@@ -494,15 +497,75 @@ def profile_computed_tags(
 
 PREDICTIONS_PENDING = PredictionsSection(
     available=False,
-    note="预测（复购概率、流失风险、预计价值）尚未上线：智能分析模块完成后在此显示。",
+    note="还没有预测：模型每晚自动训练，客户有足够的行为后显示流失风险、购买概率、终身价值和最佳触达时段。",
     rows=[],
 )
+HIGH_RISK, MEDIUM_RISK = 0.7, 0.4
 
 
-def profile_predictions(*, person_id: int) -> PredictionsSection:
-    """No predictions exist yet: the intelligence module has not landed. When it does, this
-    reads its per-person scores."""
-    return PREDICTIONS_PENDING
+def _risk_level(value: float) -> str:
+    return "高" if value >= HIGH_RISK else "中" if value >= MEDIUM_RISK else "低"
+
+
+def _reasons(items: list[dict[str, Any]]) -> list[PredictionReason]:
+    return [
+        PredictionReason(
+            label=str(item.get("label", "")),
+            value=str(item.get("value", "")),
+            raises=float(item.get("effect", 0)) > 0,
+            effect=float(item.get("effect", 0)),
+        )
+        for item in items
+    ]
+
+
+def _hour_bars(shares: list[float], best: int | None) -> list[HourBar]:
+    if len(shares) != 24:
+        return []
+    tallest = max(shares) or 1.0
+    return [
+        HourBar(hour=hour, share=share, height=round(100 * share / tallest), best=hour == best)
+        for hour, share in enumerate(shares)
+    ]
+
+
+def profile_predictions(*, person_id: int, store: EventStore | None = None) -> PredictionsSection:
+    """The person's scores with their top reasons and hourly response profile, as the
+    intelligence module last wrote them."""
+    scores = person_predictions_get(person_id=person_id, store=store)
+    if scores is None:
+        return PREDICTIONS_PENDING
+    rows: list[tuple[str, str]] = []
+    if scores.get("churn_risk") is not None:
+        risk = float(scores["churn_risk"])
+        rows.append(("流失风险", f"{risk:.0%}（{_risk_level(risk)}）"))
+    if scores.get("purchase_propensity") is not None:
+        rows.append(("30天内购买概率", f"{float(scores['purchase_propensity']):.0%}"))
+    if scores.get("clv_fen") is not None:
+        top = 100 - float(scores.get("clv_percentile") or 0)
+        rows.append(
+            ("预计一年价值", f"{format_fen(int(scores['clv_fen']))}（前 {max(top, 1):.0f}%）")
+        )
+        rows.append(("预计一年购买次数", f"{float(scores['expected_orders_365d'] or 0):.1f} 次"))
+        rows.append(("仍活跃的概率", f"{float(scores['probability_alive'] or 0):.0%}"))
+    best = scores.get("best_contact_hour")
+    if best is not None:
+        rows.append(
+            (
+                "最佳触达时段",
+                f"{int(best):02d}:00–{(int(best) + 1) % 24:02d}:00"
+                f"（依据 {int(scores.get('contact_events') or 0)} 次互动）",
+            )
+        )
+    return PredictionsSection(
+        available=True,
+        note="",
+        rows=rows,
+        churn_reasons=_reasons(scores.get("churn_reasons") or []),
+        propensity_reasons=_reasons(scores.get("propensity_reasons") or []),
+        hours=_hour_bars(list(scores.get("contact_hours") or []), best),
+        computed_at=to_shanghai(scores["computed_at"]),
+    )
 
 
 def _trait_text(value: Any) -> str:
@@ -545,7 +608,7 @@ def person_profile(
         computed_tags=computed_tags,
         tags_computed_at=computed_at,
         manual_tags=manual_tags_list(person_id=person.pk),
-        predictions=profile_predictions(person_id=person.pk),
+        predictions=profile_predictions(person_id=person.pk, store=store),
         timeline=profile_timeline(person_ids=person_ids, page=page, store=store),
         messages=marketing_timeline_for_person(person_id=person.pk, limit=PROFILE_MESSAGES),
         opted_out_channels=marketing_opted_out_channel_labels(person_id=person.pk),
