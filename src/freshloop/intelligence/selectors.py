@@ -42,6 +42,41 @@ HEADLINE_METRICS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+METRIC_LABELS: dict[str, str] = {
+    "auc": "ROC AUC",
+    "pr_auc": "PR-AUC（平均精确率）",
+    "brier": "Brier 分数（越小越好）",
+    "base_rate": "评估窗口实际发生比例",
+    "lift_top_decile": "前 10% 提升度",
+    "people": "评估人数",
+    "positives": "评估窗口发生人数",
+    "train_people": "训练人数",
+    "train_positives": "训练窗口发生人数",
+    "window_days": "评估窗口(天)",
+    "predicted_orders": "预测订单数",
+    "actual_orders": "实际订单数",
+    "mae_orders": "人均订单数绝对误差",
+    "spearman": "预测与实际的排序相关",
+    "responses": "评估窗口响应次数",
+    "hit_rate": "个人最佳时段 ±1 小时命中率",
+    "population_hit_rate": "统一时段 ±1 小时命中率",
+    "population_best_hour": "全体最佳时段(点)",
+    "people_with_responses": "有响应的人",
+}
+
+
+def metrics_readable(version: ModelVersion) -> list[tuple[str, Any]]:
+    """Every scalar metric of a version with its Chinese name, known ones first."""
+    scalars = {k: v for k, v in version.metrics.items() if not isinstance(v, (list, dict))}
+    known = [(METRIC_LABELS[key], scalars[key]) for key in METRIC_LABELS if key in scalars]
+    rest = [(key, value) for key, value in sorted(scalars.items()) if key not in METRIC_LABELS]
+    return known + rest
+
+
+def features_readable(version: ModelVersion) -> list[str]:
+    return [FEATURE_LABELS.get(name, name) for name in version.features]
+
+
 @dataclasses.dataclass(frozen=True)
 class KindSummary:
     kind: str

@@ -54,14 +54,14 @@ def model_page(request: HttpRequest, kind: str, version: int) -> HttpResponse:
         charts = selectors.contact_hour_charts(shown)
     else:
         charts = {}
-    metrics = {key: value for key, value in shown.metrics.items() if not isinstance(value, list)}
     return render(
         request,
         "intelligence/model.html",
         {
             "tab": "models",
             "version": shown,
-            "metrics": metrics,
+            "metrics": selectors.metrics_readable(shown),
+            "features": selectors.features_readable(shown),
             "headline": selectors.headline(kind, shown),
             "charts": charts,
             "parameters": shown.curves.get("parameters", {}),

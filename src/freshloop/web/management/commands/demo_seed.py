@@ -186,6 +186,16 @@ class Command(BaseCommand):
             "/console/groupbuy/ (login community_manager)\n"
         )
 
+        # --- intelligence (DH-7): models trained on the demo's own history ---
+        from freshloop.web.demo_intelligence import seed_intelligence
+
+        trained = seed_intelligence()
+        self.stdout.write(
+            "  intelligence "
+            + "; ".join(f"{outcome.kind} {outcome.message}" for outcome in trained)
+            + " — /console/intelligence/ (login marketer)\n"
+        )
+
         # --- recipes (FD-4, BM-6) ---
         recipes = demo_food_recipes.seed_recipes()
         self.stdout.write(
