@@ -60,4 +60,4 @@ class TestSidebarNavigation:
     def test_marketer_sees_marketing(self) -> None:
         sidebar = _sidebar_for(Role.MARKETER)
         assert sidebar["营销"] == ["优惠券模板", "已发放优惠券", "营销活动"]
-        assert sidebar["数据中台"] == ["数据看板与人群", "获客花费"]
+        assert sidebar["数据中台"] == ["数据看板与人群", "智能分析(预测模型)", "获客花费"]

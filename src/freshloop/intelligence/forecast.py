@@ -1030,7 +1030,7 @@ def _policy_validate(policy: SafetyStockPolicy) -> None:
         raise ForecastInvalid("直播预测误差（WAPE）必须是不小于 0 的数字")
 
 
-def _whole_units(value: float) -> int:
+def whole_units(value: float) -> int:
     # Round up — stock is counted in whole units — but let 420.0000001 stay 420.
     return max(0, math.ceil(value - 1e-6))
 
@@ -1058,8 +1058,8 @@ def _position(
     return _Position(
         stock=stock,
         forecast=forecast,
-        demand=_whole_units(forecast.total_units),
-        safety=_whole_units(safety_stock_units(forecast, policy)),
+        demand=whole_units(forecast.total_units),
+        safety=whole_units(safety_stock_units(forecast, policy)),
     )
 
 

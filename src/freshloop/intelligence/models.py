@@ -96,3 +96,158 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M} {self.get_outcome_display()}"
+
+
+# --- live-heat demand forecast (DH-8) -------------------------------------------------------
+#
+# One refresh of one scheduled session is a `SessionForecastRun`: when it ran, on data up to
+# which moment, what came of it (forecast stored, too little data, failed) and why. A run that
+# forecast stores one `SessionForecast` line per SKU × warehouse. A new forecast of a session
+# replaces the previous one: its lines are deleted in the same transaction, so a session has
+# the lines of its latest forecasting run only, while the run rows stay as the history of
+# refreshes (the console shows why a session has no forecast). Shortages become
+# `StockAlertRecord`s: at most one OPEN record per session × SKU × warehouse, updated while the
+# shortage lasts, RESOLVED when a later forecast finds none or the session has begun.
+
+
+class ForecastOutcome(models.TextChoices):
+    FORECAST = "forecast", "已预测"
+    TOO_LITTLE_DATA = "too_little_data", "数据不足"
+    SKIPPED = "skipped", "已跳过"
+    FAILED = "failed", "失败"
+
+
+class SessionForecastRun(models.Model):
+    session = models.ForeignKey(
+        "live.LiveSession", on_delete=models.CASCADE, related_name="+", verbose_name="直播场次"
+    )
+    # The data cutoff: every input was read as it stood at this moment (no later data).
+    as_of = models.DateTimeField("数据截止")
+    # The session's start when forecast: a later reschedule makes the forecast stale.
+    session_starts_at = models.DateTimeField("预测时开播时间")
+    created_at = models.DateTimeField("运行时间")
+    trigger = models.CharField("发起", max_length=64)
+    outcome = models.CharField("结果", max_length=16, choices=ForecastOutcome.choices)
+    message = models.CharField("说明", max_length=500, blank=True)
+    detail = models.JSONField("详情", default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "直播需求预测记录"
+        verbose_name_plural = "直播需求预测记录"
+        ordering = ("-created_at", "-pk")
+        indexes = [
+            models.Index(fields=("session", "-created_at"), name="intelligence_fc_run_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.created_at:%Y-%m-%d %H:%M} {self.get_outcome_display()}"
+
+
+class SessionForecast(models.Model):
+    """Demand of one SKU at one warehouse on a session's day, as one run forecast it.
+
+    `forecast_units` = `baseline_units` (regular non-live demand that day) + `live_units`
+    (this warehouse's share of what the session itself sells); `demand_units` and
+    `safety_stock_units` are both rounded up to whole units, as the stock check uses them;
+    `available_units` is the stock expected to be left for the session day."""
+
+    run = models.ForeignKey(SessionForecastRun, on_delete=models.CASCADE, related_name="lines")
+    session = models.ForeignKey(
+        "live.LiveSession", on_delete=models.CASCADE, related_name="+", verbose_name="直播场次"
+    )
+    sku = models.ForeignKey(
+        "catalog.Sku", on_delete=models.PROTECT, related_name="+", verbose_name="SKU"
+    )
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse", on_delete=models.PROTECT, related_name="+", verbose_name="仓库"
+    )
+    day = models.DateField("直播日(上海)")
+    forecast_units = models.FloatField("预测需求(件)")
+    baseline_units = models.FloatField("日常需求(件)")
+    baseline_sigma = models.FloatField("日常需求波动σ")
+    live_units = models.FloatField("直播销量(件)")
+    share = models.FloatField("分仓比例")
+    demand_units = models.PositiveIntegerField("需求(整件)")
+    safety_stock_units = models.PositiveIntegerField("安全库存(件)")
+    available_units = models.IntegerField("开播日可用(件)")
+    baseline_method = models.CharField("日常需求方法", max_length=16)
+    live_method = models.CharField("直播销量方法", max_length=16)
+    inputs = models.JSONField("模型输入", default=dict)
+    created_at = models.DateTimeField("创建时间")
+
+    class Meta:
+        verbose_name = "直播需求预测"
+        verbose_name_plural = "直播需求预测"
+        ordering = ("session_id", "sku_id", "warehouse_id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("run", "sku", "warehouse"), name="intelligence_forecast_line_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("session", "sku"), name="intelligence_fc_session_sku"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}:{self.sku_id}@{self.warehouse_id} {self.forecast_units:.1f}"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "待处理"
+    RESOLVED = "resolved", "已解除"
+
+
+class StockAlertRecord(models.Model):
+    """A warehouse expected to run short for a session: demand + safety stock over what will
+    be available, with the suggested transfers (from warehouses with a surplus) and purchase."""
+
+    session = models.ForeignKey(
+        "live.LiveSession", on_delete=models.CASCADE, related_name="+", verbose_name="直播场次"
+    )
+    sku = models.ForeignKey(
+        "catalog.Sku", on_delete=models.PROTECT, related_name="+", verbose_name="SKU"
+    )
+    warehouse = models.ForeignKey(
+        "inventory.Warehouse", on_delete=models.PROTECT, related_name="+", verbose_name="仓库"
+    )
+    run = models.ForeignKey(
+        SessionForecastRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        verbose_name="最近一次预测",
+    )
+    demand_units = models.PositiveIntegerField("预计需求(件)")
+    safety_stock_units = models.PositiveIntegerField("安全库存(件)")
+    available_units = models.IntegerField("开播日可用(件)")
+    shortage_units = models.PositiveIntegerField("缺口(件)")
+    # [{"from_warehouse_id": 2, "from_warehouse_name": "北京仓", "units": 30}, …]
+    transfers = models.JSONField("建议调拨", default=list, blank=True)
+    purchase_units = models.PositiveIntegerField("建议采购(件)", default=0)
+    reason = models.TextField("原因")
+    status = models.CharField(
+        "状态", max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN
+    )
+    resolution = models.CharField("解除原因", max_length=200, blank=True)
+    created_at = models.DateTimeField("创建时间")
+    updated_at = models.DateTimeField("更新时间")
+    resolved_at = models.DateTimeField("解除时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "缺货预警"
+        verbose_name_plural = "缺货预警"
+        ordering = ("-created_at", "-pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("session", "sku", "warehouse"),
+                condition=Q(status="open"),
+                name="intelligence_one_open_alert",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("session", "status"), name="intelligence_alert_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}:{self.sku_id}@{self.warehouse_id} 缺 {self.shortage_units}"

@@ -41,3 +41,22 @@ def retrain(kinds: list[str], actor_label: str) -> list[KindOutcome]:
     outcomes = models_retrain(actor=Actor(type="user", id="", label=actor_label), kinds=kinds)
     _log(outcomes)
     return outcomes
+
+
+# Hourly, at minute 7 (off the hour, when other jobs start): reservations and pre-live interest
+# keep arriving up to a session's start, and an alert is worth most the earlier it is raised.
+@db_periodic_task(crontab(minute="7"), name="intelligence.forecasts_refresh")
+def forecasts_refresh() -> dict[str, int]:
+    """Forecast every live session of the coming week and raise its stock alerts."""
+    # Imported when the job runs: this job was added without touching the retrain jobs'
+    # imports above, and only this job needs the forecast stack.
+    from freshloop.intelligence.forecasting.services import session_forecasts_refresh
+
+    report = session_forecasts_refresh(actor=Actor.system("intelligence.forecasts_refresh"))
+    return {
+        "sessions": len(report.sessions),
+        "forecast": report.count("forecast"),
+        "too_little_data": report.count("too_little_data"),
+        "failed": report.count("failed"),
+        "alerts_new": report.alerts_new,
+    }

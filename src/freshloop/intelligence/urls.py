@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from freshloop.intelligence import budget_views, forecast_views, views
+from freshloop.intelligence import views
+from freshloop.intelligence.budgeting import views as budget_views
+from freshloop.intelligence.forecasting import views as forecast_views
 
 urlpatterns: list[URLPattern] = [
     path("", views.models_page, name="intelligence-models"),

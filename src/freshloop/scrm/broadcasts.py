@@ -8,6 +8,8 @@ the huey task `scrm.broadcast_send` at the scheduled time (and the minute job
 `scrm.broadcasts_due` picks up any it missed); each recipient's decision has the dedupe key
 `mass:<id>:<person>`, so a send run twice — a retried task, two workers — sends nothing
 twice. The reads (preview counts, results, attribution) are in `broadcast_results.py`.
+A message marked 智能发送 is sent recipient by recipient at its planned hours instead
+(`smart_send.py`); any change to it here clears its plan.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 
 from freshloop.catalog.selectors import product_get_for_channel
 from freshloop.core import clock
@@ -44,6 +47,8 @@ from freshloop.scrm.models import (
     BroadcastClick,
     BroadcastKind,
     BroadcastStatus,
+    SmartSendSlot,
+    SmartSlotStatus,
 )
 
 MAX_TITLE_CHARS = 64
@@ -169,6 +174,13 @@ def _snapshot(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _smart_plan_clear(broadcast: Broadcast) -> None:
+    """A changed mass message's smart-send plan no longer holds (another audience, another
+    time): its slots go, and the send plans it again if nobody does before."""
+    SmartSendSlot.objects.filter(broadcast=broadcast).delete()
+    broadcast.smart_planned_at = None
+
+
 def _editable(broadcast_id: int) -> Broadcast:
     broadcast = broadcast_lock(broadcast_id=broadcast_id)
     if broadcast.status not in EDITABLE:
@@ -185,6 +197,7 @@ def broadcast_update(*, broadcast: Broadcast, draft: BroadcastDraft, actor: Acto
         locked = _editable(broadcast.pk)
         for key, value in fields.items():
             setattr(locked, key, value)
+        _smart_plan_clear(locked)
         locked.updated_at = now
         locked.save()
         audit_record(
@@ -206,8 +219,9 @@ def broadcast_schedule(*, broadcast: Broadcast, actor: Actor, send_now: bool = F
             raise BroadcastInvalid.for_fields([("scheduled_at", "发送时间已过，请重新选择")])
         before = locked.status
         locked.status = BroadcastStatus.SCHEDULED
+        _smart_plan_clear(locked)
         locked.updated_at = now
-        locked.save(update_fields=["scheduled_at", "status", "updated_at"])
+        locked.save(update_fields=["scheduled_at", "status", "updated_at", "smart_planned_at"])
         audit_record(
             actor=actor,
             action="scrm.broadcast_schedule",
@@ -225,8 +239,9 @@ def broadcast_cancel(*, broadcast: Broadcast, actor: Actor) -> Broadcast:
         locked = _editable(broadcast.pk)
         before = locked.status
         locked.status = BroadcastStatus.CANCELLED
+        _smart_plan_clear(locked)
         locked.updated_at = clock.now()
-        locked.save(update_fields=["status", "updated_at"])
+        locked.save(update_fields=["status", "updated_at", "smart_planned_at"])
         audit_record(
             actor=actor,
             action="scrm.broadcast_cancel",
@@ -308,13 +323,21 @@ def broadcast_send(*, broadcast_id: int, now: dt.datetime | None = None) -> Send
     moment = now or clock.now()
     with transaction.atomic():
         broadcast = broadcast_lock(broadcast_id=broadcast_id)
+        # Read under the lock: the flag changes only while the message is editable, so a
+        # message marked 智能发送 a moment before its time never goes to everyone at once.
+        smart = broadcast.smart_send
         due = broadcast.status == BroadcastStatus.SCHEDULED and broadcast.scheduled_at <= moment
-        if not (due or broadcast.status == BroadcastStatus.SENDING):
-            return SendOutcome(broadcast_id, started=False, recipients=0, no_contact=0)
-        if due:
-            broadcast.status = BroadcastStatus.SENDING
-            broadcast.started_at = moment
-            broadcast.save(update_fields=["status", "started_at"])
+        if not smart:
+            if not (due or broadcast.status == BroadcastStatus.SENDING):
+                return SendOutcome(broadcast_id, started=False, recipients=0, no_contact=0)
+            if due:
+                broadcast.status = BroadcastStatus.SENDING
+                broadcast.started_at = moment
+                broadcast.save(update_fields=["status", "started_at"])
+    if smart:
+        from freshloop.scrm.smart_send import smart_broadcast_send  # it builds on this file
+
+        return smart_broadcast_send(broadcast_id=broadcast_id, now=moment)
     people = audience_person_ids(segment_id=broadcast.segment_id)
     contacts = audience_contacts(people)
     recipients = [person_id for person_id in people if person_id in contacts]
@@ -353,10 +376,20 @@ def broadcasts_due_ids(*, now: dt.datetime | None = None) -> list[int]:
     """The mass messages whose time has come and that were not sent (their task lost, the
     worker down at the time), and the sends interrupted half way: the minute job's list."""
     moment = now or clock.now()
+    planned = SmartSendSlot.objects.filter(broadcast=OuterRef("pk"), status=SmartSlotStatus.PLANNED)
     return list(
         Broadcast.objects.filter(
             status__in=[BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING],
             scheduled_at__lte=moment,
+        )
+        # A smart-send message stays sending for days: it is due only when one of its
+        # recipients' hours has come, or when none is left (to mark it sent), so it does not
+        # hold one of the 20 places every minute.
+        .filter(
+            Q(smart_send=False)
+            | Q(status=BroadcastStatus.SCHEDULED)
+            | Exists(planned.filter(send_at__lte=moment))
+            | ~Exists(planned)
         )
         .order_by("scheduled_at", "pk")
         .values_list("pk", flat=True)[:20]

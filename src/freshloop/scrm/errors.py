@@ -119,3 +119,11 @@ class MomentWecomUnavailable(DomainError):
     code = "moment_wecom_unavailable"
     message = "企业微信暂时无法访问，朋友圈未提交，请稍后重试"
     status = 503
+
+
+class SmartSendInvalid(InvalidInput):
+    """智能发送 settings that cannot be used (each problem names its field: `smart_days`,
+    `smart_value_fen`)."""
+
+    code = "smart_send_invalid"
+    message = "智能发送的设置不正确"

@@ -5,6 +5,8 @@
 2. one journey (`journey_lock`): deleting it waits for a concurrent start or entry check.
 3. one mass message (`broadcast_lock`), alone: schedule, update, cancel and the send's claim.
 4. one moment task (`moment_lock`), alone.
+5. the smart-send mass messages planned together (`broadcasts_lock`), in primary-key order.
+6. smart-send slots due now (`smart_slots_claim`), in primary-key order, skipping held rows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from freshloop.scrm.models import (
     Journey,
     JourneyEnrollment,
     MomentTask,
+    SmartSendSlot,
+    SmartSlotStatus,
 )
 
 
@@ -50,3 +54,26 @@ def moment_lock(*, moment_id: int) -> MomentTask:
 def journey_lock(journey_id: int) -> Journey | None:
     """The journey, locked until commit (None when it is gone)."""
     return Journey.objects.select_for_update().filter(pk=journey_id).first()
+
+
+# 5. the smart-send mass messages being planned together (`broadcasts_lock`), in primary-key
+#    order, so two plannings (the console's button, a send planning its own message) queue
+#    up instead of deadlocking; each plan's slots are written under them.
+# 6. smart-send slots due now (`smart_slots_claim`), in primary-key order, skipping rows
+#    another sender holds: each recipient is handed to the policy by one sender.
+
+
+def broadcasts_lock(*, broadcast_ids: list[int]) -> list[Broadcast]:
+    """5. the mass messages among `broadcast_ids` that still exist, locked until commit."""
+    return list(Broadcast.objects.select_for_update().filter(pk__in=broadcast_ids).order_by("pk"))
+
+
+def smart_slots_claim(*, ids: list[int]) -> list[int]:
+    """6. the slots among `ids` still planned, locked until commit; rows another sender
+    holds right now are skipped (it is sending them)."""
+    return list(
+        SmartSendSlot.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=ids, status=SmartSlotStatus.PLANNED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

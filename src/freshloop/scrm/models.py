@@ -385,6 +385,18 @@ class Broadcast(models.Model):
     no_contact = models.PositiveIntegerField("非企业微信好友", default=0)
     started_at = models.DateTimeField("开始发送", null=True, blank=True)
     sent_at = models.DateTimeField("发送完成", null=True, blank=True)
+    # 智能发送 (SC-3): instead of everyone at `scheduled_at`, each recipient at the day and hour
+    # the message budget plan gives them, within `smart_days` whole days from that time
+    # (scrm.smart_send). `smart_planned_at` says the current plan's slots exist; any change
+    # to the message clears it, and the send plans again if nobody did.
+    smart_send = models.BooleanField("智能发送", default=False)
+    smart_days = models.PositiveSmallIntegerField(
+        "智能发送周期(天)", default=3, help_text="从计划发送时间起的几个整天内安排"
+    )
+    smart_value_fen = models.PositiveIntegerField(
+        "每次响应价值(分)", default=0, help_text="0=商品价格，非商品群发按近 90 天客单价"
+    )
+    smart_planned_at = models.DateTimeField("智能发送规划时间", null=True, blank=True)
     created_by = models.CharField("创建人", max_length=64)
     created_at = models.DateTimeField("创建时间")
     updated_at = models.DateTimeField("更新时间")
@@ -464,3 +476,77 @@ class MomentTask(models.Model):
 
     def __str__(self) -> str:
         return self.text[:20] or self.link_title
+
+
+# --- 智能发送 (SC-3): the message budget plan of the smart-send mass messages -----------------
+
+
+class SmartSendRun(models.Model):
+    """One planning of the smart-send mass messages of a period: what was planned, by whom,
+    and the plan-vs-baseline numbers the console shows (`intelligence.budgeting.services`'s
+    summary: totals, upper bound, messages per staff day, hours)."""
+
+    planned_at = models.DateTimeField("规划时间")
+    planned_by = models.CharField("规划人", max_length=64)
+    period_start = models.DateField("周期首日", help_text="上海时间")
+    days = models.PositiveSmallIntegerField("天数")
+    broadcast_ids = models.JSONField("群发", default=list)
+    summary = models.JSONField("方案概要", default=dict)
+
+    class Meta:
+        verbose_name = "智能发送规划"
+        verbose_name_plural = "智能发送规划"
+        ordering = ["-planned_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.period_start} +{self.days}d"
+
+
+class SmartSlotStatus(models.TextChoices):
+    PLANNED = "planned", "已排期"
+    SENT = "sent", "已交发送"
+    DROPPED = "dropped", "不发送"
+
+
+class SmartDropReason(models.TextChoices):
+    CUSTOMER_CAP = "customer_cap", "已达客户群发上限"
+    STAFF_LIMIT = "staff_limit", "跟进人当日额度已满"
+    NO_VALUE = "no_value", "预计价值为零"
+    NO_CONTACT = "no_contact", "发送时已不是企业微信好友"
+
+
+class SmartSendSlot(models.Model):
+    """One recipient of a smart-send mass message: when the plan sends it (Asia/Shanghai day
+    and hour, stored as UTC), through which 跟进人, what it is expected to bring, and why — or
+    why it is not sent. One row per (message, person); planning again replaces the rows of
+    messages not yet sending."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="smart_slots")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    staff = models.CharField("跟进人", max_length=64)
+    status = models.CharField(
+        "状态", max_length=16, choices=SmartSlotStatus.choices, default=SmartSlotStatus.PLANNED
+    )
+    drop_reason = models.CharField(
+        "不发送原因", max_length=16, choices=SmartDropReason.choices, blank=True
+    )
+    send_at = models.DateTimeField("计划发送时间", null=True, blank=True)
+    # An expectation (probability × value), not money that moves: fractions of a fen add up
+    # over a hundred thousand recipients, so it is kept as a float.
+    expected_value_fen = models.FloatField("预计价值(分)", default=0.0)
+    expected_responses = models.FloatField("预计响应", default=0.0)
+    explanation = models.TextField("说明", blank=True)
+    planned_at = models.DateTimeField("规划时间")
+    sent_at = models.DateTimeField("交发送时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "智能发送安排"
+        verbose_name_plural = "智能发送安排"
+        constraints = [
+            models.UniqueConstraint(fields=["broadcast", "person"], name="smart_send_slot_uniq")
+        ]
+        # The send's question: this message's planned slots due by now.
+        indexes = [models.Index(fields=["broadcast", "status", "send_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast_id}/{self.person_id} {self.status}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from freshloop.scrm import broadcast_views, views
+from freshloop.scrm import broadcast_views, smart_send_views, views
 
 urlpatterns: list[URLPattern] = []
 
@@ -47,4 +47,19 @@ urlpatterns += [
     path("contacts/transfer/poll", views.contacts_transfer_poll, name="scrm-contacts-poll"),
     path("contacts/tags/sync", views.tags_sync_now, name="scrm-tags-sync"),
     path("contacts/tags/push", views.computed_push_form, name="scrm-tags-push"),
+]
+
+# 智能发送 (SC-3): smart-send mass messages planned by the message budget optimiser.
+urlpatterns += [
+    path("broadcasts/smart/", smart_send_views.smart_send_page, name="scrm-smart-send"),
+    path(
+        "broadcasts/smart/plan",
+        smart_send_views.smart_send_plan_request,
+        name="scrm-smart-send-plan",
+    ),
+    path(
+        "broadcasts/smart/settings",
+        smart_send_views.smart_send_settings,
+        name="scrm-smart-send-settings",
+    ),
 ]

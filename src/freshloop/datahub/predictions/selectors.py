@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
+
+import pyarrow as pa
 
 from freshloop.datahub.eventstore.selectors import EventStore, event_store
 
@@ -77,3 +80,45 @@ def hour_histogram(*, store: EventStore | None = None) -> list[int]:
     )
     counts = {int(hour): int(count) for hour, count in rows}
     return [counts.get(hour, 0) for hour in range(24)]
+
+
+def predictions_for_people(
+    *, person_ids: Sequence[int], columns: Sequence[str], store: EventStore | None = None
+) -> dict[int, dict[str, Any]]:
+    """The chosen `columns` of many people in one query, keyed by the id as asked (a
+    merged-away id gets its survivor's scores, as in `person_predictions_get`); people no
+    model has scored are absent. Lists (`contact_hours`) come back as Python lists."""
+    unknown = [column for column in columns if column not in PREDICTION_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown prediction columns: {unknown}")
+    asked = sorted({int(person_id) for person_id in person_ids})
+    if not asked or not columns:
+        return {}
+    # Only names from PREDICTION_COLUMNS reach the SQL text; the ids are a registered table.
+    select = ", ".join(f"p.{column}" for column in columns)
+    with (store or event_store()).connect() as connection:
+        connection.register("asked_people", pa.table({"person_id": pa.array(asked, pa.int64())}))
+        try:
+            rows = connection.execute(
+                f"SELECT a.person_id, {select} FROM asked_people a "  # noqa: S608
+                "LEFT JOIN person_map m ON m.from_person_id = a.person_id "
+                "JOIN person_predictions p ON p.person_id = COALESCE(m.into_person_id, a.person_id)"
+            ).fetchall()
+        finally:
+            connection.unregister("asked_people")
+    return {int(row[0]): dict(zip(columns, row[1:], strict=True)) for row in rows}
+
+
+def contact_hours_mean(*, store: EventStore | None = None) -> list[float] | None:
+    """The population's average hourly response profile (24 shares, 0–23 Asia/Shanghai) over
+    everyone with a contact-hour profile; None when nobody has one."""
+    rows = (store or event_store()).fetch(
+        "SELECT hour, AVG(share) FROM ("
+        "  SELECT generate_subscripts(contact_hours, 1) - 1 AS hour, UNNEST(contact_hours) AS share"
+        "  FROM person_predictions WHERE len(contact_hours) = 24"
+        ") GROUP BY hour ORDER BY hour",
+        {},
+    )
+    if len(rows) != 24:
+        return None
+    return [float(share) for _, share in rows]
