@@ -105,7 +105,13 @@ def steps_check(steps: Any, *, trigger: str | None = None) -> list[dict[str, Any
         if kind == "wait":
             if not _whole(step.get("minutes"), 1, MAX_WAIT_MINUTES):
                 problems.append((f"{where}.minutes", "等待时长为 1 分钟到 60 天（按分钟填写）"))
-            clean.append({"type": kind, "minutes": step.get("minutes")})
+            at_best_hour = step.get("at_best_hour", False)
+            if not isinstance(at_best_hour, bool):
+                problems.append((f"{where}.at_best_hour", "「在最佳触达时段继续」应为是或否"))
+            wait: dict[str, Any] = {"type": kind, "minutes": step.get("minutes")}
+            if at_best_hour is True:  # kept only when on: older versions' steps stay as they were
+                wait["at_best_hour"] = True
+            clean.append(wait)
         elif kind == "condition":
             if step.get("check") not in CONDITIONS:
                 problems.append((f"{where}.check", "未知的条件"))

@@ -25,7 +25,9 @@ from freshloop.catalog.models import Sku
 from freshloop.catalog.selectors import sku_picture
 from freshloop.core import clock
 from freshloop.core.audit import Actor, audit_record
+from freshloop.core.clock import to_shanghai
 from freshloop.core.errors import DomainError
+from freshloop.datahub.predictions.selectors import predictions_for_people
 from freshloop.datahub.tags.services import manual_tag_add
 from freshloop.identity.models import Person, PersonStatus
 from freshloop.messaging.models import MarketingDispatch
@@ -240,7 +242,11 @@ def _advance(enrollment: JourneyEnrollment, now: dt.datetime) -> int:
                     pk=enrollment.pk, step_index=index, status=EnrollmentStatus.ACTIVE
                 ).update(
                     step_index=index + 1,
-                    next_run_at=now + dt.timedelta(minutes=step["minutes"]),
+                    next_run_at=wait_until(
+                        step,
+                        now,
+                        best_hours_of([enrollment.person_id], step).get(enrollment.person_id),
+                    ),
                 )
                 return executed
             # Claim the step: only one runner moves the enrolment past it.
@@ -369,6 +375,39 @@ def _execute_group(
     return {enrollment.pk: _execute(enrollment, step, index, now) for enrollment in enrollments}
 
 
+def best_hours_of(person_ids: list[int], step: dict[str, Any]) -> dict[int, int]:
+    """Each person's best contact hour (intelligence's prediction, 0–23 local), for a wait that
+    continues at it; people without a prediction are absent. A busy event store leaves the
+    wait plain rather than failing the journey."""
+    if not step.get("at_best_hour") or not person_ids:
+        return {}
+    try:
+        rows = predictions_for_people(person_ids=person_ids, columns=["best_contact_hour"])
+    except DomainError:
+        return {}
+    return {
+        person_id: int(row["best_contact_hour"])
+        for person_id, row in rows.items()
+        if row.get("best_contact_hour") is not None
+    }
+
+
+def wait_until(step: dict[str, Any], now: dt.datetime, best_hour: int | None) -> dt.datetime:
+    """When a wait step ends: after its minutes, and — for a wait "at the best hour" of a
+    person who has one — at the next start of that local hour (or at once if the wait already
+    ends inside it). The messaging policy still holds a message that lands in quiet hours."""
+    earliest = now + dt.timedelta(minutes=step["minutes"])
+    if not step.get("at_best_hour") or best_hour is None:
+        return earliest
+    local = to_shanghai(earliest)
+    if local.hour == best_hour:
+        return earliest
+    resume = local.replace(hour=best_hour, minute=0, second=0, microsecond=0)
+    if resume < local:
+        resume += dt.timedelta(days=1)
+    return resume.astimezone(dt.UTC)
+
+
 def _advance_group(
     enrollments: list[JourneyEnrollment], index: int, now: dt.datetime
 ) -> tuple[list[JourneyEnrollment], int]:
@@ -384,7 +423,14 @@ def _advance_group(
         return [], 0
     step = steps[index]
     if step["type"] == "wait":
-        active.update(step_index=index + 1, next_run_at=now + dt.timedelta(minutes=step["minutes"]))
+        best_hours = best_hours_of([enrollment.person_id for enrollment in enrollments], step)
+        by_moment: dict[dt.datetime, list[int]] = {}
+        for enrollment in enrollments:
+            moment = wait_until(step, now, best_hours.get(enrollment.person_id))
+            by_moment.setdefault(moment, []).append(enrollment.pk)
+        # One UPDATE per distinct resume moment: at most 24 when the wait is per best hour.
+        for moment, pks in by_moment.items():
+            active.filter(pk__in=pks).update(step_index=index + 1, next_run_at=moment)
         return [], 0
     with transaction.atomic():
         claimed = set(enrollments_claim(ids=ids, step_index=index))

@@ -16,7 +16,7 @@ from freshloop.core.schemas import MAX_ID, InputSchema, IsoDatetime
 from freshloop.scrm.journeys import MAX_STEPS
 
 STEPS_HELP = (
-    "步骤列表，按顺序执行：wait {minutes}、condition {check: unpaid_since_entry|paid_since_entry}、"
+    "步骤列表，按顺序执行：wait {minutes, at_best_hour?（再等到客户的最佳触达时段）}、condition {check: unpaid_since_entry|paid_since_entry}、"
     "message {text, product_cards, invite_url?, invite_title?（入群邀请：群活码链接）}、coupon {template_id}、task {title, due_minutes, assignee}、"
     "tag {tag}；每个步骤带 type"
 )

@@ -39,7 +39,7 @@
   // A card as the API takes it.
   function toStep(card) {
     switch (card.type) {
-      case 'wait': return { type: 'wait', minutes: minutes(card.amount, card.unit) };
+      case 'wait': return Object.assign({ type: 'wait', minutes: minutes(card.amount, card.unit) }, card.at_best_hour ? { at_best_hour: true } : {});
       case 'condition': return { type: 'condition', check: card.check };
       case 'message': return { type: 'message', text: card.text || '', product_cards: !!card.product_cards, invite_url: card.invite_url || '', invite_title: card.invite_title || '' };
       case 'coupon': return { type: 'coupon', template_id: card.template_id ? Number(card.template_id) : null };
