@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pyarrow as pa
 import pytest
 from django.test import Client
 
+from freshloop.core.audit import Actor
 from freshloop.core.errors import InvalidInput
 from freshloop.core.permissions import Role
 from freshloop.datahub.eventstore.selectors import EVENT_SCHEMA, EventStore
@@ -22,6 +24,7 @@ from freshloop.datahub.predictions.services import person_predictions_write
 from freshloop.datahub.segments.errors import SegmentInvalid
 from freshloop.datahub.segments.grammar import segment_validate
 from freshloop.datahub.segments.selectors import segment_evaluate
+from freshloop.identity.privacy import person_erase
 from tests.datahub.helpers import console_client
 from tests.factories import make_person
 
@@ -229,3 +232,30 @@ class TestProfilePredictions:
         assert "20:00–21:00（依据 12 次互动）" in page
         assert page.count('<div class="hour"') + page.count('<div class="hour best"') == 24
         assert 'class="hour best"' in page
+
+
+class TestErasure:
+    def test_an_erased_persons_scores_go_and_are_never_written_again(
+        self, store: EventStore, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        # given two scored customers
+        erased, other = make_person(phone="13800138111"), make_person(phone="13800138112")
+        person_predictions_write(
+            kind="churn", scores=_churn([(erased.pk, 0.9), (other.pk, 0.3)]), store=store
+        )
+        # when one is erased (PIPL; the subscriber runs as the worker would)
+        with django_capture_on_commit_callbacks(execute=True):
+            person_erase(
+                actor=Actor(type="user", id="9", label="客服小李"),
+                one_id=erased.one_id,
+                reason="用户申请注销",
+            )
+        # then their scores are gone, the other's stay
+        assert person_predictions_get(person_id=erased.pk, store=store) is None
+        assert person_predictions_get(person_id=other.pk, store=store) is not None
+        # and a later retrain that scores their tombstone id again writes nothing for them
+        written = person_predictions_write(
+            kind="churn", scores=_churn([(erased.pk, 0.8), (other.pk, 0.2)]), store=store
+        )
+        assert written == 1
+        assert person_predictions_get(person_id=erased.pk, store=store) is None

@@ -4,7 +4,7 @@ under their person id (the tombstone), with every personal or free-text property
 
 Where (`event_store_erase_person`), under the flush lock so no flush is half-way through with
 the person's events meanwhile: the store's `events` (person ids: the person, everyone merged
-into them, in OneID and in the store's `person_map`), their computed tags, and the write-ahead
+into them, in OneID and in the store's `person_map`), their computed tags and predictions, and the write-ahead
 buffer — rows already flushed (kept for de-duplication; their sealed identifiers go too) and
 system-side rows still pending. Anything reaching the store later for an erased person is
 scrubbed by the flush itself (`eventstore.flush`).
@@ -90,6 +90,12 @@ def event_store_erase_person(*, person_id: int, store: EventStore | None = None)
                     "RETURNING person_id",
                     {"ids": ids},
                 ).fetchall()
+                # The intelligence module's scores and their reasons describe the person too.
+                connection.execute(
+                    "DELETE FROM person_predictions "
+                    "WHERE person_id IN (SELECT UNNEST($ids::BIGINT[]))",
+                    {"ids": ids},
+                )
                 connection.execute("COMMIT")
             except Exception:
                 connection.execute("ROLLBACK")

@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from freshloop.core import clock
 from freshloop.core.errors import InvalidInput
 from freshloop.datahub.eventstore.selectors import EventStore, event_store, to_naive_utc
 from freshloop.datahub.predictions.selectors import KIND_COLUMNS, PREDICTION_COLUMNS
+from freshloop.identity.models import Person, PersonStatus
 
 
 def person_predictions_write(
@@ -48,6 +50,12 @@ def person_predictions_write(
     keep_other = " OR ".join(f"p.{column} IS NOT NULL" for column in other_versions)
     moment = to_naive_utc(computed_at or clock.now())
     store = store or event_store()
+    # An erased person's events stay as anonymous facts under their id (PIPL tombstone), so a
+    # retrain can score that id again; a score is about the person, so it is never written.
+    erased = list(Person.objects.filter(status=PersonStatus.ERASED).values_list("pk", flat=True))
+    if erased and scores.num_rows:
+        keep = pc.invert(pc.is_in(scores["person_id"], value_set=pa.array(erased, pa.int64())))
+        scores = scores.filter(keep)
     with store.connect() as connection:
         connection.register("incoming_scores", scores)
         connection.execute("BEGIN")
