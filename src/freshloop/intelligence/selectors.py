@@ -132,6 +132,15 @@ def model_version_get(*, kind: str, version: int) -> ModelVersion:
     return found
 
 
+def previous_version(*, kind: str) -> ModelVersion | None:
+    """The version a rollback of `kind` would make active again."""
+    return (
+        ModelVersion.objects.filter(kind=kind, status=VersionStatus.PREVIOUS)
+        .defer("artifact")
+        .first()
+    )
+
+
 def model_versions_of_kind(*, kind: str) -> list[ModelVersion]:
     return list(ModelVersion.objects.filter(kind=kind).defer("artifact").order_by("-version"))
 

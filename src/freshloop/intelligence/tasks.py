@@ -9,7 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from freshloop.core.audit import Actor
-from freshloop.intelligence.services import ALL_KINDS, KindOutcome, models_retrain
+from freshloop.intelligence.services import ALL_KINDS, KindOutcome, model_rollback, models_retrain
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,15 @@ def retrain_nightly() -> list[KindOutcome]:
     outcomes = models_retrain(actor=Actor.system("intelligence.retrain_nightly"), kinds=ALL_KINDS)
     _log(outcomes)
     return outcomes
+
+
+@db_task(name="intelligence.rollback")
+def rollback(kind: str, actor_label: str) -> int:
+    """A rollback an operator asked for: re-scoring a million people takes minutes, longer
+    than a page request should."""
+    restored = model_rollback(kind=kind, actor=Actor(type="user", id="", label=actor_label))
+    logger.info("intelligence: %s rolled back to v%d", kind, restored.version)
+    return restored.version
 
 
 @db_task(name="intelligence.retrain")

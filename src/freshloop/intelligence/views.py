@@ -2,8 +2,8 @@
 
 `/` lists every model kind with the version scoring now, the one kept for rollback and the last
 training attempt (with its reason when there was too little data), the current scores'
-spread, and buttons to retrain (queued as a job: a million people take minutes) and to roll a
-kind back one version. `/models/<kind>/<version>` shows one version's held-out metrics and
+spread, and buttons to retrain and to roll a kind back one version (both queued as jobs: a
+million people take minutes). `/models/<kind>/<version>` shows one version's held-out metrics and
 curves: ROC, precision–recall, reliability and feature importance.
 """
 
@@ -15,13 +15,12 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from freshloop.core.audit import Actor
-from freshloop.core.errors import DomainError
 from freshloop.intelligence import selectors
 from freshloop.intelligence.access import MODEL_ROLES, console_access
-from freshloop.intelligence.errors import ModelNotFound
+from freshloop.intelligence.errors import ModelNotFound, NoPreviousVersion
 from freshloop.intelligence.models import ModelKind
-from freshloop.intelligence.services import ALL_KINDS, model_rollback
-from freshloop.intelligence.tasks import retrain
+from freshloop.intelligence.services import ALL_KINDS
+from freshloop.intelligence.tasks import retrain, rollback
 
 HOME = "/console/intelligence/"
 
@@ -88,12 +87,13 @@ def models_retrain_request(request: HttpRequest) -> HttpResponse:
 def model_rollback_request(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in ALL_KINDS:
         raise Http404("模型不存在")
-    try:
-        restored = model_rollback(kind=kind, actor=Actor.for_user(request.user))
-    except DomainError as error:
-        messages.error(request, error.text)
-    else:
-        messages.success(
-            request, f"已回退到 {restored} ，{restored.people_scored} 人的预测已按该版本重新计算。"
-        )
+    previous = selectors.previous_version(kind=kind)
+    if previous is None:
+        messages.error(request, NoPreviousVersion.message)
+        return HttpResponseRedirect(HOME)
+    rollback(kind, Actor.for_user(request.user).label)
+    messages.success(
+        request,
+        f"已提交回退到 {previous}：所有人的预测将按该版本重新计算，完成后本页显示它为使用中。",
+    )
     return HttpResponseRedirect(HOME)
