@@ -17,7 +17,7 @@ import pytest
 from freshloop.core.clock import SHANGHAI
 from freshloop.intelligence import clv
 
-CDNOW_SUMMARY = Path(__file__).parent / "data" / "cdnow_summary.csv"
+CDNOW_SUMMARY = Path(__file__).parent / "fixtures" / "cdnow_summary.csv"
 
 # 2025-03-01 00:00 in Shanghai: the last observed day is 28 February.
 CUTOFF = dt.datetime(2025, 3, 1, tzinfo=SHANGHAI).astimezone(dt.UTC)
