@@ -22,9 +22,8 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -39,6 +38,13 @@ from freshloop.intelligence.features import (
     propensity_set,
 )
 from freshloop.intelligence.metrics import classification_report
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+# LightGBM (and scikit-learn under it) is imported where a model is fitted or read, not with
+# the module: every Django process imports this module at start-up (the jobs, the console's
+# URLs), and the two libraries cost ~2 s there.
 
 CustomerModelKind = Literal["churn", "propensity"]
 SET_BUILDERS: dict[str, Callable[[FeatureFrame, pd.DataFrame], LabelledSet]] = {
@@ -106,6 +112,8 @@ def _check_enough(kind: str, labelled: LabelledSet, which: str) -> None:
 
 
 def _fit(labelled: LabelledSet, params: dict[str, Any], rounds: int) -> lgb.Booster:
+    import lightgbm as lgb
+
     dataset = lgb.Dataset(labelled.features, label=labelled.target.to_numpy(), free_raw_data=True)
     return lgb.train(params, dataset, num_boost_round=rounds)
 
@@ -209,6 +217,8 @@ def booster_to_text(booster: lgb.Booster) -> str:
 
 
 def booster_from_text(text: str) -> lgb.Booster:
+    import lightgbm as lgb
+
     return lgb.Booster(model_str=text)
 
 

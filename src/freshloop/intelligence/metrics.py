@@ -10,13 +10,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    average_precision_score,
-    brier_score_loss,
-    precision_recall_curve,
-    roc_auc_score,
-    roc_curve,
-)
 
 RELIABILITY_BINS = 10
 CURVE_POINTS = 50  # the page draws at most this many points per curve
@@ -70,6 +63,15 @@ def _thin(xs: np.ndarray, ys: np.ndarray) -> list[list[float]]:
 def classification_report(target: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
     """Metrics and curves of `predicted` probabilities against 0/1 `target`. Needs both
     classes present (the caller checks that before training)."""
+    # Imported here, not with the module: scikit-learn costs ~1 s at every process start.
+    from sklearn.metrics import (
+        average_precision_score,
+        brier_score_loss,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
     target = np.asarray(target, dtype=np.int8)
     predicted = np.asarray(predicted, dtype=np.float64)
     fpr, tpr, _ = roc_curve(target, predicted)
