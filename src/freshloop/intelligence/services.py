@@ -382,8 +382,9 @@ def models_retrain(
             outcome, message = RunOutcome.TOO_LITTLE_DATA, error.text
             detail = error.detail if isinstance(error.detail, dict) else {}
         except Exception as error:
-            # One model failing must not keep the others from their nightly retrain; the run
-            # row and the log carry the failure to the console and the alerting.
+            # One model failing must not keep the others from their nightly retrain. Not
+            # swallowed: the run row shows 训练失败 with the error's type on the registry page,
+            # the previous version keeps scoring, and the traceback goes to the error log.
             logger.exception("intelligence: training %s failed", kind)
             outcome, message = RunOutcome.FAILED, f"训练失败：{type(error).__name__}"
         seconds = time.perf_counter() - started

@@ -449,7 +449,8 @@ def _session_refresh(
         return _session_forecast(session, plans, context)
     except Exception as error:
         # One session failing (a bug, a bad row) must not keep the others from their stock
-        # check; the run record and the log carry it to the console and the alerting.
+        # check. Not swallowed: the run record shows 预测失败 with the error's type on the
+        # session's page, and the traceback goes to the error log.
         logger.exception("intelligence: forecasting session %s failed", session.code)
         message = f"预测失败：{type(error).__name__}"
         _run_record(session, context, ForecastOutcome.FAILED, message)
